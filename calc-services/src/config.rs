@@ -1,0 +1,143 @@
+//! Everything a calculator process reads from its environment, checked before it listens.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::api::ServedBy;
+use crate::role::Role;
+use crate::routing::RoutingTable;
+
+/// A variable that cannot be used, with what to set instead.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// `HOST` is not an IP address.
+    #[error(
+        "HOST={value:?} is not an IP address; set it to one such as 0.0.0.0 (all interfaces) or 127.0.0.1"
+    )]
+    Host {
+        /// The value found.
+        value: String,
+    },
+    /// `PORT` is not a port number.
+    #[error(
+        "PORT={value:?} is not a port number; set it to an integer from 0 to 65535 (0 picks a free port)"
+    )]
+    Port {
+        /// The value found.
+        value: String,
+    },
+    /// `BACKEND_TIMEOUT_MS` is not a positive integer.
+    #[error(
+        "BACKEND_TIMEOUT_MS={value:?} is not a positive number of milliseconds; set it to e.g. 2000"
+    )]
+    Timeout {
+        /// The value found.
+        value: String,
+    },
+    /// A routing variable is not a usable base URL.
+    #[error(
+        "{variable}={value:?} is not a usable base URL ({reason}); set it to e.g. http://sum-service:3000, or leave it unset"
+    )]
+    RoutingUrl {
+        /// `SUM_SERVICE_URL` …
+        variable: &'static str,
+        /// The value found.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Default per-call timeout of a frontend calling an operation service.
+pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The checked configuration of one calculator process.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// Which role it plays.
+    pub role: Role,
+    /// Where it listens (`HOST`:`PORT`, default `0.0.0.0:3000`).
+    pub listen: SocketAddr,
+    /// Per-call timeout for remote operations (`BACKEND_TIMEOUT_MS`, default 2000).
+    pub backend_timeout: Duration,
+    /// Where each operation is computed.
+    pub routes: RoutingTable,
+    /// Who this process is.
+    pub served_by: ServedBy,
+}
+
+impl ServiceConfig {
+    /// Reads the process environment.
+    pub fn from_env(role: Role) -> Result<Self, ConfigError> {
+        Self::from_lookup(role, |name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a test's map).
+    pub fn from_lookup(
+        role: Role,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let host = match lookup("HOST").filter(|v| !v.is_empty()) {
+            None => IpAddr::from([0, 0, 0, 0]),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Host { value })?,
+        };
+        let port = match lookup("PORT").filter(|v| !v.is_empty()) {
+            None => 3000,
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Port { value })?,
+        };
+        let backend_timeout = match lookup("BACKEND_TIMEOUT_MS").filter(|v| !v.is_empty()) {
+            None => DEFAULT_BACKEND_TIMEOUT,
+            Some(value) => match value.trim().parse::<u64>() {
+                Ok(ms) if ms > 0 => Duration::from_millis(ms),
+                _ => return Err(ConfigError::Timeout { value }),
+            },
+        };
+        Ok(ServiceConfig {
+            role,
+            listen: SocketAddr::new(host, port),
+            backend_timeout,
+            routes: RoutingTable::from_lookup(role, &lookup)?,
+            served_by: ServedBy::from_lookup(role, &lookup),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_all_interfaces_port_3000() {
+        let config = ServiceConfig::from_lookup(Role::Sum, |_| None).unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:3000");
+        assert_eq!(config.backend_timeout, DEFAULT_BACKEND_TIMEOUT);
+        assert_eq!(config.served_by.pod, None);
+    }
+
+    #[test]
+    fn bad_values_say_what_to_set() {
+        let host =
+            ServiceConfig::from_lookup(Role::Sum, |k| (k == "HOST").then(|| "localhost:1".into()))
+                .unwrap_err();
+        assert!(host.to_string().contains("HOST=\"localhost:1\""), "{host}");
+        let port = ServiceConfig::from_lookup(Role::Sum, |k| (k == "PORT").then(|| "70000".into()))
+            .unwrap_err();
+        assert!(port.to_string().contains("0 to 65535"), "{port}");
+        let timeout = ServiceConfig::from_lookup(Role::Ui, |k| {
+            (k == "BACKEND_TIMEOUT_MS").then(|| "0".into())
+        })
+        .unwrap_err();
+        assert!(
+            timeout.to_string().contains("BACKEND_TIMEOUT_MS"),
+            "{timeout}"
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! The strangler-fig routing table: per operation, compute here or forward to a service.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use hyper::Uri;
+
+use crate::api::RouteReport;
+use crate::config::ConfigError;
+use crate::operation::Operation;
+use crate::role::Role;
+
+/// Where one operation is computed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Inside this process (the monolith before the operation is extracted).
+    InProcess,
+    /// By the service at this base URL (`http://sum-service:3000`).
+    Remote(ServiceUrl),
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Route::InProcess => f.write_str("in-process"),
+            Route::Remote(url) => f.write_str(url.as_str()),
+        }
+    }
+}
+
+/// The route of every operation for one frontend process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoutingTable {
+    routes: BTreeMap<Operation, Route>,
+}
+
+impl RoutingTable {
+    /// Reads `SUM_SERVICE_URL` … `DIVISION_SERVICE_URL` through `lookup`.
+    ///
+    /// In the monolith an unset (or empty) variable means in-process; in `ui` it means the
+    /// conventional `http://{op}-service:3000`, because the UI computes nothing itself.
+    /// Operation roles compute their own operation in-process.
+    pub fn from_lookup(
+        role: Role,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut routes = BTreeMap::new();
+        for op in Operation::ALL {
+            let variable = op.routing_variable();
+            let value = lookup(variable).filter(|v| !v.trim().is_empty());
+            let route = match (role, value) {
+                (Role::Monolith | Role::Ui, Some(value)) => {
+                    Route::Remote(parse_base_url(variable, &value)?)
+                }
+                (Role::Ui, None) => Route::Remote(default_service_url(op)),
+                (Role::Monolith, None) => Route::InProcess,
+                (_, _) if role.operations().contains(&op) => Route::InProcess,
+                (_, _) => continue,
+            };
+            routes.insert(op, route);
+        }
+        Ok(RoutingTable { routes })
+    }
+
+    /// Where `op` goes, or `None` when this role does not serve it at all.
+    pub fn route(&self, op: Operation) -> Option<&Route> {
+        self.routes.get(&op)
+    }
+
+    /// The table as `/api/routes` reports it.
+    pub fn report(&self) -> RouteReport {
+        self.routes
+            .iter()
+            .map(|(op, route)| (*op, route.to_string()))
+            .collect()
+    }
+}
+
+/// A checked base URL of an operation service: `http://host[:port][/prefix]`, no trailing slash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceUrl(String);
+
+impl ServiceUrl {
+    /// The URL text, to which `/{op}/{a}/{b}` is appended.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `http://{op}-service:3000`, the in-cluster Service name the manifests create.
+pub fn default_service_url(op: Operation) -> ServiceUrl {
+    ServiceUrl(format!("http://{}-service:3000", op.name()))
+}
+
+fn parse_base_url(variable: &'static str, value: &str) -> Result<ServiceUrl, ConfigError> {
+    let bad = |reason: String| ConfigError::RoutingUrl {
+        variable,
+        value: value.to_owned(),
+        reason,
+    };
+    let trimmed = value.trim();
+    let uri: Uri = trimmed
+        .parse()
+        .map_err(|e: hyper::http::uri::InvalidUri| bad(e.to_string()))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(bad(
+                "services are called over plain HTTP inside the cluster; TLS belongs to the mesh or ingress".to_owned(),
+            ));
+        }
+        Some(other) => return Err(bad(format!("scheme {other:?} is not http"))),
+        None => return Err(bad("it has no scheme".to_owned())),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("it has no host".to_owned()));
+    }
+    if uri.query().is_some() || trimmed.contains('#') {
+        return Err(bad("a base URL cannot carry a query or fragment".to_owned()));
+    }
+    Ok(ServiceUrl(trimmed.trim_end_matches('/').to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn monolith_computes_unset_operations_in_process() {
+        let table = RoutingTable::from_lookup(
+            Role::Monolith,
+            env(&[("SUM_SERVICE_URL", "http://sum-service:3000/")]),
+        )
+        .unwrap();
+        let report = table.report();
+        assert_eq!(report[&Operation::Sum], "http://sum-service:3000");
+        assert_eq!(report[&Operation::Division], "in-process");
+        assert_eq!(report.len(), 4);
+    }
+
+    #[test]
+    fn ui_defaults_every_operation_to_its_service() {
+        let table =
+            RoutingTable::from_lookup(Role::Ui, env(&[("DIVISION_SERVICE_URL", "")])).unwrap();
+        assert_eq!(
+            table.report()[&Operation::Division],
+            "http://division-service:3000"
+        );
+        assert_eq!(table.report()[&Operation::Sum], "http://sum-service:3000");
+    }
+
+    #[test]
+    fn operation_roles_serve_only_their_operation() {
+        let table =
+            RoutingTable::from_lookup(Role::Sum, env(&[("DIVISION_SERVICE_URL", "http://x:1")]))
+                .unwrap();
+        assert_eq!(table.report().len(), 1);
+        assert_eq!(table.route(Operation::Sum), Some(&Route::InProcess));
+    }
+
+    #[test]
+    fn bad_urls_name_the_variable() {
+        for bad in [
+            "sum-service:3000",
+            "ftp://x",
+            "http://",
+            "http://x/?q=1",
+            "https://x",
+        ] {
+            let err = RoutingTable::from_lookup(Role::Monolith, env(&[("SUM_SERVICE_URL", bad)]))
+                .unwrap_err();
+            assert!(err.to_string().contains("SUM_SERVICE_URL"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Serving a role until told to stop, finishing in-flight requests first.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+use crate::config::ServiceConfig;
+use crate::http::{AppState, router};
+
+/// Why the service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listen address could not be bound.
+    #[error(
+        "cannot listen on {address}: {source}. Is another process using the port? Set PORT to a free one."
+    )]
+    Bind {
+        /// The address asked for.
+        address: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Binds `config.listen`, serves the role, and on `shutdown` stops accepting, fails readiness and
+/// finishes every in-flight request before returning.
+pub async fn serve(
+    config: &ServiceConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            address: config.listen,
+            source,
+        })?;
+    let address = listener.local_addr().map_err(ServeError::Serve)?;
+    let state = AppState::new(config);
+    tracing::info!(
+        role = %config.role,
+        %address,
+        routes = ?config.routes.report(),
+        pod = config.served_by.pod.as_deref().unwrap_or("-"),
+        node = config.served_by.node.as_deref().unwrap_or("-"),
+        "listening"
+    );
+    let app = router(state.clone());
+    let graceful = async move {
+        shutdown.await;
+        state.mark_shutting_down();
+        tracing::info!("shutting down: finishing in-flight requests");
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(graceful)
+        .await
+        .map_err(ServeError::Serve)?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C (on Windows: Ctrl-C, Ctrl-Break or the container's shutdown event).
+pub async fn termination_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the service");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows::{ctrl_break, ctrl_shutdown};
+        match (ctrl_break(), ctrl_shutdown()) {
+            (Ok(mut brk), Ok(mut shut)) => {
+                tokio::select! {
+                    _ = brk.recv() => {}
+                    _ = shut.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+}
