@@ -1,0 +1,423 @@
+//! The Kubernetes REST API over HTTP: routing of the irregular URL space, authentication,
+//! content negotiation; the verbs themselves live in the submodules.
+
+mod discovery;
+mod objects;
+mod openapi;
+mod subresources;
+mod table;
+mod watch;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::errors::ApiError;
+use crate::registry::Registry;
+use crate::resources::{self, ResourceKind};
+
+pub use discovery::SERVER_MINOR;
+pub use subresources::{LogOptions, LogOutput, ProxyTarget, Runtime};
+pub use table::{human_duration, pod_status};
+
+/// A LabelSelector as the `selector` string of a Scale (`app=web,tier in (a)`).
+pub fn table_selector(selector: &serde_json::Value) -> String {
+    let mut parts: Vec<String> = selector["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    for e in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let key = e["key"].as_str().unwrap_or_default();
+        parts.push(match e["operator"].as_str() {
+            Some("In") => format!("{key} in ({})", values.join(",")),
+            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
+            Some("Exists") => key.to_owned(),
+            _ => format!("!{key}"),
+        });
+    }
+    parts.join(",")
+}
+
+/// What every handler shares.
+pub struct ApiState {
+    /// Objects and their lifecycle rules.
+    pub registry: Arc<Registry>,
+    /// The bearer token every request must carry.
+    pub token: String,
+    /// The server's own address, for discovery's serverAddressByClientCIDRs.
+    pub address: String,
+    /// Logs and proxying, provided by the kubelets and the service network.
+    pub runtime: Option<Arc<dyn Runtime>>,
+    openapi: openapi::Documents,
+}
+
+impl ApiState {
+    /// State for a server at `address` requiring `token`.
+    pub fn new(
+        registry: Arc<Registry>,
+        token: String,
+        address: String,
+        runtime: Option<Arc<dyn Runtime>>,
+    ) -> Arc<ApiState> {
+        Arc::new(ApiState {
+            registry,
+            token,
+            address,
+            runtime,
+            openapi: openapi::Documents::build(),
+        })
+    }
+}
+
+/// The whole API as an axum router.
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/version", get(discovery::version))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/api", get(discovery::core_versions))
+        .route("/apis", get(discovery::groups))
+        .route("/openapi/v2", get(openapi::v2))
+        .route("/openapi/v3", get(openapi::v3_index))
+        .route("/openapi/v3/{*path}", get(openapi::v3_document))
+        .fallback(resource)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .with_state(state)
+}
+
+/// Every request but health and version must carry the cluster's bearer token.
+async fn authenticate(
+    State(state): State<Arc<ApiState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let public = matches!(path, "/healthz" | "/livez" | "/readyz" | "/version");
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if !public && presented != Some(state.token.as_str()) {
+        tracing::debug!(%path, "rejected: missing or wrong bearer token");
+        return ApiError::unauthorized().into_response();
+    }
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let response = next.run(request).await;
+    tracing::debug!(%method, %uri, status = response.status().as_u16(), "request");
+    response
+}
+
+/// A request for a resource, parsed from its path.
+#[derive(Debug)]
+pub struct Target {
+    /// The resource.
+    pub kind: &'static ResourceKind,
+    /// From `/namespaces/{ns}/…`, if present.
+    pub namespace: Option<String>,
+    /// The object name, for item paths.
+    pub name: Option<String>,
+    /// `status`, `scale`, `log`, `proxy`, …
+    pub subresource: Option<String>,
+    /// Whatever follows a `proxy` subresource.
+    pub rest: String,
+}
+
+impl Target {
+    /// The namespace for storage: the URL's, or empty for cluster-scoped kinds.
+    pub fn namespace_or_empty(&self) -> &str {
+        self.namespace.as_deref().unwrap_or_default()
+    }
+}
+
+/// Parses `/api/v1/...` and `/apis/{group}/{version}/...`.
+fn parse_target(path: &str) -> Result<Target, ApiError> {
+    let not_found = || ApiError::no_route(path);
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segments.as_slice() {
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return Err(not_found()),
+    };
+    let lookup = |plural: &str| resources::find(group, version, plural);
+    let mut namespace = None;
+    let mut rest = rest;
+    if let ["namespaces", ns, next, ..] = rest
+        && let Some(kind) = lookup(next)
+        && kind.namespaced
+    {
+        namespace = Some((*ns).to_owned());
+        rest = &rest[2..];
+    }
+    let (plural, tail) = rest.split_first().ok_or_else(not_found)?;
+    let kind = lookup(plural).ok_or_else(not_found)?;
+    if kind.namespaced && namespace.is_none() && !tail.is_empty() {
+        // `/api/v1/pods/x` is not a path: an item of a namespaced kind needs its namespace.
+        return Err(not_found());
+    }
+    let name = tail.first().map(|s| (*s).to_owned());
+    let subresource = tail.get(1).map(|s| (*s).to_owned());
+    if let Some(sub) = &subresource
+        && !kind.subresources.contains(&sub.as_str())
+    {
+        return Err(not_found());
+    }
+    let rest_path = if tail.len() > 2 {
+        tail[2..].join("/")
+    } else {
+        String::new()
+    };
+    if subresource.as_deref() != Some("proxy") && tail.len() > 2 {
+        return Err(not_found());
+    }
+    Ok(Target {
+        kind,
+        namespace,
+        name,
+        subresource,
+        rest: rest_path,
+    })
+}
+
+/// The query string as a map; empty pairs (`?&container=x`, sent by older kube-rs) are skipped.
+pub fn query_map(query: Option<&str>) -> HashMap<String, String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or_default())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| !k.is_empty())
+        .collect()
+}
+
+/// What representation the client asked for in `Accept`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Representation {
+    /// The objects themselves.
+    Object,
+    /// `meta.k8s.io/v1 Table` (kubectl get).
+    Table,
+    /// `PartialObjectMetadata(List)` (metadata-only clients).
+    Metadata,
+}
+
+fn representation(headers: &HeaderMap) -> Representation {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // Clients list preferences in order; the first one we can serve wins.
+    for choice in accept.split(',') {
+        let choice = choice.replace(' ', "");
+        if choice.contains("as=Table") {
+            return Representation::Table;
+        }
+        if choice.contains("as=PartialObjectMetadata") {
+            return Representation::Metadata;
+        }
+        if choice.starts_with("application/json") || choice.starts_with("*/*") {
+            return Representation::Object;
+        }
+    }
+    Representation::Object
+}
+
+/// A JSON response with the given status.
+pub fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.into())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Adds `Warning: 299 - "…"` headers, as kubectl prints them.
+pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let text = format!("299 - {:?}", w);
+        if let Ok(value) = HeaderValue::from_str(&text) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
+}
+
+/// Every `/api/...` and `/apis/...` path that is not discovery.
+async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    // Discovery of one group-version, or of a group.
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (request.method(), segments.as_slice()) {
+        (&Method::GET, ["api", version]) => return discovery::resource_list("", version),
+        (&Method::GET, ["apis", group, version]) => {
+            return discovery::resource_list(group, version);
+        }
+        (&Method::GET, ["apis", group]) => return discovery::group(group),
+        _ => {}
+    }
+    let target = match parse_target(&path) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let query = query_map(request.uri().query());
+    let headers = request.headers().clone();
+    let method = request.method().clone();
+    if target.subresource.as_deref() == Some("proxy") {
+        return subresources::proxy(&state, &target, request).await;
+    }
+    let body = match axum::body::to_bytes(request.into_body(), 64 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::bad_request(format!("cannot read the request body: {e}"))
+                .into_response();
+        }
+    };
+    let context = RequestContext {
+        state: state.clone(),
+        target,
+        query,
+        headers,
+        body,
+    };
+    let result = match (
+        method,
+        context.target.name.is_some(),
+        context.target.subresource.as_deref(),
+    ) {
+        (Method::GET, false, None) => {
+            if matches!(
+                context.query.get("watch").map(String::as_str),
+                Some("true" | "1")
+            ) {
+                watch::watch(context).await
+            } else {
+                objects::list(&context)
+            }
+        }
+        (Method::POST, false, None) => objects::create(&context),
+        (Method::DELETE, false, None) => objects::delete_collection(&context),
+        (Method::GET, true, None | Some("status")) => objects::get(&context),
+        (Method::PUT, true, None | Some("status")) => objects::replace(&context),
+        (Method::PATCH, true, None | Some("status")) => objects::patch(&context),
+        (Method::DELETE, true, None) => objects::delete(&context),
+        (Method::GET | Method::PUT | Method::PATCH, true, Some("scale")) => {
+            subresources::scale(&context)
+        }
+        (Method::POST, true, Some("binding")) => subresources::binding(&context),
+        (Method::PUT, true, Some("finalize")) => subresources::finalize(&context),
+        (Method::GET, true, Some("log")) => subresources::log(&context).await,
+        (method, _, _) => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({method})"
+        ))),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A parsed resource request.
+pub struct RequestContext {
+    /// Shared state.
+    pub state: Arc<ApiState>,
+    /// What the path names.
+    pub target: Target,
+    /// Query parameters.
+    pub query: HashMap<String, String>,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// The request body.
+    pub body: Bytes,
+}
+
+impl RequestContext {
+    /// The representation asked for.
+    pub fn representation(&self) -> Representation {
+        representation(&self.headers)
+    }
+
+    /// The object name (item paths only).
+    pub fn name(&self) -> &str {
+        self.target.name.as_deref().unwrap_or_default()
+    }
+
+    /// A query parameter.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.query.get(key).map(String::as_str)
+    }
+
+    /// `dryRun=All`.
+    pub fn dry_run(&self) -> Result<bool, ApiError> {
+        match self.param("dryRun") {
+            None | Some("") => Ok(false),
+            Some("All") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_parse_like_the_real_server() {
+        let t = parse_target("/api/v1/namespaces/calculator/pods/web-1/log").unwrap();
+        assert_eq!(
+            (
+                t.kind.plural,
+                t.namespace.as_deref(),
+                t.name.as_deref(),
+                t.subresource.as_deref()
+            ),
+            ("pods", Some("calculator"), Some("web-1"), Some("log"))
+        );
+        let t = parse_target("/api/v1/namespaces/calculator").unwrap();
+        assert_eq!(
+            (t.kind.plural, t.name.as_deref()),
+            ("namespaces", Some("calculator"))
+        );
+        let t = parse_target("/api/v1/namespaces/calculator/status").unwrap();
+        assert_eq!(
+            (t.kind.plural, t.name.as_deref(), t.subresource.as_deref()),
+            ("namespaces", Some("calculator"), Some("status"))
+        );
+        let t = parse_target("/apis/apps/v1/deployments").unwrap();
+        assert_eq!((t.kind.plural, t.namespace), ("deployments", None));
+        let t = parse_target("/api/v1/namespaces/c/services/calculator:http/proxy/api/calculate")
+            .unwrap();
+        assert_eq!(
+            (t.name.as_deref(), t.rest.as_str()),
+            (Some("calculator:http"), "api/calculate")
+        );
+        assert!(parse_target("/apis/extensions/v1beta1/deployments").is_err());
+        assert!(parse_target("/api/v1/pods/x").is_err());
+        assert!(parse_target("/api/v1/namespaces/c/pods/x/bogus").is_err());
+    }
+
+    #[test]
+    fn empty_query_pairs_are_ignored() {
+        let q = query_map(Some("&container=app&&follow=true"));
+        assert_eq!(q.get("container").map(String::as_str), Some("app"));
+        assert_eq!(q.len(), 2);
+    }
+}

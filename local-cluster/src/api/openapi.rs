@@ -1,0 +1,374 @@
+//! `/openapi/v2` and `/openapi/v3`: the schemas of every served kind (generated from
+//! k8s-openapi's types, descriptions included) and the operations kubectl inspects.
+//!
+//! kubectl's default `--validate=strict` reads the v3 document of the group-version, finds the
+//! `patch` operation for the kind and, seeing `fieldValidation` among its parameters, leaves
+//! validation to the server. `kubectl explain` walks the same schemas.
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+
+use super::{ApiState, json_response};
+use crate::errors::ApiError;
+use crate::resources::{self, RESOURCES, ResourceKind};
+use crate::strategic::{self, ListStrategy};
+
+/// The documents, rendered once at start.
+pub(super) struct Documents {
+    v2: Bytes,
+    v3_index: Bytes,
+    v3: BTreeMap<String, Bytes>,
+}
+
+/// The schema name (`io.k8s.api.apps.v1.Deployment`) of every kind, and its definitions.
+fn generate(
+    settings: SchemaSettings,
+) -> (Map<String, Value>, Vec<(&'static ResourceKind, String)>) {
+    use k8s_openapi::api::{
+        apps::v1 as apps, coordination::v1 as coordination, core::v1 as core,
+        discovery::v1 as discovery,
+    };
+    use schemars::JsonSchema;
+    let mut generator = settings.into_generator();
+    let mut names = Vec::new();
+    macro_rules! add {
+        ($kind:expr, $t:ty) => {{
+            generator.subschema_for::<$t>();
+            names.push(($kind, <$t as JsonSchema>::schema_name().into_owned()));
+        }};
+    }
+    add!(resources::namespaces(), core::Namespace);
+    add!(resources::nodes(), core::Node);
+    add!(resources::pods(), core::Pod);
+    add!(resources::services(), core::Service);
+    add!(resources::endpoints(), core::Endpoints);
+    add!(resources::configmaps(), core::ConfigMap);
+    add!(resources::secrets(), core::Secret);
+    add!(resources::events(), core::Event);
+    add!(resources::serviceaccounts(), core::ServiceAccount);
+    add!(resources::deployments(), apps::Deployment);
+    add!(resources::replicasets(), apps::ReplicaSet);
+    add!(resources::endpointslices(), discovery::EndpointSlice);
+    add!(resources::leases(), coordination::Lease);
+    let mut definitions = generator.take_definitions(true);
+    for (name, schema) in definitions.iter_mut() {
+        add_list_extensions(name, schema);
+    }
+    for (kind, name) in &names {
+        if let Some(schema) = definitions.get_mut(name).and_then(Value::as_object_mut) {
+            schema.insert("x-kubernetes-group-version-kind".into(), json!([gvk(kind)]));
+        }
+    }
+    definitions.insert(
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Patch".into(),
+        json!({"type": "object", "description": "Patch is provided to give a concrete name and type to the Kubernetes PATCH request body."}),
+    );
+    (definitions, names)
+}
+
+/// Declares how each list property merges (`x-kubernetes-patch-merge-key`, list-map keys), as
+/// the real document does: kubectl's client-side apply computes its three-way patch from these,
+/// and without them would treat every list as atomic.
+fn add_list_extensions(definition: &str, schema: &mut Value) {
+    let owner = definition.rsplit('.').next().unwrap_or(definition);
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (field, property) in properties.iter_mut() {
+        let Some(map) = property.as_object_mut() else {
+            continue;
+        };
+        if map.get("type").and_then(Value::as_str) != Some("array") {
+            continue;
+        }
+        match strategic::list_strategy_in(owner, field) {
+            ListStrategy::MergeBy(keys) => {
+                map.insert("x-kubernetes-patch-strategy".into(), json!("merge"));
+                map.insert("x-kubernetes-patch-merge-key".into(), json!(keys[0]));
+                map.insert("x-kubernetes-list-type".into(), json!("map"));
+                map.insert("x-kubernetes-list-map-keys".into(), json!(keys));
+            }
+            ListStrategy::MergePrimitives => {
+                map.insert("x-kubernetes-patch-strategy".into(), json!("merge"));
+                map.insert("x-kubernetes-list-type".into(), json!("set"));
+            }
+            ListStrategy::Replace => {
+                map.insert("x-kubernetes-list-type".into(), json!("atomic"));
+            }
+        }
+    }
+}
+
+fn gvk(kind: &ResourceKind) -> Value {
+    json!({"group": kind.group, "version": kind.version, "kind": kind.kind})
+}
+
+fn query_parameter(name: &str, description: &str, v3: bool) -> Value {
+    if v3 {
+        json!({"name": name, "in": "query", "description": description, "schema": {"type": "string", "uniqueItems": true}})
+    } else {
+        json!({"name": name, "in": "query", "description": description, "type": "string", "uniqueItems": true})
+    }
+}
+
+fn write_parameters(v3: bool, apply: bool) -> Vec<Value> {
+    let mut parameters = vec![
+        query_parameter(
+            "dryRun",
+            "When present, indicates that modifications should not be persisted. Valid values: All",
+            v3,
+        ),
+        query_parameter(
+            "fieldManager",
+            "fieldManager is a name associated with the actor or entity that is making these changes.",
+            v3,
+        ),
+        query_parameter(
+            "fieldValidation",
+            "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields. Valid values are: Ignore, Warn (the default), Strict.",
+            v3,
+        ),
+    ];
+    if apply {
+        parameters.push(query_parameter(
+            "force",
+            "Force is going to \"force\" Apply requests.",
+            v3,
+        ));
+    }
+    parameters
+}
+
+fn operation_id(verb: &str, kind: &ResourceKind, namespaced: bool) -> String {
+    let group: String = kind
+        .group
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i == 0 { c.to_ascii_uppercase() } else { c })
+        .collect();
+    let version = {
+        let mut v = kind.version.to_owned();
+        v[..1].make_ascii_uppercase();
+        v
+    };
+    let scope = if namespaced { "Namespaced" } else { "" };
+    format!(
+        "{verb}{}{version}{scope}{}",
+        if group.is_empty() {
+            "Core".to_owned()
+        } else {
+            group
+        },
+        kind.kind
+    )
+}
+
+fn operation(
+    verb: &str,
+    action: &str,
+    kind: &ResourceKind,
+    schema_ref: &str,
+    v3: bool,
+    parameters: Vec<Value>,
+    body_types: &[&str],
+) -> Value {
+    let mut op = json!({
+        "operationId": operation_id(verb, kind, kind.namespaced),
+        "description": format!("{action} the specified {}", kind.kind),
+        "parameters": parameters,
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": gvk(kind),
+    });
+    if v3 {
+        op["responses"] = json!({"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": schema_ref}}}}});
+        if !body_types.is_empty() {
+            let body_schema = if action == "patch" {
+                "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"
+            } else {
+                schema_ref
+            };
+            let content: Map<String, Value> = body_types
+                .iter()
+                .map(|t| ((*t).to_owned(), json!({"schema": {"$ref": body_schema}})))
+                .collect();
+            op["requestBody"] = json!({"content": content, "required": true});
+        }
+    } else {
+        op["responses"] = json!({"200": {"description": "OK", "schema": {"$ref": schema_ref}}});
+        op["consumes"] = json!(body_types);
+        op["produces"] = json!(["application/json"]);
+    }
+    op
+}
+
+fn paths_for(kind: &ResourceKind, schema: &str, v3: bool) -> Vec<(String, Value)> {
+    let prefix = if kind.group.is_empty() {
+        format!("/api/{}", kind.version)
+    } else {
+        format!("/apis/{}/{}", kind.group, kind.version)
+    };
+    let scope = if kind.namespaced {
+        "/namespaces/{namespace}"
+    } else {
+        ""
+    };
+    let schema_ref = if v3 {
+        format!("#/components/schemas/{schema}")
+    } else {
+        format!("#/definitions/{schema}")
+    };
+    let collection = format!("{prefix}{scope}/{}", kind.plural);
+    let item = format!("{collection}/{{name}}");
+    let patch_types = [
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/apply-patch+yaml",
+    ];
+    vec![
+        (
+            collection,
+            json!({
+                "get": operation("list", "list", kind, &schema_ref, v3, vec![], &[]),
+                "post": operation("create", "post", kind, &schema_ref, v3, write_parameters(v3, false), &["application/json"]),
+            }),
+        ),
+        (
+            item,
+            json!({
+                "get": operation("read", "get", kind, &schema_ref, v3, vec![], &[]),
+                "put": operation("replace", "put", kind, &schema_ref, v3, write_parameters(v3, false), &["application/json"]),
+                "patch": operation("patch", "patch", kind, &schema_ref, v3, write_parameters(v3, true), &patch_types),
+                "delete": operation("delete", "delete", kind, &schema_ref, v3, vec![], &["application/json"]),
+            }),
+        ),
+    ]
+}
+
+fn digest(bytes: &[u8]) -> String {
+    let mut hasher = DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    format!("{:016X}", hasher.finish())
+}
+
+impl Documents {
+    /// Renders every document.
+    pub(super) fn build() -> Documents {
+        let info = json!({"title": "Kubernetes", "version": format!("v1.{}.0", super::discovery::SERVER_MINOR)});
+
+        let v2_settings = SchemaSettings::draft07().with(|s| {
+            s.meta_schema = None;
+            // Swagger 2 keeps description beside $ref, as the real document does.
+            s.transforms.clear();
+        });
+        let (definitions, names) = generate(v2_settings);
+        let mut paths = Map::new();
+        for (kind, schema) in &names {
+            for (path, item) in paths_for(kind, schema, false) {
+                paths.insert(path, item);
+            }
+        }
+        let v2 =
+            json!({"swagger": "2.0", "info": info, "paths": paths, "definitions": definitions});
+
+        let v3_settings = SchemaSettings::openapi3().with(|s| s.meta_schema = None);
+        let (schemas, names) = generate(v3_settings);
+        let mut v3 = BTreeMap::new();
+        let mut index = Map::new();
+        for (group, version) in resources::group_versions() {
+            let key = if group.is_empty() {
+                format!("api/{version}")
+            } else {
+                format!("apis/{group}/{version}")
+            };
+            let mut paths = Map::new();
+            for (kind, schema) in names
+                .iter()
+                .filter(|(k, _)| k.group == group && k.version == version)
+            {
+                for (path, item) in paths_for(kind, schema, true) {
+                    paths.insert(path, item);
+                }
+            }
+            let document = json!({"openapi": "3.0.0", "info": info, "paths": paths, "components": {"schemas": schemas}});
+            let bytes = Bytes::from(document.to_string());
+            index.insert(
+                key.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", digest(&bytes))}),
+            );
+            v3.insert(key, bytes);
+        }
+        debug_assert_eq!(
+            RESOURCES.len(),
+            names.len(),
+            "every served kind has a schema"
+        );
+        Documents {
+            v2: Bytes::from(v2.to_string()),
+            v3_index: Bytes::from(json!({"paths": index}).to_string()),
+            v3,
+        }
+    }
+}
+
+/// The media type the real server answers a protobuf `/openapi/v2` request with (the request's
+/// `…v2@v1.0+protobuf` does not parse as a MIME type in Go).
+const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// An OpenAPI v2 `Document` in protobuf with only `swagger` and `info`: client-go reads v2 only
+/// as protobuf, and only to validate kinds the v3 documents do not describe. An empty v2
+/// document lets it skip those (as for a CRD) and report the real error, "no matches for kind".
+fn minimal_v2_protobuf() -> Vec<u8> {
+    fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
+        // Wire type 2 (length-delimited); every length here is below 128, one varint byte.
+        let mut out = vec![(number << 3) | 2, bytes.len() as u8];
+        out.extend_from_slice(bytes);
+        out
+    }
+    let version = format!("v1.{}.0", super::discovery::SERVER_MINOR);
+    let info = [field(1, b"Kubernetes"), field(2, version.as_bytes())].concat();
+    [field(1, b"2.0"), field(2, &info)].concat()
+}
+
+pub(super) async fn v2(
+    State(state): State<Arc<ApiState>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if accept.contains("protobuf") {
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header(axum::http::header::CONTENT_TYPE, V2_PROTOBUF)
+            .body(axum::body::Body::from(minimal_v2_protobuf()))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    json_response(StatusCode::OK, state.openapi.v2.clone())
+}
+
+pub(super) async fn v3_index(State(state): State<Arc<ApiState>>) -> Response {
+    json_response(StatusCode::OK, state.openapi.v3_index.clone())
+}
+
+pub(super) async fn v3_document(
+    State(state): State<Arc<ApiState>>,
+    Path(path): Path<String>,
+) -> Response {
+    match state.openapi.v3.get(path.trim_matches('/')) {
+        Some(bytes) => json_response(StatusCode::OK, bytes.clone()),
+        None => ApiError::no_route(&format!("/openapi/v3/{path}")).into_response(),
+    }
+}

@@ -1,0 +1,965 @@
+//! `meta.k8s.io/v1 Table` renderings, with the columns the real server prints for each kind, so
+//! `kubectl get` (and `-o wide`) look the same as against EKS.
+
+use serde_json::{Value, json};
+
+use crate::errors::ApiError;
+use crate::resources::ResourceKind;
+
+/// What each row carries besides its cells (`includeObject`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncludeObject {
+    /// Nothing.
+    None,
+    /// `PartialObjectMetadata` (the default).
+    Metadata,
+    /// The whole object.
+    Object,
+}
+
+impl IncludeObject {
+    /// Reads `includeObject`.
+    pub fn parse(value: Option<&str>) -> Result<IncludeObject, ApiError> {
+        match value {
+            None | Some("") | Some("Metadata") => Ok(IncludeObject::Metadata),
+            Some("None") => Ok(IncludeObject::None),
+            Some("Object") => Ok(IncludeObject::Object),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "includeObject: Unsupported value: \"{other}\": supported values: \"Metadata\", \"None\", \"Object\""
+            ))),
+        }
+    }
+}
+
+/// (name, type, format, priority, description)
+type Column = (&'static str, &'static str, &'static str, u8, &'static str);
+
+const NAME: Column = (
+    "Name",
+    "string",
+    "name",
+    0,
+    "Name must be unique within a namespace.",
+);
+const AGE: Column = (
+    "Age",
+    "string",
+    "",
+    0,
+    "CreationTimestamp is a timestamp representing the server time when this object was created.",
+);
+
+fn columns(kind: &ResourceKind) -> Vec<Column> {
+    match (kind.group, kind.kind) {
+        ("", "Pod") => vec![
+            NAME,
+            (
+                "Ready",
+                "string",
+                "",
+                0,
+                "The aggregate readiness state of this pod for accepting traffic.",
+            ),
+            (
+                "Status",
+                "string",
+                "",
+                0,
+                "The aggregate status of the containers in this pod.",
+            ),
+            (
+                "Restarts",
+                "string",
+                "",
+                0,
+                "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+            ),
+            AGE,
+            (
+                "IP",
+                "string",
+                "",
+                1,
+                "IP address allocated to the pod. Routable at least within the cluster.",
+            ),
+            (
+                "Node",
+                "string",
+                "",
+                1,
+                "NodeName is a request to schedule this pod onto a specific node.",
+            ),
+            (
+                "Nominated Node",
+                "string",
+                "",
+                1,
+                "nominatedNodeName is set when this pod preempts other pods on the node.",
+            ),
+            (
+                "Readiness Gates",
+                "string",
+                "",
+                1,
+                "If specified, all readiness gates will be evaluated for pod readiness.",
+            ),
+        ],
+        ("", "Node") => vec![
+            NAME,
+            ("Status", "string", "", 0, "The status of the node"),
+            ("Roles", "string", "", 0, "The roles of the node"),
+            AGE,
+            (
+                "Version",
+                "string",
+                "",
+                0,
+                "Kubelet Version reported by the node.",
+            ),
+            (
+                "Internal-IP",
+                "string",
+                "",
+                1,
+                "List of addresses reachable to the node.",
+            ),
+            (
+                "External-IP",
+                "string",
+                "",
+                1,
+                "List of addresses reachable to the node.",
+            ),
+            (
+                "OS-Image",
+                "string",
+                "",
+                1,
+                "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).",
+            ),
+            (
+                "Kernel-Version",
+                "string",
+                "",
+                1,
+                "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+            ),
+            (
+                "Container-Runtime",
+                "string",
+                "",
+                1,
+                "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).",
+            ),
+        ],
+        ("apps", "Deployment") => vec![
+            NAME,
+            (
+                "Ready",
+                "string",
+                "",
+                0,
+                "Number of the pod with ready state",
+            ),
+            (
+                "Up-to-date",
+                "string",
+                "",
+                0,
+                "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+            ),
+            (
+                "Available",
+                "string",
+                "",
+                0,
+                "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+            ),
+            AGE,
+            (
+                "Containers",
+                "string",
+                "",
+                1,
+                "Names of each container in the template.",
+            ),
+            (
+                "Images",
+                "string",
+                "",
+                1,
+                "Images referenced by each container in the template.",
+            ),
+            (
+                "Selector",
+                "string",
+                "",
+                1,
+                "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.",
+            ),
+        ],
+        ("apps", "ReplicaSet") => vec![
+            NAME,
+            (
+                "Desired",
+                "integer",
+                "",
+                0,
+                "Replicas is the number of desired replicas.",
+            ),
+            (
+                "Current",
+                "integer",
+                "",
+                0,
+                "Replicas is the most recently observed number of replicas.",
+            ),
+            (
+                "Ready",
+                "integer",
+                "",
+                0,
+                "The number of ready replicas for this replica set.",
+            ),
+            AGE,
+            (
+                "Containers",
+                "string",
+                "",
+                1,
+                "Names of each container in the template.",
+            ),
+            (
+                "Images",
+                "string",
+                "",
+                1,
+                "Images referenced by each container in the template.",
+            ),
+            (
+                "Selector",
+                "string",
+                "",
+                1,
+                "Selector is a label query over pods that should match the replica count.",
+            ),
+        ],
+        ("", "Service") => vec![
+            NAME,
+            (
+                "Type",
+                "string",
+                "",
+                0,
+                "type determines how the Service is exposed.",
+            ),
+            (
+                "Cluster-IP",
+                "string",
+                "",
+                0,
+                "clusterIP is the IP address of the service and is usually assigned randomly.",
+            ),
+            (
+                "External-IP",
+                "string",
+                "",
+                0,
+                "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.",
+            ),
+            (
+                "Port(s)",
+                "string",
+                "",
+                0,
+                "The list of ports that are exposed by this service.",
+            ),
+            AGE,
+            (
+                "Selector",
+                "string",
+                "",
+                1,
+                "Route service traffic to pods with label keys and values matching this selector.",
+            ),
+        ],
+        ("", "Endpoints") => vec![
+            NAME,
+            (
+                "Endpoints",
+                "string",
+                "",
+                0,
+                "Endpoints is the list of endpoints in the subsets.",
+            ),
+            AGE,
+        ],
+        ("", "Event") => vec![
+            (
+                "Last Seen",
+                "string",
+                "",
+                0,
+                "The last time this event was observed.",
+            ),
+            (
+                "Type",
+                "string",
+                "",
+                0,
+                "Type of this event (Normal, Warning), new types could be added in the future.",
+            ),
+            (
+                "Reason",
+                "string",
+                "",
+                0,
+                "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+            ),
+            (
+                "Object",
+                "string",
+                "",
+                0,
+                "The object that this event is about.",
+            ),
+            (
+                "Subobject",
+                "string",
+                "",
+                1,
+                "The subobject (e.g. container) that this event is about.",
+            ),
+            (
+                "Source",
+                "string",
+                "",
+                1,
+                "The component reporting this event.",
+            ),
+            (
+                "Message",
+                "string",
+                "",
+                0,
+                "A human-readable description of the status of this operation.",
+            ),
+            (
+                "First Seen",
+                "string",
+                "",
+                1,
+                "The time at which the event was first recorded.",
+            ),
+            (
+                "Count",
+                "string",
+                "",
+                1,
+                "The number of times this event has occurred.",
+            ),
+            (
+                "Name",
+                "string",
+                "name",
+                1,
+                "Name must be unique within a namespace.",
+            ),
+        ],
+        ("", "Namespace") => vec![
+            NAME,
+            ("Status", "string", "", 0, "The status of the namespace"),
+            AGE,
+        ],
+        ("", "ConfigMap") => vec![
+            NAME,
+            (
+                "Data",
+                "string",
+                "",
+                0,
+                "Data contains the configuration data.",
+            ),
+            AGE,
+        ],
+        ("", "Secret") => vec![
+            NAME,
+            (
+                "Type",
+                "string",
+                "",
+                0,
+                "The type of data stored in the secret",
+            ),
+            ("Data", "string", "", 0, "The number of entries in the data"),
+            AGE,
+        ],
+        ("", "ServiceAccount") => vec![
+            NAME,
+            (
+                "Secrets",
+                "string",
+                "",
+                0,
+                "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.",
+            ),
+            AGE,
+        ],
+        ("coordination.k8s.io", "Lease") => vec![
+            NAME,
+            ("Holder", "string", "", 0, "The holder of the lease."),
+            AGE,
+        ],
+        ("discovery.k8s.io", "EndpointSlice") => vec![
+            NAME,
+            (
+                "AddressType",
+                "string",
+                "",
+                0,
+                "addressType specifies the type of address carried by this EndpointSlice.",
+            ),
+            (
+                "Ports",
+                "string",
+                "",
+                0,
+                "ports specifies the list of network ports exposed by each endpoint in this slice.",
+            ),
+            (
+                "Endpoints",
+                "string",
+                "",
+                0,
+                "endpoints is a list of unique endpoints in this slice.",
+            ),
+            AGE,
+        ],
+        _ => vec![
+            NAME,
+            (
+                "Created At",
+                "date",
+                "",
+                0,
+                "CreationTimestamp is a timestamp representing the server time when this object was created.",
+            ),
+        ],
+    }
+}
+
+/// A Table of `objects`.
+pub fn table(
+    kind: &ResourceKind,
+    objects: &[Value],
+    revision: u64,
+    token: Option<String>,
+    remaining: Option<usize>,
+    include: IncludeObject,
+) -> Value {
+    let definitions: Vec<Value> = columns(kind)
+        .into_iter()
+        .map(|(name, kind, format, priority, description)| {
+            json!({"name": name, "type": kind, "format": format, "description": description, "priority": priority})
+        })
+        .collect();
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|object| {
+            let mut row = json!({"cells": cells(kind, object)});
+            match include {
+                IncludeObject::None => {}
+                IncludeObject::Metadata => {
+                    row["object"] = json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": object["metadata"]});
+                }
+                IncludeObject::Object => row["object"] = object.clone(),
+            }
+            row
+        })
+        .collect();
+    let mut meta = json!({"resourceVersion": revision.to_string()});
+    if let Some(t) = token {
+        meta["continue"] = json!(t);
+    }
+    if let Some(r) = remaining {
+        meta["remainingItemCount"] = json!(r);
+    }
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": definitions, "rows": rows})
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+fn or_none(s: String) -> String {
+    if s.is_empty() { "<none>".into() } else { s }
+}
+
+/// kubectl's HumanDuration.
+pub fn human_duration(seconds: i64) -> String {
+    if seconds < -1 {
+        return "<invalid>".into();
+    }
+    let s = seconds.max(0);
+    let (m, h) = (s / 60, s / 3600);
+    if s < 120 {
+        format!("{s}s")
+    } else if m < 10 {
+        if s % 60 == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{}s", s % 60)
+        }
+    } else if m < 180 {
+        format!("{m}m")
+    } else if h < 8 {
+        if m % 60 == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{}m", m % 60)
+        }
+    } else if h < 48 {
+        format!("{h}h")
+    } else if h < 24 * 8 {
+        if h % 24 == 0 {
+            format!("{}d", h / 24)
+        } else {
+            format!("{}d{}h", h / 24, h % 24)
+        }
+    } else if h < 24 * 365 * 2 {
+        format!("{}d", h / 24)
+    } else if h < 24 * 365 * 8 {
+        let days = h / 24;
+        if days % 365 == 0 {
+            format!("{}y", days / 365)
+        } else {
+            format!("{}y{}d", days / 365, days % 365)
+        }
+    } else {
+        format!("{}y", h / 24 / 365)
+    }
+}
+
+/// Seconds since an RFC 3339 timestamp, if it parses.
+pub fn age_seconds(timestamp: &Value) -> Option<i64> {
+    let t: jiff::Timestamp = timestamp.as_str()?.parse().ok()?;
+    Some(jiff::Timestamp::now().duration_since(t).as_secs())
+}
+
+fn age(timestamp: &Value) -> String {
+    age_seconds(timestamp)
+        .map(human_duration)
+        .unwrap_or_else(|| "<unknown>".into())
+}
+
+fn selector_text(selector: &Value) -> String {
+    let mut parts: Vec<String> = selector["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    for e in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let values: Vec<String> = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        let key = text(&e["key"]);
+        parts.push(match e["operator"].as_str() {
+            Some("In") => format!("{key} in ({})", values.join(",")),
+            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
+            Some("Exists") => key,
+            _ => format!("!{key}"),
+        });
+    }
+    or_none(parts.join(","))
+}
+
+fn template_columns(spec: &Value) -> (String, String) {
+    let containers = spec["template"]["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<String> = containers.iter().map(|c| text(&c["name"])).collect();
+    let images: Vec<String> = containers.iter().map(|c| text(&c["image"])).collect();
+    (names.join(","), images.join(","))
+}
+
+/// The STATUS column of `kubectl get pods`, computed the way kubectl's printer does.
+pub fn pod_status(pod: &Value) -> (String, usize, usize, i64) {
+    let status = &pod["status"];
+    let mut reason = text(&status["phase"]);
+    if let Some(r) = status["reason"].as_str().filter(|r| !r.is_empty()) {
+        reason = r.to_owned();
+    }
+    let statuses = status["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let total = pod["spec"]["containers"].as_array().map_or(0, Vec::len);
+    let mut ready = 0;
+    let mut restarts = 0;
+    let mut running = false;
+    for c in statuses.iter().rev() {
+        restarts += c["restartCount"].as_i64().unwrap_or(0);
+        let state = &c["state"];
+        if let Some(r) = state["waiting"]["reason"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+        {
+            reason = r.to_owned();
+        } else if let Some(r) = state["terminated"]["reason"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+        {
+            reason = r.to_owned();
+        } else if state["terminated"].is_object() {
+            reason = match state["terminated"]["signal"].as_i64() {
+                Some(sig) if sig != 0 => format!("Signal:{sig}"),
+                _ => format!(
+                    "ExitCode:{}",
+                    state["terminated"]["exitCode"].as_i64().unwrap_or(0)
+                ),
+            };
+        } else if c["ready"] == true && state["running"].is_object() {
+            running = true;
+            ready += 1;
+        }
+    }
+    if reason == "Completed" && running {
+        let ready_condition = status["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        reason = if ready_condition {
+            "Running".into()
+        } else {
+            "NotReady".into()
+        };
+    }
+    if pod["metadata"]["deletionTimestamp"].is_string() {
+        reason = if status["reason"] == "NodeLost" {
+            "Unknown".into()
+        } else {
+            "Terminating".into()
+        };
+    }
+    (reason, ready, total, restarts)
+}
+
+fn cells(kind: &ResourceKind, o: &Value) -> Vec<Value> {
+    let name = json!(text(&o["metadata"]["name"]));
+    let created = age(&o["metadata"]["creationTimestamp"]);
+    match (kind.group, kind.kind) {
+        ("", "Pod") => {
+            let (reason, ready, total, restarts) = pod_status(o);
+            let last_restart = o["status"]["containerStatuses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| age_seconds(&c["lastState"]["terminated"]["finishedAt"]))
+                .min();
+            let restarts_text = match last_restart {
+                Some(ago) if restarts > 0 => format!("{restarts} ({} ago)", human_duration(ago)),
+                _ => restarts.to_string(),
+            };
+            let gates = o["spec"]["readinessGates"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or(0);
+            vec![
+                name,
+                json!(format!("{ready}/{total}")),
+                json!(reason),
+                json!(restarts_text),
+                json!(created),
+                json!(or_none(text(&o["status"]["podIP"]))),
+                json!(or_none(text(&o["spec"]["nodeName"]))),
+                json!(or_none(text(&o["status"]["nominatedNodeName"]))),
+                json!(if gates == 0 {
+                    "<none>".to_owned()
+                } else {
+                    format!("0/{gates}")
+                }),
+            ]
+        }
+        ("", "Node") => {
+            let conditions = o["status"]["conditions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut status = match conditions
+                .iter()
+                .find(|c| c["type"] == "Ready")
+                .map(|c| c["status"].clone())
+            {
+                Some(s) if s == "True" => "Ready".to_owned(),
+                Some(s) if s == "False" => "NotReady".to_owned(),
+                _ => "Unknown".to_owned(),
+            };
+            if o["spec"]["unschedulable"] == true {
+                status.push_str(",SchedulingDisabled");
+            }
+            let roles: Vec<String> = o["metadata"]["labels"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, _)| {
+                    k.strip_prefix("node-role.kubernetes.io/")
+                        .map(str::to_owned)
+                })
+                .collect();
+            let address = |t: &str| {
+                o["status"]["addresses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|a| a["type"] == t)
+                    .map(|a| text(&a["address"]))
+                    .unwrap_or_default()
+            };
+            let info = &o["status"]["nodeInfo"];
+            vec![
+                name,
+                json!(status),
+                json!(or_none(roles.join(","))),
+                json!(created),
+                json!(text(&info["kubeletVersion"])),
+                json!(or_none(address("InternalIP"))),
+                json!(or_none(address("ExternalIP"))),
+                json!(text(&info["osImage"])),
+                json!(text(&info["kernelVersion"])),
+                json!(text(&info["containerRuntimeVersion"])),
+            ]
+        }
+        ("apps", "Deployment") => {
+            let s = &o["status"];
+            let (containers, images) = template_columns(&o["spec"]);
+            vec![
+                name,
+                json!(format!(
+                    "{}/{}",
+                    s["readyReplicas"].as_i64().unwrap_or(0),
+                    o["spec"]["replicas"].as_i64().unwrap_or(0)
+                )),
+                json!(s["updatedReplicas"].as_i64().unwrap_or(0)),
+                json!(s["availableReplicas"].as_i64().unwrap_or(0)),
+                json!(created),
+                json!(containers),
+                json!(images),
+                json!(selector_text(&o["spec"]["selector"])),
+            ]
+        }
+        ("apps", "ReplicaSet") => {
+            let s = &o["status"];
+            let (containers, images) = template_columns(&o["spec"]);
+            vec![
+                name,
+                json!(o["spec"]["replicas"].as_i64().unwrap_or(0)),
+                json!(s["replicas"].as_i64().unwrap_or(0)),
+                json!(s["readyReplicas"].as_i64().unwrap_or(0)),
+                json!(created),
+                json!(containers),
+                json!(images),
+                json!(selector_text(&o["spec"]["selector"])),
+            ]
+        }
+        ("", "Service") => {
+            let spec = &o["spec"];
+            let kind_of = text(&spec["type"]);
+            let ports: Vec<String> = spec["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let protocol = p["protocol"].as_str().unwrap_or("TCP");
+                    match p["nodePort"].as_i64() {
+                        Some(n) => format!("{}:{n}/{protocol}", p["port"]),
+                        None => format!("{}/{protocol}", p["port"]),
+                    }
+                })
+                .collect();
+            let external = match kind_of.as_str() {
+                "LoadBalancer" => o["status"]["loadBalancer"]["ingress"]
+                    .as_array()
+                    .and_then(|i| i.first())
+                    .map(|i| text(&i["ip"]).to_owned() + &text(&i["hostname"]))
+                    .unwrap_or_else(|| "<pending>".into()),
+                "ExternalName" => text(&spec["externalName"]),
+                _ => spec["externalIPs"]
+                    .as_array()
+                    .map(|ips| ips.iter().map(text).collect::<Vec<_>>().join(","))
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "<none>".into()),
+            };
+            let selector: Vec<String> = spec["selector"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect();
+            vec![
+                name,
+                json!(kind_of),
+                json!(or_none(text(&spec["clusterIP"]))),
+                json!(external),
+                json!(or_none(ports.join(","))),
+                json!(created),
+                json!(or_none(selector.join(","))),
+            ]
+        }
+        ("", "Endpoints") => {
+            let mut all = Vec::new();
+            for subset in o["subsets"].as_array().into_iter().flatten() {
+                for address in subset["addresses"].as_array().into_iter().flatten() {
+                    for port in subset["ports"].as_array().into_iter().flatten() {
+                        all.push(format!("{}:{}", text(&address["ip"]), port["port"]));
+                    }
+                    if subset["ports"].as_array().is_none_or(|p| p.is_empty()) {
+                        all.push(text(&address["ip"]));
+                    }
+                }
+            }
+            let shown = if all.len() > 3 {
+                format!("{} + {} more...", all[..3].join(","), all.len() - 3)
+            } else {
+                or_none(all.join(","))
+            };
+            vec![name, json!(shown), json!(created)]
+        }
+        ("", "Event") => {
+            let last = ["lastTimestamp", "eventTime", "firstTimestamp"]
+                .iter()
+                .find_map(|k| age_seconds(&o[*k]))
+                .or_else(|| age_seconds(&o["metadata"]["creationTimestamp"]));
+            let first = age_seconds(&o["firstTimestamp"]).or_else(|| age_seconds(&o["eventTime"]));
+            let involved = &o["involvedObject"];
+            let object = format!(
+                "{}/{}",
+                text(&involved["kind"]).to_lowercase(),
+                text(&involved["name"])
+            );
+            let source = {
+                let component = text(&o["source"]["component"]);
+                let host = text(&o["source"]["host"]);
+                let reporting = text(&o["reportingComponent"]);
+                match (component.is_empty(), host.is_empty()) {
+                    (false, false) => format!("{component}, {host}"),
+                    (false, true) => component,
+                    _ => reporting,
+                }
+            };
+            vec![
+                json!(
+                    last.map(human_duration)
+                        .unwrap_or_else(|| "<unknown>".into())
+                ),
+                json!(text(&o["type"])),
+                json!(text(&o["reason"])),
+                json!(object),
+                json!(text(&involved["fieldPath"])),
+                json!(source),
+                json!(text(&o["message"]).trim().to_owned()),
+                json!(
+                    first
+                        .map(human_duration)
+                        .unwrap_or_else(|| "<unknown>".into())
+                ),
+                json!(o["count"].as_i64().unwrap_or(1).to_string()),
+                name,
+            ]
+        }
+        ("", "Namespace") => vec![name, json!(text(&o["status"]["phase"])), json!(created)],
+        ("", "ConfigMap") => {
+            let count = o["data"].as_object().map_or(0, |m| m.len())
+                + o["binaryData"].as_object().map_or(0, |m| m.len());
+            vec![name, json!(count.to_string()), json!(created)]
+        }
+        ("", "Secret") => {
+            let count = o["data"].as_object().map_or(0, |m| m.len());
+            vec![
+                name,
+                json!(text(&o["type"])),
+                json!(count.to_string()),
+                json!(created),
+            ]
+        }
+        ("", "ServiceAccount") => {
+            vec![
+                name,
+                json!(o["secrets"].as_array().map_or(0, Vec::len).to_string()),
+                json!(created),
+            ]
+        }
+        ("coordination.k8s.io", "Lease") => vec![
+            name,
+            json!(text(&o["spec"]["holderIdentity"])),
+            json!(created),
+        ],
+        ("discovery.k8s.io", "EndpointSlice") => {
+            let ports: Vec<String> = o["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| p["port"].to_string())
+                .collect();
+            let addresses: Vec<String> = o["endpoints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|e| e["addresses"].as_array().cloned().unwrap_or_default())
+                .map(|a| text(&a))
+                .collect();
+            vec![
+                name,
+                json!(text(&o["addressType"])),
+                json!(if ports.is_empty() {
+                    "<unset>".into()
+                } else {
+                    ports.join(",")
+                }),
+                json!(or_none(addresses.join(","))),
+                json!(created),
+            ]
+        }
+        _ => vec![name, json!(text(&o["metadata"]["creationTimestamp"]))],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_like_kubectl() {
+        for (secs, text) in [
+            (5, "5s"),
+            (119, "119s"),
+            (150, "2m30s"),
+            (600, "10m"),
+            (3 * 3600 + 300, "3h5m"),
+            (30 * 3600, "30h"),
+            (3 * 86400 + 3600, "3d1h"),
+            (40 * 86400, "40d"),
+        ] {
+            assert_eq!(human_duration(secs), text, "{secs}");
+        }
+    }
+
+    #[test]
+    fn pod_status_prefers_container_reasons_and_terminating() {
+        let pod = json!({"spec": {"containers": [{"name": "a"}]}, "status": {"phase": "Pending",
+            "containerStatuses": [{"restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
+        assert_eq!(pod_status(&pod), ("CrashLoopBackOff".into(), 0, 1, 4));
+        let pod = json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}, "spec": {"containers": [{"name": "a"}]},
+            "status": {"phase": "Running", "containerStatuses": [{"ready": true, "restartCount": 0, "state": {"running": {}}}]}});
+        assert_eq!(pod_status(&pod).0, "Terminating");
+    }
+}

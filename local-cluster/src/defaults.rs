@@ -1,0 +1,228 @@
+//! The defaults a real API server fills in, where clients and controllers rely on them
+//! (a Deployment's strategy, a Service's port protocol, a pod's restartPolicy, …).
+
+use serde_json::{Map, Value, json};
+
+use crate::resources::ResourceKind;
+
+fn set_default(map: &mut Map<String, Value>, key: &str, value: Value) {
+    if map.get(key).is_none_or(Value::is_null) {
+        map.insert(key.to_owned(), value);
+    }
+}
+
+fn object_at<'a>(value: &'a mut Value, key: &str) -> Option<&'a mut Map<String, Value>> {
+    let map = value.as_object_mut()?;
+    if map.get(key).is_none_or(Value::is_null) {
+        map.insert(key.to_owned(), json!({}));
+    }
+    map.get_mut(key)?.as_object_mut()
+}
+
+/// Fills in defaults for `object`, a `kind`, in place.
+pub fn apply(kind: &ResourceKind, object: &mut Value) {
+    match (kind.group, kind.kind) {
+        ("", "Pod") => {
+            if let Some(spec) = object.get_mut("spec") {
+                pod_spec(spec);
+                if let Some(map) = spec.as_object_mut() {
+                    set_default(map, "enableServiceLinks", json!(true));
+                    set_default(map, "priority", json!(0));
+                    set_default(map, "serviceAccountName", json!("default"));
+                    set_default(map, "serviceAccount", json!("default"));
+                    set_default(map, "preemptionPolicy", json!("PreemptLowerPriority"));
+                    default_tolerations(map);
+                }
+            }
+            let qos = qos_class(&object["spec"]);
+            if let Some(status) = object_at(object, "status") {
+                set_default(status, "phase", json!("Pending"));
+                set_default(status, "qosClass", json!(qos));
+            }
+        }
+        ("apps", "Deployment") => {
+            if let Some(spec) = object_at(object, "spec") {
+                set_default(spec, "replicas", json!(1));
+                set_default(spec, "revisionHistoryLimit", json!(10));
+                set_default(spec, "progressDeadlineSeconds", json!(600));
+                let strategy = spec.entry("strategy").or_insert_with(|| json!({}));
+                if let Some(s) = strategy.as_object_mut() {
+                    set_default(s, "type", json!("RollingUpdate"));
+                    if s["type"] == "RollingUpdate" {
+                        let rolling = s.entry("rollingUpdate").or_insert_with(|| json!({}));
+                        if let Some(r) = rolling.as_object_mut() {
+                            set_default(r, "maxSurge", json!("25%"));
+                            set_default(r, "maxUnavailable", json!("25%"));
+                        }
+                    }
+                }
+            }
+            if let Some(template) = object.pointer_mut("/spec/template/spec") {
+                pod_spec(template);
+            }
+        }
+        ("apps", "ReplicaSet") => {
+            if let Some(spec) = object_at(object, "spec") {
+                set_default(spec, "replicas", json!(1));
+            }
+            if let Some(template) = object.pointer_mut("/spec/template/spec") {
+                pod_spec(template);
+            }
+        }
+        ("", "Service") => {
+            if let Some(spec) = object_at(object, "spec") {
+                set_default(spec, "type", json!("ClusterIP"));
+                set_default(spec, "sessionAffinity", json!("None"));
+                if spec["type"] != "ExternalName" {
+                    set_default(spec, "ipFamilies", json!(["IPv4"]));
+                    set_default(spec, "ipFamilyPolicy", json!("SingleStack"));
+                    set_default(spec, "internalTrafficPolicy", json!("Cluster"));
+                }
+                if matches!(spec["type"].as_str(), Some("NodePort" | "LoadBalancer")) {
+                    set_default(spec, "externalTrafficPolicy", json!("Cluster"));
+                }
+                if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+                    for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                        set_default(port, "protocol", json!("TCP"));
+                        let number = port.get("port").cloned().unwrap_or(Value::Null);
+                        set_default(port, "targetPort", number);
+                    }
+                }
+            }
+        }
+        ("", "Namespace") => {
+            let name = object["metadata"]["name"].clone();
+            if let Some(meta) = object_at(object, "metadata") {
+                let labels = meta.entry("labels").or_insert_with(|| json!({}));
+                if let Some(l) = labels.as_object_mut() {
+                    l.insert("kubernetes.io/metadata.name".into(), name);
+                }
+            }
+            if let Some(spec) = object_at(object, "spec") {
+                set_default(spec, "finalizers", json!(["kubernetes"]));
+            }
+            if let Some(status) = object_at(object, "status") {
+                set_default(status, "phase", json!("Active"));
+            }
+        }
+        ("", "Secret") => {
+            if let Some(map) = object.as_object_mut() {
+                set_default(map, "type", json!("Opaque"));
+            }
+        }
+        ("discovery.k8s.io", "EndpointSlice") => {
+            if let Some(ports) = object.get_mut("ports").and_then(Value::as_array_mut) {
+                for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    set_default(port, "protocol", json!("TCP"));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Defaults of a PodSpec (in pods and in pod templates).
+pub fn pod_spec(spec: &mut Value) {
+    let Some(map) = spec.as_object_mut() else {
+        return;
+    };
+    set_default(map, "restartPolicy", json!("Always"));
+    set_default(map, "terminationGracePeriodSeconds", json!(30));
+    set_default(map, "dnsPolicy", json!("ClusterFirst"));
+    set_default(map, "securityContext", json!({}));
+    set_default(map, "schedulerName", json!("default-scheduler"));
+    for list in ["containers", "initContainers"] {
+        if let Some(containers) = map.get_mut(list).and_then(Value::as_array_mut) {
+            containers.iter_mut().for_each(container);
+        }
+    }
+}
+
+fn container(c: &mut Value) {
+    let image = c["image"].as_str().unwrap_or_default().to_owned();
+    let Some(map) = c.as_object_mut() else { return };
+    set_default(map, "terminationMessagePath", json!("/dev/termination-log"));
+    set_default(map, "terminationMessagePolicy", json!("File"));
+    set_default(map, "resources", json!({}));
+    // Same rule as the real defaulter: no tag or `:latest` means Always.
+    let last = image.rsplit('/').next().unwrap_or_default();
+    let tagged = last.contains(':') && !last.ends_with(":latest");
+    let by_digest = image.contains('@');
+    set_default(
+        map,
+        "imagePullPolicy",
+        json!(if tagged || by_digest {
+            "IfNotPresent"
+        } else {
+            "Always"
+        }),
+    );
+    if let Some(ports) = map.get_mut("ports").and_then(Value::as_array_mut) {
+        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+            set_default(port, "protocol", json!("TCP"));
+        }
+    }
+    for probe in ["readinessProbe", "livenessProbe", "startupProbe"] {
+        if let Some(p) = map.get_mut(probe).and_then(Value::as_object_mut) {
+            set_default(p, "timeoutSeconds", json!(1));
+            set_default(p, "periodSeconds", json!(10));
+            set_default(p, "successThreshold", json!(1));
+            set_default(p, "failureThreshold", json!(3));
+            if let Some(get) = p.get_mut("httpGet").and_then(Value::as_object_mut) {
+                set_default(get, "scheme", json!("HTTP"));
+                set_default(get, "path", json!("/"));
+            }
+        }
+    }
+}
+
+/// The DefaultTolerationSeconds admission plugin: pods tolerate a not-ready or unreachable node
+/// for 300 s before eviction.
+fn default_tolerations(spec: &mut Map<String, Value>) {
+    let tolerations = spec.entry("tolerations").or_insert_with(|| json!([]));
+    let Some(list) = tolerations.as_array_mut() else {
+        return;
+    };
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let present = list
+            .iter()
+            .any(|t| t["key"] == key && (t["effect"] == "NoExecute" || t["effect"].is_null()));
+        if !present {
+            list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+        }
+    }
+}
+
+/// BestEffort, Burstable or Guaranteed, from the containers' requests and limits.
+pub fn qos_class(spec: &Value) -> &'static str {
+    let containers: Vec<&Value> = spec["containers"]
+        .as_array()
+        .map(|c| c.iter().collect())
+        .unwrap_or_default();
+    let mut any = false;
+    let mut guaranteed = !containers.is_empty();
+    for c in containers {
+        let requests = c["resources"]["requests"].as_object();
+        let limits = c["resources"]["limits"].as_object();
+        if requests.is_some_and(|r| !r.is_empty()) || limits.is_some_and(|l| !l.is_empty()) {
+            any = true;
+        }
+        for resource in ["cpu", "memory"] {
+            let limit = limits.and_then(|l| l.get(resource));
+            let request = requests.and_then(|r| r.get(resource)).or(limit);
+            if limit.is_none() || request != limit {
+                guaranteed = false;
+            }
+        }
+    }
+    if guaranteed {
+        "Guaranteed"
+    } else if any {
+        "Burstable"
+    } else {
+        "BestEffort"
+    }
+}

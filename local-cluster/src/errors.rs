@@ -1,0 +1,341 @@
+//! API errors as `Status` objects, worded the way the real API server words them, because
+//! kubectl and the client libraries print (and sometimes match on) these messages.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::resources::ResourceKind;
+
+/// One field-level validation problem (a `StatusCause`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The cause type (`FieldValueRequired`, …).
+    pub kind: FieldErrorKind,
+    /// The field path (`spec.template.spec.containers[0].image`).
+    pub field: String,
+    /// The offending value, rendered as Go would quote it, when there is one.
+    pub value: Option<String>,
+    /// Extra words after the standard prefix.
+    pub detail: String,
+}
+
+/// The causes the real validators report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldErrorKind {
+    /// `Required value`
+    Required,
+    /// `Invalid value`
+    Invalid,
+    /// `Unsupported value`
+    NotSupported,
+    /// `Duplicate value`
+    Duplicate,
+    /// `Forbidden`
+    Forbidden,
+}
+
+impl FieldError {
+    /// `field: Required value[: detail]`.
+    pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        FieldError {
+            kind: FieldErrorKind::Required,
+            field: field.into(),
+            value: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// `field: Invalid value: "v": detail`.
+    pub fn invalid(
+        field: impl Into<String>,
+        value: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            kind: FieldErrorKind::Invalid,
+            field: field.into(),
+            value: Some(value.into()),
+            detail: detail.into(),
+        }
+    }
+
+    /// `field: Unsupported value: "v": supported values: …`.
+    pub fn not_supported(
+        field: impl Into<String>,
+        value: impl Into<String>,
+        supported: &[&str],
+    ) -> Self {
+        let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+        FieldError {
+            kind: FieldErrorKind::NotSupported,
+            field: field.into(),
+            value: Some(value.into()),
+            detail: format!("supported values: {}", list.join(", ")),
+        }
+    }
+
+    /// `field: Duplicate value: v`.
+    pub fn duplicate(field: impl Into<String>, value: impl Into<String>) -> Self {
+        FieldError {
+            kind: FieldErrorKind::Duplicate,
+            field: field.into(),
+            value: Some(value.into()),
+            detail: String::new(),
+        }
+    }
+
+    /// `field: Forbidden: detail`.
+    pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        FieldError {
+            kind: FieldErrorKind::Forbidden,
+            field: field.into(),
+            value: None,
+            detail: detail.into(),
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self.kind {
+            FieldErrorKind::Required => "FieldValueRequired",
+            FieldErrorKind::Invalid => "FieldValueInvalid",
+            FieldErrorKind::NotSupported => "FieldValueNotSupported",
+            FieldErrorKind::Duplicate => "FieldValueDuplicate",
+            FieldErrorKind::Forbidden => "FieldValueForbidden",
+        }
+    }
+
+    /// The message without the field prefix, as in a StatusCause.
+    fn body(&self) -> String {
+        let head = match self.kind {
+            FieldErrorKind::Required => "Required value",
+            FieldErrorKind::Invalid => "Invalid value",
+            FieldErrorKind::NotSupported => "Unsupported value",
+            FieldErrorKind::Duplicate => "Duplicate value",
+            FieldErrorKind::Forbidden => "Forbidden",
+        };
+        let mut text = head.to_owned();
+        if let Some(v) = &self.value {
+            text.push_str(": ");
+            text.push_str(v);
+        }
+        if !self.detail.is_empty() {
+            text.push_str(": ");
+            text.push_str(&self.detail);
+        }
+        text
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.body())
+    }
+}
+
+/// An API error: HTTP code, `reason`, message and details, rendered as a `Status`.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// HTTP status code.
+    pub code: u16,
+    /// `NotFound`, `AlreadyExists`, `Conflict`, `Invalid`, …
+    pub reason: &'static str,
+    /// What kubectl prints after "Error from server (Reason): ".
+    pub message: String,
+    /// `details` of the Status, if any.
+    pub details: Option<Value>,
+}
+
+fn details(kind: &ResourceKind, name: &str) -> Value {
+    let mut d = json!({"name": name, "kind": kind.plural});
+    if !kind.group.is_empty() {
+        d["group"] = json!(kind.group);
+    }
+    d
+}
+
+impl ApiError {
+    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// 404 `pods "x" not found`.
+    pub fn not_found(kind: &ResourceKind, name: &str) -> ApiError {
+        ApiError {
+            details: Some(details(kind, name)),
+            ..ApiError::new(
+                404,
+                "NotFound",
+                format!("{} \"{name}\" not found", kind.qualified_plural()),
+            )
+        }
+    }
+
+    /// 404 for a path that names no resource.
+    pub fn no_route(path: &str) -> ApiError {
+        ApiError::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        )
+    }
+
+    /// 409 `pods "x" already exists`.
+    pub fn already_exists(kind: &ResourceKind, name: &str) -> ApiError {
+        ApiError {
+            details: Some(details(kind, name)),
+            ..ApiError::new(
+                409,
+                "AlreadyExists",
+                format!("{} \"{name}\" already exists", kind.qualified_plural()),
+            )
+        }
+    }
+
+    /// 409 Conflict for a stale resourceVersion or failed precondition.
+    pub fn conflict(kind: &ResourceKind, name: &str, why: &str) -> ApiError {
+        ApiError {
+            details: Some(details(kind, name)),
+            ..ApiError::new(
+                409,
+                "Conflict",
+                format!(
+                    "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                    kind.qualified_plural()
+                ),
+            )
+        }
+    }
+
+    /// The standard stale-write conflict.
+    pub fn modified(kind: &ResourceKind, name: &str) -> ApiError {
+        ApiError::conflict(
+            kind,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    }
+
+    /// 422 Invalid with field causes: `Deployment.apps "x" is invalid: spec.replicas: …`.
+    pub fn invalid(kind: &ResourceKind, name: &str, errors: &[FieldError]) -> ApiError {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let summary = if list.len() == 1 {
+            list[0].clone()
+        } else {
+            format!("[{}]", list.join(", "))
+        };
+        let causes: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({"reason": e.reason(), "message": e.body(), "field": e.field}))
+            .collect();
+        let mut d = details(kind, name);
+        d["kind"] = json!(kind.kind);
+        d["causes"] = json!(causes);
+        ApiError {
+            details: Some(d),
+            ..ApiError::new(
+                422,
+                "Invalid",
+                format!("{} \"{name}\" is invalid: {summary}", kind.qualified_kind()),
+            )
+        }
+    }
+
+    /// 400 BadRequest.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(400, "BadRequest", message)
+    }
+
+    /// 401 Unauthorized.
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    /// 403 Forbidden.
+    pub fn forbidden(kind: &ResourceKind, name: &str, why: &str) -> ApiError {
+        ApiError {
+            details: Some(details(kind, name)),
+            ..ApiError::new(
+                403,
+                "Forbidden",
+                format!("{} \"{name}\" is forbidden: {why}", kind.qualified_plural()),
+            )
+        }
+    }
+
+    /// 405 MethodNotAllowed.
+    pub fn method_not_allowed(message: impl Into<String>) -> ApiError {
+        ApiError::new(405, "MethodNotAllowed", message)
+    }
+
+    /// 406 NotAcceptable.
+    pub fn not_acceptable(message: impl Into<String>) -> ApiError {
+        ApiError::new(406, "NotAcceptable", message)
+    }
+
+    /// 410 Expired (too old resourceVersion or continue token).
+    pub fn expired(message: impl Into<String>) -> ApiError {
+        ApiError::new(410, "Expired", message)
+    }
+
+    /// 415 UnsupportedMediaType for a patch type this server does not take.
+    pub fn unsupported_media_type(content_type: &str) -> ApiError {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
+            ),
+        )
+    }
+
+    /// 500 InternalError.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
+    }
+
+    /// 503 ServiceUnavailable.
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(503, "ServiceUnavailable", message)
+    }
+
+    /// The `Status` object.
+    pub fn to_status(&self) -> Value {
+        let mut status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            status["details"] = d.clone();
+        }
+        status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self.to_status()).unwrap_or_default();
+        (
+            code,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,37 @@
+//! The kubeconfig that points kubectl, kube-rs and the Python client at the local cluster.
+
+use std::path::Path;
+
+use serde_json::json;
+
+/// The context (and cluster) name written to the kubeconfig.
+pub const CONTEXT: &str = "local-hybrid";
+
+/// A kubeconfig with one cluster, one user (bearer token) and one context, `local-hybrid`.
+pub fn render(server: &str, ca_data: &str, token: &str) -> String {
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": [{"name": CONTEXT, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
+        "users": [{"name": format!("{CONTEXT}-admin"), "user": {"token": token}}],
+        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": format!("{CONTEXT}-admin"), "namespace": "default"}}],
+        "current-context": CONTEXT,
+    });
+    serde_yaml::to_string(&config).unwrap_or_default()
+}
+
+/// Writes `contents` to `path`, readable by the owner only (it holds a credential).
+pub fn write(path: &Path, contents: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, contents)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&temporary, path)
+}

@@ -1,0 +1,235 @@
+//! An embedded Kubernetes-API-compatible hybrid cluster: Windows and Linux nodes shaped like EKS
+//! nodes behind an API server that kubectl, kube-rs and the official Python client use unchanged.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), local_cluster::StartError> {
+//! let cluster = local_cluster::LocalCluster::start(local_cluster::ClusterConfig::default()).await?;
+//! println!("{}", cluster.kubeconfig());
+//! cluster.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod defaults;
+pub mod errors;
+pub mod kubeconfig;
+pub mod managed_fields;
+pub mod nodes;
+pub mod registry;
+pub mod resources;
+pub mod selectors;
+pub mod server;
+pub mod store;
+pub mod strategic;
+pub mod tls;
+pub mod validation;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::registry::{Registry, WriteOptions};
+use crate::store::Store;
+
+/// How to start a cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    /// Windows nodes (node group `windows`).
+    pub windows_nodes: usize,
+    /// Linux nodes (node group `linux`).
+    pub linux_nodes: usize,
+    /// API server port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Where to write the kubeconfig, if anywhere.
+    pub kubeconfig_path: Option<PathBuf>,
+    /// Changes kept per resource for watches to resume from.
+    pub watch_history: usize,
+    /// How often nodes renew their Lease.
+    pub lease_every: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            windows_nodes: 2,
+            linux_nodes: 2,
+            port: 0,
+            kubeconfig_path: None,
+            watch_history: 50_000,
+            lease_every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the cluster did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The port is taken or not allowed.
+    #[error(
+        "cannot listen on {address}: {source}. Pick another port with --port, or 0 for a free one."
+    )]
+    Bind {
+        /// What was asked for.
+        address: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Certificates could not be made.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The kubeconfig could not be written.
+    #[error("cannot write the kubeconfig to {path}: {source}")]
+    Kubeconfig {
+        /// Where.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Setting up the initial objects failed.
+    #[error("cannot create the initial cluster objects: {0}")]
+    Bootstrap(#[from] errors::ApiError),
+}
+
+/// A running local cluster. Dropping it without [`LocalCluster::shutdown`] leaves its tasks
+/// running until the runtime ends.
+pub struct LocalCluster {
+    url: String,
+    kubeconfig: String,
+    token: String,
+    registry: Arc<Registry>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    node_names: Vec<String>,
+}
+
+impl LocalCluster {
+    /// Starts the API server and the nodes.
+    pub async fn start(config: ClusterConfig) -> Result<LocalCluster, StartError> {
+        let address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), config.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartError::Bind { address, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { address, source })?;
+        let url = format!("https://{local}");
+        let tls = tls::ClusterTls::generate(&[])?;
+        let token = tls::random_token();
+        let kubeconfig = kubeconfig::render(&url, &tls.ca_data(), &token);
+        if let Some(path) = &config.kubeconfig_path {
+            kubeconfig::write(path, &kubeconfig).map_err(|source| StartError::Kubeconfig {
+                path: path.clone(),
+                source,
+            })?;
+        }
+
+        let store = Arc::new(Store::new(config.watch_history));
+        let registry = Arc::new(Registry::new(store));
+        let plan = nodes::plan(config.windows_nodes, config.linux_nodes);
+        bootstrap(&registry, &plan)?;
+
+        let state = api::ApiState::new(registry.clone(), token.clone(), local.to_string(), None);
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = vec![tokio::spawn(server::serve(
+            listener,
+            tls.server.clone(),
+            api::router(state),
+            stopped,
+        ))];
+        let node_names: Vec<String> = plan.iter().map(|n| n.name.clone()).collect();
+        tasks.push(tokio::spawn(nodes::heartbeats(
+            registry.clone(),
+            node_names.clone(),
+            config.lease_every,
+        )));
+        tracing::info!(%url, windows = config.windows_nodes, linux = config.linux_nodes, "local cluster up");
+        Ok(LocalCluster {
+            url,
+            kubeconfig,
+            token,
+            registry,
+            stop,
+            tasks,
+            node_names,
+        })
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The kubeconfig YAML (context `local-hybrid`).
+    pub fn kubeconfig(&self) -> &str {
+        &self.kubeconfig
+    }
+
+    /// The bearer token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Direct access to the objects, for bulk set-up of large simulated clusters.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The node names, Windows first.
+    pub fn node_names(&self) -> &[String] {
+        &self.node_names
+    }
+
+    /// Stops serving, closes every connection and ends every background task.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            task.abort();
+            let _ = task.await;
+        }
+        tracing::info!(url = %self.url, "local cluster stopped");
+    }
+}
+
+/// What a new cluster has before anyone touches it, as a fresh EKS cluster does.
+fn bootstrap(registry: &Registry, plan: &[nodes::NodeSpec]) -> Result<(), errors::ApiError> {
+    let internal = WriteOptions::default();
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        registry.create(
+            resources::namespaces(),
+            "",
+            json!({"metadata": {"name": ns}}),
+            &internal,
+        )?;
+        registry.create(
+            resources::serviceaccounts(),
+            ns,
+            json!({"metadata": {"name": "default", "namespace": ns}}),
+            &internal,
+        )?;
+    }
+    registry.create(
+        resources::services(),
+        "default",
+        json!({
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": "127.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}]},
+        }),
+        &internal,
+    )?;
+    for node in plan {
+        registry.create(resources::nodes(), "", nodes::node_object(node), &internal)?;
+        registry.create(
+            resources::leases(),
+            "kube-node-lease",
+            nodes::lease_object(&node.name),
+            &internal,
+        )?;
+    }
+    Ok(())
+}

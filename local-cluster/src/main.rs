@@ -1,0 +1,80 @@
+//! `local-cluster up`: the embedded hybrid cluster as a standalone process.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use local_cluster::{ClusterConfig, LocalCluster};
+
+/// An embedded Kubernetes-API-compatible hybrid (Windows + Linux) cluster.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the cluster on 127.0.0.1 until Ctrl-C or SIGTERM.
+    Up {
+        /// Where to write the kubeconfig (context `local-hybrid`).
+        #[arg(long, default_value = "./local-cluster.kubeconfig")]
+        kubeconfig: PathBuf,
+        /// Number of Windows nodes.
+        #[arg(long, default_value_t = 2)]
+        windows_nodes: usize,
+        /// Number of Linux nodes.
+        #[arg(long, default_value_t = 2)]
+        linux_nodes: usize,
+        /// API server port; 0 picks a free one.
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Up {
+                kubeconfig,
+                windows_nodes,
+                linux_nodes,
+                port,
+            } => {
+                let config = ClusterConfig {
+                    windows_nodes,
+                    linux_nodes,
+                    port,
+                    kubeconfig_path: Some(kubeconfig.clone()),
+                    ..ClusterConfig::default()
+                };
+                let cluster = LocalCluster::start(config).await?;
+                println!("local cluster up at {}", cluster.url());
+                println!(
+                    "kubeconfig: {} (context local-hybrid)",
+                    kubeconfig.display()
+                );
+                println!(
+                    "try: kubectl --kubeconfig {} get nodes -o wide",
+                    kubeconfig.display()
+                );
+                calc_services::server::termination_signal().await;
+                cluster.shutdown().await;
+                Ok(())
+            }
+        }
+    })
+}

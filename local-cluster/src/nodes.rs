@@ -1,0 +1,252 @@
+//! The simulated EKS nodes: Windows and Linux managed node groups, labelled, tainted and
+//! described the way EKS describes them, with a real loopback InternalIP each.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::registry::{Part, Registry, WriteOptions, now, now_micro};
+use crate::resources;
+
+/// An operating system a node (and an image) can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NodeOs {
+    /// Amazon Linux 2023.
+    Linux,
+    /// Windows Server 2022 Core.
+    Windows,
+}
+
+impl NodeOs {
+    /// `linux` or `windows`, as `kubernetes.io/os` says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            NodeOs::Linux => "linux",
+            NodeOs::Windows => "windows",
+        }
+    }
+}
+
+/// One simulated node.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    /// `ip-127-1-0-10.ec2.internal`, derived from the IP as EKS derives it.
+    pub name: String,
+    /// Its OS.
+    pub os: NodeOs,
+    /// The managed node group (`windows`, `linux`).
+    pub group: String,
+    /// EC2 instance type.
+    pub instance_type: &'static str,
+    /// InternalIP: a loopback address this machine really answers on.
+    pub ip: Ipv4Addr,
+    /// Availability zone.
+    pub zone: &'static str,
+}
+
+/// The cluster name nodes are labelled with.
+pub const CLUSTER_NAME: &str = "hybrid-calculator";
+
+/// Node `index` (0-based across the cluster) gets 127.1.x.y.
+fn node_ip(index: usize) -> Ipv4Addr {
+    let n = 10 + index as u32;
+    Ipv4Addr::new(127, 1, (n >> 8) as u8, (n & 0xff) as u8)
+}
+
+/// `windows` Windows nodes then `linux` Linux nodes, alternating zones.
+pub fn plan(windows: usize, linux: usize) -> Vec<NodeSpec> {
+    let zones = ["us-east-1a", "us-east-1b"];
+    (0..windows + linux)
+        .map(|i| {
+            let os = if i < windows {
+                NodeOs::Windows
+            } else {
+                NodeOs::Linux
+            };
+            let ip = node_ip(i);
+            let octets = ip.octets();
+            NodeSpec {
+                name: format!(
+                    "ip-{}-{}-{}-{}.ec2.internal",
+                    octets[0], octets[1], octets[2], octets[3]
+                ),
+                os,
+                group: os.label().to_owned(),
+                instance_type: if os == NodeOs::Windows {
+                    "t3.large"
+                } else {
+                    "t3.medium"
+                },
+                ip,
+                zone: zones[i % zones.len()],
+            }
+        })
+        .collect()
+}
+
+fn conditions(ready: bool) -> Value {
+    let t = now();
+    json!([
+        {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory", "message": "kubelet has sufficient memory available", "lastHeartbeatTime": t, "lastTransitionTime": t},
+        {"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure", "message": "kubelet has no disk pressure", "lastHeartbeatTime": t, "lastTransitionTime": t},
+        {"type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID", "message": "kubelet has sufficient PID available", "lastHeartbeatTime": t, "lastTransitionTime": t},
+        if ready {
+            json!({"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status", "lastHeartbeatTime": t, "lastTransitionTime": t})
+        } else {
+            json!({"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": "container runtime is down", "lastHeartbeatTime": t, "lastTransitionTime": t})
+        },
+    ])
+}
+
+/// The Node object of `node`, as an EKS node registers itself.
+pub fn node_object(node: &NodeSpec) -> Value {
+    let windows = node.os == NodeOs::Windows;
+    let (cpu, allocatable_cpu, memory, allocatable_memory, pods) = if windows {
+        ("2", "1930m", "8226772Ki", "7101812Ki", "35")
+    } else {
+        ("2", "1930m", "3955652Ki", "3388356Ki", "17")
+    };
+    let instance_id = format!(
+        "i-0{:016x}",
+        u32::from(node.ip) as u64 * 2_654_435_761 % (1 << 60)
+    );
+    let mut labels = json!({
+        "kubernetes.io/os": node.os.label(),
+        "kubernetes.io/arch": "amd64",
+        "kubernetes.io/hostname": node.name,
+        "beta.kubernetes.io/os": node.os.label(),
+        "beta.kubernetes.io/arch": "amd64",
+        "beta.kubernetes.io/instance-type": node.instance_type,
+        "node.kubernetes.io/instance-type": node.instance_type,
+        "eks.amazonaws.com/nodegroup": node.group,
+        "eks.amazonaws.com/capacityType": "ON_DEMAND",
+        "eks.amazonaws.com/nodegroup-image": if windows { "ami-0b5d3bb3b7a4b2c1e" } else { "ami-0c1f2e3d4b5a69788" },
+        "eks.amazonaws.com/sourceLaunchTemplateVersion": "1",
+        "alpha.eksctl.io/cluster-name": CLUSTER_NAME,
+        "alpha.eksctl.io/nodegroup-name": node.group,
+        "topology.kubernetes.io/region": "us-east-1",
+        "topology.kubernetes.io/zone": node.zone,
+        "failure-domain.beta.kubernetes.io/region": "us-east-1",
+        "failure-domain.beta.kubernetes.io/zone": node.zone,
+        "hybrid-console.io/os-group": node.os.label(),
+    });
+    if windows {
+        labels["node.kubernetes.io/windows-build"] = json!("10.0.20348");
+    }
+    let taints = if windows {
+        json!([{"key": "os", "value": "windows", "effect": "NoSchedule"}])
+    } else {
+        Value::Null
+    };
+    let mut spec = json!({"providerID": format!("aws:///{}/{instance_id}", node.zone)});
+    if !taints.is_null() {
+        spec["taints"] = taints;
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": node.name,
+            "labels": labels,
+            "annotations": {
+                "alpha.kubernetes.io/provided-node-ip": node.ip.to_string(),
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+            },
+        },
+        "spec": spec,
+        "status": {
+            "capacity": {"cpu": cpu, "memory": memory, "pods": pods, "ephemeral-storage": "20959212Ki", "hugepages-2Mi": "0"},
+            "allocatable": {"cpu": allocatable_cpu, "memory": allocatable_memory, "pods": pods, "ephemeral-storage": "18242267924", "hugepages-2Mi": "0"},
+            "conditions": conditions(true),
+            "addresses": [
+                {"type": "InternalIP", "address": node.ip.to_string()},
+                {"type": "Hostname", "address": node.name},
+                {"type": "InternalDNS", "address": node.name},
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "machineID": uuid::Uuid::new_v4().simple().to_string(),
+                "systemUUID": uuid::Uuid::new_v4().to_string().to_uppercase(),
+                "bootID": uuid::Uuid::new_v4().to_string(),
+                "kernelVersion": if windows { "10.0.20348.2849" } else { "6.1.115-126.197.amzn2023.x86_64" },
+                "osImage": if windows { "Windows Server 2022 Datacenter" } else { "Amazon Linux 2023.6.20241121" },
+                "containerRuntimeVersion": "containerd://1.7.23",
+                "kubeletVersion": format!("v1.{}.0-eks-local", crate::api::SERVER_MINOR),
+                "kubeProxyVersion": format!("v1.{}.0-eks-local", crate::api::SERVER_MINOR),
+                "operatingSystem": node.os.label(),
+                "architecture": "amd64",
+            },
+        },
+    })
+}
+
+/// The node's Lease in `kube-node-lease`, renewed with each heartbeat.
+pub fn lease_object(node: &str) -> Value {
+    json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": node, "namespace": "kube-node-lease"},
+        "spec": {"holderIdentity": node, "leaseDurationSeconds": 40, "renewTime": now_micro()},
+    })
+}
+
+/// Renews every node's Lease every `lease_every` and refreshes its conditions' heartbeat every
+/// minute, as kubelets do, until the registry is dropped.
+pub async fn heartbeats(registry: Arc<Registry>, nodes: Vec<String>, lease_every: Duration) {
+    let mut ticks: u64 = 0;
+    let status_every = (60 / lease_every.as_secs().max(1)).max(1);
+    let mut interval = tokio::time::interval(lease_every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        ticks += 1;
+        for node in &nodes {
+            let renewed = registry.update_with(
+                resources::leases(),
+                "kube-node-lease",
+                node,
+                Part::Main,
+                &WriteOptions::default(),
+                |old| {
+                    let mut next = old.clone();
+                    next["spec"]["renewTime"] = json!(now_micro());
+                    Ok(next)
+                },
+            );
+            if let Err(e) = renewed
+                && e.code == 404
+            {
+                let _ = registry.create(
+                    resources::leases(),
+                    "kube-node-lease",
+                    lease_object(node),
+                    &WriteOptions::default(),
+                );
+            }
+            if ticks.is_multiple_of(status_every) {
+                let _ = registry.update_with(
+                    resources::nodes(),
+                    "",
+                    node,
+                    Part::Status,
+                    &WriteOptions::default(),
+                    |old| {
+                        let mut next = old.clone();
+                        let t = now();
+                        for c in next["status"]["conditions"]
+                            .as_array_mut()
+                            .into_iter()
+                            .flatten()
+                        {
+                            c["lastHeartbeatTime"] = json!(t);
+                        }
+                        Ok(next)
+                    },
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,934 @@
+//! Object lifecycle rules shared by the HTTP API and the in-process controllers: naming, uid,
+//! timestamps, generation, resourceVersion preconditions, status subresources, finalizers,
+//! graceful pod deletion and Service address allocation.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use crate::defaults;
+use crate::errors::{ApiError, FieldError};
+use crate::managed_fields;
+use crate::resources::{self, ResourceKind};
+use crate::store::{Change, Store, Stored, Write};
+use crate::validation;
+
+/// The current time as the API writes it (`2026-11-25T18:05:23Z`).
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// The same, with microseconds, for fields the real API writes as MicroTime.
+pub fn now_micro() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
+        .to_string()
+}
+
+/// Options of a write request.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    /// `dryRun=All`: validate and answer, write nothing.
+    pub dry_run: bool,
+    /// Who writes, for managedFields; `None` for internal writers, which record nothing.
+    pub field_manager: Option<String>,
+}
+
+/// Which part of an object a write targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The object (`.status` changes are ignored for kinds with a status subresource).
+    Main,
+    /// The `status` subresource (only `.status` changes are kept).
+    Status,
+}
+
+/// `DeleteOptions`, from the query string or the request body.
+#[derive(Clone, Debug, Default)]
+pub struct DeleteOptions {
+    /// `gracePeriodSeconds`.
+    pub grace_period_seconds: Option<i64>,
+    /// `propagationPolicy`: Orphan, Background or Foreground.
+    pub propagation_policy: Option<String>,
+    /// `preconditions.uid`.
+    pub precondition_uid: Option<String>,
+    /// `preconditions.resourceVersion`.
+    pub precondition_resource_version: Option<String>,
+    /// `dryRun=All`.
+    pub dry_run: bool,
+}
+
+/// A server-side apply request.
+#[derive(Clone, Debug)]
+pub struct ApplyPatch {
+    /// The applied configuration.
+    pub object: Value,
+    /// `fieldManager`.
+    pub manager: String,
+    /// `force`: take fields other managers own.
+    pub force: bool,
+}
+
+/// Service addresses handed out, so two Services never share a ClusterIP or NodePort.
+#[derive(Default)]
+struct ServiceAddresses {
+    cluster_ips: BTreeSet<Ipv4Addr>,
+    node_ports: BTreeSet<u16>,
+}
+
+/// The lifecycle rules over a [`Store`].
+pub struct Registry {
+    /// The objects.
+    pub store: Arc<Store>,
+    addresses: Mutex<ServiceAddresses>,
+}
+
+/// ClusterIPs come from 127.96.0.0/16: loopback, so the local cluster can really listen on them.
+pub const CLUSTER_IP_BASE: [u8; 2] = [127, 96];
+
+impl Registry {
+    /// A registry over `store`.
+    pub fn new(store: Arc<Store>) -> Registry {
+        Registry {
+            store,
+            addresses: Mutex::new(ServiceAddresses::default()),
+        }
+    }
+
+    /// One object, or 404.
+    pub fn get(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Stored, ApiError> {
+        self.store
+            .get(kind, namespace, name)
+            .ok_or_else(|| ApiError::not_found(kind, name))
+    }
+
+    /// One object, parsed.
+    pub fn get_value(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        self.get(kind, namespace, name).map(|s| s.value())
+    }
+
+    fn check_namespace(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        if !kind.namespaced {
+            return Ok(());
+        }
+        let ns = self
+            .store
+            .get(resources::namespaces(), "", namespace)
+            .ok_or_else(|| ApiError::not_found(resources::namespaces(), namespace))?;
+        if ns.value()["metadata"]["deletionTimestamp"].is_string() {
+            return Err(ApiError::forbidden(
+                kind,
+                name,
+                &format!(
+                    "unable to create new content in namespace {namespace} because it is being terminated"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates `object` (POST). `namespace` is the one in the URL.
+    pub fn create(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: &str,
+        mut object: Value,
+        options: &WriteOptions,
+    ) -> Result<Stored, ApiError> {
+        prepare_create(kind, namespace, &mut object)?;
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(manager) = &options.field_manager {
+            managed_fields::record(&mut object, manager, "Update", &kind.api_version(), None);
+        }
+        if options.dry_run && self.store.get(kind, namespace, &name).is_some() {
+            return Err(ApiError::already_exists(kind, &name));
+        }
+        self.create_prepared(kind, namespace, &name, object, options.dry_run)
+    }
+
+    /// Replaces an object (PUT), honouring `metadata.resourceVersion` as a precondition.
+    pub fn replace(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: &str,
+        name: &str,
+        part: Part,
+        object: Value,
+        options: &WriteOptions,
+    ) -> Result<Stored, ApiError> {
+        self.update_with(kind, namespace, name, part, options, |_| Ok(object))
+    }
+
+    /// Read-modify-write of one object, atomically: `edit` gets the current object and returns
+    /// the desired one. Used by PATCH, by PUT, and by every controller.
+    pub fn update_with(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: &str,
+        name: &str,
+        part: Part,
+        options: &WriteOptions,
+        edit: impl FnOnce(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Stored, ApiError> {
+        let mut dry_result = None;
+        let (change, ()) = self.store.mutate(kind, namespace, name, |current| {
+            let current = current.ok_or_else(|| ApiError::not_found(kind, name))?;
+            let old = current.value();
+            let desired = edit(&old)?;
+            let next = self.prepare_update(kind, &old, desired, part, options)?;
+            if options.dry_run {
+                dry_result = Some(unsaved(kind, next.unwrap_or(old), current.revision));
+                return Ok((Write::Keep, ()));
+            }
+            match next {
+                None => {
+                    dry_result = Some(current.clone());
+                    Ok((Write::Keep, ()))
+                }
+                Some(next) if finalized(&next) => Ok((Write::Delete, ())),
+                Some(next) => Ok((Write::Put(next), ())),
+            }
+        })?;
+        if let Some(change) = change {
+            if change.kind == crate::store::EventKind::Deleted {
+                self.release(kind, &change.object.value());
+            }
+            return Ok(change.object.clone());
+        }
+        dry_result.ok_or_else(|| ApiError::internal("update produced no result"))
+    }
+
+    /// Validates an update and returns the object to store, or `None` when nothing changed.
+    fn prepare_update(
+        &self,
+        kind: &'static ResourceKind,
+        old: &Value,
+        mut new: Value,
+        part: Part,
+        options: &WriteOptions,
+    ) -> Result<Option<Value>, ApiError> {
+        let name = old["metadata"]["name"].as_str().unwrap_or_default();
+        if !new.is_object() {
+            return Err(ApiError::bad_request("the object must be a JSON object"));
+        }
+        let sent_version = new["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default();
+        if !sent_version.is_empty()
+            && sent_version
+                != old["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+        {
+            return Err(ApiError::modified(kind, name));
+        }
+        if let Some(sent) = new["metadata"]["name"].as_str()
+            && !sent.is_empty()
+            && sent != name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({sent}) does not match the name on the URL ({name})"
+            )));
+        }
+        let mut next = match part {
+            Part::Status => {
+                // Only .status may change through the status subresource.
+                let mut merged = old.clone();
+                merged["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+                merged
+            }
+            Part::Main => {
+                if kind.has_status() {
+                    new["status"] = old.get("status").cloned().unwrap_or(Value::Null);
+                }
+                // Metadata the server owns survives whatever the client sent.
+                for key in [
+                    "uid",
+                    "creationTimestamp",
+                    "deletionTimestamp",
+                    "deletionGracePeriodSeconds",
+                    "namespace",
+                    "name",
+                ] {
+                    match old["metadata"].get(key) {
+                        Some(v) => new["metadata"][key] = v.clone(),
+                        None => {
+                            if let Some(m) = new["metadata"].as_object_mut() {
+                                m.remove(key);
+                            }
+                        }
+                    }
+                }
+                if new["metadata"]["managedFields"].is_null() {
+                    new["metadata"]["managedFields"] = old["metadata"]["managedFields"].clone();
+                }
+                new
+            }
+        };
+        if let Some(map) = next.as_object_mut() {
+            map.retain(|_, v| !v.is_null());
+            map.insert("apiVersion".into(), json!(kind.api_version()));
+            map.insert("kind".into(), json!(kind.kind));
+        }
+        if let Some(meta) = next["metadata"].as_object_mut() {
+            meta.retain(|_, v| !v.is_null());
+        }
+        defaults::apply(kind, &mut next);
+        validation::validate(kind, &next)?;
+        check_immutable(kind, old, &next)?;
+        if part == Part::Main && spec_changed(old, &next) {
+            let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
+            next["metadata"]["generation"] = json!(generation + 1);
+        }
+        if let Some(manager) = &options.field_manager
+            && part == Part::Main
+        {
+            managed_fields::record(&mut next, manager, "Update", &kind.api_version(), Some(old));
+        }
+        // A no-op write keeps the resourceVersion, as on a real server.
+        let mut comparable = next.clone();
+        comparable["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
+        if managed_fields::equal_ignoring_times(&comparable, old) {
+            return Ok(None);
+        }
+        if kind.kind == "Service" {
+            let allocated = self.allocate(kind, &mut next, Some(old))?;
+            if options.dry_run {
+                self.release_list(&allocated);
+            }
+        }
+        Ok(Some(next))
+    }
+
+    /// Server-side apply: creates the object if missing, otherwise merges `applied` into it with
+    /// field ownership for `manager`. Returns the result and whether it was created.
+    pub fn server_side_apply(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: &str,
+        name: &str,
+        apply: ApplyPatch,
+        options: &WriteOptions,
+    ) -> Result<(Stored, bool), ApiError> {
+        let ApplyPatch {
+            object: mut applied,
+            manager,
+            force,
+        } = apply;
+        let manager = manager.as_str();
+        if applied["metadata"]["name"]
+            .as_str()
+            .is_some_and(|n| n != name)
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                applied["metadata"]["name"].as_str().unwrap_or_default()
+            )));
+        }
+        applied["metadata"]["name"] = json!(name);
+        let internal = WriteOptions {
+            dry_run: options.dry_run,
+            field_manager: None,
+        };
+        if self.store.get(kind, namespace, name).is_none() {
+            let mut object = managed_fields::apply(kind, None, &applied, manager, force)?;
+            prepare_create(kind, namespace, &mut object)?;
+            // A concurrent create wins: fall through to the update path.
+            match self.create_prepared(kind, namespace, name, object, options.dry_run) {
+                Err(e) if e.reason == "AlreadyExists" => {}
+                other => return other.map(|s| (s, true)),
+            }
+        }
+        let stored = self.update_with(kind, namespace, name, Part::Main, &internal, |old| {
+            managed_fields::apply(kind, Some(old), &applied, manager, force)
+        })?;
+        Ok((stored, false))
+    }
+
+    fn create_prepared(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: &str,
+        name: &str,
+        mut object: Value,
+        dry_run: bool,
+    ) -> Result<Stored, ApiError> {
+        self.check_namespace(kind, namespace, name)?;
+        let allocated = self.allocate(kind, &mut object, None)?;
+        if dry_run {
+            self.release_list(&allocated);
+            return Ok(unsaved(kind, object, self.store.revision()));
+        }
+        let result = self.store.mutate(kind, namespace, name, |current| {
+            if current.is_some() {
+                return Err(ApiError::already_exists(kind, name));
+            }
+            Ok((Write::Put(object), ()))
+        });
+        match result {
+            Ok((Some(change), ())) => Ok(change.object.clone()),
+            Ok((None, ())) => Err(ApiError::internal("create wrote nothing")),
+            Err(e) => {
+                self.release_list(&allocated);
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes an object (DELETE), honouring preconditions, finalizers, propagation policy and
+    /// a pod's grace period. Returns the object as it is after the call.
+    pub fn delete(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: &str,
+        name: &str,
+        options: &DeleteOptions,
+    ) -> Result<Stored, ApiError> {
+        if let Some(policy) = &options.propagation_policy
+            && !matches!(policy.as_str(), "Orphan" | "Background" | "Foreground")
+        {
+            return Err(ApiError::bad_request(format!(
+                "propagationPolicy: Unsupported value: \"{policy}\": supported values: \"Orphan\", \"Background\", \"Foreground\""
+            )));
+        }
+        let mut unchanged = None;
+        let (change, ()) = self.store.mutate(kind, namespace, name, |current| {
+            let current = current.ok_or_else(|| ApiError::not_found(kind, name))?;
+            let mut object = current.value();
+            let meta = &object["metadata"];
+            if let Some(uid) = &options.precondition_uid
+                && meta["uid"].as_str() != Some(uid)
+            {
+                return Err(ApiError::conflict(
+                    kind,
+                    name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta["uid"].as_str().unwrap_or_default()
+                    ),
+                ));
+            }
+            if let Some(rv) = &options.precondition_resource_version
+                && meta["resourceVersion"].as_str() != Some(rv)
+            {
+                return Err(ApiError::conflict(
+                    kind,
+                    name,
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                        meta["resourceVersion"].as_str().unwrap_or_default()
+                    ),
+                ));
+            }
+            let plan = deletion_plan(kind, &object, options);
+            if options.dry_run {
+                unchanged = Some(current.clone());
+                return Ok((Write::Keep, ()));
+            }
+            match plan {
+                DeletionPlan::Now => Ok((Write::Delete, ())),
+                DeletionPlan::Mark { finalizer, grace } => {
+                    let already = object["metadata"]["deletionTimestamp"].is_string();
+                    let meta = object["metadata"].as_object_mut().ok_or_else(|| ApiError::internal("no metadata"))?;
+                    if let Some(f) = finalizer {
+                        let list = meta.entry("finalizers").or_insert_with(|| json!([]));
+                        if let Some(items) = list.as_array_mut()
+                            && !items.iter().any(|x| x == f)
+                        {
+                            items.push(json!(f));
+                        }
+                    }
+                    let shorter = grace.is_some_and(|g| meta.get("deletionGracePeriodSeconds").and_then(Value::as_i64).is_none_or(|cur| g < cur));
+                    if !already || shorter {
+                        let seconds = grace.unwrap_or(0);
+                        let when = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(seconds);
+                        meta.insert("deletionTimestamp".into(), json!(when.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()));
+                        meta.insert("deletionGracePeriodSeconds".into(), json!(seconds));
+                    }
+                    if kind.kind == "Namespace" {
+                        object["status"]["phase"] = json!("Terminating");
+                    }
+                    Ok((Write::Put(object), ()))
+                }
+            }
+        })?;
+        match change {
+            Some(change) => {
+                if change.kind == crate::store::EventKind::Deleted {
+                    self.release(kind, &change.object.value());
+                }
+                Ok(change.object.clone())
+            }
+            None => unchanged.ok_or_else(|| ApiError::internal("delete produced no result")),
+        }
+    }
+
+    /// Creates or replaces objects in bulk, bypassing per-request validation: for setting up
+    /// large simulated clusters (the objects must already be complete and valid).
+    pub fn bulk_put(&self, kind: &'static ResourceKind, objects: Vec<Value>) -> Vec<Arc<Change>> {
+        let mut changes = Vec::with_capacity(objects.len());
+        for mut object in objects {
+            let namespace = object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let name = object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if object["metadata"]["uid"].is_null() {
+                object["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
+            }
+            if object["metadata"]["creationTimestamp"].is_null() {
+                object["metadata"]["creationTimestamp"] = json!(now());
+            }
+            let result: Result<_, ApiError> = self
+                .store
+                .mutate(kind, &namespace, &name, |_| Ok((Write::Put(object), ())));
+            if let Ok((Some(change), ())) = result {
+                changes.push(change);
+            }
+        }
+        changes
+    }
+
+    fn allocate(
+        &self,
+        kind: &ResourceKind,
+        object: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<Vec<Allocation>, ApiError> {
+        if kind.kind != "Service" {
+            return Ok(Vec::new());
+        }
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let mut addresses = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        let mut allocated = Vec::new();
+        let spec = &mut object["spec"];
+        let kind_of = spec["type"].as_str().unwrap_or("ClusterIP").to_owned();
+        // ClusterIP: keep the old one; else honour a requested one; else the next free.
+        let old_ip = old
+            .and_then(|o| o["spec"]["clusterIP"].as_str())
+            .map(str::to_owned);
+        match (spec["clusterIP"].as_str(), old_ip) {
+            (_, Some(old_ip)) => {
+                if spec["clusterIP"]
+                    .as_str()
+                    .is_some_and(|ip| !ip.is_empty() && ip != old_ip)
+                {
+                    return Err(ApiError::invalid(
+                        resources::services(),
+                        &name,
+                        &[FieldError::invalid(
+                            "spec.clusterIPs[0]",
+                            format!("{:?}", spec["clusterIP"].as_str().unwrap_or_default()),
+                            "may not change once set",
+                        )],
+                    ));
+                }
+                spec["clusterIP"] = json!(old_ip);
+            }
+            (Some("None"), None) => {}
+            (_, None) if kind_of == "ExternalName" => {}
+            (Some(ip), None) if !ip.is_empty() => {
+                let parsed: Ipv4Addr = ip.parse().map_err(|_| {
+                    ApiError::invalid(
+                        resources::services(),
+                        &name,
+                        &[FieldError::invalid(
+                            "spec.clusterIPs[0]",
+                            format!("{ip:?}"),
+                            "must be a valid IP address",
+                        )],
+                    )
+                })?;
+                if !addresses.cluster_ips.insert(parsed) {
+                    return Err(ApiError::invalid(
+                        resources::services(),
+                        &name,
+                        &[FieldError::invalid(
+                            "spec.clusterIPs",
+                            format!("[]string{{{ip:?}}}"),
+                            "failed to allocate IP: provided IP is already allocated",
+                        )],
+                    ));
+                }
+                allocated.push(Allocation::Ip(parsed));
+            }
+            _ => {
+                let ip = (1..=u16::MAX)
+                    .map(|n| {
+                        Ipv4Addr::new(
+                            CLUSTER_IP_BASE[0],
+                            CLUSTER_IP_BASE[1],
+                            (n >> 8) as u8,
+                            (n & 0xff) as u8,
+                        )
+                    })
+                    .find(|ip| ip.octets()[3] != 0 && !addresses.cluster_ips.contains(ip))
+                    .ok_or_else(|| ApiError::internal("no free ClusterIP left in 127.96.0.0/16"))?;
+                addresses.cluster_ips.insert(ip);
+                allocated.push(Allocation::Ip(ip));
+                spec["clusterIP"] = json!(ip.to_string());
+            }
+        }
+        if let Some(ip) = spec["clusterIP"].as_str().map(str::to_owned) {
+            spec["clusterIPs"] = json!([ip]);
+        }
+        let wants_node_ports = matches!(kind_of.as_str(), "NodePort" | "LoadBalancer");
+        let old_ports: Vec<(i64, i64)> = old
+            .and_then(|o| o["spec"]["ports"].as_array())
+            .map(|ports| {
+                ports
+                    .iter()
+                    .map(|p| {
+                        (
+                            p["port"].as_i64().unwrap_or(0),
+                            p["nodePort"].as_i64().unwrap_or(0),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(ports) = spec["ports"].as_array_mut() {
+            for (i, port) in ports.iter_mut().enumerate() {
+                if !wants_node_ports {
+                    if let Some(p) = port.as_object_mut() {
+                        p.remove("nodePort");
+                    }
+                    continue;
+                }
+                let number = port["port"].as_i64().unwrap_or(0);
+                let kept = old_ports
+                    .iter()
+                    .find(|(p, n)| *p == number && *n != 0)
+                    .map(|(_, n)| *n);
+                match (port["nodePort"].as_i64().filter(|n| *n != 0), kept) {
+                    (Some(requested), Some(k)) if requested == k => {}
+                    (None, Some(k)) => port["nodePort"] = json!(k),
+                    (Some(requested), _) => {
+                        let requested = requested as u16;
+                        if !addresses.node_ports.insert(requested) {
+                            return Err(ApiError::invalid(
+                                resources::services(),
+                                &name,
+                                &[FieldError::invalid(
+                                    format!("spec.ports[{i}].nodePort"),
+                                    requested.to_string(),
+                                    "provided port is already allocated",
+                                )],
+                            ));
+                        }
+                        allocated.push(Allocation::NodePort(requested));
+                    }
+                    (None, None) => {
+                        let free = (30000..=32767u16)
+                            .find(|p| !addresses.node_ports.contains(p))
+                            .ok_or_else(|| {
+                                ApiError::internal("no free NodePort left in 30000-32767")
+                            })?;
+                        addresses.node_ports.insert(free);
+                        allocated.push(Allocation::NodePort(free));
+                        port["nodePort"] = json!(free);
+                    }
+                }
+            }
+        }
+        Ok(allocated)
+    }
+
+    fn release_list(&self, allocated: &[Allocation]) {
+        let mut addresses = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        for a in allocated {
+            match a {
+                Allocation::Ip(ip) => addresses.cluster_ips.remove(ip),
+                Allocation::NodePort(p) => addresses.node_ports.remove(p),
+            };
+        }
+    }
+
+    /// Frees what a deleted Service held.
+    fn release(&self, kind: &ResourceKind, object: &Value) {
+        if kind.kind != "Service" {
+            return;
+        }
+        let mut list = Vec::new();
+        if let Some(ip) = object["spec"]["clusterIP"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+        {
+            list.push(Allocation::Ip(ip));
+        }
+        for port in object["spec"]["ports"].as_array().into_iter().flatten() {
+            if let Some(n) = port["nodePort"].as_u64() {
+                list.push(Allocation::NodePort(n as u16));
+            }
+        }
+        self.release_list(&list);
+    }
+}
+
+enum Allocation {
+    Ip(Ipv4Addr),
+    NodePort(u16),
+}
+
+enum DeletionPlan {
+    Now,
+    Mark {
+        finalizer: Option<&'static str>,
+        grace: Option<i64>,
+    },
+}
+
+fn deletion_plan(kind: &ResourceKind, object: &Value, options: &DeleteOptions) -> DeletionPlan {
+    let has_finalizers = object["metadata"]["finalizers"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty());
+    let finalizer = match options.propagation_policy.as_deref() {
+        Some("Orphan") => Some("orphan"),
+        Some("Foreground") => Some("foregroundDeletion"),
+        _ => None,
+    };
+    if kind.kind == "Namespace" {
+        return DeletionPlan::Mark {
+            finalizer: None,
+            grace: None,
+        };
+    }
+    if kind.kind == "Pod"
+        && object["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty())
+    {
+        let phase = object["status"]["phase"].as_str().unwrap_or_default();
+        let grace = options
+            .grace_period_seconds
+            .or_else(|| object["spec"]["terminationGracePeriodSeconds"].as_i64())
+            .unwrap_or(30);
+        // A bound, still-running pod is stopped by its kubelet, which then deletes it.
+        if grace > 0 && !matches!(phase, "Succeeded" | "Failed") {
+            return DeletionPlan::Mark {
+                finalizer,
+                grace: Some(grace),
+            };
+        }
+    }
+    if has_finalizers || finalizer.is_some() {
+        DeletionPlan::Mark {
+            finalizer,
+            grace: None,
+        }
+    } else {
+        DeletionPlan::Now
+    }
+}
+
+/// An object marked for deletion whose finalizers are all gone is removed. A pod is removed by
+/// its kubelet first (grace period 0); a namespace also waits for its spec finalizers.
+fn finalized(object: &Value) -> bool {
+    let marked = object["metadata"]["deletionTimestamp"].is_string();
+    let empty = |v: &Value| v.as_array().is_none_or(|f| f.is_empty());
+    let no_finalizers = empty(&object["metadata"]["finalizers"]);
+    match object["kind"].as_str() {
+        Some("Pod") => {
+            marked
+                && no_finalizers
+                && object["metadata"]["deletionGracePeriodSeconds"].as_i64() == Some(0)
+        }
+        Some("Namespace") => marked && no_finalizers && empty(&object["spec"]["finalizers"]),
+        _ => marked && no_finalizers,
+    }
+}
+
+/// Whether anything outside metadata and status changed.
+fn spec_changed(old: &Value, new: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("metadata");
+            m.remove("status");
+        }
+        v
+    };
+    strip(old) != strip(new)
+}
+
+fn check_immutable(kind: &ResourceKind, old: &Value, new: &Value) -> Result<(), ApiError> {
+    let name = old["metadata"]["name"].as_str().unwrap_or_default();
+    let immutable = |path: &str, field: &str| -> Result<(), ApiError> {
+        if old.pointer(path) != new.pointer(path) {
+            return Err(ApiError::invalid(
+                kind,
+                name,
+                &[FieldError::invalid(
+                    field,
+                    rendered(new.pointer(path)),
+                    "field is immutable",
+                )],
+            ));
+        }
+        Ok(())
+    };
+    match (kind.group, kind.kind) {
+        ("apps", "Deployment") | ("apps", "ReplicaSet") => {
+            immutable("/spec/selector", "spec.selector")
+        }
+        ("", "Pod") => {
+            // Only images, activeDeadlineSeconds, tolerations additions and scheduling gates may change.
+            let mask = |v: &Value| {
+                let mut spec = v["spec"].clone();
+                for list in ["containers", "initContainers"] {
+                    if let Some(cs) = spec[list].as_array_mut() {
+                        for c in cs {
+                            c["image"] = Value::Null;
+                        }
+                    }
+                }
+                for key in [
+                    "activeDeadlineSeconds",
+                    "tolerations",
+                    "schedulingGates",
+                    "terminationGracePeriodSeconds",
+                ] {
+                    spec[key] = Value::Null;
+                }
+                if old["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {
+                    spec["nodeName"] = Value::Null;
+                }
+                spec
+            };
+            if mask(old) != mask(new) {
+                return Err(ApiError::invalid(
+                    kind,
+                    name,
+                    &[FieldError::forbidden(
+                        "spec",
+                        "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+                    )],
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn rendered(v: Option<&Value>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "null".into())
+}
+
+/// Fills in what the server owns on create and checks the name and namespace.
+fn prepare_create(
+    kind: &'static ResourceKind,
+    namespace: &str,
+    object: &mut Value,
+) -> Result<(), ApiError> {
+    if !object.is_object() {
+        return Err(ApiError::bad_request("the object must be a JSON object"));
+    }
+    if object["metadata"].is_null() {
+        object["metadata"] = json!({});
+    }
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if name.is_empty()
+        && let Some(prefix) = object["metadata"]["generateName"].as_str()
+    {
+        let generated = format!("{prefix}{}", random_suffix());
+        object["metadata"]["name"] = json!(generated);
+    }
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if kind.namespaced {
+        match object["metadata"]["namespace"].as_str() {
+            Some(ns) if !ns.is_empty() && ns != namespace => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => object["metadata"]["namespace"] = json!(namespace),
+        }
+    } else if let Some(m) = object["metadata"].as_object_mut() {
+        m.remove("namespace");
+    }
+    if let Some(map) = object.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
+        map.insert("apiVersion".into(), json!(kind.api_version()));
+        map.insert("kind".into(), json!(kind.kind));
+    }
+    let meta = object["metadata"]
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
+    meta.retain(|_, v| !v.is_null());
+    for key in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
+        meta.remove(key);
+    }
+    meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+    meta.insert("creationTimestamp".into(), json!(now()));
+    if has_generation(kind) {
+        meta.insert("generation".into(), json!(1));
+    }
+    defaults::apply(kind, object);
+    validation::validate(kind, object)?;
+    let _ = name;
+    Ok(())
+}
+
+/// Kinds whose spec changes bump `metadata.generation`.
+fn has_generation(kind: &ResourceKind) -> bool {
+    matches!(kind.kind, "Deployment" | "ReplicaSet" | "Pod" | "Service")
+}
+
+/// The 5 characters the real server appends to generateName.
+pub fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let random = uuid::Uuid::new_v4();
+    random.as_bytes()[..5]
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// A result that was not stored (dry run): serialized as-is with the given revision.
+fn unsaved(kind: &'static ResourceKind, value: Value, revision: u64) -> Stored {
+    Stored {
+        index: Arc::new(crate::store::ObjectIndex::of(kind, &value)),
+        json: bytes::Bytes::from(serde_json::to_vec(&value).unwrap_or_default()),
+        revision,
+    }
+}

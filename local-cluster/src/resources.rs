@@ -1,0 +1,294 @@
+//! The API resources this cluster serves: group, version, names, scope and subresources, exactly
+//! as discovery reports them.
+
+/// One REST resource (`deployments` in `apps/v1`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct ResourceKind {
+    /// API group; empty for the core group.
+    pub group: &'static str,
+    /// API version within the group.
+    pub version: &'static str,
+    /// The URL segment (`deployments`).
+    pub plural: &'static str,
+    /// Singular name (`deployment`).
+    pub singular: &'static str,
+    /// The object kind (`Deployment`).
+    pub kind: &'static str,
+    /// Whether objects live in a namespace.
+    pub namespaced: bool,
+    /// kubectl short names (`deploy`).
+    pub short_names: &'static [&'static str],
+    /// Subresources (`status`, `scale`, `log`, `proxy`, …).
+    pub subresources: &'static [&'static str],
+    /// Categories (`all`).
+    pub categories: &'static [&'static str],
+}
+
+impl ResourceKind {
+    /// `v1` or `apps/v1`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_owned()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `pods` or `deployments.apps`, as used in error messages.
+    pub fn qualified_plural(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_owned()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// `Pod` or `Deployment.apps`, as used in validation errors.
+    pub fn qualified_kind(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.to_owned()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
+    }
+
+    /// Whether writes to the main resource ignore `.status` (it has a `status` subresource).
+    pub fn has_status(&self) -> bool {
+        self.subresources.contains(&"status")
+    }
+
+    /// The position of this kind in [`RESOURCES`], used as a compact key by the store.
+    pub fn id(&'static self) -> ResourceId {
+        ResourceId(
+            RESOURCES
+                .iter()
+                .position(|r| std::ptr::eq(r, self))
+                .expect("every ResourceKind lives in RESOURCES"),
+        )
+    }
+}
+
+/// Index of a [`ResourceKind`] in [`RESOURCES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId(pub usize);
+
+impl ResourceId {
+    /// The kind this id names.
+    pub fn kind(self) -> &'static ResourceKind {
+        &RESOURCES[self.0]
+    }
+}
+
+const CORE: &str = "";
+
+/// Every resource served, in discovery order.
+pub static RESOURCES: &[ResourceKind] = &[
+    ResourceKind {
+        group: CORE,
+        version: "v1",
+        plural: "namespaces",
+        singular: "namespace",
+        kind: "Namespace",
+        namespaced: false,
+        short_names: &["ns"],
+        subresources: &["status", "finalize"],
+        categories: &[],
+    },
+    ResourceKind {
+        group: CORE,
+        version: "v1",
+        plural: "nodes",
+        singular: "node",
+        kind: "Node",
+        namespaced: false,
+        short_names: &["no"],
+        subresources: &["status", "proxy"],
+        categories: &[],
+    },
+    ResourceKind {
+        group: CORE,
+        version: "v1",
+        plural: "pods",
+        singular: "pod",
+        kind: "Pod",
+        namespaced: true,
+        short_names: &["po"],
+        subresources: &["status", "log", "proxy", "binding"],
+        categories: &["all"],
+    },
+    ResourceKind {
+        group: CORE,
+        version: "v1",
+        plural: "services",
+        singular: "service",
+        kind: "Service",
+        namespaced: true,
+        short_names: &["svc"],
+        subresources: &["status", "proxy"],
+        categories: &["all"],
+    },
+    ResourceKind {
+        group: CORE,
+        version: "v1",
+        plural: "endpoints",
+        singular: "endpoints",
+        kind: "Endpoints",
+        namespaced: true,
+        short_names: &["ep"],
+        subresources: &[],
+        categories: &[],
+    },
+    ResourceKind {
+        group: CORE,
+        version: "v1",
+        plural: "configmaps",
+        singular: "configmap",
+        kind: "ConfigMap",
+        namespaced: true,
+        short_names: &["cm"],
+        subresources: &[],
+        categories: &[],
+    },
+    ResourceKind {
+        group: CORE,
+        version: "v1",
+        plural: "secrets",
+        singular: "secret",
+        kind: "Secret",
+        namespaced: true,
+        short_names: &[],
+        subresources: &[],
+        categories: &[],
+    },
+    ResourceKind {
+        group: CORE,
+        version: "v1",
+        plural: "events",
+        singular: "event",
+        kind: "Event",
+        namespaced: true,
+        short_names: &["ev"],
+        subresources: &[],
+        categories: &[],
+    },
+    ResourceKind {
+        group: CORE,
+        version: "v1",
+        plural: "serviceaccounts",
+        singular: "serviceaccount",
+        kind: "ServiceAccount",
+        namespaced: true,
+        short_names: &["sa"],
+        subresources: &[],
+        categories: &[],
+    },
+    ResourceKind {
+        group: "apps",
+        version: "v1",
+        plural: "deployments",
+        singular: "deployment",
+        kind: "Deployment",
+        namespaced: true,
+        short_names: &["deploy"],
+        subresources: &["status", "scale"],
+        categories: &["all"],
+    },
+    ResourceKind {
+        group: "apps",
+        version: "v1",
+        plural: "replicasets",
+        singular: "replicaset",
+        kind: "ReplicaSet",
+        namespaced: true,
+        short_names: &["rs"],
+        subresources: &["status", "scale"],
+        categories: &["all"],
+    },
+    ResourceKind {
+        group: "discovery.k8s.io",
+        version: "v1",
+        plural: "endpointslices",
+        singular: "endpointslice",
+        kind: "EndpointSlice",
+        namespaced: true,
+        short_names: &[],
+        subresources: &[],
+        categories: &[],
+    },
+    ResourceKind {
+        group: "coordination.k8s.io",
+        version: "v1",
+        plural: "leases",
+        singular: "lease",
+        kind: "Lease",
+        namespaced: true,
+        short_names: &[],
+        subresources: &[],
+        categories: &[],
+    },
+];
+
+/// The verbs every resource supports.
+pub const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+/// Finds a resource by its URL coordinates.
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceKind> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// Finds a resource by `apiVersion` and `kind` (as written in a manifest).
+pub fn find_kind(api_version: &str, kind: &str) -> Option<&'static ResourceKind> {
+    RESOURCES
+        .iter()
+        .find(|r| r.api_version() == api_version && r.kind == kind)
+}
+
+/// The (group, version) pairs served, core first.
+pub fn group_versions() -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<(&'static str, &'static str)> = Vec::new();
+    for r in RESOURCES {
+        if !out.contains(&(r.group, r.version)) {
+            out.push((r.group, r.version));
+        }
+    }
+    out
+}
+
+/// Well-known kinds by name, so code reads `resources::PODS` instead of a lookup.
+macro_rules! well_known {
+    ($($name:ident = $plural:literal in $group:literal),* $(,)?) => {
+        $(
+            #[doc = concat!("The `", $plural, "` resource.")]
+            pub fn $name() -> &'static ResourceKind {
+                find($group, "v1", $plural).expect(concat!($plural, " is in RESOURCES"))
+            }
+        )*
+    };
+}
+
+well_known! {
+    namespaces = "namespaces" in "",
+    nodes = "nodes" in "",
+    pods = "pods" in "",
+    services = "services" in "",
+    endpoints = "endpoints" in "",
+    configmaps = "configmaps" in "",
+    secrets = "secrets" in "",
+    events = "events" in "",
+    serviceaccounts = "serviceaccounts" in "",
+    deployments = "deployments" in "apps",
+    replicasets = "replicasets" in "apps",
+    endpointslices = "endpointslices" in "discovery.k8s.io",
+    leases = "leases" in "coordination.k8s.io",
+}

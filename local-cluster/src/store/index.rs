@@ -1,0 +1,124 @@
+//! What selectors need from an object, extracted once when it is stored so lists and watches
+//! filter without parsing JSON.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::resources::ResourceKind;
+
+/// Name, namespace, labels and the selectable fields of one stored object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectIndex {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace` (empty for cluster-scoped objects).
+    pub namespace: String,
+    /// `metadata.labels`.
+    pub labels: BTreeMap<String, String>,
+    /// Values of the kind's selectable fields (beyond name and namespace), in [`selectable_fields`] order.
+    pub fields: Vec<String>,
+}
+
+/// Field paths a field selector may use for `kind`, besides `metadata.name` and `metadata.namespace`.
+pub fn selectable_fields(kind: &ResourceKind) -> &'static [&'static str] {
+    match (kind.group, kind.kind) {
+        ("", "Pod") => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ],
+        ("", "Event") => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        ("", "Secret") => &["type"],
+        ("", "Node") => &["spec.unschedulable"],
+        ("", "Namespace") => &["status.phase"],
+        ("", "Service") => &["spec.clusterIP", "spec.type"],
+        ("apps", "ReplicaSet") => &["status.replicas"],
+        _ => &[],
+    }
+}
+
+impl ObjectIndex {
+    /// Extracts the index of `object`, a `kind`.
+    pub fn of(kind: &ResourceKind, object: &Value) -> ObjectIndex {
+        let meta = &object["metadata"];
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        let labels = meta["labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let fields = selectable_fields(kind)
+            .iter()
+            .map(|path| field_value(kind, object, path))
+            .collect();
+        ObjectIndex {
+            name: text(&meta["name"]),
+            namespace: text(&meta["namespace"]),
+            labels,
+            fields,
+        }
+    }
+
+    /// The value of a selectable field, as a field selector compares it.
+    pub fn field(&self, kind: &ResourceKind, path: &str) -> Option<&str> {
+        match path {
+            "metadata.name" => Some(&self.name),
+            "metadata.namespace" => Some(&self.namespace),
+            _ => selectable_fields(kind)
+                .iter()
+                .position(|p| *p == path)
+                .and_then(|i| self.fields.get(i))
+                .map(String::as_str),
+        }
+    }
+}
+
+fn field_value(kind: &ResourceKind, object: &Value, path: &str) -> String {
+    if kind.kind == "Event" && path == "source" {
+        // The real server indexes `source` as the reporting component, falling back to source.component.
+        let reporting = object["reportingComponent"].as_str().unwrap_or_default();
+        return if reporting.is_empty() {
+            object["source"]["component"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        } else {
+            reporting.to_owned()
+        };
+    }
+    let mut current = object;
+    for part in path.split('.') {
+        current = &current[part];
+    }
+    match current {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        // Unset booleans select as "false", as the Go zero value does.
+        Value::Null if path == "spec.hostNetwork" || path == "spec.unschedulable" => {
+            "false".to_owned()
+        }
+        _ => String::new(),
+    }
+}
