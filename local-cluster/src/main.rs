@@ -30,6 +30,9 @@ enum Command {
         /// API server port; 0 picks a free one.
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Changes kept per resource for watches to resume from (older ones get 410 Gone).
+        #[arg(long, default_value_t = 50_000)]
+        watch_history: usize,
     },
 }
 
@@ -53,12 +56,14 @@ fn main() -> anyhow::Result<()> {
                 windows_nodes,
                 linux_nodes,
                 port,
+                watch_history,
             } => {
                 let config = ClusterConfig {
                     windows_nodes,
                     linux_nodes,
                     port,
                     kubeconfig_path: Some(kubeconfig.clone()),
+                    watch_history,
                     ..ClusterConfig::default()
                 };
                 let cluster = LocalCluster::start(config).await?;

@@ -396,6 +396,10 @@ pub fn apply(
             continue;
         }
         for path in claimed.intersection(&entry.fields) {
+            // `.` marks that a list element exists; only leaf values can conflict.
+            if path.last().is_some_and(|s| s == ".") {
+                continue;
+            }
             if resolve(current, path) != resolve(applied, path) {
                 conflicts
                     .entry(entry.manager.clone())

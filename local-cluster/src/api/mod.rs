@@ -305,10 +305,7 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
         context.target.subresource.as_deref(),
     ) {
         (Method::GET, false, None) => {
-            if matches!(
-                context.query.get("watch").map(String::as_str),
-                Some("true" | "1")
-            ) {
+            if context.flag("watch") {
                 watch::watch(context).await
             } else {
                 objects::list(&context)
@@ -361,6 +358,14 @@ impl RequestContext {
     /// A query parameter.
     pub fn param(&self, key: &str) -> Option<&str> {
         self.query.get(key).map(String::as_str)
+    }
+
+    /// A boolean parameter, parsed as Go's `strconv.ParseBool` parses it (`true`, `True`, `1`, `t`…).
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(
+            self.param(key),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+        )
     }
 
     /// `dryRun=All`.

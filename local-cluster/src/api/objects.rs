@@ -438,7 +438,7 @@ pub(super) fn patch(context: &RequestContext) -> Result<Response, ApiError> {
         warnings = found;
         // The typed form fills required-but-empty fields; apply only what the client sent.
         let applied = prune_to(&applied, &typed);
-        let force = matches!(force, Some("true" | "1"));
+        let force = context.flag("force");
         let options = WriteOptions {
             dry_run,
             field_manager: None,

@@ -254,10 +254,10 @@ pub(super) async fn log(context: &RequestContext) -> Result<Response, ApiError> 
     let number = |key: &str| context.param(key).and_then(|v| v.parse::<i64>().ok());
     let options = LogOptions {
         container,
-        follow: context.param("follow") == Some("true"),
+        follow: context.flag("follow"),
         tail_lines: number("tailLines").map(|n| n.max(0) as usize),
-        timestamps: context.param("timestamps") == Some("true"),
-        previous: context.param("previous") == Some("true"),
+        timestamps: context.flag("timestamps"),
+        previous: context.flag("previous"),
         since_seconds: number("sinceSeconds").map(|n| n.max(0) as u64),
         limit_bytes: number("limitBytes").map(|n| n.max(0) as usize),
     };

@@ -33,8 +33,8 @@ struct WatchOptions {
 pub(super) async fn watch(context: RequestContext) -> Result<Response, ApiError> {
     let kind = context.target.kind;
     let selection = Selection::parse(&context)?;
-    let bookmarks = context.param("allowWatchBookmarks") == Some("true");
-    let initial_events = context.param("sendInitialEvents") == Some("true");
+    let bookmarks = context.flag("allowWatchBookmarks");
+    let initial_events = context.flag("sendInitialEvents");
     let version = context.param("resourceVersion").unwrap_or_default();
     if initial_events {
         if context.param("resourceVersionMatch") != Some("NotOlderThan") {

@@ -1,0 +1,305 @@
+//! The API server as kube-rs sees it: typed Api calls, every patch type, server-side apply,
+//! status subresources, pagination, watcher and reflector.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Node};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use serde_json::json;
+use support::Cluster;
+
+fn configmap(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>()},
+        "data": {"k": "v"},
+    }))
+    .expect("a valid ConfigMap")
+}
+
+#[tokio::test]
+async fn typed_api_verbs_and_every_patch_type() {
+    let cluster = Cluster::start();
+    let client = cluster.client().await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let list = nodes
+        .list(&ListParams::default().labels("kubernetes.io/os=windows"))
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 2);
+    assert!(list.metadata.resource_version.is_some());
+
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let created = maps
+        .create(&PostParams::default(), &configmap("typed", &[("app", "a")]))
+        .await
+        .unwrap();
+    assert!(created.metadata.uid.is_some() && created.metadata.creation_timestamp.is_some());
+    let err = maps
+        .create(&PostParams::default(), &configmap("typed", &[]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.reason == "AlreadyExists" && s.code == 409),
+        "{err}"
+    );
+
+    // replace with a stale resourceVersion is a 409 Conflict.
+    let mut fresh = maps.get("typed").await.unwrap();
+    fresh
+        .data
+        .get_or_insert_default()
+        .insert("k".into(), "v2".into());
+    let replaced = maps
+        .replace("typed", &PostParams::default(), &fresh)
+        .await
+        .unwrap();
+    let err = maps
+        .replace("typed", &PostParams::default(), &fresh)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.reason == "Conflict"),
+        "{err}"
+    );
+    assert_ne!(
+        replaced.metadata.resource_version,
+        fresh.metadata.resource_version
+    );
+
+    maps.patch(
+        "typed",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"merge": "1"}})),
+    )
+    .await
+    .unwrap();
+    maps.patch(
+        "typed",
+        &PatchParams::default(),
+        &Patch::Strategic(json!({"metadata": {"labels": {"s": "1"}}})),
+    )
+    .await
+    .unwrap();
+    let ops: json_patch::Patch =
+        serde_json::from_value(json!([{"op": "add", "path": "/data/json", "value": "1"}])).unwrap();
+    maps.patch("typed", &PatchParams::default(), &Patch::Json::<()>(ops))
+        .await
+        .unwrap();
+    let got = maps.get("typed").await.unwrap();
+    let data = got.data.unwrap();
+    assert_eq!(
+        (
+            data["k"].as_str(),
+            data["merge"].as_str(),
+            data["json"].as_str()
+        ),
+        ("v2", "1", "1")
+    );
+    assert_eq!(got.metadata.labels.unwrap()["s"], "1");
+
+    // Server-side apply creates when missing, then merges; a conflicting manager needs force.
+    let applied = maps
+        .patch("applied", &PatchParams::apply("tests"), &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": {"a": "1"}})))
+        .await
+        .unwrap();
+    assert_eq!(
+        applied.metadata.managed_fields.as_ref().unwrap()[0]
+            .manager
+            .as_deref(),
+        Some("tests")
+    );
+    let err = maps
+        .patch("applied", &PatchParams::apply("other"), &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": {"a": "2"}})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 409 && s.message.contains("conflict with \"tests\"")),
+        "{err}"
+    );
+    let forced = maps
+        .patch("applied", &PatchParams::apply("other").force(), &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": {"a": "2"}})))
+        .await
+        .unwrap();
+    assert_eq!(forced.data.unwrap()["a"], "2");
+
+    // Deletion honours preconditions.
+    let wrong_uid = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: Some("not-it".into()),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    let err = maps.delete("typed", &wrong_uid).await.unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 409 && s.message.contains("Precondition failed")),
+        "{err}"
+    );
+    maps.delete("typed", &DeleteParams::default())
+        .await
+        .unwrap();
+    let err = maps.get("typed").await.unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 404 && s.message == "configmaps \"typed\" not found"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn status_subresource_and_generation() {
+    let cluster = Cluster::start();
+    let client = cluster.client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client, "default");
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "example.com/web:1"}]}}},
+    }))
+    .unwrap();
+    let created = deployments
+        .create(&PostParams::default(), &deployment)
+        .await
+        .unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
+    assert_eq!(created.spec.replicas, Some(1), "defaulted");
+
+    // Writing status does not touch spec or generation; writing spec ignores status.
+    let status = deployments
+        .patch_status("web", &PatchParams::default(), &Patch::Merge(json!({"status": {"observedGeneration": 1, "replicas": 3}, "spec": {"replicas": 9}})))
+        .await
+        .unwrap();
+    assert_eq!(
+        (status.spec.replicas, status.metadata.generation),
+        (Some(1), Some(1))
+    );
+    assert_eq!(status.status.unwrap().replicas, Some(3));
+    let spec = deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 2}, "status": {"replicas": 0}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (spec.spec.replicas, spec.metadata.generation),
+        (Some(2), Some(2))
+    );
+    assert_eq!(spec.status.unwrap().replicas, Some(3));
+    let labelled = deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        labelled.metadata.generation,
+        Some(2),
+        "metadata changes keep the generation"
+    );
+    let scale = deployments.get_scale("web").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(2));
+}
+
+#[tokio::test]
+async fn paginated_lists_and_a_reflector_that_follows_changes() {
+    let cluster = Cluster::start();
+    let client = cluster.client().await;
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    for i in 0..12 {
+        maps.create(
+            &PostParams::default(),
+            &configmap(&format!("cm-{i:02}"), &[("set", "one")]),
+        )
+        .await
+        .unwrap();
+    }
+    let first = maps
+        .list(&ListParams::default().labels("set=one").limit(5))
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 5);
+    let token = first.metadata.continue_.clone().expect("a continue token");
+    let second = maps
+        .list(
+            &ListParams::default()
+                .labels("set=one")
+                .limit(5)
+                .continue_token(&token),
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.items[0].metadata.name.as_deref(), Some("cm-05"));
+
+    // kube-runtime's watcher pages with limit=500, then watches from the list's version.
+    let (reader, writer) = reflector::store::<ConfigMap>();
+    let config = watcher::Config::default().labels("set").page_size(4);
+    let stream = reflector(writer, watcher(maps.clone(), config)).applied_objects();
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            if event.is_err() {
+                break;
+            }
+        }
+    });
+    reader.wait_until_ready().await.unwrap();
+    assert_eq!(reader.state().len(), 12);
+    maps.create(
+        &PostParams::default(),
+        &configmap("late", &[("set", "two")]),
+    )
+    .await
+    .unwrap();
+    maps.delete("cm-00", &DeleteParams::default())
+        .await
+        .unwrap();
+    // Leaving the selection is a deletion for this watch.
+    maps.patch(
+        "cm-01",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"set": null}}})),
+    )
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let names: Vec<String> = reader
+            .state()
+            .iter()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect();
+        if names.len() == 11
+            && names.contains(&"late".to_owned())
+            && !names.contains(&"cm-00".to_owned())
+            && !names.contains(&"cm-01".to_owned())
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reflector never caught up: {names:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    task.abort();
+
+    // A raw watcher sees the event types in order.
+    let events = watcher(
+        maps.clone(),
+        watcher::Config::default().fields("metadata.name=late"),
+    )
+    .touched_objects()
+    .take(1)
+    .try_collect::<Vec<_>>()
+    .await
+    .unwrap();
+    assert_eq!(events[0].metadata.name.as_deref(), Some("late"));
+}

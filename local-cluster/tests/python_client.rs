@@ -1,0 +1,30 @@
+//! The official Python client (Debian's python3-kubernetes) lists, creates, watches and deletes.
+
+mod support;
+
+use support::Cluster;
+
+#[test]
+fn the_python_client_lists_creates_watches_and_deletes() {
+    let cluster = Cluster::start();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/client_roundtrip.py"
+    );
+    // The Debian package installs into the system interpreter, not a pyenv one.
+    let output = std::process::Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(&cluster.kubeconfig)
+        .output()
+        .expect("run /usr/bin/python3 (install python3-kubernetes: scripts/install-deps.sh)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "python client failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("listed nodes:") && stdout.contains("watched:"),
+        "{stdout}"
+    );
+}
