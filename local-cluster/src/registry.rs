@@ -12,7 +12,7 @@ use crate::defaults;
 use crate::errors::{ApiError, FieldError};
 use crate::managed_fields;
 use crate::resources::{self, ResourceKind};
-use crate::store::{Change, Store, Stored, Write};
+use crate::store::{Store, Stored, Write};
 use crate::validation;
 
 /// The current time as the API writes it (`2026-11-25T18:05:23Z`).
@@ -485,11 +485,12 @@ impl Registry {
         }
     }
 
-    /// Creates or replaces objects in bulk, bypassing per-request validation: for setting up
-    /// large simulated clusters (the objects must already be complete and valid).
-    pub fn bulk_put(&self, kind: &'static ResourceKind, objects: Vec<Value>) -> Vec<Arc<Change>> {
-        let mut changes = Vec::with_capacity(objects.len());
+    /// Creates or replaces objects in bulk, defaulted but not validated: for setting up large
+    /// simulated clusters (the objects must already be valid). Returns how many were stored.
+    pub fn bulk_put(&self, kind: &'static ResourceKind, objects: impl IntoIterator<Item = Value>) -> usize {
+        let mut stored = 0;
         for mut object in objects {
+            defaults::apply(kind, &mut object);
             let namespace = object["metadata"]["namespace"]
                 .as_str()
                 .unwrap_or_default()
@@ -507,11 +508,11 @@ impl Registry {
             let result: Result<_, ApiError> = self
                 .store
                 .mutate(kind, &namespace, &name, |_| Ok((Write::Put(object), ())));
-            if let Ok((Some(change), ())) = result {
-                changes.push(change);
+            if let Ok((Some(_), ())) = result {
+                stored += 1;
             }
         }
-        changes
+        stored
     }
 
     fn allocate(

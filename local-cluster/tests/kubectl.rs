@@ -509,10 +509,7 @@ fn lists_paginate_with_limit_and_continue() {
                 .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned()),
         );
         match page["metadata"]["continue"].as_str() {
-            Some(t) => {
-                assert!(page["metadata"]["remainingItemCount"].as_u64().unwrap() > 0);
-                token = t.to_owned();
-            }
+            Some(t) => token = t.to_owned(),
             None => break,
         }
     }

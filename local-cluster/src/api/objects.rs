@@ -163,7 +163,6 @@ pub(super) fn list(context: &RequestContext) -> Result<Response, ApiError> {
                     .collect(),
                 revision,
                 next: None,
-                remaining: 0,
             }
         }
         _ => store.list(
@@ -176,7 +175,15 @@ pub(super) fn list(context: &RequestContext) -> Result<Response, ApiError> {
     };
     let revision = continued.as_ref().map_or(page.revision, |t| t.rv);
     let token = page.next.as_ref().map(|key| encode_continue(revision, key));
-    let remaining = (page.remaining > 0).then_some(page.remaining);
+    // Like the real server: a count only for unselective lists, where it is a plain range count.
+    let unfiltered = selection.labels.is_empty() && selection.fields.0.is_empty();
+    let remaining = match (&page.next, page.items.last()) {
+        (Some(_), Some(last)) if unfiltered => {
+            let key = (last.index.namespace.clone(), last.index.name.clone());
+            Some(store.count_after(kind, namespace, &key))
+        }
+        _ => None,
+    };
     Ok(match context.representation() {
         Representation::Table => {
             let include = IncludeObject::parse(context.param("includeObject"))?;

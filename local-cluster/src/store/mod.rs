@@ -122,8 +122,6 @@ pub struct ListPage {
     pub revision: u64,
     /// Where the next page starts, if more objects match.
     pub next: Option<ObjectKey>,
-    /// How many more objects match after this page (when a limit cut the list short).
-    pub remaining: usize,
 }
 
 struct Collection {
@@ -288,9 +286,8 @@ impl Store {
             (None, Some(ns)) => Bound::Included((ns.to_owned(), String::new())),
             (None, None) => Bound::Unbounded,
         };
-        let mut items = Vec::new();
+        let mut items: Vec<Stored> = Vec::new();
         let mut next = None;
-        let mut remaining = 0;
         for (key, stored) in collection.objects.range((lower, Bound::Unbounded)) {
             if let Some(ns) = namespace
                 && key.0 != ns
@@ -301,21 +298,24 @@ impl Store {
                 continue;
             }
             if limit > 0 && items.len() >= limit {
-                if next.is_none() {
-                    next = items
-                        .last()
-                        .map(|s: &Stored| (s.index.namespace.clone(), s.index.name.clone()));
-                }
-                remaining += 1;
-                continue;
+                // One more match exists: that is all a continue token needs to know.
+                next = items.last().map(|s| (s.index.namespace.clone(), s.index.name.clone()));
+                break;
             }
             items.push(stored.clone());
         }
-        ListPage {
-            items,
-            revision,
-            next,
-            remaining,
+        ListPage { items, revision, next }
+    }
+
+    /// How many objects of `kind` (in `namespace`, or all) sort after `after`: the
+    /// `remainingItemCount` of an unfiltered page.
+    pub fn count_after(&self, kind: &'static ResourceKind, namespace: Option<&str>, after: &ObjectKey) -> usize {
+        use std::ops::Bound;
+        let collection = self.collection(kind.id());
+        let range = collection.objects.range((Bound::Excluded(after.clone()), Bound::Unbounded));
+        match namespace {
+            None => range.count(),
+            Some(ns) => range.take_while(|(k, _)| k.0 == ns).count(),
         }
     }
 
