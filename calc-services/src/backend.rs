@@ -14,6 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::api::{ErrorBody, ExactNumber, OperationAnswer};
+use crate::discovery::ServiceResolver;
 use crate::error::CalcError;
 use crate::operation::Operation;
 use crate::routing::ServiceUrl;
@@ -35,14 +36,14 @@ pub enum ServiceReply {
 /// An HTTP/2 client with connection reuse and a per-call timeout.
 #[derive(Clone, Debug)]
 pub struct ServiceClient {
-    http: Client<HttpConnector, Empty<Bytes>>,
+    http: Client<HttpConnector<ServiceResolver>, Empty<Bytes>>,
     timeout: Duration,
 }
 
 impl ServiceClient {
     /// A client whose every call gives up after `timeout`.
     pub fn new(timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
+        let mut connector = HttpConnector::new_with_resolver(ServiceResolver::from_env());
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(timeout));
         let http = Client::builder(TokioExecutor::new())

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod backend;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod http;
 pub mod metrics;

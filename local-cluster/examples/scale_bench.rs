@@ -19,8 +19,16 @@ use serde_json::{Value, json};
 fn resident_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
@@ -51,14 +59,22 @@ fn running_pod(namespace: &str, name: &str, node: &str, ip: &str) -> Value {
 /// From kubectl's `-v=6` log: list pages fetched, the sum of their response times, and the sum
 /// of the delays kubectl's client-side rate limiter (5 requests/s after a burst of 10) imposed.
 fn kubectl_timings(log: &str) -> (usize, f64, f64) {
-    let value = |line: &str, key: &str| line.split(key).nth(1).and_then(|rest| rest.split([' ', '"']).find(|s| !s.is_empty()).map(str::to_owned));
+    let value = |line: &str, key: &str| {
+        line.split(key).nth(1).and_then(|rest| {
+            rest.split([' ', '"'])
+                .find(|s| !s.is_empty())
+                .map(str::to_owned)
+        })
+    };
     let mut pages = 0;
     let mut server_ms = 0.0;
     let mut throttled = 0.0;
     for line in log.lines() {
         if line.contains("\"Response\"") && line.contains("/pods?") {
             pages += 1;
-            server_ms += value(line, "milliseconds=").and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            server_ms += value(line, "milliseconds=")
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0);
         }
         if line.contains("client-side throttling")
             && let Some(delay) = value(line, "delay=\"")
@@ -77,7 +93,10 @@ fn kubectl_timings(log: &str) -> (usize, f64, f64) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let nodes = args.first().copied().unwrap_or(5_000);
     let pods = args.get(1).copied().unwrap_or(150_000);
     let rate = args.get(2).copied().unwrap_or(2_000);
@@ -94,22 +113,39 @@ async fn main() -> anyhow::Result<()> {
         ..ClusterConfig::default()
     })
     .await?;
-    println!("started with {nodes} nodes in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "started with {nodes} nodes in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let registry = cluster.registry().clone();
     let namespaces = 30;
     for n in 0..namespaces {
-        registry.create(resources::namespaces(), "", json!({"metadata": {"name": format!("load-{n:02}")}}), &WriteOptions::default())?;
+        registry.create(
+            resources::namespaces(),
+            "",
+            json!({"metadata": {"name": format!("load-{n:02}")}}),
+            &WriteOptions::default(),
+        )?;
     }
     let node_names = cluster.node_names().to_vec();
     let load = Instant::now();
     // Built lazily: the store keeps serialized bytes, and a parsed copy of every pod at once
     // would be the benchmark's memory, not the cluster's.
-    let batch = (0..pods)
-        .map(|i| {
-            let node = &node_names[windows + i % (nodes - windows)];
-            let ip = format!("127.{}.{}.{}", 16 + (i >> 16) % 16, (i >> 8) & 0xff, i & 0xff);
-            running_pod(&format!("load-{:02}", i % namespaces), &format!("load-{i:06}"), node, &ip)
-        });
+    let batch = (0..pods).map(|i| {
+        let node = &node_names[windows + i % (nodes - windows)];
+        let ip = format!(
+            "127.{}.{}.{}",
+            16 + (i >> 16) % 16,
+            (i >> 8) & 0xff,
+            i & 0xff
+        );
+        running_pod(
+            &format!("load-{:02}", i % namespaces),
+            &format!("load-{i:06}"),
+            node,
+            &ip,
+        )
+    });
     registry.bulk_put(resources::pods(), batch);
     println!(
         "stored {pods} pods in {:.1} s; store holds {} pods, {} nodes; resident memory {:.0} MB",
@@ -120,13 +156,30 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // SCALE_BENCH_HOLD=SECONDS keeps the loaded cluster up for exploring it by hand.
-    if let Some(hold) = std::env::var("SCALE_BENCH_HOLD").ok().and_then(|s| s.parse::<u64>().ok()) {
+    if let Some(hold) = std::env::var("SCALE_BENCH_HOLD")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
         println!("holding for {hold} s; KUBECONFIG={}", kubeconfig.display());
         tokio::time::sleep(Duration::from_secs(hold)).await;
     }
     for (label, args) in [
-        ("kubectl get pods -A --chunk-size=500 (table)", vec!["get", "pods", "-A", "--chunk-size=500", "-v=6"]),
-        ("kubectl get pods -A --chunk-size=500 -o name", vec!["get", "pods", "-A", "--chunk-size=500", "-o", "name", "-v=6"]),
+        (
+            "kubectl get pods -A --chunk-size=500 (table)",
+            vec!["get", "pods", "-A", "--chunk-size=500", "-v=6"],
+        ),
+        (
+            "kubectl get pods -A --chunk-size=500 -o name",
+            vec![
+                "get",
+                "pods",
+                "-A",
+                "--chunk-size=500",
+                "-o",
+                "name",
+                "-v=6",
+            ],
+        ),
     ] {
         let t = Instant::now();
         let output = tokio::process::Command::new("kubectl")
@@ -137,7 +190,11 @@ async fn main() -> anyhow::Result<()> {
             .output()
             .await?;
         let wall = t.elapsed().as_secs_f64();
-        anyhow::ensure!(output.status.success(), "kubectl failed: {}", String::from_utf8_lossy(&output.stderr));
+        anyhow::ensure!(
+            output.status.success(),
+            "kubectl failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let lines = output.stdout.iter().filter(|b| **b == b'\n').count();
         let log = String::from_utf8_lossy(&output.stderr);
         let (pages, server_ms, throttled) = kubectl_timings(&log);
@@ -180,8 +237,13 @@ async fn main() -> anyhow::Result<()> {
                         .and_then(|a| a.get("bench/sent-us"))
                         .and_then(|v| v.parse::<u128>().ok());
                     if let Some(sent) = sent {
-                        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
-                        sink.lock().unwrap_or_else(|e| e.into_inner()).push(Duration::from_micros(now.saturating_sub(sent) as u64));
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap_or_default()
+                            .as_micros();
+                        sink.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(Duration::from_micros(now.saturating_sub(sent) as u64));
                     }
                 }
                 Ok(_) => {}
@@ -190,7 +252,10 @@ async fn main() -> anyhow::Result<()> {
         }
     });
     ready_rx.await?;
-    println!("kube-rs watcher: initial list of {pods} pods in {:.1} s", list_started.elapsed().as_secs_f64());
+    println!(
+        "kube-rs watcher: initial list of {pods} pods in {:.1} s",
+        list_started.elapsed().as_secs_f64()
+    );
 
     let writes = rate * seconds;
     let writer_registry = registry.clone();
@@ -203,13 +268,27 @@ async fn main() -> anyhow::Result<()> {
             interval.tick().await;
             for _ in 0..per_tick.min(writes - done) {
                 let i = (done * 7919) % pods;
-                let (ns, name) = (format!("load-{:02}", i % namespaces), format!("load-{i:06}"));
-                let sent = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
-                let result = writer_registry.update_with(resources::pods(), &ns, &name, Part::Main, &WriteOptions::default(), |old| {
-                    let mut next = old.clone();
-                    next["metadata"]["annotations"] = json!({"bench/sent-us": sent.to_string()});
-                    Ok(next)
-                });
+                let (ns, name) = (
+                    format!("load-{:02}", i % namespaces),
+                    format!("load-{i:06}"),
+                );
+                let sent = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_micros();
+                let result = writer_registry.update_with(
+                    resources::pods(),
+                    &ns,
+                    &name,
+                    Part::Main,
+                    &WriteOptions::default(),
+                    |old| {
+                        let mut next = old.clone();
+                        next["metadata"]["annotations"] =
+                            json!({"bench/sent-us": sent.to_string()});
+                        Ok(next)
+                    },
+                );
                 if let Err(e) = result {
                     eprintln!("write failed: {e}");
                     return done;
@@ -222,12 +301,18 @@ async fn main() -> anyhow::Result<()> {
     let written = writer.await?;
     let write_secs = write_started.elapsed().as_secs_f64();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while received.lock().unwrap_or_else(|e| e.into_inner()).len() < written && Instant::now() < deadline {
+    while received.lock().unwrap_or_else(|e| e.into_inner()).len() < written
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut lags = received.lock().unwrap_or_else(|e| e.into_inner()).clone();
     lags.sort();
-    let pct = |p: f64| lags.get(((lags.len() as f64 * p) as usize).min(lags.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        lags.get(((lags.len() as f64 * p) as usize).min(lags.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "watch: {written} changes written at {:.0}/s; {} received; lag p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         written as f64 / write_secs,

@@ -10,13 +10,20 @@
 //! ```
 
 pub mod api;
+pub mod calculator;
+pub mod controllers;
 pub mod defaults;
 pub mod errors;
+pub mod events;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod managed_fields;
+pub mod network;
 pub mod nodes;
+pub mod quantity;
 pub mod registry;
 pub mod resources;
+pub mod scheduler;
 pub mod selectors;
 pub mod server;
 pub mod store;
@@ -52,6 +59,14 @@ pub struct ClusterConfig {
     pub watch_history: usize,
     /// How often nodes renew their Lease.
     pub lease_every: Duration,
+    /// Deploy the calculator's starting point (the Windows monolith) and wait for it.
+    pub with_calculator: bool,
+    /// How calculator containers are started; `None`: this executable's hidden service mode.
+    pub launcher: Option<kubelet::Launcher>,
+    /// How long a simulated container takes to become Running.
+    pub simulated_start: Duration,
+    /// The first crash-loop back-off.
+    pub crash_backoff: Duration,
 }
 
 impl Default for ClusterConfig {
@@ -63,6 +78,10 @@ impl Default for ClusterConfig {
             kubeconfig_path: None,
             watch_history: 50_000,
             lease_every: Duration::from_secs(10),
+            with_calculator: false,
+            launcher: None,
+            simulated_start: Duration::from_millis(500),
+            crash_backoff: Duration::from_secs(10),
         }
     }
 }
@@ -94,6 +113,12 @@ pub enum StartError {
     /// Setting up the initial objects failed.
     #[error("cannot create the initial cluster objects: {0}")]
     Bootstrap(#[from] errors::ApiError),
+    /// This executable's path is unknown, so calculator containers cannot be started.
+    #[error("cannot find this executable to run calculator containers: {0}")]
+    Launcher(std::io::Error),
+    /// The calculator did not come up.
+    #[error("{0}")]
+    Calculator(errors::ApiError),
 }
 
 /// A running local cluster. Dropping it without [`LocalCluster::shutdown`] leaves its tasks
@@ -106,6 +131,8 @@ pub struct LocalCluster {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     node_names: Vec<String>,
+    kubelets: kubelet::Kubelets,
+    network: Arc<network::ServiceNetwork>,
 }
 
 impl LocalCluster {
@@ -134,22 +161,54 @@ impl LocalCluster {
         let plan = nodes::plan(config.windows_nodes, config.linux_nodes);
         bootstrap(&registry, &plan)?;
 
-        let state = api::ApiState::new(registry.clone(), token.clone(), local.to_string(), None);
+        let launcher = match config.launcher.clone() {
+            Some(l) => l,
+            None => kubelet::Launcher::current_exe().map_err(StartError::Launcher)?,
+        };
+        let mut tasks = Vec::new();
+        tasks.extend(controllers::replicaset::start(registry.clone()));
+        tasks.extend(controllers::deployment::start(registry.clone()));
+        tasks.extend(controllers::garbage_collector::start(registry.clone()));
+        tasks.extend(controllers::namespace::start(registry.clone()));
+        tasks.extend(controllers::endpoints::start(registry.clone()));
+        tasks.extend(scheduler::start(registry.clone()));
+        let kubelets = kubelet::Kubelets::start(
+            registry.clone(),
+            &plan,
+            kubelet::KubeletConfig {
+                launcher,
+                simulated_start: config.simulated_start,
+                simulated_pull: Duration::from_millis(200),
+                crash_backoff: config.crash_backoff,
+            },
+        );
+        let (network, network_task) =
+            network::ServiceNetwork::start(registry.clone(), plan.iter().map(|n| n.ip).collect());
+        tasks.push(network_task);
+        let runtime: Arc<dyn api::Runtime> = Arc::new(network::ClusterRuntime::new(
+            registry.clone(),
+            kubelets.logs.clone(),
+        ));
+        let state = api::ApiState::new(
+            registry.clone(),
+            token.clone(),
+            local.to_string(),
+            Some(runtime),
+        );
         let (stop, stopped) = watch::channel(false);
-        let mut tasks = vec![tokio::spawn(server::serve(
+        tasks.push(tokio::spawn(server::serve(
             listener,
             tls.server.clone(),
             api::router(state),
             stopped,
-        ))];
+        )));
         let node_names: Vec<String> = plan.iter().map(|n| n.name.clone()).collect();
         tasks.push(tokio::spawn(nodes::heartbeats(
             registry.clone(),
             node_names.clone(),
             config.lease_every,
         )));
-        tracing::info!(%url, windows = config.windows_nodes, linux = config.linux_nodes, "local cluster up");
-        Ok(LocalCluster {
+        let cluster = LocalCluster {
             url,
             kubeconfig,
             token,
@@ -157,7 +216,17 @@ impl LocalCluster {
             stop,
             tasks,
             node_names,
-        })
+            kubelets,
+            network,
+        };
+        if config.with_calculator
+            && let Err(e) = calculator::deploy(&cluster.registry, Duration::from_secs(60)).await
+        {
+            cluster.shutdown().await;
+            return Err(StartError::Calculator(e));
+        }
+        tracing::info!(url = %cluster.url, windows = config.windows_nodes, linux = config.linux_nodes, "local cluster up");
+        Ok(cluster)
     }
 
     /// `https://127.0.0.1:PORT`.
@@ -185,8 +254,11 @@ impl LocalCluster {
         &self.node_names
     }
 
-    /// Stops serving, closes every connection and ends every background task.
+    /// Stops every container process, stops serving, closes every connection and ends every
+    /// background task.
     pub async fn shutdown(self) {
+        self.kubelets.shutdown().await;
+        self.network.shutdown();
         let _ = self.stop.send(true);
         for task in self.tasks {
             task.abort();

@@ -33,10 +33,15 @@ enum Command {
         /// Changes kept per resource for watches to resume from (older ones get 410 Gone).
         #[arg(long, default_value_t = 50_000)]
         watch_history: usize,
+        /// Deploy the calculator's starting point (the Windows monolith) and wait until it is ready.
+        #[arg(long)]
+        with_calculator: bool,
     },
 }
 
 fn main() -> anyhow::Result<()> {
+    // A calculator container started by this cluster's kubelet runs this same executable.
+    local_cluster::calculator::serve_if_requested();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -57,6 +62,7 @@ fn main() -> anyhow::Result<()> {
                 linux_nodes,
                 port,
                 watch_history,
+                with_calculator,
             } => {
                 let config = ClusterConfig {
                     windows_nodes,
@@ -64,6 +70,7 @@ fn main() -> anyhow::Result<()> {
                     port,
                     kubeconfig_path: Some(kubeconfig.clone()),
                     watch_history,
+                    with_calculator,
                     ..ClusterConfig::default()
                 };
                 let cluster = LocalCluster::start(config).await?;

@@ -397,6 +397,31 @@ impl Registry {
         }
     }
 
+    /// Binds a pending pod to `node`: `spec.nodeName` and the `PodScheduled` condition in one
+    /// write, as the binding subresource does. A pod already bound is a conflict.
+    pub fn bind(&self, namespace: &str, name: &str, node: &str) -> Result<Stored, ApiError> {
+        let pods = resources::pods();
+        let (change, ()) = self.store.mutate(pods, namespace, name, |current| {
+            let current = current.ok_or_else(|| ApiError::not_found(pods, name))?;
+            let mut pod = current.value();
+            if let Some(bound) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+                return Err(ApiError::conflict(pods, name, &format!("pod {name} is already assigned to node \"{bound}\"")));
+            }
+            if pod["metadata"]["deletionTimestamp"].is_string() {
+                return Err(ApiError::conflict(pods, name, "pod is being deleted"));
+            }
+            pod["spec"]["nodeName"] = json!(node);
+            let conditions = pod["status"]["conditions"].as_array().cloned().unwrap_or_default();
+            let mut conditions: Vec<Value> = conditions.into_iter().filter(|c| c["type"] != "PodScheduled").collect();
+            conditions.insert(0, json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now()}));
+            pod["status"]["conditions"] = json!(conditions);
+            Ok((Write::Put(pod), ()))
+        })?;
+        change
+            .map(|c| c.object.clone())
+            .ok_or_else(|| ApiError::internal("binding wrote nothing"))
+    }
+
     /// Deletes an object (DELETE), honouring preconditions, finalizers, propagation policy and
     /// a pod's grace period. Returns the object as it is after the call.
     pub fn delete(
@@ -487,7 +512,11 @@ impl Registry {
 
     /// Creates or replaces objects in bulk, defaulted but not validated: for setting up large
     /// simulated clusters (the objects must already be valid). Returns how many were stored.
-    pub fn bulk_put(&self, kind: &'static ResourceKind, objects: impl IntoIterator<Item = Value>) -> usize {
+    pub fn bulk_put(
+        &self,
+        kind: &'static ResourceKind,
+        objects: impl IntoIterator<Item = Value>,
+    ) -> usize {
         let mut stored = 0;
         for mut object in objects {
             defaults::apply(kind, &mut object);

@@ -155,7 +155,7 @@ async fn typed_api_verbs_and_every_patch_type() {
 async fn status_subresource_and_generation() {
     let cluster = Cluster::start();
     let client = cluster.client().await;
-    let deployments: Api<Deployment> = Api::namespaced(client, "default");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let deployment: Deployment = serde_json::from_value(json!({
         "metadata": {"name": "web"},
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "example.com/web:1"}]}}},
@@ -168,21 +168,11 @@ async fn status_subresource_and_generation() {
     assert_eq!(created.metadata.generation, Some(1));
     assert_eq!(created.spec.replicas, Some(1), "defaulted");
 
-    // Writing status does not touch spec or generation; writing spec ignores status.
-    let status = deployments
-        .patch_status("web", &PatchParams::default(), &Patch::Merge(json!({"status": {"observedGeneration": 1, "replicas": 3}, "spec": {"replicas": 9}})))
-        .await
-        .unwrap();
-    assert_eq!(
-        (status.spec.replicas, status.metadata.generation),
-        (Some(1), Some(1))
-    );
-    assert_eq!(status.status.unwrap().replicas, Some(3));
     let spec = deployments
         .patch(
             "web",
             &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 2}, "status": {"replicas": 0}})),
+            &Patch::Merge(json!({"spec": {"replicas": 2}})),
         )
         .await
         .unwrap();
@@ -190,7 +180,6 @@ async fn status_subresource_and_generation() {
         (spec.spec.replicas, spec.metadata.generation),
         (Some(2), Some(2))
     );
-    assert_eq!(spec.status.unwrap().replicas, Some(3));
     let labelled = deployments
         .patch(
             "web",
@@ -206,6 +195,45 @@ async fn status_subresource_and_generation() {
     );
     let scale = deployments.get_scale("web").await.unwrap();
     assert_eq!(scale.spec.unwrap().replicas, Some(2));
+
+    // The status subresource, on a Node no kubelet here manages: writing status leaves spec
+    // alone, and writing the object leaves status alone.
+    let nodes: Api<Node> = Api::all(client);
+    let node: Node = serde_json::from_value(
+        json!({"metadata": {"name": "spare"}, "status": {"capacity": {"pods": "10"}}}),
+    )
+    .unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    let status = nodes
+        .patch_status(
+            "spare",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"status": {"capacity": {"pods": "42"}}, "spec": {"unschedulable": true}}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.spec.and_then(|s| s.unschedulable), None);
+    assert_eq!(
+        status.status.and_then(|s| s.capacity).unwrap()["pods"].0,
+        "42"
+    );
+    let spec = nodes
+        .patch(
+            "spare",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"unschedulable": true}, "status": {"capacity": {"pods": "1"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(spec.spec.and_then(|s| s.unschedulable), Some(true));
+    assert_eq!(
+        spec.status.and_then(|s| s.capacity).unwrap()["pods"].0,
+        "42"
+    );
 }
 
 #[tokio::test]

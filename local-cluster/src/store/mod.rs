@@ -299,20 +299,33 @@ impl Store {
             }
             if limit > 0 && items.len() >= limit {
                 // One more match exists: that is all a continue token needs to know.
-                next = items.last().map(|s| (s.index.namespace.clone(), s.index.name.clone()));
+                next = items
+                    .last()
+                    .map(|s| (s.index.namespace.clone(), s.index.name.clone()));
                 break;
             }
             items.push(stored.clone());
         }
-        ListPage { items, revision, next }
+        ListPage {
+            items,
+            revision,
+            next,
+        }
     }
 
     /// How many objects of `kind` (in `namespace`, or all) sort after `after`: the
     /// `remainingItemCount` of an unfiltered page.
-    pub fn count_after(&self, kind: &'static ResourceKind, namespace: Option<&str>, after: &ObjectKey) -> usize {
+    pub fn count_after(
+        &self,
+        kind: &'static ResourceKind,
+        namespace: Option<&str>,
+        after: &ObjectKey,
+    ) -> usize {
         use std::ops::Bound;
         let collection = self.collection(kind.id());
-        let range = collection.objects.range((Bound::Excluded(after.clone()), Bound::Unbounded));
+        let range = collection
+            .objects
+            .range((Bound::Excluded(after.clone()), Bound::Unbounded));
         match namespace {
             None => range.count(),
             Some(ns) => range.take_while(|(k, _)| k.0 == ns).count(),

@@ -1,0 +1,246 @@
+//! Garbage collection by ownerReferences: dependents of a deleted owner are deleted (background),
+//! an owner deleted in the foreground waits for its dependents, and an orphaning delete strips
+//! the reference from them first.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use super::follow;
+use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
+use crate::resources::{self, ResourceKind};
+use crate::store::EventKind;
+
+/// Kinds that own others here (Deployment → ReplicaSet → Pod, Service → EndpointSlice).
+fn owner_kinds() -> [&'static ResourceKind; 3] {
+    [
+        resources::deployments(),
+        resources::replicasets(),
+        resources::services(),
+    ]
+}
+
+/// Kinds that have owners here.
+fn dependent_kinds() -> [&'static ResourceKind; 3] {
+    [
+        resources::replicasets(),
+        resources::pods(),
+        resources::endpointslices(),
+    ]
+}
+
+fn owner_uids(object: &Value) -> Vec<&str> {
+    object["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["uid"].as_str())
+        .collect()
+}
+
+fn dependents(
+    registry: &Registry,
+    namespace: &str,
+    uid: &str,
+) -> Vec<(&'static ResourceKind, Value)> {
+    let mut found = Vec::new();
+    for kind in dependent_kinds() {
+        for item in registry
+            .store
+            .list(kind, Some(namespace), |_| true, 0, None)
+            .items
+        {
+            let value = item.value();
+            if owner_uids(&value).contains(&uid) {
+                found.push((kind, value));
+            }
+        }
+    }
+    found
+}
+
+fn name_of(object: &Value) -> String {
+    object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Handles one owner: gone → delete dependents; foreground/orphan finalizer → finish it.
+fn collect(registry: &Registry, kind: &'static ResourceKind, owner: &Value, deleted: bool) {
+    let namespace = owner["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let uid = owner["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let finalizers: Vec<&str> = owner["metadata"]["finalizers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let marked = owner["metadata"]["deletionTimestamp"].is_string();
+    if deleted {
+        for (dependent_kind, dependent) in dependents(registry, &namespace, &uid) {
+            let _ = registry.delete(
+                dependent_kind,
+                &namespace,
+                &name_of(&dependent),
+                &DeleteOptions::default(),
+            );
+        }
+        return;
+    }
+    if !marked {
+        return;
+    }
+    let without = |finalizer: &str| {
+        let name = name_of(owner);
+        let finalizer = finalizer.to_owned();
+        let _ = registry.update_with(
+            kind,
+            &namespace,
+            &name,
+            Part::Main,
+            &WriteOptions::default(),
+            |old| {
+                let mut next = old.clone();
+                if let Some(list) = next["metadata"]["finalizers"].as_array_mut() {
+                    list.retain(|f| f != finalizer.as_str());
+                }
+                Ok(next)
+            },
+        );
+    };
+    if finalizers.contains(&"orphan") {
+        for (dependent_kind, dependent) in dependents(registry, &namespace, &uid) {
+            let uid = uid.clone();
+            let _ = registry.update_with(
+                dependent_kind,
+                &namespace,
+                &name_of(&dependent),
+                Part::Main,
+                &WriteOptions::default(),
+                |old| {
+                    let mut next = old.clone();
+                    if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
+                        refs.retain(|r| r["uid"] != uid.as_str());
+                    }
+                    Ok(next)
+                },
+            );
+        }
+        without("orphan");
+    }
+    if finalizers.contains(&"foregroundDeletion") {
+        let remaining = dependents(registry, &namespace, &uid);
+        if remaining.is_empty() {
+            without("foregroundDeletion");
+        } else {
+            let foreground = DeleteOptions {
+                propagation_policy: Some("Foreground".into()),
+                ..DeleteOptions::default()
+            };
+            for (dependent_kind, dependent) in remaining {
+                if dependent["metadata"]["deletionTimestamp"].is_null() {
+                    let _ = registry.delete(
+                        dependent_kind,
+                        &namespace,
+                        &name_of(&dependent),
+                        &foreground,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Starts the collector: reacts to owner changes, and sweeps for dependents whose owner is gone.
+pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for kind in owner_kinds() {
+        let registry = registry.clone();
+        tasks.push(follow(registry.store.clone(), kind, move |change| {
+            let deleted = change.kind == EventKind::Deleted;
+            collect(&registry, kind, &change.object.value(), deleted);
+        }));
+    }
+    // Foreground deletion of a ReplicaSet waits on pods: re-check owners when dependents go.
+    let watcher = registry.clone();
+    tasks.push(follow(
+        registry.store.clone(),
+        resources::pods(),
+        move |change| {
+            if change.kind != EventKind::Deleted {
+                return;
+            }
+            let pod = change.object.value();
+            let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+            for owner in pod["metadata"]["ownerReferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                if owner["kind"] == "ReplicaSet"
+                    && let Some(name) = owner["name"].as_str()
+                    && let Some(rs) = watcher.store.get(resources::replicasets(), namespace, name)
+                {
+                    collect(&watcher, resources::replicasets(), &rs.value(), false);
+                }
+            }
+        },
+    ));
+    tasks.push(tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            interval.tick().await;
+            sweep(&registry);
+        }
+    }));
+    tasks
+}
+
+/// Deletes dependents whose every owner is gone (an owner deleted while nothing watched).
+fn sweep(registry: &Registry) {
+    let mut live: HashSet<String> = HashSet::new();
+    for kind in owner_kinds() {
+        for item in registry.store.list(kind, None, |_| true, 0, None).items {
+            if let Some(uid) = item.value()["metadata"]["uid"].as_str() {
+                live.insert(uid.to_owned());
+            }
+        }
+    }
+    for kind in dependent_kinds() {
+        for item in registry.store.list(kind, None, |_| true, 0, None).items {
+            let value = item.value();
+            let owners = owner_uids(&value);
+            let owned_by_kinds_here = value["metadata"]["ownerReferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|r| {
+                    matches!(
+                        r["kind"].as_str(),
+                        Some("Deployment" | "ReplicaSet" | "Service")
+                    )
+                });
+            if !owners.is_empty()
+                && owned_by_kinds_here
+                && owners.iter().all(|uid| !live.contains(*uid))
+            {
+                let _ = registry.delete(
+                    kind,
+                    &item.index.namespace,
+                    &item.index.name,
+                    &DeleteOptions::default(),
+                );
+            }
+        }
+    }
+}

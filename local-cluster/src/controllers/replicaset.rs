@@ -1,0 +1,240 @@
+//! The ReplicaSet controller: keeps `spec.replicas` pods running from the template and reports
+//! how many exist, are ready and are available.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use super::{ObjectRef, WorkQueue, controller_uid, follow, owner_reference, worker};
+use crate::events::{EventRecorder, EventType};
+use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
+use crate::resources;
+use crate::validation::label_selector_from_json;
+
+/// Starts the controller's watches and worker.
+pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
+    let queue: Arc<WorkQueue<ObjectRef>> = Arc::default();
+    let store = registry.store.clone();
+    let from_sets = queue.clone();
+    let from_pods = queue.clone();
+    let recorder = EventRecorder::new(registry.clone(), "replicaset-controller", None);
+    vec![
+        follow(store.clone(), resources::replicasets(), move |change| {
+            from_sets.push((
+                change.object.index.namespace.clone(),
+                change.object.index.name.clone(),
+            ));
+        }),
+        follow(store, resources::pods(), move |change| {
+            if let Some(owner) = owning_replicaset(&change.object.value()) {
+                from_pods.push((change.object.index.namespace.clone(), owner));
+            }
+        }),
+        worker(queue, move |key| {
+            let registry = registry.clone();
+            let recorder = recorder.clone();
+            async move { reconcile(&registry, &recorder, key) }
+        }),
+    ]
+}
+
+fn owning_replicaset(pod: &Value) -> Option<String> {
+    pod["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"] == true && r["kind"] == "ReplicaSet")
+        .and_then(|r| r["name"].as_str())
+        .map(str::to_owned)
+}
+
+/// Whether a pod counts toward the replica count (not terminating, not finished).
+pub fn is_active(pod: &Value) -> bool {
+    pod["metadata"]["deletionTimestamp"].is_null()
+        && !matches!(
+            pod["status"]["phase"].as_str(),
+            Some("Succeeded" | "Failed")
+        )
+}
+
+/// Whether the pod's Ready condition is True.
+pub fn is_ready(pod: &Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+/// Ready for at least `min_ready_seconds`.
+fn is_available(pod: &Value, min_ready_seconds: i64) -> bool {
+    if !is_ready(pod) {
+        return false;
+    }
+    if min_ready_seconds <= 0 {
+        return true;
+    }
+    let since = pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready")
+        .and_then(|c| c["lastTransitionTime"].as_str())
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    since.is_some_and(|t| jiff::Timestamp::now().duration_since(t).as_secs() >= min_ready_seconds)
+}
+
+/// Which extra pods to remove first: unscheduled, then not running, then not ready, then newest.
+fn deletion_rank(pod: &Value) -> (bool, bool, bool, std::cmp::Reverse<String>) {
+    (
+        pod["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty()),
+        pod["status"]["phase"] == "Running",
+        is_ready(pod),
+        std::cmp::Reverse(
+            pod["metadata"]["creationTimestamp"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+    )
+}
+
+fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): ObjectRef) {
+    let replicasets = resources::replicasets();
+    let Some(stored) = registry.store.get(replicasets, &namespace, &name) else {
+        return;
+    };
+    let rs = stored.value();
+    let uid = rs["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let Some(selector) = label_selector_from_json(&rs["spec"]["selector"]) else {
+        return;
+    };
+    let pods: Vec<Value> = registry
+        .store
+        .list(
+            resources::pods(),
+            Some(&namespace),
+            |index| selector.matches(&index.labels),
+            0,
+            None,
+        )
+        .items
+        .iter()
+        .map(|s| s.value())
+        .filter(|pod| controller_uid(pod) == Some(uid.as_str()))
+        .collect();
+    let mut active: Vec<&Value> = pods.iter().filter(|p| is_active(p)).collect();
+    let wanted = rs["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
+    let being_deleted = rs["metadata"]["deletionTimestamp"].is_string();
+
+    if active.len() < wanted && !being_deleted {
+        for _ in active.len()..wanted {
+            let template = &rs["spec"]["template"];
+            let pod = json!({
+                "metadata": {
+                    "generateName": format!("{name}-"),
+                    "namespace": namespace,
+                    "labels": template["metadata"]["labels"],
+                    "annotations": template["metadata"]["annotations"],
+                    "ownerReferences": [owner_reference(replicasets, &rs)],
+                },
+                "spec": template["spec"],
+            });
+            match registry.create(resources::pods(), &namespace, pod, &WriteOptions::default()) {
+                Ok(created) => {
+                    let pod_name = created.index.name.clone();
+                    recorder.record(
+                        replicasets,
+                        &rs,
+                        EventType::Normal,
+                        "SuccessfulCreate",
+                        &format!("Created pod: {pod_name}"),
+                        None,
+                    );
+                }
+                Err(e) => {
+                    recorder.record(
+                        replicasets,
+                        &rs,
+                        EventType::Warning,
+                        "FailedCreate",
+                        &format!("Error creating: {e}"),
+                        None,
+                    );
+                    break;
+                }
+            }
+        }
+    } else if active.len() > wanted {
+        active.sort_by_key(|p| deletion_rank(p));
+        let surplus = active.len() - wanted;
+        for pod in active.iter().take(surplus) {
+            let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
+            if registry
+                .delete(
+                    resources::pods(),
+                    &namespace,
+                    pod_name,
+                    &DeleteOptions::default(),
+                )
+                .is_ok()
+            {
+                recorder.record(
+                    replicasets,
+                    &rs,
+                    EventType::Normal,
+                    "SuccessfulDelete",
+                    &format!("Deleted pod: {pod_name}"),
+                    None,
+                );
+            }
+        }
+    }
+
+    // Status from what exists now (a new reconcile follows every pod change).
+    let current: Vec<Value> = registry
+        .store
+        .list(
+            resources::pods(),
+            Some(&namespace),
+            |index| selector.matches(&index.labels),
+            0,
+            None,
+        )
+        .items
+        .iter()
+        .map(|s| s.value())
+        .filter(|pod| controller_uid(pod) == Some(uid.as_str()) && is_active(pod))
+        .collect();
+    let min_ready = rs["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
+    let ready = current.iter().filter(|p| is_ready(p)).count();
+    let available = current
+        .iter()
+        .filter(|p| is_available(p, min_ready))
+        .count();
+    let generation = rs["metadata"]["generation"].clone();
+    let replicas = current.len();
+    let _ = registry.update_with(
+        replicasets,
+        &namespace,
+        &name,
+        Part::Status,
+        &WriteOptions::default(),
+        |old| {
+            let mut next = old.clone();
+            next["status"] = json!({
+                "replicas": replicas,
+                "fullyLabeledReplicas": replicas,
+                "readyReplicas": ready,
+                "availableReplicas": available,
+                "observedGeneration": generation,
+            });
+            Ok(next)
+        },
+    );
+}

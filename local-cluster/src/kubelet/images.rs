@@ -1,0 +1,129 @@
+//! What an image is to this cluster: the project's calculator (run as a real process) or anything
+//! else (simulated, as kwok does), and which operating systems it was built for.
+
+use crate::nodes::NodeOs;
+
+/// How a container of this image runs here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageKind {
+    /// The calculator: `calc-services <role>` as a real process.
+    Calculator,
+    /// Any other image: Running and Ready after a short delay, without a process.
+    Simulated,
+}
+
+/// An image reference, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    /// As written in the pod (`ghcr.io/hybrid-console/calculator:0.1.0`).
+    pub reference: String,
+    /// How it runs.
+    pub kind: ImageKind,
+    /// The platforms its manifest list has.
+    pub platforms: Vec<NodeOs>,
+}
+
+/// The repository name (last path segment, without tag or digest) that marks the calculator image,
+/// whatever registry and tag it carries.
+pub const CALCULATOR_REPOSITORY: &str = "calculator";
+
+impl Image {
+    /// Resolves `reference`. The calculator image is built for Linux and Windows (see its two
+    /// Dockerfiles); any other image is assumed Linux-only, like most of Docker Hub.
+    pub fn resolve(reference: &str) -> Image {
+        let without_digest = reference.split('@').next().unwrap_or(reference);
+        let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+        let repository = last.split(':').next().unwrap_or(last);
+        if repository == CALCULATOR_REPOSITORY {
+            Image {
+                reference: reference.to_owned(),
+                kind: ImageKind::Calculator,
+                platforms: vec![NodeOs::Linux, NodeOs::Windows],
+            }
+        } else {
+            Image {
+                reference: reference.to_owned(),
+                kind: ImageKind::Simulated,
+                platforms: vec![NodeOs::Linux],
+            }
+        }
+    }
+
+    /// The name kubectl shows once pulled (`docker.io/library/nginx:latest` for `nginx`).
+    pub fn full_name(&self) -> String {
+        let mut name = self.reference.clone();
+        let first = name.split('/').next().unwrap_or_default();
+        let has_registry = name.contains('/')
+            && (first.contains('.') || first.contains(':') || first == "localhost");
+        if !has_registry {
+            name = if name.contains('/') {
+                format!("docker.io/{name}")
+            } else {
+                format!("docker.io/library/{name}")
+            };
+        }
+        let last = name.rsplit('/').next().unwrap_or_default();
+        if !last.contains(':') && !name.contains('@') {
+            name.push_str(":latest");
+        }
+        name
+    }
+
+    /// A stable content digest for `imageID` (derived from the reference: no registry is contacted).
+    pub fn digest(&self) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self.reference.bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        let repository = self
+            .full_name()
+            .rsplit_once(':')
+            .map(|(r, _)| r.to_owned())
+            .unwrap_or_default();
+        format!(
+            "{repository}@sha256:{hash:016x}{:016x}{hash:016x}{:016x}",
+            hash.rotate_left(17),
+            hash.rotate_left(41)
+        )
+    }
+
+    /// The error containerd reports when the manifest list has no entry for the node's platform.
+    pub fn platform_error(&self) -> String {
+        format!(
+            "failed to pull and unpack image \"{}\": no match for platform in manifest: not found",
+            self.full_name()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_calculator_is_recognised_under_any_registry_and_tag() {
+        for reference in [
+            "ghcr.io/hybrid-console/calculator:0.1.0",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/calculator:v2",
+            "calculator",
+            "localhost:5000/team/calculator@sha256:abc",
+        ] {
+            assert_eq!(
+                Image::resolve(reference).kind,
+                ImageKind::Calculator,
+                "{reference}"
+            );
+        }
+        let nginx = Image::resolve("nginx");
+        assert_eq!(
+            (nginx.kind.clone(), nginx.platforms.clone()),
+            (ImageKind::Simulated, vec![NodeOs::Linux])
+        );
+        assert_eq!(nginx.full_name(), "docker.io/library/nginx:latest");
+        assert_eq!(
+            Image::resolve("bitnami/redis:7").full_name(),
+            "docker.io/bitnami/redis:7"
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! One simulated kubelet per node: calculator containers run as real processes on the pod's own
+//! loopback address, other images are simulated (as kwok does), and pod status, events and logs
+//! look like a real kubelet's.
+
+pub mod images;
+pub mod logs;
+pub mod probes;
+pub mod process;
+
+mod pod;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::controllers::follow;
+use crate::events::EventRecorder;
+use crate::nodes::NodeSpec;
+use crate::registry::Registry;
+use crate::resources;
+use crate::store::EventKind;
+
+pub use logs::LogStore;
+pub use process::Launcher;
+
+/// How the kubelets behave.
+#[derive(Clone, Debug)]
+pub struct KubeletConfig {
+    /// How calculator containers are started.
+    pub launcher: Launcher,
+    /// How long a simulated container takes to become Running.
+    pub simulated_start: Duration,
+    /// How long the first pull of an image appears to take.
+    pub simulated_pull: Duration,
+    /// The first crash-loop back-off (then doubling up to 5 minutes).
+    pub crash_backoff: Duration,
+}
+
+/// Pod IPs: 127.16.0.0/12, one loopback address per running pod.
+#[derive(Default)]
+pub struct PodAddresses {
+    used: Mutex<BTreeSet<u32>>,
+}
+
+impl PodAddresses {
+    const FIRST: u32 = u32::from_be_bytes([127, 16, 0, 1]);
+    const LAST: u32 = u32::from_be_bytes([127, 31, 255, 254]);
+
+    /// A free address, or `None` when all million are taken.
+    pub fn allocate(&self) -> Option<Ipv4Addr> {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let start = used.last().map_or(Self::FIRST, |last| last + 1);
+        let candidate = (start..=Self::LAST)
+            .chain(Self::FIRST..start)
+            .find(|n| (n & 0xff) != 0 && (n & 0xff) != 255 && !used.contains(n))?;
+        used.insert(candidate);
+        Some(Ipv4Addr::from(candidate))
+    }
+
+    /// Returns an address to the pool.
+    pub fn release(&self, ip: Ipv4Addr) {
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&u32::from(ip));
+    }
+
+    /// Marks an address as taken (a pod that already reports it).
+    pub fn claim(&self, ip: Ipv4Addr) {
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(u32::from(ip));
+    }
+}
+
+/// What the workers of one node share.
+pub(crate) struct Shared {
+    registry: Arc<Registry>,
+    node: NodeSpec,
+    recorder: EventRecorder,
+    logs: LogStore,
+    addresses: Arc<PodAddresses>,
+    config: KubeletConfig,
+    pulled: Mutex<HashSet<String>>,
+}
+
+type PodKey = (String, String, String);
+
+/// The kubelets of every node.
+pub struct Kubelets {
+    /// Container output, for `pods/log`.
+    pub logs: LogStore,
+    workers: Arc<Mutex<HashMap<PodKey, watch::Sender<Option<Value>>>>>,
+    handles: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    shutdown: watch::Sender<bool>,
+    dispatcher: JoinHandle<()>,
+}
+
+/// A pod whose containers all already run simulated images (bulk-loaded, or from an earlier
+/// start): nothing to do until it is deleted.
+fn adoptable(pod: &Value) -> bool {
+    let statuses = pod["status"]["containerStatuses"].as_array();
+    let containers = pod["spec"]["containers"].as_array();
+    match (statuses, containers) {
+        (Some(statuses), Some(containers)) => {
+            statuses.len() == containers.len()
+                && statuses.iter().all(|s| s["state"]["running"].is_object())
+                && containers.iter().all(|c| {
+                    images::Image::resolve(c["image"].as_str().unwrap_or_default()).kind
+                        == images::ImageKind::Simulated
+                })
+        }
+        _ => false,
+    }
+}
+
+impl Kubelets {
+    /// Starts a kubelet for each of `nodes`.
+    pub fn start(registry: Arc<Registry>, nodes: &[NodeSpec], config: KubeletConfig) -> Kubelets {
+        let logs = LogStore::default();
+        let addresses = Arc::new(PodAddresses::default());
+        let shared: HashMap<String, Arc<Shared>> = nodes
+            .iter()
+            .map(|node| {
+                let recorder =
+                    EventRecorder::new(registry.clone(), "kubelet", Some(node.name.clone()));
+                (
+                    node.name.clone(),
+                    Arc::new(Shared {
+                        registry: registry.clone(),
+                        node: node.clone(),
+                        recorder,
+                        logs: logs.clone(),
+                        addresses: addresses.clone(),
+                        config: config.clone(),
+                        pulled: Mutex::new(HashSet::new()),
+                    }),
+                )
+            })
+            .collect();
+        let workers: Arc<Mutex<HashMap<PodKey, watch::Sender<Option<Value>>>>> = Arc::default();
+        let handles: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (shutdown, stopping) = watch::channel(false);
+        let dispatch_workers = workers.clone();
+        let dispatch_handles = handles.clone();
+        let dispatcher = follow(registry.store.clone(), resources::pods(), move |change| {
+            let index = &change.object.index;
+            let pod = change.object.value();
+            let key = (
+                index.namespace.clone(),
+                index.name.clone(),
+                pod["metadata"]["uid"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+            let mut workers = dispatch_workers.lock().unwrap_or_else(|e| e.into_inner());
+            if change.kind == EventKind::Deleted {
+                if let Some(worker) = workers.remove(&key) {
+                    let _ = worker.send(None);
+                }
+                return;
+            }
+            if let Some(worker) = workers.get(&key) {
+                let _ = worker.send(Some(pod));
+                return;
+            }
+            let Some(node) = pod["spec"]["nodeName"].as_str().and_then(|n| shared.get(n)) else {
+                return;
+            };
+            let finished = matches!(
+                pod["status"]["phase"].as_str(),
+                Some("Succeeded" | "Failed")
+            );
+            let marked = pod["metadata"]["deletionTimestamp"].is_string();
+            if (adoptable(&pod) || finished) && !marked {
+                if let Some(ip) = pod["status"]["podIP"]
+                    .as_str()
+                    .and_then(|ip| ip.parse().ok())
+                {
+                    node.addresses.claim(ip);
+                }
+                return;
+            }
+            let (sender, receiver) = watch::channel(Some(pod.clone()));
+            workers.insert(key.clone(), sender);
+            let worker = pod::PodWorker::new(node.clone(), pod);
+            let finished_workers = dispatch_workers.clone();
+            let stopping = stopping.clone();
+            let handle = tokio::spawn(async move {
+                worker.run(receiver, stopping).await;
+                finished_workers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key);
+            });
+            let mut handles = dispatch_handles.lock().unwrap_or_else(|e| e.into_inner());
+            handles.retain(|h| !h.is_finished());
+            handles.push(handle);
+        });
+        Kubelets {
+            logs,
+            workers,
+            handles,
+            shutdown,
+            dispatcher,
+        }
+    }
+
+    /// Stops every container (SIGTERM, then SIGKILL after 2 s) and waits for them.
+    pub async fn shutdown(&self) {
+        self.dispatcher.abort();
+        let _ = self.shutdown.send(true);
+        let handles: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.handles.lock().unwrap_or_else(|e| e.into_inner()));
+        for handle in handles {
+            let _ = tokio::time::timeout(Duration::from_secs(6), handle).await;
+        }
+        self.workers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}

@@ -1,0 +1,367 @@
+//! Running a container of the calculator image as a real process: its environment as a kubelet
+//! builds it, its output captured as logs, and signals for a graceful stop.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use base64::Engine;
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+
+use super::logs::LogStore;
+use crate::registry::Registry;
+use crate::resources;
+
+/// How to start `calc-services <role>`: by default this very executable in its hidden service
+/// mode, so one binary (the console or `local-cluster`) is all a user installs.
+#[derive(Clone, Debug)]
+pub struct Launcher {
+    /// The program.
+    pub program: PathBuf,
+    /// Arguments placed before the role.
+    pub args: Vec<String>,
+}
+
+impl Launcher {
+    /// This executable with `__calc-service`, which [`crate::calculator::serve_if_requested`] answers.
+    pub fn current_exe() -> std::io::Result<Launcher> {
+        Ok(Launcher {
+            program: std::env::current_exe()?,
+            args: vec![crate::calculator::SERVICE_MODE_ARG.to_owned()],
+        })
+    }
+}
+
+/// `sum-service` → `SUM_SERVICE`, as service-link variables spell Service names.
+fn env_name(service: &str) -> String {
+    service.to_uppercase().replace(['-', '.'], "_")
+}
+
+/// The service-link variables a kubelet gives every pod (`enableServiceLinks`): host, port and
+/// Docker-link style variables for each Service of the namespace, plus the API server's.
+fn service_links(registry: &Registry, namespace: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut add = |service: &Value| {
+        let Some(ip) = service["spec"]["clusterIP"]
+            .as_str()
+            .filter(|ip| !ip.is_empty() && *ip != "None")
+        else {
+            return;
+        };
+        let name = env_name(service["metadata"]["name"].as_str().unwrap_or_default());
+        let ports = service["spec"]["ports"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let Some(first) = ports.first() else { return };
+        out.push((format!("{name}_SERVICE_HOST"), ip.to_owned()));
+        out.push((format!("{name}_SERVICE_PORT"), first["port"].to_string()));
+        let protocol = first["protocol"].as_str().unwrap_or("TCP").to_lowercase();
+        out.push((
+            format!("{name}_PORT"),
+            format!("{protocol}://{ip}:{}", first["port"]),
+        ));
+        for port in &ports {
+            let number = port["port"].to_string();
+            let protocol = port["protocol"].as_str().unwrap_or("TCP");
+            if let Some(port_name) = port["name"].as_str().filter(|n| !n.is_empty()) {
+                out.push((
+                    format!("{name}_SERVICE_PORT_{}", env_name(port_name)),
+                    number.clone(),
+                ));
+            }
+            let prefix = format!("{name}_PORT_{number}_{protocol}");
+            out.push((
+                prefix.clone(),
+                format!("{}://{ip}:{number}", protocol.to_lowercase()),
+            ));
+            out.push((format!("{prefix}_PROTO"), protocol.to_lowercase()));
+            out.push((format!("{prefix}_PORT"), number.clone()));
+            out.push((format!("{prefix}_ADDR"), ip.to_owned()));
+        }
+    };
+    if let Some(kubernetes) = registry
+        .store
+        .get(resources::services(), "default", "kubernetes")
+    {
+        add(&kubernetes.value());
+    }
+    for service in registry
+        .store
+        .list(resources::services(), Some(namespace), |_| true, 0, None)
+        .items
+    {
+        if !(namespace == "default" && service.index.name == "kubernetes") {
+            add(&service.value());
+        }
+    }
+    out
+}
+
+/// `metadata.labels['app']` and the other downward-API paths.
+fn field_ref(pod: &Value, path: &str) -> String {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    if let Some(rest) = path
+        .strip_prefix("metadata.labels['")
+        .and_then(|r| r.strip_suffix("']"))
+    {
+        return text(&pod["metadata"]["labels"][rest]);
+    }
+    if let Some(rest) = path
+        .strip_prefix("metadata.annotations['")
+        .and_then(|r| r.strip_suffix("']"))
+    {
+        return text(&pod["metadata"]["annotations"][rest]);
+    }
+    match path {
+        "metadata.name" => text(&pod["metadata"]["name"]),
+        "metadata.namespace" => text(&pod["metadata"]["namespace"]),
+        "metadata.uid" => text(&pod["metadata"]["uid"]),
+        "spec.nodeName" => text(&pod["spec"]["nodeName"]),
+        "spec.serviceAccountName" => text(&pod["spec"]["serviceAccountName"]),
+        "status.hostIP" => text(&pod["status"]["hostIP"]),
+        "status.podIP" => text(&pod["status"]["podIP"]),
+        "status.podIPs" => pod["status"]["podIPs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| text(&p["ip"]))
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => String::new(),
+    }
+}
+
+fn key_from(
+    registry: &Registry,
+    kind: &'static crate::resources::ResourceKind,
+    namespace: &str,
+    selector: &Value,
+) -> Option<String> {
+    let name = selector["name"].as_str()?;
+    let key = selector["key"].as_str()?;
+    let object = registry.store.get(kind, namespace, name)?.value();
+    if kind.kind == "Secret" {
+        let encoded = object["data"][key].as_str()?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()?;
+        String::from_utf8(decoded).ok()
+    } else {
+        object["data"][key].as_str().map(str::to_owned)
+    }
+}
+
+/// Replaces `$(VAR)` with earlier variables; `$$(VAR)` escapes, unknown names stay as written.
+fn expand(value: &str, known: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("$(") {
+        if start > 0 && rest[..start].ends_with('$') {
+            out.push_str(&rest[..start - 1]);
+            out.push_str("$(");
+            rest = &rest[start + 2..];
+            continue;
+        }
+        out.push_str(&rest[..start]);
+        match rest[start + 2..].find(')') {
+            Some(end) => {
+                let name = &rest[start + 2..start + 2 + end];
+                match known.get(name) {
+                    Some(v) => out.push_str(v),
+                    None => out.push_str(&rest[start..start + 3 + end]),
+                }
+                rest = &rest[start + 3 + end..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The environment of `container` in `pod`, in the kubelet's order: service links, `envFrom`,
+/// then `env` (later wins).
+pub fn container_env(
+    registry: &Registry,
+    pod: &Value,
+    container: &Value,
+) -> BTreeMap<String, String> {
+    let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    if pod["spec"]["enableServiceLinks"] != false {
+        env.extend(service_links(registry, namespace));
+    }
+    for source in container["envFrom"].as_array().into_iter().flatten() {
+        let prefix = source["prefix"].as_str().unwrap_or_default();
+        let (kind, reference) = if source["configMapRef"].is_object() {
+            (resources::configmaps(), &source["configMapRef"])
+        } else {
+            (resources::secrets(), &source["secretRef"])
+        };
+        let Some(name) = reference["name"].as_str() else {
+            continue;
+        };
+        let Some(object) = registry.store.get(kind, namespace, name) else {
+            continue;
+        };
+        for (key, value) in object.value()["data"].as_object().into_iter().flatten() {
+            let text = value.as_str().unwrap_or_default();
+            let text = if kind.kind == "Secret" {
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .unwrap_or_default()
+            } else {
+                text.to_owned()
+            };
+            env.insert(format!("{prefix}{key}"), text);
+        }
+    }
+    for variable in container["env"].as_array().into_iter().flatten() {
+        let Some(name) = variable["name"].as_str() else {
+            continue;
+        };
+        let value = if let Some(v) = variable["value"].as_str() {
+            expand(v, &env)
+        } else if let Some(path) = variable["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
+            field_ref(pod, path)
+        } else if variable["valueFrom"]["configMapKeyRef"].is_object() {
+            key_from(
+                registry,
+                resources::configmaps(),
+                namespace,
+                &variable["valueFrom"]["configMapKeyRef"],
+            )
+            .unwrap_or_default()
+        } else if variable["valueFrom"]["secretKeyRef"].is_object() {
+            key_from(
+                registry,
+                resources::secrets(),
+                namespace,
+                &variable["valueFrom"]["secretKeyRef"],
+            )
+            .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        env.insert(name.to_owned(), value);
+    }
+    env
+}
+
+/// A running container process.
+pub struct ContainerProcess {
+    /// Its process id, for signals.
+    pub pid: u32,
+    /// Held open so the child notices (EOF) if this process dies without stopping it.
+    _stdin: ChildStdin,
+}
+
+/// Starts the process and returns it with its child handle (whose `wait` reports the exit).
+pub fn spawn(
+    launcher: &Launcher,
+    role_args: &[String],
+    env: &BTreeMap<String, String>,
+    logs: &LogStore,
+    log_key: (&str, &str, &str),
+) -> std::io::Result<(ContainerProcess, Child)> {
+    let mut command = Command::new(&launcher.program);
+    command
+        .args(&launcher.args)
+        .args(role_args)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if !env.contains_key("RUST_LOG") {
+        command.env("RUST_LOG", "info");
+    }
+    let mut child = command.spawn()?;
+    let pid = child.id().unwrap_or_default();
+    let stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stdin pipe"))?;
+    logs.start_instance(log_key.0, log_key.1, log_key.2);
+    let streams: [Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>; 2] = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+    ];
+    for stream in streams.into_iter().flatten() {
+        let logs = logs.clone();
+        let (ns, pod, container) = (
+            log_key.0.to_owned(),
+            log_key.1.to_owned(),
+            log_key.2.to_owned(),
+        );
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                logs.append(&ns, &pod, &container, Bytes::from(format!("{line}\n")));
+            }
+        });
+    }
+    Ok((ContainerProcess { pid, _stdin: stdin }, child))
+}
+
+/// Sends SIGTERM (`graceful`) or SIGKILL to a container process.
+pub fn signal(pid: u32, graceful: bool) {
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let signal = if graceful {
+            Signal::SIGTERM
+        } else {
+            Signal::SIGKILL
+        };
+        if let Ok(pid) = i32::try_from(pid) {
+            let _ = kill(Pid::from_raw(pid), signal);
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (pid, graceful);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_expand_like_the_kubelet() {
+        let known: BTreeMap<String, String> =
+            [("HOST".to_string(), "127.16.0.2".to_string())].into();
+        assert_eq!(
+            expand("http://$(HOST):3000", &known),
+            "http://127.16.0.2:3000"
+        );
+        assert_eq!(expand("$(MISSING)/x", &known), "$(MISSING)/x");
+        assert_eq!(expand("$$(HOST)", &known), "$(HOST)");
+    }
+
+    #[test]
+    fn downward_api_paths() {
+        let pod = serde_json::json!({"metadata": {"name": "p", "labels": {"app": "web"}}, "spec": {"nodeName": "n"}, "status": {"podIP": "127.16.0.9"}});
+        assert_eq!(field_ref(&pod, "metadata.labels['app']"), "web");
+        assert_eq!(field_ref(&pod, "spec.nodeName"), "n");
+        assert_eq!(field_ref(&pod, "status.podIP"), "127.16.0.9");
+    }
+}
