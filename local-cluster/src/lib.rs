@@ -9,6 +9,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod addresses;
 pub mod api;
 pub mod calculator;
 pub mod controllers;
@@ -113,6 +114,11 @@ pub enum StartError {
     /// Setting up the initial objects failed.
     #[error("cannot create the initial cluster objects: {0}")]
     Bootstrap(#[from] errors::ApiError),
+    /// Every loopback address block is taken by other local clusters.
+    #[error(
+        "cannot claim loopback addresses for the cluster (are 64 local clusters running?): {0}"
+    )]
+    Addresses(std::io::Error),
     /// This executable's path is unknown, so calculator containers cannot be started.
     #[error("cannot find this executable to run calculator containers: {0}")]
     Launcher(std::io::Error),
@@ -133,6 +139,8 @@ pub struct LocalCluster {
     node_names: Vec<String>,
     kubelets: kubelet::Kubelets,
     network: Arc<network::ServiceNetwork>,
+    /// Held for the cluster's life: its addresses are its own.
+    _addresses: addresses::AddressBlock,
 }
 
 impl LocalCluster {
@@ -156,9 +164,10 @@ impl LocalCluster {
             })?;
         }
 
+        let block = addresses::AddressBlock::claim().map_err(StartError::Addresses)?;
         let store = Arc::new(Store::new(config.watch_history));
-        let registry = Arc::new(Registry::new(store));
-        let plan = nodes::plan(config.windows_nodes, config.linux_nodes);
+        let registry = Arc::new(Registry::new(store, block.services()));
+        let plan = nodes::plan(config.windows_nodes, config.linux_nodes, block.nodes());
         bootstrap(&registry, &plan)?;
 
         let launcher = match config.launcher.clone() {
@@ -181,6 +190,7 @@ impl LocalCluster {
                 simulated_pull: Duration::from_millis(200),
                 crash_backoff: config.crash_backoff,
             },
+            block.pods(),
         );
         let (network, network_task) =
             network::ServiceNetwork::start(registry.clone(), plan.iter().map(|n| n.ip).collect());
@@ -218,6 +228,7 @@ impl LocalCluster {
             node_names,
             kubelets,
             network,
+            _addresses: block,
         };
         if config.with_calculator
             && let Err(e) = calculator::deploy(&cluster.registry, Duration::from_secs(60)).await
@@ -290,7 +301,7 @@ fn bootstrap(registry: &Registry, plan: &[nodes::NodeSpec]) -> Result<(), errors
         "default",
         json!({
             "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"clusterIP": "127.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}]},
+            "spec": {"clusterIP": registry.first_cluster_ip().to_string(), "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}]},
         }),
         &internal,
     )?;

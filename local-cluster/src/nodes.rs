@@ -49,14 +49,15 @@ pub struct NodeSpec {
 /// The cluster name nodes are labelled with.
 pub const CLUSTER_NAME: &str = "hybrid-calculator";
 
-/// Node `index` (0-based across the cluster) gets 127.1.x.y.
-fn node_ip(index: usize) -> Ipv4Addr {
+/// Node `index` (0-based across the cluster) gets 127.`octet`.x.y, from .0.10 on.
+fn node_ip(octet: u8, index: usize) -> Ipv4Addr {
     let n = 10 + index as u32;
-    Ipv4Addr::new(127, 1, (n >> 8) as u8, (n & 0xff) as u8)
+    Ipv4Addr::new(127, octet, (n >> 8) as u8, (n & 0xff) as u8)
 }
 
-/// `windows` Windows nodes then `linux` Linux nodes, alternating zones.
-pub fn plan(windows: usize, linux: usize) -> Vec<NodeSpec> {
+/// `windows` Windows nodes then `linux` Linux nodes, alternating zones, with addresses in
+/// 127.`octet`.0.0/16.
+pub fn plan(windows: usize, linux: usize, octet: u8) -> Vec<NodeSpec> {
     let zones = ["us-east-1a", "us-east-1b"];
     (0..windows + linux)
         .map(|i| {
@@ -65,7 +66,7 @@ pub fn plan(windows: usize, linux: usize) -> Vec<NodeSpec> {
             } else {
                 NodeOs::Linux
             };
-            let ip = node_ip(i);
+            let ip = node_ip(octet, i);
             let octets = ip.octets();
             NodeSpec {
                 name: format!(

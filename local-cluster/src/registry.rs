@@ -85,18 +85,23 @@ pub struct Registry {
     /// The objects.
     pub store: Arc<Store>,
     addresses: Mutex<ServiceAddresses>,
+    /// ClusterIPs come from 127.`service_octet`.0.0/16: loopback, so the cluster really listens on them.
+    service_octet: u8,
 }
 
-/// ClusterIPs come from 127.96.0.0/16: loopback, so the local cluster can really listen on them.
-pub const CLUSTER_IP_BASE: [u8; 2] = [127, 96];
-
 impl Registry {
-    /// A registry over `store`.
-    pub fn new(store: Arc<Store>) -> Registry {
+    /// A registry over `store`, handing out ClusterIPs from 127.`service_octet`.0.0/16.
+    pub fn new(store: Arc<Store>, service_octet: u8) -> Registry {
         Registry {
             store,
             addresses: Mutex::new(ServiceAddresses::default()),
+            service_octet,
         }
+    }
+
+    /// The first ClusterIP of the range (the `kubernetes` Service's).
+    pub fn first_cluster_ip(&self) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.service_octet, 0, 1)
     }
 
     /// One object, or 404.
@@ -613,15 +618,15 @@ impl Registry {
             _ => {
                 let ip = (1..=u16::MAX)
                     .map(|n| {
-                        Ipv4Addr::new(
-                            CLUSTER_IP_BASE[0],
-                            CLUSTER_IP_BASE[1],
-                            (n >> 8) as u8,
-                            (n & 0xff) as u8,
-                        )
+                        Ipv4Addr::new(127, self.service_octet, (n >> 8) as u8, (n & 0xff) as u8)
                     })
                     .find(|ip| ip.octets()[3] != 0 && !addresses.cluster_ips.contains(ip))
-                    .ok_or_else(|| ApiError::internal("no free ClusterIP left in 127.96.0.0/16"))?;
+                    .ok_or_else(|| {
+                        ApiError::internal(format!(
+                            "no free ClusterIP left in 127.{}.0.0/16",
+                            self.service_octet
+                        ))
+                    })?;
                 addresses.cluster_ips.insert(ip);
                 allocated.push(Allocation::Ip(ip));
                 spec["clusterIP"] = json!(ip.to_string());

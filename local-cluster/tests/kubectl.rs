@@ -99,7 +99,7 @@ fn nodes_look_like_eks_windows_and_linux_nodes() {
         "KERNEL-VERSION",
         "CONTAINER-RUNTIME",
         "Windows Server 2022",
-        "127.1.0.",
+        "ip-127-",
     ] {
         assert!(wide.contains(column), "{column} missing from:\n{wide}");
     }

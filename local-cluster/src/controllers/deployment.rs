@@ -350,6 +350,28 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
     };
     let mut olds = sets;
 
+    // The Deployment carries its current revision too (kubectl rollout undo patches it).
+    if let Some(new) = new_rs.as_ref() {
+        let revision = revision_of(new).to_string();
+        if deployment["metadata"]["annotations"][REVISION].as_str() != Some(revision.as_str()) {
+            let _ = registry.update_with(
+                deployments,
+                &namespace,
+                &name,
+                Part::Main,
+                &WriteOptions::default(),
+                |old| {
+                    let mut next = old.clone();
+                    if !next["metadata"]["annotations"].is_object() {
+                        next["metadata"]["annotations"] = json!({});
+                    }
+                    next["metadata"]["annotations"][REVISION] = json!(revision);
+                    Ok(next)
+                },
+            );
+        }
+    }
+
     if !paused && let Some(new) = new_rs.as_mut() {
         if strategy == "Recreate" {
             let old_pods: i64 = olds.iter().map(|rs| status_of(rs, "replicas")).sum();

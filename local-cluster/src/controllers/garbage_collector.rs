@@ -87,6 +87,9 @@ fn collect(registry: &Registry, kind: &'static ResourceKind, owner: &Value, dele
         .collect();
     let marked = owner["metadata"]["deletionTimestamp"].is_string();
     if deleted {
+        if !owner_kinds().contains(&kind) {
+            return;
+        }
         for (dependent_kind, dependent) in dependents(registry, &namespace, &uid) {
             let _ = registry.delete(
                 dependent_kind,
@@ -161,41 +164,53 @@ fn collect(registry: &Registry, kind: &'static ResourceKind, owner: &Value, dele
     }
 }
 
-/// Starts the collector: reacts to owner changes, and sweeps for dependents whose owner is gone.
+fn kind_named(kind: &str) -> Option<&'static ResourceKind> {
+    match kind {
+        "Deployment" => Some(resources::deployments()),
+        "ReplicaSet" => Some(resources::replicasets()),
+        "Service" => Some(resources::services()),
+        "Pod" => Some(resources::pods()),
+        _ => None,
+    }
+}
+
+/// Starts the collector. For every kind that owns or is owned: an object marked for deletion has
+/// its foreground/orphan finalizers worked on; an owner that goes takes its dependents with it;
+/// a dependent that goes lets its owners re-check a pending foreground deletion. A periodic sweep
+/// catches dependents whose owner went while nothing watched.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
+    let mut kinds: Vec<&'static ResourceKind> = owner_kinds().to_vec();
+    for kind in dependent_kinds() {
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
     let mut tasks = Vec::new();
-    for kind in owner_kinds() {
+    for kind in kinds {
         let registry = registry.clone();
         tasks.push(follow(registry.store.clone(), kind, move |change| {
+            let object = change.object.value();
             let deleted = change.kind == EventKind::Deleted;
-            collect(&registry, kind, &change.object.value(), deleted);
-        }));
-    }
-    // Foreground deletion of a ReplicaSet waits on pods: re-check owners when dependents go.
-    let watcher = registry.clone();
-    tasks.push(follow(
-        registry.store.clone(),
-        resources::pods(),
-        move |change| {
-            if change.kind != EventKind::Deleted {
+            collect(&registry, kind, &object, deleted);
+            if !deleted {
                 return;
             }
-            let pod = change.object.value();
-            let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
-            for owner in pod["metadata"]["ownerReferences"]
+            let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+            for owner in object["metadata"]["ownerReferences"]
                 .as_array()
                 .into_iter()
                 .flatten()
             {
-                if owner["kind"] == "ReplicaSet"
-                    && let Some(name) = owner["name"].as_str()
-                    && let Some(rs) = watcher.store.get(resources::replicasets(), namespace, name)
+                if let (Some(owner_kind), Some(name)) = (
+                    owner["kind"].as_str().and_then(kind_named),
+                    owner["name"].as_str(),
+                ) && let Some(stored) = registry.store.get(owner_kind, namespace, name)
                 {
-                    collect(&watcher, resources::replicasets(), &rs.value(), false);
+                    collect(&registry, owner_kind, &stored.value(), false);
                 }
             }
-        },
-    ));
+        }));
+    }
     tasks.push(tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(5));
         loop {

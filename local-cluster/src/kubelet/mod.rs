@@ -41,22 +41,32 @@ pub struct KubeletConfig {
     pub crash_backoff: Duration,
 }
 
-/// Pod IPs: 127.16.0.0/12, one loopback address per running pod.
-#[derive(Default)]
+/// Pod IPs: one loopback address per running pod, from 127.`octet`.0.0/16.
 pub struct PodAddresses {
     used: Mutex<BTreeSet<u32>>,
+    first: u32,
+    last: u32,
 }
 
 impl PodAddresses {
-    const FIRST: u32 = u32::from_be_bytes([127, 16, 0, 1]);
-    const LAST: u32 = u32::from_be_bytes([127, 31, 255, 254]);
+    /// Addresses from 127.`octet`.0.1 to 127.`octet`.255.254.
+    pub fn new(octet: u8) -> PodAddresses {
+        PodAddresses {
+            used: Mutex::default(),
+            first: u32::from_be_bytes([127, octet, 0, 1]),
+            last: u32::from_be_bytes([127, octet, 255, 254]),
+        }
+    }
 
-    /// A free address, or `None` when all million are taken.
+    /// A free address, or `None` when all 65,000 are taken.
     pub fn allocate(&self) -> Option<Ipv4Addr> {
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        let start = used.last().map_or(Self::FIRST, |last| last + 1);
-        let candidate = (start..=Self::LAST)
-            .chain(Self::FIRST..start)
+        let start = used
+            .last()
+            .map_or(self.first, |last| last + 1)
+            .clamp(self.first, self.last);
+        let candidate = (start..=self.last)
+            .chain(self.first..start)
             .find(|n| (n & 0xff) != 0 && (n & 0xff) != 255 && !used.contains(n))?;
         used.insert(candidate);
         Some(Ipv4Addr::from(candidate))
@@ -122,9 +132,14 @@ fn adoptable(pod: &Value) -> bool {
 
 impl Kubelets {
     /// Starts a kubelet for each of `nodes`.
-    pub fn start(registry: Arc<Registry>, nodes: &[NodeSpec], config: KubeletConfig) -> Kubelets {
+    pub fn start(
+        registry: Arc<Registry>,
+        nodes: &[NodeSpec],
+        config: KubeletConfig,
+        pod_octet: u8,
+    ) -> Kubelets {
         let logs = LogStore::default();
-        let addresses = Arc::new(PodAddresses::default());
+        let addresses = Arc::new(PodAddresses::new(pod_octet));
         let shared: HashMap<String, Arc<Shared>> = nodes
             .iter()
             .map(|node| {

@@ -179,7 +179,7 @@ impl PodWorker {
                 self.event(
                     EventType::Warning,
                     "FailedCreatePodSandBox",
-                    "Failed to create pod sandbox: no free pod IP in 127.16.0.0/12",
+                    "Failed to create pod sandbox: no free pod IP left on this cluster",
                     None,
                 );
             }

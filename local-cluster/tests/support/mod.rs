@@ -182,6 +182,59 @@ impl Cluster {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Polls `check` (with kubectl available through `self`) until it returns `Some`, or panics
+    /// after `seconds` with `what`.
+    pub fn wait_for<T>(
+        &self,
+        seconds: u64,
+        what: &str,
+        mut check: impl FnMut(&Cluster) -> Option<T>,
+    ) -> T {
+        let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+        loop {
+            if let Some(value) = check(self) {
+                return value;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out after {seconds} s waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// PIDs of the processes this cluster started (its children).
+    pub fn children(&self) -> Vec<u32> {
+        let output = Command::new("pgrep")
+            .arg("-P")
+            .arg(self.child.id().to_string())
+            .output()
+            .expect("run pgrep");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// Sends a signal by name with the system's `kill`.
+    pub fn signal(&self, name: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
+    /// Waits for the process to exit; returns whether it exited successfully.
+    pub fn wait_exit(&mut self, seconds: u64) -> Option<bool> {
+        for _ in 0..seconds * 20 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.success());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
 }
 
 impl Drop for Cluster {
