@@ -17,7 +17,7 @@ pub const SERVICE_MODE_ARG: &str = "__calc-service";
 
 /// If this process was started as a calculator container (`<exe> __calc-service <role>`),
 /// serves that role and exits; otherwise returns at once. Call it first thing in `main` of
-/// every binary that embeds the cluster.
+/// every binary that embeds the cluster, before any async runtime is started (it starts its own).
 pub fn serve_if_requested() {
     let mut args = std::env::args().skip(1);
     if args.next().as_deref() != Some(SERVICE_MODE_ARG) {
