@@ -43,7 +43,7 @@ pub async fn serve(
     tracing::info!(
         role = %config.role,
         %address,
-        routes = ?config.routes.report(),
+        routes = %serde_json::to_string(&config.routes.report()).unwrap_or_default(),
         pod = config.served_by.pod.as_deref().unwrap_or("-"),
         node = config.served_by.node.as_deref().unwrap_or("-"),
         "listening"

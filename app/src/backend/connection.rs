@@ -1,0 +1,340 @@
+//! What to connect to, how, and what went wrong in words an operator can act on.
+
+use std::path::PathBuf;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde::Serialize;
+
+/// Where the console's cluster comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum ConnectionTarget {
+    /// The embedded local hybrid cluster (2 Windows + 2 Linux nodes, the calculator monolith).
+    Local,
+    /// A kubeconfig context (`None`: the default file / its current context).
+    Kubeconfig {
+        /// The kubeconfig file.
+        path: Option<PathBuf>,
+        /// The context.
+        context: Option<String>,
+    },
+}
+
+impl ConnectionTarget {
+    /// The order the console tries: `--local`; then `--kubeconfig`/`--context`; then the
+    /// default kubeconfig's current context if there is one; then the embedded cluster.
+    pub fn resolve(
+        local: bool,
+        kubeconfig: Option<PathBuf>,
+        context: Option<String>,
+    ) -> ConnectionTarget {
+        if local {
+            return ConnectionTarget::Local;
+        }
+        if kubeconfig.is_some() || context.is_some() {
+            return ConnectionTarget::Kubeconfig {
+                path: kubeconfig,
+                context,
+            };
+        }
+        match Kubeconfig::read() {
+            Ok(config)
+                if config
+                    .current_context
+                    .as_deref()
+                    .is_some_and(|c| !c.is_empty()) =>
+            {
+                ConnectionTarget::Kubeconfig {
+                    path: None,
+                    context: None,
+                }
+            }
+            _ => ConnectionTarget::Local,
+        }
+    }
+
+    /// How the connection view names it.
+    pub fn label(&self) -> String {
+        match self {
+            ConnectionTarget::Local => "Local hybrid cluster".into(),
+            ConnectionTarget::Kubeconfig {
+                context: Some(c), ..
+            } => c.clone(),
+            ConnectionTarget::Kubeconfig { context: None, .. } => "current context".into(),
+        }
+    }
+}
+
+/// A context listed in the connection view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContextEntry {
+    /// Context name.
+    pub name: String,
+    /// Its cluster's server URL.
+    pub server: String,
+    /// Whether it is the kubeconfig's current context.
+    pub current: bool,
+}
+
+/// The contexts of the kubeconfig at `path` (or the default one); empty when there is none.
+pub fn list_contexts(path: Option<&PathBuf>) -> Vec<ContextEntry> {
+    let config = match path {
+        Some(p) => Kubeconfig::read_from(p),
+        None => Kubeconfig::read(),
+    };
+    let Ok(config) = config else {
+        return Vec::new();
+    };
+    let current = config.current_context.clone().unwrap_or_default();
+    config
+        .contexts
+        .iter()
+        .map(|named| {
+            let cluster = named
+                .context
+                .as_ref()
+                .map(|c| c.cluster.clone())
+                .unwrap_or_default();
+            let server = config
+                .clusters
+                .iter()
+                .find(|c| c.name == cluster)
+                .and_then(|c| c.cluster.as_ref())
+                .and_then(|c| c.server.clone())
+                .unwrap_or_default();
+            ContextEntry {
+                current: named.name == current,
+                name: named.name.clone(),
+                server,
+            }
+        })
+        .collect()
+}
+
+/// Why the console cannot talk to the cluster.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConnectError {
+    /// The kubeconfig cannot be read or parsed.
+    #[error("The kubeconfig cannot be used: {0}")]
+    Kubeconfig(String),
+    /// The context does not exist.
+    #[error("There is no context \"{context}\" in the kubeconfig. Available: {available}.")]
+    UnknownContext {
+        /// Asked for.
+        context: String,
+        /// What there is.
+        available: String,
+    },
+    /// Nothing answers at the server address.
+    #[error(
+        "Cannot reach the API server at {server}: {detail}. Is the cluster running, and is this the right address?"
+    )]
+    Unreachable {
+        /// The server URL.
+        server: String,
+        /// The transport error.
+        detail: String,
+    },
+    /// The TLS handshake failed.
+    #[error(
+        "TLS with {server} failed: {detail}. The kubeconfig's certificate-authority-data may not match the server."
+    )]
+    Tls {
+        /// The server URL.
+        server: String,
+        /// The TLS error.
+        detail: String,
+    },
+    /// The credentials were refused.
+    #[error(
+        "The API server at {server} refused the credentials (401 Unauthorized). Refresh them (for EKS: aws eks update-kubeconfig) and reconnect."
+    )]
+    Unauthorized {
+        /// The server URL.
+        server: String,
+    },
+    /// The credentials lack a permission the console needs.
+    #[error("Forbidden (403): cannot {verb} {resource}: {message}")]
+    Forbidden {
+        /// The verb.
+        verb: String,
+        /// The resource.
+        resource: String,
+        /// The server's words.
+        message: String,
+    },
+    /// The credential plugin (`aws eks get-token`) failed.
+    #[error("Getting credentials failed: {0}")]
+    Credentials(String),
+    /// The embedded cluster did not start.
+    #[error("The local hybrid cluster did not start: {0}")]
+    LocalCluster(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let next = e.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = e.source();
+    }
+    text
+}
+
+impl ConnectError {
+    /// Classifies a kube-rs error from a request to `server` doing `verb` on `resource`.
+    pub fn classify(err: &kube::Error, server: &str, verb: &str, resource: &str) -> ConnectError {
+        match err {
+            kube::Error::Api(status) if status.code == 401 => ConnectError::Unauthorized {
+                server: server.to_owned(),
+            },
+            kube::Error::Api(status) if status.code == 403 => ConnectError::Forbidden {
+                verb: verb.to_owned(),
+                resource: resource.to_owned(),
+                message: status.message.clone(),
+            },
+            kube::Error::Auth(e) => ConnectError::Credentials(chain(e)),
+            other => {
+                let detail = chain(other);
+                let lower = detail.to_lowercase();
+                if lower.contains("certificate")
+                    || lower.contains("tls")
+                    || lower.contains("handshake")
+                    || lower.contains("unknownissuer")
+                {
+                    ConnectError::Tls {
+                        server: server.to_owned(),
+                        detail,
+                    }
+                } else if lower.contains("connect")
+                    || lower.contains("refused")
+                    || lower.contains("dns")
+                    || lower.contains("timed out")
+                    || lower.contains("unreachable")
+                {
+                    ConnectError::Unreachable {
+                        server: server.to_owned(),
+                        detail,
+                    }
+                } else {
+                    ConnectError::Other(detail)
+                }
+            }
+        }
+    }
+}
+
+/// A kube-rs configuration for `target`, re-reading the kubeconfig each time (credentials and
+/// addresses change: a refreshed EKS token, a restarted local cluster).
+pub async fn kube_config(
+    target: &ConnectionTarget,
+    local_kubeconfig: Option<&str>,
+) -> Result<kube::Config, ConnectError> {
+    let (kubeconfig, context) = match target {
+        ConnectionTarget::Local => {
+            let text =
+                local_kubeconfig.ok_or_else(|| ConnectError::LocalCluster("not started".into()))?;
+            let config =
+                Kubeconfig::from_yaml(text).map_err(|e| ConnectError::Kubeconfig(e.to_string()))?;
+            (config, None)
+        }
+        ConnectionTarget::Kubeconfig { path, context } => {
+            let config = match path {
+                Some(p) => Kubeconfig::read_from(p)
+                    .map_err(|e| ConnectError::Kubeconfig(format!("{}: {e}", p.display())))?,
+                None => Kubeconfig::read().map_err(|e| ConnectError::Kubeconfig(e.to_string()))?,
+            };
+            if let Some(c) = context
+                && !config.contexts.iter().any(|named| &named.name == c)
+            {
+                let available: Vec<String> =
+                    config.contexts.iter().map(|n| n.name.clone()).collect();
+                return Err(ConnectError::UnknownContext {
+                    context: c.clone(),
+                    available: if available.is_empty() {
+                        "none".into()
+                    } else {
+                        available.join(", ")
+                    },
+                });
+            }
+            (config, context.clone())
+        }
+    };
+    let options = KubeConfigOptions {
+        context,
+        ..KubeConfigOptions::default()
+    };
+    kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| ConnectError::Kubeconfig(chain(&e)))
+}
+
+/// A client for `config`, checked by asking the server's version and listing nodes (the least
+/// the board needs).
+pub async fn verified_client(config: kube::Config) -> Result<(kube::Client, String), ConnectError> {
+    let server = config.cluster_url.to_string();
+    let mut config = config;
+    config.connect_timeout = Some(std::time::Duration::from_secs(5));
+    config.read_timeout = Some(std::time::Duration::from_secs(30));
+    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Other(chain(&e)))?;
+    let version = client
+        .apiserver_version()
+        .await
+        .map_err(|e| ConnectError::classify(&e, &server, "get", "/version"))?;
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
+    nodes
+        .list_metadata(&kube::api::ListParams::default().limit(1))
+        .await
+        .map_err(|e| ConnectError::classify(&e, &server, "list", "nodes"))?;
+    Ok((client, version.git_version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_flags_win_over_the_default_kubeconfig() {
+        assert_eq!(
+            ConnectionTarget::resolve(true, Some("x".into()), None),
+            ConnectionTarget::Local
+        );
+        assert_eq!(
+            ConnectionTarget::resolve(false, None, Some("prod".into())),
+            ConnectionTarget::Kubeconfig {
+                path: None,
+                context: Some("prod".into())
+            }
+        );
+    }
+
+    #[test]
+    fn api_errors_become_actionable_messages() {
+        let status = |code| {
+            let mut status = kube::core::Status::failure(
+                "nodes is forbidden: User \"dev\" cannot list resource \"nodes\" in API group \"\" at the cluster scope",
+                "Forbidden",
+            );
+            status.code = code;
+            kube::Error::Api(Box::new(status))
+        };
+        assert!(matches!(
+            ConnectError::classify(&status(401), "https://x", "list", "nodes"),
+            ConnectError::Unauthorized { .. }
+        ));
+        let forbidden = ConnectError::classify(&status(403), "https://x", "list", "nodes");
+        assert!(
+            forbidden.to_string().starts_with(
+                "Forbidden (403): cannot list nodes: nodes is forbidden: User \"dev\""
+            ),
+            "{forbidden}"
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! The console's background side: a tokio runtime that owns the cluster connection, watches it,
+//! calls the calculator, and talks to the UI only through commands in and events out. The UI
+//! thread never awaits and never touches the network.
+
+pub mod calculator;
+pub mod connection;
+mod details;
+mod session;
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::mpsc as async_mpsc;
+
+use crate::model::ClusterSnapshot;
+pub use calculator::{CalcOutcome, CalcTarget, ProbeSample};
+pub use connection::{ConnectError, ConnectionTarget, ContextEntry};
+pub use details::PodDetails;
+
+/// What the UI asks of the backend.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Connect (or switch) to a cluster.
+    Connect(ConnectionTarget),
+    /// Calculate once.
+    Calculate {
+        /// First number, as typed.
+        a: String,
+        /// Second number, as typed.
+        b: String,
+        /// Service proxy or URL.
+        target: CalcTarget,
+    },
+    /// Start or stop probing the calculator continuously.
+    Probe {
+        /// `None` stops it; otherwise calls per second.
+        per_second: Option<u32>,
+        /// First number.
+        a: String,
+        /// Second number.
+        b: String,
+        /// Service proxy or URL.
+        target: CalcTarget,
+    },
+    /// Show (and keep refreshing) the details of a pod; `None` stops.
+    SelectPod(Option<(String, String)>),
+    /// Which namespace's Events the log panel shows.
+    EventsNamespace(String),
+}
+
+/// Where the connection stands.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum ConnectionStatus {
+    /// Nothing yet.
+    Idle,
+    /// Connecting; the text says what is happening (starting the local cluster, …).
+    Connecting {
+        /// Which target.
+        target: String,
+        /// What is being done.
+        stage: String,
+    },
+    /// Watching a live cluster.
+    Live {
+        /// Which target.
+        target: String,
+        /// API server URL.
+        server: String,
+        /// Its Kubernetes version.
+        version: String,
+    },
+    /// The cluster stopped answering; the board shows the last known state.
+    Reconnecting {
+        /// Which target.
+        target: String,
+        /// When the last successful update came.
+        last_update: SystemTime,
+        /// Why.
+        error: String,
+    },
+    /// Connecting failed; nothing to show.
+    Failed {
+        /// Which target.
+        target: String,
+        /// Why, and what to do.
+        error: String,
+    },
+}
+
+/// A line in the log panel: a Kubernetes Event or one of the console's own actions.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LogEntry {
+    /// When it happened.
+    pub at: SystemTime,
+    /// `Normal`, `Warning`, or `Console` for the console's own actions.
+    pub kind: String,
+    /// Event reason or action.
+    pub reason: String,
+    /// `pod/name` the event is about, if any.
+    pub object: String,
+    /// The message.
+    pub message: String,
+    /// How many times (Events aggregate repeats).
+    pub count: i32,
+}
+
+/// What the backend tells the UI.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The connection changed.
+    Connection(ConnectionStatus),
+    /// The contexts the connection view can offer.
+    Contexts(Vec<ContextEntry>),
+    /// A new view of the cluster.
+    Snapshot(Arc<ClusterSnapshot>),
+    /// A calculation finished.
+    Calculated(CalcOutcome),
+    /// One probe call finished.
+    Probe(ProbeSample),
+    /// Details of the selected pod.
+    PodDetails(Box<PodDetails>),
+    /// The namespace's Events, newest first.
+    ClusterEvents(Vec<LogEntry>),
+    /// Something the console did or noticed.
+    Log(LogEntry),
+}
+
+/// Sends events to the UI and asks it to repaint.
+#[derive(Clone)]
+pub struct EventSink {
+    sender: mpsc::Sender<Event>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl EventSink {
+    /// Delivers `event`; a UI that has gone away is not an error.
+    pub fn send(&self, event: Event) {
+        if self.sender.send(event).is_ok() {
+            (self.repaint)();
+        }
+    }
+
+    /// Logs one of the console's own actions.
+    pub fn log(&self, reason: &str, message: impl Into<String>) {
+        let message = message.into();
+        tracing::info!(reason, %message);
+        self.send(Event::Log(LogEntry {
+            at: SystemTime::now(),
+            kind: "Console".into(),
+            reason: reason.into(),
+            object: String::new(),
+            message,
+            count: 1,
+        }));
+    }
+}
+
+/// The running backend: its thread, the command channel and the event queue.
+pub struct Backend {
+    commands: async_mpsc::UnboundedSender<Command>,
+    events: mpsc::Receiver<Event>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Backend {
+    /// Starts the backend thread; `repaint` is called after every event (egui's
+    /// `Context::request_repaint`).
+    pub fn start(repaint: impl Fn() + Send + Sync + 'static) -> Backend {
+        let (commands, receiver) = async_mpsc::unbounded_channel();
+        let (sender, events) = mpsc::channel();
+        let sink = EventSink {
+            sender,
+            repaint: Arc::new(repaint),
+        };
+        let thread = std::thread::Builder::new()
+            .name("hybrid-console-backend".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        sink.send(Event::Connection(ConnectionStatus::Failed {
+                            target: String::new(),
+                            error: format!("cannot start the background runtime: {e}"),
+                        }));
+                        return;
+                    }
+                };
+                runtime.block_on(session::supervise(receiver, sink));
+                // Let tasks (the local cluster's containers) stop before the runtime goes.
+                runtime.shutdown_timeout(Duration::from_secs(5));
+            })
+            .ok();
+        Backend {
+            commands,
+            events,
+            thread,
+        }
+    }
+
+    /// Sends a command; the backend answers with events.
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    /// Every event that arrived since the last call.
+    pub fn drain(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+
+    /// Blocks up to `timeout` for the next event (for tests and the CLI).
+    pub fn next_event(&self, timeout: Duration) -> Option<Event> {
+        self.events.recv_timeout(timeout).ok()
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        // Closing the command channel ends the supervisor, which stops the local cluster.
+        let (dead, _) = async_mpsc::unbounded_channel();
+        self.commands = dead;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! One connection at a time: connect, watch, publish snapshots; when the server goes away, keep
+//! the last state, say so, and reconnect by itself (re-reading the kubeconfig, whose credentials
+//! or address may have changed).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Node, Pod};
+use kube::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use local_cluster::{ClusterConfig, LocalCluster};
+use tokio::sync::{Mutex, Notify, mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::connection::{self, ConnectError, ConnectionTarget};
+use super::{ConnectionStatus, Event, EventSink, LogEntry, calculator, details};
+use crate::model::ClusterSnapshot;
+
+/// The embedded cluster, started on first use and kept until the console exits.
+type LocalSlot = Arc<Mutex<Option<LocalCluster>>>;
+
+/// Runs until the command channel closes.
+pub(super) async fn supervise(
+    mut commands: mpsc::UnboundedReceiver<super::Command>,
+    sink: EventSink,
+) {
+    let local: LocalSlot = Arc::default();
+    let (client_tx, client_rx) = watch::channel::<Option<kube::Client>>(None);
+    let (namespace_tx, namespace_rx) = watch::channel("calculator".to_owned());
+    let http = calculator::http_client();
+    let mut session: Option<JoinHandle<()>> = None;
+    let mut probe: Option<JoinHandle<()>> = None;
+    let mut selected: Option<JoinHandle<()>> = None;
+    while let Some(command) = commands.recv().await {
+        match command {
+            super::Command::Connect(target) => {
+                if let Some(s) = session.take() {
+                    s.abort();
+                }
+                let _ = client_tx.send(None);
+                sink.send(Event::Contexts(connection::list_contexts(match &target {
+                    ConnectionTarget::Kubeconfig { path, .. } => path.as_ref(),
+                    ConnectionTarget::Local => None,
+                })));
+                session = Some(tokio::spawn(run(
+                    target,
+                    sink.clone(),
+                    local.clone(),
+                    client_tx.clone(),
+                    namespace_rx.clone(),
+                )));
+            }
+            super::Command::Calculate { a, b, target } => {
+                let (sink, client, http) = (sink.clone(), client_rx.borrow().clone(), http.clone());
+                tokio::spawn(async move {
+                    let outcome =
+                        calculator::calculate(client.as_ref(), &http, &target, &a, &b).await;
+                    sink.send(Event::Calculated(outcome));
+                });
+            }
+            super::Command::Probe {
+                per_second,
+                a,
+                b,
+                target,
+            } => {
+                if let Some(p) = probe.take() {
+                    p.abort();
+                }
+                if let Some(rate) = per_second {
+                    sink.log(
+                        "Probe",
+                        format!("probing the calculator {rate} times a second"),
+                    );
+                    probe = Some(tokio::spawn(calculator::probe(
+                        rate,
+                        a,
+                        b,
+                        target,
+                        client_rx.clone(),
+                        http.clone(),
+                        sink.clone(),
+                    )));
+                } else {
+                    sink.log("Probe", "probing stopped");
+                }
+            }
+            super::Command::SelectPod(pod) => {
+                if let Some(s) = selected.take() {
+                    s.abort();
+                }
+                if let Some((namespace, name)) = pod {
+                    selected = Some(tokio::spawn(details::follow(
+                        namespace,
+                        name,
+                        client_rx.clone(),
+                        sink.clone(),
+                    )));
+                }
+            }
+            super::Command::EventsNamespace(namespace) => {
+                let _ = namespace_tx.send(namespace);
+            }
+        }
+    }
+    for task in [session, probe, selected].into_iter().flatten() {
+        task.abort();
+    }
+    if let Some(cluster) = local.lock().await.take() {
+        cluster.shutdown().await;
+    }
+}
+
+async fn local_kubeconfig(
+    local: &LocalSlot,
+    sink: &EventSink,
+    label: &str,
+) -> Result<String, ConnectError> {
+    let mut slot = local.lock().await;
+    if let Some(cluster) = slot.as_ref() {
+        return Ok(cluster.kubeconfig().to_owned());
+    }
+    sink.send(Event::Connection(ConnectionStatus::Connecting {
+        target: label.to_owned(),
+        stage: "Starting the local hybrid cluster (2 Windows + 2 Linux nodes) and the calculator monolith…".into(),
+    }));
+    let started = Instant::now();
+    let cluster = LocalCluster::start(ClusterConfig {
+        with_calculator: true,
+        ..ClusterConfig::default()
+    })
+    .await
+    .map_err(|e| ConnectError::LocalCluster(e.to_string()))?;
+    sink.log(
+        "LocalCluster",
+        format!(
+            "local hybrid cluster up at {} with the calculator monolith ready, in {:.1} s",
+            cluster.url(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    let kubeconfig = cluster.kubeconfig().to_owned();
+    *slot = Some(cluster);
+    Ok(kubeconfig)
+}
+
+async fn connect_once(
+    target: &ConnectionTarget,
+    local: &LocalSlot,
+    sink: &EventSink,
+) -> Result<(kube::Client, String, String), ConnectError> {
+    let label = target.label();
+    let kubeconfig = match target {
+        ConnectionTarget::Local => Some(local_kubeconfig(local, sink, &label).await?),
+        ConnectionTarget::Kubeconfig { .. } => None,
+    };
+    sink.send(Event::Connection(ConnectionStatus::Connecting {
+        target: label,
+        stage: "Contacting the API server…".into(),
+    }));
+    let config = connection::kube_config(target, kubeconfig.as_deref()).await?;
+    let server = config.cluster_url.to_string();
+    let (client, version) = connection::verified_client(config).await?;
+    Ok((client, server, version))
+}
+
+/// Errors a retry will not fix.
+fn permanent(error: &ConnectError) -> bool {
+    matches!(
+        error,
+        ConnectError::UnknownContext { .. }
+            | ConnectError::Kubeconfig(_)
+            | ConnectError::LocalCluster(_)
+            | ConnectError::Forbidden { .. }
+    )
+}
+
+async fn run(
+    target: ConnectionTarget,
+    sink: EventSink,
+    local: LocalSlot,
+    client_tx: watch::Sender<Option<kube::Client>>,
+    namespace: watch::Receiver<String>,
+) {
+    let label = target.label();
+    let mut last_update: Option<SystemTime> = None;
+    loop {
+        match connect_once(&target, &local, &sink).await {
+            Ok((client, server, version)) => {
+                sink.log(
+                    "Connected",
+                    format!("{label}: {server} (Kubernetes {version})"),
+                );
+                sink.send(Event::Connection(ConnectionStatus::Live {
+                    target: label.clone(),
+                    server: server.clone(),
+                    version: version.clone(),
+                }));
+                let _ = client_tx.send(Some(client.clone()));
+                let lost = watch_cluster(
+                    client,
+                    &sink,
+                    &label,
+                    &server,
+                    &version,
+                    namespace.clone(),
+                    &mut last_update,
+                )
+                .await;
+                let _ = client_tx.send(None);
+                sink.log("Disconnected", format!("{label}: {lost}"));
+                sink.send(Event::Connection(ConnectionStatus::Reconnecting {
+                    target: label.clone(),
+                    last_update: last_update.unwrap_or_else(SystemTime::now),
+                    error: lost,
+                }));
+            }
+            Err(error) => match last_update {
+                // Never connected: say why. Retry only what a retry can fix.
+                None => {
+                    sink.send(Event::Connection(ConnectionStatus::Failed {
+                        target: label.clone(),
+                        error: error.to_string(),
+                    }));
+                    if permanent(&error) {
+                        return;
+                    }
+                }
+                Some(at) => sink.send(Event::Connection(ConnectionStatus::Reconnecting {
+                    target: label.clone(),
+                    last_update: at,
+                    error: error.to_string(),
+                })),
+            },
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Streams one kind into a reflector store, signalling every change and every error.
+fn reflect<K>(
+    api: Api<K>,
+    writer: reflector::store::Writer<K>,
+    prune: fn(&mut K),
+    changed: Arc<Notify>,
+    failing: watch::Sender<Option<String>>,
+) -> JoinHandle<()>
+where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    tokio::spawn(async move {
+        let stream = reflector::reflector(
+            writer,
+            watcher(api, watcher::Config::default()).modify(prune),
+        )
+        .default_backoff();
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(_) => {
+                    let _ = failing.send(None);
+                    changed.notify_one();
+                }
+                Err(e) => {
+                    let _ = failing.send(Some(e.to_string()));
+                }
+            }
+        }
+    })
+}
+
+/// The board needs little of a pod: keep reflector memory small at 150,000 pods (the side panel
+/// fetches the whole pod when one is selected).
+fn prune_pod(pod: &mut Pod) {
+    pod.metadata.managed_fields = None;
+    pod.metadata.annotations = None;
+    if let Some(spec) = pod.spec.as_mut() {
+        spec.volumes = None;
+        spec.tolerations = None;
+        spec.affinity = None;
+        for c in spec.containers.iter_mut() {
+            c.env = None;
+            c.env_from = None;
+            c.volume_mounts = None;
+            c.liveness_probe = None;
+            c.readiness_probe = None;
+            c.startup_probe = None;
+            c.lifecycle = None;
+            c.security_context = None;
+            c.command = None;
+            c.args = None;
+        }
+    }
+}
+
+fn prune_node(node: &mut Node) {
+    node.metadata.managed_fields = None;
+    node.metadata.annotations = None;
+    if let Some(status) = node.status.as_mut() {
+        status.images = None;
+    }
+}
+
+fn prune_deployment(deployment: &mut Deployment) {
+    deployment.metadata.managed_fields = None;
+    deployment.metadata.annotations = None;
+}
+
+fn prune_event(event: &mut KubeEvent) {
+    event.metadata.managed_fields = None;
+}
+
+fn log_entries(store: &Store<KubeEvent>) -> Vec<LogEntry> {
+    let mut entries: Vec<LogEntry> = store
+        .state()
+        .iter()
+        .map(|e| {
+            let when = e
+                .last_timestamp
+                .as_ref()
+                .map(|t| t.0)
+                .or_else(|| e.event_time.as_ref().map(|t| t.0))
+                .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0));
+            LogEntry {
+                at: when.map_or(SystemTime::UNIX_EPOCH, SystemTime::from),
+                kind: e.type_.clone().unwrap_or_else(|| "Normal".into()),
+                reason: e.reason.clone().unwrap_or_default(),
+                object: format!(
+                    "{}/{}",
+                    e.involved_object
+                        .kind
+                        .clone()
+                        .unwrap_or_default()
+                        .to_lowercase(),
+                    e.involved_object.name.clone().unwrap_or_default()
+                ),
+                message: e.message.clone().unwrap_or_default(),
+                count: e.count.unwrap_or(1),
+            }
+        })
+        .collect();
+    entries.sort_by_key(|entry| std::cmp::Reverse(entry.at));
+    entries.truncate(300);
+    entries
+}
+
+/// Watches until the server is lost; returns why.
+async fn watch_cluster(
+    client: kube::Client,
+    sink: &EventSink,
+    label: &str,
+    server: &str,
+    version: &str,
+    mut namespace: watch::Receiver<String>,
+    last_update: &mut Option<SystemTime>,
+) -> String {
+    let changed = Arc::new(Notify::new());
+    let (failing_tx, failing_rx) = watch::channel::<Option<String>>(None);
+    let (nodes, nodes_writer) = reflector::store::<Node>();
+    let (pods, pods_writer) = reflector::store::<Pod>();
+    let (deployments, deployments_writer) = reflector::store::<Deployment>();
+    let mut tasks = vec![
+        reflect(
+            Api::<Node>::all(client.clone()),
+            nodes_writer,
+            prune_node,
+            changed.clone(),
+            failing_tx.clone(),
+        ),
+        reflect(
+            Api::<Pod>::all(client.clone()),
+            pods_writer,
+            prune_pod,
+            changed.clone(),
+            failing_tx.clone(),
+        ),
+        reflect(
+            Api::<Deployment>::all(client.clone()),
+            deployments_writer,
+            prune_deployment,
+            changed.clone(),
+            failing_tx.clone(),
+        ),
+    ];
+    let events_changed = Arc::new(Notify::new());
+    let start_events = |ns: &str| {
+        let (store, writer) = reflector::store::<KubeEvent>();
+        let task = reflect(
+            Api::<KubeEvent>::namespaced(client.clone(), ns),
+            writer,
+            prune_event,
+            events_changed.clone(),
+            failing_tx.clone(),
+        );
+        (store, task)
+    };
+    let (mut events, mut events_task) = start_events(&namespace.borrow().clone());
+    let mut health = tokio::time::interval(Duration::from_secs(2));
+    let mut misses = 0;
+    let mut was_failing = false;
+    let lost = loop {
+        tokio::select! {
+            _ = changed.notified() => {
+                // Coalesce bursts (a rollout changes many pods at once) into one snapshot.
+                tokio::time::sleep(Duration::from_millis(80)).await;
+                let snapshot = ClusterSnapshot::build(
+                    nodes.state().iter().map(|n| n.as_ref()),
+                    pods.state().iter().map(|p| p.as_ref()),
+                    deployments.state().iter().map(|d| d.as_ref()),
+                );
+                *last_update = Some(SystemTime::now());
+                sink.send(Event::Snapshot(Arc::new(snapshot)));
+            }
+            _ = events_changed.notified() => {
+                sink.send(Event::ClusterEvents(log_entries(&events)));
+            }
+            changed = namespace.changed() => {
+                if changed.is_err() {
+                    break "the console is closing".to_owned();
+                }
+                events_task.abort();
+                (events, events_task) = start_events(&namespace.borrow().clone());
+                sink.send(Event::ClusterEvents(Vec::new()));
+            }
+            _ = health.tick() => {
+                let alive = tokio::time::timeout(Duration::from_secs(3), client.apiserver_version()).await;
+                match alive {
+                    Ok(Ok(_)) => {
+                        misses = 0;
+                        if was_failing {
+                            was_failing = false;
+                            sink.send(Event::Connection(ConnectionStatus::Live { target: label.to_owned(), server: server.to_owned(), version: version.to_owned() }));
+                        }
+                    }
+                    outcome => {
+                        misses += 1;
+                        let why = match outcome {
+                            Ok(Err(e)) => ConnectError::classify(&e, server, "get", "/version").to_string(),
+                            _ => format!("the API server at {server} did not answer within 3 s"),
+                        };
+                        if misses == 1 {
+                            was_failing = true;
+                            sink.send(Event::Connection(ConnectionStatus::Reconnecting {
+                                target: label.to_owned(),
+                                last_update: last_update.unwrap_or_else(SystemTime::now),
+                                error: failing_rx.borrow().clone().unwrap_or_else(|| why.clone()),
+                            }));
+                        }
+                        // Watchers retry on their own; after a few misses, rebuild the client
+                        // from the (possibly updated) kubeconfig.
+                        if misses >= 3 {
+                            break why;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    events_task.abort();
+    for task in tasks.drain(..) {
+        task.abort();
+    }
+    lost
+}

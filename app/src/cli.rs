@@ -1,0 +1,360 @@
+//! `hybrid-console status` and `hybrid-console calc A B`: the board and the calculator panel for
+//! scripts, with `--output json` giving the same JSON the model and the calculator use.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::Api;
+use kube::api::ListParams;
+use local_cluster::{ClusterConfig, LocalCluster};
+
+use crate::backend::calculator::{self, CalcOutcome, CalcTarget};
+use crate::backend::connection::{self, ConnectionTarget};
+use crate::model::{ClusterSnapshot, PodPlacement, PodState};
+
+/// A native console for hybrid (Windows + Linux) Kubernetes clusters. Without a subcommand it
+/// opens the window; without a cluster configured it runs an embedded local hybrid cluster.
+#[derive(Debug, Parser)]
+#[command(name = "hybrid-console", version, about)]
+pub struct Cli {
+    /// Use the embedded local hybrid cluster, even if a kubeconfig exists.
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// The kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// How subcommands print their result.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// What to do; none opens the window.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned text for people.
+    Table,
+    /// JSON for scripts.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Nodes by OS and node group, with their pods, and the calculator's state.
+    Status,
+    /// Calls the calculator with two numbers: each operation's result and who answered.
+    Calc {
+        /// First number.
+        #[arg(allow_hyphen_values = true)]
+        a: String,
+        /// Second number.
+        #[arg(allow_hyphen_values = true)]
+        b: String,
+        /// Call this base URL instead of the front Service through the API server.
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+impl Cli {
+    /// Where to connect, by the documented order.
+    pub fn target(&self) -> ConnectionTarget {
+        ConnectionTarget::resolve(self.local, self.kubeconfig.clone(), self.context.clone())
+    }
+}
+
+/// Runs a subcommand; errors go to stderr with a non-zero exit.
+pub fn run(cli: &Cli, command: &Command) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let target = cli.target();
+        let mut local = None;
+        let outcome = execute(cli, command, &target, &mut local).await;
+        if let Some(cluster) = local {
+            cluster.shutdown().await;
+        }
+        match outcome {
+            Ok((text, success)) => {
+                print!("{text}");
+                if success {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn execute(
+    cli: &Cli,
+    command: &Command,
+    target: &ConnectionTarget,
+    local: &mut Option<LocalCluster>,
+) -> anyhow::Result<(String, bool)> {
+    let kubeconfig = match target {
+        ConnectionTarget::Local => {
+            let cluster = LocalCluster::start(ClusterConfig {
+                with_calculator: true,
+                ..ClusterConfig::default()
+            })
+            .await?;
+            let text = cluster.kubeconfig().to_owned();
+            *local = Some(cluster);
+            Some(text)
+        }
+        ConnectionTarget::Kubeconfig { .. } => None,
+    };
+    let config = connection::kube_config(target, kubeconfig.as_deref()).await?;
+    let server = config.cluster_url.to_string();
+    let (client, version) = connection::verified_client(config).await?;
+    let everything = ListParams::default();
+    let nodes = Api::<Node>::all(client.clone())
+        .list(&everything)
+        .await?
+        .items;
+    match command {
+        Command::Status => {
+            let pods = Api::<Pod>::all(client.clone())
+                .list(&everything)
+                .await?
+                .items;
+            let deployments = Api::<Deployment>::all(client.clone())
+                .list(&everything)
+                .await?
+                .items;
+            let snapshot = ClusterSnapshot::build(&nodes, &pods, &deployments);
+            let text = match cli.output {
+                Output::Json => serde_json::to_string_pretty(&snapshot)? + "\n",
+                Output::Table => status_table(&snapshot, &target.label(), &server, &version),
+            };
+            Ok((text, true))
+        }
+        Command::Calc { a, b, url } => {
+            let calc_target = url.clone().map(CalcTarget::Url).unwrap_or_default();
+            let outcome = calculator::calculate(
+                Some(&client),
+                &calculator::http_client(),
+                &calc_target,
+                a,
+                b,
+            )
+            .await;
+            let snapshot = ClusterSnapshot::build(&nodes, std::iter::empty(), std::iter::empty());
+            let ok = outcome.all_ok();
+            let text = match (&outcome.result, cli.output) {
+                (Err(e), _) => anyhow::bail!(
+                    "the calculator at {} could not answer: {e}",
+                    calc_target.describe()
+                ),
+                (Ok(answer), Output::Json) => serde_json::to_string_pretty(answer)? + "\n",
+                (Ok(_), Output::Table) => calc_table(&outcome, &snapshot),
+            };
+            Ok((text, ok))
+        }
+    }
+}
+
+fn gib(bytes: i64) -> String {
+    format!("{:.1}Gi", bytes as f64 / 1024.0 / 1024.0 / 1024.0)
+}
+
+fn pod_line(pod: &PodPlacement) -> String {
+    let mut line = format!(
+        "{}/{}  {}",
+        pod.namespace,
+        pod.name,
+        pod.reason.clone().unwrap_or_else(|| pod.phase.clone())
+    );
+    if pod.state == PodState::Ready {
+        line.push_str("  ready");
+    }
+    if pod.restarts > 0 {
+        let _ = write!(line, "  restarts {}", pod.restarts);
+    }
+    if let Some(ip) = &pod.ip {
+        let _ = write!(line, "  {ip}");
+    }
+    if !pod.holds.is_empty() {
+        let ops: Vec<String> = pod.holds.iter().map(|o| o.to_string()).collect();
+        let _ = write!(line, "  [in-process: {}]", ops.join(", "));
+    }
+    if pod.os_mismatch {
+        line.push_str("  (image not built for this node's OS)");
+    }
+    line
+}
+
+/// The board as text.
+pub fn status_table(
+    snapshot: &ClusterSnapshot,
+    target: &str,
+    server: &str,
+    version: &str,
+) -> String {
+    let mut out = format!("Cluster: {target} ({server}), Kubernetes {version}\n");
+    for lane in &snapshot.lanes {
+        let _ = writeln!(
+            out,
+            "\n{} ({} nodes)",
+            lane.os.title().to_uppercase(),
+            lane.node_count()
+        );
+        for group in &lane.groups {
+            let _ = writeln!(
+                out,
+                "  node group {} ({} nodes)",
+                group.name,
+                group.nodes.len()
+            );
+            for node in &group.nodes {
+                let taints = if node.taints.is_empty() {
+                    "-".to_owned()
+                } else {
+                    node.taints.join(",")
+                };
+                let _ = writeln!(
+                    out,
+                    "    {}  {}  {}  taints {}  pods {}/{}  cpu {}m/{}m  memory {}/{}",
+                    node.name,
+                    node.instance_type.as_deref().unwrap_or("-"),
+                    if node.ready { "Ready" } else { "NotReady" },
+                    taints,
+                    node.pods_placed(),
+                    node.pod_capacity,
+                    node.cpu_requested_millis,
+                    node.cpu_allocatable_millis,
+                    gib(node.memory_requested_bytes),
+                    gib(node.memory_allocatable_bytes),
+                );
+                for pod in &node.pods {
+                    let _ = writeln!(out, "      {}", pod_line(pod));
+                }
+            }
+        }
+    }
+    if !snapshot.unscheduled.is_empty() {
+        let _ = writeln!(out, "\nUNSCHEDULED ({})", snapshot.unscheduled.len());
+        for pod in &snapshot.unscheduled {
+            let _ = writeln!(out, "  {}", pod_line(pod));
+            if let Some(message) = &pod.message {
+                let _ = writeln!(out, "    {message}");
+            }
+        }
+    }
+    let calculator = &snapshot.calculator;
+    if calculator.monolith.is_some() || !calculator.services.is_empty() {
+        let _ = writeln!(out, "\nCALCULATOR");
+        if let Some(m) = &calculator.monolith {
+            let held: Vec<String> = m.in_process.iter().map(|o| o.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "  monolith {}/{} ({}/{} ready) computes in-process: {}",
+                m.namespace,
+                m.deployment,
+                m.ready.0,
+                m.ready.1,
+                if held.is_empty() {
+                    "nothing".into()
+                } else {
+                    held.join(", ")
+                }
+            );
+            for (op, url) in &m.forwarded {
+                let _ = writeln!(out, "    forwards {op} to {url}");
+            }
+        }
+        for s in &calculator.services {
+            let _ = writeln!(
+                out,
+                "  {} service {}/{} ({}/{} ready)",
+                s.component, s.namespace, s.deployment, s.ready.0, s.ready.1
+            );
+        }
+    }
+    out
+}
+
+/// The calculator panel's table as text.
+pub fn calc_table(outcome: &CalcOutcome, snapshot: &ClusterSnapshot) -> String {
+    let Ok(answer) = &outcome.result else {
+        return String::new();
+    };
+    let os = |node: &Option<String>| {
+        node.as_deref()
+            .and_then(|n| snapshot.os_of_node(n))
+            .map(|o| o.label())
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut rows = vec![[
+        "OPERATION".to_owned(),
+        "RESULT".into(),
+        "POD".into(),
+        "NODE".into(),
+        "OS".into(),
+        "LATENCY".into(),
+    ]];
+    for r in &answer.results {
+        let result = match (&r.total, &r.error) {
+            (Some(t), _) => t.to_string(),
+            (None, Some(e)) => format!("error {}: {}", e.code, e.message),
+            (None, None) => "-".into(),
+        };
+        let by = r.served_by.as_ref();
+        rows.push([
+            r.operation.to_string(),
+            result,
+            by.and_then(|s| s.pod.clone())
+                .unwrap_or_else(|| by.map(|s| s.service.clone()).unwrap_or_else(|| "-".into())),
+            by.and_then(|s| s.node.clone())
+                .unwrap_or_else(|| "-".into()),
+            by.map(|s| os(&s.node)).unwrap_or_else(|| "-".into()),
+            format!("{:.1} ms", r.latency_ms),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    let f = &answer.frontend;
+    let _ = writeln!(
+        out,
+        "\nFrontend: {} on {} ({}); round trip {:.1} ms",
+        f.pod.clone().unwrap_or_else(|| f.service.clone()),
+        f.node.clone().unwrap_or_else(|| "-".into()),
+        os(&f.node),
+        outcome.latency_ms
+    );
+    out
+}

@@ -1,0 +1,63 @@
+//! `hybrid-console`: the window, or a CLI subcommand.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use hybrid_console::cli::{self, Cli};
+use hybrid_console::ui::{ConsoleApp, Persisted};
+
+fn main() -> ExitCode {
+    // The embedded cluster runs calculator containers by re-running this executable.
+    local_cluster::calculator::serve_if_requested();
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    match &cli.command {
+        Some(command) => cli::run(&cli, command),
+        None => run_window(&cli),
+    }
+}
+
+fn run_window(cli: &Cli) -> ExitCode {
+    let target = cli.target();
+    let kubeconfig = cli.kubeconfig.clone();
+    let exit_when_ready = std::env::var_os("HYBRID_CONSOLE_EXIT_WHEN_READY").is_some();
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("hybrid-console")
+            .with_inner_size([1440.0, 900.0])
+            .with_min_inner_size([900.0, 600.0]),
+        ..Default::default()
+    };
+    let result = eframe::run_native(
+        "hybrid-console",
+        options,
+        Box::new(move |cc| {
+            let persisted: Persisted = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+                .unwrap_or_default();
+            Ok(Box::new(ConsoleApp::new(
+                &cc.egui_ctx,
+                target,
+                kubeconfig,
+                persisted,
+                exit_when_ready,
+            )))
+        }),
+    );
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "error: cannot open the window: {e}. Is a display available (DISPLAY or WAYLAND_DISPLAY)? For scripts, use a subcommand such as `hybrid-console status`."
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

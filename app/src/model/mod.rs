@@ -1,0 +1,137 @@
+//! The cluster as the console shows it: pure data built from Kubernetes objects, with no egui
+//! and no I/O, so it is computed once per change and read by every view and the CLI.
+
+mod calculator;
+mod nodes;
+mod pods;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use serde::Serialize;
+
+pub use calculator::{COMPONENT_LABEL, CalculatorTopology, ExtractedService, Monolith, NAME_LABEL};
+pub use nodes::{NodeGroup, NodeOs, NodeTile, OsLane, node_group_of};
+pub use pods::{PodPlacement, PodState};
+
+/// Everything the board, the calculator chips and `status` show, at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ClusterSnapshot {
+    /// Windows first, then Linux, then anything else.
+    pub lanes: Vec<OsLane>,
+    /// Pods not placed on a node (Pending), and pods whose node is unknown.
+    pub unscheduled: Vec<PodPlacement>,
+    /// The calculator's strangler-fig state.
+    pub calculator: CalculatorTopology,
+    /// Namespaces that have pods, for the filter.
+    pub namespaces: Vec<String>,
+    /// Total pods.
+    pub pod_count: usize,
+}
+
+impl ClusterSnapshot {
+    /// Builds the snapshot from the current objects.
+    pub fn build<'a>(
+        nodes: impl IntoIterator<Item = &'a Node>,
+        pods: impl IntoIterator<Item = &'a Pod>,
+        deployments: impl IntoIterator<Item = &'a Deployment>,
+    ) -> ClusterSnapshot {
+        let deployments: Vec<&Deployment> = deployments.into_iter().collect();
+        let calculator = CalculatorTopology::of(&deployments);
+        let mut tiles: BTreeMap<String, NodeTile> = nodes
+            .into_iter()
+            .map(NodeTile::of)
+            .map(|t| (t.name.clone(), t))
+            .collect();
+        let mut unscheduled = Vec::new();
+        let mut namespaces = BTreeSet::new();
+        let mut pod_count = 0;
+        for pod in pods {
+            pod_count += 1;
+            let mut placement = PodPlacement::of(pod);
+            namespaces.insert(placement.namespace.clone());
+            if CalculatorTopology::is_monolith_pod(&placement.labels)
+                && let Some(monolith) = &calculator.monolith
+                && monolith.namespace == placement.namespace
+            {
+                placement.holds = monolith.in_process.clone();
+            }
+            match placement.node.clone().and_then(|n| tiles.get_mut(&n)) {
+                Some(tile) => {
+                    if placement.occupies_node() {
+                        tile.cpu_requested_millis += placement.cpu_request_millis;
+                        tile.memory_requested_bytes += placement.memory_request_bytes;
+                    }
+                    tile.pods.push(placement);
+                }
+                None => unscheduled.push(placement),
+            }
+        }
+        let mut lanes: BTreeMap<NodeOs, BTreeMap<String, Vec<NodeTile>>> = BTreeMap::new();
+        for (_, mut tile) in tiles {
+            tile.pods
+                .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            lanes
+                .entry(tile.os.clone())
+                .or_default()
+                .entry(tile.group.clone())
+                .or_default()
+                .push(tile);
+        }
+        // Both lanes always show, even when one is empty (the goal is an empty Windows lane).
+        for os in [NodeOs::Windows, NodeOs::Linux] {
+            lanes.entry(os).or_default();
+        }
+        unscheduled.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        ClusterSnapshot {
+            lanes: lanes
+                .into_iter()
+                .map(|(os, groups)| OsLane {
+                    os,
+                    groups: groups
+                        .into_iter()
+                        .map(|(name, nodes)| NodeGroup { name, nodes })
+                        .collect(),
+                })
+                .collect(),
+            unscheduled,
+            calculator,
+            namespaces: namespaces.into_iter().collect(),
+            pod_count,
+        }
+    }
+
+    /// The lane of `os`.
+    pub fn lane(&self, os: &NodeOs) -> Option<&OsLane> {
+        self.lanes.iter().find(|l| &l.os == os)
+    }
+
+    /// Every node tile.
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeTile> {
+        self.lanes
+            .iter()
+            .flat_map(|l| l.groups.iter().flat_map(|g| g.nodes.iter()))
+    }
+
+    /// The tile of node `name`.
+    pub fn node(&self, name: &str) -> Option<&NodeTile> {
+        self.nodes().find(|n| n.name == name)
+    }
+
+    /// A pod by namespace and name, wherever it is.
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<&PodPlacement> {
+        self.nodes()
+            .flat_map(|n| n.pods.iter())
+            .chain(self.unscheduled.iter())
+            .find(|p| p.namespace == namespace && p.name == name)
+    }
+
+    /// The OS of node `name`, as its labels say.
+    pub fn os_of_node(&self, name: &str) -> Option<NodeOs> {
+        self.node(name).map(|n| n.os.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! Where a pod is and what state it is in, as the board colours it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+use serde::Serialize;
+
+/// The colour classes of the board (as kube-ops-view draws them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PodState {
+    /// Running and Ready.
+    Ready,
+    /// Placed, not yet Ready (pulling, starting, probing).
+    Starting,
+    /// Not placed on any node.
+    Pending,
+    /// Crash-looping, failing to pull (an OS mismatch included), or Failed.
+    Failing,
+    /// Being deleted.
+    Terminating,
+    /// Ran to completion.
+    Succeeded,
+}
+
+/// Waiting reasons that mean the pod will not get better by itself.
+const FAILING_REASONS: &[&str] = &[
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "CreateContainerError",
+    "CreateContainerConfigError",
+    "RunContainerError",
+];
+
+/// One pod, as the board and `status` show it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PodPlacement {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Colour class.
+    pub state: PodState,
+    /// `status.phase`.
+    pub phase: String,
+    /// What kubectl would print in STATUS when it says more than the phase
+    /// (`CrashLoopBackOff`, `ImagePullBackOff`, `Unschedulable`, `Terminating`).
+    pub reason: Option<String>,
+    /// The explanation that goes with the reason (the scheduler's or containerd's words).
+    pub message: Option<String>,
+    /// Whether the image does not exist for the node's OS (a hybrid cluster's classic failure).
+    pub os_mismatch: bool,
+    /// Restarts across containers.
+    pub restarts: i32,
+    /// `status.podIP`.
+    pub ip: Option<String>,
+    /// `spec.nodeName`.
+    pub node: Option<String>,
+    /// Labels, for search.
+    pub labels: BTreeMap<String, String>,
+    /// CPU requested, in millicores.
+    pub cpu_request_millis: i64,
+    /// Memory requested, in bytes.
+    pub memory_request_bytes: i64,
+    /// Calculator operations this pod computes in-process (only on monolith pods).
+    pub holds: Vec<calc_services::Operation>,
+}
+
+impl PodPlacement {
+    /// Classifies `pod`.
+    pub fn of(pod: &Pod) -> PodPlacement {
+        let meta = &pod.metadata;
+        let spec = pod.spec.as_ref();
+        let status = pod.status.as_ref();
+        let phase = status
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Pending".into());
+        let node = spec
+            .and_then(|s| s.node_name.clone())
+            .filter(|n| !n.is_empty());
+        let containers = status
+            .and_then(|s| s.container_statuses.clone())
+            .unwrap_or_default();
+        let restarts = containers.iter().map(|c| c.restart_count).sum();
+        let ready = status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        let waiting = containers
+            .iter()
+            .filter_map(|c| c.state.as_ref().and_then(|s| s.waiting.as_ref()))
+            .find(|w| {
+                w.reason
+                    .as_deref()
+                    .is_some_and(|r| r != "ContainerCreating" && r != "PodInitializing")
+            });
+        let mut reason = waiting.and_then(|w| w.reason.clone());
+        let mut message = waiting.and_then(|w| w.message.clone());
+        let os_mismatch = message
+            .as_deref()
+            .is_some_and(|m| m.contains("no match for platform in manifest"));
+        if node.is_none()
+            && let Some(condition) = status.and_then(|s| s.conditions.as_ref()).and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+            })
+        {
+            reason = condition.reason.clone();
+            message = condition.message.clone();
+        }
+        let state = if meta.deletion_timestamp.is_some() {
+            reason = Some("Terminating".into());
+            PodState::Terminating
+        } else if phase == "Succeeded" {
+            PodState::Succeeded
+        } else if phase == "Failed"
+            || reason
+                .as_deref()
+                .is_some_and(|r| FAILING_REASONS.contains(&r))
+        {
+            PodState::Failing
+        } else if node.is_none() {
+            PodState::Pending
+        } else if ready && phase == "Running" {
+            PodState::Ready
+        } else {
+            PodState::Starting
+        };
+        let (cpu, memory) = spec
+            .map(|s| {
+                s.containers.iter().fold((0, 0), |(cpu, memory), c| {
+                    let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+                    let get = |k: &str| requests.and_then(|r| r.get(k)).map(|q| q.0.clone());
+                    (
+                        cpu + get("cpu")
+                            .and_then(|q| local_cluster::quantity::cpu_millis(&q))
+                            .unwrap_or(0),
+                        memory
+                            + get("memory")
+                                .and_then(|q| local_cluster::quantity::bytes(&q))
+                                .unwrap_or(0),
+                    )
+                })
+            })
+            .unwrap_or((0, 0));
+        PodPlacement {
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            state,
+            phase,
+            reason,
+            message,
+            os_mismatch,
+            restarts,
+            ip: status.and_then(|s| s.pod_ip.clone()),
+            node,
+            labels: meta.labels.clone().unwrap_or_default(),
+            cpu_request_millis: cpu,
+            memory_request_bytes: memory,
+            holds: Vec::new(),
+        }
+    }
+
+    /// `namespace/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// Whether `query` (case-insensitive) is in the name, the namespace or a label key or value.
+    pub fn matches(&self, query: &str) -> bool {
+        let query = query.trim().to_lowercase();
+        if query.is_empty() {
+            return true;
+        }
+        self.name.to_lowercase().contains(&query)
+            || self.namespace.to_lowercase().contains(&query)
+            || self.labels.iter().any(|(k, v)| {
+                k.to_lowercase().contains(&query)
+                    || v.to_lowercase().contains(&query)
+                    || format!("{k}={v}").to_lowercase() == query
+            })
+    }
+
+    /// Whether it counts against its node's capacity.
+    pub fn occupies_node(&self) -> bool {
+        !matches!(self.state, PodState::Succeeded) && self.phase != "Failed"
+    }
+}

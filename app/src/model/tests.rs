@@ -1,0 +1,231 @@
+use serde_json::json;
+
+use super::*;
+
+fn node(name: &str, os: &str, group: Option<(&str, &str)>) -> Node {
+    let mut labels =
+        json!({"kubernetes.io/os": os, "node.kubernetes.io/instance-type": "t3.large"});
+    if let Some((key, value)) = group {
+        labels[key] = json!(value);
+    }
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": labels},
+        "spec": if os == "windows" { json!({"taints": [{"key": "os", "value": "windows", "effect": "NoSchedule"}]}) } else { json!({}) },
+        "status": {
+            "allocatable": {"cpu": "1930m", "memory": "4Gi", "pods": "35"},
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
+        },
+    }))
+    .unwrap()
+}
+
+fn pod(
+    namespace: &str,
+    name: &str,
+    node: Option<&str>,
+    status: serde_json::Value,
+    labels: serde_json::Value,
+) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}}}]},
+        "status": status,
+    }))
+    .unwrap()
+}
+
+fn running() -> serde_json::Value {
+    json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [{"name": "c", "image": "i", "imageID": "", "ready": true, "restartCount": 0, "state": {"running": {}}}]})
+}
+
+#[test]
+fn nodes_group_by_os_then_node_group() {
+    let nodes = [
+        node(
+            "w1",
+            "windows",
+            Some(("eks.amazonaws.com/nodegroup", "win")),
+        ),
+        node(
+            "l1",
+            "linux",
+            Some(("alpha.eksctl.io/nodegroup-name", "lin")),
+        ),
+        node("l2", "linux", None),
+    ];
+    let snapshot = ClusterSnapshot::build(&nodes, &[], &[]);
+    let lanes: Vec<String> = snapshot.lanes.iter().map(|l| l.os.title()).collect();
+    assert_eq!(lanes, ["Windows", "Linux"]);
+    let windows = snapshot.lane(&NodeOs::Windows).unwrap();
+    assert_eq!(windows.groups[0].name, "win");
+    assert_eq!(windows.groups[0].nodes[0].taints, ["os=windows:NoSchedule"]);
+    let linux = snapshot.lane(&NodeOs::Linux).unwrap();
+    let groups: Vec<&str> = linux.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(groups, ["lin", "ungrouped"]);
+    // An empty Windows lane still shows: that is where the migration ends.
+    let only_linux = ClusterSnapshot::build(&nodes[1..], &[], &[]);
+    assert_eq!(only_linux.lane(&NodeOs::Windows).unwrap().node_count(), 0);
+}
+
+#[test]
+fn pods_are_placed_on_their_node_with_requests_counted() {
+    let nodes = [node("w1", "windows", None), node("l1", "linux", None)];
+    let pods = [
+        pod("a", "p1", Some("w1"), running(), json!({})),
+        pod("a", "p2", Some("w1"), running(), json!({})),
+        pod(
+            "a",
+            "p3",
+            None,
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/2 nodes are available"}]}),
+            json!({}),
+        ),
+    ];
+    let snapshot = ClusterSnapshot::build(&nodes, &pods, &[]);
+    let w1 = snapshot.node("w1").unwrap();
+    assert_eq!(w1.pods.len(), 2);
+    assert_eq!(
+        (w1.cpu_requested_millis, w1.memory_requested_bytes),
+        (500, 256 * 1024 * 1024)
+    );
+    assert_eq!(w1.cpu_allocatable_millis, 1930);
+    assert_eq!(snapshot.unscheduled.len(), 1);
+    let pending = &snapshot.unscheduled[0];
+    assert_eq!(
+        (pending.state, pending.reason.as_deref()),
+        (PodState::Pending, Some("Unschedulable"))
+    );
+    assert_eq!(pending.message.as_deref(), Some("0/2 nodes are available"));
+}
+
+#[test]
+fn a_pod_that_moves_nodes_is_grouped_under_its_new_node() {
+    let nodes = [
+        node("w1", "windows", None),
+        node("l1", "linux", None),
+        node("l2", "linux", None),
+    ];
+    let before = ClusterSnapshot::build(
+        &nodes,
+        &[pod("a", "p", Some("l1"), running(), json!({}))],
+        &[],
+    );
+    let after = ClusterSnapshot::build(
+        &nodes,
+        &[pod("a", "p", Some("l2"), running(), json!({}))],
+        &[],
+    );
+    assert_eq!(before.node("l1").unwrap().pods.len(), 1);
+    assert!(after.node("l1").unwrap().pods.is_empty());
+    assert_eq!(after.node("l2").unwrap().pods[0].name, "p");
+    assert_eq!(after.pod("a", "p").unwrap().node.as_deref(), Some("l2"));
+}
+
+#[test]
+fn pod_states_follow_kubectls_reading_of_status() {
+    let waiting = |reason: &str, message: &str| json!({"phase": "Pending", "containerStatuses": [{"name": "c", "image": "i", "imageID": "", "ready": false, "restartCount": 3, "state": {"waiting": {"reason": reason, "message": message}}}]});
+    let crash = PodPlacement::of(&pod(
+        "a",
+        "c",
+        Some("n"),
+        waiting("CrashLoopBackOff", "back-off"),
+        json!({}),
+    ));
+    assert_eq!(
+        (crash.state, crash.reason.as_deref(), crash.restarts),
+        (PodState::Failing, Some("CrashLoopBackOff"), 3)
+    );
+    let mismatch = PodPlacement::of(&pod(
+        "a",
+        "m",
+        Some("n"),
+        waiting(
+            "ImagePullBackOff",
+            "failed to pull and unpack image: no match for platform in manifest: not found",
+        ),
+        json!({}),
+    ));
+    assert_eq!(mismatch.state, PodState::Failing);
+    assert!(mismatch.os_mismatch);
+    let starting = PodPlacement::of(&pod(
+        "a",
+        "s",
+        Some("n"),
+        waiting("ContainerCreating", ""),
+        json!({}),
+    ));
+    assert_eq!(
+        (starting.state, starting.reason),
+        (PodState::Starting, None)
+    );
+    let mut terminating = pod("a", "t", Some("n"), running(), json!({}));
+    terminating.metadata.deletion_timestamp = Some(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()),
+    );
+    assert_eq!(PodPlacement::of(&terminating).state, PodState::Terminating);
+    assert_eq!(
+        PodPlacement::of(&pod("a", "r", Some("n"), running(), json!({}))).state,
+        PodState::Ready
+    );
+}
+
+#[test]
+fn the_monolith_shows_what_it_still_computes() {
+    let deployment = |name: &str, component: &str, env: serde_json::Value| -> Deployment {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "calculator", "labels": {"app.kubernetes.io/name": "calculator", "app.kubernetes.io/component": component}},
+            "spec": {"replicas": 2, "selector": {}, "template": {"spec": {"containers": [{"name": "calculator", "env": env}]}}},
+            "status": {"readyReplicas": 2},
+        }))
+        .unwrap()
+    };
+    let deployments = [
+        deployment(
+            "monolith",
+            "monolith",
+            json!([{"name": "SUM_SERVICE_URL", "value": "http://sum-service:3000"}, {"name": "DIVISION_SERVICE_URL", "value": ""}]),
+        ),
+        deployment("sum-service", "sum", json!([])),
+    ];
+    let labels =
+        json!({"app.kubernetes.io/name": "calculator", "app.kubernetes.io/component": "monolith"});
+    let pods = [pod(
+        "calculator",
+        "monolith-1",
+        Some("w1"),
+        running(),
+        labels,
+    )];
+    let snapshot = ClusterSnapshot::build(&[node("w1", "windows", None)], &pods, &deployments);
+    let monolith = snapshot.calculator.monolith.as_ref().unwrap();
+    use calc_services::Operation::*;
+    assert_eq!(monolith.in_process, [Subtraction, Multiplication, Division]);
+    assert_eq!(
+        monolith.forwarded,
+        [(Sum, "http://sum-service:3000".to_string())]
+    );
+    assert_eq!(
+        snapshot.pod("calculator", "monolith-1").unwrap().holds,
+        [Subtraction, Multiplication, Division]
+    );
+    assert_eq!(snapshot.calculator.services[0].component, "sum");
+}
+
+#[test]
+fn search_matches_names_namespaces_and_labels() {
+    let p = PodPlacement::of(&pod(
+        "calculator",
+        "sum-service-abc",
+        Some("n"),
+        running(),
+        json!({"app.kubernetes.io/component": "sum"}),
+    ));
+    assert!(
+        p.matches("sum-serv")
+            && p.matches("CALC")
+            && p.matches("app.kubernetes.io/component=sum")
+            && p.matches("")
+    );
+    assert!(!p.matches("division"));
+}

@@ -1,0 +1,256 @@
+//! The calculator panel: two numbers, Calculate, and per operation the result and which pod, node
+//! and OS answered; a probe switch that calls continuously and charts latency and failures.
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
+
+use egui::Color32;
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{CalcOutcome, CalcTarget, Command, ProbeSample};
+use crate::model::ClusterSnapshot;
+
+/// How long the chart looks back.
+const WINDOW: Duration = Duration::from_secs(120);
+
+/// What survives a restart.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CalculatorSettings {
+    /// First number field.
+    pub a: String,
+    /// Second number field.
+    pub b: String,
+    /// A URL to call instead of the service proxy (empty: the proxy).
+    pub url: String,
+    /// Probe calls per second.
+    pub probe_rate: u32,
+}
+
+impl Default for CalculatorSettings {
+    fn default() -> Self {
+        CalculatorSettings {
+            a: "6".into(),
+            b: "3".into(),
+            url: String::new(),
+            probe_rate: 5,
+        }
+    }
+}
+
+/// The panel.
+#[derive(Default)]
+pub struct CalculatorPanel {
+    /// Persisted fields.
+    pub settings: CalculatorSettings,
+    /// The last calculation.
+    pub last: Option<CalcOutcome>,
+    /// Probing now.
+    pub probing: bool,
+    /// Recent probe samples.
+    pub samples: VecDeque<ProbeSample>,
+    /// Whether a calculation is on its way.
+    pub waiting: bool,
+}
+
+impl CalculatorPanel {
+    fn target(&self) -> CalcTarget {
+        let url = self.settings.url.trim();
+        if url.is_empty() {
+            CalcTarget::default()
+        } else {
+            CalcTarget::Url(url.to_owned())
+        }
+    }
+
+    /// Keeps a probe sample.
+    pub fn record(&mut self, sample: ProbeSample) {
+        self.samples.push_back(sample);
+        let cutoff = SystemTime::now() - WINDOW;
+        while self.samples.front().is_some_and(|s| s.at < cutoff) {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Draws the panel; returns the commands it issued.
+    pub fn ui(&mut self, ui: &mut egui::Ui, snapshot: &ClusterSnapshot) -> Vec<Command> {
+        let mut commands = Vec::new();
+        ui.heading("Calculator");
+        ui.label(egui::RichText::new(format!("Calls {}", self.target().describe())).weak());
+        egui::Grid::new("calc-inputs")
+            .num_columns(2)
+            .show(ui, |ui| {
+                ui.label("First Number");
+                ui.add(egui::TextEdit::singleline(&mut self.settings.a).desired_width(140.0));
+                ui.end_row();
+                ui.label("Second Number");
+                ui.add(egui::TextEdit::singleline(&mut self.settings.b).desired_width(140.0));
+                ui.end_row();
+                ui.label("URL (optional)");
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.settings.url)
+                        .hint_text("service proxy")
+                        .desired_width(140.0),
+                );
+                ui.end_row();
+            });
+        ui.horizontal(|ui| {
+            if ui.button("Calculate").clicked() {
+                self.waiting = true;
+                commands.push(Command::Calculate {
+                    a: self.settings.a.clone(),
+                    b: self.settings.b.clone(),
+                    target: self.target(),
+                });
+            }
+            if self.waiting {
+                ui.spinner();
+            }
+        });
+        if let Some(outcome) = &self.last {
+            result_table(ui, outcome, snapshot);
+        }
+        ui.separator();
+        ui.horizontal(|ui| {
+            let before = self.probing;
+            ui.checkbox(&mut self.probing, "Probe");
+            let rate_changed = ui
+                .add(
+                    egui::DragValue::new(&mut self.settings.probe_rate)
+                        .range(1..=50)
+                        .suffix(" /s"),
+                )
+                .changed();
+            if before != self.probing || (self.probing && rate_changed) {
+                if self.probing {
+                    self.samples.clear();
+                }
+                commands.push(Command::Probe {
+                    per_second: self.probing.then_some(self.settings.probe_rate),
+                    a: self.settings.a.clone(),
+                    b: self.settings.b.clone(),
+                    target: self.target(),
+                });
+            }
+        });
+        if self.probing || !self.samples.is_empty() {
+            self.chart(ui);
+        }
+        commands
+    }
+
+    fn chart(&self, ui: &mut egui::Ui) {
+        let now = SystemTime::now();
+        let age = |s: &ProbeSample| -(now.duration_since(s.at).unwrap_or_default().as_secs_f64());
+        let ok: Vec<[f64; 2]> = self
+            .samples
+            .iter()
+            .filter(|s| s.ok)
+            .map(|s| [age(s), s.latency_ms])
+            .collect();
+        let failed: Vec<[f64; 2]> = self
+            .samples
+            .iter()
+            .filter(|s| !s.ok)
+            .map(|s| [age(s), s.latency_ms])
+            .collect();
+        let failures = failed.len();
+        ui.label(format!(
+            "{} calls, {} failed{}",
+            self.samples.len(),
+            failures,
+            self.samples
+                .iter()
+                .rev()
+                .find_map(|s| s.error.clone())
+                .map(|e| format!(" — last: {e}"))
+                .unwrap_or_default()
+        ));
+        Plot::new("probe")
+            .height(150.0)
+            .legend(Legend::default())
+            .x_axis_label("seconds ago")
+            .y_axis_label("ms")
+            .include_x(-(WINDOW.as_secs_f64()))
+            .include_x(0.0)
+            .include_y(0.0)
+            .allow_scroll(false)
+            .show(ui, |plot| {
+                plot.line(Line::new("latency", PlotPoints::from(ok)));
+                plot.points(
+                    Points::new("failed", PlotPoints::from(failed))
+                        .color(Color32::from_rgb(218, 54, 51))
+                        .radius(3.0),
+                );
+            });
+    }
+}
+
+/// The per-operation table: result or error, pod, node, the node's OS, latency.
+fn result_table(ui: &mut egui::Ui, outcome: &CalcOutcome, snapshot: &ClusterSnapshot) {
+    let os_of = |node: &Option<String>| {
+        node.as_deref()
+            .and_then(|n| snapshot.os_of_node(n))
+            .map(|o| o.title())
+            .unwrap_or_else(|| "?".into())
+    };
+    match &outcome.result {
+        Err(e) => {
+            ui.colored_label(Color32::from_rgb(218, 54, 51), e);
+        }
+        Ok(answer) => {
+            egui::Grid::new("calc-results")
+                .striped(true)
+                .num_columns(4)
+                .show(ui, |ui| {
+                    for header in ["Operation", "Result", "Served by", "ms"] {
+                        ui.strong(header);
+                    }
+                    ui.end_row();
+                    for r in &answer.results {
+                        ui.label(r.operation.to_string());
+                        match (&r.total, &r.error) {
+                            (Some(total), _) => {
+                                ui.label(egui::RichText::new(total.to_string()).monospace());
+                            }
+                            (None, Some(e)) => {
+                                ui.colored_label(Color32::from_rgb(218, 54, 51), &e.message);
+                            }
+                            _ => {
+                                ui.label("—");
+                            }
+                        }
+                        match r.served_by.as_ref() {
+                            Some(by) => {
+                                ui.vertical(|ui| {
+                                    ui.label(by.pod.clone().unwrap_or_else(|| by.service.clone()));
+                                    ui.label(
+                                        egui::RichText::new(format!(
+                                            "{} node {}",
+                                            os_of(&by.node),
+                                            by.node.as_deref().unwrap_or("?")
+                                        ))
+                                        .small()
+                                        .weak(),
+                                    );
+                                });
+                            }
+                            None => {
+                                ui.label("—");
+                            }
+                        }
+                        ui.label(format!("{:.1}", r.latency_ms));
+                        ui.end_row();
+                    }
+                });
+            let f = &answer.frontend;
+            ui.label(format!(
+                "Frontend: {} on {} ({}); round trip {:.1} ms",
+                f.pod.clone().unwrap_or_else(|| f.service.clone()),
+                f.node.clone().unwrap_or_else(|| "?".into()),
+                os_of(&f.node),
+                outcome.latency_ms
+            ));
+        }
+    }
+}
