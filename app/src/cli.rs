@@ -314,7 +314,7 @@ pub fn calc_table(outcome: &CalcOutcome, snapshot: &ClusterSnapshot) -> String {
         "RESULT".into(),
         "POD".into(),
         "NODE".into(),
-        "OS".into(),
+        "NODE OS".into(),
         "LATENCY".into(),
     ]];
     for r in &answer.results {

@@ -10,8 +10,9 @@ fn main() -> ExitCode {
     // The embedded cluster runs calculator containers by re-running this executable.
     local_cluster::calculator::serve_if_requested();
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,kube_client::client::builder=off")
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -42,8 +43,9 @@ fn run_window(cli: &Cli) -> ExitCode {
                 .storage
                 .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
                 .unwrap_or_default();
+            let ctx = cc.egui_ctx.clone();
             Ok(Box::new(ConsoleApp::new(
-                &cc.egui_ctx,
+                move || ctx.request_repaint(),
                 target,
                 kubeconfig,
                 persisted,

@@ -408,6 +408,7 @@ async fn watch_cluster(
     let mut health = tokio::time::interval(Duration::from_secs(2));
     let mut misses = 0;
     let mut was_failing = false;
+    let mut published: Option<ClusterSnapshot> = None;
     let lost = loop {
         tokio::select! {
             _ = changed.notified() => {
@@ -419,7 +420,12 @@ async fn watch_cluster(
                     deployments.state().iter().map(|d| d.as_ref()),
                 );
                 *last_update = Some(SystemTime::now());
-                sink.send(Event::Snapshot(Arc::new(snapshot)));
+                // A re-list after a dropped watch (or a change to a field the board does not
+                // show) yields the same board: do not make the UI redraw it.
+                if published.as_ref() != Some(&snapshot) {
+                    published = Some(snapshot.clone());
+                    sink.send(Event::Snapshot(Arc::new(snapshot)));
+                }
             }
             _ = events_changed.notified() => {
                 sink.send(Event::ClusterEvents(log_entries(&events)));

@@ -80,18 +80,22 @@ impl CalculatorPanel {
         egui::Grid::new("calc-inputs")
             .num_columns(2)
             .show(ui, |ui| {
-                ui.label("First Number");
-                ui.add(egui::TextEdit::singleline(&mut self.settings.a).desired_width(140.0));
+                // Each field is labelled by its caption, for screen readers (and UI tests).
+                let label = ui.label("First Number");
+                ui.add(egui::TextEdit::singleline(&mut self.settings.a).desired_width(140.0))
+                    .labelled_by(label.id);
                 ui.end_row();
-                ui.label("Second Number");
-                ui.add(egui::TextEdit::singleline(&mut self.settings.b).desired_width(140.0));
+                let label = ui.label("Second Number");
+                ui.add(egui::TextEdit::singleline(&mut self.settings.b).desired_width(140.0))
+                    .labelled_by(label.id);
                 ui.end_row();
-                ui.label("URL (optional)");
+                let label = ui.label("URL (optional)");
                 ui.add(
                     egui::TextEdit::singleline(&mut self.settings.url)
                         .hint_text("service proxy")
                         .desired_width(140.0),
-                );
+                )
+                .labelled_by(label.id);
                 ui.end_row();
             });
         ui.horizontal(|ui| {

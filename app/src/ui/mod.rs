@@ -62,17 +62,17 @@ pub struct ConsoleApp {
 }
 
 impl ConsoleApp {
-    /// Starts the backend and connects to `target`. `exit_when_ready` closes the window once the
+    /// Starts the backend and connects to `target`. `repaint` wakes the window when an event
+    /// arrives (egui's `Context::request_repaint`). `exit_when_ready` closes the window once the
     /// calculator's monolith shows Ready (for measuring startup).
     pub fn new(
-        ctx: &egui::Context,
+        repaint: impl Fn() + Send + Sync + 'static,
         target: ConnectionTarget,
         kubeconfig: Option<std::path::PathBuf>,
         persisted: Persisted,
         exit_when_ready: bool,
     ) -> ConsoleApp {
-        let repaint = ctx.clone();
-        let backend = Backend::start(move || repaint.request_repaint());
+        let backend = Backend::start(repaint);
         backend.send(Command::Connect(target.clone()));
         let events_namespace = persisted
             .namespace
@@ -207,6 +207,7 @@ impl ConsoleApp {
                 .namespace
                 .clone()
                 .unwrap_or_else(|| "all namespaces".into());
+            let label = ui.label("Namespace");
             egui::ComboBox::from_id_salt("namespace")
                 .selected_text(current)
                 .show_ui(ui, |ui| {
@@ -214,7 +215,9 @@ impl ConsoleApp {
                     for ns in &snapshot.namespaces {
                         ui.selectable_value(&mut self.board.namespace, Some(ns.clone()), ns);
                     }
-                });
+                })
+                .response
+                .labelled_by(label.id);
             ui.add(
                 egui::TextEdit::singleline(&mut self.board.search)
                     .hint_text("search name or label")

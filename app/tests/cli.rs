@@ -1,0 +1,277 @@
+//! `hybrid-console status` and `calc` as a script would run them, against the local cluster
+//! over HTTPS through a kubeconfig.
+
+#![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
+
+mod support;
+
+use serde_json::Value;
+use support::TestCluster;
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The lines of `text` from the one starting with `heading` up to the next blank line.
+fn section<'a>(text: &'a str, heading: &str) -> Vec<&'a str> {
+    text.lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .take_while(|l| !l.trim().is_empty())
+        .collect()
+}
+
+#[test]
+fn status_shows_both_lanes_and_the_monolith_on_a_windows_node() {
+    let cluster = TestCluster::start(true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let windows = cluster.nodes_of("windows");
+    let linux = cluster.nodes_of("linux");
+    assert_eq!((windows.len(), linux.len()), (2, 2));
+
+    let output = cluster.console(&["status", "--kubeconfig", &kubeconfig]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let windows_lane = section(&text, "WINDOWS");
+    let linux_lane = section(&text, "LINUX");
+    assert!(windows_lane.len() > 1, "no Windows lane in:\n{text}");
+    assert!(linux_lane.len() > 1, "no Linux lane in:\n{text}");
+    for node in &windows {
+        assert!(
+            windows_lane.iter().any(|l| l.contains(node.as_str())),
+            "{text}"
+        );
+    }
+    for node in &linux {
+        assert!(
+            linux_lane.iter().any(|l| l.contains(node.as_str())),
+            "{text}"
+        );
+    }
+    let monolith_lines: Vec<&&str> = windows_lane
+        .iter()
+        .filter(|l| l.contains("calculator/monolith-"))
+        .collect();
+    assert_eq!(
+        monolith_lines.len(),
+        2,
+        "monolith pods in the Windows lane:\n{text}"
+    );
+    assert!(
+        monolith_lines
+            .iter()
+            .all(|l| l.contains("in-process: sum, subtraction, multiplication, division")),
+        "{text}"
+    );
+    assert!(!linux_lane.iter().any(|l| l.contains("monolith")), "{text}");
+
+    // The same view as JSON, with the flags after the subcommand and before it.
+    for args in [
+        vec!["status", "--kubeconfig", &kubeconfig, "--output", "json"],
+        vec!["--kubeconfig", &kubeconfig, "-o", "json", "status"],
+    ] {
+        let output = cluster.console(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let lanes = json["lanes"].as_array().unwrap();
+        assert_eq!(lanes[0]["os"], "windows");
+        assert_eq!(lanes[1]["os"], "linux");
+        let pods_on = |lane: &Value| -> Vec<String> {
+            lane["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|g| g["nodes"].as_array().unwrap())
+                .flat_map(|n| n["pods"].as_array().unwrap())
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let on_windows = pods_on(&lanes[0]);
+        assert_eq!(
+            on_windows
+                .iter()
+                .filter(|p| p.starts_with("monolith-"))
+                .count(),
+            2,
+            "{json}"
+        );
+        assert!(pods_on(&lanes[1]).is_empty(), "{json}");
+        assert_eq!(json["calculator"]["monolith"]["deployment"], "monolith");
+        assert_eq!(
+            json["calculator"]["monolith"]["in_process"],
+            serde_json::json!(["sum", "subtraction", "multiplication", "division"])
+        );
+    }
+}
+
+#[test]
+fn calc_answers_through_the_service_proxy_and_fails_on_a_failing_operation() {
+    let cluster = TestCluster::start(true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let windows = cluster.nodes_of("windows");
+
+    let output = cluster.console(&["calc", "6", "3", "--kubeconfig", &kubeconfig]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for (operation, total) in [
+        ("sum", "9"),
+        ("subtraction", "3"),
+        ("multiplication", "18"),
+        ("division", "2"),
+    ] {
+        let row: Vec<&str> = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{operation} ")))
+            .unwrap_or_else(|| panic!("no {operation} row in:\n{text}"))
+            .split_whitespace()
+            .collect();
+        assert_eq!(row[1], total, "{text}");
+        assert!(row[2].starts_with("monolith-"), "{text}");
+        assert!(windows.contains(&row[3].to_owned()), "{text}");
+        assert_eq!(row[4], "windows", "{text}");
+    }
+
+    let output = cluster.console(&["--kubeconfig", &kubeconfig, "calc", "-o", "json", "6", "3"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let totals: Vec<(String, String)> = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["served-by"]["service"], "monolith", "{json}");
+            (
+                r["operation"].as_str().unwrap().to_owned(),
+                r["total"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        totals,
+        [
+            ("sum", "9"),
+            ("subtraction", "3"),
+            ("multiplication", "18"),
+            ("division", "2")
+        ]
+        .map(|(o, t)| (o.to_owned(), t.to_owned()))
+    );
+    assert_eq!(json["frontend"]["service"], "monolith");
+
+    // Exact decimals and negative numbers pass through unchanged.
+    let output = cluster.console(&[
+        "calc",
+        "-o",
+        "json",
+        "0.1",
+        "-0.2",
+        "--kubeconfig",
+        &kubeconfig,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["results"][0]["total"].to_string(), "-0.1");
+
+    // One operation failing is a non-zero exit, and the table says which and why.
+    let output = cluster.console(&["calc", "1", "0", "--kubeconfig", &kubeconfig]);
+    assert!(!output.status.success());
+    let text = stdout(&output);
+    let division = text.lines().find(|l| l.starts_with("division ")).unwrap();
+    assert!(division.contains("error division_by_zero"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("sum ") && l.contains(" 1 ")),
+        "{text}"
+    );
+
+    // Input that is not a number is refused by the calculator, not by a crash.
+    let output = cluster.console(&["calc", "abc", "1", "--kubeconfig", &kubeconfig]);
+    assert!(!output.status.success());
+    let all = stdout(&output) + &stderr(&output);
+    assert!(
+        all.contains("not a number") || all.contains("invalid_number"),
+        "{all}"
+    );
+    assert!(!all.contains("panicked"), "{all}");
+}
+
+#[test]
+fn connection_problems_are_errors_on_stderr_with_a_non_zero_exit() {
+    let cluster = TestCluster::start(false);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+
+    let output = cluster.console(&[
+        "status",
+        "--kubeconfig",
+        &kubeconfig,
+        "--context",
+        "staging",
+    ]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("staging"), "{err}");
+    assert!(
+        err.contains("local-hybrid"),
+        "the known contexts are offered: {err}"
+    );
+    assert!(stdout(&output).is_empty());
+
+    let missing = cluster.path("no-such-kubeconfig");
+    let output = cluster.console(&["status", "--kubeconfig", &missing.to_string_lossy()]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("no-such-kubeconfig"), "{err}");
+
+    let broken = cluster.path("broken-kubeconfig");
+    std::fs::write(&broken, "clusters: [this is not: a kubeconfig").unwrap();
+    let output = cluster.console(&["status", "--kubeconfig", &broken.to_string_lossy()]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("broken-kubeconfig"),
+        "{}",
+        stderr(&output)
+    );
+
+    // A server that is not there: the same kubeconfig pointed at a closed port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = cluster.path("unreachable-kubeconfig");
+    let text = std::fs::read_to_string(&cluster.kubeconfig)
+        .unwrap()
+        .replace(
+            &format!("127.0.0.1:{}", cluster.port),
+            &format!("127.0.0.1:{closed}"),
+        );
+    std::fs::write(&unreachable, text).unwrap();
+    let output = cluster.console(&["status", "--kubeconfig", &unreachable.to_string_lossy()]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains(&format!("127.0.0.1:{closed}")), "{err}");
+
+    // A wrong token: 401, said as such.
+    let unauthorized = cluster.path("unauthorized-kubeconfig");
+    let text = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("token:") {
+                "    token: not-the-token".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&unauthorized, text).unwrap();
+    let output = cluster.console(&["status", "--kubeconfig", &unauthorized.to_string_lossy()]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("401") || err.contains("nauthorized"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

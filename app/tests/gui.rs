@@ -1,0 +1,219 @@
+//! The window, driven through its accessibility tree (egui_kittest) against the local cluster:
+//! what an operator sees and clicks.
+
+#![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use hybrid_console::backend::ConnectionTarget;
+use hybrid_console::ui::{ConsoleApp, Persisted};
+use support::TestCluster;
+
+/// What a node says: AccessKit keeps a `Label`'s text in its value, other widgets' in the label.
+fn text_of(node: &egui_kittest::Node<'_>) -> String {
+    let node = node.accesskit_node();
+    node.label().or_else(|| node.value()).unwrap_or_default()
+}
+
+fn open(cluster: &TestCluster, kubeconfig: std::path::PathBuf) -> Harness<'static, ConsoleApp> {
+    let _ = cluster;
+    let app = ConsoleApp::new(
+        || {},
+        ConnectionTarget::Kubeconfig {
+            path: Some(kubeconfig.clone()),
+            context: None,
+        },
+        Some(kubeconfig),
+        Persisted::default(),
+        false,
+    );
+    Harness::builder()
+        .with_size(egui::vec2(1440.0, 900.0))
+        .build_ui_state(|ui, app: &mut ConsoleApp| app.ui(ui), app)
+}
+
+/// Steps the window (as its repaint timer would) until `found` sees what it looks for.
+fn step_until(
+    harness: &mut Harness<'_, ConsoleApp>,
+    timeout: Duration,
+    what: &str,
+    found: impl Fn(&Harness<'_, ConsoleApp>) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        harness.step();
+        if found(harness) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; status {:?}",
+            harness.state().state.status
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_board_shows_both_lanes_with_their_nodes_and_the_monolith_chips() {
+    let cluster = TestCluster::start(true);
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    let windows = cluster.nodes_of("windows");
+    let linux = cluster.nodes_of("linux");
+    step_until(&mut harness, Duration::from_secs(30), "the nodes", |h| {
+        windows
+            .iter()
+            .chain(&linux)
+            .all(|n| h.query_by_label(n).is_some())
+    });
+    harness.get_by_label("Windows");
+    harness.get_by_label("Linux");
+    // Each node tile sits in its OS's lane: the lanes are columns, headed by their OS.
+    let in_lane = |lane: egui::Rect, tile: egui::Rect| {
+        tile.left() >= lane.left()
+            && tile.right() <= lane.right() + 0.5
+            && tile.top() >= lane.bottom()
+    };
+    let windows_lane = harness.get_by_label("Windows").rect();
+    let linux_lane = harness.get_by_label("Linux").rect();
+    for node in &windows {
+        let tile = harness.get_by_label(node).rect();
+        assert!(
+            in_lane(windows_lane, tile),
+            "{node} {tile:?} not in {windows_lane:?}"
+        );
+        assert!(!in_lane(linux_lane, tile));
+    }
+    for node in &linux {
+        let tile = harness.get_by_label(node).rect();
+        assert!(
+            in_lane(linux_lane, tile),
+            "{node} {tile:?} not in {linux_lane:?}"
+        );
+        assert!(!in_lane(windows_lane, tile));
+    }
+    // The monolith pods, and the four operations each still serves in-process, as chips.
+    step_until(
+        &mut harness,
+        Duration::from_secs(10),
+        "monolith chips",
+        |h| {
+            h.query_all_by_label_contains("(in-process in monolith-")
+                .count()
+                == 8
+        },
+    );
+    let pods: Vec<String> = harness
+        .query_all_by_label_contains("pod monolith-")
+        .map(|n| text_of(&n))
+        .collect();
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    for op in ["sum", "subtraction", "multiplication", "division"] {
+        assert_eq!(
+            harness
+                .query_all_by_label_contains(&format!("{op} (in-process in monolith-"))
+                .count(),
+            2
+        );
+    }
+}
+
+#[test]
+fn the_calculator_panel_shows_the_four_results_after_calculate() {
+    let cluster = TestCluster::start(true);
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(&mut harness, Duration::from_secs(30), "a live board", |h| {
+        h.query_all_by_label_contains("Live · ").next().is_some()
+    });
+    // Type 12 and 4 into the two number fields, as a user would.
+    for (field, value) in [("First Number", "12"), ("Second Number", "4")] {
+        let node = harness.get_by_label(field);
+        node.focus();
+        harness.step();
+        harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        harness.step();
+        harness.get_by_label(field).type_text(value);
+        harness.step();
+    }
+    harness.get_by_label("Calculate").click();
+    step_until(&mut harness, Duration::from_secs(20), "the results", |h| {
+        h.query_by_label("division").is_some() && h.query_by_label("48").is_some()
+    });
+    for (operation, total) in [
+        ("sum", "16"),
+        ("subtraction", "8"),
+        ("multiplication", "48"),
+        ("division", "3"),
+    ] {
+        harness.get_by_label(operation);
+        harness.get_by_label(total);
+    }
+    // Who answered: a monolith pod on a Windows node.
+    let windows = cluster.nodes_of("windows");
+    let served: Vec<String> = harness
+        .query_all_by_label_contains(" node ip-")
+        .map(|n| text_of(&n))
+        .collect();
+    assert!(served.len() >= 4, "{served:?}");
+    for line in &served {
+        assert!(line.to_lowercase().starts_with("windows node "), "{line}");
+        assert!(windows.iter().any(|w| line.ends_with(w.as_str())), "{line}");
+    }
+    assert!(harness.query_all_by_label_contains("monolith-").count() >= 4);
+}
+
+#[test]
+fn the_connection_view_lists_the_contexts_and_switches_between_them() {
+    let cluster = TestCluster::start(false);
+    // A kubeconfig with the local cluster and a second context whose server is not there.
+    let text = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
+    let mut config: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut staging_cluster = config["clusters"][0].clone();
+    staging_cluster["name"] = "staging".into();
+    staging_cluster["cluster"]["server"] = "https://127.0.0.1:9".into();
+    config["clusters"]
+        .as_sequence_mut()
+        .unwrap()
+        .push(staging_cluster);
+    let mut staging_context = config["contexts"][0].clone();
+    staging_context["name"] = "staging".into();
+    staging_context["context"]["cluster"] = "staging".into();
+    config["contexts"]
+        .as_sequence_mut()
+        .unwrap()
+        .push(staging_context);
+    let two = cluster.path("two-contexts");
+    std::fs::write(&two, serde_yaml::to_string(&config).unwrap()).unwrap();
+
+    let mut harness = open(&cluster, two);
+    step_until(&mut harness, Duration::from_secs(30), "the contexts", |h| {
+        h.query_by_label("local-hybrid (current)").is_some()
+            && h.query_by_label("staging").is_some()
+    });
+    harness.get_by_label("Local hybrid cluster");
+    step_until(&mut harness, Duration::from_secs(30), "live", |h| {
+        h.query_all_by_label_contains("Live · ").next().is_some()
+    });
+
+    // Switch to the context whose server is down: the failure is shown, with the address.
+    harness.get_by_label("staging").click();
+    step_until(&mut harness, Duration::from_secs(30), "the failure", |h| {
+        h.query_all_by_label_contains("127.0.0.1:9")
+            .next()
+            .is_some()
+            && h.query_all_by_label_contains("cannot connect to")
+                .next()
+                .is_some()
+    });
+    // And back, without restarting.
+    harness.get_by_label("local-hybrid (current)").click();
+    let node = cluster.nodes_of("linux").remove(0);
+    step_until(&mut harness, Duration::from_secs(30), "live again", |h| {
+        h.query_all_by_label_contains("Live · ").next().is_some()
+            && h.query_by_label(&node).is_some()
+    });
+}

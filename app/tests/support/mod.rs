@@ -1,0 +1,236 @@
+//! An embedded local cluster for the console's tests: the real API server, controllers and
+//! kubelets, reached over HTTPS through a kubeconfig file, with calculator containers run as
+//! real processes of the `hybrid-console` binary. It can be stopped and started again on the
+//! same port and kubeconfig path, as an operator's cluster might go away and come back.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use hybrid_console::backend::{Backend, ConnectionStatus, Event};
+use hybrid_console::model::ClusterSnapshot;
+use local_cluster::kubelet::Launcher;
+use local_cluster::{ClusterConfig, LocalCluster};
+
+/// A running local cluster on its own runtime.
+pub struct TestCluster {
+    runtime: tokio::runtime::Runtime,
+    cluster: Option<LocalCluster>,
+    /// Its API server port on 127.0.0.1.
+    pub port: u16,
+    /// The kubeconfig it writes (rewritten on every start: a new CA and token each time).
+    pub kubeconfig: PathBuf,
+    with_calculator: bool,
+    dir: tempfile::TempDir,
+}
+
+/// How calculator containers run: this package's binary in its hidden service mode.
+fn launcher() -> Launcher {
+    Launcher {
+        program: PathBuf::from(env!("CARGO_BIN_EXE_hybrid-console")),
+        args: vec![local_cluster::calculator::SERVICE_MODE_ARG.to_owned()],
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl TestCluster {
+    /// 2 Windows + 2 Linux nodes; with the calculator monolith deployed and Ready if asked.
+    pub fn start(with_calculator: bool) -> TestCluster {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut cluster = TestCluster {
+            runtime,
+            cluster: None,
+            port: free_port(),
+            kubeconfig: dir.path().join("kubeconfig"),
+            with_calculator,
+            dir,
+        };
+        cluster.up();
+        cluster
+    }
+
+    /// Starts the cluster (again) on the same port and kubeconfig path.
+    pub fn up(&mut self) {
+        assert!(self.cluster.is_none(), "the cluster is already running");
+        let config = ClusterConfig {
+            port: self.port,
+            kubeconfig_path: Some(self.kubeconfig.clone()),
+            with_calculator: self.with_calculator,
+            launcher: Some(launcher()),
+            ..ClusterConfig::default()
+        };
+        let cluster = self
+            .runtime
+            .block_on(LocalCluster::start(config))
+            .expect("the local cluster starts");
+        self.cluster = Some(cluster);
+    }
+
+    /// Stops the cluster: the API server stops answering and its containers end.
+    pub fn down(&mut self) {
+        if let Some(cluster) = self.cluster.take() {
+            self.runtime.block_on(cluster.shutdown());
+        }
+    }
+
+    /// A path in the test's temporary directory (also used as `HOME` for the console).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The temporary directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs the real kubectl against the cluster; asserts success and returns stdout.
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        let output = Command::new("kubectl")
+            .env("KUBECONFIG", &self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.path("kube-cache"))
+            .args(args)
+            .output()
+            .expect("run kubectl");
+        assert!(
+            output.status.success(),
+            "kubectl {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// `kubectl apply -f -` with `manifest`.
+    pub fn apply(&self, manifest: &str) {
+        let path = self.path(&format!("manifest-{}.yaml", free_port()));
+        std::fs::write(&path, manifest).expect("write manifest");
+        self.kubectl(&["apply", "-f", &path.to_string_lossy()]);
+    }
+
+    /// Node names by OS label, sorted.
+    pub fn nodes_of(&self, os: &str) -> Vec<String> {
+        let out = self.kubectl(&[
+            "get",
+            "nodes",
+            "-l",
+            &format!("kubernetes.io/os={os}"),
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ]);
+        let mut names: Vec<String> = out.split_whitespace().map(str::to_owned).collect();
+        names.sort();
+        names
+    }
+
+    /// Runs the `hybrid-console` binary with `args`, with a `HOME` of its own so no kubeconfig
+    /// of the machine's user is read.
+    pub fn console(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+            .args(args)
+            .env("HOME", self.dir())
+            .env_remove("KUBECONFIG")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run hybrid-console")
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+/// Waits for backend events until `done` says so; panics with what was seen after `timeout`.
+pub fn wait_for(
+    backend: &Backend,
+    seen: &mut Seen,
+    timeout: Duration,
+    what: &str,
+    mut done: impl FnMut(&Seen) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !done(seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "timed out waiting for {what}; last status {:?}, snapshots seen {}",
+            seen.status,
+            seen.snapshots
+        );
+        if let Some(event) = backend.next_event(left.min(Duration::from_millis(200))) {
+            seen.record(event);
+        }
+    }
+}
+
+/// What the backend has said so far.
+#[derive(Default)]
+pub struct Seen {
+    /// The latest connection status.
+    pub status: Option<ConnectionStatus>,
+    /// Every status, in order.
+    pub statuses: Vec<ConnectionStatus>,
+    /// The latest board.
+    pub snapshot: Option<std::sync::Arc<ClusterSnapshot>>,
+    /// How many boards arrived.
+    pub snapshots: usize,
+    /// Boards that arrived while the status was Reconnecting.
+    pub snapshots_while_reconnecting: usize,
+}
+
+impl Seen {
+    fn record(&mut self, event: Event) {
+        match event {
+            Event::Connection(status) => {
+                self.statuses.push(status.clone());
+                self.status = Some(status);
+            }
+            Event::Snapshot(snapshot) => {
+                self.snapshots += 1;
+                if self.is_reconnecting() {
+                    self.snapshots_while_reconnecting += 1;
+                }
+                self.snapshot = Some(snapshot);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the connection is live.
+    pub fn is_live(&self) -> bool {
+        matches!(self.status, Some(ConnectionStatus::Live { .. }))
+    }
+
+    /// Whether the console says it is reconnecting.
+    pub fn is_reconnecting(&self) -> bool {
+        matches!(self.status, Some(ConnectionStatus::Reconnecting { .. }))
+    }
+
+    /// The node a pod is drawn on, if the board has it on a node.
+    pub fn node_of(&self, namespace: &str, pod: &str) -> Option<String> {
+        let snapshot = self.snapshot.as_ref()?;
+        snapshot
+            .nodes()
+            .find(|n| {
+                n.pods
+                    .iter()
+                    .any(|p| p.namespace == namespace && p.name == pod)
+            })
+            .map(|n| n.name.clone())
+    }
+}
