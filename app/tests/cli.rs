@@ -254,6 +254,33 @@ fn connection_problems_are_errors_on_stderr_with_a_non_zero_exit() {
     let err = stderr(&output);
     assert!(err.contains(&format!("127.0.0.1:{closed}")), "{err}");
 
+    // A server whose certificate the kubeconfig's CA did not sign: a TLS failure, said as such.
+    let other = TestCluster::start(false);
+    let other_ca = std::fs::read_to_string(&other.kubeconfig)
+        .unwrap()
+        .lines()
+        .find(|l| l.trim_start().starts_with("certificate-authority-data:"))
+        .unwrap()
+        .to_owned();
+    let wrong_ca = cluster.path("wrong-ca-kubeconfig");
+    let text: Vec<String> = std::fs::read_to_string(&cluster.kubeconfig)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("certificate-authority-data:") {
+                other_ca.clone()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    std::fs::write(&wrong_ca, text.join("\n")).unwrap();
+    let output = cluster.console(&["status", "--kubeconfig", &wrong_ca.to_string_lossy()]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("TLS"), "{err}");
+    assert!(err.contains("certificate-authority-data"), "{err}");
+
     // A wrong token: 401, said as such.
     let unauthorized = cluster.path("unauthorized-kubeconfig");
     let text = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
@@ -273,5 +300,58 @@ fn connection_problems_are_errors_on_stderr_with_a_non_zero_exit() {
     assert!(!output.status.success());
     let err = stderr(&output);
     assert!(err.contains("401") || err.contains("nauthorized"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A kubeconfig whose user runs a credential plugin, as `aws eks update-kubeconfig` writes
+/// (`aws eks get-token`), here a script printing the cluster's token as an ExecCredential.
+#[test]
+fn exec_plugin_credentials_work_and_a_missing_plugin_is_named() {
+    let cluster = TestCluster::start(false);
+    let text = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
+    let mut config: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let token = config["users"][0]["user"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let plugin = cluster.path("get-token");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho \"$@\" > \"$0.args\"\nprintf '%s' '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\"}}}}'\n"
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let exec = |command: &str| -> serde_yaml::Value {
+        serde_yaml::from_str(&format!(
+            "exec:\n  apiVersion: client.authentication.k8s.io/v1beta1\n  command: {command}\n  args: [eks, get-token, --cluster-name, hybrid]\n  interactiveMode: Never\n"
+        ))
+        .unwrap()
+    };
+    config["users"][0]["user"] = exec(&plugin.to_string_lossy());
+    let with_plugin = cluster.path("exec-kubeconfig");
+    std::fs::write(&with_plugin, serde_yaml::to_string(&config).unwrap()).unwrap();
+    let output = cluster.console(&["status", "--kubeconfig", &with_plugin.to_string_lossy()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("WINDOWS (2 nodes)"),
+        "{}",
+        stdout(&output)
+    );
+    let args = std::fs::read_to_string(cluster.path("get-token.args")).unwrap();
+    assert_eq!(args.trim(), "eks get-token --cluster-name hybrid");
+
+    config["users"][0]["user"] = exec("no-such-aws-cli");
+    let missing = cluster.path("missing-plugin-kubeconfig");
+    std::fs::write(&missing, serde_yaml::to_string(&config).unwrap()).unwrap();
+    let output = cluster.console(&["status", "--kubeconfig", &missing.to_string_lossy()]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("no-such-aws-cli"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }

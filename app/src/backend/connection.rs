@@ -163,8 +163,15 @@ pub enum ConnectError {
         message: String,
     },
     /// The credential plugin (`aws eks get-token`) failed.
-    #[error("Getting credentials failed: {0}")]
-    Credentials(String),
+    #[error(
+        "The credential plugin {plugin} failed: {detail}. Is it installed and on PATH, and does it work when run by hand? (For EKS: AWS CLI v2, `aws eks get-token`, with valid AWS credentials.)"
+    )]
+    Credentials {
+        /// The plugin's command as the kubeconfig names it.
+        plugin: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// The embedded cluster did not start.
     #[error("The local hybrid cluster did not start: {0}")]
     LocalCluster(String),
@@ -187,6 +194,17 @@ fn chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+fn caused_by_auth(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<kube::client::AuthError>().is_some() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 impl ConnectError {
     /// Classifies a kube-rs error from a request to `server` doing `verb` on `resource`.
     pub fn classify(err: &kube::Error, server: &str, verb: &str, resource: &str) -> ConnectError {
@@ -199,7 +217,16 @@ impl ConnectError {
                 resource: resource.to_owned(),
                 message: status.message.clone(),
             },
-            kube::Error::Auth(e) => ConnectError::Credentials(chain(e)),
+            kube::Error::Auth(e) => ConnectError::Credentials {
+                plugin: "of the kubeconfig's user".into(),
+                detail: chain(e),
+            },
+            // The credential plugin runs inside the client's service stack, so its failure
+            // arrives wrapped; find it by type rather than by wording.
+            other if caused_by_auth(other) => ConnectError::Credentials {
+                plugin: "of the kubeconfig's user".into(),
+                detail: chain(other),
+            },
             other => {
                 let detail = chain(other);
                 let lower = detail.to_lowercase();
@@ -280,19 +307,40 @@ pub async fn kube_config(
 /// the board needs).
 pub async fn verified_client(config: kube::Config) -> Result<(kube::Client, String), ConnectError> {
     let server = config.cluster_url.to_string();
+    let plugin = config
+        .auth_info
+        .exec
+        .as_ref()
+        .and_then(|exec| exec.command.clone());
+    // Name the plugin that failed: "No such file or directory" alone does not say what is missing.
+    let named = |error: ConnectError| match (error, &plugin) {
+        (ConnectError::Credentials { detail, .. }, Some(command)) => ConnectError::Credentials {
+            plugin: format!("`{command}`"),
+            detail,
+        },
+        (other, _) => other,
+    };
     let mut config = config;
     config.connect_timeout = Some(std::time::Duration::from_secs(5));
     config.read_timeout = Some(std::time::Duration::from_secs(30));
-    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Other(chain(&e)))?;
+    // Building the client may already run the credential plugin.
+    let client = kube::Client::try_from(config).map_err(|e| {
+        named(ConnectError::classify(
+            &e,
+            &server,
+            "authenticate",
+            "to the cluster",
+        ))
+    })?;
     let version = client
         .apiserver_version()
         .await
-        .map_err(|e| ConnectError::classify(&e, &server, "get", "/version"))?;
+        .map_err(|e| named(ConnectError::classify(&e, &server, "get", "/version")))?;
     let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
     nodes
         .list_metadata(&kube::api::ListParams::default().limit(1))
         .await
-        .map_err(|e| ConnectError::classify(&e, &server, "list", "nodes"))?;
+        .map_err(|e| named(ConnectError::classify(&e, &server, "list", "nodes")))?;
     Ok((client, version.git_version))
 }
 

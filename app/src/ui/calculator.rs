@@ -226,16 +226,25 @@ fn result_table(ui: &mut egui::Ui, outcome: &CalcOutcome, snapshot: &ClusterSnap
                         }
                         match r.served_by.as_ref() {
                             Some(by) => {
+                                // Pod and node names are read whole, never wrapped mid-name.
                                 ui.vertical(|ui| {
-                                    ui.label(by.pod.clone().unwrap_or_else(|| by.service.clone()));
-                                    ui.label(
-                                        egui::RichText::new(format!(
-                                            "{} node {}",
-                                            os_of(&by.node),
-                                            by.node.as_deref().unwrap_or("?")
-                                        ))
-                                        .small()
-                                        .weak(),
+                                    ui.add(
+                                        egui::Label::new(
+                                            by.pod.clone().unwrap_or_else(|| by.service.clone()),
+                                        )
+                                        .extend(),
+                                    );
+                                    ui.add(
+                                        egui::Label::new(
+                                            egui::RichText::new(format!(
+                                                "{} node {}",
+                                                os_of(&by.node),
+                                                by.node.as_deref().unwrap_or("?")
+                                            ))
+                                            .small()
+                                            .weak(),
+                                        )
+                                        .extend(),
                                     );
                                 });
                             }
@@ -243,7 +252,11 @@ fn result_table(ui: &mut egui::Ui, outcome: &CalcOutcome, snapshot: &ClusterSnap
                                 ui.label("—");
                             }
                         }
-                        ui.label(format!("{:.1}", r.latency_ms));
+                        ui.label(if r.latency_ms < 10.0 {
+                            format!("{:.2}", r.latency_ms)
+                        } else {
+                            format!("{:.0}", r.latency_ms)
+                        });
                         ui.end_row();
                     }
                 });

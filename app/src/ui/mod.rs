@@ -351,10 +351,12 @@ impl ConsoleApp {
             self.state.details = None;
             self.backend.send(Command::SelectPod(None));
         }
-        if self.exit_when_ready && self.state.first_live.is_some() {
-            if let Some(took) = self.state.first_live {
-                println!("ready {:.3} s after the window opened", took.as_secs_f64());
-            }
+        if self.exit_when_ready
+            && let Some(took) = self.state.first_live
+        {
+            // Once: the window takes a frame or two to close.
+            self.exit_when_ready = false;
+            println!("ready {:.3} s after the window opened", took.as_secs_f64());
             ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
         }
         // Ages and the probe chart move even without events.
