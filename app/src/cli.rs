@@ -149,7 +149,7 @@ async fn execute(
             let snapshot = ClusterSnapshot::build(&nodes, &pods, &deployments);
             let text = match cli.output {
                 Output::Json => serde_json::to_string_pretty(&snapshot)? + "\n",
-                Output::Table => status_table(&snapshot, &target.label(), &server, &version),
+                Output::Table => status_table(&snapshot, &target.describe(), &server, &version),
             };
             Ok((text, true))
         }

@@ -52,6 +52,29 @@ impl ConnectionTarget {
         }
     }
 
+    /// Its name for status lines: the context's own name where the kubeconfig gives one (this
+    /// reads the kubeconfig, so call it off the UI thread).
+    pub fn describe(&self) -> String {
+        if let ConnectionTarget::Kubeconfig {
+            path,
+            context: None,
+        } = self
+        {
+            let config = match path {
+                Some(p) => Kubeconfig::read_from(p),
+                None => Kubeconfig::read(),
+            };
+            if let Some(current) = config
+                .ok()
+                .and_then(|c| c.current_context)
+                .filter(|c| !c.is_empty())
+            {
+                return current;
+            }
+        }
+        self.label()
+    }
+
     /// How the connection view names it.
     pub fn label(&self) -> String {
         match self {

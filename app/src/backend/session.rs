@@ -152,7 +152,7 @@ async fn connect_once(
     local: &LocalSlot,
     sink: &EventSink,
 ) -> Result<(kube::Client, String, String), ConnectError> {
-    let label = target.label();
+    let label = target.describe();
     let kubeconfig = match target {
         ConnectionTarget::Local => Some(local_kubeconfig(local, sink, &label).await?),
         ConnectionTarget::Kubeconfig { .. } => None,
@@ -185,7 +185,7 @@ async fn run(
     client_tx: watch::Sender<Option<kube::Client>>,
     namespace: watch::Receiver<String>,
 ) {
-    let label = target.label();
+    let label = target.describe();
     let mut last_update: Option<SystemTime> = None;
     loop {
         match connect_once(&target, &local, &sink).await {
@@ -442,6 +442,8 @@ async fn watch_cluster(
                 let alive = tokio::time::timeout(Duration::from_secs(3), client.apiserver_version()).await;
                 match alive {
                     Ok(Ok(_)) => {
+                        // The board is known current as of now, even if nothing changed.
+                        *last_update = Some(SystemTime::now());
                         misses = 0;
                         if was_failing {
                             was_failing = false;
