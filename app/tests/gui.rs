@@ -217,3 +217,56 @@ fn the_connection_view_lists_the_contexts_and_switches_between_them() {
             && h.query_by_label(&node).is_some()
     });
 }
+
+#[test]
+fn clicking_a_pod_opens_its_containers_events_and_log_and_the_events_panel_fills() {
+    let cluster = TestCluster::start(true);
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "a monolith pod",
+        |h| {
+            h.query_all_by_label_contains("pod monolith-")
+                .next()
+                .is_some()
+        },
+    );
+    // The namespace's Events arrive in the bottom panel: the scheduler placed the monolith.
+    step_until(&mut harness, Duration::from_secs(20), "events", |h| {
+        h.query_all_by_label("Scheduled").next().is_some()
+    });
+    let pod = harness
+        .query_all_by_label_contains("pod monolith-")
+        .next()
+        .map(|n| text_of(&n))
+        .unwrap();
+    let name = pod.trim_start_matches("pod ").to_owned();
+    harness.get_by_label(&pod).click();
+    // The log's tail is the container's real output: calc-services says where it listens.
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "the pod's details",
+        |h| {
+            h.query_all_by_label_contains("container calculator")
+                .next()
+                .is_some()
+                && h.query_all_by_label_contains("node ip-").next().is_some()
+                && h.query_by_label("Last 40 lines, refreshed every 2 s")
+                    .and_then(|log| log.value())
+                    .is_some_and(|text| text.contains("listening"))
+        },
+    );
+    harness.get_by_label(&format!("Pod {name}"));
+    harness.get_by_label_contains("image ghcr.io/hybrid-console/calculator:");
+    // The downward-API variables, shown as where they come from.
+    harness.get_by_label("POD_NAME");
+    harness.get_by_label("(field metadata.name)");
+    // The pod's own events, in its panel.
+    assert!(
+        harness
+            .query_all_by_label_contains("Successfully assigned calculator/")
+            .any(|n| text_of(&n).contains(&name))
+    );
+}

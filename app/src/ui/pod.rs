@@ -56,14 +56,18 @@ pub fn ui(ctx: &egui::Context, details: &PodDetails) -> bool {
                             ));
                         }
                     });
-                egui::CollapsingHeader::new("log (last 40 lines)")
+                egui::CollapsingHeader::new("log")
                     .default_open(true)
                     .show(ui, |ui| {
+                        let caption = ui.label(
+                            egui::RichText::new("Last 40 lines, refreshed every 2 s").weak(),
+                        );
                         ui.add(
                             egui::TextEdit::multiline(&mut details.log_tail.as_str())
                                 .font(egui::TextStyle::Monospace)
                                 .desired_width(f32::INFINITY),
-                        );
+                        )
+                        .labelled_by(caption.id);
                     });
             });
         });
