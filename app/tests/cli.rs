@@ -281,6 +281,19 @@ fn connection_problems_are_errors_on_stderr_with_a_non_zero_exit() {
     assert!(err.contains("TLS"), "{err}");
     assert!(err.contains("certificate-authority-data"), "{err}");
 
+    // A user who may not list nodes: 403, with the verb and resource denied.
+    let viewer = cluster.viewer("jane", "default");
+    let output = cluster.console(&["status", "--kubeconfig", &viewer.to_string_lossy()]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("Forbidden (403): cannot list nodes"), "{err}");
+    assert!(
+        err.contains(
+            r#"User "jane" cannot list resource "nodes" in API group "" at the cluster scope"#
+        ),
+        "{err}"
+    );
+
     // A wrong token: 401, said as such.
     let unauthorized = cluster.path("unauthorized-kubeconfig");
     let text = std::fs::read_to_string(&cluster.kubeconfig).unwrap();

@@ -257,15 +257,16 @@ impl ApiError {
         ApiError::new(401, "Unauthorized", "Unauthorized")
     }
 
-    /// 403 Forbidden.
+    /// 403 Forbidden (`pods "x" is forbidden: …`, or `pods is forbidden: …` with no name).
     pub fn forbidden(kind: &ResourceKind, name: &str, why: &str) -> ApiError {
+        let message = if name.is_empty() {
+            format!("{} is forbidden: {why}", kind.qualified_plural())
+        } else {
+            format!("{} \"{name}\" is forbidden: {why}", kind.qualified_plural())
+        };
         ApiError {
             details: Some(details(kind, name)),
-            ..ApiError::new(
-                403,
-                "Forbidden",
-                format!("{} \"{name}\" is forbidden: {why}", kind.qualified_plural()),
-            )
+            ..ApiError::new(403, "Forbidden", message)
         }
     }
 

@@ -9,13 +9,18 @@ pub const CONTEXT: &str = "local-hybrid";
 
 /// A kubeconfig with one cluster, one user (bearer token) and one context, `local-hybrid`.
 pub fn render(server: &str, ca_data: &str, token: &str) -> String {
+    render_for(server, ca_data, token, &format!("{CONTEXT}-admin"))
+}
+
+/// The same for the user `user` with its own token.
+pub fn render_for(server: &str, ca_data: &str, token: &str, user: &str) -> String {
     let config = json!({
         "apiVersion": "v1",
         "kind": "Config",
         "preferences": {},
         "clusters": [{"name": CONTEXT, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
-        "users": [{"name": format!("{CONTEXT}-admin"), "user": {"token": token}}],
-        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": format!("{CONTEXT}-admin"), "namespace": "default"}}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": user, "namespace": "default"}}],
         "current-context": CONTEXT,
     });
     serde_yaml::to_string(&config).unwrap_or_default()

@@ -11,6 +11,7 @@
 
 pub mod addresses;
 pub mod api;
+pub mod authorization;
 pub mod calculator;
 pub mod controllers;
 pub mod defaults;
@@ -133,6 +134,8 @@ pub struct LocalCluster {
     url: String,
     kubeconfig: String,
     token: String,
+    ca_data: String,
+    users: Arc<authorization::Users>,
     registry: Arc<Registry>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -199,9 +202,14 @@ impl LocalCluster {
             registry.clone(),
             kubelets.logs.clone(),
         ));
+        let users = Arc::new(authorization::Users::default());
+        users.add(
+            token.clone(),
+            authorization::UserInfo::new("kubernetes-admin", &[authorization::MASTERS]),
+        );
         let state = api::ApiState::new(
             registry.clone(),
-            token.clone(),
+            users.clone(),
             local.to_string(),
             Some(runtime),
         );
@@ -222,6 +230,8 @@ impl LocalCluster {
             url,
             kubeconfig,
             token,
+            ca_data: tls.ca_data(),
+            users,
             registry,
             stop,
             tasks,
@@ -253,6 +263,16 @@ impl LocalCluster {
     /// The bearer token.
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// Adds a user with a token of its own and returns a kubeconfig for it (context
+    /// `local-hybrid`). The user may do what RBAC bindings grant it (none yet: bind it to a Role
+    /// or ClusterRole such as `view` or `edit`); in group `system:masters`, anything.
+    pub fn add_user(&self, name: &str, groups: &[&str]) -> String {
+        let token = tls::random_token();
+        self.users
+            .add(token.clone(), authorization::UserInfo::new(name, groups));
+        kubeconfig::render_for(&self.url, &self.ca_data, &token, name)
     }
 
     /// Direct access to the objects, for bulk set-up of large simulated clusters.
@@ -314,5 +334,6 @@ fn bootstrap(registry: &Registry, plan: &[nodes::NodeSpec]) -> Result<(), errors
             &internal,
         )?;
     }
+    authorization::bootstrap(registry)?;
     Ok(())
 }

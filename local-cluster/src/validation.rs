@@ -17,7 +17,7 @@ use crate::selectors::{LabelSelector, check_key, check_value};
 pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>), ApiError> {
     use k8s_openapi::api::{
         apps::v1 as apps, coordination::v1 as coordination, core::v1 as core,
-        discovery::v1 as discovery,
+        discovery::v1 as discovery, rbac::v1 as rbac,
     };
     let mut normalized = object.clone();
     quantities_as_strings(&mut normalized);
@@ -56,6 +56,10 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
         ("apps", "ReplicaSet") => typed!(apps::ReplicaSet),
         ("discovery.k8s.io", "EndpointSlice") => typed!(discovery::EndpointSlice),
         ("coordination.k8s.io", "Lease") => typed!(coordination::Lease),
+        ("rbac.authorization.k8s.io", "Role") => typed!(rbac::Role),
+        ("rbac.authorization.k8s.io", "RoleBinding") => typed!(rbac::RoleBinding),
+        ("rbac.authorization.k8s.io", "ClusterRole") => typed!(rbac::ClusterRole),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => typed!(rbac::ClusterRoleBinding),
         _ => normalized.clone(),
     };
     let mut unknown = Vec::new();

@@ -79,6 +79,31 @@ impl TestCluster {
         self.cluster = Some(cluster);
     }
 
+    /// A kubeconfig for a new user `name` who may only read namespace `namespace` (the `view`
+    /// ClusterRole bound there), as a developer on a shared EKS cluster often is.
+    pub fn viewer(&self, name: &str, namespace: &str) -> PathBuf {
+        let cluster = self.cluster.as_ref().expect("the cluster is running");
+        let path = self.path(&format!("{name}-kubeconfig"));
+        std::fs::write(&path, cluster.add_user(name, &[])).expect("write kubeconfig");
+        self.apply(&format!(
+            "apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {name}-view
+  namespace: {namespace}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: view
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: {name}
+"
+        ));
+        path
+    }
+
     /// Stops the cluster: the API server stops answering and its containers end.
     pub fn down(&mut self) {
         if let Some(cluster) = self.cluster.take() {

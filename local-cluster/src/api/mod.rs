@@ -19,6 +19,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::authorization::{self, Attributes, UserInfo, Users};
 use crate::errors::ApiError;
 use crate::registry::Registry;
 use crate::resources::{self, ResourceKind};
@@ -61,8 +62,8 @@ pub fn table_selector(selector: &serde_json::Value) -> String {
 pub struct ApiState {
     /// Objects and their lifecycle rules.
     pub registry: Arc<Registry>,
-    /// The bearer token every request must carry.
-    pub token: String,
+    /// The bearer tokens accepted, and whose they are.
+    pub users: Arc<Users>,
     /// The server's own address, for discovery's serverAddressByClientCIDRs.
     pub address: String,
     /// Logs and proxying, provided by the kubelets and the service network.
@@ -71,16 +72,16 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    /// State for a server at `address` requiring `token`.
+    /// State for a server at `address` accepting the tokens of `users`.
     pub fn new(
         registry: Arc<Registry>,
-        token: String,
+        users: Arc<Users>,
         address: String,
         runtime: Option<Arc<dyn Runtime>>,
     ) -> Arc<ApiState> {
         Arc::new(ApiState {
             registry,
-            token,
+            users,
             address,
             runtime,
             openapi: openapi::Documents::build(),
@@ -105,23 +106,30 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .with_state(state)
 }
 
-/// Every request but health and version must carry the cluster's bearer token.
+/// Every request but health and version must carry one of the cluster's bearer tokens; the
+/// user it names travels with the request for authorization.
 async fn authenticate(
     State(state): State<Arc<ApiState>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
     let public = matches!(path, "/healthz" | "/livez" | "/readyz" | "/version");
-    let presented = request
+    let user = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    if !public && presented != Some(state.token.as_str()) {
-        tracing::debug!(%path, "rejected: missing or wrong bearer token");
-        return ApiError::unauthorized().into_response();
+        .and_then(|token| state.users.authenticate(token.trim()));
+    match user {
+        Some(user) => {
+            request.extensions_mut().insert(user);
+        }
+        None if public => {}
+        None => {
+            tracing::debug!(%path, "rejected: missing or wrong bearer token");
+            return ApiError::unauthorized().into_response();
+        }
     }
     let method = request.method().clone();
     let uri = request.uri().clone();
@@ -282,6 +290,9 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     let query = query_map(request.uri().query());
     let headers = request.headers().clone();
     let method = request.method().clone();
+    if let Err(denied) = authorize(&state, &request, &target, &query) {
+        return denied.into_response();
+    }
     if target.subresource.as_deref() == Some("proxy") {
         return subresources::proxy(&state, &target, request).await;
     }
@@ -328,6 +339,56 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
         ))),
     };
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// RBAC's verb for a request, as the real server derives it from method, path and `watch`.
+fn verb(method: &Method, target: &Target, query: &HashMap<String, String>) -> &'static str {
+    let named = target.name.is_some();
+    let watching = matches!(
+        query.get("watch").map(String::as_str),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+    );
+    match *method {
+        Method::GET | Method::HEAD if watching => "watch",
+        Method::GET | Method::HEAD if named => "get",
+        Method::GET | Method::HEAD => "list",
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        Method::DELETE if named => "delete",
+        Method::DELETE => "deletecollection",
+        _ => "unknown",
+    }
+}
+
+fn authorize(
+    state: &ApiState,
+    request: &Request,
+    target: &Target,
+    query: &HashMap<String, String>,
+) -> Result<(), ApiError> {
+    // `authenticate` let through only public paths without a user, and those are not resources.
+    let user = request
+        .extensions()
+        .get::<UserInfo>()
+        .ok_or_else(ApiError::unauthorized)?;
+    // `GET /api/v1/namespaces/x` is a namespace object; its namespace for RBAC is its own name.
+    let namespace = if std::ptr::eq(target.kind, resources::namespaces()) {
+        target.name.as_deref()
+    } else {
+        target.namespace.as_deref()
+    };
+    authorization::authorize(
+        &state.registry,
+        user,
+        &Attributes {
+            verb: verb(request.method(), target, query),
+            kind: target.kind,
+            subresource: target.subresource.as_deref(),
+            namespace,
+            name: target.name.as_deref(),
+        },
+    )
 }
 
 /// A parsed resource request.

@@ -34,7 +34,7 @@ fn generate(
 ) -> (Map<String, Value>, Vec<(&'static ResourceKind, String)>) {
     use k8s_openapi::api::{
         apps::v1 as apps, coordination::v1 as coordination, core::v1 as core,
-        discovery::v1 as discovery,
+        discovery::v1 as discovery, rbac::v1 as rbac,
     };
     use schemars::JsonSchema;
     let mut generator = settings.into_generator();
@@ -58,6 +58,10 @@ fn generate(
     add!(resources::replicasets(), apps::ReplicaSet);
     add!(resources::endpointslices(), discovery::EndpointSlice);
     add!(resources::leases(), coordination::Lease);
+    add!(resources::roles(), rbac::Role);
+    add!(resources::rolebindings(), rbac::RoleBinding);
+    add!(resources::clusterroles(), rbac::ClusterRole);
+    add!(resources::clusterrolebindings(), rbac::ClusterRoleBinding);
     let mut definitions = generator.take_definitions(true);
     for (name, schema) in definitions.iter_mut() {
         add_list_extensions(name, schema);
