@@ -190,14 +190,7 @@ async fn call(
                 .send(request.map(kube::client::Body::from))
                 .await
                 .map_err(|e| e.to_string())?;
-            let status = response.status().as_u16();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            read_answer(status, &body)
+            read_response(response).await
         }
         CalcTarget::Url(base) => {
             let url = format!(
@@ -217,16 +210,25 @@ async fn call(
                 .get(uri)
                 .await
                 .map_err(|e| format!("cannot reach {url}: {e}"))?;
-            let status = response.status().as_u16();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            read_answer(status, &body)
+            read_response(response).await
         }
     }
+}
+
+/// Reads a whole response, whichever client it came from, into the calculator's answer.
+async fn read_response<B>(response: http::Response<B>) -> Result<CalculateAnswer, String>
+where
+    B: hyper::body::Body,
+    B::Error: std::fmt::Display,
+{
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    read_answer(status, &body)
 }
 
 /// Calls the calculator `per_second` times a second until aborted.

@@ -240,12 +240,8 @@ impl ConnectError {
                 resource: resource.to_owned(),
                 message: status.message.clone(),
             },
-            kube::Error::Auth(e) => ConnectError::Credentials {
-                plugin: "of the kubeconfig's user".into(),
-                detail: chain(e),
-            },
-            // The credential plugin runs inside the client's service stack, so its failure
-            // arrives wrapped; find it by type rather than by wording.
+            // A credential plugin's failure arrives as `Error::Auth`, or wrapped by the client's
+            // service stack; find it by type rather than by wording.
             other if caused_by_auth(other) => ConnectError::Credentials {
                 plugin: "of the kubeconfig's user".into(),
                 detail: chain(other),
