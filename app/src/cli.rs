@@ -109,12 +109,11 @@ pub fn run(cli: &Cli, command: &Command) -> ExitCode {
     })
 }
 
-async fn execute(
-    cli: &Cli,
-    command: &Command,
+/// Connects to `target`, starting the embedded cluster (kept in `local`) if that is the target.
+async fn connect(
     target: &ConnectionTarget,
     local: &mut Option<LocalCluster>,
-) -> anyhow::Result<(String, bool)> {
+) -> anyhow::Result<(kube::Client, String, String)> {
     let kubeconfig = match target {
         ConnectionTarget::Local => {
             let cluster = LocalCluster::start(ClusterConfig {
@@ -131,13 +130,23 @@ async fn execute(
     let config = connection::kube_config(target, kubeconfig.as_deref()).await?;
     let server = config.cluster_url.to_string();
     let (client, version) = connection::verified_client(config).await?;
+    Ok((client, server, version))
+}
+
+async fn execute(
+    cli: &Cli,
+    command: &Command,
+    target: &ConnectionTarget,
+    local: &mut Option<LocalCluster>,
+) -> anyhow::Result<(String, bool)> {
     let everything = ListParams::default();
-    let nodes = Api::<Node>::all(client.clone())
-        .list(&everything)
-        .await?
-        .items;
     match command {
         Command::Status => {
+            let (client, server, version) = connect(target, local).await?;
+            let nodes = Api::<Node>::all(client.clone())
+                .list(&everything)
+                .await?
+                .items;
             let pods = Api::<Pod>::all(client.clone())
                 .list(&everything)
                 .await?
@@ -155,8 +164,30 @@ async fn execute(
         }
         Command::Calc { a, b, url } => {
             let calc_target = url.clone().map(CalcTarget::Url).unwrap_or_default();
+            // A URL is called directly: the cluster only names the OS of the nodes that
+            // answered, so it is optional, and the embedded one is not started for it.
+            let client = match (&calc_target, target) {
+                (CalcTarget::Url(_), ConnectionTarget::Local) => None,
+                (CalcTarget::Url(_), _) => match connect(target, local).await {
+                    Ok((client, ..)) => Some(client),
+                    Err(e) => {
+                        eprintln!("warning: {e:#}\nwarning: node OS is not shown");
+                        None
+                    }
+                },
+                (CalcTarget::ServiceProxy { .. }, _) => Some(connect(target, local).await?.0),
+            };
+            let nodes = match &client {
+                Some(client) => {
+                    Api::<Node>::all(client.clone())
+                        .list(&everything)
+                        .await?
+                        .items
+                }
+                None => Vec::new(),
+            };
             let outcome = calculator::calculate(
-                Some(&client),
+                client.as_ref(),
                 &calculator::http_client(),
                 &calc_target,
                 a,

@@ -368,3 +368,77 @@ fn exec_plugin_credentials_work_and_a_missing_plugin_is_named() {
     assert!(err.contains("no-such-aws-cli"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// A frontend reached by URL (as from a laptop with a port-forward): no cluster is needed, and
+/// none is started.
+#[test]
+fn calc_calls_a_url_directly_without_a_cluster() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let home = tempfile::tempdir().unwrap();
+    // The console's own binary in its calculator mode: a real monolith process.
+    let mut monolith = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+        .args([local_cluster::calculator::SERVICE_MODE_ARG, "monolith"])
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("POD_NAME", "laptop-monolith")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the monolith did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+            .args(args)
+            .env("HOME", home.path())
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap()
+    };
+    let output = run(&["calc", "7", "2", "--url", &url]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for (operation, total) in [
+        ("sum", "9"),
+        ("subtraction", "5"),
+        ("multiplication", "14"),
+        ("division", "3.5"),
+    ] {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{operation} ")))
+            .unwrap_or_else(|| panic!("{text}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[1], total, "{text}");
+        assert_eq!(cells[2], "laptop-monolith", "{text}");
+    }
+    // No embedded cluster was started for it (that takes far longer than one HTTP call).
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+
+    let output = run(&["calc", "1", "0", "--url", &url, "-o", "json"]);
+    assert!(!output.status.success());
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["results"][3]["error"]["code"], "division_by_zero");
+
+    let output = run(&["calc", "1", "2", "--url", "ftp://example.invalid"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("only http://"),
+        "{}",
+        stderr(&output)
+    );
+    let _ = monolith.kill();
+    let _ = monolith.wait();
+}

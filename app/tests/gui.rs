@@ -270,3 +270,49 @@ fn clicking_a_pod_opens_its_containers_events_and_log_and_the_events_panel_fills
             .any(|n| text_of(&n).contains(&name))
     );
 }
+
+#[test]
+fn the_probe_calls_the_calculator_continuously_until_switched_off() {
+    let cluster = TestCluster::start(true);
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(&mut harness, Duration::from_secs(30), "a live board", |h| {
+        h.query_all_by_label_contains("Live · ").next().is_some()
+    });
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "Probe")
+        .click();
+    let calls = |h: &Harness<'_, ConsoleApp>| -> Option<(usize, usize)> {
+        let line = h
+            .query_all_by_label_contains(" calls, ")
+            .next()
+            .map(|n| text_of(&n))?;
+        let mut words = line.split_whitespace();
+        let calls = words.next()?.parse().ok()?;
+        let failed = words.nth(1)?.parse().ok()?;
+        Some((calls, failed))
+    };
+    // Five a second by default: ten calls take about two seconds.
+    step_until(
+        &mut harness,
+        Duration::from_secs(10),
+        "ten probe calls",
+        |h| calls(h).is_some_and(|(n, _)| n >= 10),
+    );
+    assert_eq!(calls(&harness).unwrap().1, 0, "no call failed");
+    harness.get_by_label("latency");
+
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "Probe")
+        .click();
+    harness.step();
+    std::thread::sleep(Duration::from_millis(300));
+    harness.step();
+    let stopped = calls(&harness).unwrap().0;
+    std::thread::sleep(Duration::from_secs(1));
+    harness.step();
+    assert_eq!(
+        calls(&harness).unwrap().0,
+        stopped,
+        "calls after the probe was switched off"
+    );
+}
