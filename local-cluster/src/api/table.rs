@@ -553,32 +553,7 @@ fn age(timestamp: &Value) -> String {
 }
 
 fn selector_text(selector: &Value) -> String {
-    let mut parts: Vec<String> = selector["matchLabels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-        .collect();
-    for e in selector["matchExpressions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let values: Vec<String> = e["values"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(text)
-            .collect();
-        let key = text(&e["key"]);
-        parts.push(match e["operator"].as_str() {
-            Some("In") => format!("{key} in ({})", values.join(",")),
-            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
-            Some("Exists") => key,
-            _ => format!("!{key}"),
-        });
-    }
-    or_none(parts.join(","))
+    or_none(super::table_selector(selector))
 }
 
 fn template_columns(spec: &Value) -> (String, String) {
