@@ -253,7 +253,7 @@ fn clicking_a_pod_opens_its_containers_events_and_log_and_the_events_panel_fills
                 .next()
                 .is_some()
                 && h.query_all_by_label_contains("node ip-").next().is_some()
-                && h.query_by_label("Last 40 lines, refreshed every 2 s")
+                && h.query_by_label("Last 40 lines, followed live")
                     .and_then(|log| log.value())
                     .is_some_and(|text| text.contains("listening"))
         },

@@ -59,9 +59,8 @@ pub fn ui(ctx: &egui::Context, details: &PodDetails) -> bool {
                 egui::CollapsingHeader::new("log")
                     .default_open(true)
                     .show(ui, |ui| {
-                        let caption = ui.label(
-                            egui::RichText::new("Last 40 lines, refreshed every 2 s").weak(),
-                        );
+                        let caption =
+                            ui.label(egui::RichText::new("Last 40 lines, followed live").weak());
                         ui.add(
                             egui::TextEdit::multiline(&mut details.log_tail.as_str())
                                 .font(egui::TextStyle::Monospace)
