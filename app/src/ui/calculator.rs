@@ -118,12 +118,15 @@ impl CalculatorPanel {
         ui.horizontal(|ui| {
             let before = self.probing;
             ui.checkbox(&mut self.probing, "Probe");
+            let rate = ui.label("rate");
             let rate_changed = ui
                 .add(
                     egui::DragValue::new(&mut self.settings.probe_rate)
                         .range(1..=50)
                         .suffix(" /s"),
                 )
+                .labelled_by(rate.id)
+                .on_hover_text("Calls per second")
                 .changed();
             if before != self.probing || (self.probing && rate_changed) {
                 if self.probing {
