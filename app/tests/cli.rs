@@ -236,11 +236,7 @@ fn connection_problems_are_errors_on_stderr_with_a_non_zero_exit() {
     );
 
     // A server that is not there: the same kubeconfig pointed at a closed port.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = support::free_port();
     let unreachable = cluster.path("unreachable-kubeconfig");
     let text = std::fs::read_to_string(&cluster.kubeconfig)
         .unwrap()
@@ -373,11 +369,7 @@ fn exec_plugin_credentials_work_and_a_missing_plugin_is_named() {
 /// none is started.
 #[test]
 fn calc_calls_a_url_directly_without_a_cluster() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let home = tempfile::tempdir().unwrap();
     // The console's own binary in its calculator mode: a real monolith process.
     let mut monolith = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-console"))

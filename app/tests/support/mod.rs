@@ -34,7 +34,8 @@ fn launcher() -> Launcher {
     }
 }
 
-fn free_port() -> u16 {
+/// A port on 127.0.0.1 that nothing listens on (free when asked).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -341,13 +341,15 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// A boolean query parameter as Go's `strconv.ParseBool` reads it: absent or anything else is false.
+fn go_bool(value: Option<&str>) -> bool {
+    matches!(value, Some("1" | "t" | "T" | "true" | "TRUE" | "True"))
+}
+
 /// RBAC's verb for a request, as the real server derives it from method, path and `watch`.
 fn verb(method: &Method, target: &Target, query: &HashMap<String, String>) -> &'static str {
     let named = target.name.is_some();
-    let watching = matches!(
-        query.get("watch").map(String::as_str),
-        Some("1" | "t" | "T" | "true" | "TRUE" | "True")
-    );
+    let watching = go_bool(query.get("watch").map(String::as_str));
     match *method {
         Method::GET | Method::HEAD if watching => "watch",
         Method::GET | Method::HEAD if named => "get",
@@ -423,10 +425,7 @@ impl RequestContext {
 
     /// A boolean parameter, parsed as Go's `strconv.ParseBool` parses it (`true`, `True`, `1`, `t`…).
     pub fn flag(&self, key: &str) -> bool {
-        matches!(
-            self.param(key),
-            Some("1" | "t" | "T" | "true" | "TRUE" | "True")
-        )
+        go_bool(self.param(key))
     }
 
     /// `dryRun=All`.

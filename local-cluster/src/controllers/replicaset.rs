@@ -48,6 +48,29 @@ fn owning_replicaset(pod: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The pods in `namespace` matching `selector` whose controller is the ReplicaSet `uid`.
+fn owned_pods(
+    registry: &Registry,
+    namespace: &str,
+    selector: &crate::selectors::LabelSelector,
+    uid: &str,
+) -> Vec<Value> {
+    registry
+        .store
+        .list(
+            resources::pods(),
+            Some(namespace),
+            |index| selector.matches(&index.labels),
+            0,
+            None,
+        )
+        .items
+        .iter()
+        .map(|s| s.value())
+        .filter(|pod| controller_uid(pod) == Some(uid))
+        .collect()
+}
+
 /// Whether a pod counts toward the replica count (not terminating, not finished).
 pub fn is_active(pod: &Value) -> bool {
     pod["metadata"]["deletionTimestamp"].is_null()
@@ -114,20 +137,7 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
     let Some(selector) = label_selector_from_json(&rs["spec"]["selector"]) else {
         return;
     };
-    let pods: Vec<Value> = registry
-        .store
-        .list(
-            resources::pods(),
-            Some(&namespace),
-            |index| selector.matches(&index.labels),
-            0,
-            None,
-        )
-        .items
-        .iter()
-        .map(|s| s.value())
-        .filter(|pod| controller_uid(pod) == Some(uid.as_str()))
-        .collect();
+    let pods = owned_pods(registry, &namespace, &selector, &uid);
     let mut active: Vec<&Value> = pods.iter().filter(|p| is_active(p)).collect();
     let wanted = rs["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
     let being_deleted = rs["metadata"]["deletionTimestamp"].is_string();
@@ -197,19 +207,9 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
     }
 
     // Status from what exists now (a new reconcile follows every pod change).
-    let current: Vec<Value> = registry
-        .store
-        .list(
-            resources::pods(),
-            Some(&namespace),
-            |index| selector.matches(&index.labels),
-            0,
-            None,
-        )
-        .items
-        .iter()
-        .map(|s| s.value())
-        .filter(|pod| controller_uid(pod) == Some(uid.as_str()) && is_active(pod))
+    let current: Vec<Value> = owned_pods(registry, &namespace, &selector, &uid)
+        .into_iter()
+        .filter(is_active)
         .collect();
     let min_ready = rs["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
     let ready = current.iter().filter(|p| is_ready(p)).count();
