@@ -64,13 +64,16 @@ impl Users {
     }
 }
 
-/// What a resource request wants to do, in RBAC's terms.
+/// What a resource request wants to do, in RBAC's terms. Group and resource are plain strings,
+/// as in a `SelfSubjectAccessReview`: RBAC matches names and never asks whether they exist.
 #[derive(Debug)]
 pub struct Attributes<'a> {
     /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`.
     pub verb: &'a str,
-    /// The resource.
-    pub kind: &'static ResourceKind,
+    /// The API group (`""` for core).
+    pub group: &'a str,
+    /// The resource's plural name (`deployments`).
+    pub resource: &'a str,
     /// `status`, `log`, `proxy`, …
     pub subresource: Option<&'a str>,
     /// The namespace, for namespaced requests.
@@ -79,22 +82,50 @@ pub struct Attributes<'a> {
     pub name: Option<&'a str>,
 }
 
-impl Attributes<'_> {
-    fn resource(&self) -> String {
+impl<'a> Attributes<'a> {
+    /// The attributes of `verb` on `kind`.
+    pub fn of(
+        verb: &'a str,
+        kind: &'static ResourceKind,
+        subresource: Option<&'a str>,
+        namespace: Option<&'a str>,
+        name: Option<&'a str>,
+    ) -> Attributes<'a> {
+        Attributes {
+            verb,
+            group: kind.group,
+            resource: kind.plural,
+            subresource,
+            namespace,
+            name,
+        }
+    }
+
+    fn resource_and_subresource(&self) -> String {
         match self.subresource {
-            Some(sub) => format!("{}/{sub}", self.kind.plural),
-            None => self.kind.plural.to_owned(),
+            Some(sub) => format!("{}/{sub}", self.resource),
+            None => self.resource.to_owned(),
         }
     }
 }
 
-/// Allows the request or says why not, worded as the real server words it.
+/// A request for a path that is not a resource (`/healthz`, `/metrics`), in RBAC's terms.
+#[derive(Debug)]
+pub struct NonResourceAttributes<'a> {
+    /// `get`, `post`, …
+    pub verb: &'a str,
+    /// The URL path.
+    pub path: &'a str,
+}
+
+/// Allows the request on `kind` or says why not, worded as the real server words it.
 pub fn authorize(
     registry: &Registry,
     user: &UserInfo,
+    kind: &'static ResourceKind,
     request: &Attributes<'_>,
 ) -> Result<(), ApiError> {
-    if user.is_master() || allowed(registry, user, request) {
+    if decide(registry, user, request).is_some() {
         return Ok(());
     }
     let scope = match request.namespace {
@@ -105,35 +136,98 @@ pub fn authorize(
         "User {:?} cannot {} resource {:?} in API group {:?} {scope}",
         user.name,
         request.verb,
-        request.resource(),
-        request.kind.group
+        request.resource_and_subresource(),
+        request.group
     );
     Err(ApiError::forbidden(
-        request.kind,
+        kind,
         request.name.unwrap_or_default(),
         &why,
     ))
 }
 
-fn allowed(registry: &Registry, user: &UserInfo, request: &Attributes<'_>) -> bool {
-    let bound = |binding: &Value| {
-        binding["subjects"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|s| subject_matches(s, user, binding))
-    };
-    let role_rules = |role_ref: &Value, namespace: &str| -> Vec<Value> {
-        let name = role_ref["name"].as_str().unwrap_or_default();
-        let role = match role_ref["kind"].as_str() {
-            Some("ClusterRole") => registry.get_value(resources::clusterroles(), "", name),
-            Some("Role") => registry.get_value(resources::roles(), namespace, name),
-            _ => return Vec::new(),
+/// Why RBAC allows the request (`RBAC: allowed by ClusterRoleBinding "x" of ClusterRole "y" to
+/// User "z"`, as a `SelfSubjectAccessReview` reports it), or `None` when nothing allows it.
+pub fn decide(registry: &Registry, user: &UserInfo, request: &Attributes<'_>) -> Option<String> {
+    grants(registry, user, request.namespace)
+        .find(|grant| rule_allows(&grant.rule, request))
+        .map(|grant| grant.reason())
+}
+
+/// Why RBAC allows a non-resource request, or `None`.
+pub fn decide_non_resource(
+    registry: &Registry,
+    user: &UserInfo,
+    request: &NonResourceAttributes<'_>,
+) -> Option<String> {
+    grants(registry, user, None)
+        .filter(|grant| grant.cluster_wide)
+        .find(|grant| {
+            contains(&grant.rule["verbs"], request.verb)
+                && grant.rule["nonResourceURLs"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .any(|url| match url.strip_suffix('*') {
+                        Some(prefix) => request.path.starts_with(prefix),
+                        None => url == request.path,
+                    })
+        })
+        .map(|grant| grant.reason())
+}
+
+/// Every rule granted to `user` in `namespace` (cluster-wide grants included), for a
+/// `SelfSubjectRulesReview`.
+pub fn rules_of(registry: &Registry, user: &UserInfo, namespace: Option<&str>) -> Vec<Value> {
+    grants(registry, user, namespace)
+        .map(|grant| grant.rule)
+        .collect()
+}
+
+/// One rule granted to a user, and the binding that grants it.
+struct Grant {
+    rule: Value,
+    binding_kind: &'static str,
+    binding: String,
+    binding_namespace: Option<String>,
+    role_kind: String,
+    role: String,
+    subject: String,
+    cluster_wide: bool,
+}
+
+impl Grant {
+    fn reason(&self) -> String {
+        let binding = match &self.binding_namespace {
+            Some(ns) => format!("{} \"{}/{ns}\"", self.binding_kind, self.binding),
+            None => format!("{} \"{}\"", self.binding_kind, self.binding),
         };
-        role.ok()
-            .and_then(|r| r["rules"].as_array().cloned())
-            .unwrap_or_default()
-    };
+        format!(
+            "RBAC: allowed by {binding} of {} \"{}\" to {}",
+            self.role_kind, self.role, self.subject
+        )
+    }
+}
+
+/// The rules `user` holds in `namespace`: those of ClusterRoleBindings everywhere, then those of
+/// the namespace's RoleBindings. `system:masters` holds everything, as the bootstrap
+/// `cluster-admin` binding grants it on every cluster.
+fn grants<'r>(
+    registry: &'r Registry,
+    user: &'r UserInfo,
+    namespace: Option<&str>,
+) -> impl Iterator<Item = Grant> + 'r {
+    let masters = user.is_master().then(|| Grant {
+        rule: json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"], "nonResourceURLs": ["*"]}),
+        binding_kind: "ClusterRoleBinding",
+        binding: "cluster-admin".into(),
+        binding_namespace: None,
+        role_kind: "ClusterRole".into(),
+        role: "cluster-admin".into(),
+        subject: format!("Group {MASTERS:?}"),
+        cluster_wide: true,
+    });
     let all = |kind: &'static ResourceKind, namespace: Option<&str>| -> Vec<Value> {
         registry
             .store
@@ -143,29 +237,68 @@ fn allowed(registry: &Registry, user: &UserInfo, request: &Attributes<'_>) -> bo
             .map(|s| s.value())
             .collect()
     };
-    // Cluster-wide grants apply everywhere.
-    for binding in all(resources::clusterrolebindings(), None) {
-        if bound(&binding)
-            && role_rules(&binding["roleRef"], "")
-                .iter()
-                .any(|rule| rule_allows(rule, request))
-        {
-            return true;
-        }
-    }
+    let mut bindings: Vec<(Value, bool)> = all(resources::clusterrolebindings(), None)
+        .into_iter()
+        .map(|b| (b, true))
+        .collect();
     // A RoleBinding grants only inside its own namespace.
-    if let Some(namespace) = request.namespace {
-        for binding in all(resources::rolebindings(), Some(namespace)) {
-            if bound(&binding)
-                && role_rules(&binding["roleRef"], namespace)
-                    .iter()
-                    .any(|rule| rule_allows(rule, request))
-            {
-                return true;
-            }
-        }
+    if let Some(namespace) = namespace {
+        bindings.extend(
+            all(resources::rolebindings(), Some(namespace))
+                .into_iter()
+                .map(|b| (b, false)),
+        );
     }
-    false
+    let bound = bindings
+        .into_iter()
+        .filter_map(move |(binding, cluster_wide)| {
+            let subject = binding["subjects"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|s| subject_matches(s, user, &binding))?;
+            let subject = format!(
+                "{} {:?}",
+                subject["kind"].as_str().unwrap_or_default(),
+                subject["name"].as_str().unwrap_or_default()
+            );
+            let role_ref = &binding["roleRef"];
+            let role = role_ref["name"].as_str().unwrap_or_default().to_owned();
+            let role_kind = role_ref["kind"].as_str().unwrap_or_default().to_owned();
+            let binding_namespace = binding["metadata"]["namespace"].as_str().map(str::to_owned);
+            let stored = match role_kind.as_str() {
+                "ClusterRole" => registry.get_value(resources::clusterroles(), "", &role),
+                "Role" => registry.get_value(
+                    resources::roles(),
+                    binding_namespace.as_deref().unwrap_or_default(),
+                    &role,
+                ),
+                _ => return None,
+            };
+            let rules = stored
+                .ok()
+                .and_then(|r| r["rules"].as_array().cloned())
+                .unwrap_or_default();
+            let binding_name = binding["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            Some(rules.into_iter().map(move |rule| Grant {
+                rule,
+                binding_kind: if cluster_wide {
+                    "ClusterRoleBinding"
+                } else {
+                    "RoleBinding"
+                },
+                binding: binding_name.clone(),
+                binding_namespace: binding_namespace.clone(),
+                role_kind: role_kind.clone(),
+                role: role.clone(),
+                subject: subject.clone(),
+                cluster_wide,
+            }))
+        });
+    masters.into_iter().chain(bound.flatten())
 }
 
 fn subject_matches(subject: &Value, user: &UserInfo, binding: &Value) -> bool {
@@ -193,7 +326,7 @@ fn contains(list: &Value, wanted: &str) -> bool {
 }
 
 fn rule_allows(rule: &Value, request: &Attributes<'_>) -> bool {
-    let resource = request.resource();
+    let resource = request.resource_and_subresource();
     let resource_ok = rule["resources"]
         .as_array()
         .into_iter()
@@ -213,13 +346,14 @@ fn rule_allows(rule: &Value, request: &Attributes<'_>) -> bool {
         _ => true,
     };
     contains(&rule["verbs"], request.verb)
-        && contains(&rule["apiGroups"], request.kind.group)
+        && contains(&rule["apiGroups"], request.group)
         && resource_ok
         && names_ok
 }
 
 /// The default roles every cluster starts with (a subset of kube-apiserver's bootstrap policy):
-/// `cluster-admin` bound to `system:masters`, and the user-facing `view` and `edit` roles.
+/// `cluster-admin` bound to `system:masters`, `system:basic-user` bound to every authenticated
+/// user (so anyone may ask what they may do), and the user-facing `view` and `edit` roles.
 pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
     let internal = WriteOptions::default();
     let labels = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
@@ -247,7 +381,17 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
     for (name, rules) in [
         (
             "cluster-admin",
-            json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]),
+            json!([
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                {"nonResourceURLs": ["*"], "verbs": ["*"]},
+            ]),
+        ),
+        (
+            "system:basic-user",
+            json!([
+                {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]},
+                {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]},
+            ]),
         ),
         ("view", viewable(&read)),
         ("edit", edit_rules),
@@ -259,16 +403,21 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
             &internal,
         )?;
     }
-    registry.create(
-        resources::clusterrolebindings(),
-        "",
-        json!({
-            "metadata": {"name": "cluster-admin", "labels": labels},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": MASTERS}],
-        }),
-        &internal,
-    )?;
+    for (name, group) in [
+        ("cluster-admin", MASTERS),
+        ("system:basic-user", "system:authenticated"),
+    ] {
+        registry.create(
+            resources::clusterrolebindings(),
+            "",
+            json!({
+                "metadata": {"name": name, "labels": labels},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+            }),
+            &internal,
+        )?;
+    }
     Ok(())
 }
 
@@ -282,13 +431,7 @@ mod tests {
         subresource: Option<&'a str>,
         namespace: Option<&'a str>,
     ) -> Attributes<'a> {
-        Attributes {
-            verb,
-            kind,
-            subresource,
-            namespace,
-            name: None,
-        }
+        Attributes::of(verb, kind, subresource, namespace, None)
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct ResourceKind {
     pub subresources: &'static [&'static str],
     /// Categories (`all`).
     pub categories: &'static [&'static str],
+    /// The verbs discovery lists (reviews are create-only).
+    pub verbs: &'static [&'static str],
 }
 
 impl ResourceKind {
@@ -50,6 +52,12 @@ impl ResourceKind {
         } else {
             format!("{}.{}", self.kind, self.group)
         }
+    }
+
+    /// Whether objects of this kind are questions answered on create and never stored
+    /// (`SelfSubjectAccessReview` and the like).
+    pub fn is_review(&self) -> bool {
+        self.verbs == REVIEW_VERBS
     }
 
     /// Whether writes to the main resource ignore `.status` (it has a `status` subresource).
@@ -93,6 +101,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &["ns"],
         subresources: &["status", "finalize"],
         categories: &[],
+        verbs: VERBS,
     },
     ResourceKind {
         group: CORE,
@@ -104,6 +113,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &["no"],
         subresources: &["status", "proxy"],
         categories: &[],
+        verbs: VERBS,
     },
     ResourceKind {
         group: CORE,
@@ -115,6 +125,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &["po"],
         subresources: &["status", "log", "proxy", "binding"],
         categories: &["all"],
+        verbs: VERBS,
     },
     ResourceKind {
         group: CORE,
@@ -126,6 +137,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &["svc"],
         subresources: &["status", "proxy"],
         categories: &["all"],
+        verbs: VERBS,
     },
     ResourceKind {
         group: CORE,
@@ -137,6 +149,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &["ep"],
         subresources: &[],
         categories: &[],
+        verbs: VERBS,
     },
     ResourceKind {
         group: CORE,
@@ -148,6 +161,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &["cm"],
         subresources: &[],
         categories: &[],
+        verbs: VERBS,
     },
     ResourceKind {
         group: CORE,
@@ -159,6 +173,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &[],
         subresources: &[],
         categories: &[],
+        verbs: VERBS,
     },
     ResourceKind {
         group: CORE,
@@ -170,6 +185,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &["ev"],
         subresources: &[],
         categories: &[],
+        verbs: VERBS,
     },
     ResourceKind {
         group: CORE,
@@ -181,6 +197,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &["sa"],
         subresources: &[],
         categories: &[],
+        verbs: VERBS,
     },
     ResourceKind {
         group: "apps",
@@ -192,6 +209,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &["deploy"],
         subresources: &["status", "scale"],
         categories: &["all"],
+        verbs: VERBS,
     },
     ResourceKind {
         group: "apps",
@@ -203,6 +221,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &["rs"],
         subresources: &["status", "scale"],
         categories: &["all"],
+        verbs: VERBS,
     },
     ResourceKind {
         group: "discovery.k8s.io",
@@ -214,6 +233,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &[],
         subresources: &[],
         categories: &[],
+        verbs: VERBS,
     },
     ResourceKind {
         group: "coordination.k8s.io",
@@ -225,6 +245,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &[],
         subresources: &[],
         categories: &[],
+        verbs: VERBS,
     },
     ResourceKind {
         group: "rbac.authorization.k8s.io",
@@ -236,6 +257,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &[],
         subresources: &[],
         categories: &[],
+        verbs: VERBS,
     },
     ResourceKind {
         group: "rbac.authorization.k8s.io",
@@ -247,6 +269,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &[],
         subresources: &[],
         categories: &[],
+        verbs: VERBS,
     },
     ResourceKind {
         group: "rbac.authorization.k8s.io",
@@ -258,6 +281,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &[],
         subresources: &[],
         categories: &[],
+        verbs: VERBS,
     },
     ResourceKind {
         group: "rbac.authorization.k8s.io",
@@ -269,10 +293,47 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &[],
         subresources: &[],
         categories: &[],
+        verbs: VERBS,
+    },
+    ResourceKind {
+        group: "authentication.k8s.io",
+        version: "v1",
+        plural: "selfsubjectreviews",
+        singular: "selfsubjectreview",
+        kind: "SelfSubjectReview",
+        namespaced: false,
+        short_names: &[],
+        subresources: &[],
+        categories: &[],
+        verbs: REVIEW_VERBS,
+    },
+    ResourceKind {
+        group: "authorization.k8s.io",
+        version: "v1",
+        plural: "selfsubjectaccessreviews",
+        singular: "selfsubjectaccessreview",
+        kind: "SelfSubjectAccessReview",
+        namespaced: false,
+        short_names: &[],
+        subresources: &[],
+        categories: &[],
+        verbs: REVIEW_VERBS,
+    },
+    ResourceKind {
+        group: "authorization.k8s.io",
+        version: "v1",
+        plural: "selfsubjectrulesreviews",
+        singular: "selfsubjectrulesreview",
+        kind: "SelfSubjectRulesReview",
+        namespaced: false,
+        short_names: &[],
+        subresources: &[],
+        categories: &[],
+        verbs: REVIEW_VERBS,
     },
 ];
 
-/// The verbs every resource supports.
+/// The verbs every stored resource supports.
 pub const VERBS: &[&str] = &[
     "create",
     "delete",
@@ -283,6 +344,9 @@ pub const VERBS: &[&str] = &[
     "update",
     "watch",
 ];
+
+/// Reviews are questions asked by creating them: nothing is stored, so `create` is all there is.
+pub const REVIEW_VERBS: &[&str] = &["create"];
 
 /// Finds a resource by its URL coordinates.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceKind> {
@@ -339,4 +403,7 @@ well_known! {
     rolebindings = "rolebindings" in "rbac.authorization.k8s.io",
     clusterroles = "clusterroles" in "rbac.authorization.k8s.io",
     clusterrolebindings = "clusterrolebindings" in "rbac.authorization.k8s.io",
+    selfsubjectreviews = "selfsubjectreviews" in "authentication.k8s.io",
+    selfsubjectaccessreviews = "selfsubjectaccessreviews" in "authorization.k8s.io",
+    selfsubjectrulesreviews = "selfsubjectrulesreviews" in "authorization.k8s.io",
 }

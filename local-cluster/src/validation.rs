@@ -16,8 +16,9 @@ use crate::selectors::{LabelSelector, check_key, check_value};
 /// A type error is a 400 worded like the real server's strict decoder.
 pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>), ApiError> {
     use k8s_openapi::api::{
-        apps::v1 as apps, coordination::v1 as coordination, core::v1 as core,
-        discovery::v1 as discovery, rbac::v1 as rbac,
+        apps::v1 as apps, authentication::v1 as authentication, authorization::v1 as authorization,
+        coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
+        rbac::v1 as rbac,
     };
     let mut normalized = object.clone();
     quantities_as_strings(&mut normalized);
@@ -60,6 +61,13 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
         ("rbac.authorization.k8s.io", "RoleBinding") => typed!(rbac::RoleBinding),
         ("rbac.authorization.k8s.io", "ClusterRole") => typed!(rbac::ClusterRole),
         ("rbac.authorization.k8s.io", "ClusterRoleBinding") => typed!(rbac::ClusterRoleBinding),
+        ("authentication.k8s.io", "SelfSubjectReview") => typed!(authentication::SelfSubjectReview),
+        ("authorization.k8s.io", "SelfSubjectAccessReview") => {
+            typed!(authorization::SelfSubjectAccessReview)
+        }
+        ("authorization.k8s.io", "SelfSubjectRulesReview") => {
+            typed!(authorization::SelfSubjectRulesReview)
+        }
         _ => normalized.clone(),
     };
     let mut unknown = Vec::new();
@@ -244,6 +252,17 @@ pub fn is_dns_label(name: &str) -> bool {
 const SUBDOMAIN_RULE: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const LABEL_RULE: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 
+/// Why `name` cannot be a URL path segment (Kubernetes' `IsValidPathSegmentName`), if it cannot.
+fn path_segment_problem(name: &str) -> Option<String> {
+    if name == "." || name == ".." {
+        return Some(format!("may not be '{name}'"));
+    }
+    ["/", "%"]
+        .iter()
+        .find(|bad| name.contains(*bad))
+        .map(|bad| format!("may not contain '{bad}'"))
+}
+
 fn validate_metadata(kind: &ResourceKind, meta: &Value, errors: &mut Vec<FieldError>) {
     let name = meta["name"].as_str().unwrap_or_default();
     if name.is_empty() {
@@ -253,7 +272,17 @@ fn validate_metadata(kind: &ResourceKind, meta: &Value, errors: &mut Vec<FieldEr
         ));
     } else {
         let label_only = matches!(kind.kind, "Namespace" | "Service");
-        if label_only && !is_dns_label(name) {
+        // RBAC names are path segments (`system:basic-user`), as the real validation has it.
+        let path_segment = kind.group == "rbac.authorization.k8s.io";
+        if path_segment {
+            if let Some(why) = path_segment_problem(name) {
+                errors.push(FieldError::invalid(
+                    "metadata.name",
+                    format!("{name:?}"),
+                    why,
+                ));
+            }
+        } else if label_only && !is_dns_label(name) {
             errors.push(FieldError::invalid(
                 "metadata.name",
                 format!("{name:?}"),

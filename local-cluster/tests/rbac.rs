@@ -52,7 +52,23 @@ fn a_viewer_bound_in_one_namespace_reads_there_and_nowhere_else() {
         assert!(roles.contains(role), "{roles}");
     }
 
-    // Nothing is granted yet.
+    // Nothing is granted yet, and the user can ask what it may do, as on any cluster.
+    let out = kubectl(&viewer, &["auth", "can-i", "list", "pods", "-n", "default"]);
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        ),
+        (Some(1), "no")
+    );
+    let whoami = ok(&viewer, &["auth", "whoami", "-o", "json"]);
+    let whoami: serde_json::Value = serde_json::from_str(&whoami).unwrap();
+    assert_eq!(whoami["status"]["userInfo"]["username"], "jane");
+    assert_eq!(
+        whoami["status"]["userInfo"]["groups"],
+        serde_json::json!(["developers", "system:authenticated"])
+    );
+    assert_eq!(ok(&admin, &["auth", "can-i", "*", "*"]).trim(), "yes");
     let err = denied(&viewer, &["get", "pods", "-n", "default"]);
     assert!(
         err.contains(
@@ -85,6 +101,27 @@ subjects:
 
     ok(&viewer, &["get", "pods", "-n", "default"]);
     ok(&viewer, &["get", "services", "kubernetes", "-n", "default"]);
+    // `can-i` answers from the same rules the server enforces, subresources included.
+    let can = |args: &[&str]| {
+        let out = kubectl(&viewer, &[&["auth", "can-i"], args].concat());
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(can(&["list", "pods", "-n", "default"]), "yes");
+    assert_eq!(can(&["get", "pods/log", "-n", "default"]), "yes");
+    assert_eq!(can(&["list", "pods", "-n", "kube-system"]), "no");
+    assert_eq!(can(&["delete", "services", "-n", "default"]), "no");
+    assert_eq!(can(&["patch", "deployments.apps", "-n", "default"]), "no");
+    let list = ok(&viewer, &["auth", "can-i", "--list", "-n", "default"]);
+    let pods_line = list
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("pods"))
+        .unwrap_or_else(|| panic!("no pods rule in\n{list}"));
+    assert!(pods_line.contains("[get list watch]"), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("selfsubjectaccessreviews.authorization.k8s.io")),
+        "{list}"
+    );
     let err = denied(&viewer, &["get", "nodes"]);
     assert!(
         err.contains(

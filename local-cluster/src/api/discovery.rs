@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{ApiState, json_response};
 use crate::errors::ApiError;
-use crate::resources::{self, RESOURCES, VERBS};
+use crate::resources::{self, RESOURCES};
 
 /// The Kubernetes version this server presents (its API follows k8s-openapi's newest types).
 pub const SERVER_MINOR: &str = "33";
@@ -97,7 +97,7 @@ pub(super) fn resource_list(group: &str, version: &str) -> Response {
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": VERBS,
+            "verbs": r.verbs,
         });
         if !r.short_names.is_empty() {
             entry["shortNames"] = json!(r.short_names);

@@ -4,6 +4,8 @@
 mod discovery;
 mod objects;
 mod openapi;
+mod protobuf;
+mod reviews;
 mod subresources;
 mod table;
 mod watch;
@@ -293,6 +295,7 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     if let Err(denied) = authorize(&state, &request, &target, &query) {
         return denied.into_response();
     }
+    let user = request.extensions().get::<UserInfo>().cloned();
     if target.subresource.as_deref() == Some("proxy") {
         return subresources::proxy(&state, &target, request).await;
     }
@@ -309,7 +312,17 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
         query,
         headers,
         body,
+        user,
     };
+    if context.target.kind.is_review() {
+        return match (method, context.target.name.is_some()) {
+            (Method::POST, false) => reviews::create(&context),
+            (method, _) => Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method})"
+            ))),
+        }
+        .unwrap_or_else(IntoResponse::into_response);
+    }
     let result = match (
         method,
         context.target.name.is_some(),
@@ -383,13 +396,14 @@ fn authorize(
     authorization::authorize(
         &state.registry,
         user,
-        &Attributes {
-            verb: verb(request.method(), target, query),
-            kind: target.kind,
-            subresource: target.subresource.as_deref(),
+        target.kind,
+        &Attributes::of(
+            verb(request.method(), target, query),
+            target.kind,
+            target.subresource.as_deref(),
             namespace,
-            name: target.name.as_deref(),
-        },
+            target.name.as_deref(),
+        ),
     )
 }
 
@@ -405,6 +419,8 @@ pub struct RequestContext {
     pub headers: HeaderMap,
     /// The request body.
     pub body: Bytes,
+    /// Who asked (every resource request is authenticated).
+    pub user: Option<UserInfo>,
 }
 
 impl RequestContext {

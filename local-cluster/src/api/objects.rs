@@ -292,8 +292,8 @@ pub(super) fn body_value(context: &RequestContext) -> Result<Value, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
-    if content_type.starts_with("application/vnd.kubernetes.protobuf") {
-        return Err(ApiError::unsupported_media_type(content_type));
+    if content_type.starts_with(super::protobuf::MEDIA_TYPE) {
+        return super::protobuf::decode(context.target.kind, &context.body);
     }
     if content_type.contains("yaml") {
         serde_yaml::from_slice(&context.body)

@@ -33,8 +33,9 @@ fn generate(
     settings: SchemaSettings,
 ) -> (Map<String, Value>, Vec<(&'static ResourceKind, String)>) {
     use k8s_openapi::api::{
-        apps::v1 as apps, coordination::v1 as coordination, core::v1 as core,
-        discovery::v1 as discovery, rbac::v1 as rbac,
+        apps::v1 as apps, authentication::v1 as authentication, authorization::v1 as authorization,
+        coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
+        rbac::v1 as rbac,
     };
     use schemars::JsonSchema;
     let mut generator = settings.into_generator();
@@ -62,6 +63,18 @@ fn generate(
     add!(resources::rolebindings(), rbac::RoleBinding);
     add!(resources::clusterroles(), rbac::ClusterRole);
     add!(resources::clusterrolebindings(), rbac::ClusterRoleBinding);
+    add!(
+        resources::selfsubjectreviews(),
+        authentication::SelfSubjectReview
+    );
+    add!(
+        resources::selfsubjectaccessreviews(),
+        authorization::SelfSubjectAccessReview
+    );
+    add!(
+        resources::selfsubjectrulesreviews(),
+        authorization::SelfSubjectRulesReview
+    );
     let mut definitions = generator.take_definitions(true);
     for (name, schema) in definitions.iter_mut() {
         add_list_extensions(name, schema);
@@ -240,6 +253,13 @@ fn paths_for(kind: &ResourceKind, schema: &str, v3: bool) -> Vec<(String, Value)
         "application/strategic-merge-patch+json",
         "application/apply-patch+yaml",
     ];
+    if kind.is_review() {
+        // A review is only ever created: there is nothing to list, read or change.
+        return vec![(
+            collection,
+            json!({"post": operation("create", "post", kind, &schema_ref, v3, write_parameters(v3, false), &["application/json"])}),
+        )];
+    }
     vec![
         (
             collection,
