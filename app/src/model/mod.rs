@@ -2,8 +2,13 @@
 //! and no I/O, so it is computed once per change and read by every view and the CLI.
 
 mod calculator;
+pub mod move_plan;
+pub mod moves;
 mod nodes;
+pub mod placement;
+pub mod plan;
 mod pods;
+pub mod rollout;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,0 +1,324 @@
+//! Planning against hand-built clusters, checked against golden files
+//! (`UPDATE_GOLDEN=1 cargo test -p hybrid-console --lib` rewrites them after a deliberate change).
+
+use serde_json::json;
+
+use super::*;
+use crate::model::moves::MovePhase;
+use crate::model::plan::PlanFiles;
+
+fn node(name: &str, os: &str) -> Node {
+    let taints = if os == "windows" {
+        json!([{"key": "os", "value": "windows", "effect": "NoSchedule"}])
+    } else {
+        json!([])
+    };
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"kubernetes.io/os": os, "eks.amazonaws.com/nodegroup": os}},
+        "spec": {"taints": taints},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "allocatable": {"pods": "29", "cpu": "1930m", "memory": "7Gi"},
+        },
+    }))
+    .unwrap()
+}
+
+fn yaml_objects<T: serde::de::DeserializeOwned>(text: &str, kind: &str) -> Vec<T> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(text)
+        .map(|d| serde_yaml::Value::deserialize(d).unwrap())
+        .filter(|v| v.get("kind").and_then(|k| k.as_str()) == Some(kind))
+        .map(|v| serde_yaml::from_value(v).unwrap())
+        .collect()
+}
+
+/// The calculator as `kubectl apply -f manifests/calculator/` leaves it, on 2 + 2 nodes.
+fn starting_point() -> LiveObjects {
+    let monolith = include_str!("../../../../manifests/calculator/monolith.yaml");
+    let front = include_str!("../../../../manifests/calculator/calculator-service.yaml");
+    LiveObjects {
+        deployments: yaml_objects(monolith, "Deployment"),
+        services: [
+            yaml_objects::<Service>(monolith, "Service"),
+            yaml_objects(front, "Service"),
+        ]
+        .concat(),
+        nodes: vec![
+            node("win-a", "windows"),
+            node("win-b", "windows"),
+            node("lin-a", "linux"),
+            node("lin-b", "linux"),
+        ],
+        pods: Vec::new(),
+    }
+}
+
+fn calculator() -> MigrationPlan {
+    MigrationPlan::parse(&PlanFiles::built_in()).unwrap()
+}
+
+/// The parts of a plan a person reviews, as stable JSON.
+fn reviewable(plan: &MovePlan) -> serde_json::Value {
+    json!({
+        "service": plan.service,
+        "direction": plan.direction,
+        "targetOs": plan.target_os,
+        "images": plan.images,
+        "changes": plan.changes,
+        "routeChanges": plan.route_changes,
+        "frontPin": plan.front_pin,
+        "frontSwitch": plan.front_switch,
+        "redeploys": plan.redeploys,
+        "nodes": plan.nodes,
+        "permissions": plan.permissions.iter().map(Permission::describe).collect::<Vec<_>>(),
+        "refusals": plan.refusals,
+        "before": plan.before,
+        "creates": plan.creates,
+        "steps": plan.steps,
+        "env": plan.deployment.spec.template.spec.as_ref().map(|s| s.containers[0].env.clone()),
+    })
+}
+
+fn golden(name: &str, value: &serde_json::Value) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/model/golden")
+        .join(format!("{name}.json"));
+    let text = serde_json::to_string_pretty(value).unwrap() + "\n";
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} is missing; run with UPDATE_GOLDEN=1", path.display()));
+    assert_eq!(text, expected, "{name} differs from its golden file");
+}
+
+fn set_env(live: &mut LiveObjects, deployment: &str, variable: &str, value: &str) {
+    let d = live
+        .deployments
+        .iter_mut()
+        .find(|d| d.metadata.name.as_deref() == Some(deployment))
+        .unwrap();
+    super::set_env(d, "calculator", variable, value);
+}
+
+#[test]
+fn moving_sum_out_deploys_it_on_linux_and_reroutes_the_monolith() {
+    let plan = plan_move(
+        &calculator(),
+        "sum",
+        Direction::Extract,
+        None,
+        &starting_point(),
+        None,
+    )
+    .unwrap();
+    assert!(plan.allowed(), "{:?}", plan.refusals);
+    golden("sum-extract", &reviewable(&plan));
+    assert!(plan.digest.starts_with("sha256:"));
+}
+
+#[test]
+fn moving_sum_back_reroutes_first_and_removes_the_service_last() {
+    let mut live = starting_point();
+    set_env(
+        &mut live,
+        "monolith",
+        "SUM_SERVICE_URL",
+        "http://sum-service:3000",
+    );
+    let plan = plan_move(&calculator(), "sum", Direction::Return, None, &live, None).unwrap();
+    assert!(plan.allowed(), "{:?}", plan.refusals);
+    golden("sum-return", &reviewable(&plan));
+}
+
+#[test]
+fn moving_the_ui_pins_the_front_then_switches_it_and_reaches_what_stays_in_the_monolith() {
+    let mut live = starting_point();
+    set_env(
+        &mut live,
+        "monolith",
+        "SUM_SERVICE_URL",
+        "http://sum-service:3000",
+    );
+    let plan = plan_move(&calculator(), "ui", Direction::Extract, None, &live, None).unwrap();
+    assert!(plan.allowed(), "{:?}", plan.refusals);
+    golden("ui-extract", &reviewable(&plan));
+}
+
+#[test]
+fn an_operation_moved_after_the_ui_reroutes_the_ui_too() {
+    let mut live = starting_point();
+    let mut ui = calculator().service("ui").unwrap().deployment.clone();
+    super::set_env(
+        &mut ui,
+        "calculator",
+        "DIVISION_SERVICE_URL",
+        "http://monolith:3000",
+    );
+    live.deployments.push(ui);
+    let plan = plan_move(
+        &calculator(),
+        "division",
+        Direction::Extract,
+        None,
+        &live,
+        None,
+    )
+    .unwrap();
+    let targets: Vec<(&str, Option<&str>)> = plan
+        .route_changes
+        .iter()
+        .map(|c| (c.deployment.as_str(), c.value.as_deref()))
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            ("monolith", Some("http://division-service:3000")),
+            ("ui-service", Some("http://division-service:3000"))
+        ]
+    );
+    assert_eq!(
+        plan.before.variables.get("ui-service"),
+        Some(&Some("http://monolith:3000".to_owned()))
+    );
+}
+
+#[test]
+fn refusals_say_why() {
+    let calc = calculator();
+    // Already out.
+    let mut live = starting_point();
+    set_env(
+        &mut live,
+        "monolith",
+        "SUM_SERVICE_URL",
+        "http://sum-service:3000",
+    );
+    let plan = plan_move(&calc, "sum", Direction::Extract, None, &live, None).unwrap();
+    assert_eq!(
+        plan.refusals,
+        ["sum has already left the monolith (served by calculator/sum-service)"]
+    );
+    // Not out.
+    let plan = plan_move(
+        &calc,
+        "sum",
+        Direction::Return,
+        None,
+        &starting_point(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(plan.refusals, ["sum is already served by the monolith"]);
+    // No Linux node.
+    let mut live = starting_point();
+    live.nodes.retain(|n| {
+        n.metadata
+            .name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("win"))
+    });
+    let plan = plan_move(&calc, "sum", Direction::Extract, None, &live, None).unwrap();
+    assert_eq!(
+        plan.refusals,
+        [
+            "no node can take a pod of sum-service: 0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector"
+        ]
+    );
+    // Another move going on.
+    let record = MoveRecord {
+        plan: "calculator".into(),
+        service: "division".into(),
+        direction: Direction::Extract,
+        step: StepKind::Reroute,
+        phase: MovePhase::Running,
+        started_at: "2026-11-26T12:00:00Z".into(),
+        by: "bob".into(),
+        digest: String::new(),
+        image: None,
+        created: Vec::new(),
+        before: RoutingBefore::default(),
+    };
+    let plan = plan_move(
+        &calc,
+        "sum",
+        Direction::Extract,
+        None,
+        &starting_point(),
+        Some(&record),
+    )
+    .unwrap();
+    assert!(plan.refusals[0].starts_with("another move is in progress (moving division out of the monolith: step \"Re-route\", started by bob"), "{:?}", plan.refusals);
+    // Unknown service.
+    let err = plan_move(
+        &calc,
+        "modulo",
+        Direction::Extract,
+        None,
+        &starting_point(),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "the plan calculator has no service \"modulo\"; it has: sum, subtraction, multiplication, division, ui"
+    );
+    // Missing permissions are named.
+    let mut plan = plan_move(
+        &calc,
+        "sum",
+        Direction::Extract,
+        None,
+        &starting_point(),
+        None,
+    )
+    .unwrap();
+    let answers: Vec<bool> = plan
+        .permissions
+        .iter()
+        .map(|p| p.verb != "patch" || p.resource != "deployments")
+        .collect();
+    plan.record_permissions(&answers);
+    assert_eq!(plan.refusals.len(), 1);
+    assert!(
+        plan.refusals[0].starts_with("not allowed: patch deployments.apps monolith, patch deployments.apps sum-service (in namespace calculator)"),
+        "{}",
+        plan.refusals[0]
+    );
+}
+
+#[test]
+fn the_digest_changes_with_what_is_applied() {
+    let calc = calculator();
+    let a = plan_move(
+        &calc,
+        "sum",
+        Direction::Extract,
+        None,
+        &starting_point(),
+        None,
+    )
+    .unwrap();
+    let b = plan_move(
+        &calc,
+        "sum",
+        Direction::Extract,
+        Some("calculator:other"),
+        &starting_point(),
+        None,
+    )
+    .unwrap();
+    let again = plan_move(
+        &calc,
+        "sum",
+        Direction::Extract,
+        None,
+        &starting_point(),
+        None,
+    )
+    .unwrap();
+    assert_ne!(a.digest, b.digest);
+    assert_eq!(a.digest, again.digest);
+    assert_eq!(b.images, ["calculator:other"]);
+}
