@@ -12,6 +12,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use super::connection::Connection;
 use super::{Event, EventSink};
 
 /// Plain HTTP client for the URL target.
@@ -237,7 +238,7 @@ pub async fn probe(
     a: String,
     b: String,
     target: CalcTarget,
-    client: watch::Receiver<Option<kube::Client>>,
+    client: watch::Receiver<Option<Connection>>,
     http: HttpClient,
     sink: EventSink,
 ) {
@@ -247,7 +248,7 @@ pub async fn probe(
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         interval.tick().await;
-        let current = client.borrow().clone();
+        let current = client.borrow().as_ref().map(|c| c.proxy.clone());
         let outcome = calculate(current.as_ref(), &http, &target, &a, &b).await;
         sink.send(Event::Probe(ProbeSample {
             at: outcome.at,

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use local_cluster::{ClusterConfig, LocalCluster};
 use serde::Serialize;
 
 /// Where the console's cluster comes from.
@@ -322,9 +323,44 @@ pub async fn kube_config(
         .map_err(|e| ConnectError::Kubeconfig(chain(&e)))
 }
 
-/// A client for `config`, checked by asking the server's version and listing nodes (the least
+/// A live connection to a cluster.
+#[derive(Clone)]
+pub struct Connection {
+    /// For the Kubernetes API. It retries what the server says to retry (429, and 503/504 with
+    /// backoff), as kube-rs does by default.
+    pub api: kube::Client,
+    /// For the service proxy, where a 503 is the application's (or the proxy's) answer and must
+    /// be shown at once: kube-rs's default retries would hold it for minutes.
+    pub proxy: kube::Client,
+    /// The API server's URL.
+    pub server: String,
+    /// Its Kubernetes version.
+    pub version: String,
+}
+
+/// Starts the embedded local hybrid cluster with the calculator monolith.
+pub async fn start_local_cluster() -> Result<LocalCluster, ConnectError> {
+    LocalCluster::start(ClusterConfig {
+        with_calculator: true,
+        ..ClusterConfig::default()
+    })
+    .await
+    .map_err(|e| ConnectError::LocalCluster(e.to_string()))
+}
+
+/// Connects to `target` (for the embedded cluster, with its kubeconfig text): the one path the
+/// window and the CLI share.
+pub async fn open(
+    target: &ConnectionTarget,
+    local_kubeconfig: Option<&str>,
+) -> Result<Connection, ConnectError> {
+    let config = kube_config(target, local_kubeconfig).await?;
+    verified(config).await
+}
+
+/// Clients for `config`, checked by asking the server's version and listing nodes (the least
 /// the board needs).
-pub async fn verified_client(config: kube::Config) -> Result<(kube::Client, String), ConnectError> {
+pub async fn verified(config: kube::Config) -> Result<Connection, ConnectError> {
     let server = config.cluster_url.to_string();
     let plugin = config
         .auth_info
@@ -342,15 +378,21 @@ pub async fn verified_client(config: kube::Config) -> Result<(kube::Client, Stri
     let mut config = config;
     config.connect_timeout = Some(std::time::Duration::from_secs(5));
     config.read_timeout = Some(std::time::Duration::from_secs(30));
+    let mut proxy_config = config.clone();
+    proxy_config.default_retry = false;
     // Building the client may already run the credential plugin.
-    let client = kube::Client::try_from(config).map_err(|e| {
-        named(ConnectError::classify(
-            &e,
-            &server,
-            "authenticate",
-            "to the cluster",
-        ))
-    })?;
+    let build = |config: kube::Config| {
+        kube::Client::try_from(config).map_err(|e| {
+            named(ConnectError::classify(
+                &e,
+                &server,
+                "authenticate",
+                "to the cluster",
+            ))
+        })
+    };
+    let client = build(config)?;
+    let proxy = build(proxy_config)?;
     let version = client
         .apiserver_version()
         .await
@@ -360,7 +402,12 @@ pub async fn verified_client(config: kube::Config) -> Result<(kube::Client, Stri
         .list_metadata(&kube::api::ListParams::default().limit(1))
         .await
         .map_err(|e| named(ConnectError::classify(&e, &server, "list", "nodes")))?;
-    Ok((client, version.git_version))
+    Ok(Connection {
+        api: client,
+        proxy,
+        server,
+        version: version.git_version,
+    })
 }
 
 #[cfg(test)]

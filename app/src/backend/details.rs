@@ -13,6 +13,7 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use serde::Serialize;
 use tokio::sync::{Mutex, Notify, watch};
 
+use super::connection::Connection;
 use super::{Event, EventSink, LogEntry};
 
 /// One container of the selected pod.
@@ -185,11 +186,11 @@ const LOG_LINES: usize = 40;
 pub async fn follow(
     namespace: String,
     name: String,
-    mut client: watch::Receiver<Option<kube::Client>>,
+    mut client: watch::Receiver<Option<Connection>>,
     sink: EventSink,
 ) {
     loop {
-        let current = client.borrow_and_update().clone();
+        let current = client.borrow_and_update().as_ref().map(|c| c.api.clone());
         match current {
             Some(c) => {
                 tokio::select! {

@@ -5,6 +5,8 @@
 pub mod calculator;
 pub mod connection;
 mod details;
+pub mod migration;
+pub mod plans;
 mod session;
 
 use std::sync::Arc;

@@ -11,11 +11,11 @@ use k8s_openapi::api::core::v1::{Event as KubeEvent, Node, Pod};
 use kube::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use local_cluster::{ClusterConfig, LocalCluster};
+use local_cluster::LocalCluster;
 use tokio::sync::{Mutex, Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::connection::{self, ConnectError, ConnectionTarget};
+use super::connection::{self, ConnectError, Connection, ConnectionTarget};
 use super::{ConnectionStatus, Event, EventSink, LogEntry, calculator, details};
 use crate::model::ClusterSnapshot;
 
@@ -28,7 +28,7 @@ pub(super) async fn supervise(
     sink: EventSink,
 ) {
     let local: LocalSlot = Arc::default();
-    let (client_tx, client_rx) = watch::channel::<Option<kube::Client>>(None);
+    let (client_tx, client_rx) = watch::channel::<Option<Connection>>(None);
     let (namespace_tx, namespace_rx) = watch::channel("calculator".to_owned());
     let http = calculator::http_client();
     let mut session: Option<JoinHandle<()>> = None;
@@ -54,7 +54,11 @@ pub(super) async fn supervise(
                 )));
             }
             super::Command::Calculate { a, b, target } => {
-                let (sink, client, http) = (sink.clone(), client_rx.borrow().clone(), http.clone());
+                let (sink, client, http) = (
+                    sink.clone(),
+                    client_rx.borrow().as_ref().map(|c| c.proxy.clone()),
+                    http.clone(),
+                );
                 tokio::spawn(async move {
                     let outcome =
                         calculator::calculate(client.as_ref(), &http, &target, &a, &b).await;
@@ -128,12 +132,7 @@ async fn local_kubeconfig(
         stage: "Starting the local hybrid cluster (2 Windows + 2 Linux nodes) and the calculator monolith…".into(),
     }));
     let started = Instant::now();
-    let cluster = LocalCluster::start(ClusterConfig {
-        with_calculator: true,
-        ..ClusterConfig::default()
-    })
-    .await
-    .map_err(|e| ConnectError::LocalCluster(e.to_string()))?;
+    let cluster = connection::start_local_cluster().await?;
     sink.log(
         "LocalCluster",
         format!(
@@ -151,7 +150,7 @@ async fn connect_once(
     target: &ConnectionTarget,
     local: &LocalSlot,
     sink: &EventSink,
-) -> Result<(kube::Client, String, String), ConnectError> {
+) -> Result<Connection, ConnectError> {
     let label = target.describe();
     let kubeconfig = match target {
         ConnectionTarget::Local => Some(local_kubeconfig(local, sink, &label).await?),
@@ -161,10 +160,7 @@ async fn connect_once(
         target: label,
         stage: "Contacting the API server…".into(),
     }));
-    let config = connection::kube_config(target, kubeconfig.as_deref()).await?;
-    let server = config.cluster_url.to_string();
-    let (client, version) = connection::verified_client(config).await?;
-    Ok((client, server, version))
+    connection::open(target, kubeconfig.as_deref()).await
 }
 
 /// Errors a retry will not fix.
@@ -182,14 +178,19 @@ async fn run(
     target: ConnectionTarget,
     sink: EventSink,
     local: LocalSlot,
-    client_tx: watch::Sender<Option<kube::Client>>,
+    client_tx: watch::Sender<Option<Connection>>,
     namespace: watch::Receiver<String>,
 ) {
     let label = target.describe();
     let mut last_update: Option<SystemTime> = None;
     loop {
         match connect_once(&target, &local, &sink).await {
-            Ok((client, server, version)) => {
+            Ok(connected) => {
+                let (client, server, version) = (
+                    connected.api.clone(),
+                    connected.server.clone(),
+                    connected.version.clone(),
+                );
                 sink.log(
                     "Connected",
                     format!("{label}: {server} (Kubernetes {version})"),
@@ -199,7 +200,7 @@ async fn run(
                     server: server.clone(),
                     version: version.clone(),
                 }));
-                let _ = client_tx.send(Some(client.clone()));
+                let _ = client_tx.send(Some(connected));
                 let lost = watch_cluster(
                     client,
                     &sink,

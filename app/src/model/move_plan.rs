@@ -293,15 +293,26 @@ fn target_os(deployment: &Deployment) -> Option<String> {
         .cloned()
 }
 
-/// Plans moving `service` in `direction`. `in_progress` is the move the monolith records, if
-/// any; `image` replaces the plan's image.
+/// How a plan relates to the move the monolith records.
+#[derive(Clone, Copy, Debug)]
+pub enum Recorded<'a> {
+    /// No move is recorded.
+    Nothing,
+    /// Another move is recorded: this one must wait.
+    Other(&'a MoveRecord),
+    /// This plan finishes the recorded move: the routing to restore and the objects created
+    /// are the record's, whatever the cluster shows half-way.
+    Resuming(&'a MoveRecord),
+}
+
+/// Plans moving `service` in `direction`; `image` replaces the plan's image.
 pub fn plan_move(
     plan: &MigrationPlan,
     service_name: &str,
     direction: Direction,
     image: Option<&str>,
     live: &LiveObjects,
-    in_progress: Option<&MoveRecord>,
+    recorded: Recorded<'_>,
 ) -> Result<MovePlan, String> {
     let service = plan.service(service_name).ok_or_else(|| {
         format!(
@@ -316,35 +327,45 @@ pub fn plan_move(
     };
     let namespace = plan.monolith.namespace.clone();
     let mut refusals = Vec::new();
-    if let Some(record) = in_progress {
-        refusals.push(format!(
-            "another move is in progress ({}); finish or roll it back first (hybrid-console migrate --resume | --rollback)",
-            record.summary()
-        ));
-    }
+    let resuming = match recorded {
+        Recorded::Other(record) => {
+            refusals.push(format!(
+                "another move is in progress ({}); finish or roll it back first (hybrid-console migrate --resume | --rollback)",
+                record.summary()
+            ));
+            None
+        }
+        Recorded::Resuming(record) => Some(record),
+        Recorded::Nothing => None,
+    };
     let monolith = live.deployment(&plan.monolith.deployment);
     let monolith_running = monolith.is_some_and(|d| d.spec.replicas.unwrap_or(1) > 0);
-    let here = location(plan, &service, live);
-    match (direction, &here, monolith_running) {
-        (_, _, false) if monolith.is_none() => refusals.push(format!(
+    if monolith.is_none() {
+        refusals.push(format!(
             "the monolith Deployment {namespace}/{} does not exist",
             plan.monolith.deployment
-        )),
-        (Direction::Return, _, false) => refusals.push(format!(
+        ));
+    } else if direction == Direction::Return && !monolith_running {
+        refusals.push(format!(
             "the monolith {namespace}/{} is scaled to zero; scale it up before moving {service_name} back",
             plan.monolith.deployment
-        )),
-        (Direction::Extract, Location::Extracted, _) => refusals.push(format!(
-            "{service_name} has already left the monolith (served by {namespace}/{})",
-            service.deployment_name()
-        )),
-        (Direction::Return, Location::InMonolith, _) => refusals.push(format!(
-            "{service_name} is already served by the monolith"
-        )),
-        (_, Location::Elsewhere(url), _) => refusals.push(format!(
-            "the monolith forwards {service_name} to {url}, which this plan does not describe; fix the monolith's routing by hand first"
-        )),
-        _ => {}
+        ));
+    } else if resuming.is_none() {
+        // Half-way through a recorded move the service is neither here nor there: these
+        // checks are for a move about to begin.
+        match (direction, location(plan, &service, live)) {
+            (Direction::Extract, Location::Extracted) => refusals.push(format!(
+                "{service_name} has already left the monolith (served by {namespace}/{})",
+                service.deployment_name()
+            )),
+            (Direction::Return, Location::InMonolith) => {
+                refusals.push(format!("{service_name} is already served by the monolith"))
+            }
+            (_, Location::Elsewhere(url)) => refusals.push(format!(
+                "the monolith forwards {service_name} to {url}, which this plan does not describe; fix the monolith's routing by hand first"
+            )),
+            _ => {}
+        }
     }
     let frontend = plan.frontend();
     let frontend_live = frontend
@@ -358,6 +379,8 @@ pub fn plan_move(
     let container = plan.monolith.container.clone();
     match &service.route {
         ServiceRoute::Variable { variable, url } => {
+            before.variable = Some(variable.clone());
+            before.container = Some(container.clone());
             let mut targets = vec![(plan.monolith.deployment.clone(), container.clone())];
             if let Some(f) = frontend_live {
                 let c = container_of(&f.deployment, &container)
@@ -385,10 +408,13 @@ pub fn plan_move(
             }
         }
         ServiceRoute::Frontend { selector } => {
-            let current = live
-                .service(&plan.front.service)
-                .and_then(|s| s.spec.as_ref())
-                .and_then(|s| s.selector.clone());
+            let current = match resuming {
+                Some(record) => record.before.front_selector.clone(),
+                None => live
+                    .service(&plan.front.service)
+                    .and_then(|s| s.spec.as_ref())
+                    .and_then(|s| s.selector.clone()),
+            };
             match &current {
                 None => refusals.push(format!(
                     "the front Service {namespace}/{} does not exist",
@@ -421,6 +447,9 @@ pub fn plan_move(
             }
         }
     }
+    if let Some(record) = resuming {
+        before = record.before.clone();
+    }
     let deployment_name = service.deployment_name().to_owned();
     let service_object_name = service.service_name().to_owned();
     let mut changes = Vec::new();
@@ -451,7 +480,7 @@ pub fn plan_move(
                     super::moves::FIELD_MANAGER
                 ),
             });
-            if !exists {
+            if !exists && resuming.is_none() {
                 creates.push(ObjectRef {
                     kind: kind.into(),
                     name: name.clone(),
@@ -477,6 +506,7 @@ pub fn plan_move(
         });
         redeploys.push(change.deployment.clone());
     }
+
     if let Some(switch) = &front_switch {
         changes.push(PlannedChange {
             action: "patch".into(),
@@ -496,6 +526,9 @@ pub fn plan_move(
             });
         }
     }
+    if let Some(record) = resuming {
+        creates = record.created.clone();
+    }
     let nodes = match direction {
         Direction::Extract => {
             let spec = deployment.spec.template.spec.clone().unwrap_or_default();
@@ -503,7 +536,10 @@ pub fn plan_move(
         }
         Direction::Return => Vec::new(),
     };
-    if direction == Direction::Extract && !nodes.iter().any(|n| n.why_not.is_none()) {
+    if direction == Direction::Extract
+        && resuming.is_none()
+        && !nodes.iter().any(|n| n.why_not.is_none())
+    {
         refusals.push(format!(
             "no node can take a pod of {deployment_name}: {}",
             placement::summary(&nodes)

@@ -127,6 +127,12 @@ impl std::fmt::Display for ObjectRef {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoutingBefore {
+    /// The routing variable the move changes, when it changes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variable: Option<String>,
+    /// The container that carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
     /// Per Deployment, the routing variable's value (`None`: unset).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, Option<String>>,
@@ -230,6 +236,14 @@ pub enum MoveOutcome {
         /// Its last log lines.
         logs: Option<String>,
     },
+    /// The move stopped where rolling back would undo a verified change (or another console
+    /// took it over); it is still recorded on the monolith, to be resumed or rolled back.
+    Interrupted {
+        /// The step it stopped at.
+        step: StepKind,
+        /// Why.
+        reason: String,
+    },
     /// The rollback itself could not finish: what is left, and why.
     RollbackFailed {
         /// The step that failed first.
@@ -275,6 +289,10 @@ impl MoveOutcome {
                 }
                 text
             }
+            MoveOutcome::Interrupted { step, reason } => format!(
+                "interrupted at step \"{}\": {reason}. The move is still recorded on the monolith: finish it with hybrid-console migrate --resume, or undo it with --rollback.",
+                step.title()
+            ),
             MoveOutcome::RollbackFailed {
                 step,
                 reason,
@@ -594,6 +612,8 @@ mod tests {
                 name: "sum-service".into(),
             }],
             before: RoutingBefore {
+                variable: Some("SUM_SERVICE_URL".into()),
+                container: Some("calculator".into()),
                 variables: BTreeMap::from([("monolith".to_owned(), None)]),
                 front_selector: None,
             },

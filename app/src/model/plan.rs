@@ -107,6 +107,8 @@ pub struct MonolithSpec {
     pub namespace: String,
     /// Its Deployment.
     pub deployment: String,
+    /// Its own Service (removed with it when it is retired).
+    pub service: String,
     /// The container whose environment carries the routing variables.
     pub container: String,
     /// Where a frontend that has moved out reaches what the monolith still computes.
@@ -670,7 +672,7 @@ mod tests {
     const PLAN: &str = "apiVersion: hybrid-console.io/v1alpha1
 kind: MigrationPlan
 metadata: {name: shop}
-monolith: {namespace: shop, deployment: legacy, container: app, url: 'http://legacy:80'}
+monolith: {namespace: shop, deployment: legacy, service: legacy, container: app, url: 'http://legacy:80'}
 front:
   service: shop
   port: http

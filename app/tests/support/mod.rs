@@ -105,6 +105,61 @@ subjects:
         path
     }
 
+    /// A kubeconfig for a new user `name` bound in `namespace` to a Role with `rules` (YAML
+    /// list), plus read access to nodes and pods everywhere (what the board needs).
+    pub fn user_with_role(&self, name: &str, namespace: &str, rules: &str) -> PathBuf {
+        let cluster = self.cluster.as_ref().expect("the cluster is running");
+        let path = self.path(&format!("{name}-kubeconfig"));
+        std::fs::write(&path, cluster.add_user(name, &[])).expect("write kubeconfig");
+        self.apply(&format!(
+            "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {name}
+  namespace: {namespace}
+rules:
+{rules}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {name}
+  namespace: {namespace}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {name}
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: {name}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {name}-read-cluster
+rules:
+- apiGroups: [\"\"]
+  resources: [nodes, pods]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {name}-read-cluster
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: {name}-read-cluster
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: {name}
+"
+        ));
+        path
+    }
+
     /// Stops the cluster: the API server stops answering and its containers end.
     pub fn down(&mut self) {
         if let Some(cluster) = self.cluster.take() {

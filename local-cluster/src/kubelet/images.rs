@@ -28,24 +28,33 @@ pub struct Image {
 pub const CALCULATOR_REPOSITORY: &str = "calculator";
 
 impl Image {
-    /// Resolves `reference`. The calculator image is built for Linux and Windows (see its two
-    /// Dockerfiles); any other image is assumed Linux-only, like most of Docker Hub.
+    /// Resolves `reference`. The calculator's multi-platform tag is built for Linux and Windows
+    /// (see its two Dockerfiles and the manifest list the README builds); its per-platform tags
+    /// (`…-linux-amd64`, `…-windows-ltsc2022`) carry one platform each, as do Microsoft's Windows
+    /// base images. Any other image is assumed Linux-only, like most of Docker Hub.
     pub fn resolve(reference: &str) -> Image {
         let without_digest = reference.split('@').next().unwrap_or(reference);
         let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
-        let repository = last.split(':').next().unwrap_or(last);
-        if repository == CALCULATOR_REPOSITORY {
-            Image {
-                reference: reference.to_owned(),
-                kind: ImageKind::Calculator,
-                platforms: vec![NodeOs::Linux, NodeOs::Windows],
-            }
+        let (repository, tag) = last.split_once(':').unwrap_or((last, ""));
+        let windows_tag = ["windows", "ltsc", "nanoserver", "servercore"]
+            .iter()
+            .any(|w| tag.contains(w));
+        let windows_only = windows_tag || without_digest.starts_with("mcr.microsoft.com/windows/");
+        let platforms = if windows_only {
+            vec![NodeOs::Windows]
+        } else if repository == CALCULATOR_REPOSITORY && !tag.contains("linux") {
+            vec![NodeOs::Linux, NodeOs::Windows]
         } else {
-            Image {
-                reference: reference.to_owned(),
-                kind: ImageKind::Simulated,
-                platforms: vec![NodeOs::Linux],
-            }
+            vec![NodeOs::Linux]
+        };
+        Image {
+            reference: reference.to_owned(),
+            kind: if repository == CALCULATOR_REPOSITORY {
+                ImageKind::Calculator
+            } else {
+                ImageKind::Simulated
+            },
+            platforms,
         }
     }
 
@@ -121,6 +130,19 @@ mod tests {
             (ImageKind::Simulated, vec![NodeOs::Linux])
         );
         assert_eq!(nginx.full_name(), "docker.io/library/nginx:latest");
+        // One platform per tag, as the README's build steps make them.
+        assert_eq!(
+            Image::resolve("ghcr.io/hybrid-console/calculator:0.1.0-windows-ltsc2022").platforms,
+            vec![NodeOs::Windows]
+        );
+        assert_eq!(
+            Image::resolve("ghcr.io/hybrid-console/calculator:0.1.0-linux-amd64").platforms,
+            vec![NodeOs::Linux]
+        );
+        assert_eq!(
+            Image::resolve("mcr.microsoft.com/windows/servercore/iis").platforms,
+            vec![NodeOs::Windows]
+        );
         assert_eq!(
             Image::resolve("bitnami/redis:7").full_name(),
             "docker.io/bitnami/redis:7"

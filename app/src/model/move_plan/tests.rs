@@ -110,7 +110,7 @@ fn moving_sum_out_deploys_it_on_linux_and_reroutes_the_monolith() {
         Direction::Extract,
         None,
         &starting_point(),
-        None,
+        Recorded::Nothing,
     )
     .unwrap();
     assert!(plan.allowed(), "{:?}", plan.refusals);
@@ -127,7 +127,15 @@ fn moving_sum_back_reroutes_first_and_removes_the_service_last() {
         "SUM_SERVICE_URL",
         "http://sum-service:3000",
     );
-    let plan = plan_move(&calculator(), "sum", Direction::Return, None, &live, None).unwrap();
+    let plan = plan_move(
+        &calculator(),
+        "sum",
+        Direction::Return,
+        None,
+        &live,
+        Recorded::Nothing,
+    )
+    .unwrap();
     assert!(plan.allowed(), "{:?}", plan.refusals);
     golden("sum-return", &reviewable(&plan));
 }
@@ -141,7 +149,15 @@ fn moving_the_ui_pins_the_front_then_switches_it_and_reaches_what_stays_in_the_m
         "SUM_SERVICE_URL",
         "http://sum-service:3000",
     );
-    let plan = plan_move(&calculator(), "ui", Direction::Extract, None, &live, None).unwrap();
+    let plan = plan_move(
+        &calculator(),
+        "ui",
+        Direction::Extract,
+        None,
+        &live,
+        Recorded::Nothing,
+    )
+    .unwrap();
     assert!(plan.allowed(), "{:?}", plan.refusals);
     golden("ui-extract", &reviewable(&plan));
 }
@@ -163,7 +179,7 @@ fn an_operation_moved_after_the_ui_reroutes_the_ui_too() {
         Direction::Extract,
         None,
         &live,
-        None,
+        Recorded::Nothing,
     )
     .unwrap();
     let targets: Vec<(&str, Option<&str>)> = plan
@@ -195,7 +211,15 @@ fn refusals_say_why() {
         "SUM_SERVICE_URL",
         "http://sum-service:3000",
     );
-    let plan = plan_move(&calc, "sum", Direction::Extract, None, &live, None).unwrap();
+    let plan = plan_move(
+        &calc,
+        "sum",
+        Direction::Extract,
+        None,
+        &live,
+        Recorded::Nothing,
+    )
+    .unwrap();
     assert_eq!(
         plan.refusals,
         ["sum has already left the monolith (served by calculator/sum-service)"]
@@ -207,7 +231,7 @@ fn refusals_say_why() {
         Direction::Return,
         None,
         &starting_point(),
-        None,
+        Recorded::Nothing,
     )
     .unwrap();
     assert_eq!(plan.refusals, ["sum is already served by the monolith"]);
@@ -219,7 +243,15 @@ fn refusals_say_why() {
             .as_deref()
             .is_some_and(|n| n.starts_with("win"))
     });
-    let plan = plan_move(&calc, "sum", Direction::Extract, None, &live, None).unwrap();
+    let plan = plan_move(
+        &calc,
+        "sum",
+        Direction::Extract,
+        None,
+        &live,
+        Recorded::Nothing,
+    )
+    .unwrap();
     assert_eq!(
         plan.refusals,
         [
@@ -246,7 +278,7 @@ fn refusals_say_why() {
         Direction::Extract,
         None,
         &starting_point(),
-        Some(&record),
+        Recorded::Other(&record),
     )
     .unwrap();
     assert!(plan.refusals[0].starts_with("another move is in progress (moving division out of the monolith: step \"Re-route\", started by bob"), "{:?}", plan.refusals);
@@ -257,7 +289,7 @@ fn refusals_say_why() {
         Direction::Extract,
         None,
         &starting_point(),
-        None,
+        Recorded::Nothing,
     )
     .unwrap_err();
     assert_eq!(
@@ -271,7 +303,7 @@ fn refusals_say_why() {
         Direction::Extract,
         None,
         &starting_point(),
-        None,
+        Recorded::Nothing,
     )
     .unwrap();
     let answers: Vec<bool> = plan
@@ -297,7 +329,7 @@ fn the_digest_changes_with_what_is_applied() {
         Direction::Extract,
         None,
         &starting_point(),
-        None,
+        Recorded::Nothing,
     )
     .unwrap();
     let b = plan_move(
@@ -306,7 +338,7 @@ fn the_digest_changes_with_what_is_applied() {
         Direction::Extract,
         Some("calculator:other"),
         &starting_point(),
-        None,
+        Recorded::Nothing,
     )
     .unwrap();
     let again = plan_move(
@@ -315,7 +347,7 @@ fn the_digest_changes_with_what_is_applied() {
         Direction::Extract,
         None,
         &starting_point(),
-        None,
+        Recorded::Nothing,
     )
     .unwrap();
     assert_ne!(a.digest, b.digest);

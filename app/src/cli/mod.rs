@@ -10,11 +10,13 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::ListParams;
-use local_cluster::{ClusterConfig, LocalCluster};
+use local_cluster::LocalCluster;
 
 use crate::backend::calculator::{self, CalcOutcome, CalcTarget};
-use crate::backend::connection::{self, ConnectionTarget};
+use crate::backend::connection::{self, Connection, ConnectionTarget};
 use crate::model::{ClusterSnapshot, PodPlacement, PodState};
+
+mod migrate;
 
 /// A native console for hybrid (Windows + Linux) Kubernetes clusters. Without a subcommand it
 /// opens the window; without a cluster configured it runs an embedded local hybrid cluster.
@@ -33,6 +35,10 @@ pub struct Cli {
     /// How subcommands print their result.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    /// The migration plan (default: the built-in calculator plan,
+    /// manifests/calculator-migration.yaml).
+    #[arg(long, global = true)]
+    pub plan: Option<PathBuf>,
     /// What to do; none opens the window.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -64,6 +70,11 @@ pub enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Moves a service out of the monolith (--to linux) or back (--to monolith): plan,
+    /// deploy, verify, re-route, verify end to end; rolls back by itself on failure.
+    Migrate(migrate::MigrateArgs),
+    /// Retires the monolith once it serves nothing: scale it to zero, then delete it.
+    Retire(migrate::RetireArgs),
 }
 
 impl Cli {
@@ -113,24 +124,17 @@ pub fn run(cli: &Cli, command: &Command) -> ExitCode {
 async fn connect(
     target: &ConnectionTarget,
     local: &mut Option<LocalCluster>,
-) -> anyhow::Result<(kube::Client, String, String)> {
+) -> anyhow::Result<Connection> {
     let kubeconfig = match target {
         ConnectionTarget::Local => {
-            let cluster = LocalCluster::start(ClusterConfig {
-                with_calculator: true,
-                ..ClusterConfig::default()
-            })
-            .await?;
+            let cluster = connection::start_local_cluster().await?;
             let text = cluster.kubeconfig().to_owned();
             *local = Some(cluster);
             Some(text)
         }
         ConnectionTarget::Kubeconfig { .. } => None,
     };
-    let config = connection::kube_config(target, kubeconfig.as_deref()).await?;
-    let server = config.cluster_url.to_string();
-    let (client, version) = connection::verified_client(config).await?;
-    Ok((client, server, version))
+    Ok(connection::open(target, kubeconfig.as_deref()).await?)
 }
 
 async fn execute(
@@ -141,8 +145,24 @@ async fn execute(
 ) -> anyhow::Result<(String, bool)> {
     let everything = ListParams::default();
     match command {
+        Command::Migrate(args) => {
+            // The plan is read first: a broken plan needs no cluster to be reported.
+            let plan = crate::backend::plans::load(cli.plan.as_deref())?;
+            let connection = connect(target, local).await?;
+            migrate::migrate(cli, args, plan, &connection).await
+        }
+        Command::Retire(args) => {
+            let plan = crate::backend::plans::load(cli.plan.as_deref())?;
+            let connection = connect(target, local).await?;
+            migrate::retire(cli, args, plan, &connection).await
+        }
         Command::Status => {
-            let (client, server, version) = connect(target, local).await?;
+            let Connection {
+                api: client,
+                server,
+                version,
+                ..
+            } = connect(target, local).await?;
             let nodes = Api::<Node>::all(client.clone())
                 .list(&everything)
                 .await?
@@ -166,20 +186,20 @@ async fn execute(
             let calc_target = url.clone().map(CalcTarget::Url).unwrap_or_default();
             // A URL is called directly: the cluster only names the OS of the nodes that
             // answered, so it is optional, and the embedded one is not started for it.
-            let client = match (&calc_target, target) {
+            let connection = match (&calc_target, target) {
                 (CalcTarget::Url(_), ConnectionTarget::Local) => None,
                 (CalcTarget::Url(_), _) => match connect(target, local).await {
-                    Ok((client, ..)) => Some(client),
+                    Ok(connection) => Some(connection),
                     Err(e) => {
                         eprintln!("warning: {e:#}\nwarning: node OS is not shown");
                         None
                     }
                 },
-                (CalcTarget::ServiceProxy { .. }, _) => Some(connect(target, local).await?.0),
+                (CalcTarget::ServiceProxy { .. }, _) => Some(connect(target, local).await?),
             };
-            let nodes = match &client {
-                Some(client) => {
-                    Api::<Node>::all(client.clone())
+            let nodes = match &connection {
+                Some(connection) => {
+                    Api::<Node>::all(connection.api.clone())
                         .list(&everything)
                         .await?
                         .items
@@ -187,7 +207,7 @@ async fn execute(
                 None => Vec::new(),
             };
             let outcome = calculator::calculate(
-                client.as_ref(),
+                connection.as_ref().map(|c| &c.proxy),
                 &calculator::http_client(),
                 &calc_target,
                 a,

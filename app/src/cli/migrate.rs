@@ -1,0 +1,357 @@
+//! `hybrid-console migrate` and `retire`: the same executor the window drives, with the plan
+//! printed before anything changes, a confirmation, progress lines as it goes, and an exit code
+//! that says whether the service is where it was asked to go.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, IsTerminal, Write as _};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use super::{Cli, Output};
+use crate::backend::connection::Connection;
+use crate::backend::migration::{Mover, Reporter, RetireStage, direction_words};
+use crate::model::move_plan::MovePlan;
+use crate::model::moves::{Direction, MoveEvent, MoveOutcome, MoveProgress, event_line};
+use crate::model::plan::MigrationPlan;
+
+/// Where a service goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Destination {
+    /// Its own Deployment on Linux nodes.
+    Linux,
+    /// Back into the monolith.
+    Monolith,
+}
+
+/// `migrate` arguments.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["service", "status", "resume", "rollback"]))]
+pub struct MigrateArgs {
+    /// The service to move (`sum`, `subtraction`, `multiplication`, `division`, `ui`).
+    pub service: Option<String>,
+    /// Where it goes.
+    #[arg(long, value_enum, required_unless_present_any = ["status", "resume", "rollback"])]
+    pub to: Option<Destination>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Deploy this image instead of the plan's.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Show the move in progress, if any.
+    #[arg(long, conflicts_with_all = ["service", "resume", "rollback"])]
+    pub status: bool,
+    /// Finish the move in progress (a console stopped in the middle of it).
+    #[arg(long, conflicts_with_all = ["service", "rollback"])]
+    pub resume: bool,
+    /// Roll back the move in progress.
+    #[arg(long, conflicts_with = "service")]
+    pub rollback: bool,
+}
+
+/// `retire` arguments.
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    /// Which stage: scale the monolith to zero first, then delete it.
+    #[arg(long, value_enum)]
+    pub stage: RetireChoice,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// The stages of retiring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RetireChoice {
+    /// Scale the monolith to zero replicas, then check the application still answers.
+    ScaleToZero,
+    /// Delete the monolith's Deployment and Service.
+    Delete,
+}
+
+/// The plan as a person reviews it.
+pub fn plan_text(plan: &MovePlan, migration: &MigrationPlan, user: &str) -> String {
+    let mut out = format!(
+        "Move {} {} (plan {}, {})\n",
+        plan.service,
+        direction_words(plan.direction),
+        plan.plan,
+        migration.origin
+    );
+    let _ = writeln!(
+        out,
+        "  as {user} in namespace {}; image {}{}",
+        plan.namespace,
+        plan.images.join(", "),
+        plan.target_os
+            .as_deref()
+            .filter(|_| plan.direction == Direction::Extract)
+            .map(|os| format!("; its pods go to {os} nodes"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(out, "\nChanges, in order:");
+    let width = plan
+        .changes
+        .iter()
+        .map(|c| c.object.len())
+        .max()
+        .unwrap_or(0);
+    for change in &plan.changes {
+        let _ = writeln!(
+            out,
+            "  {:<6}  {:<width$}  {}",
+            change.action, change.object, change.detail
+        );
+    }
+    if !plan.redeploys.is_empty() {
+        let _ = writeln!(out, "\nRolls out new pods: {}", plan.redeploys.join(", "));
+    }
+    if !plan.nodes.is_empty() {
+        let _ = writeln!(out, "\nNodes for the new pods:");
+        for node in &plan.nodes {
+            let verdict = match (&node.room, &node.why_not) {
+                (Some(room), _) => format!("yes, room for {room}"),
+                (None, Some(why)) => format!("no: {why}"),
+                (None, None) => "no".into(),
+            };
+            let _ = writeln!(out, "  {} ({})  {verdict}", node.node, node.os);
+        }
+    }
+    let asked = plan
+        .permissions
+        .iter()
+        .filter(|p| p.allowed.is_some())
+        .count();
+    let missing: Vec<String> = plan
+        .permissions
+        .iter()
+        .filter(|p| p.allowed == Some(false))
+        .map(|p| p.describe())
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nPermissions (SelfSubjectAccessReview): {asked} checked, {}",
+        if missing.is_empty() {
+            "all allowed".to_owned()
+        } else {
+            format!("missing: {}", missing.join(", "))
+        }
+    );
+    let steps: Vec<&str> = plan.steps.iter().map(|s| s.title()).collect();
+    let _ = writeln!(out, "Steps: {}", steps.join(" → "));
+    let _ = writeln!(out, "Digest: {}", plan.digest);
+    for refusal in &plan.refusals {
+        let _ = writeln!(out, "\nREFUSED: {refusal}");
+    }
+    out
+}
+
+/// Asks on the terminal; refuses to guess when there is none.
+async fn confirm(question: String) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("stdin is not a terminal, so the move cannot be confirmed; pass --yes to go ahead");
+    }
+    tokio::task::spawn_blocking(move || {
+        print!("{question} [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+    })
+    .await?
+}
+
+/// Prints progress lines (table output) and keeps the progress for the JSON summary.
+fn printer(json: bool) -> (Reporter, Arc<std::sync::Mutex<Option<MoveProgress>>>) {
+    let started = Instant::now();
+    let progress: Arc<std::sync::Mutex<Option<MoveProgress>>> = Arc::default();
+    let kept = progress.clone();
+    let report: Reporter = Arc::new(move |event: MoveEvent| {
+        if let Ok(mut guard) = kept.lock() {
+            let now = std::time::SystemTime::now();
+            match guard.as_mut() {
+                Some(p) => p.apply(&event, now),
+                None => {
+                    if let MoveEvent::Started { .. } = &event {
+                        let mut p = MoveProgress::new("", "", Direction::Extract, "", &[], now);
+                        p.apply(&event, now);
+                        *guard = Some(p);
+                    }
+                }
+            }
+        }
+        if !json && let Some(line) = event_line(&event) {
+            // The outcome is printed once, at the end.
+            if !matches!(event, MoveEvent::Finished(_)) {
+                println!("[{:>6.1}s] {line}", started.elapsed().as_secs_f64());
+            }
+        }
+    });
+    (report, progress)
+}
+
+/// The final text and whether it is a success: a completed move, or a completed rollback
+/// when that is what was asked for.
+fn outcome_result(
+    outcome: MoveOutcome,
+    progress: &std::sync::Mutex<Option<MoveProgress>>,
+    output: Output,
+    rollback_asked: bool,
+) -> anyhow::Result<(String, bool)> {
+    let ok = outcome.completed()
+        || (rollback_asked && matches!(outcome, MoveOutcome::RolledBack { .. }));
+    let text = match output {
+        Output::Json => {
+            let progress = progress.lock().ok().and_then(|p| p.clone());
+            serde_json::to_string_pretty(&serde_json::json!({
+                "outcome": outcome,
+                "progress": progress,
+            }))? + "\n"
+        }
+        Output::Table if ok => format!("{}\n", outcome.describe()),
+        Output::Table => {
+            eprintln!("error: the move {}", outcome.describe());
+            String::new()
+        }
+    };
+    Ok((text, ok))
+}
+
+/// Runs `migrate`.
+pub async fn migrate(
+    cli: &Cli,
+    args: &MigrateArgs,
+    plan: MigrationPlan,
+    connection: &Connection,
+) -> anyhow::Result<(String, bool)> {
+    let plan = Arc::new(plan);
+    let mover = Mover::new(connection, plan.clone()).await;
+    let json = cli.output == Output::Json;
+    if args.status {
+        let recorded = mover.recorded().await?;
+        return Ok(match (recorded, cli.output) {
+            (record, Output::Json) => (serde_json::to_string_pretty(&record)? + "\n", true),
+            (Some(record), Output::Table) => (format!("{}\n", record.summary()), true),
+            (None, Output::Table) => ("no move is in progress\n".into(), true),
+        });
+    }
+    let abort = CancellationToken::new();
+    let on_interrupt = abort.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupted: aborting the move and rolling back (this takes a moment)");
+            on_interrupt.cancel();
+        }
+    });
+    let (report, progress) = printer(json);
+    if args.resume || args.rollback {
+        let Some(record) = mover.recorded().await? else {
+            bail!("no move is in progress");
+        };
+        let what = if args.resume { "Finish" } else { "Roll back" };
+        if !args.yes
+            && !confirm(format!(
+                "{what} the move in progress ({})?",
+                record.summary()
+            ))
+            .await?
+        {
+            return Ok(("cancelled; nothing changed\n".into(), false));
+        }
+        if args.resume {
+            let outcome = mover.resume(report, abort).await?;
+            return outcome_result(outcome, &progress, cli.output, false);
+        }
+        let outcome = mover.roll_back_recorded(report).await?;
+        return outcome_result(outcome, &progress, cli.output, true);
+    }
+    let service = args
+        .service
+        .as_deref()
+        .context("name the service to move")?;
+    let direction = match args.to {
+        Some(Destination::Monolith) => Direction::Return,
+        _ => Direction::Extract,
+    };
+    let move_plan = mover
+        .prepare(service, direction, args.image.as_deref())
+        .await?;
+    if direction == Direction::Extract
+        && let Some(os) = move_plan.target_os.as_deref()
+        && os != "linux"
+    {
+        bail!("{service} is deployed to {os} nodes by its manifest, not linux");
+    }
+    if args.dry_run {
+        let text = match cli.output {
+            Output::Json => serde_json::to_string_pretty(&move_plan)? + "\n",
+            Output::Table => plan_text(&move_plan, &plan, mover.user()),
+        };
+        return Ok((text, move_plan.allowed()));
+    }
+    if !json {
+        print!("{}", plan_text(&move_plan, &plan, mover.user()));
+        println!();
+    }
+    if !move_plan.allowed() {
+        bail!("the move is refused: {}", move_plan.refusals.join("; "));
+    }
+    if !args.yes && !confirm("Go ahead?".into()).await? {
+        return Ok(("cancelled; nothing changed\n".into(), false));
+    }
+    let outcome = mover.execute(move_plan, report, abort).await?;
+    outcome_result(outcome, &progress, cli.output, false)
+}
+
+/// Runs `retire`.
+pub async fn retire(
+    cli: &Cli,
+    args: &RetireArgs,
+    plan: MigrationPlan,
+    connection: &Connection,
+) -> anyhow::Result<(String, bool)> {
+    let mover = Mover::new(connection, Arc::new(plan)).await;
+    let blockers = mover.retire_blockers().await?;
+    if !blockers.is_empty() {
+        bail!("the monolith cannot be retired: {}", blockers.join("; "));
+    }
+    let (stage, question) = match args.stage {
+        RetireChoice::ScaleToZero => (
+            RetireStage::ScaleToZero,
+            format!(
+                "Scale the monolith {}/{} to zero replicas?",
+                mover.plan().monolith.namespace,
+                mover.plan().monolith.deployment
+            ),
+        ),
+        RetireChoice::Delete => (
+            RetireStage::Delete,
+            format!(
+                "Delete the monolith's Deployment {0}/{1} and Service {0}/{2}?",
+                mover.plan().monolith.namespace,
+                mover.plan().monolith.deployment,
+                mover.plan().monolith.service
+            ),
+        ),
+    };
+    if !args.yes && !confirm(question).await? {
+        return Ok(("cancelled; nothing changed\n".into(), false));
+    }
+    let (report, _) = printer(cli.output == Output::Json);
+    let message = mover.retire(stage, report).await?;
+    Ok(match cli.output {
+        Output::Json => (
+            serde_json::to_string_pretty(&serde_json::json!({"stage": stage, "message": message}))?
+                + "\n",
+            true,
+        ),
+        Output::Table => (format!("{message}\n"), true),
+    })
+}
