@@ -25,6 +25,13 @@ fn main() -> ExitCode {
 }
 
 fn run_window(cli: &Cli) -> ExitCode {
+    let plan = match hybrid_console::backend::plans::load(cli.plan.as_deref()) {
+        Ok(plan) => std::sync::Arc::new(plan),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let target = cli.target();
     let kubeconfig = cli.kubeconfig.clone();
     let exit_when_ready = std::env::var_os("HYBRID_CONSOLE_EXIT_WHEN_READY").is_some();
@@ -48,6 +55,7 @@ fn run_window(cli: &Cli) -> ExitCode {
                 move || ctx.request_repaint(),
                 target,
                 kubeconfig,
+                plan,
                 persisted,
                 exit_when_ready,
             )))

@@ -12,7 +12,10 @@ use hybrid_console::model::NodeOs;
 use support::{Seen, TestCluster, wait_for};
 
 fn connect(cluster: &TestCluster) -> (Backend, Seen) {
-    let backend = Backend::start(|| {});
+    let backend = Backend::start(
+        || {},
+        std::sync::Arc::new(hybrid_console::backend::plans::load(None).unwrap()),
+    );
     backend.send(Command::Connect(ConnectionTarget::Kubeconfig {
         path: Some(cluster.kubeconfig.clone()),
         context: None,

@@ -63,7 +63,7 @@ fn status_shows_both_lanes_and_the_monolith_on_a_windows_node() {
     assert!(
         monolith_lines
             .iter()
-            .all(|l| l.contains("in-process: sum, subtraction, multiplication, division")),
+            .all(|l| l.contains("in-process: sum, subtraction, multiplication, division, ui")),
         "{text}"
     );
     assert!(!linux_lane.iter().any(|l| l.contains("monolith")), "{text}");
@@ -99,10 +99,10 @@ fn status_shows_both_lanes_and_the_monolith_on_a_windows_node() {
             "{json}"
         );
         assert!(pods_on(&lanes[1]).is_empty(), "{json}");
-        assert_eq!(json["calculator"]["monolith"]["deployment"], "monolith");
+        assert_eq!(json["topology"]["monolith"]["deployment"], "monolith");
         assert_eq!(
-            json["calculator"]["monolith"]["in_process"],
-            serde_json::json!(["sum", "subtraction", "multiplication", "division"])
+            json["topology"]["monolith"]["in_process"],
+            serde_json::json!(["sum", "subtraction", "multiplication", "division", "ui"])
         );
     }
 }

@@ -28,6 +28,7 @@ fn open(cluster: &TestCluster, kubeconfig: std::path::PathBuf) -> Harness<'stati
             context: None,
         },
         Some(kubeconfig),
+        std::sync::Arc::new(hybrid_console::backend::plans::load(None).unwrap()),
         Persisted::default(),
         false,
     );
@@ -104,7 +105,7 @@ fn the_board_shows_both_lanes_with_their_nodes_and_the_monolith_chips() {
         |h| {
             h.query_all_by_label_contains("(in-process in monolith-")
                 .count()
-                == 8
+                == 10
         },
     );
     let pods: Vec<String> = harness
@@ -112,7 +113,7 @@ fn the_board_shows_both_lanes_with_their_nodes_and_the_monolith_chips() {
         .map(|n| text_of(&n))
         .collect();
     assert_eq!(pods.len(), 2, "{pods:?}");
-    for op in ["sum", "subtraction", "multiplication", "division"] {
+    for op in ["sum", "subtraction", "multiplication", "division", "ui"] {
         assert_eq!(
             harness
                 .query_all_by_label_contains(&format!("{op} (in-process in monolith-"))
@@ -314,5 +315,227 @@ fn the_probe_calls_the_calculator_continuously_until_switched_off() {
         calls(&harness).unwrap().0,
         stopped,
         "calls after the probe was switched off"
+    );
+}
+
+/// Drags the chip labelled `chip` to a point in the lane headed `lane`, below its header, the
+/// way a mouse would: press, move in steps, release.
+fn drag_chip_to_lane(harness: &mut Harness<'_, ConsoleApp>, chip: &str, lane: &str) {
+    let from = harness
+        .get_all_by_label_contains(chip)
+        .next()
+        .unwrap()
+        .rect()
+        .center();
+    let header = harness.get_by_label(lane).rect();
+    let to = egui::pos2(header.center().x, header.bottom() + 420.0);
+    harness.hover_at(from);
+    harness.step();
+    harness.drag_at(from);
+    harness.step();
+    for i in 1..=8 {
+        let t = i as f32 / 8.0;
+        harness.hover_at(from + (to - from) * t);
+        harness.step();
+    }
+    harness.drop_at(to);
+    harness.step();
+    harness.step();
+}
+
+/// Waits for the plan dialog, presses Move, and waits for the move to finish.
+fn confirm_and_finish(harness: &mut Harness<'_, ConsoleApp>, title: &str) {
+    step_until(harness, Duration::from_secs(20), "the plan dialog", |h| {
+        h.query_by_label(title).is_some()
+            && h.query_all_by_label_contains("all allowed")
+                .next()
+                .is_some()
+    });
+    // A modal is measured on its first frame and placed on the next: click where it is shown.
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Move")
+        .click();
+    step_until(
+        harness,
+        Duration::from_secs(60),
+        "the move to finish",
+        |h| {
+            h.query_by_label("Move completed").is_some()
+                || h.query_all_by_label_contains("Move rolled back")
+                    .next()
+                    .is_some()
+        },
+    );
+    assert!(
+        harness.query_by_label("Move completed").is_some(),
+        "{:?}",
+        harness.state().moves.progress
+    );
+    // Every step is there for a screen reader, with its outcome.
+    for step in ["Deploy: done", "Re-route: done", "Verify end to end: done"] {
+        if title.contains("out of") || !step.starts_with("Deploy") {
+            assert!(
+                harness.query_all_by_label_contains(step).next().is_some(),
+                "{step}"
+            );
+        }
+    }
+    harness.get_by_label("Close").click();
+    harness.step();
+}
+
+#[test]
+fn dragging_the_sum_chip_to_the_linux_lane_moves_sum_onto_linux() {
+    let cluster = TestCluster::start(true);
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(&mut harness, Duration::from_secs(30), "the chips", |h| {
+        h.query_all_by_label_contains("sum (in-process in monolith-")
+            .count()
+            == 2
+    });
+    // Dropped on the Windows lane, it goes nowhere: services move to Linux.
+    drag_chip_to_lane(&mut harness, "sum (in-process in monolith-", "Windows");
+    harness.run_steps(5);
+    assert!(harness.state().moves.planning.is_none() && harness.state().moves.planned.is_none());
+
+    drag_chip_to_lane(&mut harness, "sum (in-process in monolith-", "Linux");
+    confirm_and_finish(&mut harness, "Move sum out of the monolith, onto Linux");
+    // The board: sum is its own pods on Linux nodes; the monolith no longer holds it.
+    let linux = cluster.nodes_of("linux");
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "the new board",
+        |h| {
+            h.query_all_by_label_contains("sum (in-process in monolith-")
+                .next()
+                .is_none()
+                && h.query_all_by_label_contains("sum (moved out, served by sum-service-")
+                    .count()
+                    == 2
+        },
+    );
+    let linux_lane = harness.get_by_label("Linux").rect();
+    for chip in harness.query_all_by_label_contains("sum (moved out, served by sum-service-") {
+        let rect = chip.rect();
+        assert!(rect.left() >= linux_lane.left() && rect.right() <= linux_lane.right() + 0.5);
+    }
+    let pods = cluster.kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        "calculator",
+        "-l",
+        "app.kubernetes.io/component=sum",
+        "-o",
+        "jsonpath={.items[*].spec.nodeName}",
+    ]);
+    assert!(
+        pods.split_whitespace()
+            .all(|n| linux.iter().any(|l| l == n)),
+        "{pods}"
+    );
+}
+
+#[test]
+fn dragging_the_sum_chip_back_onto_the_monolith_returns_it() {
+    let cluster = TestCluster::start(true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let out = cluster.console(&[
+        "--kubeconfig",
+        &kubeconfig,
+        "migrate",
+        "sum",
+        "--to",
+        "linux",
+        "--yes",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "sum's own chips",
+        |h| {
+            h.query_all_by_label_contains("sum (moved out, served by sum-service-")
+                .count()
+                == 2
+        },
+    );
+    drag_chip_to_lane(
+        &mut harness,
+        "sum (moved out, served by sum-service-",
+        "Windows",
+    );
+    confirm_and_finish(&mut harness, "Move sum back into the monolith");
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "sum back in the monolith",
+        |h| {
+            h.query_all_by_label_contains("sum (moved out")
+                .next()
+                .is_none()
+                && h.query_all_by_label_contains("sum (in-process in monolith-")
+                    .count()
+                    == 2
+        },
+    );
+    assert_eq!(
+        cluster.kubectl(&[
+            "get",
+            "deployments",
+            "-n",
+            "calculator",
+            "-o",
+            "jsonpath={.items[*].metadata.name}"
+        ]),
+        "monolith"
+    );
+}
+
+#[test]
+fn a_chip_opens_its_move_without_a_mouse_drag_and_a_cancelled_plan_changes_nothing() {
+    let cluster = TestCluster::start(true);
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(&mut harness, Duration::from_secs(30), "the chips", |h| {
+        h.query_all_by_label_contains("division (in-process in monolith-")
+            .next()
+            .is_some()
+    });
+    // Activating the chip (what a screen reader or Enter on the focused chip does) plans the
+    // move; the dialog is answered the same way.
+    harness
+        .get_all_by_label_contains("division (in-process in monolith-")
+        .next()
+        .unwrap()
+        .click();
+    step_until(&mut harness, Duration::from_secs(20), "the plan", |h| {
+        h.query_by_label("Move division out of the monolith, onto Linux")
+            .is_some()
+    });
+    harness.get_by_label_contains("set DIVISION_SERVICE_URL=http://division-service:3000");
+    harness.get_by_label("Cancel").click_accesskit();
+    step_until(
+        &mut harness,
+        Duration::from_secs(5),
+        "the dialog to close",
+        |h| h.state().moves.planned.is_none(),
+    );
+    assert_eq!(
+        cluster.kubectl(&[
+            "get",
+            "deployments",
+            "-n",
+            "calculator",
+            "-o",
+            "jsonpath={.items[*].metadata.name}"
+        ]),
+        "monolith"
     );
 }

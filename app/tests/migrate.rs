@@ -474,7 +474,7 @@ fn every_service_moves_out_the_monolith_retires_and_the_calculator_still_answers
 
     let out = moved(&cluster, &["ui", "--to", "linux", "--yes"]);
     assert!(
-        out.contains("selector → app.kubernetes.io/component=ui"),
+        out.contains("selector set to app.kubernetes.io/component=ui"),
         "{out}"
     );
     let answer = calc(&cluster);

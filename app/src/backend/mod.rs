@@ -6,6 +6,7 @@ pub mod calculator;
 pub mod connection;
 mod details;
 pub mod migration;
+mod moves;
 pub mod plans;
 mod session;
 
@@ -17,9 +18,13 @@ use serde::Serialize;
 use tokio::sync::mpsc as async_mpsc;
 
 use crate::model::ClusterSnapshot;
+use crate::model::move_plan::MovePlan;
+use crate::model::moves::{Direction, MoveEvent};
+use crate::model::plan::MigrationPlan;
 pub use calculator::{CalcOutcome, CalcTarget, ProbeSample};
 pub use connection::{ConnectError, ConnectionTarget, ContextEntry};
 pub use details::PodDetails;
+pub use migration::RetireStage;
 
 /// What the UI asks of the backend.
 #[derive(Clone, Debug)]
@@ -50,6 +55,23 @@ pub enum Command {
     SelectPod(Option<(String, String)>),
     /// Which namespace's Events the log panel shows.
     EventsNamespace(String),
+    /// Plan moving a service (answered with [`Event::MovePlanned`]).
+    PlanMove {
+        /// The plan's service.
+        service: String,
+        /// Which way.
+        direction: Direction,
+    },
+    /// Carry out the plan the operator confirmed.
+    StartMove(Box<MovePlan>),
+    /// Abort the move this console drives; it rolls back.
+    AbortMove,
+    /// Finish the move recorded on the monolith.
+    ResumeMove,
+    /// Roll back the move recorded on the monolith.
+    RollBackMove,
+    /// One stage of retiring the monolith.
+    Retire(RetireStage),
 }
 
 /// Where the connection stands.
@@ -127,6 +149,14 @@ pub enum Event {
     ClusterEvents(Vec<LogEntry>),
     /// Something the console did or noticed.
     Log(LogEntry),
+    /// The plan of a move, or why there is none.
+    MovePlanned(Result<Box<MovePlan>, String>),
+    /// Progress of the move this console drives.
+    Move(MoveEvent),
+    /// A move could not start (refused, another console holds it, …).
+    MoveNotStarted(String),
+    /// A stage of retiring the monolith finished.
+    Retired(Result<String, String>),
 }
 
 /// Sends events to the UI and asks it to repaint.
@@ -167,9 +197,9 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// Starts the backend thread; `repaint` is called after every event (egui's
+    /// Starts the backend thread for `plan`; `repaint` is called after every event (egui's
     /// `Context::request_repaint`).
-    pub fn start(repaint: impl Fn() + Send + Sync + 'static) -> Backend {
+    pub fn start(repaint: impl Fn() + Send + Sync + 'static, plan: Arc<MigrationPlan>) -> Backend {
         let (commands, receiver) = async_mpsc::unbounded_channel();
         let (sender, events) = mpsc::channel();
         let sink = EventSink {
@@ -193,7 +223,7 @@ impl Backend {
                         return;
                     }
                 };
-                runtime.block_on(session::supervise(receiver, sink));
+                runtime.block_on(session::supervise(receiver, sink, plan));
                 // Let tasks (the local cluster's containers) stop before the runtime goes.
                 runtime.shutdown_timeout(Duration::from_secs(5));
             })

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Event as KubeEvent, Node, Pod};
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Node, Pod, Service};
 use kube::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -16,8 +16,11 @@ use tokio::sync::{Mutex, Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::connection::{self, ConnectError, Connection, ConnectionTarget};
+use super::moves::MoveDesk;
 use super::{ConnectionStatus, Event, EventSink, LogEntry, calculator, details};
 use crate::model::ClusterSnapshot;
+use crate::model::moves::MOVE_ANNOTATION;
+use crate::model::plan::MigrationPlan;
 
 /// The embedded cluster, started on first use and kept until the console exits.
 type LocalSlot = Arc<Mutex<Option<LocalCluster>>>;
@@ -26,7 +29,9 @@ type LocalSlot = Arc<Mutex<Option<LocalCluster>>>;
 pub(super) async fn supervise(
     mut commands: mpsc::UnboundedReceiver<super::Command>,
     sink: EventSink,
+    plan: Arc<MigrationPlan>,
 ) {
+    let mut desk = MoveDesk::default();
     let local: LocalSlot = Arc::default();
     let (client_tx, client_rx) = watch::channel::<Option<Connection>>(None);
     let (namespace_tx, namespace_rx) = watch::channel("calculator".to_owned());
@@ -51,6 +56,7 @@ pub(super) async fn supervise(
                     local.clone(),
                     client_tx.clone(),
                     namespace_rx.clone(),
+                    plan.clone(),
                 )));
             }
             super::Command::Calculate { a, b, target } => {
@@ -108,8 +114,19 @@ pub(super) async fn supervise(
             super::Command::EventsNamespace(namespace) => {
                 let _ = namespace_tx.send(namespace);
             }
+            super::Command::PlanMove { service, direction } => {
+                desk.plan(&plan, &client_rx, &sink, service, direction);
+            }
+            super::Command::StartMove(confirmed) => {
+                desk.start(&plan, &client_rx, &sink, *confirmed);
+            }
+            super::Command::AbortMove => desk.abort(&sink),
+            super::Command::ResumeMove => desk.recorded(&plan, &client_rx, &sink, true),
+            super::Command::RollBackMove => desk.recorded(&plan, &client_rx, &sink, false),
+            super::Command::Retire(stage) => desk.retire(&plan, &client_rx, &sink, stage),
         }
     }
+    desk.stop();
     for task in [session, probe, selected].into_iter().flatten() {
         task.abort();
     }
@@ -180,17 +197,14 @@ async fn run(
     local: LocalSlot,
     client_tx: watch::Sender<Option<Connection>>,
     namespace: watch::Receiver<String>,
+    plan: Arc<MigrationPlan>,
 ) {
     let label = target.describe();
     let mut last_update: Option<SystemTime> = None;
     loop {
         match connect_once(&target, &local, &sink).await {
             Ok(connected) => {
-                let (client, server, version) = (
-                    connected.api.clone(),
-                    connected.server.clone(),
-                    connected.version.clone(),
-                );
+                let (server, version) = (connected.server.clone(), connected.version.clone());
                 sink.log(
                     "Connected",
                     format!("{label}: {server} (Kubernetes {version})"),
@@ -200,13 +214,12 @@ async fn run(
                     server: server.clone(),
                     version: version.clone(),
                 }));
-                let _ = client_tx.send(Some(connected));
+                let _ = client_tx.send(Some(connected.clone()));
                 let lost = watch_cluster(
-                    client,
-                    &sink,
+                    &connected,
                     &label,
-                    &server,
-                    &version,
+                    &plan,
+                    &sink,
                     namespace.clone(),
                     &mut last_update,
                 )
@@ -314,7 +327,15 @@ fn prune_node(node: &mut Node) {
 
 fn prune_deployment(deployment: &mut Deployment) {
     deployment.metadata.managed_fields = None;
-    deployment.metadata.annotations = None;
+    // Only the move's record is read from annotations (kubectl's last-applied copy is large).
+    if let Some(annotations) = deployment.metadata.annotations.as_mut() {
+        annotations.retain(|k, _| k == MOVE_ANNOTATION);
+    }
+}
+
+fn prune_service(service: &mut Service) {
+    service.metadata.managed_fields = None;
+    service.metadata.annotations = None;
 }
 
 fn prune_event(event: &mut KubeEvent) {
@@ -357,19 +378,21 @@ fn log_entries(store: &Store<KubeEvent>) -> Vec<LogEntry> {
 
 /// Watches until the server is lost; returns why.
 async fn watch_cluster(
-    client: kube::Client,
-    sink: &EventSink,
+    connection: &Connection,
     label: &str,
-    server: &str,
-    version: &str,
+    plan: &MigrationPlan,
+    sink: &EventSink,
     mut namespace: watch::Receiver<String>,
     last_update: &mut Option<SystemTime>,
 ) -> String {
+    let client = connection.api.clone();
+    let (server, version) = (connection.server.as_str(), connection.version.as_str());
     let changed = Arc::new(Notify::new());
     let (failing_tx, failing_rx) = watch::channel::<Option<String>>(None);
     let (nodes, nodes_writer) = reflector::store::<Node>();
     let (pods, pods_writer) = reflector::store::<Pod>();
     let (deployments, deployments_writer) = reflector::store::<Deployment>();
+    let (services, services_writer) = reflector::store::<Service>();
     let mut tasks = vec![
         reflect(
             Api::<Node>::all(client.clone()),
@@ -389,6 +412,14 @@ async fn watch_cluster(
             Api::<Deployment>::all(client.clone()),
             deployments_writer,
             prune_deployment,
+            changed.clone(),
+            failing_tx.clone(),
+        ),
+        // The plan's Services: the front's selector says who serves the page.
+        reflect(
+            Api::<Service>::namespaced(client.clone(), &plan.monolith.namespace),
+            services_writer,
+            prune_service,
             changed.clone(),
             failing_tx.clone(),
         ),
@@ -419,6 +450,8 @@ async fn watch_cluster(
                     nodes.state().iter().map(|n| n.as_ref()),
                     pods.state().iter().map(|p| p.as_ref()),
                     deployments.state().iter().map(|d| d.as_ref()),
+                    services.state().iter().map(|s| s.as_ref()),
+                    Some(plan),
                 );
                 *last_update = Some(SystemTime::now());
                 // A re-list after a dropped watch (or a change to a field the board does not

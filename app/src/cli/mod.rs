@@ -7,13 +7,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use kube::Api;
 use kube::api::ListParams;
 use local_cluster::LocalCluster;
 
 use crate::backend::calculator::{self, CalcOutcome, CalcTarget};
 use crate::backend::connection::{self, Connection, ConnectionTarget};
+use crate::model::move_plan::Location;
 use crate::model::{ClusterSnapshot, PodPlacement, PodState};
 
 mod migrate;
@@ -175,7 +176,13 @@ async fn execute(
                 .list(&everything)
                 .await?
                 .items;
-            let snapshot = ClusterSnapshot::build(&nodes, &pods, &deployments);
+            let services = Api::<Service>::all(client.clone())
+                .list(&everything)
+                .await?
+                .items;
+            let plan = crate::backend::plans::load(cli.plan.as_deref())?;
+            let snapshot =
+                ClusterSnapshot::build(&nodes, &pods, &deployments, &services, Some(&plan));
             let text = match cli.output {
                 Output::Json => serde_json::to_string_pretty(&snapshot)? + "\n",
                 Output::Table => status_table(&snapshot, &target.describe(), &server, &version),
@@ -214,7 +221,7 @@ async fn execute(
                 b,
             )
             .await;
-            let snapshot = ClusterSnapshot::build(&nodes, std::iter::empty(), std::iter::empty());
+            let snapshot = ClusterSnapshot::build(&nodes, [], [], [], None);
             let ok = outcome.all_ok();
             let text = match (&outcome.result, cli.output) {
                 (Err(e), _) => anyhow::bail!(
@@ -250,8 +257,10 @@ fn pod_line(pod: &PodPlacement) -> String {
         let _ = write!(line, "  {ip}");
     }
     if !pod.holds.is_empty() {
-        let ops: Vec<String> = pod.holds.iter().map(|o| o.to_string()).collect();
-        let _ = write!(line, "  [in-process: {}]", ops.join(", "));
+        let _ = write!(line, "  [in-process: {}]", pod.holds.join(", "));
+    }
+    if let Some(service) = &pod.serves {
+        let _ = write!(line, "  [serves {service}]");
     }
     if pod.os_mismatch {
         line.push_str("  (image not built for this node's OS)");
@@ -316,33 +325,62 @@ pub fn status_table(
             }
         }
     }
-    let calculator = &snapshot.calculator;
-    if calculator.monolith.is_some() || !calculator.services.is_empty() {
-        let _ = writeln!(out, "\nCALCULATOR");
-        if let Some(m) = &calculator.monolith {
-            let held: Vec<String> = m.in_process.iter().map(|o| o.to_string()).collect();
-            let _ = writeln!(
-                out,
-                "  monolith {}/{} ({}/{} ready) computes in-process: {}",
-                m.namespace,
-                m.deployment,
-                m.ready.0,
-                m.ready.1,
-                if held.is_empty() {
-                    "nothing".into()
-                } else {
-                    held.join(", ")
+    if let Some(t) = &snapshot.topology
+        && (t.monolith.is_some() || t.services.iter().any(|s| s.ready.is_some()))
+    {
+        let _ = writeln!(
+            out,
+            "\nMIGRATION (plan {}, namespace {})",
+            t.plan, t.namespace
+        );
+        match &t.monolith {
+            Some(m) => {
+                let _ = writeln!(
+                    out,
+                    "  monolith {}/{} ({}/{} ready) serves: {}",
+                    m.namespace,
+                    m.deployment,
+                    m.ready.0,
+                    m.ready.1,
+                    if m.in_process.is_empty() {
+                        "nothing".into()
+                    } else {
+                        m.in_process.join(", ")
+                    }
+                );
+                for (service, url) in &m.forwarded {
+                    let _ = writeln!(out, "    forwards {service} to {url}");
                 }
-            );
-            for (op, url) in &m.forwarded {
-                let _ = writeln!(out, "    forwards {op} to {url}");
+            }
+            None => {
+                let _ = writeln!(out, "  the monolith is retired");
             }
         }
-        for s in &calculator.services {
+        for s in t
+            .services
+            .iter()
+            .filter(|s| s.location == Location::Extracted)
+        {
+            let ready = s
+                .ready
+                .map(|(r, d)| format!("{r}/{d} ready"))
+                .unwrap_or_else(|| "no Deployment".into());
             let _ = writeln!(
                 out,
-                "  {} service {}/{} ({}/{} ready)",
-                s.component, s.namespace, s.deployment, s.ready.0, s.ready.1
+                "  {} served by its own Deployment {}/{} ({ready})",
+                s.name, t.namespace, s.deployment
+            );
+        }
+        if let Some(record) = &t.moving {
+            let _ = writeln!(out, "  MOVE IN PROGRESS: {}", record.summary());
+        }
+        if let Some(problem) = &t.record_problem {
+            let _ = writeln!(out, "  {problem}");
+        }
+        if t.retirable {
+            let _ = writeln!(
+                out,
+                "  the monolith serves nothing any more: retire it with `hybrid-console retire --stage scale-to-zero`, then `--stage delete`"
             );
         }
     }

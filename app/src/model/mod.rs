@@ -1,7 +1,6 @@
 //! The cluster as the console shows it: pure data built from Kubernetes objects, with no egui
 //! and no I/O, so it is computed once per change and read by every view and the CLI.
 
-mod calculator;
 pub mod move_plan;
 pub mod moves;
 mod nodes;
@@ -9,16 +8,18 @@ pub mod placement;
 pub mod plan;
 mod pods;
 pub mod rollout;
+pub mod topology;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use serde::Serialize;
 
-pub use calculator::{COMPONENT_LABEL, CalculatorTopology, ExtractedService, Monolith, NAME_LABEL};
 pub use nodes::{NodeGroup, NodeOs, NodeTile, OsLane, node_group_of};
+pub use plan::MigrationPlan;
 pub use pods::{PodPlacement, PodState};
+pub use topology::{Monolith, MonolithTopology, ServiceState};
 
 /// Everything the board, the calculator chips and `status` show, at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -27,8 +28,8 @@ pub struct ClusterSnapshot {
     pub lanes: Vec<OsLane>,
     /// Pods not placed on a node (Pending), and pods whose node is unknown.
     pub unscheduled: Vec<PodPlacement>,
-    /// The calculator's strangler-fig state.
-    pub calculator: CalculatorTopology,
+    /// The strangler fig as the migration plan sees it (none without a plan).
+    pub topology: Option<MonolithTopology>,
     /// Namespaces that have pods, for the filter.
     pub namespaces: Vec<String>,
     /// Total pods.
@@ -36,14 +37,18 @@ pub struct ClusterSnapshot {
 }
 
 impl ClusterSnapshot {
-    /// Builds the snapshot from the current objects.
+    /// Builds the snapshot from the current objects; `plan` says which of them are the
+    /// monolith and its services.
     pub fn build<'a>(
         nodes: impl IntoIterator<Item = &'a Node>,
         pods: impl IntoIterator<Item = &'a Pod>,
         deployments: impl IntoIterator<Item = &'a Deployment>,
+        services: impl IntoIterator<Item = &'a Service>,
+        plan: Option<&MigrationPlan>,
     ) -> ClusterSnapshot {
         let deployments: Vec<&Deployment> = deployments.into_iter().collect();
-        let calculator = CalculatorTopology::of(&deployments);
+        let services: Vec<&Service> = services.into_iter().collect();
+        let topology = plan.map(|p| MonolithTopology::of(p, &deployments, &services));
         let mut tiles: BTreeMap<String, NodeTile> = nodes
             .into_iter()
             .map(NodeTile::of)
@@ -56,11 +61,25 @@ impl ClusterSnapshot {
             pod_count += 1;
             let mut placement = PodPlacement::of(pod);
             namespaces.insert(placement.namespace.clone());
-            if CalculatorTopology::is_monolith_pod(&placement.labels)
-                && let Some(monolith) = &calculator.monolith
-                && monolith.namespace == placement.namespace
+            // A pod on its way out serves nothing: its replacement carries the chips.
+            if let Some(t) = &topology
+                && t.namespace == placement.namespace
+                && placement.state != PodState::Terminating
             {
-                placement.holds = monolith.in_process.clone();
+                if let Some(monolith) = &t.monolith
+                    && topology::picks(&monolith.selector, &placement.labels)
+                {
+                    placement.holds = monolith.in_process.clone();
+                }
+                placement.serves = t
+                    .services
+                    .iter()
+                    .find(|s| {
+                        s.location == move_plan::Location::Extracted
+                            && s.ready.is_some()
+                            && topology::picks(&s.selector, &placement.labels)
+                    })
+                    .map(|s| s.name.clone());
             }
             match placement.node.clone().and_then(|n| tiles.get_mut(&n)) {
                 Some(tile) => {
@@ -101,7 +120,7 @@ impl ClusterSnapshot {
                 })
                 .collect(),
             unscheduled,
-            calculator,
+            topology,
             namespaces: namespaces.into_iter().collect(),
             pod_count,
         }

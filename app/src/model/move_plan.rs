@@ -463,7 +463,7 @@ pub fn plan_move(
                 action: "patch".into(),
                 object: format!("Service/{}", plan.front.service),
                 detail: format!(
-                    "selector → {} (only the monolith's pods, as now; the new pods get no traffic before they are verified)",
+                    "selector set to {} (only the monolith's pods, as now; the new pods get no traffic before they are verified)",
                     selector_text(pin)
                 ),
             });
@@ -511,7 +511,7 @@ pub fn plan_move(
         changes.push(PlannedChange {
             action: "patch".into(),
             object: format!("Service/{}", plan.front.service),
-            detail: format!("selector → {}", selector_text(switch)),
+            detail: format!("selector set to {}", selector_text(switch)),
         });
     }
     if direction == Direction::Return {

@@ -1,6 +1,8 @@
 //! Nodes grouped the way an EKS operator thinks of them: by operating system, then node group.
 
-use k8s_openapi::api::core::v1::Node;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Node, Taint};
 use serde::Serialize;
 
 use super::pods::PodPlacement;
@@ -81,6 +83,11 @@ pub struct NodeTile {
     pub unschedulable: bool,
     /// `key=value:Effect` of each taint.
     pub taints: Vec<String>,
+    /// The taints themselves, for the scheduler's checks.
+    #[serde(skip)]
+    pub taint_specs: Vec<Taint>,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
     /// InternalIP.
     pub internal_ip: Option<String>,
     /// Allocatable pods.
@@ -116,6 +123,7 @@ impl NodeTile {
             .unwrap_or_default();
         let quantity = |k: &str| allocatable.get(k).map(|q| q.0.clone());
         let spec = node.spec.as_ref();
+        let taint_specs = spec.and_then(|s| s.taints.clone()).unwrap_or_default();
         NodeTile {
             name: node.metadata.name.clone().unwrap_or_default(),
             os: NodeOs::from_label(&os_label),
@@ -125,15 +133,14 @@ impl NodeTile {
                 .and_then(|s| s.conditions.as_ref())
                 .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
             unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
-            taints: spec
-                .and_then(|s| s.taints.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| match t.value {
+            taints: taint_specs
+                .iter()
+                .map(|t| match t.value.as_deref() {
                     Some(v) if !v.is_empty() => format!("{}={v}:{}", t.key, t.effect),
                     _ => format!("{}:{}", t.key, t.effect),
                 })
                 .collect(),
+            taint_specs,
             internal_ip: status
                 .and_then(|s| s.addresses.as_ref())
                 .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
@@ -148,12 +155,33 @@ impl NodeTile {
             cpu_requested_millis: 0,
             memory_requested_bytes: 0,
             pods: Vec::new(),
+            labels,
         }
     }
 
     /// Pods counting against capacity.
     pub fn pods_placed(&self) -> usize {
         self.pods.iter().filter(|p| p.occupies_node()).count()
+    }
+
+    /// What the scheduler's first checks look at.
+    pub fn facts(&self) -> super::placement::NodeFacts<'_> {
+        super::placement::NodeFacts {
+            labels: &self.labels,
+            ready: self.ready,
+            unschedulable: self.unschedulable,
+            taints: &self.taint_specs,
+            allocatable: (
+                self.pod_capacity,
+                self.cpu_allocatable_millis,
+                self.memory_allocatable_bytes,
+            ),
+            used: (
+                self.pods_placed() as i64,
+                self.cpu_requested_millis,
+                self.memory_requested_bytes,
+            ),
+        }
     }
 }
 

@@ -39,7 +39,8 @@ fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
     })
 }
 
-fn requests(spec: &PodSpec) -> (i64, i64) {
+/// CPU (millicores) and memory (bytes) a pod of `spec` requests.
+pub fn requests(spec: &PodSpec) -> (i64, i64) {
     spec.containers.iter().fold((0, 0), |(cpu, memory), c| {
         let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
         let get = |k: &str| requests.and_then(|r| r.get(k)).map(|q| q.0.clone());
@@ -60,115 +61,151 @@ fn occupies(pod: &Pod) -> bool {
     !matches!(phase, Some("Succeeded" | "Failed"))
 }
 
+/// What the scheduler's first checks look at on one node.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeFacts<'a> {
+    /// Its labels.
+    pub labels: &'a BTreeMap<String, String>,
+    /// Ready condition True.
+    pub ready: bool,
+    /// Cordoned.
+    pub unschedulable: bool,
+    /// Its taints.
+    pub taints: &'a [Taint],
+    /// Allocatable pods, CPU (millicores) and memory (bytes).
+    pub allocatable: (i64, i64, i64),
+    /// Pods placed, and the CPU and memory they request.
+    pub used: (i64, i64, i64),
+}
+
+/// How many more pods of `spec` fit on the node, or why none does.
+pub fn fit(node: &NodeFacts<'_>, spec: &PodSpec) -> Result<i64, String> {
+    let (cpu, memory) = requests(spec);
+    if let Some((key, wanted)) = spec
+        .node_selector
+        .iter()
+        .flatten()
+        .find(|(k, v)| node.labels.get(*k) != Some(*v))
+    {
+        return Err(format!(
+            "node selector {key}={wanted} does not match (the node has {key}={})",
+            node.labels.get(key).map_or("<unset>", String::as_str)
+        ));
+    }
+    if !node.ready {
+        return Err("the node is not Ready".into());
+    }
+    if node.unschedulable {
+        return Err("the node is cordoned (unschedulable)".into());
+    }
+    let tolerations = spec.tolerations.as_deref().unwrap_or_default();
+    if let Some(taint) = node
+        .taints
+        .iter()
+        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+        .find(|t| !tolerates(tolerations, t))
+    {
+        let value = taint
+            .value
+            .as_deref()
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("={v}"))
+            .unwrap_or_default();
+        return Err(format!(
+            "untolerated taint {}{value}:{}",
+            taint.key, taint.effect
+        ));
+    }
+    let (pod_capacity, cpu_total, memory_total) = node.allocatable;
+    let (pods_used, cpu_used, memory_used) = node.used;
+    let by_pods = pod_capacity - pods_used;
+    let by_cpu = if cpu > 0 {
+        (cpu_total - cpu_used) / cpu
+    } else {
+        i64::MAX
+    };
+    let by_memory = if memory > 0 {
+        (memory_total - memory_used) / memory
+    } else {
+        i64::MAX
+    };
+    let room = by_pods.min(by_cpu).min(by_memory);
+    if room > 0 {
+        return Ok(room);
+    }
+    Err(if by_pods <= 0 {
+        format!("no room: {pods_used} of {pod_capacity} pods")
+    } else if by_cpu <= 0 {
+        format!(
+            "no room: insufficient cpu ({cpu}m requested, {}m free)",
+            cpu_total - cpu_used
+        )
+    } else {
+        format!(
+            "no room: insufficient memory ({} MiB requested, {} MiB free)",
+            memory / (1024 * 1024),
+            (memory_total - memory_used) / (1024 * 1024)
+        )
+    })
+}
+
 /// Every node, and whether it can take a pod of `spec` given the pods already placed.
 pub fn node_fits(nodes: &[Node], pods: &[Pod], spec: &PodSpec) -> Vec<NodeFit> {
-    let (cpu, memory) = requests(spec);
-    let selector: BTreeMap<String, String> = spec.node_selector.clone().unwrap_or_default();
-    let tolerations = spec.tolerations.clone().unwrap_or_default();
+    let empty = BTreeMap::new();
     let mut fits: Vec<NodeFit> = nodes
         .iter()
         .map(|node| {
             let name = node.metadata.name.clone().unwrap_or_default();
-            let labels = node.metadata.labels.clone().unwrap_or_default();
-            let os = labels.get("kubernetes.io/os").cloned().unwrap_or_default();
-            let why_not = |why: String| NodeFit {
-                node: name.clone(),
-                os: os.clone(),
-                room: None,
-                why_not: Some(why),
-            };
-            if let Some((key, wanted)) = selector.iter().find(|(k, v)| labels.get(*k) != Some(*v)) {
-                return why_not(format!(
-                    "node selector {key}={wanted} does not match (the node has {key}={})",
-                    labels.get(key).map_or("<unset>", String::as_str)
-                ));
-            }
+            let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
             let status = node.status.as_ref();
-            let ready = status
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-            if !ready {
-                return why_not("the node is not Ready".into());
-            }
-            let node_spec = node.spec.as_ref();
-            if node_spec.and_then(|s| s.unschedulable).unwrap_or(false) {
-                return why_not("the node is cordoned (unschedulable)".into());
-            }
-            if let Some(taint) = node_spec
-                .and_then(|s| s.taints.as_ref())
-                .into_iter()
-                .flatten()
-                .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-                .find(|t| !tolerates(&tolerations, t))
-            {
-                let value = taint
-                    .value
-                    .as_deref()
-                    .filter(|v| !v.is_empty())
-                    .map(|v| format!("={v}"))
-                    .unwrap_or_default();
-                return why_not(format!(
-                    "untolerated taint {}{value}:{}",
-                    taint.key, taint.effect
-                ));
-            }
             let allocatable = status
                 .and_then(|s| s.allocatable.clone())
                 .unwrap_or_default();
             let quantity = |k: &str| allocatable.get(k).map(|q| q.0.clone());
-            let pod_capacity: i64 = quantity("pods").and_then(|q| q.parse().ok()).unwrap_or(0);
-            let cpu_total = quantity("cpu")
-                .and_then(|q| local_cluster::quantity::cpu_millis(&q))
-                .unwrap_or(0);
-            let memory_total = quantity("memory")
-                .and_then(|q| local_cluster::quantity::bytes(&q))
-                .unwrap_or(0);
-            let placed: Vec<&Pod> = pods
+            let placed: Vec<&PodSpec> = pods
                 .iter()
                 .filter(|p| {
                     p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str())
                         && occupies(p)
                 })
+                .filter_map(|p| p.spec.as_ref())
                 .collect();
             let (cpu_used, memory_used) = placed
                 .iter()
-                .filter_map(|p| p.spec.as_ref())
-                .map(requests)
+                .map(|s| requests(s))
                 .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
-            let by_pods = pod_capacity - placed.len() as i64;
-            let by_cpu = if cpu > 0 {
-                (cpu_total - cpu_used) / cpu
-            } else {
-                i64::MAX
+            let facts = NodeFacts {
+                labels,
+                ready: status
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
+                unschedulable: node
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.unschedulable)
+                    .unwrap_or(false),
+                taints: node
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.taints.as_deref())
+                    .unwrap_or_default(),
+                allocatable: (
+                    quantity("pods").and_then(|q| q.parse().ok()).unwrap_or(0),
+                    quantity("cpu")
+                        .and_then(|q| local_cluster::quantity::cpu_millis(&q))
+                        .unwrap_or(0),
+                    quantity("memory")
+                        .and_then(|q| local_cluster::quantity::bytes(&q))
+                        .unwrap_or(0),
+                ),
+                used: (placed.len() as i64, cpu_used, memory_used),
             };
-            let by_memory = if memory > 0 {
-                (memory_total - memory_used) / memory
-            } else {
-                i64::MAX
-            };
-            let room = by_pods.min(by_cpu).min(by_memory);
-            if room <= 0 {
-                let what = if by_pods <= 0 {
-                    format!("no room: {} of {pod_capacity} pods", placed.len())
-                } else if by_cpu <= 0 {
-                    format!(
-                        "no room: insufficient cpu ({cpu}m requested, {}m free)",
-                        cpu_total - cpu_used
-                    )
-                } else {
-                    format!(
-                        "no room: insufficient memory ({} MiB requested, {} MiB free)",
-                        memory / (1024 * 1024),
-                        (memory_total - memory_used) / (1024 * 1024)
-                    )
-                };
-                return why_not(what);
-            }
+            let verdict = fit(&facts, spec);
             NodeFit {
-                node: name.clone(),
-                os: os.clone(),
-                room: Some(room),
-                why_not: None,
+                node: name,
+                os: labels.get("kubernetes.io/os").cloned().unwrap_or_default(),
+                room: verdict.as_ref().ok().copied(),
+                why_not: verdict.err(),
             }
         })
         .collect();

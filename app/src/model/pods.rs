@@ -64,8 +64,10 @@ pub struct PodPlacement {
     pub cpu_request_millis: i64,
     /// Memory requested, in bytes.
     pub memory_request_bytes: i64,
-    /// Calculator operations this pod computes in-process (only on monolith pods).
-    pub holds: Vec<calc_services::Operation>,
+    /// Services this pod serves in-process (only on the monolith's pods).
+    pub holds: Vec<String>,
+    /// The service this pod serves on its own, once moved out of the monolith.
+    pub serves: Option<String>,
 }
 
 impl PodPlacement {
@@ -159,6 +161,7 @@ impl PodPlacement {
             cpu_request_millis: cpu,
             memory_request_bytes: memory,
             holds: Vec::new(),
+            serves: None,
         }
     }
 

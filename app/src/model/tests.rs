@@ -54,7 +54,7 @@ fn nodes_group_by_os_then_node_group() {
         ),
         node("l2", "linux", None),
     ];
-    let snapshot = ClusterSnapshot::build(&nodes, &[], &[]);
+    let snapshot = ClusterSnapshot::build(&nodes, &[], &[], [], None);
     let lanes: Vec<String> = snapshot.lanes.iter().map(|l| l.os.title()).collect();
     assert_eq!(lanes, ["Windows", "Linux"]);
     let windows = snapshot.lane(&NodeOs::Windows).unwrap();
@@ -64,7 +64,7 @@ fn nodes_group_by_os_then_node_group() {
     let groups: Vec<&str> = linux.groups.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(groups, ["lin", "ungrouped"]);
     // An empty Windows lane still shows: that is where the migration ends.
-    let only_linux = ClusterSnapshot::build(&nodes[1..], &[], &[]);
+    let only_linux = ClusterSnapshot::build(&nodes[1..], &[], &[], [], None);
     assert_eq!(only_linux.lane(&NodeOs::Windows).unwrap().node_count(), 0);
 }
 
@@ -82,7 +82,7 @@ fn pods_are_placed_on_their_node_with_requests_counted() {
             json!({}),
         ),
     ];
-    let snapshot = ClusterSnapshot::build(&nodes, &pods, &[]);
+    let snapshot = ClusterSnapshot::build(&nodes, &pods, &[], [], None);
     let w1 = snapshot.node("w1").unwrap();
     assert_eq!(w1.pods.len(), 2);
     assert_eq!(
@@ -110,11 +110,15 @@ fn a_pod_that_moves_nodes_is_grouped_under_its_new_node() {
         &nodes,
         &[pod("a", "p", Some("l1"), running(), json!({}))],
         &[],
+        [],
+        None,
     );
     let after = ClusterSnapshot::build(
         &nodes,
         &[pod("a", "p", Some("l2"), running(), json!({}))],
         &[],
+        [],
+        None,
     );
     assert_eq!(before.node("l1").unwrap().pods.len(), 1);
     assert!(after.node("l1").unwrap().pods.is_empty());
@@ -171,11 +175,12 @@ fn pod_states_follow_kubectls_reading_of_status() {
 }
 
 #[test]
-fn the_monolith_shows_what_it_still_computes() {
+fn the_plan_says_what_the_monolith_still_serves_and_who_serves_the_rest() {
+    let plan = MigrationPlan::parse(&plan::PlanFiles::built_in()).unwrap();
     let deployment = |name: &str, component: &str, env: serde_json::Value| -> Deployment {
         serde_json::from_value(json!({
-            "metadata": {"name": name, "namespace": "calculator", "labels": {"app.kubernetes.io/name": "calculator", "app.kubernetes.io/component": component}},
-            "spec": {"replicas": 2, "selector": {}, "template": {"spec": {"containers": [{"name": "calculator", "env": env}]}}},
+            "metadata": {"name": name, "namespace": "calculator"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app.kubernetes.io/component": component}}, "template": {"spec": {"containers": [{"name": "calculator", "env": env}]}}},
             "status": {"readyReplicas": 2},
         }))
         .unwrap()
@@ -188,28 +193,59 @@ fn the_monolith_shows_what_it_still_computes() {
         ),
         deployment("sum-service", "sum", json!([])),
     ];
-    let labels =
-        json!({"app.kubernetes.io/name": "calculator", "app.kubernetes.io/component": "monolith"});
-    let pods = [pod(
-        "calculator",
-        "monolith-1",
-        Some("w1"),
-        running(),
-        labels,
-    )];
-    let snapshot = ClusterSnapshot::build(&[node("w1", "windows", None)], &pods, &deployments);
-    let monolith = snapshot.calculator.monolith.as_ref().unwrap();
-    use calc_services::Operation::*;
-    assert_eq!(monolith.in_process, [Subtraction, Multiplication, Division]);
+    let front: Service = serde_json::from_value(json!({
+        "metadata": {"name": "calculator", "namespace": "calculator"},
+        "spec": {"selector": {"app.kubernetes.io/name": "calculator", "hybrid-console.io/frontend": "true"}},
+    }))
+    .unwrap();
+    let pods = [
+        pod(
+            "calculator",
+            "monolith-1",
+            Some("w1"),
+            running(),
+            json!({"app.kubernetes.io/component": "monolith"}),
+        ),
+        pod(
+            "calculator",
+            "sum-service-1",
+            Some("l1"),
+            running(),
+            json!({"app.kubernetes.io/component": "sum"}),
+        ),
+    ];
+    let snapshot = ClusterSnapshot::build(
+        &[node("w1", "windows", None), node("l1", "linux", None)],
+        &pods,
+        &deployments,
+        [&front],
+        Some(&plan),
+    );
+    let topology = snapshot.topology.as_ref().unwrap();
+    let monolith = topology.monolith.as_ref().unwrap();
+    assert_eq!(
+        monolith.in_process,
+        ["subtraction", "multiplication", "division", "ui"]
+    );
     assert_eq!(
         monolith.forwarded,
-        [(Sum, "http://sum-service:3000".to_string())]
+        [("sum".to_string(), "http://sum-service:3000".to_string())]
     );
     assert_eq!(
         snapshot.pod("calculator", "monolith-1").unwrap().holds,
-        [Subtraction, Multiplication, Division]
+        ["subtraction", "multiplication", "division", "ui"]
     );
-    assert_eq!(snapshot.calculator.services[0].component, "sum");
+    assert_eq!(
+        snapshot
+            .pod("calculator", "sum-service-1")
+            .unwrap()
+            .serves
+            .as_deref(),
+        Some("sum")
+    );
+    assert_eq!(topology.service("sum").unwrap().ready, Some((2, 2)));
+    assert!(!topology.retirable);
+    assert!(topology.moving.is_none());
 }
 
 #[test]

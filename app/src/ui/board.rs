@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use egui::{Align2, Color32, CornerRadius, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
 
-use crate::model::{ClusterSnapshot, NodeOs, NodeTile, PodPlacement, PodState};
+use super::migration::MoveRequest;
+use crate::model::moves::Direction;
+use crate::model::placement;
+use crate::model::{ClusterSnapshot, MigrationPlan, NodeOs, NodeTile, PodPlacement, PodState};
 
 const TILE_WIDTH: f32 = 236.0;
 const TILE_HEADER: f32 = 74.0;
@@ -41,6 +44,8 @@ fn lane_color(os: &NodeOs) -> Color32 {
 pub struct BoardResponse {
     /// A pod was clicked: (namespace, name).
     pub selected: Option<(String, String)>,
+    /// A service chip was dropped on a lane that takes it, or chosen from its menu.
+    pub move_request: Option<MoveRequest>,
 }
 
 /// One positioned thing, in board coordinates (zoom 1, no pan).
@@ -79,6 +84,8 @@ struct Layout {
     width: f32,
     items: Vec<Placed>,
     size: Vec2,
+    /// Each lane's column, header to last tile: where a dragged service can be dropped.
+    lanes: Vec<(NodeOs, Rect)>,
 }
 
 /// The board panel: its zoom, pan, filter and cached layout.
@@ -114,12 +121,11 @@ fn squares_per_row() -> usize {
 
 fn tile_height(node: &NodeTile, shown: usize) -> f32 {
     let rows = shown.div_ceil(squares_per_row()).max(1) as f32;
-    // Four operation chips take two rows in a tile.
+    // Four operation chips take two rows in a tile; a moved service's pod has one.
     let chip_rows: usize = node
         .pods
         .iter()
-        .filter(|p| !p.holds.is_empty())
-        .map(|p| p.holds.len().div_ceil(3))
+        .map(|p| p.holds.len().div_ceil(3) + usize::from(p.serves.is_some()))
         .sum();
     TILE_HEADER + rows * (SQUARE + GAP) + chip_rows as f32 * (CHIP_HEIGHT + GAP) + PADDING
 }
@@ -138,6 +144,7 @@ impl BoardView {
         let lane_width =
             ((width - LANE_GAP * (lanes - 1.0)) / lanes).max(TILE_WIDTH + 2.0 * PADDING);
         let mut bottom: f32 = 0.0;
+        let mut columns = Vec::new();
         for (li, lane) in snapshot.lanes.iter().enumerate() {
             let x0 = li as f32 * (lane_width + LANE_GAP);
             let mut y = 0.0;
@@ -187,6 +194,10 @@ impl BoardView {
             if lane.node_count() == 0 {
                 y += 24.0;
             }
+            columns.push((
+                lane.os.clone(),
+                Rect::from_min_size(Pos2::new(x0, 0.0), Vec2::new(lane_width, y.max(120.0))),
+            ));
             bottom = bottom.max(y);
         }
         let unscheduled: Vec<usize> = snapshot
@@ -219,6 +230,7 @@ impl BoardView {
             width,
             items,
             size: Vec2::new(width, bottom),
+            lanes: columns,
         }
     }
 
@@ -235,12 +247,14 @@ impl BoardView {
         };
     }
 
-    /// Draws the board; `stale` greys it (the cluster stopped answering).
+    /// Draws the board; `stale` greys it (the cluster stopped answering). With a migration
+    /// `plan`, the services it names are chips that can be dragged between the lanes.
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
         snapshot: &Arc<ClusterSnapshot>,
         stale: bool,
+        plan: Option<&MigrationPlan>,
     ) -> BoardResponse {
         let mut out = BoardResponse::default();
         let (viewport, background) =
@@ -283,6 +297,7 @@ impl BoardView {
         let text_color = ui.visuals().text_color();
         let weak = ui.visuals().weak_text_color();
         let query = self.search.trim().to_owned();
+        let dragging = egui::DragAndDrop::payload::<MoveRequest>(ui.ctx()).map(|r| (*r).clone());
         for placed in &layout.items {
             let rect = to_screen(placed.rect);
             if !viewport.intersects(rect) {
@@ -333,6 +348,17 @@ impl BoardView {
                 Item::Tile { lane, group, node } => {
                     let tile = &layout.snapshot.lanes[*lane].groups[*group].nodes[*node];
                     self.paint_tile(ui, &painter, rect, tile, zoom, &query, &mut out);
+                    if let (Some(request), Some(plan)) = (&dragging, plan) {
+                        paint_tile_verdict(
+                            &painter,
+                            rect,
+                            zoom,
+                            tile,
+                            request,
+                            plan,
+                            &layout.snapshot,
+                        );
+                    }
                 }
                 Item::UnscheduledHeader { pods } => {
                     painter.rect_filled(
@@ -384,6 +410,67 @@ impl BoardView {
                     );
                     pod_interaction(&response, pod, &mut out);
                 }
+            }
+        }
+        if let (Some(request), Some(plan)) = (&dragging, plan) {
+            let pointer = ui.input(|i| i.pointer.interact_pos());
+            let released = ui.input(|i| i.pointer.any_released());
+            for (os, column) in &layout.lanes {
+                // A lane takes a drop anywhere in its column, down to the board's bottom edge.
+                let mut rect = to_screen(*column);
+                rect.max.y = rect.max.y.max(viewport.max.y - 4.0);
+                let verdict = lane_verdict(request, os, plan, &layout.snapshot);
+                let over = pointer.is_some_and(|p| rect.contains(p));
+                let color = if verdict.is_ok() {
+                    state_color(PodState::Ready)
+                } else {
+                    state_color(PodState::Failing)
+                };
+                painter.rect_stroke(
+                    rect,
+                    CornerRadius::same(8),
+                    Stroke::new(if over { 3.0 } else { 1.5 }, color),
+                    StrokeKind::Outside,
+                );
+                let words = match &verdict {
+                    Ok(()) => format!("drop here: {}", request.title(&os.title())),
+                    Err(why) => why.clone(),
+                };
+                let galley = painter.layout_no_wrap(words, FontId::proportional(14.0), color);
+                let at = Pos2::new(
+                    rect.center().x - galley.size().x / 2.0,
+                    rect.max.y - galley.size().y - 14.0,
+                );
+                painter.rect_filled(
+                    Rect::from_min_size(at, galley.size()).expand(6.0),
+                    CornerRadius::same(6),
+                    ui.visuals().extreme_bg_color,
+                );
+                painter.galley(at, galley, color);
+                if over && released {
+                    egui::DragAndDrop::clear_payload(ui.ctx());
+                    if verdict.is_ok() {
+                        out.move_request = Some(request.clone());
+                    }
+                }
+            }
+            // The chip travels with the pointer.
+            if let Some(p) = pointer {
+                let top = ui.ctx().layer_painter(egui::LayerId::new(
+                    egui::Order::Tooltip,
+                    egui::Id::unique("dragged-service"),
+                ));
+                let galley = top.layout_no_wrap(
+                    request.service.clone(),
+                    FontId::proportional(12.0),
+                    Color32::WHITE,
+                );
+                let chip = Rect::from_min_size(
+                    p + Vec2::new(10.0, 6.0),
+                    galley.size() + Vec2::new(14.0, 6.0),
+                );
+                top.rect_filled(chip, CornerRadius::same(9), lane_color(&NodeOs::Linux));
+                top.galley(chip.min + Vec2::new(7.0, 3.0), galley, Color32::WHITE);
             }
         }
         if stale {
@@ -544,11 +631,23 @@ impl BoardView {
             pod_interaction(&response, pod, out);
         }
         y += shown.len().div_ceil(per_row).max(1) as f32 * (SQUARE + GAP) * zoom + GAP * zoom;
-        // The monolith's pods carry the services they still compute as chips, wrapping as needed.
-        for pod in tile.pods.iter().filter(|p| !p.holds.is_empty()) {
+        // The monolith's pods carry the services they still serve as chips; a moved service's
+        // pods carry one chip of their own. Chips drag to the other lane, or open a menu.
+        for pod in tile
+            .pods
+            .iter()
+            .filter(|p| !p.holds.is_empty() || p.serves.is_some())
+        {
+            let chips: Vec<(String, Direction)> = match &pod.serves {
+                Some(service) => vec![(service.clone(), Direction::Return)],
+                None => pod
+                    .holds
+                    .iter()
+                    .map(|s| (s.clone(), Direction::Extract))
+                    .collect(),
+            };
             let mut cx = x;
-            for op in &pod.holds {
-                let label = op.to_string();
+            for (label, direction) in chips {
                 let galley =
                     painter.layout_no_wrap(label.clone(), font(10.5), visuals.strong_text_color());
                 let width = galley.size().x + 12.0 * zoom;
@@ -558,11 +657,17 @@ impl BoardView {
                 }
                 let chip =
                     Rect::from_min_size(Pos2::new(cx, y), Vec2::new(width, CHIP_HEIGHT * zoom));
+                let response = ui.interact(
+                    chip,
+                    ui.scope_id().with(("chip", pod.key(), label.clone())),
+                    Sense::click_and_drag(),
+                );
+                let color = lane_color(&tile.os);
                 painter.rect(
                     chip,
                     CornerRadius::same(8),
-                    lane_color(&NodeOs::Windows).gamma_multiply(0.3),
-                    Stroke::new(1.0, lane_color(&NodeOs::Windows)),
+                    color.gamma_multiply(if response.hovered() { 0.55 } else { 0.3 }),
+                    Stroke::new(if response.has_focus() { 2.5 } else { 1.0 }, color),
                     StrokeKind::Inside,
                 );
                 painter.galley(
@@ -570,20 +675,118 @@ impl BoardView {
                     galley,
                     visuals.strong_text_color(),
                 );
-                let response = ui.interact(
-                    chip,
-                    ui.scope_id().with(("chip", pod.key(), label.clone())),
-                    Sense::hover(),
-                );
-                let text = format!("{label} (in-process in {})", pod.name);
+                let request = MoveRequest {
+                    service: label.clone(),
+                    direction,
+                };
+                let text = match direction {
+                    Direction::Extract => format!("{label} (in-process in {})", pod.name),
+                    Direction::Return => format!("{label} (moved out, served by {})", pod.name),
+                };
                 response.widget_info(|| {
-                    egui::WidgetInfo::labeled(egui::Role::Label, true, text.clone())
+                    egui::WidgetInfo::labeled(egui::Role::Button, true, text.clone())
                 });
+                response.dnd_set_drag_payload(request.clone());
+                if response.clicked() {
+                    out.move_request = Some(request.clone());
+                }
+                let action = match direction {
+                    Direction::Extract => format!("Move {label} out of the monolith…"),
+                    Direction::Return => format!("Move {label} back into the monolith…"),
+                };
+                response
+                    .on_hover_text(format!("Drag to the other lane, or click: {action}"))
+                    .context_menu(|ui| {
+                        if ui.button(&action).clicked() {
+                            out.move_request = Some(request.clone());
+                            ui.close();
+                        }
+                    });
                 cx = chip.right() + 4.0 * zoom;
             }
             y += (CHIP_HEIGHT + GAP) * zoom;
         }
     }
+}
+
+/// Whether the lane of `os` takes the dragged service, or why not.
+fn lane_verdict(
+    request: &MoveRequest,
+    os: &NodeOs,
+    plan: &MigrationPlan,
+    snapshot: &ClusterSnapshot,
+) -> Result<(), String> {
+    match request.direction {
+        Direction::Extract => {
+            let target = plan
+                .service(&request.service)
+                .and_then(|s| s.deployment.spec.template.spec.as_ref())
+                .and_then(|s| s.node_selector.as_ref())
+                .and_then(|s| s.get("kubernetes.io/os"))
+                .map(|os| NodeOs::from_label(os));
+            match target {
+                Some(target) if &target == os => Ok(()),
+                Some(target) => Err(format!("services move to {}", target.title())),
+                None => Ok(()),
+            }
+        }
+        Direction::Return => {
+            let monolith = snapshot.topology.as_ref().and_then(|t| t.monolith.as_ref());
+            let home = snapshot.nodes().find(|n| {
+                n.pods.iter().any(|p| {
+                    monolith.is_some_and(|m| crate::model::topology::picks(&m.selector, &p.labels))
+                })
+            });
+            match home {
+                Some(node) if &node.os == os => Ok(()),
+                Some(_) => Err(format!("{} runs here already", request.service)),
+                None => Err("the monolith has no pods to take it back".into()),
+            }
+        }
+    }
+}
+
+/// While a service is dragged: whether this node could take one of its pods.
+fn paint_tile_verdict(
+    painter: &egui::Painter,
+    rect: Rect,
+    zoom: f32,
+    tile: &NodeTile,
+    request: &MoveRequest,
+    plan: &MigrationPlan,
+    snapshot: &ClusterSnapshot,
+) {
+    if request.direction != Direction::Extract
+        || lane_verdict(request, &tile.os, plan, snapshot).is_err()
+    {
+        return;
+    }
+    let Some(spec) = plan
+        .service(&request.service)
+        .and_then(|s| s.deployment.spec.template.spec.as_ref())
+    else {
+        return;
+    };
+    let (color, words) = match placement::fit(&tile.facts(), spec) {
+        Ok(room) => (state_color(PodState::Ready), format!("room for {room}")),
+        Err(why) if why.starts_with("no room") => {
+            (state_color(PodState::Failing), "no room".to_owned())
+        }
+        Err(why) => (state_color(PodState::Failing), why),
+    };
+    painter.rect_stroke(
+        rect,
+        CornerRadius::same(6),
+        Stroke::new(2.5, color),
+        StrokeKind::Outside,
+    );
+    painter.text(
+        rect.right_top() + Vec2::new(-6.0 * zoom, 6.0 * zoom),
+        Align2::RIGHT_TOP,
+        words,
+        FontId::proportional((11.0 * zoom).max(8.0)),
+        color,
+    );
 }
 
 fn fade(color: Color32, faded: bool) -> Color32 {

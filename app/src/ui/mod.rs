@@ -5,6 +5,7 @@ pub mod board;
 pub mod calculator;
 pub mod connection;
 pub mod log;
+pub mod migration;
 pub mod pod;
 
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{
     Backend, Command, ConnectionStatus, ConnectionTarget, ContextEntry, Event, PodDetails,
 };
-use crate::model::ClusterSnapshot;
+use crate::model::{ClusterSnapshot, MigrationPlan};
 
 /// Settings kept across restarts (eframe persistence).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -57,6 +58,10 @@ pub struct ConsoleApp {
     pub connection: connection::ConnectionView,
     /// Events panel.
     pub log: log::LogPanel,
+    /// The move: its plan, progress, and the monolith's retirement.
+    pub moves: migration::MovePanel,
+    /// The migration plan moves follow.
+    pub plan: Arc<MigrationPlan>,
     events_namespace: String,
     exit_when_ready: bool,
 }
@@ -69,10 +74,11 @@ impl ConsoleApp {
         repaint: impl Fn() + Send + Sync + 'static,
         target: ConnectionTarget,
         kubeconfig: Option<std::path::PathBuf>,
+        plan: Arc<MigrationPlan>,
         persisted: Persisted,
         exit_when_ready: bool,
     ) -> ConsoleApp {
-        let backend = Backend::start(repaint);
+        let backend = Backend::start(repaint, plan.clone());
         backend.send(Command::Connect(target.clone()));
         let events_namespace = persisted
             .namespace
@@ -99,6 +105,8 @@ impl ConsoleApp {
             },
             connection: connection::ConnectionView { kubeconfig },
             log: log::LogPanel::default(),
+            moves: migration::MovePanel::default(),
+            plan,
             events_namespace,
             exit_when_ready,
         }
@@ -121,9 +129,9 @@ impl ConsoleApp {
                 Event::Snapshot(snapshot) => {
                     if self.state.first_live.is_none() && snapshot.nodes().next().is_some() {
                         let monolith_ready = snapshot
-                            .calculator
-                            .monolith
+                            .topology
                             .as_ref()
+                            .and_then(|t| t.monolith.as_ref())
                             .is_some_and(|m| m.ready.0 > 0 && m.ready.0 >= m.ready.1);
                         if monolith_ready || !matches!(self.state.target, ConnectionTarget::Local) {
                             let took = self.state.opened.elapsed();
@@ -160,6 +168,42 @@ impl ConsoleApp {
                 }
                 Event::ClusterEvents(list) => self.log.cluster = list,
                 Event::Log(entry) => self.log.push(entry),
+                Event::MovePlanned(planned) => {
+                    self.moves.planning = None;
+                    match planned {
+                        Ok(plan) => {
+                            self.moves.planned = Some(*plan);
+                            self.moves.problem = None;
+                        }
+                        Err(why) => self.moves.problem = Some(why),
+                    }
+                }
+                Event::Move(event) => {
+                    let now = SystemTime::now();
+                    match self.moves.progress.as_mut() {
+                        Some(progress) => progress.apply(&event, now),
+                        None => {
+                            let mut progress = crate::model::moves::MoveProgress::new(
+                                "",
+                                "",
+                                crate::model::moves::Direction::Extract,
+                                "",
+                                &[],
+                                now,
+                            );
+                            progress.apply(&event, now);
+                            self.moves.progress = Some(progress);
+                        }
+                    }
+                }
+                Event::MoveNotStarted(why) => {
+                    self.moves.progress = None;
+                    self.moves.problem = Some(why);
+                }
+                Event::Retired(result) => {
+                    self.moves.retiring = false;
+                    self.moves.retired = Some(result);
+                }
             }
         }
     }
@@ -328,7 +372,17 @@ impl ConsoleApp {
                     "reconnecting… showing the last known state",
                 );
             }
-            let response = self.board.ui(ui, &snapshot, stale);
+            let response = self.board.ui(ui, &snapshot, stale, Some(&self.plan));
+            if let Some(request) = response.move_request
+                && !self.moves.running()
+            {
+                self.moves.problem = None;
+                self.backend.send(Command::PlanMove {
+                    service: request.service.clone(),
+                    direction: request.direction,
+                });
+                self.moves.planning = Some(request);
+            }
             if let Some((namespace, name)) = response.selected {
                 self.state.details = Some(PodDetails {
                     namespace: namespace.clone(),
@@ -345,6 +399,23 @@ impl ConsoleApp {
                     .send(Command::SelectPod(Some((namespace, name))));
             }
         });
+        let snapshot = self.state.snapshot.clone();
+        for command in self.moves.ui(ui.ctx(), &snapshot) {
+            self.backend.send(command);
+        }
+        if let Some(problem) = self.moves.problem.clone() {
+            let mut open = true;
+            egui::Window::new("The move cannot go ahead")
+                .id(egui::Id::unique("move-problem"))
+                .open(&mut open)
+                .anchor(egui::Align2::CENTER_TOP, [0.0, 60.0])
+                .show(ui.ctx(), |ui| {
+                    ui.colored_label(egui::Color32::from_rgb(218, 54, 51), problem);
+                });
+            if !open {
+                self.moves.problem = None;
+            }
+        }
         if let Some(details) = &self.state.details
             && !pod::ui(ui.ctx(), details)
         {
