@@ -137,6 +137,7 @@ impl Probe {
                 while !s.load(Ordering::SeqCst) {
                     tick.tick().await;
                     let outcome = calculator::calculate(
+                        0,
                         Some(&connection.proxy),
                         &http,
                         &CalcTarget::default(),

@@ -15,6 +15,7 @@ pub mod authorization;
 pub mod calculator;
 pub mod controllers;
 pub mod defaults;
+pub mod durations;
 pub mod errors;
 pub mod events;
 pub mod kubeconfig;

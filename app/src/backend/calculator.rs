@@ -4,16 +4,17 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use calc_services::{CalculateAnswer, ErrorBody};
+use calc_services::CalculateAnswer;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde::Serialize;
 use tokio::sync::watch;
 
 use super::connection::Connection;
 use super::{Event, EventSink};
+pub use crate::model::calculation::{CalcOutcome, CalcTarget, ProbeSample};
+use crate::model::calculation::{query, read_answer};
 
 /// Plain HTTP client for the URL target.
 pub type HttpClient = Client<HttpConnector, Empty<Bytes>>;
@@ -23,130 +24,9 @@ pub fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
-/// Where the calculator is called.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum CalcTarget {
-    /// `/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy/…`
-    ServiceProxy {
-        /// Namespace of the front Service.
-        namespace: String,
-        /// The front Service.
-        service: String,
-        /// Its port name or number.
-        port: String,
-    },
-    /// An HTTP base URL (`http://localhost:3000`).
-    Url(String),
-}
-
-impl Default for CalcTarget {
-    fn default() -> Self {
-        CalcTarget::ServiceProxy {
-            namespace: "calculator".into(),
-            service: "calculator".into(),
-            port: "http".into(),
-        }
-    }
-}
-
-impl CalcTarget {
-    /// How the panel describes it.
-    pub fn describe(&self) -> String {
-        match self {
-            CalcTarget::ServiceProxy {
-                namespace,
-                service,
-                port,
-            } => format!("service {namespace}/{service}:{port} via the API server"),
-            CalcTarget::Url(url) => url.clone(),
-        }
-    }
-}
-
-/// One calculation and how it went.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CalcOutcome {
-    /// First number as sent.
-    pub a: String,
-    /// Second number as sent.
-    pub b: String,
-    /// The calculator's answer, or why there is none.
-    pub result: Result<CalculateAnswer, String>,
-    /// Round trip, milliseconds.
-    pub latency_ms: f64,
-    /// When it finished.
-    pub at: SystemTime,
-}
-
-impl CalcOutcome {
-    /// Whether every operation has a total.
-    pub fn all_ok(&self) -> bool {
-        self.result.as_ref().is_ok_and(|a| {
-            a.results
-                .iter()
-                .all(|r| r.error.is_none() && r.total.is_some())
-        })
-    }
-
-    /// The first problem, for a failed probe sample.
-    pub fn first_error(&self) -> Option<String> {
-        match &self.result {
-            Err(e) => Some(e.clone()),
-            Ok(answer) => answer.results.iter().find_map(|r| {
-                r.error
-                    .as_ref()
-                    .map(|e| format!("{}: {}", r.operation, e.message))
-            }),
-        }
-    }
-}
-
-/// One probe call, for the live chart.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ProbeSample {
-    /// When it finished.
-    pub at: SystemTime,
-    /// Round trip, milliseconds.
-    pub latency_ms: f64,
-    /// Whether all four operations answered.
-    pub ok: bool,
-    /// The first problem when not.
-    pub error: Option<String>,
-    /// The frontend pod that answered.
-    pub frontend: Option<String>,
-}
-
-fn query(a: &str, b: &str) -> String {
-    serde_urlencoded::to_string([("a", a.trim()), ("b", b.trim())]).unwrap_or_default()
-}
-
-/// Reads a calculator answer, or turns an error body (the calculator's or a Kubernetes Status)
-/// into its message.
-fn read_answer(status: u16, body: &[u8]) -> Result<CalculateAnswer, String> {
-    if status == 200 {
-        return serde_json::from_slice(body).map_err(|e| {
-            format!("the calculator answered something that is not a calculation: {e}")
-        });
-    }
-    if let Ok(error) = serde_json::from_slice::<ErrorBody>(body) {
-        return Err(error.error.message);
-    }
-    if let Ok(status_object) = serde_json::from_slice::<serde_json::Value>(body)
-        && let Some(message) = status_object["message"].as_str()
-    {
-        return Err(format!("{message} (HTTP {status})"));
-    }
-    Err(format!(
-        "HTTP {status}: {}",
-        String::from_utf8_lossy(body)
-            .chars()
-            .take(200)
-            .collect::<String>()
-    ))
-}
-
 /// Calculates once.
 pub async fn calculate(
+    request: u64,
     client: Option<&kube::Client>,
     http: &HttpClient,
     target: &CalcTarget,
@@ -158,6 +38,7 @@ pub async fn calculate(
         .await
         .unwrap_or_else(|_| Err("the calculator did not answer within 10 s".into()));
     CalcOutcome {
+        request,
         a: a.to_owned(),
         b: b.to_owned(),
         result,
@@ -249,7 +130,7 @@ pub async fn probe(
     loop {
         interval.tick().await;
         let current = client.borrow().as_ref().map(|c| c.proxy.clone());
-        let outcome = calculate(current.as_ref(), &http, &target, &a, &b).await;
+        let outcome = calculate(0, current.as_ref(), &http, &target, &a, &b).await;
         sink.send(Event::Probe(ProbeSample {
             at: outcome.at,
             latency_ms: outcome.latency_ms,
@@ -261,34 +142,5 @@ pub async fn probe(
                 .ok()
                 .and_then(|a| a.frontend.pod.clone()),
         }));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_bodies_become_messages() {
-        let calc = br#"{"error":{"code":"invalid_number","message":"The first number \"x\" is not a number."}}"#;
-        assert_eq!(
-            read_answer(400, calc).unwrap_err(),
-            "The first number \"x\" is not a number."
-        );
-        let status = br#"{"kind":"Status","message":"no endpoints available for service \"calculator\"","code":503}"#;
-        assert_eq!(
-            read_answer(503, status).unwrap_err(),
-            "no endpoints available for service \"calculator\" (HTTP 503)"
-        );
-        assert!(
-            read_answer(502, b"bad gateway")
-                .unwrap_err()
-                .starts_with("HTTP 502")
-        );
-    }
-
-    #[test]
-    fn operands_are_url_encoded() {
-        assert_eq!(query(" 1+1 ", "a&b"), "a=1%2B1&b=a%26b");
     }
 }

@@ -18,12 +18,13 @@ use serde::Serialize;
 use tokio::sync::mpsc as async_mpsc;
 
 use crate::model::ClusterSnapshot;
+pub use crate::model::events::LogEntry;
 use crate::model::move_plan::MovePlan;
 use crate::model::moves::{Direction, MoveEvent};
 use crate::model::plan::MigrationPlan;
+pub use crate::model::pod_details::PodDetails;
 pub use calculator::{CalcOutcome, CalcTarget, ProbeSample};
 pub use connection::{ConnectError, ConnectionTarget, ContextEntry};
-pub use details::PodDetails;
 pub use migration::RetireStage;
 
 /// What the UI asks of the backend.
@@ -33,6 +34,8 @@ pub enum Command {
     Connect(ConnectionTarget),
     /// Calculate once.
     Calculate {
+        /// The panel's number for this request; the answer carries it back.
+        request: u64,
         /// First number, as typed.
         a: String,
         /// Second number, as typed.
@@ -111,23 +114,6 @@ pub enum ConnectionStatus {
         /// Why, and what to do.
         error: String,
     },
-}
-
-/// A line in the log panel: a Kubernetes Event or one of the console's own actions.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LogEntry {
-    /// When it happened.
-    pub at: SystemTime,
-    /// `Normal`, `Warning`, or `Console` for the console's own actions.
-    pub kind: String,
-    /// Event reason or action.
-    pub reason: String,
-    /// `pod/name` the event is about, if any.
-    pub object: String,
-    /// The message.
-    pub message: String,
-    /// How many times (Events aggregate repeats).
-    pub count: i32,
 }
 
 /// What the backend tells the UI.

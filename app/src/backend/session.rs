@@ -59,7 +59,12 @@ pub(super) async fn supervise(
                     plan.clone(),
                 )));
             }
-            super::Command::Calculate { a, b, target } => {
+            super::Command::Calculate {
+                request,
+                a,
+                b,
+                target,
+            } => {
                 let (sink, client, http) = (
                     sink.clone(),
                     client_rx.borrow().as_ref().map(|c| c.proxy.clone()),
@@ -67,7 +72,8 @@ pub(super) async fn supervise(
                 );
                 tokio::spawn(async move {
                     let outcome =
-                        calculator::calculate(client.as_ref(), &http, &target, &a, &b).await;
+                        calculator::calculate(request, client.as_ref(), &http, &target, &a, &b)
+                            .await;
                     sink.send(Event::Calculated(outcome));
                 });
             }
@@ -343,37 +349,8 @@ fn prune_event(event: &mut KubeEvent) {
 }
 
 fn log_entries(store: &Store<KubeEvent>) -> Vec<LogEntry> {
-    let mut entries: Vec<LogEntry> = store
-        .state()
-        .iter()
-        .map(|e| {
-            let when = e
-                .last_timestamp
-                .as_ref()
-                .map(|t| t.0)
-                .or_else(|| e.event_time.as_ref().map(|t| t.0))
-                .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0));
-            LogEntry {
-                at: when.map_or(SystemTime::UNIX_EPOCH, SystemTime::from),
-                kind: e.type_.clone().unwrap_or_else(|| "Normal".into()),
-                reason: e.reason.clone().unwrap_or_default(),
-                object: format!(
-                    "{}/{}",
-                    e.involved_object
-                        .kind
-                        .clone()
-                        .unwrap_or_default()
-                        .to_lowercase(),
-                    e.involved_object.name.clone().unwrap_or_default()
-                ),
-                message: e.message.clone().unwrap_or_default(),
-                count: e.count.unwrap_or(1),
-            }
-        })
-        .collect();
-    entries.sort_by_key(|entry| std::cmp::Reverse(entry.at));
-    entries.truncate(300);
-    entries
+    let events = store.state();
+    LogEntry::newest_first(events.iter().map(|e| e.as_ref()), 300)
 }
 
 /// Watches until the server is lost; returns why.

@@ -175,17 +175,7 @@ fn printer(json: bool) -> (Reporter, Arc<std::sync::Mutex<Option<MoveProgress>>>
     let kept = progress.clone();
     let report: Reporter = Arc::new(move |event: MoveEvent| {
         if let Ok(mut guard) = kept.lock() {
-            let now = std::time::SystemTime::now();
-            match guard.as_mut() {
-                Some(p) => p.apply(&event, now),
-                None => {
-                    if let MoveEvent::Started { .. } = &event {
-                        let mut p = MoveProgress::new("", "", Direction::Extract, "", &[], now);
-                        p.apply(&event, now);
-                        *guard = Some(p);
-                    }
-                }
-            }
+            MoveProgress::follow(&mut guard, &event, std::time::SystemTime::now());
         }
         if !json && let Some(line) = event_line(&event) {
             // The outcome is printed once, at the end.

@@ -214,6 +214,7 @@ async fn execute(
                 None => Vec::new(),
             };
             let outcome = calculator::calculate(
+                0,
                 connection.as_ref().map(|c| &c.proxy),
                 &calculator::http_client(),
                 &calc_target,

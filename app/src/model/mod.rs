@@ -1,11 +1,14 @@
 //! The cluster as the console shows it: pure data built from Kubernetes objects, with no egui
 //! and no I/O, so it is computed once per change and read by every view and the CLI.
 
+pub mod calculation;
+pub mod events;
 pub mod move_plan;
 pub mod moves;
 mod nodes;
 pub mod placement;
 pub mod plan;
+pub mod pod_details;
 mod pods;
 pub mod rollout;
 pub mod topology;

@@ -453,6 +453,19 @@ impl MoveProgress {
         }
     }
 
+    /// Applies `event` to the progress being followed, starting it at the event that begins a
+    /// move (or that resumes one whose start this console did not see).
+    pub fn follow(progress: &mut Option<MoveProgress>, event: &MoveEvent, at: SystemTime) {
+        match progress {
+            Some(p) => p.apply(event, at),
+            None => {
+                let mut p = MoveProgress::new("", "", Direction::Extract, "", &[], at);
+                p.apply(event, at);
+                *progress = Some(p);
+            }
+        }
+    }
+
     /// Applies one executor event that happened at `at`.
     pub fn apply(&mut self, event: &MoveEvent, at: SystemTime) {
         match event {

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use egui::{Align2, Color32, CornerRadius, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
 
 use super::migration::MoveRequest;
+use super::{ConsoleState, Panel};
+use crate::backend::{Command, ConnectionStatus};
 use crate::model::moves::Direction;
 use crate::model::placement;
 use crate::model::{ClusterSnapshot, MigrationPlan, NodeOs, NodeTile, PodPlacement, PodState};
@@ -249,7 +251,7 @@ impl BoardView {
 
     /// Draws the board; `stale` greys it (the cluster stopped answering). With a migration
     /// `plan`, the services it names are chips that can be dragged between the lanes.
-    pub fn ui(
+    pub fn draw(
         &mut self,
         ui: &mut egui::Ui,
         snapshot: &Arc<ClusterSnapshot>,
@@ -787,6 +789,111 @@ fn paint_tile_verdict(
         FontId::proportional((11.0 * zoom).max(8.0)),
         color,
     );
+}
+
+impl Panel for BoardView {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, commands: &mut Vec<Command>) {
+        let snapshot = state.snapshot.clone();
+        if snapshot.nodes().next().is_none() {
+            match &state.status {
+                ConnectionStatus::Failed { error, .. } => {
+                    ui.colored_label(state_color(PodState::Failing), error);
+                }
+                ConnectionStatus::Connecting { stage, .. } => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(stage);
+                    });
+                }
+                _ => {
+                    ui.label("Waiting for the cluster…");
+                }
+            }
+            return;
+        }
+        if state.stale() {
+            ui.colored_label(
+                state_color(PodState::Pending),
+                "reconnecting… showing the last known state",
+            );
+        }
+        let response = self.draw(ui, &snapshot, state.stale(), Some(&state.plan));
+        if let Some(request) = response.move_request {
+            commands.push(Command::PlanMove {
+                service: request.service,
+                direction: request.direction,
+            });
+        }
+        if let Some(pod) = response.selected {
+            commands.push(Command::SelectPod(Some(pod)));
+        }
+    }
+}
+
+impl BoardView {
+    /// The board's controls for the top bar: namespace filter, search, zoom, and the counts.
+    pub fn toolbar(
+        &mut self,
+        ui: &mut egui::Ui,
+        state: &ConsoleState,
+        commands: &mut Vec<Command>,
+    ) {
+        let snapshot = state.snapshot.clone();
+        let current = self
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "all namespaces".into());
+        let label = ui.label("Namespace");
+        egui::ComboBox::from_id_salt("namespace")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut self.namespace, None, "all namespaces");
+                for ns in &snapshot.namespaces {
+                    ui.selectable_value(&mut self.namespace, Some(ns.clone()), ns);
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        ui.add(
+            egui::TextEdit::singleline(&mut self.search)
+                .hint_text("search name or label")
+                .desired_width(180.0),
+        );
+        if ui
+            .button("−")
+            .on_hover_text("Zoom out (Ctrl+wheel)")
+            .clicked()
+        {
+            self.zoom = (self.zoom / 1.25).max(0.1);
+        }
+        ui.label(format!("{:.0}%", self.zoom * 100.0));
+        if ui
+            .button("+")
+            .on_hover_text("Zoom in (Ctrl+wheel)")
+            .clicked()
+        {
+            self.zoom = (self.zoom * 1.25).min(4.0);
+        }
+        if ui.button("Fit").clicked() {
+            self.fit();
+        }
+        ui.label(
+            egui::RichText::new(format!(
+                "{} nodes · {} pods",
+                snapshot.nodes().count(),
+                snapshot.pod_count
+            ))
+            .weak(),
+        );
+        // The events panel follows the namespace filter (the plan's namespace for "all").
+        let namespace = self
+            .namespace
+            .clone()
+            .unwrap_or_else(|| state.plan.monolith.namespace.clone());
+        if namespace != state.events_namespace {
+            commands.push(Command::EventsNamespace(namespace));
+        }
+    }
 }
 
 fn fade(color: Color32, faded: bool) -> Color32 {

@@ -51,6 +51,8 @@ pub struct CalculatorPanel {
     pub samples: VecDeque<ProbeSample>,
     /// Whether a calculation is on its way.
     pub waiting: bool,
+    /// The number of the latest request; answers to earlier ones are dropped.
+    pub request: u64,
 }
 
 impl CalculatorPanel {
@@ -63,6 +65,16 @@ impl CalculatorPanel {
         }
     }
 
+    /// Shows an answer, unless a newer request is on its way (quick clicks may be answered out
+    /// of order).
+    pub fn answered(&mut self, outcome: CalcOutcome) {
+        if outcome.request != self.request {
+            return;
+        }
+        self.waiting = false;
+        self.last = Some(outcome);
+    }
+
     /// Keeps a probe sample.
     pub fn record(&mut self, sample: ProbeSample) {
         self.samples.push_back(sample);
@@ -72,8 +84,7 @@ impl CalculatorPanel {
         }
     }
 
-    /// Draws the panel; returns the commands it issued.
-    pub fn ui(&mut self, ui: &mut egui::Ui, snapshot: &ClusterSnapshot) -> Vec<Command> {
+    fn draw(&mut self, ui: &mut egui::Ui, snapshot: &ClusterSnapshot) -> Vec<Command> {
         let mut commands = Vec::new();
         ui.heading("Calculator");
         ui.label(egui::RichText::new(format!("Calls {}", self.target().describe())).weak());
@@ -101,7 +112,9 @@ impl CalculatorPanel {
         ui.horizontal(|ui| {
             if ui.button("Calculate").clicked() {
                 self.waiting = true;
+                self.request += 1;
                 commands.push(Command::Calculate {
+                    request: self.request,
                     a: self.settings.a.clone(),
                     b: self.settings.b.clone(),
                     target: self.target(),
@@ -272,5 +285,41 @@ fn result_table(ui: &mut egui::Ui, outcome: &CalcOutcome, snapshot: &ClusterSnap
                 outcome.latency_ms
             ));
         }
+    }
+}
+
+impl super::Panel for CalculatorPanel {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &super::ConsoleState, commands: &mut Vec<Command>) {
+        commands.extend(self.draw(ui, &state.snapshot));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(request: u64) -> CalcOutcome {
+        CalcOutcome {
+            request,
+            a: "6".into(),
+            b: "3".into(),
+            result: Err("no answer".into()),
+            latency_ms: 1.0,
+            at: SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn a_late_answer_to_an_earlier_click_is_not_shown() {
+        let mut panel = CalculatorPanel {
+            request: 2,
+            waiting: true,
+            ..Default::default()
+        };
+        panel.answered(answer(1));
+        assert!(panel.last.is_none() && panel.waiting);
+        panel.answered(answer(2));
+        assert_eq!(panel.last.as_ref().map(|o| o.request), Some(2));
+        assert!(!panel.waiting);
     }
 }

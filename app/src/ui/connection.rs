@@ -12,7 +12,7 @@ pub struct ConnectionView {
 
 impl ConnectionView {
     /// Draws the list; returns a Connect command when the user picks another target.
-    pub fn ui(
+    fn draw(
         &mut self,
         ui: &mut egui::Ui,
         contexts: &[ContextEntry],
@@ -85,5 +85,11 @@ impl ConnectionView {
             ConnectionStatus::Idle => {}
         }
         command
+    }
+}
+
+impl super::Panel for ConnectionView {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &super::ConsoleState, commands: &mut Vec<Command>) {
+        commands.extend(self.draw(ui, &state.contexts, &state.target, &state.status));
     }
 }

@@ -1,20 +1,14 @@
 //! Events and the console's own actions, newest first.
 
 use std::collections::VecDeque;
-use std::time::SystemTime;
 
 use egui::Color32;
 
-use crate::backend::LogEntry;
+use super::{ConsoleState, Panel};
+use crate::backend::Command;
+use crate::model::events::LogEntry;
 
-/// Human age of a time: `5s`, `3m`, `2h`.
-pub fn age(at: SystemTime) -> String {
-    let seconds = SystemTime::now()
-        .duration_since(at)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    local_cluster::api::human_duration(seconds)
-}
+pub use crate::model::events::age;
 
 /// The panel.
 #[derive(Default)]
@@ -35,7 +29,7 @@ impl LogPanel {
     }
 
     /// Draws Events and console actions merged, newest first.
-    pub fn ui(&mut self, ui: &mut egui::Ui, namespace: &str) {
+    fn draw(&mut self, ui: &mut egui::Ui, namespace: &str) {
         ui.horizontal(|ui| {
             ui.strong("Events and actions");
             ui.label(egui::RichText::new(format!("(Events of namespace {namespace})")).weak());
@@ -71,5 +65,11 @@ impl LogPanel {
                     });
                 }
             });
+    }
+}
+
+impl Panel for LogPanel {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, _commands: &mut Vec<Command>) {
+        self.draw(ui, &state.events_namespace);
     }
 }

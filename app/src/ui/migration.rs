@@ -110,14 +110,21 @@ impl MovePanel {
         self.progress.as_ref().is_some_and(|p| !p.finished())
     }
 
-    /// Draws the dialogs and windows; returns the commands the operator issued.
-    pub fn ui(&mut self, ctx: &egui::Context, snapshot: &ClusterSnapshot) -> Vec<Command> {
-        let mut commands = Vec::new();
-        self.plan_dialog(ctx, &mut commands);
-        self.progress_window(ctx, &mut commands);
-        self.recorded_banner(ctx, snapshot, &mut commands);
-        self.retire_offer(ctx, snapshot, &mut commands);
-        commands
+    fn problem_window(&mut self, ctx: &egui::Context) {
+        let Some(problem) = self.problem.clone() else {
+            return;
+        };
+        let mut open = true;
+        egui::Window::new("The move cannot go ahead")
+            .id(egui::Id::unique("move-problem"))
+            .open(&mut open)
+            .anchor(egui::Align2::CENTER_TOP, [0.0, 60.0])
+            .show(ctx, |ui| {
+                ui.colored_label(BAD, problem);
+            });
+        if !open {
+            self.problem = None;
+        }
     }
 
     fn plan_dialog(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
@@ -468,5 +475,16 @@ impl MovePanel {
                 None => {}
             }
         }
+    }
+}
+
+impl super::Panel for MovePanel {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &super::ConsoleState, commands: &mut Vec<Command>) {
+        let ctx = ui.ctx().clone();
+        self.plan_dialog(&ctx, commands);
+        self.progress_window(&ctx, commands);
+        self.recorded_banner(&ctx, &state.snapshot, commands);
+        self.retire_offer(&ctx, &state.snapshot, commands);
+        self.problem_window(&ctx);
     }
 }

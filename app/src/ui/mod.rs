@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{
     Backend, Command, ConnectionStatus, ConnectionTarget, ContextEntry, Event, PodDetails,
 };
+use crate::model::moves::MoveProgress;
 use crate::model::{ClusterSnapshot, MigrationPlan};
 
 /// Settings kept across restarts (eframe persistence).
@@ -27,7 +28,8 @@ pub struct Persisted {
     pub namespace: Option<String>,
 }
 
-/// Everything the UI shows, updated only from backend events.
+/// Everything the panels read, updated only from backend events and the commands the panels
+/// issue (both applied in one place, [`ConsoleApp`]).
 pub struct ConsoleState {
     /// The connection.
     pub status: ConnectionStatus,
@@ -37,12 +39,30 @@ pub struct ConsoleState {
     pub contexts: Vec<ContextEntry>,
     /// The latest board.
     pub snapshot: Arc<ClusterSnapshot>,
+    /// The migration plan moves follow.
+    pub plan: Arc<MigrationPlan>,
+    /// The namespace whose Events the log panel shows.
+    pub events_namespace: String,
     /// When the window opened (for the startup time).
     pub opened: Instant,
     /// When the first live board arrived.
     pub first_live: Option<std::time::Duration>,
     /// The selected pod's details.
     pub details: Option<PodDetails>,
+}
+
+impl ConsoleState {
+    /// Whether what the board shows may be out of date (the cluster stopped answering).
+    pub fn stale(&self) -> bool {
+        matches!(self.status, ConnectionStatus::Reconnecting { .. })
+    }
+}
+
+/// A part of the window. Every panel draws from the same state and says what the user asked
+/// for as [`Command`]s; none talks to the backend itself.
+pub trait Panel {
+    /// Draws the panel; the user's requests go to `commands`.
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, commands: &mut Vec<Command>);
 }
 
 /// The application.
@@ -60,9 +80,8 @@ pub struct ConsoleApp {
     pub log: log::LogPanel,
     /// The move: its plan, progress, and the monolith's retirement.
     pub moves: migration::MovePanel,
-    /// The migration plan moves follow.
-    pub plan: Arc<MigrationPlan>,
-    events_namespace: String,
+    /// The selected pod's window.
+    pub pod: pod::PodPanel,
     exit_when_ready: bool,
 }
 
@@ -83,7 +102,7 @@ impl ConsoleApp {
         let events_namespace = persisted
             .namespace
             .clone()
-            .unwrap_or_else(|| "calculator".into());
+            .unwrap_or_else(|| plan.monolith.namespace.clone());
         backend.send(Command::EventsNamespace(events_namespace.clone()));
         let mut board = board::BoardView::default();
         board.namespace = persisted.namespace.clone();
@@ -94,6 +113,8 @@ impl ConsoleApp {
                 target,
                 contexts: Vec::new(),
                 snapshot: Arc::new(ClusterSnapshot::default()),
+                plan,
+                events_namespace,
                 opened: Instant::now(),
                 first_live: None,
                 details: None,
@@ -106,8 +127,7 @@ impl ConsoleApp {
             connection: connection::ConnectionView { kubeconfig },
             log: log::LogPanel::default(),
             moves: migration::MovePanel::default(),
-            plan,
-            events_namespace,
+            pod: pod::PodPanel,
             exit_when_ready,
         }
     }
@@ -118,6 +138,39 @@ impl ConsoleApp {
             calculator: self.calculator.settings.clone(),
             namespace: self.board.namespace.clone(),
         }
+    }
+
+    /// Applies what a command changes in the window at once, then sends it to the backend.
+    fn dispatch(&mut self, command: Command) {
+        match &command {
+            Command::Connect(target) => {
+                self.state.target = target.clone();
+                self.state.snapshot = Arc::new(ClusterSnapshot::default());
+                self.state.details = None;
+            }
+            Command::SelectPod(Some((namespace, name))) => {
+                self.state.details = Some(PodDetails::loading(namespace, name));
+            }
+            Command::SelectPod(None) => self.state.details = None,
+            Command::EventsNamespace(namespace) => {
+                if *namespace == self.state.events_namespace {
+                    return;
+                }
+                self.state.events_namespace = namespace.clone();
+            }
+            Command::PlanMove { service, direction } => {
+                if self.moves.running() {
+                    return;
+                }
+                self.moves.problem = None;
+                self.moves.planning = Some(migration::MoveRequest {
+                    service: service.clone(),
+                    direction: *direction,
+                });
+            }
+            _ => {}
+        }
+        self.backend.send(command);
     }
 
     /// Applies every backend event that arrived.
@@ -151,10 +204,7 @@ impl ConsoleApp {
                     }
                     self.state.snapshot = snapshot;
                 }
-                Event::Calculated(outcome) => {
-                    self.calculator.waiting = false;
-                    self.calculator.last = Some(outcome);
-                }
+                Event::Calculated(outcome) => self.calculator.answered(outcome),
                 Event::Probe(sample) => self.calculator.record(sample),
                 Event::PodDetails(details) => {
                     if self
@@ -179,22 +229,7 @@ impl ConsoleApp {
                     }
                 }
                 Event::Move(event) => {
-                    let now = SystemTime::now();
-                    match self.moves.progress.as_mut() {
-                        Some(progress) => progress.apply(&event, now),
-                        None => {
-                            let mut progress = crate::model::moves::MoveProgress::new(
-                                "",
-                                "",
-                                crate::model::moves::Direction::Extract,
-                                "",
-                                &[],
-                                now,
-                            );
-                            progress.apply(&event, now);
-                            self.moves.progress = Some(progress);
-                        }
-                    }
+                    MoveProgress::follow(&mut self.moves.progress, &event, SystemTime::now());
                 }
                 Event::MoveNotStarted(why) => {
                     self.moves.progress = None;
@@ -208,7 +243,7 @@ impl ConsoleApp {
         }
     }
 
-    fn status_bar(&mut self, ui: &mut egui::Ui) {
+    fn status_bar(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         ui.horizontal(|ui| {
             ui.heading("hybrid-console");
             ui.separator();
@@ -245,182 +280,35 @@ impl ConsoleApp {
                 ConnectionStatus::Idle => {}
             }
             ui.separator();
-            let snapshot = self.state.snapshot.clone();
-            let current = self
-                .board
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "all namespaces".into());
-            let label = ui.label("Namespace");
-            egui::ComboBox::from_id_salt("namespace")
-                .selected_text(current)
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.board.namespace, None, "all namespaces");
-                    for ns in &snapshot.namespaces {
-                        ui.selectable_value(&mut self.board.namespace, Some(ns.clone()), ns);
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-            ui.add(
-                egui::TextEdit::singleline(&mut self.board.search)
-                    .hint_text("search name or label")
-                    .desired_width(180.0),
-            );
-            if ui
-                .button("−")
-                .on_hover_text("Zoom out (Ctrl+wheel)")
-                .clicked()
-            {
-                self.board.zoom = (self.board.zoom / 1.25).max(0.1);
-            }
-            ui.label(format!("{:.0}%", self.board.zoom * 100.0));
-            if ui
-                .button("+")
-                .on_hover_text("Zoom in (Ctrl+wheel)")
-                .clicked()
-            {
-                self.board.zoom = (self.board.zoom * 1.25).min(4.0);
-            }
-            if ui.button("Fit").clicked() {
-                self.board.fit();
-            }
-            ui.label(
-                egui::RichText::new(format!(
-                    "{} nodes · {} pods",
-                    snapshot.nodes().count(),
-                    snapshot.pod_count
-                ))
-                .weak(),
-            );
+            self.board.toolbar(ui, &self.state, commands);
         });
-        let namespace = self
-            .board
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "calculator".into());
-        if namespace != self.events_namespace {
-            self.events_namespace = namespace.clone();
-            self.backend.send(Command::EventsNamespace(namespace));
-        }
     }
 
-    /// Lays out and draws every panel.
+    /// Lays out and draws every panel, then carries out what the user asked for.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.apply_events();
-        egui::Panel::top("status").show(ui, |ui| self.status_bar(ui));
+        let mut commands = Vec::new();
+        egui::Panel::top("status").show(ui, |ui| self.status_bar(ui, &mut commands));
         egui::Panel::bottom("log")
             .resizable(true)
             .default_size(180.0)
             .size_range(80.0..=500.0)
-            .show(ui, |ui| {
-                let namespace = self.events_namespace.clone();
-                self.log.ui(ui, &namespace);
-            });
+            .show(ui, |ui| self.log.ui(ui, &self.state, &mut commands));
         egui::Panel::left("connection")
             .resizable(true)
             .default_size(200.0)
             .size_range(160.0..=260.0)
-            .show(ui, |ui| {
-                if let Some(command) = self.connection.ui(
-                    ui,
-                    &self.state.contexts,
-                    &self.state.target,
-                    &self.state.status,
-                ) {
-                    if let Command::Connect(target) = &command {
-                        self.state.target = target.clone();
-                        self.state.snapshot = Arc::new(ClusterSnapshot::default());
-                        self.state.details = None;
-                    }
-                    self.backend.send(command);
-                }
-            });
+            .show(ui, |ui| self.connection.ui(ui, &self.state, &mut commands));
         egui::Panel::right("calculator")
             .resizable(true)
             .default_size(430.0)
             .size_range(340.0..=520.0)
-            .show(ui, |ui| {
-                let snapshot = self.state.snapshot.clone();
-                for command in self.calculator.ui(ui, &snapshot) {
-                    self.backend.send(command);
-                }
-            });
-        egui::CentralPanel::default().show(ui, |ui| {
-            let snapshot = self.state.snapshot.clone();
-            let stale = matches!(self.state.status, ConnectionStatus::Reconnecting { .. });
-            if snapshot.nodes().next().is_none() {
-                match &self.state.status {
-                    ConnectionStatus::Failed { error, .. } => {
-                        ui.colored_label(egui::Color32::from_rgb(218, 54, 51), error);
-                    }
-                    ConnectionStatus::Connecting { stage, .. } => {
-                        ui.horizontal(|ui| {
-                            ui.spinner();
-                            ui.label(stage);
-                        });
-                    }
-                    _ => {
-                        ui.label("Waiting for the cluster…");
-                    }
-                }
-                return;
-            }
-            if stale {
-                ui.colored_label(
-                    egui::Color32::from_rgb(210, 153, 34),
-                    "reconnecting… showing the last known state",
-                );
-            }
-            let response = self.board.ui(ui, &snapshot, stale, Some(&self.plan));
-            if let Some(request) = response.move_request
-                && !self.moves.running()
-            {
-                self.moves.problem = None;
-                self.backend.send(Command::PlanMove {
-                    service: request.service.clone(),
-                    direction: request.direction,
-                });
-                self.moves.planning = Some(request);
-            }
-            if let Some((namespace, name)) = response.selected {
-                self.state.details = Some(PodDetails {
-                    namespace: namespace.clone(),
-                    name: name.clone(),
-                    node: None,
-                    phase: "loading…".into(),
-                    ip: None,
-                    containers: Vec::new(),
-                    events: Vec::new(),
-                    log_tail: String::new(),
-                    problem: None,
-                });
-                self.backend
-                    .send(Command::SelectPod(Some((namespace, name))));
-            }
-        });
-        let snapshot = self.state.snapshot.clone();
-        for command in self.moves.ui(ui.ctx(), &snapshot) {
-            self.backend.send(command);
-        }
-        if let Some(problem) = self.moves.problem.clone() {
-            let mut open = true;
-            egui::Window::new("The move cannot go ahead")
-                .id(egui::Id::unique("move-problem"))
-                .open(&mut open)
-                .anchor(egui::Align2::CENTER_TOP, [0.0, 60.0])
-                .show(ui.ctx(), |ui| {
-                    ui.colored_label(egui::Color32::from_rgb(218, 54, 51), problem);
-                });
-            if !open {
-                self.moves.problem = None;
-            }
-        }
-        if let Some(details) = &self.state.details
-            && !pod::ui(ui.ctx(), details)
-        {
-            self.state.details = None;
-            self.backend.send(Command::SelectPod(None));
+            .show(ui, |ui| self.calculator.ui(ui, &self.state, &mut commands));
+        egui::CentralPanel::default().show(ui, |ui| self.board.ui(ui, &self.state, &mut commands));
+        self.moves.ui(ui, &self.state, &mut commands);
+        self.pod.ui(ui, &self.state, &mut commands);
+        for command in commands {
+            self.dispatch(command);
         }
         if self.exit_when_ready
             && let Some(took) = self.state.first_live

@@ -1,11 +1,24 @@
 //! The selected pod: containers, images, environment, its events and the tail of its log.
 
-use crate::backend::PodDetails;
-
 use super::log::age;
+use super::{ConsoleState, Panel};
+use crate::backend::{Command, PodDetails};
+
+/// The selected pod's window.
+pub struct PodPanel;
+
+impl Panel for PodPanel {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, commands: &mut Vec<Command>) {
+        if let Some(details) = &state.details
+            && !details_window(ui.ctx(), details)
+        {
+            commands.push(Command::SelectPod(None));
+        }
+    }
+}
 
 /// Draws the details; returns false when the user closes them.
-pub fn ui(ctx: &egui::Context, details: &PodDetails) -> bool {
+fn details_window(ctx: &egui::Context, details: &PodDetails) -> bool {
     let mut open = true;
     egui::Window::new(format!("Pod {}", details.name))
         .id(egui::Id::unique("pod-details"))
