@@ -539,3 +539,88 @@ fn a_chip_opens_its_move_without_a_mouse_drag_and_a_cancelled_plan_changes_nothi
         "monolith"
     );
 }
+
+#[test]
+fn a_move_left_by_a_stopped_console_is_shown_and_rolled_back_from_the_window() {
+    let cluster = TestCluster::start(true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    // A console starts moving subtraction and is killed half-way.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+        .args([
+            "--kubeconfig",
+            &kubeconfig,
+            "migrate",
+            "subtraction",
+            "--to",
+            "linux",
+            "--yes",
+        ])
+        .env("HOME", cluster.dir())
+        .env_remove("KUBECONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let record = cluster.kubectl(&[
+            "get",
+            "deployment",
+            "monolith",
+            "-n",
+            "calculator",
+            "-o",
+            "jsonpath={.metadata.annotations.hybrid-console\\.io/move}",
+        ]);
+        if record.contains("\"step\"") {
+            child.kill().unwrap();
+            break;
+        }
+        assert!(Instant::now() < deadline, "the move was never recorded");
+    }
+    child.wait().unwrap();
+    // A new window shows the move the monolith records, and rolls it back on request.
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the recorded move",
+        |h| {
+            h.query_all_by_label_contains("moving subtraction out of the monolith: step")
+                .next()
+                .is_some()
+        },
+    );
+    harness.run_steps(2);
+    harness.get_by_label("Roll it back").click();
+    step_until(&mut harness, Duration::from_secs(60), "the rollback", |h| {
+        h.query_all_by_label_contains("Move rolled back")
+            .next()
+            .is_some()
+    });
+    harness.get_by_label_contains("Remove created objects: done");
+    assert_eq!(
+        cluster.kubectl(&[
+            "get",
+            "deployments",
+            "-n",
+            "calculator",
+            "-o",
+            "jsonpath={.items[*].metadata.name}"
+        ]),
+        "monolith"
+    );
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "the record gone",
+        |h| {
+            h.state()
+                .state
+                .snapshot
+                .topology
+                .as_ref()
+                .is_some_and(|t| t.moving.is_none())
+        },
+    );
+}

@@ -679,3 +679,66 @@ services:
         "legacy-store"
     );
 }
+
+#[test]
+fn ctrl_c_aborts_a_move_and_rolls_it_back() {
+    let cluster = TestCluster::start(true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let child = Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+        .args([
+            "--kubeconfig",
+            &kubeconfig,
+            "migrate",
+            "division",
+            "--to",
+            "linux",
+            "--yes",
+        ])
+        .env("HOME", cluster.dir())
+        .env_remove("KUBECONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let record = cluster.kubectl(&[
+            "get",
+            "deployment",
+            "monolith",
+            "-n",
+            "calculator",
+            "-o",
+            "jsonpath={.metadata.annotations.hybrid-console\\.io/move}",
+        ]);
+        if record.contains("\"step\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the move was never recorded");
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = child.wait_with_output().unwrap();
+    let out = text(&output);
+    if out.contains("completed\n") && !out.contains("rolled back") {
+        // The move beat the signal: nothing to abort. Undo it and say so.
+        moved(&cluster, &["division", "--to", "monolith", "--yes"]);
+        panic!("the move finished before Ctrl-C reached it:\n{out}");
+    }
+    assert!(!output.status.success(), "{out}");
+    assert!(out.contains("aborting the move and rolling back"), "{out}");
+    assert!(out.contains("aborted by kubernetes-admin"), "{out}");
+    assert_eq!(names(&cluster, "deployments"), "monolith", "{out}");
+    assert!(
+        !monolith_env(&cluster).contains("DIVISION_SERVICE_URL"),
+        "{out}"
+    );
+    let (pod, total) = served(&calc(&cluster), "division");
+    assert!(
+        pod.starts_with("monolith-") && total == "2",
+        "{pod} {total}"
+    );
+}

@@ -367,7 +367,7 @@ impl MovePanel {
             .show(ctx, |ui| {
                 ui.colored_label(WARN, record.summary());
                 ui.label(
-                    "The console that drove it is not driving it now (it may have stopped). Finish it, or put everything back as it was.",
+                    "If the console that started it has stopped, finish the move here or put everything back as it was. (A console still driving it keeps its claim on the move; this one waits up to 30 s for the claim to expire.)",
                 );
                 ui.horizontal(|ui| {
                     if ui.button("Finish the move").clicked() {

@@ -277,6 +277,7 @@ impl Mover {
             .ok_or_else(|| MoveError::Cluster("no move is in progress".into()))?;
         let lease = self.acquire_patiently(&report).await?;
         if record.phase == MovePhase::RollingBack {
+            report(started(&record, Vec::new()));
             let failure =
                 StepFailure::plain("a rollback was in progress when the console stopped".into());
             return Ok(self
@@ -345,6 +346,7 @@ impl Mover {
             .await?
             .ok_or_else(|| MoveError::Cluster("no move is in progress".into()))?;
         let lease = self.acquire_patiently(&report).await?;
+        report(started(&record, Vec::new()));
         let failure = StepFailure::plain(format!("rolled back by {}", self.driver.user));
         Ok(self
             .roll_back(record.clone(), record.step, failure, &report, lease)
@@ -374,13 +376,7 @@ impl Mover {
         abort: CancellationToken,
         lease: record::LeaseGuard,
     ) -> MoveOutcome {
-        report(MoveEvent::Started {
-            plan: plan.plan.clone(),
-            service: plan.service.clone(),
-            direction: plan.direction,
-            by: record.by.clone(),
-            steps: plan.steps.clone(),
-        });
+        report(started(&record, plan.steps.clone()));
         for step in &plan.steps[..from] {
             report(step_event(
                 *step,
@@ -924,6 +920,17 @@ impl Mover {
             .write_record(Some(record), None, json!({}))
             .await
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The event that opens a move's progress, for a recorded move taken over.
+fn started(record: &MoveRecord, steps: Vec<StepKind>) -> MoveEvent {
+    MoveEvent::Started {
+        plan: record.plan.clone(),
+        service: record.service.clone(),
+        direction: record.direction,
+        by: record.by.clone(),
+        steps,
     }
 }
 

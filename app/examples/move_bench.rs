@@ -1,0 +1,178 @@
+//! How much time a move spends in the console itself, beyond what the cluster needs: every move
+//! of the built-in plan, out and back, on the embedded local cluster. A move's time is split
+//! into the waits for rollouts (the cluster's time: pods starting, becoming Ready, old pods
+//! leaving) and everything else (the console's overhead: planning with its permission checks,
+//! applying, recording, verifying through the service proxy, Events).
+//!
+//! cargo run --release -p hybrid-console --example move_bench -- [rounds, default 3]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use hybrid_console::backend::calculator::{self, CalcTarget};
+use hybrid_console::backend::connection::{self, ConnectionTarget};
+use hybrid_console::backend::migration::{Mover, Reporter};
+use hybrid_console::backend::plans;
+use hybrid_console::model::moves::{Direction, MoveProgress, StepKind};
+use local_cluster::{ClusterConfig, LocalCluster};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> anyhow::Result<()> {
+    // Calculator containers re-run this executable; that must happen before any runtime starts.
+    local_cluster::calculator::serve_if_requested();
+    tokio::runtime::Runtime::new()?.block_on(run())
+}
+
+struct Measured {
+    service: String,
+    direction: Direction,
+    total: Duration,
+    waiting: Duration,
+    planning: Duration,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+async fn run() -> anyhow::Result<()> {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3);
+    let dir = tempfile::tempdir()?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    let cluster = LocalCluster::start(ClusterConfig {
+        kubeconfig_path: Some(kubeconfig.clone()),
+        with_calculator: true,
+        ..ClusterConfig::default()
+    })
+    .await?;
+    let connection = connection::open(
+        &ConnectionTarget::Kubeconfig {
+            path: Some(kubeconfig),
+            context: None,
+        },
+        None,
+    )
+    .await?;
+    let plan = Arc::new(plans::load(None)?);
+    let mover = Mover::new(&connection, plan.clone()).await;
+    // The calculator probe, 20 calls a second through the front Service, all along.
+    let probe = {
+        let proxy = connection.proxy.clone();
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let http = calculator::http_client();
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            let (mut calls, mut failures) = (0usize, Vec::new());
+            while !stopped.is_cancelled() {
+                tick.tick().await;
+                let outcome =
+                    calculator::calculate(0, Some(&proxy), &http, &CalcTarget::default(), "6", "3")
+                        .await;
+                calls += 1;
+                if !outcome.all_ok() {
+                    failures.push(outcome.first_error().unwrap_or_default());
+                }
+            }
+            (calls, failures)
+        });
+        (stop, task)
+    };
+    let mut measured = Vec::new();
+    for _ in 0..rounds {
+        // Every service out (the operations first, then the page), then back in reverse.
+        let order: Vec<(String, Direction)> = plan
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), Direction::Extract))
+            .chain(
+                plan.services
+                    .iter()
+                    .rev()
+                    .map(|s| (s.name.clone(), Direction::Return)),
+            )
+            .collect();
+        for (service, direction) in order {
+            let started = Instant::now();
+            let planned = mover.prepare(&service, direction, None).await?;
+            let planning = started.elapsed();
+            anyhow::ensure!(planned.allowed(), "refused: {:?}", planned.refusals);
+            let progress: Arc<Mutex<Option<MoveProgress>>> = Arc::default();
+            let kept = progress.clone();
+            let report: Reporter = Arc::new(move |event| {
+                if let Ok(mut p) = kept.lock() {
+                    MoveProgress::follow(&mut p, &event, SystemTime::now());
+                }
+            });
+            let outcome = mover
+                .execute(planned, report, CancellationToken::new())
+                .await?;
+            anyhow::ensure!(outcome.completed(), "{service}: {}", outcome.describe());
+            let total = started.elapsed();
+            let waiting = progress
+                .lock()
+                .ok()
+                .and_then(|p| p.clone())
+                .map(|p| {
+                    p.steps
+                        .iter()
+                        .filter(|s| matches!(s.step, StepKind::WaitService | StepKind::WaitReroute))
+                        .filter_map(|s| s.took)
+                        .sum()
+                })
+                .unwrap_or_default();
+            measured.push(Measured {
+                service,
+                direction,
+                total,
+                waiting,
+                planning,
+            });
+        }
+    }
+    println!(
+        "{:<16} {:<8} {:>9} {:>13} {:>10} {:>10}",
+        "SERVICE", "WAY", "TOTAL s", "ROLLOUTS s", "OVERHEAD s", "PLAN s"
+    );
+    for m in &measured {
+        println!(
+            "{:<16} {:<8} {:>9.3} {:>13.3} {:>10.3} {:>10.3}",
+            m.service,
+            match m.direction {
+                Direction::Extract => "out",
+                Direction::Return => "back",
+            },
+            m.total.as_secs_f64(),
+            m.waiting.as_secs_f64(),
+            (m.total - m.waiting).as_secs_f64(),
+            m.planning.as_secs_f64()
+        );
+    }
+    let overheads: Vec<f64> = measured
+        .iter()
+        .map(|m| (m.total - m.waiting).as_secs_f64())
+        .collect();
+    probe.0.cancel();
+    let (calls, failures) = probe.1.await?;
+    println!(
+        "\nprobe through the front Service at 20/s during all moves: {calls} calls, {} failed{}",
+        failures.len(),
+        failures
+            .first()
+            .map(|f| format!(" (first: {f})"))
+            .unwrap_or_default()
+    );
+    println!(
+        "{} moves: console overhead per move median {:.3} s, max {:.3} s (target < 1 s); rollout waits median {:.3} s",
+        measured.len(),
+        median(overheads.clone()),
+        overheads.iter().copied().fold(0.0, f64::max),
+        median(measured.iter().map(|m| m.waiting.as_secs_f64()).collect())
+    );
+    cluster.shutdown().await;
+    Ok(())
+}
