@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Node, Pod, PodSpec, Taint, Toleration};
+
+use super::nodes::NodeTile;
 use serde::Serialize;
 
 /// Whether one node can take the pod, and why not.
@@ -151,21 +153,14 @@ pub fn fit(node: &NodeFacts<'_>, spec: &PodSpec) -> Result<i64, String> {
 
 /// Every node, and whether it can take a pod of `spec` given the pods already placed.
 pub fn node_fits(nodes: &[Node], pods: &[Pod], spec: &PodSpec) -> Vec<NodeFit> {
-    let empty = BTreeMap::new();
     let mut fits: Vec<NodeFit> = nodes
         .iter()
         .map(|node| {
-            let name = node.metadata.name.clone().unwrap_or_default();
-            let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
-            let status = node.status.as_ref();
-            let allocatable = status
-                .and_then(|s| s.allocatable.clone())
-                .unwrap_or_default();
-            let quantity = |k: &str| allocatable.get(k).map(|q| q.0.clone());
+            let tile = NodeTile::of(node);
             let placed: Vec<&PodSpec> = pods
                 .iter()
                 .filter(|p| {
-                    p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str())
+                    p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(tile.name.as_str())
                         && occupies(p)
                 })
                 .filter_map(|p| p.spec.as_ref())
@@ -174,36 +169,16 @@ pub fn node_fits(nodes: &[Node], pods: &[Pod], spec: &PodSpec) -> Vec<NodeFit> {
                 .iter()
                 .map(|s| requests(s))
                 .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
-            let facts = NodeFacts {
-                labels,
-                ready: status
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
-                unschedulable: node
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.unschedulable)
-                    .unwrap_or(false),
-                taints: node
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.taints.as_deref())
-                    .unwrap_or_default(),
-                allocatable: (
-                    quantity("pods").and_then(|q| q.parse().ok()).unwrap_or(0),
-                    quantity("cpu")
-                        .and_then(|q| local_cluster::quantity::cpu_millis(&q))
-                        .unwrap_or(0),
-                    quantity("memory")
-                        .and_then(|q| local_cluster::quantity::bytes(&q))
-                        .unwrap_or(0),
-                ),
-                used: (placed.len() as i64, cpu_used, memory_used),
-            };
+            let mut facts = tile.facts();
+            facts.used = (placed.len() as i64, cpu_used, memory_used);
             let verdict = fit(&facts, spec);
             NodeFit {
-                node: name,
-                os: labels.get("kubernetes.io/os").cloned().unwrap_or_default(),
+                node: tile.name.clone(),
+                os: tile
+                    .labels
+                    .get("kubernetes.io/os")
+                    .cloned()
+                    .unwrap_or_default(),
                 room: verdict.as_ref().ok().copied(),
                 why_not: verdict.err(),
             }

@@ -129,23 +129,7 @@ impl PodPlacement {
         } else {
             PodState::Starting
         };
-        let (cpu, memory) = spec
-            .map(|s| {
-                s.containers.iter().fold((0, 0), |(cpu, memory), c| {
-                    let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
-                    let get = |k: &str| requests.and_then(|r| r.get(k)).map(|q| q.0.clone());
-                    (
-                        cpu + get("cpu")
-                            .and_then(|q| local_cluster::quantity::cpu_millis(&q))
-                            .unwrap_or(0),
-                        memory
-                            + get("memory")
-                                .and_then(|q| local_cluster::quantity::bytes(&q))
-                                .unwrap_or(0),
-                    )
-                })
-            })
-            .unwrap_or((0, 0));
+        let (cpu, memory) = spec.map(super::placement::requests).unwrap_or((0, 0));
         PodPlacement {
             namespace: meta.namespace.clone().unwrap_or_default(),
             name: meta.name.clone().unwrap_or_default(),
