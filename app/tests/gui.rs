@@ -543,41 +543,9 @@ fn a_chip_opens_its_move_without_a_mouse_drag_and_a_cancelled_plan_changes_nothi
 #[test]
 fn a_move_left_by_a_stopped_console_is_shown_and_rolled_back_from_the_window() {
     let cluster = TestCluster::start(true);
-    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
     // A console starts moving subtraction and is killed half-way.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
-        .args([
-            "--kubeconfig",
-            &kubeconfig,
-            "migrate",
-            "subtraction",
-            "--to",
-            "linux",
-            "--yes",
-        ])
-        .env("HOME", cluster.dir())
-        .env_remove("KUBECONFIG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let record = cluster.kubectl(&[
-            "get",
-            "deployment",
-            "monolith",
-            "-n",
-            "calculator",
-            "-o",
-            "jsonpath={.metadata.annotations.hybrid-console\\.io/move}",
-        ]);
-        if record.contains("\"step\"") {
-            child.kill().unwrap();
-            break;
-        }
-        assert!(Instant::now() < deadline, "the move was never recorded");
-    }
+    let mut child = cluster.move_in_background(&["subtraction", "--to", "linux", "--yes"]);
+    child.kill().unwrap();
     child.wait().unwrap();
     // A new window shows the move the monolith records, and rolls it back on request.
     let mut harness = open(&cluster, cluster.kubeconfig.clone());

@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -372,45 +372,9 @@ fn a_user_without_patch_on_deployments_is_refused_at_the_preflight() {
 #[test]
 fn a_console_killed_mid_move_is_shown_and_resumed_by_the_next() {
     let cluster = TestCluster::start(true);
-    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
-        .args([
-            "--kubeconfig",
-            &kubeconfig,
-            "migrate",
-            "sum",
-            "--to",
-            "linux",
-            "--yes",
-        ])
-        .env("HOME", cluster.dir())
-        .env_remove("KUBECONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     // Kill it as soon as the move is recorded on the monolith, half-way through.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let annotations = cluster.kubectl(&[
-            "get",
-            "deployment",
-            "monolith",
-            "-n",
-            "calculator",
-            "-o",
-            "jsonpath={.metadata.annotations.hybrid-console\\.io/move}",
-        ]);
-        if annotations.contains("\"step\"") {
-            child.kill().unwrap();
-            break;
-        }
-        assert!(Instant::now() < deadline, "the move was never recorded");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the move finished before it could be killed"
-        );
-    }
+    let mut child = cluster.move_in_background(&["sum", "--to", "linux", "--yes"]);
+    child.kill().unwrap();
     child.wait().unwrap();
     let status = moved(&cluster, &["--status"]);
     assert!(
@@ -683,39 +647,7 @@ services:
 #[test]
 fn ctrl_c_aborts_a_move_and_rolls_it_back() {
     let cluster = TestCluster::start(true);
-    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
-    let child = Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
-        .args([
-            "--kubeconfig",
-            &kubeconfig,
-            "migrate",
-            "division",
-            "--to",
-            "linux",
-            "--yes",
-        ])
-        .env("HOME", cluster.dir())
-        .env_remove("KUBECONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let record = cluster.kubectl(&[
-            "get",
-            "deployment",
-            "monolith",
-            "-n",
-            "calculator",
-            "-o",
-            "jsonpath={.metadata.annotations.hybrid-console\\.io/move}",
-        ]);
-        if record.contains("\"step\"") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the move was never recorded");
-    }
+    let child = cluster.move_in_background(&["division", "--to", "linux", "--yes"]);
     let interrupted = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -65,14 +65,8 @@ async fn call(
                 "/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy/api/calculate?{}",
                 query(a, b)
             );
-            let request = http::Request::get(path)
-                .body(Vec::new())
-                .map_err(|e| e.to_string())?;
-            let response = client
-                .send(request.map(kube::client::Body::from))
-                .await
-                .map_err(|e| e.to_string())?;
-            read_response(response).await
+            let (status, body) = proxy_get(client, &path).await?;
+            read_answer(status, &body)
         }
         CalcTarget::Url(base) => {
             let url = format!(
@@ -92,13 +86,15 @@ async fn call(
                 .get(uri)
                 .await
                 .map_err(|e| format!("cannot reach {url}: {e}"))?;
-            read_response(response).await
+            read_whole(response)
+                .await
+                .and_then(|(status, body)| read_answer(status, &body))
         }
     }
 }
 
-/// Reads a whole response, whichever client it came from, into the calculator's answer.
-async fn read_response<B>(response: http::Response<B>) -> Result<CalculateAnswer, String>
+/// Reads a whole response, whichever client it came from: its status and body.
+async fn read_whole<B>(response: http::Response<B>) -> Result<(u16, Bytes), String>
 where
     B: hyper::body::Body,
     B::Error: std::fmt::Display,
@@ -110,7 +106,20 @@ where
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    read_answer(status, &body)
+    Ok((status, body))
+}
+
+/// GETs `path` from the API server (a service proxy path, say): the status and the body,
+/// whatever the status.
+pub async fn proxy_get(client: &kube::Client, path: &str) -> Result<(u16, Bytes), String> {
+    let request = http::Request::get(path)
+        .body(Vec::new())
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .send(request.map(kube::client::Body::from))
+        .await
+        .map_err(|e| e.to_string())?;
+    read_whole(response).await
 }
 
 /// Calls the calculator `per_second` times a second until aborted.

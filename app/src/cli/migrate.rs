@@ -124,17 +124,7 @@ pub fn plan_text(plan: &MovePlan, migration: &MigrationPlan, user: &str) -> Stri
             let _ = writeln!(out, "  {} ({})  {verdict}", node.node, node.os);
         }
     }
-    let asked = plan
-        .permissions
-        .iter()
-        .filter(|p| p.allowed.is_some())
-        .count();
-    let missing: Vec<String> = plan
-        .permissions
-        .iter()
-        .filter(|p| p.allowed == Some(false))
-        .map(|p| p.describe())
-        .collect();
+    let (asked, missing) = plan.permissions_checked();
     let _ = writeln!(
         out,
         "\nPermissions (SelfSubjectAccessReview): {asked} checked, {}",

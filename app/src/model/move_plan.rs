@@ -225,18 +225,29 @@ impl MovePlan {
         self.refusals.is_empty()
     }
 
+    /// How many permissions the server was asked about, and the ones it refused.
+    pub fn permissions_checked(&self) -> (usize, Vec<String>) {
+        let asked = self
+            .permissions
+            .iter()
+            .filter(|p| p.allowed.is_some())
+            .count();
+        let missing = self
+            .permissions
+            .iter()
+            .filter(|p| p.allowed == Some(false))
+            .map(Permission::describe)
+            .collect();
+        (asked, missing)
+    }
+
     /// Records the server's answers to the permission checks, refusing the move for each
     /// permission it lacks.
     pub fn record_permissions(&mut self, answers: &[bool]) {
         for (permission, allowed) in self.permissions.iter_mut().zip(answers) {
             permission.allowed = Some(*allowed);
         }
-        let missing: Vec<String> = self
-            .permissions
-            .iter()
-            .filter(|p| p.allowed == Some(false))
-            .map(Permission::describe)
-            .collect();
+        let (_, missing) = self.permissions_checked();
         if !missing.is_empty() {
             self.refusals.push(format!(
                 "not allowed: {} (in namespace {}); ask for a Role with these verbs, or see manifests/console/rbac.yaml",

@@ -209,17 +209,7 @@ impl MovePanel {
                 }
             }
             ui.add_space(4.0);
-            let asked = plan
-                .permissions
-                .iter()
-                .filter(|p| p.allowed.is_some())
-                .count();
-            let missing: Vec<String> = plan
-                .permissions
-                .iter()
-                .filter(|p| p.allowed == Some(false))
-                .map(|p| p.describe())
-                .collect();
+            let (asked, missing) = plan.permissions_checked();
             if missing.is_empty() {
                 ui.colored_label(
                     OK,

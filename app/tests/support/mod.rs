@@ -217,6 +217,42 @@ subjects:
         names
     }
 
+    /// Starts `hybrid-console --kubeconfig … migrate <args>` in the background (output piped) and
+    /// returns once the move is recorded on the monolith, half-way through.
+    pub fn move_in_background(&self, args: &[&str]) -> std::process::Child {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("migrate")
+            .args(args)
+            .env("HOME", self.dir())
+            .env_remove("KUBECONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start hybrid-console");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let record = self.kubectl(&[
+                "get",
+                "deployment",
+                "monolith",
+                "-n",
+                "calculator",
+                "-o",
+                "jsonpath={.metadata.annotations.hybrid-console\\.io/move}",
+            ]);
+            if record.contains("\"step\"") {
+                return child;
+            }
+            assert!(Instant::now() < deadline, "the move was never recorded");
+            assert!(
+                child.try_wait().expect("poll the console").is_none(),
+                "the move ended before it was seen half-way"
+            );
+        }
+    }
+
     /// Runs the `hybrid-console` binary with `args`, with a `HOME` of its own so no kubeconfig
     /// of the machine's user is read.
     pub fn console(&self, args: &[&str]) -> Output {

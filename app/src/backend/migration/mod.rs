@@ -604,27 +604,8 @@ impl Mover {
             }
             StepKind::WaitReroute => {
                 self.advance(record, step, json!({})).await?;
-                for change in &plan.route_changes {
-                    wait::rollout(
-                        client,
-                        &ns,
-                        &change.deployment,
-                        self.timeouts.rollout,
-                        &progress,
-                    )
+                self.wait_routing(&plan.route_changes, plan.front_switch.as_ref(), &progress)
                     .await?;
-                }
-                if let Some(selector) = &plan.front_switch {
-                    wait::front_serves(
-                        client,
-                        &ns,
-                        &self.plan.front.service,
-                        selector,
-                        self.timeouts.settle,
-                        &progress,
-                    )
-                    .await?;
-                }
                 let rolled: Vec<&str> = plan
                     .route_changes
                     .iter()
@@ -678,6 +659,39 @@ impl Mover {
                 StepFailure::plain(format!("{} is a rollback step", step.title())),
             ),
         }
+    }
+
+    /// Waits until routing changes are live: the rollouts of the Deployments whose variables
+    /// changed, then the front Service's endpoints when its selector changed.
+    async fn wait_routing(
+        &self,
+        changes: &[move_plan::RouteChange],
+        front: Option<&std::collections::BTreeMap<String, String>>,
+        progress: &StepReport<'_>,
+    ) -> Result<(), StepFailure> {
+        let ns = self.namespace();
+        for change in changes {
+            wait::rollout(
+                &self.client,
+                ns,
+                &change.deployment,
+                self.timeouts.rollout,
+                progress,
+            )
+            .await?;
+        }
+        if let Some(selector) = front {
+            wait::front_serves(
+                &self.client,
+                ns,
+                &self.plan.front.service,
+                selector,
+                self.timeouts.settle,
+                progress,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// The pods of the service's new Deployment, on its target OS.
@@ -866,31 +880,14 @@ impl Mover {
             step: StepKind::WaitRestore,
             report,
         };
-        for change in &restores {
-            wait::rollout(
-                client,
-                &ns,
-                &change.deployment,
-                self.timeouts.rollout,
-                &progress,
-            )
+        let front = record
+            .before
+            .front_selector
+            .as_ref()
+            .filter(|_| live.service(&self.plan.front.service).is_some());
+        self.wait_routing(&restores, front, &progress)
             .await
-            .map_err(|f| format!("{} did not roll back: {}", change.deployment, f.reason))?;
-        }
-        if let Some(selector) = &record.before.front_selector
-            && live.service(&self.plan.front.service).is_some()
-        {
-            wait::front_serves(
-                client,
-                &ns,
-                &self.plan.front.service,
-                selector,
-                self.timeouts.settle,
-                &progress,
-            )
-            .await
-            .map_err(|f| f.reason)?;
-        }
+            .map_err(|f| format!("the restored routing did not settle: {}", f.reason))?;
         report(step_event(StepKind::WaitRestore, StepState::Done, ""));
         // Remove what the move created.
         report(step_event(StepKind::RemoveCreated, StepState::Running, ""));

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::ListParams;
@@ -13,6 +12,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::StepFailure;
+use crate::backend::calculator::proxy_get;
 use crate::model::plan::HttpCheck;
 
 /// The pods a check may be answered by.
@@ -97,25 +97,6 @@ fn from_the_proxy(status: u16, body: &[u8]) -> bool {
             .is_ok_and(|v| v["kind"] == "Status" && v["apiVersion"] == "v1")
 }
 
-async fn get(client: &kube::Client, path: &str) -> Result<(u16, Vec<u8>), String> {
-    let request = http::Request::get(path)
-        .body(Vec::new())
-        .map_err(|e| e.to_string())?;
-    let response = client
-        .send(request.map(kube::client::Body::from))
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes()
-        .to_vec();
-    Ok((status, body))
-}
-
 /// Calls `service` with every check, `rounds` times each (round-robin spreads the rounds over
 /// the pods), waiting up to `settle` for the service to get endpoints.
 #[allow(clippy::too_many_arguments)]
@@ -138,7 +119,7 @@ pub async fn verify(
                 check.path
             );
             let (status, body) = loop {
-                match get(client, &path).await {
+                match proxy_get(client, &path).await {
                     Ok((status, body)) if !from_the_proxy(status, &body) => break (status, body),
                     outcome if Instant::now() < deadline => {
                         tracing::debug!(?outcome, "service not reachable yet; retrying");
