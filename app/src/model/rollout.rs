@@ -80,7 +80,21 @@ pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
             message: status.message.clone().unwrap_or_default(),
         });
     }
-    status
+    // A pod no node can ever take fails now; one waiting for room (held, often, by pods still
+    // terminating after the previous rollout) waits, as the scheduler does.
+    unschedulable(pod)
+        .filter(|message| !waits_for_room(message))
+        .map(|message| PodProblem {
+            pod: name,
+            reason: "Unschedulable".into(),
+            message,
+        })
+}
+
+/// The scheduler's message, while `pod` is Unschedulable.
+fn unschedulable(pod: &Pod) -> Option<String> {
+    pod.status
+        .as_ref()?
         .conditions
         .iter()
         .flatten()
@@ -89,11 +103,13 @@ pub fn pod_problem(pod: &Pod) -> Option<PodProblem> {
                 && c.status == "False"
                 && c.reason.as_deref() == Some("Unschedulable")
         })
-        .map(|c| PodProblem {
-            pod: name,
-            reason: "Unschedulable".into(),
-            message: c.message.clone().unwrap_or_default(),
-        })
+        .map(|c| c.message.clone().unwrap_or_default())
+}
+
+/// Whether the scheduler's message says some node lacks only room (CPU, memory, pod slots),
+/// which pods ending or nodes joining can give.
+fn waits_for_room(message: &str) -> bool {
+    message.contains("Insufficient") || message.contains("Too many pods")
 }
 
 /// The rollout of `deployment`, given the pods it selects (others are ignored).
@@ -139,7 +155,22 @@ pub fn rollout(deployment: &Deployment, pods: &[Pod]) -> Rollout {
     } else {
         1.0
     };
-    let waiting = |message: String| Rollout::Waiting { message, fraction };
+    let waiting_for_room = pods
+        .iter()
+        .filter(|p| {
+            selects(
+                deployment,
+                p.metadata.labels.as_ref().unwrap_or(&BTreeMap::new()),
+            )
+        })
+        .find_map(|p| unschedulable(p).map(|m| (p.metadata.name.clone().unwrap_or_default(), m)));
+    let waiting = |message: String| Rollout::Waiting {
+        message: match &waiting_for_room {
+            Some((pod, why)) => format!("{message} (pod {pod} waits for room: {why})"),
+            None => message,
+        },
+        fraction,
+    };
     if observed < generation {
         return waiting("Waiting for deployment spec update to be observed...".into());
     }
@@ -270,6 +301,18 @@ mod tests {
         assert!(
             matches!(rollout(&d, &[unschedulable]), Rollout::Failed(p) if p.reason == "Unschedulable")
         );
+        // Short of room (terminating pods still hold it, say), it waits, and says why.
+        let no_room = pod(
+            json!({"app": "sum"}),
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/4 nodes are available: 2 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector."}]}),
+        );
+        match rollout(&d, &[no_room]) {
+            Rollout::Waiting { message, .. } => assert!(
+                message.ends_with("(pod sum-service-abc waits for room: 0/4 nodes are available: 2 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector.)"),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
         let creating = pod(
             json!({"app": "sum"}),
             json!({"phase": "Pending", "containerStatuses": [{"name": "c", "image": "x", "imageID": "", "ready": false, "restartCount": 0,

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Opens the console under Xvfb on the embedded local cluster, drags the `sum` chip from the
+# Windows monolith to the Linux lane, and saves three pictures: the drag (lanes lit up), the plan
+# dialog, and the move in progress. Coordinates are the default 1440x900 layout's.
+# Usage: scripts/screenshot-move.sh [output directory, default assets]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-assets}"
+
+scripts/install-deps.sh
+cargo build --release --locked -p hybrid-console
+
+home="$(mktemp -d)"
+display=":$((100 + RANDOM % 400))"
+Xvfb "$display" -screen 0 1440x900x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb=$!
+cleanup() {
+  [ -n "${console:-}" ] && kill "$console" 2>/dev/null && wait "$console" 2>/dev/null
+  kill "$xvfb" 2>/dev/null || true
+  rm -rf "$home"
+}
+trap cleanup EXIT
+sleep 1
+export DISPLAY="$display"
+HOME="$home" LIBGL_ALWAYS_SOFTWARE=1 target/release/hybrid-console &
+console=$!
+sleep 8
+# The first monolith tile's `sum` chip, dragged in steps into the Linux lane.
+xdotool mousemove 300 207
+sleep 0.3
+xdotool mousedown 1
+for x in 350 450 550 650 750 820; do
+  xdotool mousemove "$x" 450
+  sleep 0.15
+done
+sleep 0.5
+import -window root "$out/drag.png"
+xdotool mouseup 1
+sleep 2
+import -window root "$out/plan.png"
+# Move, then a picture while the monolith redeploys.
+xdotool mousemove 383 624 click 1
+sleep 0.45
+import -window root "$out/move.png"
+echo "saved $out/drag.png $out/plan.png $out/move.png"
