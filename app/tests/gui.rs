@@ -592,3 +592,93 @@ fn a_move_left_by_a_stopped_console_is_shown_and_rolled_back_from_the_window() {
         },
     );
 }
+
+#[test]
+fn once_the_monolith_serves_nothing_the_window_retires_it_in_two_confirmed_stages() {
+    let cluster = TestCluster::start(true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    for service in ["sum", "subtraction", "multiplication", "division", "ui"] {
+        let out = cluster.console(&[
+            "--kubeconfig",
+            &kubeconfig,
+            "migrate",
+            service,
+            "--to",
+            "linux",
+            "--yes",
+        ]);
+        assert!(
+            out.status.success(),
+            "{service}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the offer to retire",
+        |h| h.query_by_label("Scale it to zero…").is_some(),
+    );
+    harness.get_by_label_contains("serves nothing any more");
+    harness.get_by_label("Scale it to zero…").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(5),
+        "the confirmation",
+        |h| {
+            h.query_all_by_label_contains(
+                "Scale the monolith calculator/monolith to zero replicas?",
+            )
+            .next()
+            .is_some()
+        },
+    );
+    harness.get_by_label("Yes").click_accesskit();
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the monolith at zero",
+        |h| {
+            h.query_all_by_label_contains("scaled the monolith calculator/monolith to zero")
+                .next()
+                .is_some()
+        },
+    );
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "Delete enabled",
+        |h| {
+            h.query_by_label("Delete it…")
+                .is_some_and(|n| !n.accesskit_node().is_disabled())
+        },
+    );
+    harness.get_by_label("Delete it…").click();
+    harness.run_steps(2);
+    harness.get_by_label("Yes").click_accesskit();
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the monolith gone",
+        |h| {
+            h.state()
+                .state
+                .snapshot
+                .topology
+                .as_ref()
+                .is_some_and(|t| t.monolith.is_none())
+        },
+    );
+    assert_eq!(
+        cluster.kubectl(&[
+            "get",
+            "deployments",
+            "-n",
+            "calculator",
+            "-o",
+            "jsonpath={.items[*].metadata.name}"
+        ]),
+        "division-service multiplication-service subtraction-service sum-service ui-service"
+    );
+}

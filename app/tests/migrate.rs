@@ -674,3 +674,54 @@ fn ctrl_c_aborts_a_move_and_rolls_it_back() {
         "{pod} {total}"
     );
 }
+
+#[test]
+fn two_consoles_starting_moves_at_once_cannot_both_go_ahead() {
+    let cluster = TestCluster::start(true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let start = |service: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+            .args([
+                "--kubeconfig",
+                &kubeconfig,
+                "migrate",
+                service,
+                "--to",
+                "linux",
+                "--yes",
+            ])
+            .env("HOME", cluster.dir())
+            .env_remove("KUBECONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (start("sum"), start("division"));
+    let outputs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    let succeeded: Vec<bool> = outputs.iter().map(|o| o.status.success()).collect();
+    let texts: Vec<String> = outputs.iter().map(text).collect();
+    // One of them went ahead; the other was stopped by the Lease or the record, and said so.
+    assert_eq!(succeeded.iter().filter(|s| **s).count(), 1, "{texts:#?}");
+    let loser = &texts[succeeded.iter().position(|s| !s).unwrap()];
+    assert!(
+        loser.contains("another console") || loser.contains("another move is"),
+        "{loser}"
+    );
+    let env = monolith_env(&cluster);
+    assert_eq!(
+        ["SUM_SERVICE_URL", "DIVISION_SERVICE_URL"]
+            .iter()
+            .filter(|v| env.contains(*v))
+            .count(),
+        1,
+        "{env}"
+    );
+    assert_eq!(
+        moved(&cluster, &["--status"]).trim(),
+        "no move is in progress"
+    );
+}

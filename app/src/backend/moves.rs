@@ -154,12 +154,14 @@ impl MoveDesk {
         sink: &EventSink,
         stage: RetireStage,
     ) {
-        let (plan, connection, report, done) = (
-            plan.clone(),
-            mover_for(connection),
-            reporter(sink),
-            sink.clone(),
-        );
+        // Retiring is not a move: its progress goes to the log, not to the move's step list.
+        let log = sink.clone();
+        let report: Reporter = Arc::new(move |event: MoveEvent| {
+            if let Some(line) = crate::model::moves::event_line(&event) {
+                log.log("MonolithRetire", line);
+            }
+        });
+        let (plan, connection, done) = (plan.clone(), mover_for(connection), sink.clone());
         self.spawn(sink, move |_| async move {
             let mover = Mover::new(&connection?, plan).await;
             let result = mover.retire(stage, report).await.map_err(|e| e.to_string());
