@@ -250,7 +250,7 @@ impl MovePlan {
         let (_, missing) = self.permissions_checked();
         if !missing.is_empty() {
             self.refusals.push(format!(
-                "not allowed: {} (in namespace {}); ask for a Role with these verbs, or see manifests/console/rbac.yaml",
+                "not allowed: {} (in namespace {}); ask your cluster administrator for a Role that grants these verbs",
                 missing.join(", "),
                 self.namespace
             ));
