@@ -20,6 +20,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
+# moto server (an AWS API emulator) and boto3 for the EKS tests, from PyPI.
+python3 -c 'import moto.server, flask, boto3' 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+
 command -v kubectl >/dev/null || {
   echo "kubectl is required by the integration tests; install it (https://kubernetes.io/docs/tasks/tools/)" >&2
   exit 1

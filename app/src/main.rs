@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     local_cluster::calculator::serve_if_requested();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,kube_client::client::builder=off")
+        tracing_subscriber::EnvFilter::new("warn,kube_client::client::builder=off,aws_config=error")
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

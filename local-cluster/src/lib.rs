@@ -16,6 +16,7 @@ pub mod calculator;
 pub mod controllers;
 pub mod defaults;
 pub mod durations;
+pub mod eks_auth;
 pub mod errors;
 pub mod events;
 pub mod kubeconfig;

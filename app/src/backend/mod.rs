@@ -5,6 +5,7 @@
 pub mod calculator;
 pub mod connection;
 mod details;
+pub mod eks;
 pub mod migration;
 mod moves;
 pub mod plans;

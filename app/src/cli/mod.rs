@@ -17,6 +17,7 @@ use crate::backend::connection::{self, Connection, ConnectionTarget};
 use crate::model::move_plan::Location;
 use crate::model::{ClusterSnapshot, PodPlacement, PodState};
 
+mod eks;
 mod migrate;
 
 /// A native console for hybrid (Windows + Linux) Kubernetes clusters. Without a subcommand it
@@ -76,6 +77,8 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Retires the monolith once it serves nothing: scale it to zero, then delete it.
     Retire(migrate::RetireArgs),
+    /// Amazon EKS: clusters and node groups, tokens, kubeconfig contexts.
+    Eks(eks::EksArgs),
 }
 
 impl Cli {
@@ -152,6 +155,7 @@ async fn execute(
             let connection = connect(target, local).await?;
             migrate::migrate(cli, args, plan, &connection).await
         }
+        Command::Eks(args) => eks::eks(cli, args).await,
         Command::Retire(args) => {
             let plan = crate::backend::plans::load(cli.plan.as_deref())?;
             let connection = connect(target, local).await?;

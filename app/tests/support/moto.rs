@@ -1,0 +1,83 @@
+//! An AWS API emulator for the EKS tests: moto server (from PyPI), on a port of its own, with
+//! fixtures made through boto3 (independent of the code under test).
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running moto server.
+pub struct Moto {
+    child: Child,
+    /// Its URL (`AWS_ENDPOINT_URL`).
+    pub url: String,
+}
+
+impl Moto {
+    /// Starts moto server on a free port and waits until it answers.
+    pub fn start() -> Moto {
+        let port = super::free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start moto server (scripts/install-deps.sh installs it): {e}")
+            });
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto server did not start on {url}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, url }
+    }
+
+    /// Runs a Python script with boto3 clients `eks` and `sts` for `region` already made.
+    pub fn python(&self, region: &str, script: &str) -> Output {
+        let prelude = format!(
+            "import boto3\nkw = dict(endpoint_url={url:?}, region_name={region:?}, aws_access_key_id='testing', aws_secret_access_key='testing')\neks = boto3.client('eks', **kw)\nsts = boto3.client('sts', **kw)\n",
+            url = self.url
+        );
+        let output = Command::new("python3")
+            .arg("-c")
+            .arg(format!("{prelude}{script}"))
+            .output()
+            .expect("run python3");
+        assert!(
+            output.status.success(),
+            "python failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// A cluster with a Windows and a Linux managed node group, as the talk starts.
+    pub fn hybrid_cluster(&self, region: &str, name: &str) {
+        self.python(
+            region,
+            &format!(
+                "eks.create_cluster(name={name:?}, version='1.33', roleArn='arn:aws:iam::123456789012:role/eks', resourcesVpcConfig={{'subnetIds': ['subnet-1', 'subnet-2']}})
+for group, ami, types, size in [('windows', 'WINDOWS_CORE_2022_x86_64', ['t3.large'], 2), ('linux', 'AL2023_x86_64_STANDARD', ['t3.medium'], 2)]:
+    eks.create_nodegroup(clusterName={name:?}, nodegroupName=group, nodeRole='arn:aws:iam::123456789012:role/node', subnets=['subnet-1'], amiType=ami, instanceTypes=types, scalingConfig={{'minSize': 0, 'desiredSize': size, 'maxSize': 4}})
+"
+            ),
+        );
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
