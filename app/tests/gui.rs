@@ -684,3 +684,44 @@ fn once_the_monolith_serves_nothing_the_window_retires_it_in_two_confirmed_stage
         "division-service multiplication-service subtraction-service sum-service ui-service"
     );
 }
+
+/// The EKS view lists moto's clusters with each node group's OS and scaling. The AWS SDK reads
+/// its endpoint and credentials from the environment, so the test runs itself again in a child
+/// process with that environment (a test may not change its own process's environment).
+#[test]
+fn the_eks_view_lists_clusters_with_their_node_groups_os_and_scaling() {
+    const NAME: &str = "the_eks_view_lists_clusters_with_their_node_groups_os_and_scaling";
+    if std::env::var_os("HYBRID_CONSOLE_TEST_CHILD").is_none() {
+        let moto = support::moto::Moto::start();
+        moto.hybrid_cluster("us-west-2", "hybrid");
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture"])
+            .env("HYBRID_CONSOLE_TEST_CHILD", "1")
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_REGION")
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "the EKS view test failed in its child process"
+        );
+        return;
+    }
+    let cluster = TestCluster::start(false);
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    harness.get_by_label("Region").focus();
+    harness.step();
+    harness.get_by_label("Region").type_text("us-west-2");
+    harness.step();
+    harness.get_by_label("List clusters").click();
+    step_until(&mut harness, Duration::from_secs(30), "the clusters", |h| {
+        h.query_by_label("hybrid · ACTIVE").is_some()
+    });
+    harness.get_by_label_contains("Kubernetes 1.33");
+    harness.get_by_label("windows · Windows · 2 nodes (0–4)");
+    harness.get_by_label("linux · Linux · 2 nodes (0–4)");
+}

@@ -76,6 +76,8 @@ pub enum Command {
     RollBackMove,
     /// One stage of retiring the monolith.
     Retire(RetireStage),
+    /// List the EKS clusters (and node groups) of a region.
+    ListEks(eks::AwsTarget),
 }
 
 /// Where the connection stands.
@@ -144,6 +146,13 @@ pub enum Event {
     MoveNotStarted(String),
     /// A stage of retiring the monolith finished.
     Retired(Result<String, String>),
+    /// The EKS clusters of a region, or why there are none.
+    EksClusters {
+        /// The region listed.
+        region: String,
+        /// The clusters, or why not.
+        clusters: Result<Vec<crate::model::eks::EksCluster>, String>,
+    },
 }
 
 /// Sends events to the UI and asks it to repaint.

@@ -130,6 +130,22 @@ pub(super) async fn supervise(
             super::Command::ResumeMove => desk.recorded(&plan, &client_rx, &sink, true),
             super::Command::RollBackMove => desk.recorded(&plan, &client_rx, &sink, false),
             super::Command::Retire(stage) => desk.retire(&plan, &client_rx, &sink, stage),
+            super::Command::ListEks(target) => {
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    let (region, clusters) = match super::eks::Aws::load(&target).await {
+                        Ok(aws) => {
+                            let clusters = aws.clusters().await.map_err(|e| e.to_string());
+                            (aws.region.clone(), clusters)
+                        }
+                        Err(e) => (
+                            target.region.clone().unwrap_or_default(),
+                            Err(e.to_string()),
+                        ),
+                    };
+                    sink.send(Event::EksClusters { region, clusters });
+                });
+            }
         }
     }
     desk.stop();

@@ -4,6 +4,7 @@
 pub mod board;
 pub mod calculator;
 pub mod connection;
+pub mod eks;
 pub mod log;
 pub mod migration;
 pub mod pod;
@@ -26,6 +27,20 @@ pub struct Persisted {
     pub calculator: calculator::CalculatorSettings,
     /// Namespace filter.
     pub namespace: Option<String>,
+    /// Where the EKS view looks.
+    #[serde(default)]
+    pub eks: eks::EksSettings,
+}
+
+/// What the EKS view shows, from the backend.
+#[derive(Default)]
+pub struct EksState {
+    /// A listing is on its way.
+    pub listing: bool,
+    /// The region listed last.
+    pub region: String,
+    /// The clusters, or why there are none.
+    pub clusters: Option<Result<Vec<crate::model::eks::EksCluster>, String>>,
 }
 
 /// Everything the panels read, updated only from backend events and the commands the panels
@@ -49,6 +64,8 @@ pub struct ConsoleState {
     pub first_live: Option<std::time::Duration>,
     /// The selected pod's details.
     pub details: Option<PodDetails>,
+    /// The EKS view's clusters.
+    pub eks: EksState,
 }
 
 impl ConsoleState {
@@ -82,6 +99,8 @@ pub struct ConsoleApp {
     pub moves: migration::MovePanel,
     /// The selected pod's window.
     pub pod: pod::PodPanel,
+    /// The EKS view.
+    pub eks: eks::EksPanel,
     exit_when_ready: bool,
 }
 
@@ -118,6 +137,7 @@ impl ConsoleApp {
                 opened: Instant::now(),
                 first_live: None,
                 details: None,
+                eks: EksState::default(),
             },
             board,
             calculator: calculator::CalculatorPanel {
@@ -128,6 +148,9 @@ impl ConsoleApp {
             log: log::LogPanel::default(),
             moves: migration::MovePanel::default(),
             pod: pod::PodPanel,
+            eks: eks::EksPanel {
+                settings: persisted.eks,
+            },
             exit_when_ready,
         }
     }
@@ -137,6 +160,7 @@ impl ConsoleApp {
         Persisted {
             calculator: self.calculator.settings.clone(),
             namespace: self.board.namespace.clone(),
+            eks: self.eks.settings.clone(),
         }
     }
 
@@ -152,6 +176,10 @@ impl ConsoleApp {
                 self.state.details = Some(PodDetails::loading(namespace, name));
             }
             Command::SelectPod(None) => self.state.details = None,
+            Command::ListEks(target) => {
+                self.state.eks.listing = true;
+                self.state.eks.region = target.region.clone().unwrap_or_default();
+            }
             Command::EventsNamespace(namespace) => {
                 if *namespace == self.state.events_namespace {
                     return;
@@ -235,6 +263,11 @@ impl ConsoleApp {
                     self.moves.progress = None;
                     self.moves.problem = Some(why);
                 }
+                Event::EksClusters { region, clusters } => {
+                    self.state.eks.listing = false;
+                    self.state.eks.region = region;
+                    self.state.eks.clusters = Some(clusters);
+                }
                 Event::Retired(result) => {
                     self.moves.retiring = false;
                     self.moves.retired = Some(result);
@@ -298,7 +331,13 @@ impl ConsoleApp {
             .resizable(true)
             .default_size(200.0)
             .size_range(160.0..=260.0)
-            .show(ui, |ui| self.connection.ui(ui, &self.state, &mut commands));
+            .show(ui, |ui| {
+                self.connection.ui(ui, &self.state, &mut commands);
+                ui.separator();
+                egui::ScrollArea::vertical()
+                    .id_salt("eks-scroll")
+                    .show(ui, |ui| self.eks.ui(ui, &self.state, &mut commands));
+            });
         egui::Panel::right("calculator")
             .resizable(true)
             .default_size(430.0)

@@ -1,0 +1,127 @@
+//! The EKS view beside the kubeconfig contexts: a region and profile, the region's clusters, and
+//! each cluster's node groups with the OS its AMI type runs and its scaling.
+
+use egui::RichText;
+use serde::{Deserialize, Serialize};
+
+use super::{ConsoleState, Panel};
+use crate::backend::Command;
+use crate::backend::eks::AwsTarget;
+use crate::model::NodeOs;
+
+/// What survives a restart: where to look.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct EksSettings {
+    /// The region (empty: the SDK's default).
+    pub region: String,
+    /// The named profile (empty: the SDK's default).
+    pub profile: String,
+}
+
+impl EksSettings {
+    fn target(&self) -> AwsTarget {
+        let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        AwsTarget {
+            region: some(&self.region),
+            profile: some(&self.profile),
+        }
+    }
+}
+
+/// The panel.
+#[derive(Default)]
+pub struct EksPanel {
+    /// Region and profile fields.
+    pub settings: EksSettings,
+}
+
+impl Panel for EksPanel {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, commands: &mut Vec<Command>) {
+        ui.heading("Amazon EKS");
+        egui::Grid::new("eks-target").num_columns(2).show(ui, |ui| {
+            let label = ui.label("Region");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.settings.region)
+                    .hint_text("AWS_REGION")
+                    .desired_width(110.0),
+            )
+            .labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label("Profile");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.settings.profile)
+                    .hint_text("default")
+                    .desired_width(110.0),
+            )
+            .labelled_by(label.id);
+            ui.end_row();
+        });
+        ui.horizontal(|ui| {
+            if ui.button("List clusters").clicked() {
+                commands.push(Command::ListEks(self.settings.target()));
+            }
+            if state.eks.listing {
+                ui.spinner();
+            }
+        });
+        match &state.eks.clusters {
+            None => {}
+            Some(Err(why)) => {
+                ui.colored_label(egui::Color32::from_rgb(218, 54, 51), why);
+            }
+            Some(Ok(clusters)) if clusters.is_empty() => {
+                ui.label(RichText::new(format!("No clusters in {}", state.eks.region)).weak());
+            }
+            Some(Ok(clusters)) => {
+                for cluster in clusters {
+                    egui::CollapsingHeader::new(format!("{} · {}", cluster.name, cluster.status))
+                        .id_salt(("eks-cluster", &cluster.name))
+                        .default_open(true)
+                        .show(ui, |ui| {
+                            ui.label(
+                                RichText::new(format!(
+                                    "Kubernetes {} · {}",
+                                    cluster.version, cluster.platform_version
+                                ))
+                                .weak(),
+                            );
+                            if cluster.node_groups.is_empty() {
+                                ui.label(RichText::new("no managed node groups").weak());
+                            }
+                            for group in &cluster.node_groups {
+                                let color = match group.os {
+                                    NodeOs::Windows => egui::Color32::from_rgb(0, 120, 212),
+                                    _ => egui::Color32::from_rgb(240, 160, 40),
+                                };
+                                ui.colored_label(
+                                    color,
+                                    format!(
+                                        "{} · {} · {} nodes ({}–{})",
+                                        group.name,
+                                        group.os.title(),
+                                        group.desired,
+                                        group.min,
+                                        group.max
+                                    ),
+                                )
+                                .on_hover_text(format!(
+                                    "AMI type {}\ninstance types {}\nmin / desired / max {} / {} / {}\nstatus {}{}",
+                                    group.ami_type,
+                                    group.instance_types.join(", "),
+                                    group.min,
+                                    group.desired,
+                                    group.max,
+                                    group.status,
+                                    group
+                                        .health_issues
+                                        .iter()
+                                        .map(|i| format!("\nhealth: {i}"))
+                                        .collect::<String>()
+                                ));
+                            }
+                        });
+                }
+            }
+        }
+    }
+}
