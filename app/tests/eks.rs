@@ -152,7 +152,7 @@ fn bad_input_is_named_with_what_fixes_it() {
     fails(
         &["eks", "clusters"],
         &[],
-        "No AWS region is set: pass --region",
+        "No AWS region is set: give one (--region us-west-2",
     );
     fails(
         &["eks", "clusters", "--region", REGION],

@@ -31,7 +31,7 @@ pub struct AwsTarget {
 pub enum AwsError {
     /// No region anywhere.
     #[error(
-        "No AWS region is set: pass --region (for example --region us-west-2) or set AWS_REGION."
+        "No AWS region is set: give one (--region us-west-2 on the command line, the Region field in the window) or set AWS_REGION."
     )]
     NoRegion,
     /// A region that cannot be one.
