@@ -380,3 +380,105 @@ fn token_prints_an_exec_credential_and_kubeconfig_writes_a_context_that_uses_it(
         0o600
     );
 }
+
+/// The console connects to a cluster with the tokens it signs: the local cluster stands in for
+/// EKS cluster `hybrid`, checking each token by the authenticator's rules and asking STS (moto)
+/// whose it is. The AWS SDK reads its endpoint and credentials from the environment, so the
+/// test runs again in a child process with that environment.
+#[test]
+fn the_console_and_kubectl_reach_a_cluster_with_the_consoles_own_eks_tokens() {
+    const NAME: &str = "the_console_and_kubectl_reach_a_cluster_with_the_consoles_own_eks_tokens";
+    let Some(moto_url) = std::env::var_os("HYBRID_CONSOLE_TEST_MOTO") else {
+        let moto = Moto::start();
+        moto.hybrid_cluster(REGION, "hybrid");
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture"])
+            .env("HYBRID_CONSOLE_TEST_MOTO", &moto.url)
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the test failed in its child process");
+        return;
+    };
+    let moto_url = moto_url.to_string_lossy().into_owned();
+    // moto's STS says the caller is this user; the cluster makes it an admin, as EKS's access
+    // entry for the cluster creator does.
+    let caller = "arn:aws:sts::123456789012:user/moto";
+    let cluster = support::TestCluster::start_eks(local_cluster::eks_auth::EksIdentity {
+        cluster: "hybrid".into(),
+        sts_endpoint: Some(moto_url.clone()),
+        admins: vec![caller.into()],
+    });
+    let (endpoint, ca) = cluster.endpoint_and_ca();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let aws = hybrid_console::backend::eks::Aws::load(
+            &hybrid_console::backend::eks::AwsTarget::default(),
+        )
+        .await
+        .unwrap();
+        let access = hybrid_console::backend::eks::ClusterAccess {
+            arn: "arn:aws:eks:us-west-2:123456789012:cluster/hybrid".into(),
+            endpoint: endpoint.clone(),
+            certificate_authority: ca.clone(),
+        };
+        let connection = hybrid_console::backend::eks::connect::open(
+            std::sync::Arc::new(aws),
+            "hybrid",
+            &access,
+        )
+        .await
+        .unwrap();
+        let nodes = kube::Api::<k8s_openapi::api::core::v1::Node>::all(connection.api.clone())
+            .list(&Default::default())
+            .await
+            .unwrap();
+        assert_eq!(nodes.items.len(), 4);
+    });
+    // kubectl, through a context `eks kubeconfig` wrote, with the endpoint pointed at the
+    // stand-in: the exec plugin is this console.
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("config");
+    let path = kubeconfig.to_string_lossy().into_owned();
+    let out = Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+        .args([
+            "eks",
+            "kubeconfig",
+            "--cluster",
+            "hybrid",
+            "--kubeconfig",
+            &path,
+        ])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let mut config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    config["clusters"][0]["cluster"]["server"] = endpoint.into();
+    config["clusters"][0]["cluster"]["certificate-authority-data"] = ca.into();
+    std::fs::write(&kubeconfig, serde_yaml::to_string(&config).unwrap()).unwrap();
+    let kubectl = |args: &[&str]| {
+        let out = Command::new("kubectl")
+            .env("KUBECONFIG", &kubeconfig)
+            .env("HOME", home.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(kubectl(&["get", "nodes", "-o", "name"]).lines().count(), 4);
+    let whoami = kubectl(&[
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ]);
+    assert_eq!(whoami, caller);
+}

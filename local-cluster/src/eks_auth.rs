@@ -1,10 +1,19 @@
-//! The checks an EKS cluster's authenticator (aws-iam-authenticator) makes on a bearer token
-//! before it calls the presigned STS URL inside to learn who is asking. Written from its rules,
-//! not from any client's code, so it can judge tokens made by any client.
+//! What an EKS cluster's authenticator (aws-iam-authenticator) does with a bearer token: the
+//! checks it makes on the token, then the call of the presigned STS URL inside to learn who is
+//! asking. Written from its rules, not from any client's code, so it can judge tokens made by
+//! any client. The local cluster uses it to stand in for an EKS cluster (`--eks-cluster`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::authorization::{MASTERS, UserInfo};
 
 /// The prefix of an EKS token.
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
@@ -147,6 +156,121 @@ pub fn verify(token: &str, now: i64) -> Result<VerifiedToken, String> {
     })
 }
 
+/// Where the local cluster, standing in for an EKS cluster, asks STS who a token belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EksIdentity {
+    /// The cluster's name (what `x-k8s-aws-id` carries).
+    pub cluster: String,
+    /// The STS endpoint to call instead of the token's own host (an AWS API emulator offline);
+    /// `None` calls the token's host.
+    pub sts_endpoint: Option<String>,
+    /// IAM ARNs given `system:masters` (the cluster creator's access entry, as on EKS).
+    pub admins: Vec<String>,
+}
+
+/// Tells who an EKS token belongs to, and remembers it while the token is valid.
+pub struct EksAuthenticator {
+    identity: EksIdentity,
+    client: Client<HttpConnector, Empty<Bytes>>,
+    known: Mutex<HashMap<String, (UserInfo, i64)>>,
+}
+
+/// The ARN STS answers with, from its XML.
+fn caller_arn(xml: &str) -> Option<String> {
+    let document = roxmltree::Document::parse(xml).ok()?;
+    document
+        .descendants()
+        .find(|n| n.has_tag_name("Arn"))
+        .and_then(|n| n.text())
+        .map(str::to_owned)
+}
+
+impl EksAuthenticator {
+    /// An authenticator for `identity`.
+    pub fn new(identity: EksIdentity) -> EksAuthenticator {
+        EksAuthenticator {
+            identity,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            known: Mutex::default(),
+        }
+    }
+
+    /// The user `token` belongs to: checked, then sent to STS, whose answer names the caller.
+    pub async fn authenticate(&self, token: &str, now: i64) -> Result<UserInfo, String> {
+        if let Ok(known) = self.known.lock()
+            && let Some((user, until)) = known.get(token)
+            && *until > now
+        {
+            return Ok(user.clone());
+        }
+        let verified = verify(token, now)?;
+        let url = match &self.identity.sts_endpoint {
+            Some(endpoint) => {
+                let query = verified
+                    .url
+                    .split_once('?')
+                    .map(|(_, q)| q)
+                    .unwrap_or_default();
+                format!("{}/?{query}", endpoint.trim_end_matches('/'))
+            }
+            None => verified.url.clone(),
+        };
+        let mut request = axum::http::Request::get(&url)
+            .header("x-k8s-aws-id", &self.identity.cluster)
+            .header("accept", "application/xml");
+        if self.identity.sts_endpoint.is_some() {
+            // An emulator (moto server) tells services apart by the Authorization header's
+            // credential scope, not by a presigned query: name the scope there too. Real STS
+            // gets the presigned URL alone.
+            let scope = verified
+                .parameters
+                .get("x-amz-credential")
+                .cloned()
+                .unwrap_or_default();
+            request = request.header(
+                "authorization",
+                format!("AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host;x-k8s-aws-id, Signature=presigned"),
+            );
+        }
+        let request = request
+            .body(Empty::new())
+            .map_err(|e| format!("cannot build the STS request: {e}"))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| format!("STS at {url} did not answer: {e}"))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("STS's answer could not be read: {e}"))?
+            .to_bytes();
+        let text = String::from_utf8_lossy(&body);
+        if !status.is_success() {
+            return Err(format!(
+                "STS refused the token ({status}): {}",
+                text.chars().take(200).collect::<String>()
+            ));
+        }
+        let arn = caller_arn(&text).ok_or("STS's answer names no caller")?;
+        let groups: &[&str] = if self.identity.admins.iter().any(|a| a == &arn) {
+            &[MASTERS]
+        } else {
+            &[]
+        };
+        let user = UserInfo::new(arn, groups);
+        // Remembered for a minute, as the real authenticator caches, so STS is not asked on
+        // every request.
+        if let Ok(mut known) = self.known.lock() {
+            known.retain(|_, (_, until)| *until > now);
+            known.insert(token.to_owned(), (user.clone(), now + 60));
+        }
+        Ok(user)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +284,17 @@ mod tests {
 
     const GOOD: &str = "https://sts.us-west-2.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20231114%2Fus-west-2%2Fsts%2Faws4_request&X-Amz-Date=20231114T221320Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id&X-Amz-Signature=abc";
     const SIGNED: i64 = 1_700_000_000;
+
+    #[test]
+    fn the_caller_is_read_from_stss_answer() {
+        let xml = r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><UserId>AIDA</UserId><Account>123456789012</Account><Arn>arn:aws:iam::123456789012:user/alice</Arn></GetCallerIdentityResult></GetCallerIdentityResponse>"#;
+        assert_eq!(
+            caller_arn(xml).as_deref(),
+            Some("arn:aws:iam::123456789012:user/alice")
+        );
+        assert_eq!(caller_arn("<x/>"), None);
+        assert_eq!(caller_arn("not xml"), None);
+    }
 
     #[test]
     fn a_good_token_passes_within_fifteen_minutes() {

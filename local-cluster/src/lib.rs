@@ -71,6 +71,8 @@ pub struct ClusterConfig {
     pub simulated_start: Duration,
     /// The first crash-loop back-off.
     pub crash_backoff: Duration,
+    /// Stand in for this EKS cluster: accept its bearer tokens, asking STS whose they are.
+    pub eks: Option<eks_auth::EksIdentity>,
 }
 
 impl Default for ClusterConfig {
@@ -86,6 +88,7 @@ impl Default for ClusterConfig {
             launcher: None,
             simulated_start: Duration::from_millis(500),
             crash_backoff: Duration::from_secs(10),
+            eks: None,
         }
     }
 }
@@ -214,6 +217,7 @@ impl LocalCluster {
             users.clone(),
             local.to_string(),
             Some(runtime),
+            config.eks.clone(),
         );
         let (stop, stopped) = watch::channel(false);
         tasks.push(tokio::spawn(server::serve(

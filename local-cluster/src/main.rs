@@ -36,6 +36,17 @@ enum Command {
         /// Deploy the calculator's starting point (the Windows monolith) and wait until it is ready.
         #[arg(long)]
         with_calculator: bool,
+        /// Stand in for this EKS cluster: accept its bearer tokens (`k8s-aws-v1.…`), asking STS
+        /// whose they are.
+        #[arg(long)]
+        eks_cluster: Option<String>,
+        /// The STS endpoint to ask instead of the token's own (an AWS API emulator such as moto
+        /// server, offline); default AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL.
+        #[arg(long)]
+        eks_sts_endpoint: Option<String>,
+        /// An IAM ARN given cluster-admin (`system:masters`), like an EKS access entry; repeatable.
+        #[arg(long)]
+        eks_admin: Vec<String>,
     },
 }
 
@@ -63,7 +74,17 @@ fn main() -> anyhow::Result<()> {
                 port,
                 watch_history,
                 with_calculator,
+                eks_cluster,
+                eks_sts_endpoint,
+                eks_admin,
             } => {
+                let eks = eks_cluster.map(|cluster| local_cluster::eks_auth::EksIdentity {
+                    cluster,
+                    sts_endpoint: eks_sts_endpoint
+                        .or_else(|| std::env::var("AWS_ENDPOINT_URL_STS").ok())
+                        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()),
+                    admins: eks_admin,
+                });
                 let config = ClusterConfig {
                     windows_nodes,
                     linux_nodes,
@@ -71,6 +92,7 @@ fn main() -> anyhow::Result<()> {
                     kubeconfig_path: Some(kubeconfig.clone()),
                     watch_history,
                     with_calculator,
+                    eks,
                     ..ClusterConfig::default()
                 };
                 let cluster = LocalCluster::start(config).await?;

@@ -18,6 +18,13 @@ pub enum ConnectionTarget {
         /// The context.
         context: Option<String>,
     },
+    /// An EKS cluster, reached with the console's own tokens (no kubeconfig, no `aws` CLI).
+    Eks {
+        /// Region and profile.
+        aws: super::eks::AwsTarget,
+        /// The cluster's name.
+        cluster: String,
+    },
 }
 
 impl ConnectionTarget {
@@ -84,6 +91,10 @@ impl ConnectionTarget {
                 context: Some(c), ..
             } => c.clone(),
             ConnectionTarget::Kubeconfig { context: None, .. } => "current context".into(),
+            ConnectionTarget::Eks { aws, cluster } => match &aws.region {
+                Some(region) => format!("EKS {cluster} ({region})"),
+                None => format!("EKS {cluster}"),
+            },
         }
     }
 }
@@ -199,6 +210,9 @@ pub enum ConnectError {
     /// The embedded cluster did not start.
     #[error("The local hybrid cluster did not start: {0}")]
     LocalCluster(String),
+    /// AWS could not be asked for the cluster (credentials, region, no such cluster).
+    #[error("{0}")]
+    Aws(String),
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -313,6 +327,11 @@ pub async fn kube_config(
             }
             (config, context.clone())
         }
+        ConnectionTarget::Eks { cluster, .. } => {
+            return Err(ConnectError::Other(format!(
+                "EKS cluster {cluster} is reached without a kubeconfig"
+            )));
+        }
     };
     let options = KubeConfigOptions {
         context,
@@ -354,6 +373,16 @@ pub async fn open(
     target: &ConnectionTarget,
     local_kubeconfig: Option<&str>,
 ) -> Result<Connection, ConnectError> {
+    if let ConnectionTarget::Eks { aws, cluster } = target {
+        let aws = super::eks::Aws::load(aws)
+            .await
+            .map_err(|e| ConnectError::Aws(e.to_string()))?;
+        let (_, access) = aws
+            .cluster(cluster)
+            .await
+            .map_err(|e| ConnectError::Aws(e.to_string()))?;
+        return super::eks::connect::open(std::sync::Arc::new(aws), cluster, &access).await;
+    }
     let config = kube_config(target, local_kubeconfig).await?;
     verified(config).await
 }
@@ -393,17 +422,27 @@ pub async fn verified(config: kube::Config) -> Result<Connection, ConnectError> 
     };
     let client = build(config)?;
     let proxy = build(proxy_config)?;
-    let version = client
+    checked(client, proxy, server).await.map_err(named)
+}
+
+/// A connection of `api` and `proxy` to `server`, checked by asking the server's version and
+/// listing nodes (the least the board needs).
+pub async fn checked(
+    api: kube::Client,
+    proxy: kube::Client,
+    server: String,
+) -> Result<Connection, ConnectError> {
+    let version = api
         .apiserver_version()
         .await
-        .map_err(|e| named(ConnectError::classify(&e, &server, "get", "/version")))?;
-    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
+        .map_err(|e| ConnectError::classify(&e, &server, "get", "/version"))?;
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(api.clone());
     nodes
         .list_metadata(&kube::api::ListParams::default().limit(1))
         .await
-        .map_err(|e| named(ConnectError::classify(&e, &server, "list", "nodes")))?;
+        .map_err(|e| ConnectError::classify(&e, &server, "list", "nodes"))?;
     Ok(Connection {
-        api: client,
+        api,
         proxy,
         server,
         version: version.git_version,

@@ -48,7 +48,7 @@ pub(super) async fn supervise(
                 let _ = client_tx.send(None);
                 sink.send(Event::Contexts(connection::list_contexts(match &target {
                     ConnectionTarget::Kubeconfig { path, .. } => path.as_ref(),
-                    ConnectionTarget::Local => None,
+                    ConnectionTarget::Local | ConnectionTarget::Eks { .. } => None,
                 })));
                 session = Some(tokio::spawn(run(
                     target,
@@ -193,7 +193,7 @@ async fn connect_once(
     let label = target.describe();
     let kubeconfig = match target {
         ConnectionTarget::Local => Some(local_kubeconfig(local, sink, &label).await?),
-        ConnectionTarget::Kubeconfig { .. } => None,
+        ConnectionTarget::Kubeconfig { .. } | ConnectionTarget::Eks { .. } => None,
     };
     sink.send(Event::Connection(ConnectionStatus::Connecting {
         target: label,
@@ -210,6 +210,7 @@ fn permanent(error: &ConnectError) -> bool {
             | ConnectError::Kubeconfig(_)
             | ConnectError::LocalCluster(_)
             | ConnectError::Forbidden { .. }
+            | ConnectError::Aws(_)
     )
 }
 

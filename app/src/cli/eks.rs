@@ -9,18 +9,12 @@ use clap::{Args, Subcommand};
 use serde_yaml::Value;
 
 use super::{Cli, Output};
-use crate::backend::eks::{Aws, AwsTarget, token};
+use crate::backend::eks::{Aws, token};
 use crate::model::eks::EksCluster;
 
 /// `eks` arguments.
 #[derive(Debug, Args)]
 pub struct EksArgs {
-    /// The AWS region (default: AWS_REGION, or the profile's region).
-    #[arg(long, global = true)]
-    pub region: Option<String>,
-    /// The named AWS profile (default: AWS_PROFILE, or `default`).
-    #[arg(long, global = true)]
-    pub profile: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: EksCommand,
@@ -43,15 +37,6 @@ pub enum EksCommand {
         #[arg(long)]
         cluster: String,
     },
-}
-
-impl EksArgs {
-    fn target(&self) -> AwsTarget {
-        AwsTarget {
-            region: self.region.clone(),
-            profile: self.profile.clone(),
-        }
-    }
 }
 
 /// The clusters as text.
@@ -92,7 +77,7 @@ pub fn clusters_table(clusters: &[EksCluster], region: &str) -> String {
 
 /// Runs `eks`.
 pub async fn eks(cli: &Cli, args: &EksArgs) -> anyhow::Result<(String, bool)> {
-    let aws = Aws::load(&args.target()).await?;
+    let aws = Aws::load(&cli.aws()).await?;
     match &args.command {
         EksCommand::Clusters => {
             let clusters = aws.clusters().await?;

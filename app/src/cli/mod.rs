@@ -34,6 +34,16 @@ pub struct Cli {
     /// The kubeconfig context (default: its current context).
     #[arg(long, global = true)]
     pub context: Option<String>,
+    /// Connect to this EKS cluster directly (its endpoint and CA from the EKS API, tokens signed
+    /// by the console), instead of through a kubeconfig.
+    #[arg(long, global = true)]
+    pub eks_cluster: Option<String>,
+    /// The AWS region (default: AWS_REGION, or the profile's region).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// The named AWS profile (default: AWS_PROFILE, or `default`).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
     /// How subcommands print their result.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -84,7 +94,23 @@ pub enum Command {
 impl Cli {
     /// Where to connect, by the documented order.
     pub fn target(&self) -> ConnectionTarget {
-        ConnectionTarget::resolve(self.local, self.kubeconfig.clone(), self.context.clone())
+        match &self.eks_cluster {
+            Some(cluster) if !self.local => ConnectionTarget::Eks {
+                aws: self.aws(),
+                cluster: cluster.clone(),
+            },
+            _ => {
+                ConnectionTarget::resolve(self.local, self.kubeconfig.clone(), self.context.clone())
+            }
+        }
+    }
+
+    /// The AWS region and profile the flags give.
+    pub fn aws(&self) -> crate::backend::eks::AwsTarget {
+        crate::backend::eks::AwsTarget {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+        }
     }
 }
 
@@ -136,7 +162,7 @@ async fn connect(
             *local = Some(cluster);
             Some(text)
         }
-        ConnectionTarget::Kubeconfig { .. } => None,
+        ConnectionTarget::Kubeconfig { .. } | ConnectionTarget::Eks { .. } => None,
     };
     Ok(connection::open(target, kubeconfig.as_deref()).await?)
 }

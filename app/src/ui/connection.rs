@@ -41,7 +41,7 @@ impl ConnectionView {
                     context: Some(c), ..
                 } => c == &context.name,
                 ConnectionTarget::Kubeconfig { context: None, .. } => context.current,
-                ConnectionTarget::Local => false,
+                ConnectionTarget::Local | ConnectionTarget::Eks { .. } => false,
             };
             let label = if context.current {
                 format!("{} (current)", context.name)

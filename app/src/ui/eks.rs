@@ -5,8 +5,8 @@ use egui::RichText;
 use serde::{Deserialize, Serialize};
 
 use super::{ConsoleState, Panel};
-use crate::backend::Command;
 use crate::backend::eks::AwsTarget;
+use crate::backend::{Command, ConnectionTarget};
 use crate::model::NodeOs;
 
 /// What survives a restart: where to look.
@@ -85,6 +85,21 @@ impl Panel for EksPanel {
                                 ))
                                 .weak(),
                             );
+                            let target = ConnectionTarget::Eks {
+                                aws: AwsTarget {
+                                    region: Some(cluster.region.clone()),
+                                    profile: self.settings.target().profile,
+                                },
+                                cluster: cluster.name.clone(),
+                            };
+                            let active = state.target == target;
+                            if ui
+                                .add_enabled(!active, egui::Button::new(if active { "Connected" } else { "Connect" }))
+                                .on_hover_text("Reach it with the console's own EKS tokens: no kubeconfig, no aws CLI")
+                                .clicked()
+                            {
+                                commands.push(Command::Connect(target));
+                            }
                             if cluster.node_groups.is_empty() {
                                 ui.label(RichText::new("no managed node groups").weak());
                             }

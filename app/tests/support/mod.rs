@@ -25,6 +25,7 @@ pub struct TestCluster {
     /// The kubeconfig it writes (rewritten on every start: a new CA and token each time).
     pub kubeconfig: PathBuf,
     with_calculator: bool,
+    eks: Option<local_cluster::eks_auth::EksIdentity>,
     dir: tempfile::TempDir,
 }
 
@@ -59,10 +60,34 @@ impl TestCluster {
             port: free_port(),
             kubeconfig: dir.path().join("kubeconfig"),
             with_calculator,
+            eks: None,
             dir,
         };
         cluster.up();
         cluster
+    }
+
+    /// 2 Windows + 2 Linux nodes, standing in for the EKS cluster `identity` names.
+    pub fn start_eks(identity: local_cluster::eks_auth::EksIdentity) -> TestCluster {
+        let mut cluster = TestCluster::start(false);
+        cluster.down();
+        cluster.eks = Some(identity);
+        cluster.up();
+        cluster
+    }
+
+    /// The API server's URL and its CA (base64 PEM), as `DescribeCluster` gives them.
+    pub fn endpoint_and_ca(&self) -> (String, String) {
+        let text = std::fs::read_to_string(&self.kubeconfig).expect("read kubeconfig");
+        let config: serde_yaml::Value = serde_yaml::from_str(&text).expect("parse kubeconfig");
+        let cluster = &config["clusters"][0]["cluster"];
+        (
+            cluster["server"].as_str().expect("server").to_owned(),
+            cluster["certificate-authority-data"]
+                .as_str()
+                .expect("CA")
+                .to_owned(),
+        )
     }
 
     /// Starts the cluster (again) on the same port and kubeconfig path.
@@ -72,6 +97,7 @@ impl TestCluster {
             port: self.port,
             kubeconfig_path: Some(self.kubeconfig.clone()),
             with_calculator: self.with_calculator,
+            eks: self.eks.clone(),
             launcher: Some(launcher()),
             ..ClusterConfig::default()
         };

@@ -70,6 +70,8 @@ pub struct ApiState {
     pub address: String,
     /// Logs and proxying, provided by the kubelets and the service network.
     pub runtime: Option<Arc<dyn Runtime>>,
+    /// EKS bearer tokens, when the cluster stands in for an EKS cluster.
+    pub eks: Option<Arc<crate::eks_auth::EksAuthenticator>>,
     openapi: openapi::Documents,
 }
 
@@ -80,12 +82,14 @@ impl ApiState {
         users: Arc<Users>,
         address: String,
         runtime: Option<Arc<dyn Runtime>>,
+        eks: Option<crate::eks_auth::EksIdentity>,
     ) -> Arc<ApiState> {
         Arc::new(ApiState {
             registry,
             users,
             address,
             runtime,
+            eks: eks.map(|identity| Arc::new(crate::eks_auth::EksAuthenticator::new(identity))),
             openapi: openapi::Documents::build(),
         })
     }
@@ -117,12 +121,26 @@ async fn authenticate(
 ) -> Response {
     let path = request.uri().path();
     let public = matches!(path, "/healthz" | "/livez" | "/readyz" | "/version");
-    let user = request
+    let token = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|token| state.users.authenticate(token.trim()));
+        .map(|t| t.trim().to_owned());
+    let mut user = token.as_deref().and_then(|t| state.users.authenticate(t));
+    // An EKS token is checked, then STS is asked whose it is, as an EKS cluster does.
+    if user.is_none()
+        && let (Some(token), Some(eks)) = (&token, &state.eks)
+        && token.starts_with(crate::eks_auth::TOKEN_PREFIX)
+    {
+        match eks
+            .authenticate(token, jiff::Timestamp::now().as_second())
+            .await
+        {
+            Ok(who) => user = Some(who),
+            Err(why) => tracing::info!(%why, "EKS token refused"),
+        }
+    }
     match user {
         Some(user) => {
             request.extensions_mut().insert(user);

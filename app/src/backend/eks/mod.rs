@@ -2,6 +2,7 @@
 //! region's clusters and node groups, and the bearer token the console connects with. Errors are
 //! said in words an operator can act on, with the command that fixes them.
 
+pub mod connect;
 pub mod token;
 
 use std::time::SystemTime;
