@@ -362,8 +362,9 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
     let viewable = |verbs: &Value| {
         json!([
             {"apiGroups": [""], "resources": ["pods", "pods/log", "pods/status", "services", "services/status", "endpoints", "configmaps", "events", "serviceaccounts", "namespaces", "namespaces/status"], "verbs": verbs},
-            {"apiGroups": ["apps"], "resources": ["deployments", "deployments/status", "deployments/scale", "replicasets", "replicasets/status", "replicasets/scale"], "verbs": verbs},
+            {"apiGroups": ["apps"], "resources": ["deployments", "deployments/status", "deployments/scale", "replicasets", "replicasets/status", "replicasets/scale", "daemonsets", "daemonsets/status"], "verbs": verbs},
             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": verbs},
+            {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets", "poddisruptionbudgets/status"], "verbs": verbs},
         ])
     };
     let mut edit_rules = viewable(&read);
@@ -377,6 +378,7 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
                 .filter(|r| r["resources"] != json!(["endpointslices"])),
         );
         rules.push(json!({"apiGroups": [""], "resources": ["secrets", "pods/proxy", "services/proxy"], "verbs": ["get", "list", "watch", "create", "delete", "deletecollection", "patch", "update"]}));
+        rules.push(json!({"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]}));
     }
     for (name, rules) in [
         (

@@ -61,6 +61,25 @@ pub fn apply(kind: &ResourceKind, object: &mut Value) {
                 pod_spec(template);
             }
         }
+        ("apps", "DaemonSet") => {
+            if let Some(spec) = object_at(object, "spec") {
+                set_default(spec, "revisionHistoryLimit", json!(10));
+                let strategy = spec.entry("updateStrategy").or_insert_with(|| json!({}));
+                if let Some(s) = strategy.as_object_mut() {
+                    set_default(s, "type", json!("RollingUpdate"));
+                    if s["type"] == "RollingUpdate" {
+                        let rolling = s.entry("rollingUpdate").or_insert_with(|| json!({}));
+                        if let Some(r) = rolling.as_object_mut() {
+                            set_default(r, "maxSurge", json!(0));
+                            set_default(r, "maxUnavailable", json!(1));
+                        }
+                    }
+                }
+            }
+            if let Some(template) = object.pointer_mut("/spec/template/spec") {
+                pod_spec(template);
+            }
+        }
         ("apps", "ReplicaSet") => {
             if let Some(spec) = object_at(object, "spec") {
                 set_default(spec, "replicas", json!(1));

@@ -296,6 +296,14 @@ impl ApiError {
         )
     }
 
+    /// 429 TooManyRequests, as an eviction that would break a disruption budget gets it.
+    pub fn too_many_requests(message: impl Into<String>, details: Value) -> ApiError {
+        ApiError {
+            details: Some(details),
+            ..ApiError::new(429, "TooManyRequests", message)
+        }
+    }
+
     /// 500 InternalError.
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(

@@ -185,6 +185,8 @@ impl LocalCluster {
         let mut tasks = Vec::new();
         tasks.extend(controllers::replicaset::start(registry.clone()));
         tasks.extend(controllers::deployment::start(registry.clone()));
+        tasks.extend(controllers::daemonset::start(registry.clone()));
+        tasks.extend(controllers::disruption::start(registry.clone()));
         tasks.extend(controllers::garbage_collector::start(registry.clone()));
         tasks.extend(controllers::namespace::start(registry.clone()));
         tasks.extend(controllers::endpoints::start(registry.clone()));
@@ -322,6 +324,13 @@ fn bootstrap(registry: &Registry, plan: &[nodes::NodeSpec]) -> Result<(), errors
             &internal,
         )?;
     }
+    // Windows IPAM, as a cluster prepared for Windows nodes has it (EKS leaves it to the operator).
+    registry.create(
+        resources::configmaps(),
+        "kube-system",
+        json!({"metadata": {"name": "amazon-vpc-cni", "namespace": "kube-system"}, "data": {"enable-windows-ipam": "true"}}),
+        &internal,
+    )?;
     registry.create(
         resources::services(),
         "default",

@@ -145,6 +145,14 @@ pub fn node_object(node: &NodeSpec) -> Value {
     if !taints.is_null() {
         spec["taints"] = taints;
     }
+    let mut capacity = json!({"cpu": cpu, "memory": memory, "pods": pods, "ephemeral-storage": "20959212Ki", "hugepages-2Mi": "0"});
+    let mut allocatable = json!({"cpu": allocatable_cpu, "memory": allocatable_memory, "pods": pods, "ephemeral-storage": "18242267924", "hugepages-2Mi": "0"});
+    if windows {
+        // Windows pods take their IPs from the VPC resource controller, one per secondary IPv4
+        // address of the primary ENI: a t3.large's 12, less the node's own.
+        capacity["vpc.amazonaws.com/PrivateIPv4Address"] = json!("11");
+        allocatable["vpc.amazonaws.com/PrivateIPv4Address"] = json!("11");
+    }
     json!({
         "apiVersion": "v1",
         "kind": "Node",
@@ -159,8 +167,8 @@ pub fn node_object(node: &NodeSpec) -> Value {
         },
         "spec": spec,
         "status": {
-            "capacity": {"cpu": cpu, "memory": memory, "pods": pods, "ephemeral-storage": "20959212Ki", "hugepages-2Mi": "0"},
-            "allocatable": {"cpu": allocatable_cpu, "memory": allocatable_memory, "pods": pods, "ephemeral-storage": "18242267924", "hugepages-2Mi": "0"},
+            "capacity": capacity,
+            "allocatable": allocatable,
             "conditions": conditions(true),
             "addresses": [
                 {"type": "InternalIP", "address": node.ip.to_string()},

@@ -142,7 +142,8 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
     ]
 }
 
-fn tolerates(tolerations: &[Value], taint: &Value) -> bool {
+/// Whether `tolerations` tolerate `taint` (key, value, effect; `Exists` and empty keys).
+pub fn tolerates(tolerations: &[Value], taint: &Value) -> bool {
     tolerations.iter().any(|t| {
         let effect_ok = t["effect"]
             .as_str()
@@ -197,7 +198,7 @@ fn expression_matches(
 }
 
 /// nodeSelector and required node affinity.
-fn affinity_matches(pod: &Value, node: &Value) -> bool {
+pub fn affinity_matches(pod: &Value, node: &Value) -> bool {
     let empty = serde_json::Map::new();
     let labels = node["metadata"]["labels"].as_object().unwrap_or(&empty);
     let node_name = node["metadata"]["name"].as_str().unwrap_or_default();

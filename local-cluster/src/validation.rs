@@ -18,7 +18,7 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
     use k8s_openapi::api::{
         apps::v1 as apps, authentication::v1 as authentication, authorization::v1 as authorization,
         coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
-        rbac::v1 as rbac,
+        policy::v1 as policy, rbac::v1 as rbac,
     };
     let mut normalized = object.clone();
     quantities_as_strings(&mut normalized);
@@ -55,6 +55,8 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
         ("", "ServiceAccount") => typed!(core::ServiceAccount),
         ("apps", "Deployment") => typed!(apps::Deployment),
         ("apps", "ReplicaSet") => typed!(apps::ReplicaSet),
+        ("apps", "DaemonSet") => typed!(apps::DaemonSet),
+        ("policy", "PodDisruptionBudget") => typed!(policy::PodDisruptionBudget),
         ("discovery.k8s.io", "EndpointSlice") => typed!(discovery::EndpointSlice),
         ("coordination.k8s.io", "Lease") => typed!(coordination::Lease),
         ("rbac.authorization.k8s.io", "Role") => typed!(rbac::Role),

@@ -640,3 +640,149 @@ mod reqwest {
         .unwrap()
     }
 }
+
+const DAEMONS_AND_A_BUDGET: &str = r#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: win-agent, namespace: default}
+spec:
+  selector: {matchLabels: {app: win-agent}}
+  template:
+    metadata: {labels: {app: win-agent}}
+    spec:
+      nodeSelector: {kubernetes.io/os: windows}
+      tolerations: [{key: os, operator: Equal, value: windows, effect: NoSchedule}]
+      containers: [{name: agent, image: "mcr.microsoft.com/windows/nanoserver:ltsc2022"}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: linux-agent, namespace: default}
+spec:
+  selector: {matchLabels: {app: linux-agent}}
+  template:
+    metadata: {labels: {app: linux-agent}}
+    spec:
+      containers: [{name: agent, image: "public.ecr.aws/eks-distro/kubernetes/pause:3.9"}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      nodeSelector: {kubernetes.io/os: linux}
+      containers: [{name: web, image: "nginx:1.27"}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web, namespace: default}
+spec:
+  minAvailable: 2
+  selector: {matchLabels: {app: web}}
+"#;
+
+#[test]
+fn daemonsets_cordon_and_drain_behave_as_on_a_real_cluster() {
+    let cluster = Cluster::start();
+    let os = node_os(&cluster);
+    cluster.ok_stdin(&["apply", "-f", "-"], DAEMONS_AND_A_BUDGET);
+    for set in ["ds/win-agent", "ds/linux-agent", "deploy/web"] {
+        cluster.ok(&["rollout", "status", set, "--timeout=60s"]);
+    }
+    // One daemon per node it fits: the Windows agent on each Windows node, the untolerating
+    // Linux agent on each Linux node only (the Windows nodes' taint keeps it off).
+    let placed = |app: &str| -> Vec<String> {
+        let pods = cluster.json(&["get", "pods", "-l", &format!("app={app}")]);
+        let mut nodes: Vec<String> = pods["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["spec"]["nodeName"].as_str().unwrap().to_owned())
+            .collect();
+        nodes.sort();
+        nodes
+    };
+    let of_os = |wanted: &str| -> Vec<String> {
+        let mut nodes: Vec<String> = os
+            .iter()
+            .filter(|(_, o)| *o == wanted)
+            .map(|(n, _)| n.clone())
+            .collect();
+        nodes.sort();
+        nodes
+    };
+    assert_eq!(placed("win-agent"), of_os("windows"));
+    assert_eq!(placed("linux-agent"), of_os("linux"));
+    let table = cluster.ok(&["get", "ds", "win-agent"]);
+    assert!(
+        table.contains("kubernetes.io/os=windows")
+            && table
+                .lines()
+                .nth(1)
+                .and_then(|l| l.split_whitespace().nth(1))
+                == Some("2"),
+        "{table}"
+    );
+
+    // The budget allows no disruption while both web pods are needed: drain cordons the node
+    // and is refused with the real server's words, leaving the pods where they are.
+    let target = placed("web")[0].clone();
+    cluster.wait_for(20, "the budget's status", |c| {
+        let budget = c.json(&["get", "pdb", "web"]);
+        (budget["status"]["currentHealthy"] == 2 && budget["status"]["disruptionsAllowed"] == 0)
+            .then_some(())
+    });
+    let refused = cluster.fails(&["drain", &target, "--ignore-daemonsets", "--timeout=7s"]);
+    assert!(
+        refused.contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "{refused}"
+    );
+    let node = cluster.json(&["get", "node", &target]);
+    assert_eq!(node["spec"]["unschedulable"], true);
+    assert!(placed("web").contains(&target));
+
+    // With room in the budget, the drain goes through; the replacements avoid the cordoned
+    // node, and the daemon stays.
+    cluster.ok(&[
+        "patch",
+        "pdb",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minAvailable":1}}"#,
+    ]);
+    cluster.ok(&["drain", &target, "--ignore-daemonsets", "--timeout=60s"]);
+    cluster.ok(&["rollout", "status", "deploy/web", "--timeout=60s"]);
+    assert!(!placed("web").contains(&target), "{:?}", placed("web"));
+    assert!(placed("linux-agent").contains(&target));
+    cluster.ok(&["uncordon", &target]);
+    assert_ne!(
+        cluster.json(&["get", "node", &target])["spec"]["unschedulable"],
+        true
+    );
+
+    // A changed template rolls out to every node, one at a time.
+    cluster.ok(&[
+        "set",
+        "image",
+        "ds/win-agent",
+        "agent=mcr.microsoft.com/windows/servercore:ltsc2022",
+    ]);
+    cluster.ok(&["rollout", "status", "ds/win-agent", "--timeout=60s"]);
+    cluster.wait_for(20, "only pods of the new template", |c| {
+        let images = c.ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=win-agent",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ]);
+        (images
+            == "mcr.microsoft.com/windows/servercore:ltsc2022 mcr.microsoft.com/windows/servercore:ltsc2022")
+            .then_some(())
+    });
+}

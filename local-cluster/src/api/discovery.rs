@@ -130,6 +130,8 @@ pub(super) fn resource_list(group: &str, version: &str) -> Response {
                         &["create", "delete", "get", "patch", "update"],
                     ),
                     "binding" => ("Binding", None, None, &["create"]),
+                    // kubectl drain looks for exactly this entry to use policy/v1 evictions.
+                    "eviction" => ("Eviction", Some("policy"), Some("v1"), &["create"]),
                     "finalize" => ("Namespace", None, None, &["update"]),
                     _ => continue,
                 };

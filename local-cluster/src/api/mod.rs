@@ -2,6 +2,7 @@
 //! content negotiation; the verbs themselves live in the submodules.
 
 mod discovery;
+mod eviction;
 mod objects;
 mod openapi;
 mod protobuf;
@@ -363,6 +364,7 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
             subresources::scale(&context)
         }
         (Method::POST, true, Some("binding")) => subresources::binding(&context),
+        (Method::POST, true, Some("eviction")) => eviction::evict(&context),
         (Method::PUT, true, Some("finalize")) => subresources::finalize(&context),
         (Method::GET, true, Some("log")) => subresources::log(&context).await,
         (method, _, _) => Err(ApiError::method_not_allowed(format!(

@@ -35,7 +35,7 @@ fn generate(
     use k8s_openapi::api::{
         apps::v1 as apps, authentication::v1 as authentication, authorization::v1 as authorization,
         coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
-        rbac::v1 as rbac,
+        policy::v1 as policy, rbac::v1 as rbac,
     };
     use schemars::JsonSchema;
     let mut generator = settings.into_generator();
@@ -57,6 +57,11 @@ fn generate(
     add!(resources::serviceaccounts(), core::ServiceAccount);
     add!(resources::deployments(), apps::Deployment);
     add!(resources::replicasets(), apps::ReplicaSet);
+    add!(resources::daemonsets(), apps::DaemonSet);
+    add!(
+        resources::poddisruptionbudgets(),
+        policy::PodDisruptionBudget
+    );
     add!(resources::endpointslices(), discovery::EndpointSlice);
     add!(resources::leases(), coordination::Lease);
     add!(resources::roles(), rbac::Role);

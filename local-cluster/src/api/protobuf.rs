@@ -3,8 +3,8 @@
 //! `runtime.Unknown` envelope naming apiVersion and kind around the encoded object. Decoded
 //! with the upstream-generated types of k8s-pb.
 //!
-//! Only the review kinds are decoded so far (`kubectl auth can-i` and `auth whoami` send
-//! nothing else); other kinds are refused with 415, which makes a client retry in JSON where it
+//! Only the review kinds and `policy/v1` Evictions are decoded so far (`kubectl auth can-i`,
+//! `auth whoami` and `drain` send nothing else); other kinds are refused with 415, which makes a client retry in JSON where it
 //! can, and names the media type where it cannot.
 
 use prost::Message;
@@ -21,7 +21,15 @@ const MAGIC: &[u8] = b"k8s\0";
 
 /// Decodes `body` for `kind` into the JSON form the rest of the server handles.
 pub fn decode(kind: &ResourceKind, body: &[u8]) -> Result<Value, ApiError> {
-    use k8s_pb::api::{authentication::v1 as authn, authorization::v1 as authz};
+    decode_as(&kind.api_version(), kind.kind, body)
+}
+
+/// Decodes `body`, which must hold a `kind_name` of `expected_version` (a subresource's body
+/// is not the resource's own kind: `pods/eviction` takes a `policy/v1` Eviction).
+pub fn decode_as(expected_version: &str, kind_name: &str, body: &[u8]) -> Result<Value, ApiError> {
+    use k8s_pb::api::{
+        authentication::v1 as authn, authorization::v1 as authz, policy::v1 as policy,
+    };
     use k8s_pb::apimachinery::pkg::runtime::Unknown;
     let bad =
         |why: String| ApiError::bad_request(format!("cannot decode the Protobuf body: {why}"));
@@ -34,15 +42,41 @@ pub fn decode(kind: &ResourceKind, body: &[u8]) -> Result<Value, ApiError> {
         type_meta.api_version.unwrap_or_default(),
         type_meta.kind.unwrap_or_default(),
     );
-    if api_version != kind.api_version() || sent_kind != kind.kind {
+    if api_version != expected_version || sent_kind != kind_name {
         return Err(bad(format!(
-            "it holds a {sent_kind} of {api_version}, not a {} of {}",
-            kind.kind,
-            kind.api_version()
+            "it holds a {sent_kind} of {api_version}, not a {kind_name} of {expected_version}"
         )));
     }
     let raw = unknown.raw.unwrap_or_default();
-    let spec = match kind.kind {
+    let spec = match kind_name {
+        "Eviction" => {
+            let eviction =
+                policy::Eviction::decode(raw.as_slice()).map_err(|e| bad(e.to_string()))?;
+            let meta = eviction.metadata.unwrap_or_default();
+            let mut out = json!({
+                "apiVersion": api_version,
+                "kind": sent_kind,
+                "metadata": strings([("name", meta.name), ("namespace", meta.namespace)]),
+            });
+            if let Some(options) = eviction.delete_options {
+                let mut d = json!({});
+                if let Some(g) = options.grace_period_seconds {
+                    d["gracePeriodSeconds"] = json!(g);
+                }
+                if let Some(p) = options.propagation_policy {
+                    d["propagationPolicy"] = json!(p);
+                }
+                if !options.dry_run.is_empty() {
+                    d["dryRun"] = json!(options.dry_run);
+                }
+                if let Some(p) = options.preconditions {
+                    d["preconditions"] =
+                        strings([("uid", p.uid), ("resourceVersion", p.resource_version)]);
+                }
+                out["deleteOptions"] = d;
+            }
+            return Ok(out);
+        }
         "SelfSubjectAccessReview" => {
             let review = authz::SelfSubjectAccessReview::decode(raw.as_slice())
                 .map_err(|e| bad(e.to_string()))?;
@@ -132,6 +166,32 @@ mod tests {
         assert_eq!(
             value["spec"]["resourceAttributes"],
             json!({"namespace": "calculator", "verb": "patch", "group": "apps", "resource": "deployments"})
+        );
+    }
+
+    #[test]
+    fn an_eviction_decodes_with_its_delete_options() {
+        use k8s_pb::api::policy::v1 as policy;
+        use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta;
+        let eviction = policy::Eviction {
+            metadata: Some(meta::ObjectMeta {
+                name: Some("web-1".into()),
+                namespace: Some("default".into()),
+                ..Default::default()
+            }),
+            delete_options: Some(meta::DeleteOptions {
+                grace_period_seconds: Some(5),
+                ..Default::default()
+            }),
+        };
+        let body = envelope("policy/v1", "Eviction", eviction.encode_to_vec());
+        let value = decode_as("policy/v1", "Eviction", &body).unwrap();
+        assert_eq!(value["metadata"]["name"], "web-1");
+        assert_eq!(value["deleteOptions"]["gracePeriodSeconds"], 5);
+        let wrong = envelope("policy/v1beta1", "Eviction", Vec::new());
+        assert_eq!(
+            decode_as("policy/v1", "Eviction", &wrong).unwrap_err().code,
+            400
         );
     }
 

@@ -199,6 +199,98 @@ fn columns(kind: &ResourceKind) -> Vec<Column> {
                 "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.",
             ),
         ],
+        ("apps", "DaemonSet") => vec![
+            NAME,
+            (
+                "Desired",
+                "integer",
+                "",
+                0,
+                "The number of nodes that should be running the daemon pod.",
+            ),
+            (
+                "Current",
+                "integer",
+                "",
+                0,
+                "The number of nodes running at least one daemon pod.",
+            ),
+            (
+                "Ready",
+                "integer",
+                "",
+                0,
+                "The number of nodes that should be running the daemon pod and have one or more running and ready.",
+            ),
+            (
+                "Up-to-date",
+                "integer",
+                "",
+                0,
+                "The total number of nodes that are running the updated daemon pod.",
+            ),
+            (
+                "Available",
+                "integer",
+                "",
+                0,
+                "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available.",
+            ),
+            (
+                "Node Selector",
+                "string",
+                "",
+                0,
+                "NodeSelector is a selector which must be true for the pod to fit on a node.",
+            ),
+            AGE,
+            (
+                "Containers",
+                "string",
+                "",
+                1,
+                "Names of each container in the template.",
+            ),
+            (
+                "Images",
+                "string",
+                "",
+                1,
+                "Images referenced by each container in the template.",
+            ),
+            (
+                "Selector",
+                "string",
+                "",
+                1,
+                "A label query over pods that are managed by the daemon set.",
+            ),
+        ],
+        ("policy", "PodDisruptionBudget") => vec![
+            NAME,
+            (
+                "Min Available",
+                "string",
+                "",
+                0,
+                "The minimum number of pods that must be available simultaneously. This can be either an integer or a string specifying a percentage, e.g. \"28%\".",
+            ),
+            (
+                "Max Unavailable",
+                "string",
+                "",
+                0,
+                "The maximum number of pods that may be unavailable simultaneously. This can be either an integer or a string specifying a percentage, e.g. \"33%\".",
+            ),
+            (
+                "Allowed Disruptions",
+                "integer",
+                "",
+                0,
+                "Calculated number of pods that may be disrupted at this time.",
+            ),
+            AGE,
+        ],
         ("apps", "ReplicaSet") => vec![
             NAME,
             (
@@ -686,6 +778,45 @@ fn cells(kind: &ResourceKind, o: &Value) -> Vec<Value> {
                 json!(containers),
                 json!(images),
                 json!(selector_text(&o["spec"]["selector"])),
+            ]
+        }
+        ("apps", "DaemonSet") => {
+            let s = &o["status"];
+            let (containers, images) = template_columns(&o["spec"]);
+            let count = |key: &str| json!(s[key].as_i64().unwrap_or(0));
+            let node_selector: Vec<String> = o["spec"]["template"]["spec"]["nodeSelector"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect();
+            vec![
+                name,
+                count("desiredNumberScheduled"),
+                count("currentNumberScheduled"),
+                count("numberReady"),
+                count("updatedNumberScheduled"),
+                count("numberAvailable"),
+                json!(or_none(node_selector.join(","))),
+                json!(created),
+                json!(containers),
+                json!(images),
+                json!(selector_text(&o["spec"]["selector"])),
+            ]
+        }
+        ("policy", "PodDisruptionBudget") => {
+            let spec = &o["spec"];
+            let int_or_percent = |v: &Value| match v {
+                Value::Null => "N/A".to_owned(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            vec![
+                name,
+                json!(int_or_percent(&spec["minAvailable"])),
+                json!(int_or_percent(&spec["maxUnavailable"])),
+                json!(o["status"]["disruptionsAllowed"].as_i64().unwrap_or(0)),
+                json!(created),
             ]
         }
         ("apps", "ReplicaSet") => {

@@ -1,7 +1,9 @@
 //! The controllers that make the cluster do what its objects say: each one reads the store,
 //! reacts to changes through an in-process watch, and writes through the registry like any client.
 
+pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod garbage_collector;
 pub mod namespace;
