@@ -355,6 +355,9 @@ pub struct Connection {
     pub server: String,
     /// Its Kubernetes version.
     pub version: String,
+    /// For a cluster reached through the EKS API: that API and the cluster's name, so the
+    /// readiness check and node-group actions use the same identity.
+    pub eks: Option<(std::sync::Arc<super::eks::Aws>, String)>,
 }
 
 /// Starts the embedded local hybrid cluster with the calculator monolith.
@@ -381,7 +384,10 @@ pub async fn open(
             .cluster(cluster)
             .await
             .map_err(|e| ConnectError::Aws(e.to_string()))?;
-        return super::eks::connect::open(std::sync::Arc::new(aws), cluster, &access).await;
+        let aws = std::sync::Arc::new(aws);
+        let mut connection = super::eks::connect::open(aws.clone(), cluster, &access).await?;
+        connection.eks = Some((aws, cluster.clone()));
+        return Ok(connection);
     }
     let config = kube_config(target, local_kubeconfig).await?;
     verified(config).await
@@ -446,6 +452,7 @@ pub async fn checked(
         proxy,
         server,
         version: version.git_version,
+        eks: None,
     })
 }
 

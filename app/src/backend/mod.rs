@@ -9,6 +9,7 @@ pub mod eks;
 pub mod migration;
 mod moves;
 pub mod plans;
+pub mod readiness;
 mod session;
 
 use std::sync::Arc;

@@ -37,6 +37,16 @@ pub enum EksCommand {
         #[arg(long)]
         cluster: String,
     },
+    /// Checks the cluster for hybrid readiness, from the EKS API and the cluster itself; exit
+    /// code 1 if a check fails.
+    Check {
+        /// The cluster.
+        #[arg(long)]
+        cluster: String,
+        /// What the check may be told.
+        #[command(flatten)]
+        readiness: super::readiness::ReadinessArgs,
+    },
 }
 
 /// The clusters as text.
@@ -84,6 +94,30 @@ pub async fn eks(cli: &Cli, args: &EksArgs) -> anyhow::Result<(String, bool)> {
             Ok(match cli.output {
                 Output::Json => (serde_json::to_string_pretty(&clusters)? + "\n", true),
                 Output::Table => (clusters_table(&clusters, &aws.region), true),
+            })
+        }
+        EksCommand::Check { cluster, readiness } => {
+            let (described, access) = aws.cluster(cluster).await?;
+            let connection = crate::backend::eks::connect::open(
+                std::sync::Arc::new(aws.clone()),
+                cluster,
+                &access,
+            )
+            .await?;
+            let report = crate::backend::readiness::check(
+                &connection.api,
+                &described.name,
+                Some(&described),
+                &readiness.options(),
+            )
+            .await?;
+            let passed = report.worst() < crate::model::readiness::Severity::Failed;
+            Ok(match cli.output {
+                Output::Json => (serde_json::to_string_pretty(&report)? + "\n", passed),
+                Output::Table => (
+                    super::readiness::table(&report, &format!("EKS {}", aws.region)),
+                    passed,
+                ),
             })
         }
         EksCommand::Token { cluster } => {

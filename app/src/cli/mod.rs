@@ -19,6 +19,7 @@ use crate::model::{ClusterSnapshot, PodPlacement, PodState};
 
 mod eks;
 mod migrate;
+pub mod readiness;
 
 /// A native console for hybrid (Windows + Linux) Kubernetes clusters. Without a subcommand it
 /// opens the window; without a cluster configured it runs an embedded local hybrid cluster.
@@ -87,8 +88,12 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Retires the monolith once it serves nothing: scale it to zero, then delete it.
     Retire(migrate::RetireArgs),
-    /// Amazon EKS: clusters and node groups, tokens, kubeconfig contexts.
+    /// Amazon EKS: clusters and node groups, tokens, kubeconfig contexts, readiness.
     Eks(eks::EksArgs),
+    /// Checks the cluster for hybrid readiness (Linux nodes, Windows IPAM, taints, OS
+    /// selectors, Windows pod features and capacity, Windows DaemonSets); exit code 1 if a
+    /// check fails. The EKS-only checks need --eks-cluster (or `eks check`).
+    Check(readiness::ReadinessArgs),
 }
 
 impl Cli {
@@ -182,6 +187,34 @@ async fn execute(
             migrate::migrate(cli, args, plan, &connection).await
         }
         Command::Eks(args) => eks::eks(cli, args).await,
+        Command::Check(args) => {
+            let connection = connect(target, local).await?;
+            let eks = match &connection.eks {
+                Some((aws, name)) => Some(aws.cluster(name).await?.0),
+                None => None,
+            };
+            let name = match (&eks, target) {
+                (Some(c), _) => c.name.clone(),
+                (None, ConnectionTarget::Local) => "the embedded local cluster".to_owned(),
+                (None, other) => other.describe(),
+            };
+            let report = crate::backend::readiness::check(
+                &connection.api,
+                &name,
+                eks.as_ref(),
+                &args.options(),
+            )
+            .await?;
+            let passed = report.worst() < crate::model::readiness::Severity::Failed;
+            let source = match &eks {
+                Some(c) => format!("EKS {}", c.region),
+                None => connection.server.clone(),
+            };
+            Ok(match cli.output {
+                Output::Json => (serde_json::to_string_pretty(&report)? + "\n", passed),
+                Output::Table => (readiness::table(&report, &source), passed),
+            })
+        }
         Command::Retire(args) => {
             let plan = crate::backend::plans::load(cli.plan.as_deref())?;
             let connection = connect(target, local).await?;

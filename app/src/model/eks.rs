@@ -56,6 +56,190 @@ impl EksCluster {
     }
 }
 
+/// A taint a node group puts on its nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct GroupTaint {
+    /// Key.
+    pub key: String,
+    /// Value.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// `NoSchedule`, `NoExecute` or `PreferNoSchedule`, as Kubernetes spells it.
+    pub effect: String,
+}
+
+/// A node group to create: from an eksctl ClusterConfig or the console's dialog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeGroupProposal {
+    /// Its name.
+    pub name: String,
+    /// EKS AMI type (`WINDOWS_CORE_2022_x86_64`).
+    pub ami_type: String,
+    /// EC2 instance types.
+    pub instance_types: Vec<String>,
+    /// Minimum nodes.
+    pub min: i32,
+    /// Desired nodes.
+    pub desired: i32,
+    /// Maximum nodes.
+    pub max: i32,
+    /// Node labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Node taints.
+    pub taints: Vec<GroupTaint>,
+    /// Subnet IDs (empty: the cluster's own subnets).
+    pub subnets: Vec<String>,
+    /// The node IAM role ARN (`None`: must be given another way).
+    pub node_role: Option<String>,
+}
+
+/// The eksctl `amiFamily` names and the EKS AMI type each means (x86_64, Arm).
+const AMI_FAMILIES: &[(&str, &str, Option<&str>)] = &[
+    (
+        "AmazonLinux2023",
+        "AL2023_x86_64_STANDARD",
+        Some("AL2023_ARM_64_STANDARD"),
+    ),
+    ("AmazonLinux2", "AL2_x86_64", Some("AL2_ARM_64")),
+    (
+        "Bottlerocket",
+        "BOTTLEROCKET_x86_64",
+        Some("BOTTLEROCKET_ARM_64"),
+    ),
+    (
+        "WindowsServer2019CoreContainer",
+        "WINDOWS_CORE_2019_x86_64",
+        None,
+    ),
+    (
+        "WindowsServer2019FullContainer",
+        "WINDOWS_FULL_2019_x86_64",
+        None,
+    ),
+    (
+        "WindowsServer2022CoreContainer",
+        "WINDOWS_CORE_2022_x86_64",
+        None,
+    ),
+    (
+        "WindowsServer2022FullContainer",
+        "WINDOWS_FULL_2022_x86_64",
+        None,
+    ),
+    (
+        "WindowsServer2025CoreContainer",
+        "WINDOWS_CORE_2025_x86_64",
+        None,
+    ),
+    (
+        "WindowsServer2025FullContainer",
+        "WINDOWS_FULL_2025_x86_64",
+        None,
+    ),
+];
+
+impl NodeGroupProposal {
+    /// Reads managed node group `nodegroup` from an eksctl `ClusterConfig` (YAML), turning its
+    /// `amiFamily` into the EKS AMI type as eksctl does.
+    pub fn from_eksctl(yaml: &str, nodegroup: &str) -> Result<NodeGroupProposal, String> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Config {
+            kind: Option<String>,
+            #[serde(default)]
+            managed_node_groups: Vec<Group>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Group {
+            name: String,
+            ami_family: Option<String>,
+            instance_type: Option<String>,
+            #[serde(default)]
+            instance_types: Vec<String>,
+            desired_capacity: Option<i32>,
+            min_size: Option<i32>,
+            max_size: Option<i32>,
+            #[serde(default)]
+            labels: std::collections::BTreeMap<String, String>,
+            #[serde(default)]
+            taints: Vec<GroupTaint>,
+            #[serde(default)]
+            subnets: Vec<String>,
+            iam: Option<Iam>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Iam {
+            #[serde(rename = "instanceRoleARN")]
+            instance_role_arn: Option<String>,
+        }
+        let config: Config =
+            serde_yaml::from_str(yaml).map_err(|e| format!("not an eksctl ClusterConfig: {e}"))?;
+        if config.kind.as_deref() != Some("ClusterConfig") {
+            return Err("not an eksctl ClusterConfig (kind: ClusterConfig)".into());
+        }
+        let names: Vec<&str> = config
+            .managed_node_groups
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect();
+        let group = config
+            .managed_node_groups
+            .iter()
+            .find(|g| g.name == nodegroup)
+            .ok_or_else(|| {
+                format!(
+                    "no managed node group {nodegroup:?} in it (it has: {})",
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                )
+            })?;
+        let mut instance_types = group.instance_types.clone();
+        if let Some(t) = &group.instance_type {
+            instance_types.insert(0, t.clone());
+        }
+        if instance_types.is_empty() {
+            instance_types.push("m5.large".into());
+        }
+        let family = group.ami_family.as_deref().unwrap_or("AmazonLinux2023");
+        let arm = instance_types
+            .iter()
+            .any(|t| super::readiness::is_arm_instance_type(t));
+        let ami_type = AMI_FAMILIES
+            .iter()
+            .find(|(f, _, _)| *f == family)
+            .map(|(_, x86, arm_type)| match (arm, arm_type) {
+                (true, Some(a)) => (*a).to_owned(),
+                _ => (*x86).to_owned(),
+            })
+            .ok_or_else(|| {
+                format!(
+                    "amiFamily {family:?} has no EKS AMI type (a custom AMI needs a launch template); use one of {}",
+                    AMI_FAMILIES.iter().map(|(f, _, _)| *f).collect::<Vec<_>>().join(", ")
+                )
+            })?;
+        let desired = group.desired_capacity.unwrap_or(2);
+        Ok(NodeGroupProposal {
+            name: group.name.clone(),
+            ami_type,
+            instance_types,
+            // eksctl's defaults: min and max equal to the desired size.
+            min: group.min_size.unwrap_or(desired),
+            desired,
+            max: group.max_size.unwrap_or(desired),
+            labels: group.labels.clone(),
+            taints: group.taints.clone(),
+            subnets: group.subnets.clone(),
+            node_role: group.iam.as_ref().and_then(|i| i.instance_role_arn.clone()),
+        })
+    }
+}
+
 /// The OS of an EKS AMI type: `WINDOWS_*` is Windows, anything else Linux (Amazon Linux,
 /// Bottlerocket, custom).
 pub fn os_of_ami_type(ami_type: &str) -> NodeOs {
@@ -93,6 +277,42 @@ pub const CURRENT_WINDOWS_AMI_TYPES: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_projects_cluster_file_gives_its_two_node_groups() {
+        let yaml = include_str!("../../../manifests/cluster/hybrid-cluster.yaml");
+        let windows =
+            NodeGroupProposal::from_eksctl(yaml, "windows").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(windows.ami_type, "WINDOWS_CORE_2022_x86_64");
+        assert_eq!(windows.instance_types, ["t3.large"]);
+        assert_eq!((windows.min, windows.desired, windows.max), (0, 2, 3));
+        assert_eq!(
+            windows.taints,
+            [GroupTaint {
+                key: "os".into(),
+                value: Some("windows".into()),
+                effect: "NoSchedule".into()
+            }]
+        );
+        let linux = NodeGroupProposal::from_eksctl(yaml, "linux").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(linux.ami_type, "AL2023_x86_64_STANDARD");
+        let missing = NodeGroupProposal::from_eksctl(yaml, "gpu").unwrap_err();
+        assert!(missing.contains("it has: linux, windows"), "{missing}");
+        let arm = "kind: ClusterConfig\nmanagedNodeGroups: [{name: a, instanceType: m7g.large}]";
+        let arm = NodeGroupProposal::from_eksctl(arm, "a").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (arm.ami_type.as_str(), arm.min, arm.max),
+            ("AL2023_ARM_64_STANDARD", 2, 2)
+        );
+        assert!(NodeGroupProposal::from_eksctl("kind: Pod", "a").is_err());
+        assert!(NodeGroupProposal::from_eksctl(": : :", "a").is_err());
+        let ubuntu = "kind: ClusterConfig\nmanagedNodeGroups: [{name: u, amiFamily: Ubuntu2204}]";
+        assert!(
+            NodeGroupProposal::from_eksctl(ubuntu, "u")
+                .unwrap_err()
+                .contains("launch template")
+        );
+    }
 
     #[test]
     fn region_names_look_like_regions() {

@@ -11,6 +11,7 @@ pub mod placement;
 pub mod plan;
 pub mod pod_details;
 mod pods;
+pub mod readiness;
 pub mod rollout;
 pub mod topology;
 

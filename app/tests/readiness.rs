@@ -1,0 +1,483 @@
+//! `hybrid-console check`: one test per finding, each on a local cluster whose objects are set up
+//! (with kubectl) to trip it, and the same check passing before.
+
+#![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::TestCluster;
+
+/// Runs `check -o json` with `extra` flags; returns the report and whether it exited 0.
+fn check(cluster: &TestCluster, extra: &[&str]) -> (Value, bool) {
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let mut args = vec!["--kubeconfig", kubeconfig.as_str(), "check", "-o", "json"];
+    args.extend_from_slice(extra);
+    let out = cluster.console(&args);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a report ({e}):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (report, out.status.success())
+}
+
+fn finding<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == id)
+        .unwrap_or_else(|| panic!("no finding {id} in {report:#}"))
+}
+
+fn severity(report: &Value, id: &str) -> String {
+    finding(report, id)["severity"].as_str().unwrap().to_owned()
+}
+
+fn evidence(report: &Value, id: &str) -> String {
+    finding(report, id)["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Checks until `id` has `wanted` severity (controllers and kubelets act after kubectl returns).
+fn until(cluster: &TestCluster, extra: &[&str], id: &str, wanted: &str) -> (Value, bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (report, ok) = check(cluster, extra);
+        if severity(&report, id) == wanted {
+            return (report, ok);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{id} never became {wanted}: {:#}",
+            finding(&report, id)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_fresh_local_cluster_is_ready_and_eks_checks_are_skipped_without_the_eks_api() {
+    let cluster = TestCluster::start(false);
+    let (report, ok) = check(&cluster, &[]);
+    assert!(ok, "{report:#}");
+    for id in [
+        "linux-nodes",
+        "windows-ipam",
+        "windows-taint",
+        "os-selectors",
+        "windows-pod-features",
+        "windows-pod-capacity",
+        "windows-daemonsets",
+    ] {
+        assert_eq!(
+            severity(&report, id),
+            "passed",
+            "{:#}",
+            finding(&report, id)
+        );
+    }
+    assert_eq!(severity(&report, "windows-node-groups"), "skipped");
+    // The text form names every check and the tally.
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let out = cluster.console(&["--kubeconfig", &kubeconfig, "check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("PASS  Windows IP address management"),
+        "{text}"
+    );
+    assert!(
+        text.contains("7 passed, 0 warning(s), 0 failed, 1 skipped"),
+        "{text}"
+    );
+}
+
+#[test]
+fn no_linux_nodes_fails_and_one_warns() {
+    let cluster = TestCluster::start(false);
+    let linux = cluster.nodes_of("linux");
+    cluster.kubectl(&["delete", "node", &linux[0]]);
+    let (report, ok) = check(&cluster, &[]);
+    assert!(ok, "a warning alone does not fail the check");
+    assert_eq!(severity(&report, "linux-nodes"), "warning");
+    cluster.kubectl(&["delete", "node", &linux[1]]);
+    let (report, ok) = check(&cluster, &[]);
+    assert!(!ok);
+    let linux_nodes = finding(&report, "linux-nodes");
+    assert_eq!(linux_nodes["severity"], "failed");
+    assert!(
+        linux_nodes["summary"]
+            .as_str()
+            .unwrap()
+            .contains("CoreDNS and the other system pods run only on Linux")
+    );
+    assert!(
+        linux_nodes["fix"]
+            .as_str()
+            .unwrap()
+            .contains("eks add-nodegroup")
+    );
+}
+
+#[test]
+fn windows_ipam_off_or_a_node_without_pod_addresses_fails() {
+    let cluster = TestCluster::start(false);
+    cluster.kubectl(&[
+        "-n",
+        "kube-system",
+        "patch",
+        "configmap",
+        "amazon-vpc-cni",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"enable-windows-ipam":"false"}}"#,
+    ]);
+    let (report, ok) = check(&cluster, &[]);
+    assert!(!ok);
+    assert_eq!(severity(&report, "windows-ipam"), "failed");
+    assert!(
+        evidence(&report, "windows-ipam").contains("enable-windows-ipam is \"false\""),
+        "{}",
+        evidence(&report, "windows-ipam")
+    );
+    let fix = finding(&report, "windows-ipam")["fix"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The fix is a command that works: run it and the check passes again.
+    let patch = fix
+        .split("  (")
+        .next()
+        .unwrap()
+        .trim_start_matches("kubectl ")
+        .to_owned();
+    let args = shell_words(&patch);
+    cluster.kubectl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(severity(&check(&cluster, &[]).0, "windows-ipam"), "passed");
+
+    let node = cluster.nodes_of("windows")[0].clone();
+    cluster.kubectl(&[
+        "patch",
+        "node",
+        &node,
+        "--subresource=status",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/status/allocatable/vpc.amazonaws.com~1PrivateIPv4Address"}]"#,
+    ]);
+    let (report, _) = check(&cluster, &[]);
+    assert_eq!(severity(&report, "windows-ipam"), "failed");
+    assert!(
+        evidence(&report, "windows-ipam")
+            .contains(&format!("{node}: vpc.amazonaws.com/PrivateIPv4Address = 0")),
+        "{}",
+        evidence(&report, "windows-ipam")
+    );
+}
+
+/// Splits a command line the way a POSIX shell would for the simple quoting fixes use.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn windows_nodes_without_the_expected_taint_warn() {
+    let cluster = TestCluster::start(false);
+    let windows = cluster.nodes_of("windows");
+    cluster.kubectl(&["taint", "nodes", &windows[0], "os=windows:NoSchedule-"]);
+    let (report, ok) = check(&cluster, &[]);
+    assert!(ok);
+    assert_eq!(severity(&report, "windows-taint"), "warning");
+    let found = evidence(&report, "windows-taint");
+    assert!(
+        found.contains(&format!("{}: no os=windows:NoSchedule taint", windows[0])),
+        "{found}"
+    );
+    assert!(
+        finding(&report, "windows-taint")["fix"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "kubectl taint nodes {} os=windows:NoSchedule",
+                windows[0]
+            ))
+    );
+    // The taint to expect is the operator's choice.
+    let (report, _) = check(
+        &cluster,
+        &["--windows-taint", "dedicated=windows:NoExecute"],
+    );
+    let found = evidence(&report, "windows-taint");
+    assert!(
+        found.contains(&format!(
+            "{}: no dedicated=windows:NoExecute taint",
+            windows[1]
+        )),
+        "{found}"
+    );
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let bad = cluster.console(&[
+        "--kubeconfig",
+        &kubeconfig,
+        "check",
+        "--windows-taint",
+        "os=windows",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("key=value:Effect"));
+}
+
+#[test]
+fn workloads_that_leave_their_os_open_and_can_reach_windows_warn() {
+    let cluster = TestCluster::start(false);
+    cluster.apply(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: tolerant-web, namespace: default}
+spec:
+  selector: {matchLabels: {app: tolerant-web}}
+  template:
+    metadata: {labels: {app: tolerant-web}}
+    spec:
+      tolerations: [{key: os, operator: Exists}]
+      containers: [{name: web, image: "nginx:1.27"}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: plain-web, namespace: default}
+spec:
+  selector: {matchLabels: {app: plain-web}}
+  template:
+    metadata: {labels: {app: plain-web}}
+    spec:
+      containers: [{name: web, image: "nginx:1.27"}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: linux-web, namespace: default}
+spec:
+  selector: {matchLabels: {app: linux-web}}
+  template:
+    metadata: {labels: {app: linux-web}}
+    spec:
+      tolerations: [{key: os, operator: Exists}]
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/os, operator: In, values: [linux]}]}]
+      containers: [{name: web, image: "nginx:1.27"}]
+"#,
+    );
+    let (report, ok) = check(&cluster, &[]);
+    assert!(ok);
+    assert_eq!(severity(&report, "os-selectors"), "warning");
+    let found = evidence(&report, "os-selectors");
+    // Only the one that tolerates the Windows taint and chooses no OS can get there.
+    assert!(
+        found.contains("default/tolerant-web (Deployment)"),
+        "{found}"
+    );
+    assert!(
+        !found.contains("plain-web") && !found.contains("linux-web"),
+        "{found}"
+    );
+    // Without the taint, the plain one could land there too.
+    for node in cluster.nodes_of("windows") {
+        cluster.kubectl(&["taint", "nodes", &node, "os=windows:NoSchedule-"]);
+    }
+    let found = evidence(&check(&cluster, &[]).0, "os-selectors");
+    assert!(found.contains("default/plain-web (Deployment)"), "{found}");
+    assert!(!found.contains("linux-web"), "{found}");
+}
+
+#[test]
+fn windows_pods_asking_for_host_networking_or_privilege_fail() {
+    let cluster = TestCluster::start(false);
+    cluster.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: host-net, namespace: default}
+spec:
+  nodeSelector: {kubernetes.io/os: windows}
+  tolerations: [{key: os, value: windows, effect: NoSchedule}]
+  hostNetwork: true
+  containers: [{name: app, image: "mcr.microsoft.com/windows/nanoserver:ltsc2022"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: privileged, namespace: default}
+spec:
+  nodeSelector: {kubernetes.io/os: windows}
+  tolerations: [{key: os, value: windows, effect: NoSchedule}]
+  containers: [{name: app, image: "mcr.microsoft.com/windows/nanoserver:ltsc2022", securityContext: {privileged: true}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: host-process, namespace: default}
+spec:
+  nodeSelector: {kubernetes.io/os: windows}
+  tolerations: [{key: os, value: windows, effect: NoSchedule}]
+  hostNetwork: true
+  securityContext: {windowsOptions: {hostProcess: true, runAsUserName: "NT AUTHORITY\\SYSTEM"}}
+  containers: [{name: app, image: "mcr.microsoft.com/windows/nanoserver:ltsc2022"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: linux-host-net, namespace: default}
+spec:
+  nodeSelector: {kubernetes.io/os: linux}
+  hostNetwork: true
+  containers: [{name: app, image: "nginx:1.27"}]
+"#,
+    );
+    let (report, ok) = check(&cluster, &[]);
+    assert!(!ok);
+    assert_eq!(severity(&report, "windows-pod-features"), "failed");
+    let found = evidence(&report, "windows-pod-features");
+    assert!(
+        found.contains("default/host-net: hostNetwork: true"),
+        "{found}"
+    );
+    assert!(
+        found.contains("default/privileged: container app privileged: true"),
+        "{found}"
+    );
+    // HostProcess containers need host networking and are supported; Linux pods may use it.
+    assert!(
+        !found.contains("host-process") && !found.contains("linux-host-net"),
+        "{found}"
+    );
+}
+
+#[test]
+fn more_windows_pods_than_pod_addresses_fails_until_prefix_delegation() {
+    let cluster = TestCluster::start(false);
+    // 24 pods on 2 Windows nodes: at least one node holds 12, one more than a t3.large's 11.
+    cluster.apply(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: many, namespace: default}
+spec:
+  replicas: 24
+  selector: {matchLabels: {app: many}}
+  template:
+    metadata: {labels: {app: many}}
+    spec:
+      nodeSelector: {kubernetes.io/os: windows}
+      tolerations: [{key: os, value: windows, effect: NoSchedule}]
+      containers: [{name: app, image: "mcr.microsoft.com/windows/nanoserver:ltsc2022"}]
+"#,
+    );
+    let (report, ok) = until(&cluster, &[], "windows-pod-capacity", "failed");
+    assert!(!ok);
+    let found = evidence(&report, "windows-pod-capacity");
+    assert!(
+        found.contains("of 11 pod addresses used (t3.large: 12 IPv4 per ENI − 1)"),
+        "{found}"
+    );
+    assert!(
+        finding(&report, "windows-pod-capacity")["fix"]
+            .as_str()
+            .unwrap()
+            .contains("enable-windows-prefix-delegation")
+    );
+    cluster.kubectl(&[
+        "-n",
+        "kube-system",
+        "patch",
+        "configmap",
+        "amazon-vpc-cni",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"enable-windows-prefix-delegation":"true"}}"#,
+    ]);
+    let (report, _) = check(&cluster, &[]);
+    assert_eq!(severity(&report, "windows-pod-capacity"), "passed");
+    assert!(evidence(&report, "windows-pod-capacity").contains("of 176 pod addresses used"));
+}
+
+#[test]
+fn a_windows_daemonset_missing_from_a_windows_node_fails() {
+    let cluster = TestCluster::start(false);
+    cluster.apply(
+        r#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: log-agent, namespace: kube-system}
+spec:
+  selector: {matchLabels: {app: log-agent}}
+  template:
+    metadata: {labels: {app: log-agent}}
+    spec:
+      nodeSelector: {kubernetes.io/os: windows}
+      tolerations: [{key: os, operator: Exists}]
+      containers: [{name: agent, image: "mcr.microsoft.com/windows/nanoserver:ltsc2022"}]
+"#,
+    );
+    let (report, _) = until(&cluster, &[], "windows-daemonsets", "passed");
+    assert!(
+        evidence(&report, "windows-daemonsets")
+            .contains("kube-system/log-agent: ready on 2/2 Windows nodes")
+    );
+    // A Linux-only image cannot start on Windows: the rollout stops on the first Windows node,
+    // which is left without a ready daemon.
+    cluster.kubectl(&[
+        "-n",
+        "kube-system",
+        "set",
+        "image",
+        "daemonset/log-agent",
+        "agent=fluent/fluent-bit:3.1",
+    ]);
+    let (report, ok) = until(&cluster, &[], "windows-daemonsets", "failed");
+    assert!(!ok);
+    let found = evidence(&report, "windows-daemonsets");
+    assert!(
+        found.contains("kube-system/log-agent: no ready pod on"),
+        "{found}"
+    );
+    // A required DaemonSet that does not exist is named.
+    let (report, _) = check(
+        &cluster,
+        &[
+            "--require-daemonset",
+            "amazon-cloudwatch/fluent-bit-windows",
+        ],
+    );
+    assert!(
+        evidence(&report, "windows-daemonsets")
+            .contains("amazon-cloudwatch/fluent-bit-windows: required, but no such DaemonSet")
+    );
+}
