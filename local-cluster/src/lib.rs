@@ -17,12 +17,15 @@ pub mod controllers;
 pub mod defaults;
 pub mod durations;
 pub mod eks_auth;
+pub mod eks_follow;
 pub mod errors;
 pub mod events;
+pub mod eviction;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod managed_fields;
 pub mod network;
+pub mod node_pool;
 pub mod nodes;
 pub mod quantity;
 pub mod registry;
@@ -73,6 +76,9 @@ pub struct ClusterConfig {
     pub crash_backoff: Duration,
     /// Stand in for this EKS cluster: accept its bearer tokens, asking STS whose they are.
     pub eks: Option<eks_auth::EksIdentity>,
+    /// Follow this EKS cluster's managed node groups: their nodes replace the Windows and
+    /// Linux node counts above.
+    pub follow_eks: Option<eks_follow::FollowConfig>,
 }
 
 impl Default for ClusterConfig {
@@ -89,6 +95,7 @@ impl Default for ClusterConfig {
             simulated_start: Duration::from_millis(500),
             crash_backoff: Duration::from_secs(10),
             eks: None,
+            follow_eks: None,
         }
     }
 }
@@ -131,6 +138,9 @@ pub enum StartError {
     /// The calculator did not come up.
     #[error("{0}")]
     Calculator(errors::ApiError),
+    /// The EKS node groups to follow could not be read.
+    #[error("{0}. Check the endpoint, AWS_REGION and the AWS credentials.")]
+    Follow(#[from] eks_follow::FollowError),
 }
 
 /// A running local cluster. Dropping it without [`LocalCluster::shutdown`] leaves its tasks
@@ -144,8 +154,8 @@ pub struct LocalCluster {
     registry: Arc<Registry>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
-    node_names: Vec<String>,
-    kubelets: kubelet::Kubelets,
+    pool: Arc<node_pool::NodePool>,
+    kubelets: Arc<kubelet::Kubelets>,
     network: Arc<network::ServiceNetwork>,
     /// Held for the cluster's life: its addresses are its own.
     _addresses: addresses::AddressBlock,
@@ -175,7 +185,20 @@ impl LocalCluster {
         let block = addresses::AddressBlock::claim().map_err(StartError::Addresses)?;
         let store = Arc::new(Store::new(config.watch_history));
         let registry = Arc::new(Registry::new(store, block.services()));
-        let plan = nodes::plan(config.windows_nodes, config.linux_nodes, block.nodes());
+        // Following EKS, the node groups decide which nodes there are.
+        let plan = if config.follow_eks.is_some() {
+            Vec::new()
+        } else {
+            nodes::plan(config.windows_nodes, config.linux_nodes, block.nodes())
+        };
+        let followed = match &config.follow_eks {
+            Some(follow) => {
+                let client = eks_follow::client(follow).await;
+                let groups = eks_follow::groups(&client, follow).await?;
+                Some((client, groups))
+            }
+            None => None,
+        };
         bootstrap(&registry, &plan)?;
 
         let launcher = match config.launcher.clone() {
@@ -191,7 +214,7 @@ impl LocalCluster {
         tasks.extend(controllers::namespace::start(registry.clone()));
         tasks.extend(controllers::endpoints::start(registry.clone()));
         tasks.extend(scheduler::start(registry.clone()));
-        let kubelets = kubelet::Kubelets::start(
+        let kubelets = Arc::new(kubelet::Kubelets::start(
             registry.clone(),
             &plan,
             kubelet::KubeletConfig {
@@ -201,7 +224,7 @@ impl LocalCluster {
                 crash_backoff: config.crash_backoff,
             },
             block.pods(),
-        );
+        ));
         let (network, network_task) =
             network::ServiceNetwork::start(registry.clone(), plan.iter().map(|n| n.ip).collect());
         tasks.push(network_task);
@@ -228,12 +251,33 @@ impl LocalCluster {
             api::router(state),
             stopped,
         )));
-        let node_names: Vec<String> = plan.iter().map(|n| n.name.clone()).collect();
+        let pool = Arc::new(node_pool::NodePool::new(
+            registry.clone(),
+            kubelets.clone(),
+            network.clone(),
+            &plan,
+            block.nodes(),
+        ));
         tasks.push(tokio::spawn(nodes::heartbeats(
             registry.clone(),
-            node_names.clone(),
+            pool.beating.clone(),
             config.lease_every,
         )));
+        if let (Some((client, groups)), Some(follow)) = (followed, config.follow_eks.clone()) {
+            // The first round joins the nodes at once, so the calculator can be placed.
+            let leaving = Arc::default();
+            drop(eks_follow::reconcile(
+                &pool,
+                &groups,
+                &leaving,
+                follow.drain_retry,
+            ));
+            tasks.push(tokio::spawn(eks_follow::follow(
+                pool.clone(),
+                client,
+                follow,
+            )));
+        }
         let cluster = LocalCluster {
             url,
             kubeconfig,
@@ -243,7 +287,7 @@ impl LocalCluster {
             registry,
             stop,
             tasks,
-            node_names,
+            pool,
             kubelets,
             network,
             _addresses: block,
@@ -288,9 +332,14 @@ impl LocalCluster {
         &self.registry
     }
 
-    /// The node names, Windows first.
-    pub fn node_names(&self) -> &[String] {
-        &self.node_names
+    /// The node names, in the order they joined (the initial ones Windows first).
+    pub fn node_names(&self) -> Vec<String> {
+        self.pool.names()
+    }
+
+    /// The nodes, to add and remove while the cluster runs.
+    pub fn node_pool(&self) -> &Arc<node_pool::NodePool> {
+        &self.pool
     }
 
     /// Stops every container process, stops serving, closes every connection and ends every

@@ -47,6 +47,11 @@ enum Command {
         /// An IAM ARN given cluster-admin (`system:masters`), like an EKS access entry; repeatable.
         #[arg(long)]
         eks_admin: Vec<String>,
+        /// Follow the managed node groups of --eks-cluster at this EKS API endpoint (an AWS API
+        /// emulator such as moto server): nodes join and leave as each group's desired size
+        /// changes, drained first. The node groups replace --windows-nodes/--linux-nodes.
+        #[arg(long, requires = "eks_cluster")]
+        eks_endpoint: Option<String>,
     },
 }
 
@@ -77,7 +82,14 @@ fn main() -> anyhow::Result<()> {
                 eks_cluster,
                 eks_sts_endpoint,
                 eks_admin,
+                eks_endpoint,
             } => {
+                let follow_eks = eks_endpoint.map(|endpoint| {
+                    local_cluster::eks_follow::FollowConfig::new(
+                        eks_cluster.clone().unwrap_or_default(),
+                        Some(endpoint),
+                    )
+                });
                 let eks = eks_cluster.map(|cluster| local_cluster::eks_auth::EksIdentity {
                     cluster,
                     sts_endpoint: eks_sts_endpoint
@@ -93,6 +105,7 @@ fn main() -> anyhow::Result<()> {
                     watch_history,
                     with_calculator,
                     eks,
+                    follow_eks,
                     ..ClusterConfig::default()
                 };
                 let cluster = LocalCluster::start(config).await?;

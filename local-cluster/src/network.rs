@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -70,7 +70,7 @@ type Listeners = (Value, Vec<JoinHandle<()>>);
 /// The TCP listeners of every Service.
 pub struct ServiceNetwork {
     registry: Arc<Registry>,
-    node_ips: Vec<Ipv4Addr>,
+    node_ips: Mutex<Vec<Ipv4Addr>>,
     listeners: Mutex<HashMap<(String, String), Listeners>>,
     next: Arc<AtomicUsize>,
 }
@@ -83,7 +83,7 @@ impl ServiceNetwork {
     ) -> (Arc<ServiceNetwork>, JoinHandle<()>) {
         let network = Arc::new(ServiceNetwork {
             registry: registry.clone(),
-            node_ips,
+            node_ips: Mutex::new(node_ips),
             listeners: Mutex::new(HashMap::new()),
             next: Arc::new(AtomicUsize::new(0)),
         });
@@ -146,6 +146,8 @@ impl ServiceNetwork {
             {
                 addresses.extend(
                     self.node_ips
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
                         .iter()
                         .map(|ip| SocketAddr::from((*ip, node_port))),
                 );
@@ -164,6 +166,33 @@ impl ServiceNetwork {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key, (spec, tasks));
+    }
+
+    /// A node joined or left: NodePorts open on the nodes there are now.
+    pub fn set_node(&self, ip: Ipv4Addr, present: bool) {
+        {
+            let mut ips = self.node_ips.lock().unwrap_or_else(|e| e.into_inner());
+            ips.retain(|i| *i != ip);
+            if present {
+                ips.push(ip);
+            }
+        }
+        let with_node_ports: Vec<((String, String), Value)> = self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, (spec, _))| {
+                spec["ports"]
+                    .as_array()
+                    .is_some_and(|ports| ports.iter().any(|p| p["nodePort"].is_u64()))
+            })
+            .map(|(key, (spec, _))| (key.clone(), json!({"spec": spec})))
+            .collect();
+        for (key, service) in with_node_ports {
+            self.close(&key);
+            self.open(key, service);
+        }
     }
 
     /// Closes every listener.

@@ -39,11 +39,37 @@ pub struct NodeSpec {
     /// The managed node group (`windows`, `linux`).
     pub group: String,
     /// EC2 instance type.
-    pub instance_type: &'static str,
+    pub instance_type: String,
     /// InternalIP: a loopback address this machine really answers on.
     pub ip: Ipv4Addr,
     /// Availability zone.
     pub zone: &'static str,
+    /// Labels the node group adds.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// The node group's taints (`None`: the OS's default — `os=windows:NoSchedule` on Windows).
+    pub taints: Option<Value>,
+}
+
+impl NodeSpec {
+    /// Node `index` of a cluster whose nodes live in 127.`octet`.0.0/16, in node group `group`.
+    pub fn new(octet: u8, index: usize, os: NodeOs, group: &str, instance_type: &str) -> NodeSpec {
+        let zones = ["us-east-1a", "us-east-1b"];
+        let ip = node_ip(octet, index);
+        let octets = ip.octets();
+        NodeSpec {
+            name: format!(
+                "ip-{}-{}-{}-{}.ec2.internal",
+                octets[0], octets[1], octets[2], octets[3]
+            ),
+            os,
+            group: group.to_owned(),
+            instance_type: instance_type.to_owned(),
+            ip,
+            zone: zones[index % zones.len()],
+            labels: std::collections::BTreeMap::new(),
+            taints: None,
+        }
+    }
 }
 
 /// The cluster name nodes are labelled with.
@@ -58,7 +84,6 @@ fn node_ip(octet: u8, index: usize) -> Ipv4Addr {
 /// `windows` Windows nodes then `linux` Linux nodes, alternating zones, with addresses in
 /// 127.`octet`.0.0/16.
 pub fn plan(windows: usize, linux: usize, octet: u8) -> Vec<NodeSpec> {
-    let zones = ["us-east-1a", "us-east-1b"];
     (0..windows + linux)
         .map(|i| {
             let os = if i < windows {
@@ -66,23 +91,12 @@ pub fn plan(windows: usize, linux: usize, octet: u8) -> Vec<NodeSpec> {
             } else {
                 NodeOs::Linux
             };
-            let ip = node_ip(octet, i);
-            let octets = ip.octets();
-            NodeSpec {
-                name: format!(
-                    "ip-{}-{}-{}-{}.ec2.internal",
-                    octets[0], octets[1], octets[2], octets[3]
-                ),
-                os,
-                group: os.label().to_owned(),
-                instance_type: if os == NodeOs::Windows {
-                    "t3.large"
-                } else {
-                    "t3.medium"
-                },
-                ip,
-                zone: zones[i % zones.len()],
-            }
+            let instance_type = if os == NodeOs::Windows {
+                "t3.large"
+            } else {
+                "t3.medium"
+            };
+            NodeSpec::new(octet, i, os, os.label(), instance_type)
         })
         .collect()
 }
@@ -136,10 +150,13 @@ pub fn node_object(node: &NodeSpec) -> Value {
     if windows {
         labels["node.kubernetes.io/windows-build"] = json!("10.0.20348");
     }
-    let taints = if windows {
-        json!([{"key": "os", "value": "windows", "effect": "NoSchedule"}])
-    } else {
-        Value::Null
+    for (k, v) in &node.labels {
+        labels[k.as_str()] = json!(v);
+    }
+    let taints = match &node.taints {
+        Some(t) => t.clone(),
+        None if windows => json!([{"key": "os", "value": "windows", "effect": "NoSchedule"}]),
+        None => Value::Null,
     };
     let mut spec = json!({"providerID": format!("aws:///{}/{instance_id}", node.zone)});
     if !taints.is_null() {
@@ -150,8 +167,9 @@ pub fn node_object(node: &NodeSpec) -> Value {
     if windows {
         // Windows pods take their IPs from the VPC resource controller, one per secondary IPv4
         // address of the primary ENI: a t3.large's 12, less the node's own.
-        capacity["vpc.amazonaws.com/PrivateIPv4Address"] = json!("11");
-        allocatable["vpc.amazonaws.com/PrivateIPv4Address"] = json!("11");
+        let addresses = windows_pod_addresses(&node.instance_type).to_string();
+        capacity["vpc.amazonaws.com/PrivateIPv4Address"] = json!(addresses);
+        allocatable["vpc.amazonaws.com/PrivateIPv4Address"] = json!(addresses);
     }
     json!({
         "apiVersion": "v1",
@@ -192,6 +210,17 @@ pub fn node_object(node: &NodeSpec) -> Value {
     })
 }
 
+/// The secondary IPv4 addresses of an instance type's primary ENI (its IPv4 addresses per
+/// interface, less the node's own), for the instance types the simulated node groups use.
+fn windows_pod_addresses(instance_type: &str) -> u32 {
+    match instance_type {
+        "t3.medium" | "t3a.medium" => 5,
+        "t3.large" | "t3a.large" => 11,
+        "t3.xlarge" | "t3.2xlarge" | "m5.xlarge" | "m5.2xlarge" => 14,
+        _ => 9,
+    }
+}
+
 /// The node's Lease in `kube-node-lease`, renewed with each heartbeat.
 pub fn lease_object(node: &str) -> Value {
     json!({
@@ -204,7 +233,11 @@ pub fn lease_object(node: &str) -> Value {
 
 /// Renews every node's Lease every `lease_every` and refreshes its conditions' heartbeat every
 /// minute, as kubelets do, until the registry is dropped.
-pub async fn heartbeats(registry: Arc<Registry>, nodes: Vec<String>, lease_every: Duration) {
+pub async fn heartbeats(
+    registry: Arc<Registry>,
+    nodes: Arc<std::sync::Mutex<Vec<String>>>,
+    lease_every: Duration,
+) {
     let mut ticks: u64 = 0;
     let status_every = (60 / lease_every.as_secs().max(1)).max(1);
     let mut interval = tokio::time::interval(lease_every);
@@ -212,7 +245,8 @@ pub async fn heartbeats(registry: Arc<Registry>, nodes: Vec<String>, lease_every
     loop {
         interval.tick().await;
         ticks += 1;
-        for node in &nodes {
+        let current: Vec<String> = nodes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for node in &current {
             let renewed = registry.update_with(
                 resources::leases(),
                 "kube-node-lease",

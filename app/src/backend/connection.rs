@@ -349,7 +349,8 @@ pub struct Connection {
     /// backoff), as kube-rs does by default.
     pub api: kube::Client,
     /// For the service proxy, where a 503 is the application's (or the proxy's) answer and must
-    /// be shown at once: kube-rs's default retries would hold it for minutes.
+    /// be shown at once: kube-rs's default retries would hold it for minutes. Also for evictions,
+    /// whose 429 is a disruption budget's answer that the drain waits on itself.
     pub proxy: kube::Client,
     /// The API server's URL.
     pub server: String,

@@ -8,6 +8,7 @@ mod details;
 pub mod eks;
 pub mod migration;
 mod moves;
+pub mod node_groups;
 pub mod plans;
 pub mod readiness;
 mod session;

@@ -47,9 +47,30 @@ pub struct EksCluster {
     pub endpoint: String,
     /// Its node groups, by name.
     pub node_groups: Vec<EksNodeGroup>,
+    /// The cluster's subnets (new node groups go there unless told otherwise).
+    pub subnets: Vec<String>,
 }
 
 impl EksCluster {
+    /// The node group called `name`, or an error naming the ones there are.
+    pub fn group(&self, name: &str) -> Result<&EksNodeGroup, String> {
+        self.node_groups
+            .iter()
+            .find(|g| g.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.node_groups.iter().map(|g| g.name.as_str()).collect();
+                format!(
+                    "cluster {} has no node group {name:?} (it has: {})",
+                    self.name,
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                )
+            })
+    }
+
     /// Node groups of `os`.
     pub fn groups_of(&self, os: &NodeOs) -> impl Iterator<Item = &EksNodeGroup> {
         self.node_groups.iter().filter(move |g| &g.os == os)

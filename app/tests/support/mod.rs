@@ -26,6 +26,7 @@ pub struct TestCluster {
     pub kubeconfig: PathBuf,
     with_calculator: bool,
     eks: Option<local_cluster::eks_auth::EksIdentity>,
+    follow: Option<local_cluster::eks_follow::FollowConfig>,
     dir: tempfile::TempDir,
 }
 
@@ -61,6 +62,7 @@ impl TestCluster {
             kubeconfig: dir.path().join("kubeconfig"),
             with_calculator,
             eks: None,
+            follow: None,
             dir,
         };
         cluster.up();
@@ -74,6 +76,21 @@ impl TestCluster {
         cluster.eks = Some(identity);
         cluster.up();
         cluster
+    }
+
+    /// No nodes of its own: it follows the managed node groups of EKS cluster `cluster` at
+    /// `endpoint` (region and credentials from this process's AWS environment), with the
+    /// calculator monolith if asked.
+    pub fn start_following(cluster: &str, endpoint: &str, with_calculator: bool) -> TestCluster {
+        let mut test = TestCluster::start(false);
+        test.down();
+        test.with_calculator = with_calculator;
+        test.follow = Some(local_cluster::eks_follow::FollowConfig::new(
+            cluster,
+            Some(endpoint.to_owned()),
+        ));
+        test.up();
+        test
     }
 
     /// The API server's URL and its CA (base64 PEM), as `DescribeCluster` gives them.
@@ -98,6 +115,7 @@ impl TestCluster {
             kubeconfig_path: Some(self.kubeconfig.clone()),
             with_calculator: self.with_calculator,
             eks: self.eks.clone(),
+            follow_eks: self.follow.clone(),
             launcher: Some(launcher()),
             ..ClusterConfig::default()
         };

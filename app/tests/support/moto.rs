@@ -75,6 +75,31 @@ for group, ami, types, size in [('windows', 'WINDOWS_CORE_2022_x86_64', ['t3.lar
     }
 }
 
+/// In a test re-run by [`Moto::run_test_in_aws_env`], the emulator's URL; `None` in the first run.
+pub fn url_in_child() -> Option<String> {
+    std::env::var("HYBRID_CONSOLE_TEST_MOTO").ok()
+}
+
+impl Moto {
+    /// Runs test `name` again in a child process whose AWS environment points at this emulator
+    /// (credentials, region, `AWS_ENDPOINT_URL`), for code that reads the environment the way the
+    /// SDK does; a test cannot change its own process's environment safely.
+    pub fn run_test_in_aws_env(&self, name: &str, region: &str) {
+        let status = Command::new(std::env::current_exe().expect("the test binary"))
+            .args(["--exact", name, "--nocapture"])
+            .env("HYBRID_CONSOLE_TEST_MOTO", &self.url)
+            .env("AWS_ENDPOINT_URL", &self.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", region)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .status()
+            .expect("run the test again");
+        assert!(status.success(), "the test failed in its child process");
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();

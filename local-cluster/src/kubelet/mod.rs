@@ -89,6 +89,9 @@ impl PodAddresses {
     }
 }
 
+/// The kubelet of each node, by node name.
+type NodeKubelets = Arc<Mutex<HashMap<String, Arc<Shared>>>>;
+
 /// What the workers of one node share.
 pub(crate) struct Shared {
     registry: Arc<Registry>,
@@ -100,12 +103,36 @@ pub(crate) struct Shared {
     pulled: Mutex<HashSet<String>>,
 }
 
+impl Shared {
+    fn new(
+        registry: &Arc<Registry>,
+        node: &NodeSpec,
+        logs: &LogStore,
+        addresses: &Arc<PodAddresses>,
+        config: &KubeletConfig,
+    ) -> Shared {
+        Shared {
+            registry: registry.clone(),
+            node: node.clone(),
+            recorder: EventRecorder::new(registry.clone(), "kubelet", Some(node.name.clone())),
+            logs: logs.clone(),
+            addresses: addresses.clone(),
+            config: config.clone(),
+            pulled: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
 type PodKey = (String, String, String);
 
 /// The kubelets of every node.
 pub struct Kubelets {
     /// Container output, for `pods/log`.
     pub logs: LogStore,
+    nodes: NodeKubelets,
+    registry: Arc<Registry>,
+    addresses: Arc<PodAddresses>,
+    config: KubeletConfig,
     workers: Arc<Mutex<HashMap<PodKey, watch::Sender<Option<Value>>>>>,
     handles: Arc<Mutex<Vec<JoinHandle<()>>>>,
     shutdown: watch::Sender<bool>,
@@ -140,25 +167,18 @@ impl Kubelets {
     ) -> Kubelets {
         let logs = LogStore::default();
         let addresses = Arc::new(PodAddresses::new(pod_octet));
-        let shared: HashMap<String, Arc<Shared>> = nodes
-            .iter()
-            .map(|node| {
-                let recorder =
-                    EventRecorder::new(registry.clone(), "kubelet", Some(node.name.clone()));
-                (
-                    node.name.clone(),
-                    Arc::new(Shared {
-                        registry: registry.clone(),
-                        node: node.clone(),
-                        recorder,
-                        logs: logs.clone(),
-                        addresses: addresses.clone(),
-                        config: config.clone(),
-                        pulled: Mutex::new(HashSet::new()),
-                    }),
-                )
-            })
-            .collect();
+        let shared: NodeKubelets = Arc::new(Mutex::new(
+            nodes
+                .iter()
+                .map(|node| {
+                    (
+                        node.name.clone(),
+                        Arc::new(Shared::new(&registry, node, &logs, &addresses, &config)),
+                    )
+                })
+                .collect(),
+        ));
+        let dispatch_nodes = shared.clone();
         let workers: Arc<Mutex<HashMap<PodKey, watch::Sender<Option<Value>>>>> = Arc::default();
         let handles: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let (shutdown, stopping) = watch::channel(false);
@@ -186,7 +206,14 @@ impl Kubelets {
                 let _ = worker.send(Some(pod));
                 return;
             }
-            let Some(node) = pod["spec"]["nodeName"].as_str().and_then(|n| shared.get(n)) else {
+            let node = pod["spec"]["nodeName"].as_str().and_then(|n| {
+                dispatch_nodes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(n)
+                    .cloned()
+            });
+            let Some(node) = node else {
                 return;
             };
             let finished = matches!(
@@ -221,11 +248,39 @@ impl Kubelets {
         });
         Kubelets {
             logs,
+            nodes: shared,
+            registry,
+            addresses,
+            config,
             workers,
             handles,
             shutdown,
             dispatcher,
         }
+    }
+
+    /// Starts the kubelet of a node that joins. Pods bound to it before it joined are picked up
+    /// at their next change.
+    pub fn add_node(&self, node: &NodeSpec) {
+        let shared = Shared::new(
+            &self.registry,
+            node,
+            &self.logs,
+            &self.addresses,
+            &self.config,
+        );
+        self.nodes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(node.name.clone(), Arc::new(shared));
+    }
+
+    /// Forgets the kubelet of a node that left; its pods' workers stop as the pods are deleted.
+    pub fn remove_node(&self, name: &str) {
+        self.nodes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
     }
 
     /// Stops every container (SIGTERM, then SIGKILL after 2 s) and waits for them.

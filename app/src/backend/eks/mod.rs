@@ -3,6 +3,7 @@
 //! said in words an operator can act on, with the command that fixes them.
 
 pub mod connect;
+pub mod node_groups;
 pub mod token;
 
 use std::time::SystemTime;
@@ -85,6 +86,9 @@ pub enum AwsError {
         /// The transport's words.
         detail: String,
     },
+    /// A request that cannot be made as given (what is missing, and how to give it).
+    #[error("{0}")]
+    Invalid(String),
     /// Anything else EKS said.
     #[error("EKS: {0}")]
     Service(String),
@@ -326,6 +330,10 @@ impl Aws {
                     .unwrap_or_default(),
                 endpoint: access.endpoint.clone(),
                 node_groups: groups,
+                subnets: cluster
+                    .resources_vpc_config()
+                    .map(|v| v.subnet_ids().to_vec())
+                    .unwrap_or_default(),
             },
             access,
         ))

@@ -1,0 +1,492 @@
+//! Node groups, start and finish: added from the project's eksctl file or from flags (with the
+//! readiness findings first), and taken out of service only when no workload pod runs on them —
+//! cordoned and drained through evictions, then scaled to zero or deleted — against moto server
+//! and a local cluster that follows its node groups.
+
+#![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
+
+mod support;
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use support::TestCluster;
+use support::moto::{Moto, url_in_child};
+
+const REGION: &str = "us-west-2";
+const CLUSTER_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../manifests/cluster/hybrid-cluster.yaml"
+);
+const NODE_ROLE: &str = "arn:aws:iam::123456789012:role/node";
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// `hybrid-console --kubeconfig <cluster> <args>` in this process's AWS environment.
+fn console(cluster: &TestCluster, args: &[&str]) -> Output {
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let mut all = vec!["--kubeconfig", kubeconfig.as_str()];
+    all.extend_from_slice(args);
+    std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+        .args(&all)
+        .env("HOME", cluster.dir())
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap()
+}
+
+fn wait_until(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn nodes_of_group(cluster: &TestCluster, group: &str) -> Vec<String> {
+    let out = cluster.kubectl(&[
+        "get",
+        "nodes",
+        "-l",
+        &format!("eks.amazonaws.com/nodegroup={group}"),
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+    ]);
+    out.split_whitespace().map(str::to_owned).collect()
+}
+
+#[test]
+fn node_groups_are_added_and_retired_only_once_no_workload_runs_there() {
+    const NAME: &str = "node_groups_are_added_and_retired_only_once_no_workload_runs_there";
+    let Some(moto_url) = url_in_child() else {
+        let moto = Moto::start();
+        moto.hybrid_cluster(REGION, "hybrid");
+        moto.run_test_in_aws_env(NAME, REGION);
+        return;
+    };
+    // The local cluster's nodes are moto's node groups: 2 Windows, 2 Linux, the monolith on
+    // the Windows ones.
+    let cluster = TestCluster::start_following("hybrid", &moto_url, true);
+    assert_eq!(nodes_of_group(&cluster, "windows").len(), 2);
+    assert_eq!(nodes_of_group(&cluster, "linux").len(), 2);
+
+    // Adding: the project's eksctl file names a group that exists already; an Arm instance
+    // type cannot run Windows. Both are refused with the finding, before anything is created.
+    let out = console(
+        &cluster,
+        &[
+            "eks",
+            "add-nodegroup",
+            "--cluster",
+            "hybrid",
+            "--config",
+            CLUSTER_FILE,
+            "--nodegroup",
+            "windows",
+            "--node-role",
+            NODE_ROLE,
+            "--yes",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("cluster hybrid already has a node group named windows"),
+        "{}",
+        text(&out)
+    );
+    let out = console(
+        &cluster,
+        &[
+            "eks",
+            "add-nodegroup",
+            "--cluster",
+            "hybrid",
+            "--name",
+            "windows-2025",
+            "--ami-type",
+            "WINDOWS_CORE_2025_x86_64",
+            "--instance-type",
+            "m6g.large",
+            "--node-role",
+            NODE_ROLE,
+            "--yes",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "instance type m6g.large is Arm but AMI type WINDOWS_CORE_2025_x86_64 is x86_64"
+        ),
+        "{}",
+        text(&out)
+    );
+    // Without a terminal to confirm on, nothing happens without --yes.
+    let out = console(
+        &cluster,
+        &[
+            "eks",
+            "add-nodegroup",
+            "--cluster",
+            "hybrid",
+            "--name",
+            "windows-2025",
+            "--ami-type",
+            "WINDOWS_CORE_2025_x86_64",
+            "--instance-type",
+            "t3.large",
+            "--desired",
+            "1",
+            "--taint",
+            "os=windows:NoSchedule",
+            "--node-role",
+            NODE_ROLE,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("pass --yes"), "{}", text(&out));
+    let out = console(
+        &cluster,
+        &[
+            "eks",
+            "add-nodegroup",
+            "--cluster",
+            "hybrid",
+            "--name",
+            "windows-2025",
+            "--ami-type",
+            "WINDOWS_CORE_2025_x86_64",
+            "--instance-type",
+            "t3.large",
+            "--desired",
+            "1",
+            "--taint",
+            "os=windows:NoSchedule",
+            "--node-role",
+            NODE_ROLE,
+            "--yes",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("PASS  Windows IP address management"),
+        "{}",
+        text(&out)
+    );
+    // EKS has it, and its node joins the cluster with the group's taint.
+    let listed = console(&cluster, &["eks", "clusters", "-o", "json"]);
+    let clusters: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let added = clusters[0]["nodeGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "windows-2025")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (added["os"].as_str(), added["desired"].as_i64()),
+        (Some("windows"), Some(1))
+    );
+    wait_until("the new group's node", 20, || {
+        nodes_of_group(&cluster, "windows-2025").len() == 1
+    });
+    let node = nodes_of_group(&cluster, "windows-2025")[0].clone();
+    let taints = cluster.kubectl(&["get", "node", &node, "-o", "jsonpath={.spec.taints}"]);
+    assert!(
+        taints.contains("\"key\":\"os\"") && taints.contains("\"value\":\"windows\""),
+        "{taints}"
+    );
+
+    // Retiring: refused while the monolith runs on the Windows nodes, naming its pods.
+    for args in [
+        vec![
+            "eks",
+            "scale-nodegroup",
+            "--cluster",
+            "hybrid",
+            "--nodegroup",
+            "windows",
+            "--size",
+            "0",
+            "--yes",
+        ],
+        vec![
+            "eks",
+            "delete-nodegroup",
+            "--cluster",
+            "hybrid",
+            "--nodegroup",
+            "windows",
+            "--yes",
+        ],
+    ] {
+        let out = console(&cluster, &args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let said = text(&out);
+        assert!(
+            said.contains("Refusing to")
+                && said.contains("workload pod(s) still run on its nodes: calculator/monolith-"),
+            "{said}"
+        );
+    }
+    let unchanged = cluster.kubectl(&[
+        "get",
+        "nodes",
+        "-o",
+        "jsonpath={.items[*].spec.unschedulable}",
+    ]);
+    assert!(
+        !unchanged.contains("true"),
+        "a refusal cordons nothing: {unchanged}"
+    );
+
+    // A Windows DaemonSet's pods do not hold a group back.
+    cluster.apply(
+        r#"
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: log-agent, namespace: kube-system}
+spec:
+  selector: {matchLabels: {app: log-agent}}
+  template:
+    metadata: {labels: {app: log-agent}}
+    spec:
+      nodeSelector: {kubernetes.io/os: windows}
+      tolerations: [{operator: Exists}]
+      containers: [{name: agent, image: "mcr.microsoft.com/windows/nanoserver:ltsc2022"}]
+"#,
+    );
+    cluster.kubectl(&[
+        "-n",
+        "kube-system",
+        "rollout",
+        "status",
+        "ds/log-agent",
+        "--timeout=60s",
+    ]);
+    // Once the monolith is gone from Windows, the group is drained and scaled to zero: EKS
+    // says 0 and its nodes leave the cluster.
+    cluster.kubectl(&[
+        "-n",
+        "calculator",
+        "scale",
+        "deployment",
+        "monolith",
+        "--replicas=0",
+    ]);
+    wait_until("the monolith's pods to go", 30, || {
+        cluster
+            .kubectl(&[
+                "-n",
+                "calculator",
+                "get",
+                "pods",
+                "-l",
+                "app.kubernetes.io/component=monolith",
+                "-o",
+                "name",
+            ])
+            .trim()
+            .is_empty()
+    });
+    let out = console(
+        &cluster,
+        &[
+            "eks",
+            "scale-nodegroup",
+            "--cluster",
+            "hybrid",
+            "--nodegroup",
+            "windows",
+            "--size",
+            "0",
+            "--yes",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("cordoned ip-"), "{said}");
+    assert!(
+        said.contains("EKS is scaling node group windows of cluster hybrid to 0 nodes"),
+        "{said}"
+    );
+    wait_until("the Windows group's nodes to leave", 30, || {
+        nodes_of_group(&cluster, "windows").is_empty()
+    });
+    let listed = console(&cluster, &["eks", "clusters", "-o", "json"]);
+    let clusters: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let windows = clusters[0]["nodeGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "windows")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (windows["min"].as_i64(), windows["desired"].as_i64()),
+        (Some(0), Some(0))
+    );
+
+    // The added group is deleted the same way; EKS no longer lists it, and its node leaves.
+    let out = console(
+        &cluster,
+        &[
+            "eks",
+            "delete-nodegroup",
+            "--cluster",
+            "hybrid",
+            "--nodegroup",
+            "windows-2025",
+            "--yes",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("EKS is deleting node group windows-2025"),
+        "{}",
+        text(&out)
+    );
+    wait_until("the deleted group's node to leave", 30, || {
+        nodes_of_group(&cluster, "windows-2025").is_empty()
+    });
+    let listed = console(&cluster, &["eks", "clusters", "-o", "json"]);
+    let clusters: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert!(
+        !clusters[0]["nodeGroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "windows-2025"),
+        "{clusters:#}"
+    );
+    // An unknown group is named with the ones there are.
+    let out = console(
+        &cluster,
+        &[
+            "eks",
+            "delete-nodegroup",
+            "--cluster",
+            "hybrid",
+            "--nodegroup",
+            "gpu",
+            "--yes",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("cluster hybrid has no node group \"gpu\" (it has: linux, windows)"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_drain_waits_for_the_disruption_budget_and_then_evicts() {
+    let cluster = TestCluster::start(false);
+    let linux = cluster.nodes_of("linux");
+    // Two replicas, both on one Linux node (the other is cordoned), and a budget that needs both.
+    cluster.kubectl(&["cordon", &linux[1]]);
+    cluster.apply(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      nodeSelector: {kubernetes.io/os: linux}
+      containers: [{name: web, image: "nginx:1.27"}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web, namespace: default}
+spec:
+  minAvailable: 2
+  selector: {matchLabels: {app: web}}
+"#,
+    );
+    cluster.kubectl(&["rollout", "status", "deploy/web", "--timeout=60s"]);
+    cluster.kubectl(&["uncordon", &linux[1]]);
+    wait_until("the budget's status", 20, || {
+        cluster.kubectl(&[
+            "get",
+            "pdb",
+            "web",
+            "-o",
+            "jsonpath={.status.currentHealthy}",
+        ]) == "2"
+    });
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let target = hybrid_console::backend::ConnectionTarget::Kubeconfig {
+        path: Some(cluster.kubeconfig.clone()),
+        context: None,
+    };
+    let connection = runtime
+        .block_on(hybrid_console::backend::connection::open(&target, None))
+        .unwrap();
+    let seen = std::sync::Mutex::new(Vec::<String>::new());
+    let progress = |line: String| seen.lock().unwrap().push(line);
+    let nodes = vec![linux[0].clone()];
+    let refused = runtime.block_on(hybrid_console::backend::node_groups::drain(
+        &connection,
+        &nodes,
+        Duration::from_secs(3),
+        Duration::from_millis(500),
+        &progress,
+    ));
+    let message = refused.unwrap_err().to_string();
+    assert!(
+        message.contains("the drain did not finish within 3 s")
+            && message
+                .contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "{message}"
+    );
+    assert!(message.contains("default/web-"), "{message}");
+    assert_eq!(
+        cluster.kubectl(&[
+            "get",
+            "node",
+            &linux[0],
+            "-o",
+            "jsonpath={.spec.unschedulable}"
+        ]),
+        "true"
+    );
+    // With room in the budget, one goes, its replacement lands on the other node, then the
+    // second goes.
+    cluster.kubectl(&[
+        "patch",
+        "pdb",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minAvailable":1}}"#,
+    ]);
+    let evicted = runtime
+        .block_on(hybrid_console::backend::node_groups::drain(
+            &connection,
+            &nodes,
+            Duration::from_secs(60),
+            Duration::from_millis(500),
+            &progress,
+        ))
+        .unwrap();
+    assert_eq!(evicted, 2, "{:?}", seen.lock().unwrap());
+    let placed = cluster.kubectl(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={.items[*].spec.nodeName}",
+    ]);
+    assert!(!placed.contains(&linux[0]), "{placed}");
+}
