@@ -725,3 +725,222 @@ fn the_eks_view_lists_clusters_with_their_node_groups_os_and_scaling() {
     harness.get_by_label("windows · Windows · 2 nodes (0–4)");
     harness.get_by_label("linux · Linux · 2 nodes (0–4)");
 }
+
+#[test]
+fn the_readiness_window_shows_each_finding_with_its_evidence_and_fix() {
+    let cluster = TestCluster::start(false);
+    let windows = cluster.nodes_of("windows");
+    cluster.kubectl(&["taint", "nodes", &windows[0], "os=windows:NoSchedule-"]);
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the live board",
+        |h| h.state().state.snapshot.nodes().count() == 4,
+    );
+    harness.get_by_label("Readiness").click();
+    step_until(&mut harness, Duration::from_secs(30), "the findings", |h| {
+        h.query_by_label_contains("6 passed · 1 warning(s) · 0 failed · 1 skipped")
+            .is_some()
+    });
+    harness.get_by_label("Windows nodes keep Linux pods off");
+    harness.get_by_label_contains("1 of 2 Windows nodes lack the os=windows:NoSchedule taint");
+    harness.get_by_label(&format!("{}: no os=windows:NoSchedule taint", windows[0]));
+    harness.get_by_label_contains(&format!(
+        "kubectl taint nodes {} os=windows:NoSchedule",
+        windows[0]
+    ));
+    harness.get_by_label_contains("no EKS API for this cluster");
+    // Put the taint back, check again: nothing left to warn about.
+    cluster.kubectl(&["taint", "nodes", &windows[0], "os=windows:NoSchedule"]);
+    harness.get_by_label("Check").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the second check",
+        |h| {
+            h.query_by_label_contains("7 passed · 0 warning(s) · 0 failed · 1 skipped")
+                .is_some()
+        },
+    );
+}
+
+#[test]
+fn the_eks_view_offers_to_retire_the_windows_group_once_no_workload_runs_there() {
+    const NAME: &str =
+        "the_eks_view_offers_to_retire_the_windows_group_once_no_workload_runs_there";
+    let Some(moto_url) = support::moto::url_in_child() else {
+        let moto = support::moto::Moto::start();
+        moto.hybrid_cluster("us-west-2", "hybrid");
+        moto.run_test_in_aws_env(NAME, "us-west-2");
+        return;
+    };
+    let cluster = TestCluster::start_following("hybrid", &moto_url, true);
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the live board",
+        |h| h.state().state.snapshot.nodes().count() == 4,
+    );
+    harness.get_by_label("List clusters").click();
+    step_until(&mut harness, Duration::from_secs(30), "the clusters", |h| {
+        h.query_by_label("windows · Windows · 2 nodes (0–4)")
+            .is_some()
+    });
+    // The monolith still runs on Windows: no offer, the count instead.
+    harness.get_by_label("2 workload pod(s) on its nodes");
+    assert!(harness.query_by_label("Scale to 0…").is_none());
+    cluster.kubectl(&[
+        "-n",
+        "calculator",
+        "scale",
+        "deployment",
+        "monolith",
+        "--replicas=0",
+    ]);
+    step_until(&mut harness, Duration::from_secs(30), "the offer", |h| {
+        h.query_by_label("Scale to 0…").is_some()
+    });
+    harness.get_by_label("no workload pods on its nodes any more");
+    harness.get_by_label("Scale to 0…").click();
+    step_until(&mut harness, Duration::from_secs(30), "the survey", |h| {
+        h.query_by_label_contains("Its nodes are cordoned and drained")
+            .is_some()
+    });
+    harness.get_by_label("cluster hybrid · node group windows");
+    // The button waits for the group's name.
+    let scale = harness.get_by_label("Scale to 0");
+    assert!(scale.accesskit_node().is_disabled());
+    harness.get_by_label("Type windows to confirm").focus();
+    harness.step();
+    harness
+        .get_by_label("Type windows to confirm")
+        .type_text("windows");
+    harness.step();
+    harness.get_by_label("Scale to 0").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the group at zero",
+        |h| {
+            h.query_all_by_label_contains(
+                "EKS is scaling node group windows of cluster hybrid to 0 nodes",
+            )
+            .next()
+            .is_some()
+                && h.query_by_label("windows · Windows · 0 nodes (0–4)")
+                    .is_some()
+        },
+    );
+    // The Windows lane empties as the local cluster follows EKS.
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "an empty Windows lane",
+        |h| {
+            h.state()
+                .state
+                .snapshot
+                .nodes()
+                .all(|n| n.group != "windows")
+        },
+    );
+}
+
+#[test]
+fn the_add_node_group_dialog_shows_the_findings_before_it_adds() {
+    const NAME: &str = "the_add_node_group_dialog_shows_the_findings_before_it_adds";
+    let Some(moto_url) = support::moto::url_in_child() else {
+        let moto = support::moto::Moto::start();
+        moto.hybrid_cluster("us-west-2", "hybrid");
+        moto.run_test_in_aws_env(NAME, "us-west-2");
+        return;
+    };
+    let cluster = TestCluster::start_following("hybrid", &moto_url, false);
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the live board",
+        |h| h.state().state.snapshot.nodes().count() == 4,
+    );
+    harness.get_by_label("List clusters").click();
+    step_until(&mut harness, Duration::from_secs(30), "the clusters", |h| {
+        h.query_by_label("Add node group…").is_some()
+    });
+    harness.get_by_label("Add node group…").click();
+    step_until(&mut harness, Duration::from_secs(5), "the dialog", |h| {
+        h.query_by_label("eksctl file").is_some()
+    });
+    // The project's eksctl file: its Windows group exists already, which the review says.
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../manifests/cluster/hybrid-cluster.yaml"
+    );
+    // The field holds the path relative to the repository; the test runs elsewhere.
+    harness
+        .get_by_label("eksctl file")
+        .set_text_value_accesskit(file);
+    harness.step();
+    harness.get_by_label("Review").click();
+    step_until(&mut harness, Duration::from_secs(30), "the review", |h| {
+        h.query_by_label_contains("already has a node group named windows")
+            .is_some()
+    });
+    harness.get_by_label("A check failed: fix it, then review again.");
+    assert!(
+        harness
+            .get_by_label("Add windows to hybrid")
+            .accesskit_node()
+            .is_disabled()
+    );
+    // Field by field: a Windows Server 2022 group on t3.large, tainted; every finding passes.
+    harness.get_by_label("Field by field").click();
+    harness.step();
+    let name = harness.get_by_label("Name");
+    name.focus();
+    harness.step();
+    harness.get_by_label("Name").type_text("-2022");
+    harness.get_by_label("Node role ARN").focus();
+    harness.step();
+    harness
+        .get_by_label("Node role ARN")
+        .type_text("arn:aws:iam::123456789012:role/node");
+    harness.step();
+    harness.get_by_label("Review").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the second review",
+        |h| h.query_by_label("Add windows-2022 to hybrid").is_some(),
+    );
+    harness.get_by_label_contains("the nodes will be tainted os=windows:NoSchedule");
+    harness
+        .get_by_label("Add windows-2022 to hybrid")
+        .click_accesskit();
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the new group",
+        |h| {
+            h.query_by_label("windows-2022 · Windows · 2 nodes (0–3)")
+                .is_some()
+        },
+    );
+    // Its nodes join the board's Windows lane.
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the new nodes",
+        |h| {
+            h.state()
+                .state
+                .snapshot
+                .nodes()
+                .filter(|n| n.group == "windows-2022")
+                .count()
+                == 2
+        },
+    );
+}

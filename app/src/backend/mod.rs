@@ -6,6 +6,7 @@ pub mod calculator;
 pub mod connection;
 mod details;
 pub mod eks;
+mod eks_actions;
 pub mod migration;
 mod moves;
 pub mod node_groups;
@@ -80,6 +81,52 @@ pub enum Command {
     Retire(RetireStage),
     /// List the EKS clusters (and node groups) of a region.
     ListEks(eks::AwsTarget),
+    /// Run the hybrid readiness check on the live connection; with `eks`, that cluster's node
+    /// groups are checked too (an EKS connection brings its own).
+    CheckReadiness {
+        /// What the check is told.
+        options: readiness::ReadinessOptions,
+        /// Region/profile and cluster name.
+        eks: Option<(eks::AwsTarget, String)>,
+    },
+    /// Read a node group and what runs on its nodes, before taking it out of service.
+    SurveyNodeGroup {
+        /// Region and profile.
+        aws: eks::AwsTarget,
+        /// The cluster.
+        cluster: String,
+        /// The node group.
+        group: String,
+        /// Scale to zero or delete.
+        retirement: node_groups::Retirement,
+    },
+    /// Take the surveyed node group out of service (the operator confirmed).
+    RetireNodeGroup {
+        /// Region and profile.
+        aws: eks::AwsTarget,
+        /// What was surveyed and shown.
+        survey: Box<node_groups::GroupSurvey>,
+        /// Scale to zero or delete.
+        retirement: node_groups::Retirement,
+    },
+    /// The findings that would apply to a node group about to be added.
+    ReviewNodeGroup {
+        /// Region and profile.
+        aws: eks::AwsTarget,
+        /// The cluster.
+        cluster: String,
+        /// The node group, or the eksctl file to read it from.
+        source: node_groups::ProposalSource,
+    },
+    /// Create the reviewed node group (the operator confirmed).
+    AddNodeGroup {
+        /// Region and profile.
+        aws: eks::AwsTarget,
+        /// The cluster.
+        cluster: String,
+        /// The node group.
+        proposal: Box<crate::model::eks::NodeGroupProposal>,
+    },
 }
 
 /// Where the connection stands.
@@ -148,6 +195,27 @@ pub enum Event {
     MoveNotStarted(String),
     /// A stage of retiring the monolith finished.
     Retired(Result<String, String>),
+    /// The readiness findings, or why there are none.
+    Readiness(Result<crate::model::readiness::ReadinessReport, String>),
+    /// A node group read for taking it out of service, or why it could not be.
+    NodeGroupSurvey {
+        /// What the operator asked for.
+        retirement: node_groups::Retirement,
+        /// The survey.
+        survey: Result<Box<node_groups::GroupSurvey>, String>,
+    },
+    /// A proposed node group (read from its source) and the findings for it, or why not.
+    NodeGroupReview(
+        Result<
+            (
+                Box<crate::model::eks::NodeGroupProposal>,
+                Vec<crate::model::readiness::Finding>,
+            ),
+            String,
+        >,
+    ),
+    /// A node group was added, scaled to zero or deleted (what was done), or why not.
+    NodeGroupChanged(Result<String, String>),
     /// The EKS clusters of a region, or why there are none.
     EksClusters {
         /// The region listed.

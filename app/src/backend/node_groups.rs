@@ -14,6 +14,46 @@ use super::connection::Connection;
 use super::eks::{Aws, AwsError};
 use crate::model::eks::{EksCluster, EksNodeGroup};
 
+/// Where a node group to add is described.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProposalSource {
+    /// A managed node group in an eksctl ClusterConfig file.
+    Eksctl {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The node group's name in it.
+        group: String,
+        /// The node role ARN, if the file does not give one.
+        node_role: Option<String>,
+    },
+    /// Given field by field.
+    Fields(Box<crate::model::eks::NodeGroupProposal>),
+}
+
+impl ProposalSource {
+    /// The proposal (reading the file, for an eksctl source).
+    pub async fn proposal(&self) -> Result<crate::model::eks::NodeGroupProposal, String> {
+        match self {
+            ProposalSource::Fields(p) => Ok((**p).clone()),
+            ProposalSource::Eksctl {
+                path,
+                group,
+                node_role,
+            } => {
+                let text = tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let mut proposal = crate::model::eks::NodeGroupProposal::from_eksctl(&text, group)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                if proposal.node_role.is_none() {
+                    proposal.node_role = node_role.clone();
+                }
+                Ok(proposal)
+            }
+        }
+    }
+}
+
 /// What to do with the node group once its nodes are drained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Retirement {

@@ -130,6 +130,67 @@ pub(super) async fn supervise(
             super::Command::ResumeMove => desk.recorded(&plan, &client_rx, &sink, true),
             super::Command::RollBackMove => desk.recorded(&plan, &client_rx, &sink, false),
             super::Command::Retire(stage) => desk.retire(&plan, &client_rx, &sink, stage),
+            super::Command::CheckReadiness { options, eks } => {
+                tokio::spawn(super::eks_actions::check(
+                    options,
+                    eks,
+                    client_rx.clone(),
+                    sink.clone(),
+                ));
+            }
+            super::Command::SurveyNodeGroup {
+                aws,
+                cluster,
+                group,
+                retirement,
+            } => {
+                tokio::spawn(super::eks_actions::survey(
+                    aws,
+                    cluster,
+                    group,
+                    retirement,
+                    client_rx.clone(),
+                    sink.clone(),
+                ));
+            }
+            super::Command::RetireNodeGroup {
+                aws,
+                survey,
+                retirement,
+            } => {
+                tokio::spawn(super::eks_actions::retire(
+                    aws,
+                    *survey,
+                    retirement,
+                    client_rx.clone(),
+                    sink.clone(),
+                ));
+            }
+            super::Command::ReviewNodeGroup {
+                aws,
+                cluster,
+                source,
+            } => {
+                tokio::spawn(super::eks_actions::review(
+                    aws,
+                    cluster,
+                    source,
+                    client_rx.clone(),
+                    sink.clone(),
+                ));
+            }
+            super::Command::AddNodeGroup {
+                aws,
+                cluster,
+                proposal,
+            } => {
+                tokio::spawn(super::eks_actions::add(
+                    aws,
+                    cluster,
+                    *proposal,
+                    sink.clone(),
+                ));
+            }
             super::Command::ListEks(target) => {
                 let sink = sink.clone();
                 tokio::spawn(async move {

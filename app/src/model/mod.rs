@@ -143,6 +143,15 @@ impl ClusterSnapshot {
             .flat_map(|l| l.groups.iter().flat_map(|g| g.nodes.iter()))
     }
 
+    /// Workload pods on the nodes of node group `group` (see [`PodPlacement::is_workload`]).
+    pub fn workload_pods_of_group(&self, group: &str) -> Vec<&PodPlacement> {
+        self.nodes()
+            .filter(|n| n.group == group)
+            .flat_map(|n| n.pods.iter())
+            .filter(|p| p.is_workload())
+            .collect()
+    }
+
     /// The tile of node `name`.
     pub fn node(&self, name: &str) -> Option<&NodeTile> {
         self.nodes().find(|n| n.name == name)

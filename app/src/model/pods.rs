@@ -68,6 +68,8 @@ pub struct PodPlacement {
     pub holds: Vec<String>,
     /// The service this pod serves on its own, once moved out of the monolith.
     pub serves: Option<String>,
+    /// Run by a DaemonSet (a node agent, not a workload: it goes with its node).
+    pub daemon: bool,
 }
 
 impl PodPlacement {
@@ -146,7 +148,19 @@ impl PodPlacement {
             memory_request_bytes: memory,
             holds: Vec::new(),
             serves: None,
+            daemon: meta
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.controller == Some(true) && o.kind == "DaemonSet"),
         }
+    }
+
+    /// A workload pod still on its node: neither a DaemonSet's, nor finished, nor going.
+    pub fn is_workload(&self) -> bool {
+        !self.daemon
+            && !matches!(self.state, PodState::Succeeded | PodState::Terminating)
+            && self.phase != "Failed"
     }
 
     /// `namespace/name`.

@@ -4,8 +4,10 @@
 use egui::RichText;
 use serde::{Deserialize, Serialize};
 
+use super::node_groups::{AddDialog, NodeGroupDialogs};
 use super::{ConsoleState, Panel};
 use crate::backend::eks::AwsTarget;
+use crate::backend::node_groups::Retirement;
 use crate::backend::{Command, ConnectionTarget};
 use crate::model::NodeOs;
 
@@ -19,7 +21,8 @@ pub struct EksSettings {
 }
 
 impl EksSettings {
-    fn target(&self) -> AwsTarget {
+    /// Region and profile as the SDK takes them (empty: its defaults).
+    pub fn target(&self) -> AwsTarget {
         let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
         AwsTarget {
             region: some(&self.region),
@@ -33,6 +36,8 @@ impl EksSettings {
 pub struct EksPanel {
     /// Region and profile fields.
     pub settings: EksSettings,
+    /// The node-group dialogs.
+    pub dialogs: NodeGroupDialogs,
 }
 
 impl Panel for EksPanel {
@@ -85,11 +90,12 @@ impl Panel for EksPanel {
                                 ))
                                 .weak(),
                             );
+                            let aws = AwsTarget {
+                                region: Some(cluster.region.clone()),
+                                profile: self.settings.target().profile,
+                            };
                             let target = ConnectionTarget::Eks {
-                                aws: AwsTarget {
-                                    region: Some(cluster.region.clone()),
-                                    profile: self.settings.target().profile,
-                                },
+                                aws: aws.clone(),
                                 cluster: cluster.name.clone(),
                             };
                             let active = state.target == target;
@@ -100,6 +106,22 @@ impl Panel for EksPanel {
                             {
                                 commands.push(Command::Connect(target));
                             }
+                            ui.horizontal(|ui| {
+                                if ui
+                                    .button("Check readiness")
+                                    .on_hover_text("The hybrid readiness findings: its node groups from EKS, nodes and pods from the connected cluster")
+                                    .clicked()
+                                {
+                                    commands.push(Command::CheckReadiness {
+                                        options: Default::default(),
+                                        eks: Some((aws.clone(), cluster.name.clone())),
+                                    });
+                                }
+                                if ui.button("Add node group…").clicked() {
+                                    self.dialogs.add =
+                                        Some(AddDialog::new(aws.clone(), cluster.name.clone()));
+                                }
+                            });
                             if cluster.node_groups.is_empty() {
                                 ui.label(RichText::new("no managed node groups").weak());
                             }
@@ -133,10 +155,68 @@ impl Panel for EksPanel {
                                         .map(|i| format!("\nhealth: {i}"))
                                         .collect::<String>()
                                 ));
+                                self.retirement_offer(ui, state, &aws, &cluster.name, group, commands);
                             }
                         });
                 }
             }
         }
+        self.dialogs.ui(ui.ctx(), commands);
+    }
+}
+
+impl EksPanel {
+    /// Under a Windows node group whose nodes the board shows: once no workload pod runs there
+    /// any more (DaemonSet pods aside), the offer to scale it to zero or delete it; until then,
+    /// how many are left. (The CLI takes any group; the window offers the end of the story.)
+    fn retirement_offer(
+        &mut self,
+        ui: &mut egui::Ui,
+        state: &ConsoleState,
+        aws: &AwsTarget,
+        cluster: &str,
+        group: &crate::model::eks::EksNodeGroup,
+        commands: &mut Vec<Command>,
+    ) {
+        let on_board = state.snapshot.nodes().any(|n| n.group == group.name);
+        if !on_board || group.desired == 0 || group.os != NodeOs::Windows {
+            return;
+        }
+        let workloads = state.snapshot.workload_pods_of_group(&group.name);
+        ui.indent(("retire", &group.name), |ui| {
+            if workloads.is_empty() {
+                ui.label(RichText::new("no workload pods on its nodes any more").weak());
+                ui.horizontal(|ui| {
+                    if ui.small_button("Scale to 0…").clicked() {
+                        commands.push(self.dialogs.open_retire(
+                            aws.clone(),
+                            cluster,
+                            &group.name,
+                            Retirement::ScaleToZero,
+                        ));
+                    }
+                    if ui.small_button("Delete…").clicked() {
+                        commands.push(self.dialogs.open_retire(
+                            aws.clone(),
+                            cluster,
+                            &group.name,
+                            Retirement::Delete,
+                        ));
+                    }
+                });
+            } else {
+                ui.label(
+                    RichText::new(format!("{} workload pod(s) on its nodes", workloads.len()))
+                        .weak(),
+                )
+                .on_hover_text(
+                    workloads
+                        .iter()
+                        .map(|p| p.key())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                );
+            }
+        });
     }
 }

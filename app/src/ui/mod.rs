@@ -7,7 +7,9 @@ pub mod connection;
 pub mod eks;
 pub mod log;
 pub mod migration;
+pub mod node_groups;
 pub mod pod;
+pub mod readiness;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -101,6 +103,8 @@ pub struct ConsoleApp {
     pub pod: pod::PodPanel,
     /// The EKS view.
     pub eks: eks::EksPanel,
+    /// The readiness window.
+    pub readiness: readiness::ReadinessWindow,
     exit_when_ready: bool,
 }
 
@@ -150,7 +154,9 @@ impl ConsoleApp {
             pod: pod::PodPanel,
             eks: eks::EksPanel {
                 settings: persisted.eks,
+                ..Default::default()
             },
+            readiness: readiness::ReadinessWindow::default(),
             exit_when_ready,
         }
     }
@@ -176,6 +182,13 @@ impl ConsoleApp {
                 self.state.details = Some(PodDetails::loading(namespace, name));
             }
             Command::SelectPod(None) => self.state.details = None,
+            Command::CheckReadiness { eks, .. } => {
+                // The window's own fields say what to check for.
+                if let Some(command) = self.readiness.request(eks.clone()) {
+                    self.backend.send(command);
+                }
+                return;
+            }
             Command::ListEks(target) => {
                 self.state.eks.listing = true;
                 self.state.eks.region = target.region.clone().unwrap_or_default();
@@ -268,6 +281,23 @@ impl ConsoleApp {
                     self.state.eks.region = region;
                     self.state.eks.clusters = Some(clusters);
                 }
+                Event::Readiness(report) => {
+                    self.readiness.running = false;
+                    self.readiness.report = Some(report);
+                }
+                Event::NodeGroupSurvey { retirement, survey } => {
+                    self.eks.dialogs.surveyed(retirement, survey.map(|s| *s));
+                }
+                Event::NodeGroupReview(review) => {
+                    self.eks.dialogs.reviewed(review.map(|(p, f)| (*p, f)));
+                }
+                Event::NodeGroupChanged(outcome) => {
+                    let changed = outcome.is_ok();
+                    self.eks.dialogs.changed(outcome);
+                    if changed {
+                        self.dispatch(Command::ListEks(self.eks.settings.target()));
+                    }
+                }
                 Event::Retired(result) => {
                     self.moves.retiring = false;
                     self.moves.retired = Some(result);
@@ -313,6 +343,17 @@ impl ConsoleApp {
                 ConnectionStatus::Idle => {}
             }
             ui.separator();
+            if ui
+                .button("Readiness")
+                .on_hover_text("Check the cluster for hybrid readiness")
+                .clicked()
+            {
+                commands.push(Command::CheckReadiness {
+                    options: Default::default(),
+                    eks: None,
+                });
+            }
+            ui.separator();
             self.board.toolbar(ui, &self.state, commands);
         });
     }
@@ -346,6 +387,7 @@ impl ConsoleApp {
         egui::CentralPanel::default().show(ui, |ui| self.board.ui(ui, &self.state, &mut commands));
         self.moves.ui(ui, &self.state, &mut commands);
         self.pod.ui(ui, &self.state, &mut commands);
+        self.readiness.ui(ui, &self.state, &mut commands);
         for command in commands {
             self.dispatch(command);
         }

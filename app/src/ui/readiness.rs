@@ -1,0 +1,197 @@
+//! The readiness window: the hybrid readiness findings for the connected cluster, each with its
+//! severity, evidence and fix (copyable), and the taint to expect on Windows nodes.
+
+use egui::{Color32, RichText};
+
+use super::{ConsoleState, Panel};
+use crate::backend::Command;
+use crate::backend::eks::AwsTarget;
+use crate::backend::readiness::ReadinessOptions;
+use crate::model::readiness::{ExpectedTaint, ReadinessReport, Severity};
+
+/// The window's state.
+pub struct ReadinessWindow {
+    /// Shown.
+    pub open: bool,
+    /// The taint Windows nodes should carry, as typed.
+    pub taint: String,
+    /// DaemonSets every Windows node must run, as typed (`namespace/name`, comma separated).
+    pub required: String,
+    /// The EKS cluster whose node groups are checked too, if one was chosen in the EKS view.
+    pub eks: Option<(AwsTarget, String)>,
+    /// A check is on its way.
+    pub running: bool,
+    /// The last report, or why there is none.
+    pub report: Option<Result<ReadinessReport, String>>,
+}
+
+impl Default for ReadinessWindow {
+    fn default() -> Self {
+        ReadinessWindow {
+            open: false,
+            taint: ExpectedTaint::default().to_string(),
+            required: String::new(),
+            eks: None,
+            running: false,
+            report: None,
+        }
+    }
+}
+
+/// The colour of a severity's tag.
+pub fn severity_color(severity: Severity) -> Color32 {
+    match severity {
+        Severity::Passed => Color32::from_rgb(46, 160, 67),
+        Severity::Warning => Color32::from_rgb(210, 153, 34),
+        Severity::Failed => Color32::from_rgb(218, 54, 51),
+        Severity::Skipped => Color32::GRAY,
+    }
+}
+
+/// Draws findings: tag, title and summary; evidence and the fix below.
+pub fn findings_ui(ui: &mut egui::Ui, findings: &[crate::model::readiness::Finding]) {
+    for f in findings {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                RichText::new(f.severity.tag())
+                    .monospace()
+                    .strong()
+                    .color(severity_color(f.severity)),
+            );
+            ui.label(RichText::new(f.title).strong());
+        });
+        ui.indent(("finding", f.check), |ui| {
+            ui.label(&f.summary);
+            if !f.evidence.is_empty() {
+                egui::CollapsingHeader::new(format!("evidence ({})", f.evidence.len()))
+                    .id_salt(("evidence", f.check))
+                    .default_open(f.severity >= Severity::Warning)
+                    .show(ui, |ui| {
+                        for line in &f.evidence {
+                            ui.label(RichText::new(line).small().monospace());
+                        }
+                    });
+            }
+            if let Some(fix) = f.fix.as_ref().filter(|_| f.severity >= Severity::Warning) {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(RichText::new("fix:").strong());
+                    ui.label(RichText::new(fix).monospace().small());
+                    if ui.small_button("Copy").clicked() {
+                        ui.ctx().copy_text(fix.clone());
+                    }
+                });
+            }
+        });
+        ui.add_space(4.0);
+    }
+}
+
+impl ReadinessWindow {
+    /// Opens the window and asks for a check (`eks`: that cluster's node groups too).
+    pub fn request(&mut self, eks: Option<(AwsTarget, String)>) -> Option<Command> {
+        self.open = true;
+        self.eks = eks;
+        self.command()
+    }
+
+    fn command(&mut self) -> Option<Command> {
+        let taint = match self.taint.parse::<ExpectedTaint>() {
+            Ok(t) => t,
+            Err(why) => {
+                self.report = Some(Err(why));
+                return None;
+            }
+        };
+        self.running = true;
+        Some(Command::CheckReadiness {
+            options: ReadinessOptions {
+                windows_taint: taint,
+                required_daemonsets: self
+                    .required
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            },
+            eks: self.eks.clone(),
+        })
+    }
+}
+
+impl Panel for ReadinessWindow {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, commands: &mut Vec<Command>) {
+        let mut open = self.open;
+        egui::Window::new("Hybrid readiness")
+            .open(&mut open)
+            .default_size([560.0, 520.0])
+            .vscroll(true)
+            .show(ui.ctx(), |ui| {
+                ui.label(
+                    RichText::new(format!(
+                        "Cluster: {}{}",
+                        state.target.describe(),
+                        self.eks
+                            .as_ref()
+                            .map(|(_, c)| format!(" · EKS node groups of {c}"))
+                            .unwrap_or_default()
+                    ))
+                    .weak(),
+                );
+                egui::Grid::new("readiness-options")
+                    .num_columns(2)
+                    .show(ui, |ui| {
+                        let label = ui.label("Windows taint");
+                        ui.add(egui::TextEdit::singleline(&mut self.taint).desired_width(200.0))
+                            .labelled_by(label.id);
+                        ui.end_row();
+                        let label = ui.label("Required DaemonSets");
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.required)
+                                .hint_text("namespace/name, …")
+                                .desired_width(200.0),
+                        )
+                        .labelled_by(label.id);
+                        ui.end_row();
+                    });
+                ui.horizontal(|ui| {
+                    if ui
+                        .add_enabled(!self.running, egui::Button::new("Check"))
+                        .clicked()
+                        && let Some(command) = self.command()
+                    {
+                        commands.push(command);
+                    }
+                    if self.running {
+                        ui.spinner();
+                    }
+                });
+                ui.separator();
+                match &self.report {
+                    None => {
+                        ui.label(RichText::new("No check run yet.").weak());
+                    }
+                    Some(Err(why)) => {
+                        ui.colored_label(severity_color(Severity::Failed), why);
+                    }
+                    Some(Ok(report)) => {
+                        ui.label(
+                            RichText::new(format!(
+                                "{}: {} passed · {} warning(s) · {} failed · {} skipped",
+                                report.cluster,
+                                report.count(Severity::Passed),
+                                report.count(Severity::Warning),
+                                report.count(Severity::Failed),
+                                report.count(Severity::Skipped)
+                            ))
+                            .strong()
+                            .color(severity_color(report.worst().max(Severity::Passed))),
+                        );
+                        ui.add_space(4.0);
+                        findings_ui(ui, &report.findings);
+                    }
+                }
+            });
+        self.open = open;
+    }
+}
