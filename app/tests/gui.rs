@@ -916,9 +916,7 @@ fn the_add_node_group_dialog_shows_the_findings_before_it_adds() {
         |h| h.query_by_label("Add windows-2022 to hybrid").is_some(),
     );
     harness.get_by_label_contains("the nodes will be tainted os=windows:NoSchedule");
-    harness
-        .get_by_label("Add windows-2022 to hybrid")
-        .click_accesskit();
+    harness.get_by_label("Add windows-2022 to hybrid").click();
     step_until(
         &mut harness,
         Duration::from_secs(30),

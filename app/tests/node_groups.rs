@@ -490,3 +490,58 @@ spec:
     ]);
     assert!(!placed.contains(&linux[0]), "{placed}");
 }
+
+#[test]
+fn eks_check_judges_the_node_groups_from_the_eks_api() {
+    const NAME: &str = "eks_check_judges_the_node_groups_from_the_eks_api";
+    let Some(_) = url_in_child() else {
+        let moto = Moto::start();
+        // A Windows group on Graviton (Windows runs only on x86_64), and no Linux group.
+        moto.python(
+            REGION,
+            "eks.create_cluster(name='arm', version='1.33', roleArn='arn:aws:iam::123456789012:role/eks', resourcesVpcConfig={'subnetIds': ['subnet-1']})
+eks.create_nodegroup(clusterName='arm', nodegroupName='windows', nodeRole='arn:aws:iam::123456789012:role/node', subnets=['subnet-1'], amiType='WINDOWS_CORE_2022_x86_64', instanceTypes=['m6g.large'], scalingConfig={'minSize': 0, 'desiredSize': 2, 'maxSize': 2})
+",
+        );
+        moto.run_test_in_aws_env(NAME, REGION);
+        return;
+    };
+    let cluster = TestCluster::start(false);
+    let out = console(
+        &cluster,
+        &["eks", "check", "--cluster", "arm", "-o", "json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = |id: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let groups = finding("windows-node-groups");
+    assert_eq!(groups["severity"], "failed");
+    assert!(
+        groups["evidence"][0].as_str().unwrap().contains(
+            "windows: instance type m6g.large is Arm (Graviton); Windows on EKS runs only on x86_64"
+        ),
+        "{groups:#}"
+    );
+    // Linux nodes exist (the stand-in's), but EKS manages no Linux group.
+    assert_eq!(finding("linux-nodes")["severity"], "warning");
+    assert_eq!(report["cluster"], "arm");
+    // The same check without the EKS API skips what only EKS knows.
+    let out = console(&cluster, &["check", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let skipped = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "windows-node-groups")
+        .cloned()
+        .unwrap();
+    assert_eq!(skipped["severity"], "skipped");
+}

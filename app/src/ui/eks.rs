@@ -161,7 +161,6 @@ impl Panel for EksPanel {
                 }
             }
         }
-        self.dialogs.ui(ui.ctx(), commands);
     }
 }
 

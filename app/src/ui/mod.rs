@@ -388,6 +388,8 @@ impl ConsoleApp {
         self.moves.ui(ui, &self.state, &mut commands);
         self.pod.ui(ui, &self.state, &mut commands);
         self.readiness.ui(ui, &self.state, &mut commands);
+        // Dialogs after the board, so they stay above it for the pointer as well as the eye.
+        self.eks.dialogs.ui(ui.ctx(), &mut commands);
         for command in commands {
             self.dispatch(command);
         }

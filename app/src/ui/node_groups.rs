@@ -239,6 +239,7 @@ impl NodeGroupDialogs {
             .id(egui::Id::unique("retire-node-group"))
             .open(&mut open)
             .collapsible(false)
+            .default_pos([560.0, 140.0])
             .default_width(460.0)
             .show(ctx, |ui| {
                 ui.label(
@@ -327,8 +328,8 @@ impl NodeGroupDialogs {
             .id(egui::Id::unique("add-node-group"))
             .open(&mut open)
             .collapsible(false)
+            .default_pos([560.0, 80.0])
             .default_width(520.0)
-            .vscroll(true)
             .show(ctx, |ui| {
                 let before = dialog.source;
                 ui.horizontal(|ui| {
@@ -429,7 +430,10 @@ impl NodeGroupDialogs {
                             ))
                             .strong(),
                         );
-                        findings_ui(ui, findings);
+                        egui::ScrollArea::vertical()
+                            .id_salt("proposed-findings")
+                            .max_height(420.0)
+                            .show(ui, |ui| findings_ui(ui, findings));
                         let blocked = findings.iter().any(|f| f.severity == Severity::Failed);
                         if blocked {
                             ui.colored_label(

@@ -124,7 +124,9 @@ impl Panel for ReadinessWindow {
         let mut open = self.open;
         egui::Window::new("Hybrid readiness")
             .open(&mut open)
-            .default_size([560.0, 520.0])
+            .default_size([560.0, 560.0])
+            // Over the board, leaving the EKS view that opened it in sight.
+            .default_pos([600.0, 60.0])
             .vscroll(true)
             .show(ui.ctx(), |ui| {
                 ui.label(
