@@ -269,6 +269,21 @@ spec:
         "ds/log-agent",
         "--timeout=60s",
     ]);
+    // A Cluster Autoscaler could scale the group up again: the console says so.
+    cluster.apply(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cluster-autoscaler, namespace: kube-system}
+spec:
+  selector: {matchLabels: {app: cluster-autoscaler}}
+  template:
+    metadata: {labels: {app: cluster-autoscaler}}
+    spec:
+      nodeSelector: {kubernetes.io/os: linux}
+      containers: [{name: cluster-autoscaler, image: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.0"}]
+"#,
+    );
     // Once the monolith is gone from Windows, the group is drained and scaled to zero: EKS
     // says 0 and its nodes leave the cluster.
     cluster.kubectl(&[
@@ -311,6 +326,12 @@ spec:
     assert!(out.status.success(), "{}", text(&out));
     let said = text(&out);
     assert!(said.contains("cordoned ip-"), "{said}");
+    assert!(
+        said.contains(
+            "warning: Cluster Autoscaler runs in this cluster (kube-system/cluster-autoscaler)"
+        ),
+        "{said}"
+    );
     assert!(
         said.contains("EKS is scaling node group windows of cluster hybrid to 0 nodes"),
         "{said}"
