@@ -39,7 +39,7 @@ trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE
 cluster=hybrid-calculator
@@ -57,7 +57,7 @@ for _ in $(seq 100); do
 done
 python3 - <<EOF
 import boto3
-eks = boto3.client("eks")
+eks = boto3.client("eks", region_name="us-east-1")
 eks.create_cluster(name="$cluster", version="1.33", roleArn="arn:aws:iam::123456789012:role/eks",
                    resourcesVpcConfig={"subnetIds": ["subnet-0a", "subnet-0b"]})
 EOF

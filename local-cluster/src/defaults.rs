@@ -104,6 +104,13 @@ pub fn apply(kind: &ResourceKind, object: &mut Value) {
                     for port in ports.iter_mut().filter_map(Value::as_object_mut) {
                         set_default(port, "protocol", json!("TCP"));
                         let number = port.get("port").cloned().unwrap_or(Value::Null);
+                        // 0 and "" mean unset, as in Go (Protobuf bodies always carry it).
+                        if port
+                            .get("targetPort")
+                            .is_some_and(|t| *t == json!(0) || *t == json!(""))
+                        {
+                            port.remove("targetPort");
+                        }
                         set_default(port, "targetPort", number);
                     }
                 }

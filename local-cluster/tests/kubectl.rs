@@ -762,3 +762,134 @@ fn explain_and_discovery_describe_the_served_kinds() {
     let version = cluster.ok(&["version"]);
     assert!(version.contains("Server Version: v1.33"), "{version}");
 }
+
+/// The imperative commands send Protobuf bodies for built-in kinds, as kubectl does against
+/// any real server; each creates what it says, with the fields it was given.
+#[test]
+fn imperative_create_run_and_expose_send_protobuf_and_work() {
+    let cluster = Cluster::start();
+    assert!(
+        cluster
+            .ok(&["create", "namespace", "demo"])
+            .contains("namespace/demo created")
+    );
+    assert_eq!(
+        cluster.json(&["get", "namespace", "demo"])["status"]["phase"],
+        "Active"
+    );
+
+    let out = cluster.ok(&[
+        "-n",
+        "demo",
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=mode=fast",
+        "--from-literal=level=3",
+    ]);
+    assert!(out.contains("configmap/settings created"), "{out}");
+    let map = cluster.json(&["-n", "demo", "get", "configmap", "settings"]);
+    assert_eq!(
+        map["data"],
+        serde_json::json!({"mode": "fast", "level": "3"})
+    );
+
+    let out = cluster.ok(&[
+        "-n",
+        "demo",
+        "create",
+        "secret",
+        "generic",
+        "token",
+        "--from-literal=token=s3cret",
+    ]);
+    assert!(out.contains("secret/token created"), "{out}");
+    let secret = cluster.json(&["-n", "demo", "get", "secret", "token"]);
+    assert_eq!(secret["data"]["token"], "czNjcmV0");
+    assert_eq!(secret["type"], "Opaque");
+
+    let out = cluster.ok(&[
+        "-n",
+        "demo",
+        "create",
+        "deployment",
+        "web",
+        "--image=calculator/sum:latest",
+        "--replicas=2",
+        "--port=8080",
+    ]);
+    assert!(out.contains("deployment.apps/web created"), "{out}");
+    let deployment = cluster.json(&["-n", "demo", "get", "deployment", "web"]);
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    assert_eq!(deployment["spec"]["selector"]["matchLabels"]["app"], "web");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "calculator/sum:latest");
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    // The server filled in the defaults, as it does for a JSON body.
+    assert_eq!(
+        deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"],
+        "25%"
+    );
+
+    let out = cluster.ok(&[
+        "-n",
+        "demo",
+        "create",
+        "service",
+        "clusterip",
+        "web-svc",
+        "--tcp=80:8080",
+    ]);
+    assert!(out.contains("service/web-svc created"), "{out}");
+    let service = cluster.json(&["-n", "demo", "get", "service", "web-svc"]);
+    assert_eq!(service["spec"]["ports"][0]["port"], 80);
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], 8080);
+
+    let out = cluster.ok(&[
+        "-n",
+        "demo",
+        "run",
+        "probe",
+        "--image=calculator/sum:latest",
+        "--labels=role=probe",
+        "--env=MODE=check",
+        "--",
+        "--port",
+        "9000",
+    ]);
+    assert!(out.contains("pod/probe created"), "{out}");
+    let pod = cluster.json(&["-n", "demo", "get", "pod", "probe"]);
+    assert_eq!(pod["metadata"]["labels"]["role"], "probe");
+    assert_eq!(pod["spec"]["containers"][0]["env"][0]["value"], "check");
+    assert_eq!(
+        pod["spec"]["containers"][0]["args"],
+        serde_json::json!(["--port", "9000"])
+    );
+
+    let out = cluster.ok(&[
+        "-n",
+        "demo",
+        "expose",
+        "deployment",
+        "web",
+        "--name=web-public",
+        "--port=80",
+        "--target-port=8080",
+    ]);
+    assert!(out.contains("service/web-public exposed"), "{out}");
+    let exposed = cluster.json(&["-n", "demo", "get", "service", "web-public"]);
+    assert_eq!(exposed["spec"]["selector"]["app"], "web");
+    assert_eq!(exposed["spec"]["ports"][0]["targetPort"], 8080);
+
+    // A dry run decodes the same body and stores nothing.
+    let out = cluster.ok(&["create", "namespace", "ghost", "--dry-run=server"]);
+    assert!(
+        out.contains("namespace/ghost created (server dry run)"),
+        "{out}"
+    );
+    assert!(
+        cluster
+            .fails(&["get", "namespace", "ghost"])
+            .contains("NotFound")
+    );
+}

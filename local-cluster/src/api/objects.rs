@@ -293,7 +293,7 @@ pub(super) fn body_value(context: &RequestContext) -> Result<Value, ApiError> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
     if content_type.starts_with(super::protobuf::MEDIA_TYPE) {
-        return super::protobuf::decode(context.target.kind, &context.body);
+        return super::protobuf::decode_any(&context.body);
     }
     if content_type.contains("yaml") {
         serde_yaml::from_slice(&context.body)

@@ -80,6 +80,10 @@ fn generate(
         resources::selfsubjectrulesreviews(),
         authorization::SelfSubjectRulesReview
     );
+    // Not kinds of their own, but bodies of subresources (`scale`, `eviction`, `binding`).
+    generator.subschema_for::<k8s_openapi::api::autoscaling::v1::Scale>();
+    generator.subschema_for::<policy::Eviction>();
+    generator.subschema_for::<core::Binding>();
     let mut definitions = generator.take_definitions(true);
     for (name, schema) in definitions.iter_mut() {
         add_list_extensions(name, schema);
@@ -94,6 +98,12 @@ fn generate(
         json!({"type": "object", "description": "Patch is provided to give a concrete name and type to the Kubernetes PATCH request body."}),
     );
     (definitions, names)
+}
+
+/// Every schema by its name (`io.k8s.api.core.v1.PodSpec`), for the Protobuf decoder's JSON
+/// field names.
+pub(super) fn definitions() -> Map<String, Value> {
+    generate(SchemaSettings::openapi3()).0
 }
 
 /// Declares how each list property merges (`x-kubernetes-patch-merge-key`, list-map keys), as
