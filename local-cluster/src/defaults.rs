@@ -115,6 +115,10 @@ pub fn apply(kind: &ResourceKind, object: &mut Value) {
                     }
                 }
             }
+            // Clients read `status.loadBalancer.ingress` without checking for a status.
+            if let Some(status) = object_at(object, "status") {
+                set_default(status, "loadBalancer", json!({}));
+            }
         }
         ("", "Namespace") => {
             let name = object["metadata"]["name"].clone();

@@ -285,6 +285,15 @@ impl ApiError {
         ApiError::new(410, "Expired", message)
     }
 
+    /// 413 RequestEntityTooLarge: a body over the server's limit, refused before it is read.
+    pub fn entity_too_large(limit: usize) -> ApiError {
+        ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
     /// 415 UnsupportedMediaType for a patch type this server does not take.
     pub fn unsupported_media_type(content_type: &str) -> ApiError {
         ApiError::new(

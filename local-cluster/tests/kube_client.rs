@@ -331,3 +331,86 @@ async fn paginated_lists_and_a_reflector_that_follows_changes() {
     .unwrap();
     assert_eq!(events[0].metadata.name.as_deref(), Some("late"));
 }
+
+/// kube-rs's aggregated discovery (one request for `/api`, one for `/apis`) finds what the
+/// legacy walk of every group-version finds, subresources included; a client that does not
+/// ask for aggregated documents gets the legacy ones.
+#[tokio::test]
+async fn aggregated_discovery_matches_the_legacy_documents() {
+    use kube::discovery::{Discovery, Scope};
+    let cluster = Cluster::start();
+    let client = cluster.client().await;
+    let aggregated = Discovery::new(client.clone())
+        .run_aggregated()
+        .await
+        .expect("aggregated discovery");
+    let legacy = Discovery::new(client.clone())
+        .run()
+        .await
+        .expect("legacy discovery");
+    let summary = |d: &Discovery| {
+        let mut out = Vec::new();
+        for group in d.groups() {
+            for (resource, caps) in group.recommended_resources() {
+                let mut subs: Vec<String> = caps
+                    .subresources
+                    .iter()
+                    .map(|(s, _)| s.plural.clone())
+                    .collect();
+                subs.sort();
+                out.push(format!(
+                    "{}/{} {} {} {:?} {}",
+                    resource.group,
+                    resource.version,
+                    resource.plural,
+                    resource.kind,
+                    caps.scope == Scope::Namespaced,
+                    subs.join(",")
+                ));
+            }
+        }
+        out.sort();
+        out
+    };
+    let found = summary(&aggregated);
+    assert_eq!(found, summary(&legacy));
+    assert!(
+        found.contains(&"apps/v1 deployments Deployment true scale,status".to_owned()),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|r| r.starts_with("/v1 pods Pod true ")),
+        "{found:#?}"
+    );
+
+    let plain = client
+        .request_text(
+            http::Request::get("/apis")
+                .header("Accept", "application/json")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(plain.contains("\"kind\":\"APIGroupList\""), "{plain}");
+    let asked = client
+        .request_text(
+            http::Request::get("/api")
+                .header(
+                    "Accept",
+                    kube::core::discovery::v2::ACCEPT_AGGREGATED_DISCOVERY_V2,
+                )
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        asked.contains("\"kind\":\"APIGroupDiscoveryList\"")
+            && asked.contains("\"apiVersion\":\"apidiscovery.k8s.io/v2\""),
+        "{asked}"
+    );
+    // kubectl asks for the aggregated document too.
+    let resources = cluster.ok(&["api-resources", "--api-group=apps"]);
+    assert!(resources.contains("deployments"), "{resources}");
+}

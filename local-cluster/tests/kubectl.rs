@@ -656,6 +656,17 @@ fn watches_stream_changes_and_expire_old_versions() {
 #[test]
 fn errors_read_like_the_real_server() {
     let cluster = Cluster::start();
+    // A body over 3 MiB is refused before it is read, as by a real server.
+    let huge = configmap(
+        "huge",
+        "a: b",
+        &format!("k: {}", "x".repeat(3 * 1024 * 1024 + 1)),
+    );
+    let too_large = cluster.fails_stdin(&["create", "-f", "-"], &huge);
+    assert!(
+        too_large.contains("Request entity too large: limit is 3145728"),
+        "{too_large}"
+    );
     let unknown = cluster.fails_stdin(
         &["apply", "-f", "-"],
         &(configmap("x", "a: b", "k: v") + "bogus: true\n"),
@@ -844,6 +855,7 @@ fn imperative_create_run_and_expose_send_protobuf_and_work() {
     let service = cluster.json(&["-n", "demo", "get", "service", "web-svc"]);
     assert_eq!(service["spec"]["ports"][0]["port"], 80);
     assert_eq!(service["spec"]["ports"][0]["targetPort"], 8080);
+    assert_eq!(service["status"], serde_json::json!({"loadBalancer": {}}));
 
     let out = cluster.ok(&[
         "-n",

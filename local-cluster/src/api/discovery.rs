@@ -1,15 +1,20 @@
 //! `/version`, `/api`, `/apis` and the per group-version resource lists kubectl discovers first.
+//!
+//! `/api` and `/apis` also answer as aggregated discovery (`apidiscovery.k8s.io/v2`
+//! `APIGroupDiscoveryList`: every group, version and resource in one document) when the Accept
+//! header asks for it, as every API server since 1.30 does; kubectl and kube-rs's
+//! `Discovery::run_aggregated` ask for it first and fall back to the legacy documents.
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{ApiState, json_response};
 use crate::errors::ApiError;
-use crate::resources::{self, RESOURCES};
+use crate::resources::{self, RESOURCES, ResourceKind};
 
 /// The Kubernetes version this server presents (its API follows k8s-openapi's newest types).
 pub const SERVER_MINOR: &str = "33";
@@ -32,7 +37,13 @@ pub(super) async fn version() -> Response {
     )
 }
 
-pub(super) async fn core_versions(State(state): State<Arc<ApiState>>) -> Response {
+pub(super) async fn core_versions(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(version) = aggregated_version(&headers) {
+        return aggregated(version, &[""]);
+    }
     json_response(
         StatusCode::OK,
         json!({
@@ -53,13 +64,16 @@ fn group_json(group: &str) -> Value {
     json!({"name": group, "versions": versions, "preferredVersion": versions.first().cloned().unwrap_or(Value::Null)})
 }
 
-pub(super) async fn groups() -> Response {
+pub(super) async fn groups(headers: HeaderMap) -> Response {
     let mut names: Vec<&str> = resources::group_versions()
         .into_iter()
         .map(|(g, _)| g)
         .filter(|g| !g.is_empty())
         .collect();
     names.dedup();
+    if let Some(version) = aggregated_version(&headers) {
+        return aggregated(version, &names);
+    }
     let groups: Vec<Value> = names.into_iter().map(group_json).collect();
     json_response(
         StatusCode::OK,
@@ -107,34 +121,9 @@ pub(super) fn resource_list(group: &str, version: &str) -> Response {
         }
         list.push(entry);
         for sub in r.subresources {
-            let (kind, group, version, verbs): (&str, Option<&str>, Option<&str>, &[&str]) =
-                match *sub {
-                    "status" => (r.kind, None, None, &["get", "patch", "update"]),
-                    "scale" => (
-                        "Scale",
-                        Some("autoscaling"),
-                        Some("v1"),
-                        &["get", "patch", "update"],
-                    ),
-                    "log" => ("Pod", None, None, &["get"]),
-                    "proxy" => (
-                        if r.kind == "Node" {
-                            "NodeProxyOptions"
-                        } else if r.kind == "Pod" {
-                            "PodProxyOptions"
-                        } else {
-                            "ServiceProxyOptions"
-                        },
-                        None,
-                        None,
-                        &["create", "delete", "get", "patch", "update"],
-                    ),
-                    "binding" => ("Binding", None, None, &["create"]),
-                    // kubectl drain looks for exactly this entry to use policy/v1 evictions.
-                    "eviction" => ("Eviction", Some("policy"), Some("v1"), &["create"]),
-                    "finalize" => ("Namespace", None, None, &["update"]),
-                    _ => continue,
-                };
+            let Some((kind, group, version, verbs)) = subresource(r, sub) else {
+                continue;
+            };
             let mut entry = json!({
                 "name": format!("{}/{sub}", r.plural),
                 "singularName": "",
@@ -158,4 +147,145 @@ pub(super) fn resource_list(group: &str, version: &str) -> Response {
         StatusCode::OK,
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": list}).to_string(),
     )
+}
+
+/// What a subresource takes and returns (`kind`, with `group` and `version` only when they
+/// are not the resource's own), and its verbs.
+type Subresource = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static [&'static str],
+);
+
+fn subresource(r: &ResourceKind, sub: &str) -> Option<Subresource> {
+    Some(match sub {
+        "status" => (r.kind, None, None, &["get", "patch", "update"]),
+        "scale" => (
+            "Scale",
+            Some("autoscaling"),
+            Some("v1"),
+            &["get", "patch", "update"],
+        ),
+        "log" => ("Pod", None, None, &["get"]),
+        "proxy" => (
+            match r.kind {
+                "Node" => "NodeProxyOptions",
+                "Pod" => "PodProxyOptions",
+                _ => "ServiceProxyOptions",
+            },
+            None,
+            None,
+            &["create", "delete", "get", "patch", "update"],
+        ),
+        "binding" => ("Binding", None, None, &["create"]),
+        // kubectl drain looks for exactly this entry to use policy/v1 evictions.
+        "eviction" => ("Eviction", Some("policy"), Some("v1"), &["create"]),
+        "finalize" => ("Namespace", None, None, &["update"]),
+        _ => return None,
+    })
+}
+
+/// The aggregated discovery version the Accept header asks for first (`v2`, or `v2beta1` for
+/// clients of 1.26 to 1.29), or `None` when it prefers the legacy documents.
+fn aggregated_version(headers: &HeaderMap) -> Option<&'static str> {
+    let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
+    for choice in accept.split(',') {
+        let params: Vec<&str> = choice.split(';').map(str::trim).collect();
+        let media = params.first().copied().unwrap_or_default();
+        let has = |p: &str| params.contains(&p);
+        if media == "application/json"
+            && has("g=apidiscovery.k8s.io")
+            && has("as=APIGroupDiscoveryList")
+        {
+            if has("v=v2") {
+                return Some("v2");
+            }
+            if has("v=v2beta1") {
+                return Some("v2beta1");
+            }
+        } else if matches!(media, "application/json" | "*/*" | "application/*") {
+            return None;
+        }
+    }
+    None
+}
+
+/// The `APIGroupDiscoveryList` of `groups` (`""` is the core group, served at `/api`).
+fn aggregated(version: &str, groups: &[&str]) -> Response {
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|group| {
+            let versions: Vec<Value> = resources::group_versions()
+                .into_iter()
+                .filter(|(g, _)| g == group)
+                .map(|(g, v)| {
+                    let resources: Vec<Value> = RESOURCES
+                        .iter()
+                        .filter(|r| r.group == g && r.version == v)
+                        .map(resource_discovery)
+                        .collect();
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            let metadata = if group.is_empty() {
+                json!({"creationTimestamp": null})
+            } else {
+                json!({"name": group, "creationTimestamp": null})
+            };
+            json!({"metadata": metadata, "versions": versions})
+        })
+        .collect();
+    let body = json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": items,
+    });
+    let mut response = json_response(StatusCode::OK, body.to_string());
+    let content_type =
+        format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList");
+    if let Ok(value) = content_type.parse() {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    response
+}
+
+fn resource_discovery(r: &ResourceKind) -> Value {
+    let mut entry = json!({
+        "resource": r.plural,
+        "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": r.singular,
+        "verbs": r.verbs,
+    });
+    if !r.short_names.is_empty() {
+        entry["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        entry["categories"] = json!(r.categories);
+    }
+    let subresources: Vec<Value> = r
+        .subresources
+        .iter()
+        .filter_map(|sub| {
+            let (kind, group, version, verbs) = subresource(r, sub)?;
+            Some(json!({
+                "subresource": sub,
+                "responseKind": {
+                    "group": group.unwrap_or(r.group),
+                    "version": version.unwrap_or(r.version),
+                    "kind": kind,
+                },
+                "verbs": verbs,
+            }))
+        })
+        .collect();
+    if !subresources.is_empty() {
+        entry["subresources"] = json!(subresources);
+    }
+    entry
 }

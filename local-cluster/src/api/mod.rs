@@ -96,6 +96,9 @@ impl ApiState {
     }
 }
 
+/// The most a request body may hold: a real API server's `MaxRequestBodyBytes` (3 MiB).
+const MAX_REQUEST_BODY: usize = 3 * 1024 * 1024;
+
 /// The whole API as an axum router.
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
@@ -318,9 +321,13 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     if target.subresource.as_deref() == Some("proxy") {
         return subresources::proxy(&state, &target, request).await;
     }
-    let body = match axum::body::to_bytes(request.into_body(), 64 * 1024 * 1024).await {
+    let body = match axum::body::to_bytes(request.into_body(), MAX_REQUEST_BODY).await {
         Ok(b) => b,
         Err(e) => {
+            let e = e.into_inner();
+            if e.is::<http_body_util::LengthLimitError>() {
+                return ApiError::entity_too_large(MAX_REQUEST_BODY).into_response();
+            }
             return ApiError::bad_request(format!("cannot read the request body: {e}"))
                 .into_response();
         }
