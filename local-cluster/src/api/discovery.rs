@@ -182,6 +182,8 @@ fn subresource(r: &ResourceKind, sub: &str) -> Option<Subresource> {
         // kubectl drain looks for exactly this entry to use policy/v1 evictions.
         "eviction" => ("Eviction", Some("policy"), Some("v1"), &["create"]),
         "finalize" => ("Namespace", None, None, &["update"]),
+        "exec" => ("PodExecOptions", None, None, &["create", "get"]),
+        "portforward" => ("PodPortForwardOptions", None, None, &["create", "get"]),
         _ => return None,
     })
 }

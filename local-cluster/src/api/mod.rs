@@ -7,6 +7,7 @@ mod objects;
 mod openapi;
 mod protobuf;
 mod reviews;
+mod streams;
 mod subresources;
 mod table;
 mod watch;
@@ -318,8 +319,15 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
         return denied.into_response();
     }
     let user = request.extensions().get::<UserInfo>().cloned();
-    if target.subresource.as_deref() == Some("proxy") {
-        return subresources::proxy(&state, &target, request).await;
+    match target.subresource.as_deref() {
+        Some("proxy") => return subresources::proxy(&state, &target, request).await,
+        Some("exec") if target.kind.kind == "Pod" => {
+            return streams::exec(&state, &target, request).await;
+        }
+        Some("portforward") if target.kind.kind == "Pod" => {
+            return streams::port_forward(&state, &target, request).await;
+        }
+        _ => {}
     }
     let body = match axum::body::to_bytes(request.into_body(), MAX_REQUEST_BODY).await {
         Ok(b) => b,
@@ -390,6 +398,14 @@ fn go_bool(value: Option<&str>) -> bool {
 fn verb(method: &Method, target: &Target, query: &HashMap<String, String>) -> &'static str {
     let named = target.name.is_some();
     let watching = go_bool(query.get("watch").map(String::as_str));
+    // A WebSocket stream is a GET, but opening one needs `create`, as on a real server since
+    // 1.31 (and SPDY's POST always did).
+    if matches!(
+        target.subresource.as_deref(),
+        Some("exec" | "attach" | "portforward")
+    ) {
+        return "create";
+    }
     match *method {
         Method::GET | Method::HEAD if watching => "watch",
         Method::GET | Method::HEAD if named => "get",

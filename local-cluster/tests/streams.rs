@@ -1,0 +1,149 @@
+//! `kubectl exec` and `kubectl cp` into a pod that runs as a real process, kube-rs's
+//! port-forward to it, and the refusals a simulated pod gets.
+
+mod support;
+
+use support::Cluster;
+
+const PODS: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: calc, namespace: default}
+spec:
+  nodeSelector: {kubernetes.io/os: linux}
+  containers:
+  - name: calculator
+    image: ghcr.io/hybrid-console/calculator:0.1.0
+    args: ["sum"]
+    workingDir: /tmp
+    ports: [{containerPort: 3000}]
+    env:
+    - {name: GREETING, value: hello}
+    - name: POD_NAME
+      valueFrom: {fieldRef: {fieldPath: metadata.name}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: default}
+spec:
+  nodeSelector: {kubernetes.io/os: linux}
+  containers:
+  - {name: web, image: "nginx:1.27"}
+"#;
+
+fn start() -> Cluster {
+    let cluster = Cluster::start();
+    cluster.ok_stdin(&["apply", "-f", "-"], PODS);
+    cluster.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/calc",
+        "pod/web",
+        "--timeout=60s",
+    ]);
+    cluster
+}
+
+#[test]
+fn exec_runs_the_command_with_the_containers_environment_and_exit_code() {
+    let cluster = start();
+    let out = cluster.kubectl(&[
+        "exec",
+        "calc",
+        "--",
+        "sh",
+        "-c",
+        "echo $GREETING from $POD_NAME in $(pwd); echo oops >&2",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from calc in /tmp\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+
+    // kubectl exits with the command's own code.
+    let out = cluster.kubectl(&["exec", "calc", "--", "sh", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+
+    // Standard input reaches the command, and its end closes it.
+    let out = cluster.kubectl_stdin(&["exec", "-i", "calc", "--", "wc", "-l"], "a\nb\nc\n");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
+
+    // A command that does not exist, and a container that does not.
+    let missing = cluster.fails(&["exec", "calc", "--", "no-such-command-here"]);
+    assert!(missing.contains("no-such-command-here"), "{missing}");
+    let wrong = cluster.fails(&["exec", "calc", "-c", "other", "--", "true"]);
+    assert!(
+        wrong.contains("container other is not valid for pod calc"),
+        "{wrong}"
+    );
+
+    // A simulated image has no process to run anything in.
+    let simulated = cluster.fails(&["exec", "web", "--", "ls"]);
+    assert!(
+        simulated.contains("container \"web\" is not running: its image nginx:1.27 is simulated"),
+        "{simulated}"
+    );
+}
+
+#[test]
+fn kubectl_cp_copies_into_and_out_of_a_pod() {
+    let cluster = start();
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("notes.txt");
+    std::fs::write(&source, "copied through tar over exec\n").unwrap();
+    let inside = dir.path().join("inside");
+    std::fs::create_dir(&inside).unwrap();
+    let remote = format!("default/calc:{}/notes.txt", inside.display());
+    cluster.ok(&["cp", source.to_str().unwrap(), &remote]);
+    assert_eq!(
+        std::fs::read_to_string(inside.join("notes.txt")).unwrap(),
+        "copied through tar over exec\n"
+    );
+    let back = dir.path().join("back.txt");
+    cluster.ok(&["cp", &remote, back.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(back).unwrap(),
+        "copied through tar over exec\n"
+    );
+}
+
+#[tokio::test]
+async fn kube_rs_port_forward_reaches_the_pods_port() {
+    use k8s_openapi::api::core::v1::Pod;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cluster = tokio::task::spawn_blocking(start).await.unwrap();
+    let pods: kube::Api<Pod> = kube::Api::default_namespaced(cluster.client().await);
+    let mut forwarder = pods.portforward("calc", &[3000]).await.unwrap();
+    let mut stream = forwarder.take_stream(3000).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: calc\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("ok"), "{answer}");
+    // The pod closed its side, so the socket closed (as a kubelet closes it once every
+    // forwarded port is done); kube-rs may then fail to send its own close, which is harmless.
+    drop(stream);
+    let _ = forwarder.join().await;
+
+    let refused = match pods.portforward("web", &[80]).await {
+        Ok(_) => panic!("a simulated pod forwarded a port"),
+        Err(e) => e.to_string(),
+    };
+    assert!(refused.contains("is simulated"), "{refused}");
+
+    // kubectl port-forward speaks SPDY, and is told what to use instead.
+    let kubectl =
+        tokio::task::spawn_blocking(move || cluster.fails(&["port-forward", "pod/calc", "0:3000"]))
+            .await
+            .unwrap();
+    assert!(
+        kubectl.contains("port-forward over SPDY (what kubectl port-forward speaks) is not served"),
+        "{kubectl}"
+    );
+}
