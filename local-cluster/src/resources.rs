@@ -196,6 +196,18 @@ pub static RESOURCES: &[ResourceKind] = &[
         verbs: VERBS,
     },
     ResourceKind {
+        group: "events.k8s.io",
+        version: "v1",
+        plural: "events",
+        singular: "event",
+        kind: "Event",
+        namespaced: true,
+        short_names: &["ev"],
+        subresources: &[],
+        categories: &[],
+        verbs: VERBS,
+    },
+    ResourceKind {
         group: CORE,
         version: "v1",
         plural: "serviceaccounts",
@@ -394,6 +406,16 @@ pub fn find_kind(api_version: &str, kind: &str) -> Option<&'static ResourceKind>
         .find(|r| r.api_version() == api_version && r.kind == kind)
 }
 
+/// The kind whose stored objects `kind` shows: itself, except for `events.k8s.io/v1` Events,
+/// which are core `v1` Events seen through another version (as on a real server).
+pub fn stored_as(kind: &'static ResourceKind) -> &'static ResourceKind {
+    if kind.group == "events.k8s.io" {
+        events()
+    } else {
+        kind
+    }
+}
+
 /// The (group, version) pairs served, core first.
 pub fn group_versions() -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&'static str, &'static str)> = Vec::new();
@@ -426,6 +448,7 @@ well_known! {
     configmaps = "configmaps" in "",
     secrets = "secrets" in "",
     events = "events" in "",
+    events_v1 = "events" in "events.k8s.io",
     serviceaccounts = "serviceaccounts" in "",
     deployments = "deployments" in "apps",
     daemonsets = "daemonsets" in "apps",

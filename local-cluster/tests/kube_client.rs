@@ -414,3 +414,91 @@ async fn aggregated_discovery_matches_the_legacy_documents() {
     let resources = cluster.ok(&["api-resources", "--api-group=apps"]);
     assert!(resources.contains("deployments"), "{resources}");
 }
+
+/// `events.k8s.io/v1` Events are the core Events seen through the newer version: written in
+/// one, read, selected, patched and watched in the other.
+#[tokio::test]
+async fn events_k8s_io_is_a_view_of_the_core_events() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use k8s_openapi::api::events::v1::Event;
+    let cluster = Cluster::start();
+    let client = cluster.client().await;
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let core: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
+    let mut watch = watcher(
+        events.clone(),
+        watcher::Config::default().fields("regarding.name=sum-1"),
+    )
+    .applied_objects()
+    .boxed();
+
+    let created: Event = serde_json::from_value(json!({
+        "metadata": {"name": "sum-1.started"},
+        "eventTime": "2026-11-26T10:00:00.000000Z",
+        "reportingController": "example.com/probe",
+        "reportingInstance": "probe-1",
+        "action": "Probe",
+        "reason": "Answered",
+        "type": "Normal",
+        "note": "sum answered 9",
+        "regarding": {"kind": "Pod", "namespace": "default", "name": "sum-1"},
+    }))
+    .unwrap();
+    let created = events
+        .create(&PostParams::default(), &created)
+        .await
+        .unwrap();
+    assert_eq!(created.note.as_deref(), Some("sum answered 9"));
+
+    // The same object, through core v1.
+    let same = core.get("sum-1.started").await.unwrap();
+    assert_eq!(same.message.as_deref(), Some("sum answered 9"));
+    assert_eq!(same.involved_object.name.as_deref(), Some("sum-1"));
+    assert_eq!(
+        same.reporting_component.as_deref(),
+        Some("example.com/probe")
+    );
+
+    // The watcher with a field selector in the new version's names saw it.
+    let seen = tokio::time::timeout(Duration::from_secs(10), watch.try_next())
+        .await
+        .expect("the watch delivered the event")
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.note.as_deref(), Some("sum answered 9"));
+
+    // A merge patch in the new names changes the core fields.
+    events
+        .patch(
+            "sum-1.started",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"note": "sum answered 10"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        core.get("sum-1.started").await.unwrap().message.as_deref(),
+        Some("sum answered 10")
+    );
+
+    // kubectl reads the list in either version.
+    let listed = cluster.json(&["get", "events.v1.events.k8s.io", "-o", "json"]);
+
+    let ours: Vec<&serde_json::Value> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["metadata"]["name"] == "sum-1.started")
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0]["apiVersion"], "events.k8s.io/v1");
+    assert_eq!(ours[0]["note"], "sum answered 10");
+    assert!(ours[0].get("message").is_none());
+    let table = cluster.ok(&[
+        "get",
+        "events.v1.events.k8s.io",
+        "--field-selector",
+        "regarding.name=sum-1",
+    ]);
+    assert!(table.contains("sum answered 10"), "{table}");
+}

@@ -2,6 +2,7 @@
 //! content negotiation; the verbs themselves live in the submodules.
 
 mod discovery;
+mod event_versions;
 mod eviction;
 mod objects;
 mod openapi;
@@ -313,11 +314,20 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
         Err(e) => return e.into_response(),
     };
     let query = query_map(request.uri().query());
-    let headers = request.headers().clone();
-    let method = request.method().clone();
     if let Err(denied) = authorize(&state, &request, &target, &query) {
         return denied.into_response();
     }
+    if !std::ptr::eq(resources::stored_as(target.kind), target.kind) {
+        return event_versions::serve(state, target, request).await;
+    }
+    serve(state, target, request).await
+}
+
+/// Serves an authorized request for `target`.
+async fn serve(state: Arc<ApiState>, target: Target, request: Request) -> Response {
+    let query = query_map(request.uri().query());
+    let headers = request.headers().clone();
+    let method = request.method().clone();
     let user = request.extensions().get::<UserInfo>().cloned();
     match target.subresource.as_deref() {
         Some("proxy") => return subresources::proxy(&state, &target, request).await,

@@ -54,6 +54,7 @@ fn generate(
     add!(resources::configmaps(), core::ConfigMap);
     add!(resources::secrets(), core::Secret);
     add!(resources::events(), core::Event);
+    add!(resources::events_v1(), k8s_openapi::api::events::v1::Event);
     add!(resources::serviceaccounts(), core::ServiceAccount);
     add!(resources::deployments(), apps::Deployment);
     add!(resources::replicasets(), apps::ReplicaSet);

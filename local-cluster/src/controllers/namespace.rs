@@ -44,7 +44,11 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
 async fn drain(registry: &Registry, namespace: &str) {
     loop {
         let mut remaining = 0;
-        for kind in RESOURCES.iter().filter(|k| k.namespaced) {
+        // A kind seen through another version is deleted through its stored kind.
+        for kind in RESOURCES
+            .iter()
+            .filter(|k| k.namespaced && std::ptr::eq(crate::resources::stored_as(k), *k))
+        {
             for item in registry
                 .store
                 .list(kind, Some(namespace), |_| true, 0, None)
