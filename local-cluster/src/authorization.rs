@@ -367,6 +367,9 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
             {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets", "poddisruptionbudgets/status"], "verbs": verbs},
         ])
     };
+    // As metrics-server's `system:aggregated-metrics-reader` adds to view, edit and admin.
+    let metrics =
+        json!({"apiGroups": ["metrics.k8s.io"], "resources": ["pods", "nodes"], "verbs": read});
     let mut edit_rules = viewable(&read);
     if let Some(rules) = edit_rules.as_array_mut() {
         rules.extend(
@@ -380,6 +383,7 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
         rules.push(json!({"apiGroups": [""], "resources": ["secrets", "pods/proxy", "services/proxy"], "verbs": ["get", "list", "watch", "create", "delete", "deletecollection", "patch", "update"]}));
         rules.push(json!({"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]}));
         rules.push(json!({"apiGroups": [""], "resources": ["pods/exec", "pods/portforward"], "verbs": ["create", "get"]}));
+        rules.push(metrics.clone());
     }
     for (name, rules) in [
         (
@@ -396,7 +400,13 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
                 {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]},
             ]),
         ),
-        ("view", viewable(&read)),
+        ("view", {
+            let mut rules = viewable(&read);
+            if let Some(list) = rules.as_array_mut() {
+                list.push(metrics.clone());
+            }
+            rules
+        }),
         ("edit", edit_rules),
     ] {
         registry.create(

@@ -231,6 +231,7 @@ impl LocalCluster {
         let runtime: Arc<dyn api::Runtime> = Arc::new(network::ClusterRuntime::new(
             registry.clone(),
             kubelets.logs.clone(),
+            kubelets.processes.clone(),
         ));
         let users = Arc::new(authorization::Users::default());
         users.add(

@@ -254,16 +254,22 @@ async fn serve(
 pub struct ClusterRuntime {
     registry: Arc<Registry>,
     logs: LogStore,
+    processes: crate::kubelet::ProcessTable,
     client: Client<HttpConnector, Body>,
     next: AtomicUsize,
 }
 
 impl ClusterRuntime {
-    /// A runtime reading `logs` and objects from `registry`.
-    pub fn new(registry: Arc<Registry>, logs: LogStore) -> ClusterRuntime {
+    /// A runtime reading `logs`, the usage of `processes` and objects from `registry`.
+    pub fn new(
+        registry: Arc<Registry>,
+        logs: LogStore,
+        processes: crate::kubelet::ProcessTable,
+    ) -> ClusterRuntime {
         ClusterRuntime {
             registry,
             logs,
+            processes,
             client: Client::builder(TokioExecutor::new()).build_http(),
             next: AtomicUsize::new(0),
         }
@@ -359,6 +365,9 @@ const HOP_BY_HOP: &[&str] = &[
 ];
 
 impl Runtime for ClusterRuntime {
+    fn usage(&self, namespace: &str, pod: &str, container: &str) -> Option<crate::kubelet::Usage> {
+        self.processes.usage(namespace, pod, container)
+    }
     fn logs(
         &self,
         namespace: &str,

@@ -375,6 +375,30 @@ pub static RESOURCES: &[ResourceKind] = &[
         categories: &[],
         verbs: REVIEW_VERBS,
     },
+    ResourceKind {
+        group: "metrics.k8s.io",
+        version: "v1beta1",
+        plural: "nodes",
+        singular: "",
+        kind: "NodeMetrics",
+        namespaced: false,
+        short_names: &[],
+        subresources: &[],
+        categories: &[],
+        verbs: &["get", "list"],
+    },
+    ResourceKind {
+        group: "metrics.k8s.io",
+        version: "v1beta1",
+        plural: "pods",
+        singular: "",
+        kind: "PodMetrics",
+        namespaced: true,
+        short_names: &[],
+        subresources: &[],
+        categories: &[],
+        verbs: &["get", "list"],
+    },
 ];
 
 /// The verbs every stored resource supports.
@@ -397,6 +421,16 @@ pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resourc
     RESOURCES
         .iter()
         .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// `metrics.k8s.io/v1beta1` pods: PodMetrics, computed when asked, never stored.
+pub fn pod_metrics() -> &'static ResourceKind {
+    find("metrics.k8s.io", "v1beta1", "pods").expect("pod metrics are in RESOURCES")
+}
+
+/// `metrics.k8s.io/v1beta1` nodes: NodeMetrics, computed when asked, never stored.
+pub fn node_metrics() -> &'static ResourceKind {
+    find("metrics.k8s.io", "v1beta1", "nodes").expect("node metrics are in RESOURCES")
 }
 
 /// Finds a resource by `apiVersion` and `kind` (as written in a manifest).

@@ -1,5 +1,6 @@
-//! `kubectl exec` and `kubectl cp` into a pod that runs as a real process, kube-rs's
-//! port-forward to it, and the refusals a simulated pod gets.
+//! What a pod that runs as a real process offers: `kubectl exec` and `kubectl cp` into it,
+//! kube-rs's port-forward to it, its resource usage (`kubectl top`, the kubelet summary), and
+//! what a simulated pod gets instead.
 
 mod support;
 
@@ -145,5 +146,73 @@ async fn kube_rs_port_forward_reaches_the_pods_port() {
     assert!(
         kubectl.contains("port-forward over SPDY (what kubectl port-forward speaks) is not served"),
         "{kubectl}"
+    );
+}
+
+#[test]
+fn kubectl_top_reports_what_the_processes_use() {
+    let cluster = start();
+    let pods = cluster.ok(&["top", "pods", "--containers"]);
+    // The calculator process uses real memory; the simulated pod its steady 4 MiB.
+    let calc = pods
+        .lines()
+        .find(|l| l.starts_with("calc "))
+        .unwrap_or_else(|| panic!("{pods}"));
+    let memory_mib: u64 = calc
+        .split_whitespace()
+        .last()
+        .and_then(|m| m.strip_suffix("Mi"))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("{calc}"));
+    assert!(memory_mib >= 1, "{calc}");
+    let web = pods
+        .lines()
+        .find(|l| l.starts_with("web "))
+        .unwrap_or_else(|| panic!("{pods}"));
+    assert_eq!(
+        web.split_whitespace().collect::<Vec<_>>(),
+        ["web", "web", "1m", "4Mi"],
+        "{pods}"
+    );
+
+    let nodes = cluster.ok(&["top", "nodes"]);
+    assert!(
+        nodes.contains("CPU(cores)") && nodes.contains("ip-"),
+        "{nodes}"
+    );
+
+    let raw = |path: &str| -> serde_json::Value {
+        serde_json::from_str(&cluster.ok(&["get", "--raw", path])).expect("JSON")
+    };
+    let metrics = raw("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/calc");
+    assert_eq!(metrics["kind"], "PodMetrics");
+    assert_eq!(metrics["containers"][0]["name"], "calculator");
+    let node = cluster.json(&["get", "pod", "calc"])["spec"]["nodeName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let summary = raw(&format!("/api/v1/nodes/{node}/proxy/stats/summary"));
+    let pod = summary["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["podRef"]["name"] == "calc")
+        .expect("the summary lists the pod");
+    assert!(pod["memory"]["workingSetBytes"].as_u64().unwrap() > 1024 * 1024);
+    assert!(
+        summary["node"]["memory"]["workingSetBytes"]
+            .as_u64()
+            .unwrap()
+            >= pod["memory"]["workingSetBytes"].as_u64().unwrap()
+    );
+    // Metrics are read, never watched, as with metrics-server.
+    let watch = cluster.fails(&[
+        "get",
+        "--raw",
+        "/apis/metrics.k8s.io/v1beta1/pods?watch=true",
+    ]);
+    assert!(
+        watch.contains("MethodNotAllowed") || watch.contains("not allow"),
+        "{watch}"
     );
 }

@@ -4,6 +4,7 @@
 mod discovery;
 mod event_versions;
 mod eviction;
+mod metrics;
 mod objects;
 mod openapi;
 mod protobuf;
@@ -329,7 +330,14 @@ async fn serve(state: Arc<ApiState>, target: Target, request: Request) -> Respon
     let headers = request.headers().clone();
     let method = request.method().clone();
     let user = request.extensions().get::<UserInfo>().cloned();
+    if target.kind.group == "metrics.k8s.io" {
+        return metrics::serve(&state, &target, &method, &query);
+    }
     match target.subresource.as_deref() {
+        // The kubelet's summary API, which this cluster's kubelets answer in process.
+        Some("proxy") if target.kind.kind == "Node" && target.rest == "stats/summary" => {
+            return metrics::summary(&state, target.name.as_deref().unwrap_or_default());
+        }
         Some("proxy") => return subresources::proxy(&state, &target, request).await,
         Some("exec") if target.kind.kind == "Pod" => {
             return streams::exec(&state, &target, request).await;

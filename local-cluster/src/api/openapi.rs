@@ -349,8 +349,13 @@ impl Documents {
             );
             v3.insert(key, bytes);
         }
+        // metrics.k8s.io has no schema here, as metrics-server's are not in k8s-openapi (a
+        // real cluster gets them from the aggregated server).
         debug_assert_eq!(
-            RESOURCES.len(),
+            RESOURCES
+                .iter()
+                .filter(|r| r.group != "metrics.k8s.io")
+                .count(),
             names.len(),
             "every served kind has a schema"
         );

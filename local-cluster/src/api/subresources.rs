@@ -81,6 +81,8 @@ pub trait Runtime: Send + Sync {
         path: String,
         request: Request,
     ) -> BoxFuture<'static, Response>;
+    /// What a container's process uses now; `None` when it runs no process here.
+    fn usage(&self, namespace: &str, pod: &str, container: &str) -> Option<crate::kubelet::Usage>;
 }
 
 fn scale_of(object: &Value) -> Value {

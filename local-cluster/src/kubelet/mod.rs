@@ -6,6 +6,7 @@ pub mod images;
 pub mod logs;
 pub mod probes;
 pub mod process;
+pub mod usage;
 
 mod pod;
 
@@ -27,6 +28,7 @@ use crate::store::EventKind;
 
 pub use logs::LogStore;
 pub use process::Launcher;
+pub use usage::{ProcessTable, Usage};
 
 /// How the kubelets behave.
 #[derive(Clone, Debug)]
@@ -98,6 +100,7 @@ pub(crate) struct Shared {
     node: NodeSpec,
     recorder: EventRecorder,
     logs: LogStore,
+    processes: ProcessTable,
     addresses: Arc<PodAddresses>,
     config: KubeletConfig,
     pulled: Mutex<HashSet<String>>,
@@ -108,6 +111,7 @@ impl Shared {
         registry: &Arc<Registry>,
         node: &NodeSpec,
         logs: &LogStore,
+        processes: &ProcessTable,
         addresses: &Arc<PodAddresses>,
         config: &KubeletConfig,
     ) -> Shared {
@@ -116,6 +120,7 @@ impl Shared {
             node: node.clone(),
             recorder: EventRecorder::new(registry.clone(), "kubelet", Some(node.name.clone())),
             logs: logs.clone(),
+            processes: processes.clone(),
             addresses: addresses.clone(),
             config: config.clone(),
             pulled: Mutex::new(HashSet::new()),
@@ -129,6 +134,8 @@ type PodKey = (String, String, String);
 pub struct Kubelets {
     /// Container output, for `pods/log`.
     pub logs: LogStore,
+    /// Container processes, for the metrics API.
+    pub processes: ProcessTable,
     nodes: NodeKubelets,
     registry: Arc<Registry>,
     addresses: Arc<PodAddresses>,
@@ -166,6 +173,7 @@ impl Kubelets {
         pod_octet: u8,
     ) -> Kubelets {
         let logs = LogStore::default();
+        let processes = ProcessTable::default();
         let addresses = Arc::new(PodAddresses::new(pod_octet));
         let shared: NodeKubelets = Arc::new(Mutex::new(
             nodes
@@ -173,7 +181,9 @@ impl Kubelets {
                 .map(|node| {
                     (
                         node.name.clone(),
-                        Arc::new(Shared::new(&registry, node, &logs, &addresses, &config)),
+                        Arc::new(Shared::new(
+                            &registry, node, &logs, &processes, &addresses, &config,
+                        )),
                     )
                 })
                 .collect(),
@@ -248,6 +258,7 @@ impl Kubelets {
         });
         Kubelets {
             logs,
+            processes,
             nodes: shared,
             registry,
             addresses,
@@ -266,6 +277,7 @@ impl Kubelets {
             &self.registry,
             node,
             &self.logs,
+            &self.processes,
             &self.addresses,
             &self.config,
         );

@@ -346,6 +346,12 @@ impl PodWorker {
             );
             match spawned {
                 Ok((handle, mut child)) => {
+                    self.shared.processes.started(
+                        &self.namespace,
+                        &self.name,
+                        &container_name,
+                        handle.pid,
+                    );
                     let instance = c.instance;
                     let sender = self.sender.clone();
                     tokio::spawn(async move {
@@ -479,6 +485,10 @@ impl PodWorker {
                     return;
                 }
                 c.process = None;
+                let name = c.spec["name"].as_str().unwrap_or_default().to_owned();
+                self.shared
+                    .processes
+                    .stopped(&self.namespace, &self.name, &name);
                 c.stop_probes();
                 c.ready = false;
                 let code = code.unwrap_or(128 + signal.unwrap_or(9));
