@@ -61,6 +61,7 @@ pub fn apply(kind: &ResourceKind, object: &mut Value) {
                 pod_spec(template);
             }
         }
+        ("batch", "Job") => job(object),
         ("apps", "DaemonSet") => {
             if let Some(spec) = object_at(object, "spec") {
                 set_default(spec, "revisionHistoryLimit", json!(10));
@@ -254,5 +255,55 @@ pub fn qos_class(spec: &Value) -> &'static str {
         "Burstable"
     } else {
         "BestEffort"
+    }
+}
+
+/// A Job's defaults, and the selector and labels the server gives it: its pods carry the Job's
+/// uid and name, and its selector is the uid (unless `manualSelector` says the user chose one).
+fn job(object: &mut Value) {
+    let uid = object["metadata"]["uid"].clone();
+    let name = object["metadata"]["name"].clone();
+    let manual = object["spec"]["manualSelector"] == json!(true);
+    if let Some(spec) = object_at(object, "spec") {
+        let unset = |map: &Map<String, Value>, key: &str| map.get(key).is_none_or(Value::is_null);
+        if unset(spec, "completions") && unset(spec, "parallelism") {
+            spec.insert("completions".into(), json!(1));
+        }
+        set_default(spec, "parallelism", json!(1));
+        set_default(spec, "backoffLimit", json!(6));
+        set_default(spec, "completionMode", json!("NonIndexed"));
+        set_default(spec, "suspend", json!(false));
+        set_default(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
+        if !manual && uid.is_string() {
+            set_default(
+                spec,
+                "selector",
+                json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}),
+            );
+        }
+    }
+    if !manual
+        && uid.is_string()
+        && let Some(template) = object
+            .pointer_mut("/spec/template")
+            .and_then(Value::as_object_mut)
+    {
+        let metadata = template.entry("metadata").or_insert_with(|| json!({}));
+        if let Some(metadata) = metadata.as_object_mut() {
+            let labels = metadata.entry("labels").or_insert_with(|| json!({}));
+            if let Some(labels) = labels.as_object_mut() {
+                for (key, value) in [
+                    ("batch.kubernetes.io/controller-uid", &uid),
+                    ("batch.kubernetes.io/job-name", &name),
+                    ("controller-uid", &uid),
+                    ("job-name", &name),
+                ] {
+                    labels.entry(key).or_insert_with(|| value.clone());
+                }
+            }
+        }
+    }
+    if let Some(template) = object.pointer_mut("/spec/template/spec") {
+        pod_spec(template);
     }
 }

@@ -946,7 +946,10 @@ fn prepare_create(
 
 /// Kinds whose spec changes bump `metadata.generation`.
 fn has_generation(kind: &ResourceKind) -> bool {
-    matches!(kind.kind, "Deployment" | "ReplicaSet" | "Pod" | "Service")
+    matches!(
+        kind.kind,
+        "Deployment" | "ReplicaSet" | "Pod" | "Service" | "Job"
+    )
 }
 
 /// The 5 characters the real server appends to generateName.

@@ -56,6 +56,7 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
         ("apps", "Deployment") => typed!(apps::Deployment),
         ("apps", "ReplicaSet") => typed!(apps::ReplicaSet),
         ("apps", "DaemonSet") => typed!(apps::DaemonSet),
+        ("batch", "Job") => typed!(k8s_openapi::api::batch::v1::Job),
         ("policy", "PodDisruptionBudget") => typed!(policy::PodDisruptionBudget),
         ("discovery.k8s.io", "EndpointSlice") => typed!(discovery::EndpointSlice),
         ("coordination.k8s.io", "Lease") => typed!(coordination::Lease),
@@ -208,6 +209,7 @@ pub fn validate(kind: &ResourceKind, object: &Value) -> Result<(), ApiError> {
             validate_workload(&object["spec"], &mut errors)
         }
         ("", "Service") => validate_service(&object["spec"], &mut errors),
+        ("batch", "Job") => validate_job(&object["spec"], &mut errors),
         ("", "ConfigMap") | ("", "Secret") => {
             for field in ["data", "binaryData", "stringData"] {
                 for key in object[field].as_object().into_iter().flat_map(|m| m.keys()) {
@@ -327,6 +329,30 @@ fn validate_metadata(kind: &ResourceKind, meta: &Value, errors: &mut Vec<FieldEr
                 "metadata.annotations",
                 "",
                 "Too long: must have at most 262144 bytes",
+            ));
+        }
+    }
+}
+
+fn validate_job(spec: &Value, errors: &mut Vec<FieldError>) {
+    let template = &spec["template"]["spec"];
+    validate_pod_spec(template, "spec.template.spec", errors);
+    let policy = template["restartPolicy"].as_str().unwrap_or_default();
+    if !matches!(policy, "OnFailure" | "Never") {
+        errors.push(FieldError::not_supported(
+            "spec.template.spec.restartPolicy",
+            format!("{policy:?}"),
+            &["OnFailure", "Never"],
+        ));
+    }
+    for field in ["completions", "parallelism", "backoffLimit"] {
+        if let Some(n) = spec[field].as_i64()
+            && n < 0
+        {
+            errors.push(FieldError::invalid(
+                format!("spec.{field}"),
+                n.to_string(),
+                "must be greater than or equal to 0",
             ));
         }
     }

@@ -199,6 +199,46 @@ fn columns(kind: &ResourceKind) -> Vec<Column> {
                 "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.",
             ),
         ],
+        ("batch", "Job") => vec![
+            NAME,
+            ("Status", "string", "", 0, "Status of the job."),
+            (
+                "Completions",
+                "string",
+                "",
+                0,
+                "The completion status of the job.",
+            ),
+            (
+                "Duration",
+                "string",
+                "",
+                0,
+                "Time required to complete the job.",
+            ),
+            AGE,
+            (
+                "Containers",
+                "string",
+                "",
+                1,
+                "Names of each container in the template.",
+            ),
+            (
+                "Images",
+                "string",
+                "",
+                1,
+                "Images referenced by each container in the template.",
+            ),
+            (
+                "Selector",
+                "string",
+                "",
+                1,
+                "Selector is a label query over pods that should match the pod count.",
+            ),
+        ],
         ("apps", "DaemonSet") => vec![
             NAME,
             (
@@ -774,6 +814,59 @@ fn cells(kind: &ResourceKind, o: &Value) -> Vec<Value> {
                 )),
                 json!(s["updatedReplicas"].as_i64().unwrap_or(0)),
                 json!(s["availableReplicas"].as_i64().unwrap_or(0)),
+                json!(created),
+                json!(containers),
+                json!(images),
+                json!(selector_text(&o["spec"]["selector"])),
+            ]
+        }
+        ("batch", "Job") => {
+            let s = &o["status"];
+            let (containers, images) = template_columns(&o["spec"]);
+            let condition = |t: &str| {
+                s["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["type"] == t && c["status"] == "True")
+            };
+            // kubectl's words for a Job's state.
+            let status = if condition("Failed") {
+                "Failed"
+            } else if condition("Complete") {
+                "Complete"
+            } else if condition("Suspended") || o["spec"]["suspend"] == true {
+                "Suspended"
+            } else if condition("FailureTarget") {
+                "FailureTarget"
+            } else if condition("SuccessCriteriaMet") {
+                "SuccessCriteriaMet"
+            } else {
+                "Running"
+            };
+            let completions = match o["spec"]["completions"].as_i64() {
+                Some(c) => format!("{}/{c}", s["succeeded"].as_i64().unwrap_or(0)),
+                None => format!(
+                    "{}/1 of {}",
+                    s["succeeded"].as_i64().unwrap_or(0),
+                    o["spec"]["parallelism"].as_i64().unwrap_or(1)
+                ),
+            };
+            let started = s["startTime"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+            let ended = s["completionTime"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .unwrap_or_else(jiff::Timestamp::now);
+            let duration = started.map_or(String::new(), |start| {
+                human_duration(ended.duration_since(start).as_secs())
+            });
+            vec![
+                name,
+                json!(status),
+                json!(completions),
+                json!(duration),
                 json!(created),
                 json!(containers),
                 json!(images),

@@ -14,11 +14,14 @@ use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources::{self, ResourceKind};
 use crate::store::EventKind;
 
-/// Kinds that own others here (Deployment → ReplicaSet → Pod, Service → EndpointSlice).
-fn owner_kinds() -> [&'static ResourceKind; 3] {
+/// Kinds that own others here (Deployment → ReplicaSet → Pod, DaemonSet → Pod, Job → Pod,
+/// Service → EndpointSlice).
+fn owner_kinds() -> [&'static ResourceKind; 5] {
     [
         resources::deployments(),
         resources::replicasets(),
+        resources::daemonsets(),
+        resources::jobs(),
         resources::services(),
     ]
 }
@@ -168,6 +171,8 @@ fn kind_named(kind: &str) -> Option<&'static ResourceKind> {
     match kind {
         "Deployment" => Some(resources::deployments()),
         "ReplicaSet" => Some(resources::replicasets()),
+        "DaemonSet" => Some(resources::daemonsets()),
+        "Job" => Some(resources::jobs()),
         "Service" => Some(resources::services()),
         "Pod" => Some(resources::pods()),
         _ => None,

@@ -6,6 +6,7 @@ pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod garbage_collector;
+pub mod job;
 pub mod namespace;
 pub mod replicaset;
 

@@ -30,6 +30,10 @@ pub use logs::LogStore;
 pub use process::Launcher;
 pub use usage::{ProcessTable, Usage};
 
+/// The pod annotation that sets the exit code of its simulated containers when the pod runs to
+/// completion (`restartPolicy` Never or OnFailure, as a Job's pods): a testing knob, as kwok has.
+pub const SIMULATED_EXIT_CODE: &str = "local-cluster.hybrid-console.io/simulated-exit-code";
+
 /// How the kubelets behave.
 #[derive(Clone, Debug)]
 pub struct KubeletConfig {

@@ -414,6 +414,29 @@ impl PodWorker {
         if self.containers[index].kind_is_process() {
             self.start_probes(index, ip);
         }
+        // A simulated container of a pod that runs to completion (a Job's) finishes after a
+        // moment, with the exit code the pod's annotation names (0 unless told otherwise).
+        let policy = self.pod["spec"]["restartPolicy"]
+            .as_str()
+            .unwrap_or("Always");
+        if !self.containers[index].kind_is_process() && policy != "Always" {
+            let code = self.pod["metadata"]["annotations"][super::SIMULATED_EXIT_CODE]
+                .as_str()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let sender = self.sender.clone();
+            let instance = self.containers[index].instance;
+            let run = self.shared.config.simulated_start;
+            tokio::spawn(async move {
+                tokio::time::sleep(run).await;
+                let _ = sender.send(Internal::Exited {
+                    container: index,
+                    instance,
+                    code: Some(code),
+                    signal: None,
+                });
+            });
+        }
     }
 
     fn environment(&self, index: usize, ip: Ipv4Addr) -> BTreeMap<String, String> {
