@@ -62,6 +62,28 @@ pub fn apply(kind: &ResourceKind, object: &mut Value) {
             }
         }
         ("batch", "Job") => job(object),
+        ("apps", "StatefulSet") => {
+            if let Some(spec) = object_at(object, "spec") {
+                set_default(spec, "replicas", json!(1));
+                set_default(spec, "podManagementPolicy", json!("OrderedReady"));
+                set_default(spec, "revisionHistoryLimit", json!(10));
+                set_default(
+                    spec,
+                    "persistentVolumeClaimRetentionPolicy",
+                    json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+                );
+                let strategy = spec.entry("updateStrategy").or_insert_with(|| json!({}));
+                if let Some(s) = strategy.as_object_mut() {
+                    set_default(s, "type", json!("RollingUpdate"));
+                    if s["type"] == "RollingUpdate" {
+                        set_default(s, "rollingUpdate", json!({"partition": 0}));
+                    }
+                }
+            }
+            if let Some(template) = object.pointer_mut("/spec/template/spec") {
+                pod_spec(template);
+            }
+        }
         ("apps", "DaemonSet") => {
             if let Some(spec) = object_at(object, "spec") {
                 set_default(spec, "revisionHistoryLimit", json!(10));

@@ -948,7 +948,7 @@ fn prepare_create(
 fn has_generation(kind: &ResourceKind) -> bool {
     matches!(
         kind.kind,
-        "Deployment" | "ReplicaSet" | "Pod" | "Service" | "Job"
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "Pod" | "Service" | "Job"
     )
 }
 

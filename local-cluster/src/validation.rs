@@ -56,6 +56,7 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
         ("apps", "Deployment") => typed!(apps::Deployment),
         ("apps", "ReplicaSet") => typed!(apps::ReplicaSet),
         ("apps", "DaemonSet") => typed!(apps::DaemonSet),
+        ("apps", "StatefulSet") => typed!(apps::StatefulSet),
         ("batch", "Job") => typed!(k8s_openapi::api::batch::v1::Job),
         ("policy", "PodDisruptionBudget") => typed!(policy::PodDisruptionBudget),
         ("discovery.k8s.io", "EndpointSlice") => typed!(discovery::EndpointSlice),
@@ -205,7 +206,7 @@ pub fn validate(kind: &ResourceKind, object: &Value) -> Result<(), ApiError> {
     validate_metadata(kind, &object["metadata"], &mut errors);
     match (kind.group, kind.kind) {
         ("", "Pod") => validate_pod_spec(&object["spec"], "spec", &mut errors),
-        ("apps", "Deployment") | ("apps", "ReplicaSet") => {
+        ("apps", "Deployment") | ("apps", "ReplicaSet") | ("apps", "StatefulSet") => {
             validate_workload(&object["spec"], &mut errors)
         }
         ("", "Service") => validate_service(&object["spec"], &mut errors),

@@ -59,6 +59,7 @@ fn generate(
     add!(resources::deployments(), apps::Deployment);
     add!(resources::replicasets(), apps::ReplicaSet);
     add!(resources::daemonsets(), apps::DaemonSet);
+    add!(resources::statefulsets(), apps::StatefulSet);
     add!(resources::jobs(), k8s_openapi::api::batch::v1::Job);
     add!(
         resources::poddisruptionbudgets(),

@@ -199,6 +199,31 @@ fn columns(kind: &ResourceKind) -> Vec<Column> {
                 "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.",
             ),
         ],
+        ("apps", "StatefulSet") => vec![
+            NAME,
+            (
+                "Ready",
+                "string",
+                "",
+                0,
+                "Number of the pod with ready state",
+            ),
+            AGE,
+            (
+                "Containers",
+                "string",
+                "",
+                1,
+                "Names of each container in the template.",
+            ),
+            (
+                "Images",
+                "string",
+                "",
+                1,
+                "Images referenced by each container in the template.",
+            ),
+        ],
         ("batch", "Job") => vec![
             NAME,
             ("Status", "string", "", 0, "Status of the job."),
@@ -818,6 +843,20 @@ fn cells(kind: &ResourceKind, o: &Value) -> Vec<Value> {
                 json!(containers),
                 json!(images),
                 json!(selector_text(&o["spec"]["selector"])),
+            ]
+        }
+        ("apps", "StatefulSet") => {
+            let (containers, images) = template_columns(&o["spec"]);
+            vec![
+                name,
+                json!(format!(
+                    "{}/{}",
+                    o["status"]["readyReplicas"].as_i64().unwrap_or(0),
+                    o["spec"]["replicas"].as_i64().unwrap_or(0)
+                )),
+                json!(created),
+                json!(containers),
+                json!(images),
             ]
         }
         ("batch", "Job") => {

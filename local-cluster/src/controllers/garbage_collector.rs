@@ -14,13 +14,14 @@ use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources::{self, ResourceKind};
 use crate::store::EventKind;
 
-/// Kinds that own others here (Deployment → ReplicaSet → Pod, DaemonSet → Pod, Job → Pod,
-/// Service → EndpointSlice).
-fn owner_kinds() -> [&'static ResourceKind; 5] {
+/// Kinds that own others here (Deployment → ReplicaSet → Pod, DaemonSet, StatefulSet and Job
+/// → Pod, Service → EndpointSlice).
+fn owner_kinds() -> [&'static ResourceKind; 6] {
     [
         resources::deployments(),
         resources::replicasets(),
         resources::daemonsets(),
+        resources::statefulsets(),
         resources::jobs(),
         resources::services(),
     ]
@@ -172,6 +173,7 @@ fn kind_named(kind: &str) -> Option<&'static ResourceKind> {
         "Deployment" => Some(resources::deployments()),
         "ReplicaSet" => Some(resources::replicasets()),
         "DaemonSet" => Some(resources::daemonsets()),
+        "StatefulSet" => Some(resources::statefulsets()),
         "Job" => Some(resources::jobs()),
         "Service" => Some(resources::services()),
         "Pod" => Some(resources::pods()),

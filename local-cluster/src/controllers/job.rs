@@ -12,47 +12,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::{ObjectRef, WorkQueue, controller_uid, follow, owner_reference, worker};
-use crate::events::{EventRecorder, EventType};
+use super::{Context, ObjectRef, controller_uid, owner_reference, start_owner_of_pods};
+use crate::events::EventType;
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions, now};
 use crate::resources;
 use crate::validation::label_selector_from_json;
 
-/// Starts the controller's watches and worker.
+/// Starts the controller.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
-    let queue: Arc<WorkQueue<ObjectRef>> = Arc::default();
-    let store = registry.store.clone();
-    let from_jobs = queue.clone();
-    let from_pods = queue.clone();
-    let later = queue.clone();
-    let recorder = EventRecorder::new(registry.clone(), "job-controller", None);
-    vec![
-        follow(store.clone(), resources::jobs(), move |change| {
-            from_jobs.push((
-                change.object.index.namespace.clone(),
-                change.object.index.name.clone(),
-            ));
-        }),
-        follow(store, resources::pods(), move |change| {
-            let pod = change.object.value();
-            let owner = pod["metadata"]["ownerReferences"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|r| r["controller"] == true && r["kind"] == "Job")
-                .and_then(|r| r["name"].as_str())
-                .map(str::to_owned);
-            if let Some(owner) = owner {
-                from_pods.push((change.object.index.namespace.clone(), owner));
-            }
-        }),
-        worker(queue, move |key| {
-            let registry = registry.clone();
-            let recorder = recorder.clone();
-            let later = later.clone();
-            async move { reconcile(&registry, &recorder, &later, key) }
-        }),
-    ]
+    start_owner_of_pods(registry, resources::jobs(), "job-controller", reconcile)
 }
 
 /// How a pod of the Job stands.
@@ -177,12 +145,8 @@ pub fn plan(job: &Value, pods: &[PodState]) -> Plan {
     plan
 }
 
-fn reconcile(
-    registry: &Registry,
-    recorder: &EventRecorder,
-    queue: &Arc<WorkQueue<ObjectRef>>,
-    (namespace, name): ObjectRef,
-) {
+fn reconcile(context: &Context, (namespace, name): ObjectRef) {
+    let (registry, recorder, queue) = (&context.registry, &context.recorder, &context.queue);
     let jobs = resources::jobs();
     let Some(stored) = registry.store.get(jobs, &namespace, &name) else {
         return;

@@ -6,46 +6,20 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::{ObjectRef, WorkQueue, controller_uid, follow, owner_reference, worker};
-use crate::events::{EventRecorder, EventType};
+use super::{Context, ObjectRef, controller_uid, owner_reference, start_owner_of_pods};
+use crate::events::EventType;
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources;
 use crate::validation::label_selector_from_json;
 
-/// Starts the controller's watches and worker.
+/// Starts the controller.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
-    let queue: Arc<WorkQueue<ObjectRef>> = Arc::default();
-    let store = registry.store.clone();
-    let from_sets = queue.clone();
-    let from_pods = queue.clone();
-    let recorder = EventRecorder::new(registry.clone(), "replicaset-controller", None);
-    vec![
-        follow(store.clone(), resources::replicasets(), move |change| {
-            from_sets.push((
-                change.object.index.namespace.clone(),
-                change.object.index.name.clone(),
-            ));
-        }),
-        follow(store, resources::pods(), move |change| {
-            if let Some(owner) = owning_replicaset(&change.object.value()) {
-                from_pods.push((change.object.index.namespace.clone(), owner));
-            }
-        }),
-        worker(queue, move |key| {
-            let registry = registry.clone();
-            let recorder = recorder.clone();
-            async move { reconcile(&registry, &recorder, key) }
-        }),
-    ]
-}
-
-fn owning_replicaset(pod: &Value) -> Option<String> {
-    pod["metadata"]["ownerReferences"]
-        .as_array()?
-        .iter()
-        .find(|r| r["controller"] == true && r["kind"] == "ReplicaSet")
-        .and_then(|r| r["name"].as_str())
-        .map(str::to_owned)
+    start_owner_of_pods(
+        registry,
+        resources::replicasets(),
+        "replicaset-controller",
+        reconcile,
+    )
 }
 
 /// The pods in `namespace` matching `selector` whose controller is the ReplicaSet `uid`.
@@ -124,7 +98,8 @@ fn deletion_rank(pod: &Value) -> (bool, bool, bool, std::cmp::Reverse<String>) {
     )
 }
 
-fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): ObjectRef) {
+fn reconcile(context: &Context, (namespace, name): ObjectRef) {
+    let (registry, recorder) = (&context.registry, &context.recorder);
     let replicasets = resources::replicasets();
     let Some(stored) = registry.store.get(replicasets, &namespace, &name) else {
         return;
