@@ -361,7 +361,7 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
     let write = json!(["create", "delete", "deletecollection", "patch", "update"]);
     let viewable = |verbs: &Value| {
         json!([
-            {"apiGroups": [""], "resources": ["pods", "pods/log", "pods/status", "services", "services/status", "endpoints", "configmaps", "events", "serviceaccounts", "namespaces", "namespaces/status"], "verbs": verbs},
+            {"apiGroups": [""], "resources": ["pods", "pods/log", "pods/status", "replicationcontrollers", "replicationcontrollers/status", "replicationcontrollers/scale", "services", "services/status", "endpoints", "configmaps", "events", "serviceaccounts", "namespaces", "namespaces/status"], "verbs": verbs},
             {"apiGroups": ["apps"], "resources": ["deployments", "deployments/status", "deployments/scale", "replicasets", "replicasets/status", "replicasets/scale", "daemonsets", "daemonsets/status", "statefulsets", "statefulsets/status", "statefulsets/scale"], "verbs": verbs},
             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": verbs},
             {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets", "poddisruptionbudgets/status"], "verbs": verbs},

@@ -62,6 +62,26 @@ pub fn apply(kind: &ResourceKind, object: &mut Value) {
             }
         }
         ("batch", "Job") => job(object),
+        ("", "ReplicationController") => {
+            // With no selector, the server selects the template's labels (and labels the
+            // controller with them).
+            let labels = object["spec"]["template"]["metadata"]["labels"].clone();
+            if let Some(spec) = object_at(object, "spec") {
+                set_default(spec, "replicas", json!(1));
+                set_default(spec, "minReadySeconds", json!(0));
+                if labels.is_object() {
+                    set_default(spec, "selector", labels.clone());
+                }
+            }
+            if labels.is_object()
+                && let Some(meta) = object_at(object, "metadata")
+            {
+                set_default(meta, "labels", labels);
+            }
+            if let Some(template) = object.pointer_mut("/spec/template/spec") {
+                pod_spec(template);
+            }
+        }
         ("apps", "StatefulSet") => {
             if let Some(spec) = object_at(object, "spec") {
                 set_default(spec, "replicas", json!(1));

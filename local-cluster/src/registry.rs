@@ -948,7 +948,13 @@ fn prepare_create(
 fn has_generation(kind: &ResourceKind) -> bool {
     matches!(
         kind.kind,
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "Pod" | "Service" | "Job"
+        "Deployment"
+            | "ReplicaSet"
+            | "ReplicationController"
+            | "StatefulSet"
+            | "Pod"
+            | "Service"
+            | "Job"
     )
 }
 

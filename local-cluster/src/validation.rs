@@ -57,6 +57,7 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
         ("apps", "ReplicaSet") => typed!(apps::ReplicaSet),
         ("apps", "DaemonSet") => typed!(apps::DaemonSet),
         ("apps", "StatefulSet") => typed!(apps::StatefulSet),
+        ("", "ReplicationController") => typed!(core::ReplicationController),
         ("batch", "Job") => typed!(k8s_openapi::api::batch::v1::Job),
         ("policy", "PodDisruptionBudget") => typed!(policy::PodDisruptionBudget),
         ("discovery.k8s.io", "EndpointSlice") => typed!(discovery::EndpointSlice),

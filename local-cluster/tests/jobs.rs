@@ -2,7 +2,6 @@
 //! a failing Job stops at its backoff limit, and a finished Job with a TTL is deleted with its
 //! pods.
 
-
 mod support;
 
 use support::Cluster;

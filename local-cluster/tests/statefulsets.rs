@@ -1,5 +1,6 @@
-//! StatefulSets as kubectl drives them: stable names made in order, scaled down from the top,
-//! a deleted pod made again with its name, a new template rolled out from the top.
+//! StatefulSets as kubectl drives them (stable names made in order, scaled down from the top, a
+//! deleted pod made again with its name, a new template rolled out from the top), and core v1
+//! ReplicationControllers.
 
 #![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
 
@@ -96,5 +97,49 @@ fn statefulset_pods_keep_their_names_order_and_revisions() {
     cluster.ok(&["scale", "statefulset/web", "--replicas=1"]);
     cluster.wait_for(60, "the set to shrink to web-0", |c| {
         (pod_names(c) == ["web-0"]).then_some(())
+    });
+}
+
+/// Core v1 ReplicationControllers, which older clients and tests still use: the selector
+/// defaults to the template's labels, and the replica count is kept and scaled.
+#[test]
+fn replication_controllers_keep_their_replicas() {
+    let cluster = Cluster::start();
+    cluster.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: ReplicationController
+metadata: {name: legacy, namespace: default}
+spec:
+  replicas: 2
+  template:
+    metadata: {labels: {app: legacy}}
+    spec:
+      nodeSelector: {kubernetes.io/os: linux}
+      containers: [{name: web, image: "nginx:1.27"}]
+"#,
+    );
+    let rc = cluster.json(&["get", "rc", "legacy"]);
+    assert_eq!(rc["spec"]["selector"], serde_json::json!({"app": "legacy"}));
+    cluster.wait_for(30, "two ready pods", |c| {
+        let rc = c.json(&["get", "rc", "legacy"]);
+        (rc["status"]["readyReplicas"] == 2).then_some(())
+    });
+    let table = cluster.ok(&["get", "rc", "legacy", "-o", "wide"]);
+    assert!(table.contains("app=legacy"), "{table}");
+    cluster.ok(&["scale", "rc/legacy", "--replicas=3"]);
+    cluster.wait_for(30, "three pods", |c| {
+        let pods = c.json(&["get", "pods", "-l", "app=legacy"]);
+        (pods["items"].as_array().map(Vec::len) == Some(3)).then_some(())
+    });
+    // Deleting it takes its pods with it.
+    cluster.ok(&["delete", "rc", "legacy"]);
+    cluster.wait_for(30, "the pods to go", |c| {
+        let pods = c.json(&["get", "pods", "-l", "app=legacy"]);
+        pods["items"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+            .then_some(())
     });
 }

@@ -2,7 +2,6 @@
 //! kube-rs's port-forward to it, its resource usage (`kubectl top`, the kubelet summary), and
 //! what a simulated pod gets instead.
 
-
 mod support;
 
 use support::Cluster;

@@ -60,6 +60,10 @@ fn generate(
     add!(resources::replicasets(), apps::ReplicaSet);
     add!(resources::daemonsets(), apps::DaemonSet);
     add!(resources::statefulsets(), apps::StatefulSet);
+    add!(
+        resources::replicationcontrollers(),
+        core::ReplicationController
+    );
     add!(resources::jobs(), k8s_openapi::api::batch::v1::Job);
     add!(
         resources::poddisruptionbudgets(),

@@ -356,7 +356,7 @@ fn columns(kind: &ResourceKind) -> Vec<Column> {
             ),
             AGE,
         ],
-        ("apps", "ReplicaSet") => vec![
+        ("apps", "ReplicaSet") | ("", "ReplicationController") => vec![
             NAME,
             (
                 "Desired",
@@ -951,9 +951,15 @@ fn cells(kind: &ResourceKind, o: &Value) -> Vec<Value> {
                 json!(created),
             ]
         }
-        ("apps", "ReplicaSet") => {
+        ("apps", "ReplicaSet") | ("", "ReplicationController") => {
             let s = &o["status"];
             let (containers, images) = template_columns(&o["spec"]);
+            // A ReplicationController's selector is the label map itself.
+            let selector = if kind.kind == "ReplicationController" {
+                json!({"matchLabels": o["spec"]["selector"]})
+            } else {
+                o["spec"]["selector"].clone()
+            };
             vec![
                 name,
                 json!(o["spec"]["replicas"].as_i64().unwrap_or(0)),
@@ -962,7 +968,7 @@ fn cells(kind: &ResourceKind, o: &Value) -> Vec<Value> {
                 json!(created),
                 json!(containers),
                 json!(images),
-                json!(selector_text(&o["spec"]["selector"])),
+                json!(selector_text(&selector)),
             ]
         }
         ("", "Service") => {

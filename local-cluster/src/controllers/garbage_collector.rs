@@ -16,10 +16,11 @@ use crate::store::EventKind;
 
 /// Kinds that own others here (Deployment → ReplicaSet → Pod, DaemonSet, StatefulSet and Job
 /// → Pod, Service → EndpointSlice).
-fn owner_kinds() -> [&'static ResourceKind; 6] {
+fn owner_kinds() -> [&'static ResourceKind; 7] {
     [
         resources::deployments(),
         resources::replicasets(),
+        resources::replicationcontrollers(),
         resources::daemonsets(),
         resources::statefulsets(),
         resources::jobs(),
@@ -173,6 +174,7 @@ fn kind_named(kind: &str) -> Option<&'static ResourceKind> {
         "Deployment" => Some(resources::deployments()),
         "ReplicaSet" => Some(resources::replicasets()),
         "DaemonSet" => Some(resources::daemonsets()),
+        "ReplicationController" => Some(resources::replicationcontrollers()),
         "StatefulSet" => Some(resources::statefulsets()),
         "Job" => Some(resources::jobs()),
         "Service" => Some(resources::services()),

@@ -1,5 +1,6 @@
 //! The ReplicaSet controller: keeps `spec.replicas` pods running from the template and reports
-//! how many exist, are ready and are available.
+//! how many exist, are ready and are available. The same controller runs core `v1`
+//! ReplicationControllers, whose selector is a plain label map.
 
 use std::sync::Arc;
 
@@ -9,17 +10,24 @@ use tokio::task::JoinHandle;
 use super::{Context, ObjectRef, controller_uid, owner_reference, start_owner_of_pods};
 use crate::events::EventType;
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
-use crate::resources;
+use crate::resources::{self, ResourceKind};
 use crate::validation::label_selector_from_json;
 
-/// Starts the controller.
+/// Starts the controller, for ReplicaSets and for ReplicationControllers.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
-    start_owner_of_pods(
-        registry,
+    let mut tasks = start_owner_of_pods(
+        registry.clone(),
         resources::replicasets(),
         "replicaset-controller",
-        reconcile,
-    )
+        |context, key| reconcile(context, resources::replicasets(), key),
+    );
+    tasks.extend(start_owner_of_pods(
+        registry,
+        resources::replicationcontrollers(),
+        "replication-controller",
+        |context, key| reconcile(context, resources::replicationcontrollers(), key),
+    ));
+    tasks
 }
 
 /// The pods in `namespace` matching `selector` whose controller is the ReplicaSet `uid`.
@@ -98,9 +106,8 @@ fn deletion_rank(pod: &Value) -> (bool, bool, bool, std::cmp::Reverse<String>) {
     )
 }
 
-fn reconcile(context: &Context, (namespace, name): ObjectRef) {
+fn reconcile(context: &Context, replicasets: &'static ResourceKind, (namespace, name): ObjectRef) {
     let (registry, recorder) = (&context.registry, &context.recorder);
-    let replicasets = resources::replicasets();
     let Some(stored) = registry.store.get(replicasets, &namespace, &name) else {
         return;
     };
@@ -109,7 +116,13 @@ fn reconcile(context: &Context, (namespace, name): ObjectRef) {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let Some(selector) = label_selector_from_json(&rs["spec"]["selector"]) else {
+    // A ReplicationController's selector is the label map itself.
+    let selector_json = if replicasets.kind == "ReplicationController" {
+        json!({"matchLabels": rs["spec"]["selector"]})
+    } else {
+        rs["spec"]["selector"].clone()
+    };
+    let Some(selector) = label_selector_from_json(&selector_json) else {
         return;
     };
     let pods = owned_pods(registry, &namespace, &selector, &uid);
