@@ -357,3 +357,19 @@ impl IntoResponse for ApiError {
             .into_response()
     }
 }
+
+/// Reports the outcome of a write a controller or kubelet makes and does not wait on, so no
+/// failure passes unseen: an object gone meanwhile (404) or created by a racing writer (409) is
+/// routine and logged at debug; anything else is a warning naming what was being done. The next
+/// change to the object (or the periodic resync) tries again.
+#[track_caller]
+pub(crate) fn report<T>(doing: &str, result: Result<T, ApiError>) {
+    if let Err(e) = result {
+        let at = std::panic::Location::caller();
+        if matches!(e.code, 404 | 409) {
+            tracing::debug!(doing, error = %e.message, file = at.file(), line = at.line(), "write skipped");
+        } else {
+            tracing::warn!(doing, error = %e.message, reason = e.reason, file = at.file(), line = at.line(), "write failed");
+        }
+    }
+}

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::controllers::replicaset::is_active;
 use crate::errors::ApiError;
+use crate::errors::report;
 use crate::kubelet::Kubelets;
 use crate::network::ServiceNetwork;
 use crate::nodes::{self, NodeOs, NodeSpec};
@@ -226,9 +227,11 @@ impl NodePool {
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),
         }
-        let _ = self
-            .registry
-            .delete(resources::leases(), "kube-node-lease", name, &gone);
+        report(
+            "delete",
+            self.registry
+                .delete(resources::leases(), "kube-node-lease", name, &gone),
+        );
         self.kubelets.remove_node(name);
         if let Some(spec) = spec {
             self.network.set_node(spec.ip, false);
@@ -259,9 +262,11 @@ impl NodePool {
             ..DeleteOptions::default()
         };
         for (namespace, pod) in orphans {
-            let _ = self
-                .registry
-                .delete(resources::pods(), &namespace, &pod, &now);
+            report(
+                "delete",
+                self.registry
+                    .delete(resources::pods(), &namespace, &pod, &now),
+            );
         }
         tracing::info!(node = %name, "node left");
         Ok(())

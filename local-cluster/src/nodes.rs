@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::errors::report;
 use crate::registry::{Part, Registry, WriteOptions, now, now_micro};
 use crate::resources;
 
@@ -262,32 +263,38 @@ pub async fn heartbeats(
             if let Err(e) = renewed
                 && e.code == 404
             {
-                let _ = registry.create(
-                    resources::leases(),
-                    "kube-node-lease",
-                    lease_object(node),
-                    &WriteOptions::default(),
+                report(
+                    "create",
+                    registry.create(
+                        resources::leases(),
+                        "kube-node-lease",
+                        lease_object(node),
+                        &WriteOptions::default(),
+                    ),
                 );
             }
             if ticks.is_multiple_of(status_every) {
-                let _ = registry.update_with(
-                    resources::nodes(),
-                    "",
-                    node,
-                    Part::Status,
-                    &WriteOptions::default(),
-                    |old| {
-                        let mut next = old.clone();
-                        let t = now();
-                        for c in next["status"]["conditions"]
-                            .as_array_mut()
-                            .into_iter()
-                            .flatten()
-                        {
-                            c["lastHeartbeatTime"] = json!(t);
-                        }
-                        Ok(next)
-                    },
+                report(
+                    "update",
+                    registry.update_with(
+                        resources::nodes(),
+                        "",
+                        node,
+                        Part::Status,
+                        &WriteOptions::default(),
+                        |old| {
+                            let mut next = old.clone();
+                            let t = now();
+                            for c in next["status"]["conditions"]
+                                .as_array_mut()
+                                .into_iter()
+                                .flatten()
+                            {
+                                c["lastHeartbeatTime"] = json!(t);
+                            }
+                            Ok(next)
+                        },
+                    ),
                 );
             }
         }

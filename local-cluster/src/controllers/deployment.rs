@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::{ObjectRef, WorkQueue, controller_uid, follow, owner_reference, resync, worker};
+use crate::errors::report;
 use crate::events::{EventRecorder, EventType};
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions, now};
 use crate::resources;
@@ -320,17 +321,20 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
                 }
                 Err(e) if e.reason == "AlreadyExists" => {
                     // Same hash, different template: count the collision and try again next time.
-                    let _ = registry.update_with(
-                        deployments,
-                        &namespace,
-                        &name,
-                        Part::Status,
-                        &WriteOptions::default(),
-                        |old| {
-                            let mut next = old.clone();
-                            next["status"]["collisionCount"] = json!(collisions + 1);
-                            Ok(next)
-                        },
+                    report(
+                        "update",
+                        registry.update_with(
+                            deployments,
+                            &namespace,
+                            &name,
+                            Part::Status,
+                            &WriteOptions::default(),
+                            |old| {
+                                let mut next = old.clone();
+                                next["status"]["collisionCount"] = json!(collisions + 1);
+                                Ok(next)
+                            },
+                        ),
                     );
                     return;
                 }
@@ -354,20 +358,23 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
     if let Some(new) = new_rs.as_ref() {
         let revision = revision_of(new).to_string();
         if deployment["metadata"]["annotations"][REVISION].as_str() != Some(revision.as_str()) {
-            let _ = registry.update_with(
-                deployments,
-                &namespace,
-                &name,
-                Part::Main,
-                &WriteOptions::default(),
-                |old| {
-                    let mut next = old.clone();
-                    if !next["metadata"]["annotations"].is_object() {
-                        next["metadata"]["annotations"] = json!({});
-                    }
-                    next["metadata"]["annotations"][REVISION] = json!(revision);
-                    Ok(next)
-                },
+            report(
+                "update",
+                registry.update_with(
+                    deployments,
+                    &namespace,
+                    &name,
+                    Part::Main,
+                    &WriteOptions::default(),
+                    |old| {
+                        let mut next = old.clone();
+                        if !next["metadata"]["annotations"].is_object() {
+                            next["metadata"]["annotations"] = json!({});
+                        }
+                        next["metadata"]["annotations"][REVISION] = json!(revision);
+                        Ok(next)
+                    },
+                ),
             );
         }
     }
@@ -441,11 +448,14 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
     if idle.len() > limit {
         for rs in &idle[..idle.len() - limit] {
             let rs_name = rs["metadata"]["name"].as_str().unwrap_or_default();
-            let _ = registry.delete(
-                resources::replicasets(),
-                &namespace,
-                rs_name,
-                &DeleteOptions::default(),
+            report(
+                "delete",
+                registry.delete(
+                    resources::replicasets(),
+                    &namespace,
+                    rs_name,
+                    &DeleteOptions::default(),
+                ),
             );
         }
     }
@@ -622,20 +632,23 @@ fn write_status(
         "conditions": [available_condition, progressing],
     });
     let name = deployment["metadata"]["name"].as_str().unwrap_or_default();
-    let _ = context.registry.update_with(
-        resources::deployments(),
-        context.namespace,
-        name,
-        Part::Status,
-        &WriteOptions::default(),
-        |old| {
-            let mut next = old.clone();
-            next["status"] = status;
-            if let Some(map) = next["status"].as_object_mut() {
-                map.retain(|_, v| !v.is_null());
-            }
-            Ok(next)
-        },
+    report(
+        "update",
+        context.registry.update_with(
+            resources::deployments(),
+            context.namespace,
+            name,
+            Part::Status,
+            &WriteOptions::default(),
+            |old| {
+                let mut next = old.clone();
+                next["status"] = status;
+                if let Some(map) = next["status"].as_object_mut() {
+                    map.retain(|_, v| !v.is_null());
+                }
+                Ok(next)
+            },
+        ),
     );
 }
 

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::{ObjectRef, WorkQueue, follow, owner_reference, worker};
 use crate::controllers::replicaset::is_ready;
+use crate::errors::report;
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources;
 
@@ -68,11 +69,14 @@ fn target_port(service_port: &Value, pod: &Value) -> Option<i64> {
 
 fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
     let Some(service) = registry.store.get(resources::services(), &namespace, &name) else {
-        let _ = registry.delete(
-            resources::endpoints(),
-            &namespace,
-            &name,
-            &DeleteOptions::default(),
+        report(
+            "delete",
+            registry.delete(
+                resources::endpoints(),
+                &namespace,
+                &name,
+                &DeleteOptions::default(),
+            ),
         );
         return;
     };
@@ -188,7 +192,10 @@ fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
         },
     );
     if replaced.is_err() {
-        let _ = registry.create(resources::endpoints(), &namespace, endpoints, &internal);
+        report(
+            "create",
+            registry.create(resources::endpoints(), &namespace, endpoints, &internal),
+        );
     }
 
     // One EndpointSlice per Service, found by its label.
@@ -221,19 +228,22 @@ fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
         .next();
     match existing {
         Some(slice) => {
-            let _ = registry.update_with(
-                resources::endpointslices(),
-                &namespace,
-                &slice.index.name,
-                Part::Main,
-                &internal,
-                |old| {
-                    let mut next = old.clone();
-                    next["endpoints"] = json!(slice_endpoints);
-                    next["ports"] = json!(slice_ports);
-                    next["metadata"]["labels"] = Value::Object(labels);
-                    Ok(next)
-                },
+            report(
+                "update",
+                registry.update_with(
+                    resources::endpointslices(),
+                    &namespace,
+                    &slice.index.name,
+                    Part::Main,
+                    &internal,
+                    |old| {
+                        let mut next = old.clone();
+                        next["endpoints"] = json!(slice_endpoints);
+                        next["ports"] = json!(slice_ports);
+                        next["metadata"]["labels"] = Value::Object(labels);
+                        Ok(next)
+                    },
+                ),
             );
         }
         None => {
@@ -248,7 +258,10 @@ fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
                 "endpoints": slice_endpoints,
                 "ports": slice_ports,
             });
-            let _ = registry.create(resources::endpointslices(), &namespace, slice, &internal);
+            report(
+                "create",
+                registry.create(resources::endpointslices(), &namespace, slice, &internal),
+            );
         }
     }
 }

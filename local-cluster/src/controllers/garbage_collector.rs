@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::follow;
+use crate::errors::report;
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources::{self, ResourceKind};
 use crate::store::EventKind;
@@ -96,11 +97,14 @@ fn collect(registry: &Registry, kind: &'static ResourceKind, owner: &Value, dele
             return;
         }
         for (dependent_kind, dependent) in dependents(registry, &namespace, &uid) {
-            let _ = registry.delete(
-                dependent_kind,
-                &namespace,
-                &name_of(&dependent),
-                &DeleteOptions::default(),
+            report(
+                "delete",
+                registry.delete(
+                    dependent_kind,
+                    &namespace,
+                    &name_of(&dependent),
+                    &DeleteOptions::default(),
+                ),
             );
         }
         return;
@@ -111,37 +115,43 @@ fn collect(registry: &Registry, kind: &'static ResourceKind, owner: &Value, dele
     let without = |finalizer: &str| {
         let name = name_of(owner);
         let finalizer = finalizer.to_owned();
-        let _ = registry.update_with(
-            kind,
-            &namespace,
-            &name,
-            Part::Main,
-            &WriteOptions::default(),
-            |old| {
-                let mut next = old.clone();
-                if let Some(list) = next["metadata"]["finalizers"].as_array_mut() {
-                    list.retain(|f| f != finalizer.as_str());
-                }
-                Ok(next)
-            },
+        report(
+            "update",
+            registry.update_with(
+                kind,
+                &namespace,
+                &name,
+                Part::Main,
+                &WriteOptions::default(),
+                |old| {
+                    let mut next = old.clone();
+                    if let Some(list) = next["metadata"]["finalizers"].as_array_mut() {
+                        list.retain(|f| f != finalizer.as_str());
+                    }
+                    Ok(next)
+                },
+            ),
         );
     };
     if finalizers.contains(&"orphan") {
         for (dependent_kind, dependent) in dependents(registry, &namespace, &uid) {
             let uid = uid.clone();
-            let _ = registry.update_with(
-                dependent_kind,
-                &namespace,
-                &name_of(&dependent),
-                Part::Main,
-                &WriteOptions::default(),
-                |old| {
-                    let mut next = old.clone();
-                    if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
-                        refs.retain(|r| r["uid"] != uid.as_str());
-                    }
-                    Ok(next)
-                },
+            report(
+                "update",
+                registry.update_with(
+                    dependent_kind,
+                    &namespace,
+                    &name_of(&dependent),
+                    Part::Main,
+                    &WriteOptions::default(),
+                    |old| {
+                        let mut next = old.clone();
+                        if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
+                            refs.retain(|r| r["uid"] != uid.as_str());
+                        }
+                        Ok(next)
+                    },
+                ),
             );
         }
         without("orphan");
@@ -157,11 +167,14 @@ fn collect(registry: &Registry, kind: &'static ResourceKind, owner: &Value, dele
             };
             for (dependent_kind, dependent) in remaining {
                 if dependent["metadata"]["deletionTimestamp"].is_null() {
-                    let _ = registry.delete(
-                        dependent_kind,
-                        &namespace,
-                        &name_of(&dependent),
-                        &foreground,
+                    report(
+                        "delete",
+                        registry.delete(
+                            dependent_kind,
+                            &namespace,
+                            &name_of(&dependent),
+                            &foreground,
+                        ),
                     );
                 }
             }
@@ -258,11 +271,14 @@ fn sweep(registry: &Registry) {
                 && owned_by_kinds_here
                 && owners.iter().all(|uid| !live.contains(*uid))
             {
-                let _ = registry.delete(
-                    kind,
-                    &item.index.namespace,
-                    &item.index.name,
-                    &DeleteOptions::default(),
+                report(
+                    "delete",
+                    registry.delete(
+                        kind,
+                        &item.index.namespace,
+                        &item.index.name,
+                        &DeleteOptions::default(),
+                    ),
                 );
             }
         }

@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 use super::follow;
+use crate::errors::report;
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources::{self, RESOURCES};
 
@@ -56,27 +57,33 @@ async fn drain(registry: &Registry, namespace: &str) {
             {
                 remaining += 1;
                 if item.value()["metadata"]["deletionTimestamp"].is_null() {
-                    let _ = registry.delete(
-                        kind,
-                        namespace,
-                        &item.index.name,
-                        &DeleteOptions::default(),
+                    report(
+                        "delete",
+                        registry.delete(
+                            kind,
+                            namespace,
+                            &item.index.name,
+                            &DeleteOptions::default(),
+                        ),
                     );
                 }
             }
         }
         if remaining == 0 {
-            let _ = registry.update_with(
-                resources::namespaces(),
-                "",
-                namespace,
-                Part::Main,
-                &WriteOptions::default(),
-                |old| {
-                    let mut next = old.clone();
-                    next["spec"]["finalizers"] = json!([]);
-                    Ok(next)
-                },
+            report(
+                "update",
+                registry.update_with(
+                    resources::namespaces(),
+                    "",
+                    namespace,
+                    Part::Main,
+                    &WriteOptions::default(),
+                    |old| {
+                        let mut next = old.clone();
+                        next["spec"]["finalizers"] = json!([]);
+                        Ok(next)
+                    },
+                ),
             );
             return;
         }

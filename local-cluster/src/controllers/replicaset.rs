@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::{Context, ObjectRef, controller_uid, owner_reference, start_owner_of_pods};
+use crate::errors::report;
 use crate::events::EventType;
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources::{self, ResourceKind};
@@ -207,22 +208,25 @@ fn reconcile(context: &Context, replicasets: &'static ResourceKind, (namespace, 
         .count();
     let generation = rs["metadata"]["generation"].clone();
     let replicas = current.len();
-    let _ = registry.update_with(
-        replicasets,
-        &namespace,
-        &name,
-        Part::Status,
-        &WriteOptions::default(),
-        |old| {
-            let mut next = old.clone();
-            next["status"] = json!({
-                "replicas": replicas,
-                "fullyLabeledReplicas": replicas,
-                "readyReplicas": ready,
-                "availableReplicas": available,
-                "observedGeneration": generation,
-            });
-            Ok(next)
-        },
+    report(
+        "update",
+        registry.update_with(
+            replicasets,
+            &namespace,
+            &name,
+            Part::Status,
+            &WriteOptions::default(),
+            |old| {
+                let mut next = old.clone();
+                next["status"] = json!({
+                    "replicas": replicas,
+                    "fullyLabeledReplicas": replicas,
+                    "readyReplicas": ready,
+                    "availableReplicas": available,
+                    "observedGeneration": generation,
+                });
+                Ok(next)
+            },
+        ),
     );
 }

@@ -15,6 +15,7 @@ use super::Shared;
 use super::images::{Image, ImageKind};
 use super::probes::{self, ProbeKind};
 use super::process::{self, ContainerProcess};
+use crate::errors::report;
 use crate::events::EventType;
 use crate::registry::{DeleteOptions, Part, WriteOptions, now};
 use crate::resources;
@@ -696,10 +697,12 @@ impl PodWorker {
             grace_period_seconds: Some(0),
             ..DeleteOptions::default()
         };
-        let _ = self
-            .shared
-            .registry
-            .delete(resources::pods(), &self.namespace, &self.name, &force);
+        report(
+            "delete",
+            self.shared
+                .registry
+                .delete(resources::pods(), &self.namespace, &self.name, &force),
+        );
         self.release();
     }
 
@@ -839,7 +842,7 @@ impl PodWorker {
         let host = self.shared.node.ip.to_string();
         let start = self.start_time.clone();
         let terminating = self.terminating();
-        let _ = self.shared.registry.update_with(resources::pods(), &self.namespace, &self.name, Part::Status, &WriteOptions::default(), |old| {
+        report("update", self.shared.registry.update_with(resources::pods(), &self.namespace, &self.name, Part::Status, &WriteOptions::default(), |old| {
             let mut next = old.clone();
             let previous: Vec<Value> = old["status"]["conditions"].as_array().cloned().unwrap_or_default();
             let condition = |kind: &str, ok: bool, reason: Option<&str>| {
@@ -878,7 +881,7 @@ impl PodWorker {
             status["startTime"] = json!(start);
             status["containerStatuses"] = json!(statuses);
             Ok(next)
-        });
+        }));
     }
 }
 
