@@ -365,7 +365,7 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
             {"apiGroups": ["apps"], "resources": ["deployments", "deployments/status", "deployments/scale", "replicasets", "replicasets/status", "replicasets/scale", "daemonsets", "daemonsets/status", "statefulsets", "statefulsets/status", "statefulsets/scale"], "verbs": verbs},
             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": verbs},
             {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets", "poddisruptionbudgets/status"], "verbs": verbs},
-            {"apiGroups": ["batch"], "resources": ["jobs", "jobs/status"], "verbs": verbs},
+            {"apiGroups": ["batch"], "resources": ["jobs", "jobs/status", "cronjobs", "cronjobs/status"], "verbs": verbs},
         ])
     };
     // As metrics-server's `system:aggregated-metrics-reader` adds to view, edit and admin.

@@ -62,6 +62,17 @@ pub fn apply(kind: &ResourceKind, object: &mut Value) {
             }
         }
         ("batch", "Job") => job(object),
+        ("batch", "CronJob") => {
+            if let Some(spec) = object_at(object, "spec") {
+                set_default(spec, "concurrencyPolicy", json!("Allow"));
+                set_default(spec, "suspend", json!(false));
+                set_default(spec, "successfulJobsHistoryLimit", json!(3));
+                set_default(spec, "failedJobsHistoryLimit", json!(1));
+            }
+            if let Some(template) = object.pointer_mut("/spec/jobTemplate/spec/template/spec") {
+                pod_spec(template);
+            }
+        }
         ("", "ReplicationController") => {
             // With no selector, the server selects the template's labels (and labels the
             // controller with them).

@@ -210,6 +210,7 @@ impl LocalCluster {
         tasks.extend(controllers::deployment::start(registry.clone()));
         tasks.extend(controllers::daemonset::start(registry.clone()));
         tasks.extend(controllers::job::start(registry.clone()));
+        tasks.extend(controllers::cronjob::start(registry.clone()));
         tasks.extend(controllers::statefulset::start(registry.clone()));
         tasks.extend(controllers::disruption::start(registry.clone()));
         tasks.extend(controllers::garbage_collector::start(registry.clone()));

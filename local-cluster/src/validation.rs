@@ -59,6 +59,7 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
         ("apps", "StatefulSet") => typed!(apps::StatefulSet),
         ("", "ReplicationController") => typed!(core::ReplicationController),
         ("batch", "Job") => typed!(k8s_openapi::api::batch::v1::Job),
+        ("batch", "CronJob") => typed!(k8s_openapi::api::batch::v1::CronJob),
         ("policy", "PodDisruptionBudget") => typed!(policy::PodDisruptionBudget),
         ("discovery.k8s.io", "EndpointSlice") => typed!(discovery::EndpointSlice),
         ("coordination.k8s.io", "Lease") => typed!(coordination::Lease),
@@ -212,6 +213,33 @@ pub fn validate(kind: &ResourceKind, object: &Value) -> Result<(), ApiError> {
         }
         ("", "Service") => validate_service(&object["spec"], &mut errors),
         ("batch", "Job") => validate_job(&object["spec"], &mut errors),
+        ("batch", "CronJob") => {
+            let spec = &object["spec"];
+            let schedule = spec["schedule"].as_str().unwrap_or_default();
+            if let Err(why) = crate::controllers::cronjob::parse_schedule(schedule) {
+                errors.push(FieldError::invalid(
+                    "spec.schedule",
+                    format!("{schedule:?}"),
+                    why,
+                ));
+            }
+            // Schedules run in UTC here: a named zone would need a zone database.
+            if let Some(zone) = spec["timeZone"].as_str()
+                && !matches!(zone, "UTC" | "Etc/UTC")
+            {
+                errors.push(FieldError::invalid(
+                    "spec.timeZone",
+                    format!("{zone:?}"),
+                    "the local cluster runs CronJob schedules in UTC only; leave timeZone out or set it to \"UTC\"",
+                ));
+            }
+            let mut job_errors = Vec::new();
+            validate_job(&spec["jobTemplate"]["spec"], &mut job_errors);
+            for mut e in job_errors {
+                e.field = format!("spec.jobTemplate.{}", e.field);
+                errors.push(e);
+            }
+        }
         ("", "ConfigMap") | ("", "Secret") => {
             for field in ["data", "binaryData", "stringData"] {
                 for key in object[field].as_object().into_iter().flat_map(|m| m.keys()) {

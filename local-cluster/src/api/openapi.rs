@@ -65,6 +65,7 @@ fn generate(
         core::ReplicationController
     );
     add!(resources::jobs(), k8s_openapi::api::batch::v1::Job);
+    add!(resources::cronjobs(), k8s_openapi::api::batch::v1::CronJob);
     add!(
         resources::poddisruptionbudgets(),
         policy::PodDisruptionBudget

@@ -224,6 +224,66 @@ fn columns(kind: &ResourceKind) -> Vec<Column> {
                 "Images referenced by each container in the template.",
             ),
         ],
+        ("batch", "CronJob") => vec![
+            NAME,
+            (
+                "Schedule",
+                "string",
+                "",
+                0,
+                "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.",
+            ),
+            (
+                "Timezone",
+                "string",
+                "",
+                0,
+                "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones.",
+            ),
+            (
+                "Suspend",
+                "boolean",
+                "",
+                0,
+                "This flag tells the controller to suspend subsequent executions.",
+            ),
+            (
+                "Active",
+                "integer",
+                "",
+                0,
+                "A list of pointers to currently running jobs.",
+            ),
+            (
+                "Last Schedule",
+                "string",
+                "",
+                0,
+                "Information when was the last time the job was successfully scheduled.",
+            ),
+            AGE,
+            (
+                "Containers",
+                "string",
+                "",
+                1,
+                "Names of each container in the template.",
+            ),
+            (
+                "Images",
+                "string",
+                "",
+                1,
+                "Images referenced by each container in the template.",
+            ),
+            (
+                "Selector",
+                "string",
+                "",
+                1,
+                "A label query over pods that should match the pod count.",
+            ),
+        ],
         ("batch", "Job") => vec![
             NAME,
             ("Status", "string", "", 0, "Status of the job."),
@@ -857,6 +917,25 @@ fn cells(kind: &ResourceKind, o: &Value) -> Vec<Value> {
                 json!(created),
                 json!(containers),
                 json!(images),
+            ]
+        }
+        ("batch", "CronJob") => {
+            let (containers, images) = template_columns(&o["spec"]["jobTemplate"]["spec"]);
+            let last = match o["status"]["lastScheduleTime"].as_str() {
+                Some(_) => age(&o["status"]["lastScheduleTime"]),
+                None => "<none>".to_owned(),
+            };
+            vec![
+                name,
+                json!(text(&o["spec"]["schedule"])),
+                json!(o["spec"]["timeZone"].as_str().unwrap_or("<none>")),
+                json!(o["spec"]["suspend"] == true),
+                json!(o["status"]["active"].as_array().map_or(0, Vec::len)),
+                json!(last),
+                json!(created),
+                json!(containers),
+                json!(images),
+                json!(selector_text(&o["spec"]["jobTemplate"]["spec"]["selector"])),
             ]
         }
         ("batch", "Job") => {

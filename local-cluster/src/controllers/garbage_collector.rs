@@ -15,10 +15,11 @@ use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources::{self, ResourceKind};
 use crate::store::EventKind;
 
-/// Kinds that own others here (Deployment → ReplicaSet → Pod, DaemonSet, StatefulSet and Job
-/// → Pod, Service → EndpointSlice).
-fn owner_kinds() -> [&'static ResourceKind; 7] {
+/// Kinds that own others here (Deployment → ReplicaSet → Pod, CronJob → Job → Pod, DaemonSet
+/// and StatefulSet → Pod, Service → EndpointSlice).
+fn owner_kinds() -> [&'static ResourceKind; 8] {
     [
+        resources::cronjobs(),
         resources::deployments(),
         resources::replicasets(),
         resources::replicationcontrollers(),
@@ -190,6 +191,7 @@ fn kind_named(kind: &str) -> Option<&'static ResourceKind> {
         "ReplicationController" => Some(resources::replicationcontrollers()),
         "StatefulSet" => Some(resources::statefulsets()),
         "Job" => Some(resources::jobs()),
+        "CronJob" => Some(resources::cronjobs()),
         "Service" => Some(resources::services()),
         "Pod" => Some(resources::pods()),
         _ => None,

@@ -1,0 +1,374 @@
+//! The CronJob controller: at each time the schedule names (standard five-field cron, in UTC),
+//! a Job from the template, named `<cronjob>-<minutes since the epoch>` as the real controller
+//! names it; `concurrencyPolicy` Allow, Forbid (skip while one runs) or Replace (delete the
+//! running one first); `startingDeadlineSeconds` (a start missed by more is skipped);
+//! `suspend`; the successful and failed Job history limits. Checked every second and on every
+//! change to a CronJob or one of its Jobs.
+//!
+//! When a run is due is decided by [`due`], a pure function of the schedule and the clock.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use croner::Cron;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use super::job::finished;
+use super::{
+    ObjectRef, WorkQueue, controller_name, controller_uid, follow, owner_reference, resync, worker,
+};
+use crate::errors::report;
+use crate::events::{EventRecorder, EventType};
+use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
+use crate::resources;
+
+/// Starts the controller's watches, its one-second clock and its worker.
+pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
+    let queue: Arc<WorkQueue<ObjectRef>> = Arc::default();
+    let store = registry.store.clone();
+    let (from_cronjobs, from_jobs) = (queue.clone(), queue.clone());
+    let recorder = EventRecorder::new(registry.clone(), "cronjob-controller", None);
+    vec![
+        follow(store.clone(), resources::cronjobs(), move |change| {
+            from_cronjobs.push((
+                change.object.index.namespace.clone(),
+                change.object.index.name.clone(),
+            ));
+        }),
+        follow(store.clone(), resources::jobs(), move |change| {
+            if let Some(owner) = controller_name(&change.object.value(), "CronJob") {
+                from_jobs.push((change.object.index.namespace.clone(), owner));
+            }
+        }),
+        resync(
+            store,
+            resources::cronjobs(),
+            queue.clone(),
+            Duration::from_secs(1),
+        ),
+        worker(queue, move |key| {
+            let registry = registry.clone();
+            let recorder = recorder.clone();
+            async move { reconcile(&registry, &recorder, key) }
+        }),
+    ]
+}
+
+/// Parses a CronJob schedule as the API server accepts it: five fields or a descriptor
+/// (`@hourly`), no seconds.
+pub fn parse_schedule(schedule: &str) -> Result<Cron, String> {
+    let fields = schedule.split_whitespace().count();
+    if !schedule.trim_start().starts_with('@') && fields != 5 {
+        return Err(format!(
+            "expected exactly 5 fields, found {fields}: {schedule}"
+        ));
+    }
+    Cron::from_str(schedule).map_err(|e| e.to_string())
+}
+
+/// The latest time the schedule names after `after` and no later than `now`, if any. Gives up
+/// after 100 missed times, as the real controller does, and takes the latest of those.
+pub fn due(schedule: &Cron, after: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let mut latest = None;
+    let mut from = after;
+    for _ in 0..100 {
+        match schedule.find_next_occurrence(&from, false) {
+            Ok(next) if next <= now => {
+                latest = Some(next);
+                from = next;
+            }
+            _ => return latest,
+        }
+    }
+    // More than 100 missed: start from the most recent one before now.
+    schedule
+        .find_previous_occurrence(&now, true)
+        .ok()
+        .filter(|t| *t > after)
+        .or(latest)
+}
+
+fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
+    value.as_str()?.parse::<DateTime<Utc>>().ok()
+}
+
+fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): ObjectRef) {
+    let kind = resources::cronjobs();
+    let Some(stored) = registry.store.get(kind, &namespace, &name) else {
+        return;
+    };
+    let cronjob = stored.value();
+    if cronjob["metadata"]["deletionTimestamp"].is_string() {
+        return;
+    }
+    let uid = cronjob["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let spec = &cronjob["spec"];
+    let jobs: Vec<Value> = registry
+        .store
+        .list(resources::jobs(), Some(&namespace), |_| true, 0, None)
+        .items
+        .iter()
+        .map(|s| s.value())
+        .filter(|job| controller_uid(job) == Some(uid.as_str()))
+        .collect();
+    let (mut active, done): (Vec<&Value>, Vec<&Value>) =
+        jobs.iter().partition(|job| finished(job).is_none());
+    prune_history(registry, &namespace, spec, &done);
+
+    let now = Utc::now();
+    let mut scheduled = timestamp(&cronjob["status"]["lastScheduleTime"]);
+    if spec["suspend"] != true
+        && let Ok(schedule) = parse_schedule(spec["schedule"].as_str().unwrap_or_default())
+    {
+        let after = scheduled
+            .or_else(|| timestamp(&cronjob["metadata"]["creationTimestamp"]))
+            .unwrap_or(now);
+        if let Some(at) = due(&schedule, after, now) {
+            let late = (now - at).num_seconds();
+            let deadline = spec["startingDeadlineSeconds"].as_i64();
+            let policy = spec["concurrencyPolicy"].as_str().unwrap_or("Allow");
+            if deadline.is_some_and(|d| late > d) {
+                recorder.record(
+                    kind,
+                    &cronjob,
+                    EventType::Warning,
+                    "MissSchedule",
+                    &format!("Missed scheduled time to start a job: {}", at.to_rfc3339()),
+                    None,
+                );
+                scheduled = Some(at);
+            } else if policy == "Forbid" && !active.is_empty() {
+                // Not this time; the next tick looks again.
+            } else {
+                if policy == "Replace" {
+                    for job in active.drain(..) {
+                        let job_name = job["metadata"]["name"].as_str().unwrap_or_default();
+                        report(
+                            "delete",
+                            registry.delete(
+                                resources::jobs(),
+                                &namespace,
+                                job_name,
+                                &DeleteOptions {
+                                    propagation_policy: Some("Background".into()),
+                                    ..DeleteOptions::default()
+                                },
+                            ),
+                        );
+                        recorder.record(
+                            kind,
+                            &cronjob,
+                            EventType::Normal,
+                            "SuccessfulDelete",
+                            &format!("Deleted job {job_name}"),
+                            None,
+                        );
+                    }
+                }
+                create_job(registry, recorder, &cronjob, &namespace, &name, at);
+                scheduled = Some(at);
+            }
+        }
+    }
+    let last_success = done
+        .iter()
+        .filter(|job| finished(job) == Some("Complete"))
+        .filter_map(|job| timestamp(&job["status"]["completionTime"]))
+        .max();
+    // The Jobs that run now, as references (a Job made this round is found next round).
+    let active_refs: Vec<Value> = registry
+        .store
+        .list(resources::jobs(), Some(&namespace), |_| true, 0, None)
+        .items
+        .iter()
+        .map(|s| s.value())
+        .filter(|job| controller_uid(job) == Some(uid.as_str()) && finished(job).is_none())
+        .map(|job| {
+            json!({
+                "apiVersion": "batch/v1", "kind": "Job",
+                "name": job["metadata"]["name"], "namespace": namespace,
+                "uid": job["metadata"]["uid"], "resourceVersion": job["metadata"]["resourceVersion"],
+            })
+        })
+        .collect();
+    report(
+        "update",
+        registry.update_with(
+            kind,
+            &namespace,
+            &name,
+            Part::Status,
+            &WriteOptions::default(),
+            |old| {
+                let mut next = old.clone();
+                let mut status = json!({});
+                if !active_refs.is_empty() {
+                    status["active"] = json!(active_refs);
+                }
+                if let Some(at) = scheduled {
+                    status["lastScheduleTime"] = json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+                }
+                if let Some(at) = last_success {
+                    status["lastSuccessfulTime"] =
+                        json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+                }
+                next["status"] = status;
+                Ok(next)
+            },
+        ),
+    );
+}
+
+fn create_job(
+    registry: &Registry,
+    recorder: &EventRecorder,
+    cronjob: &Value,
+    namespace: &str,
+    name: &str,
+    at: DateTime<Utc>,
+) {
+    let template = &cronjob["spec"]["jobTemplate"];
+    let job_name = format!("{name}-{}", at.timestamp() / 60);
+    let mut annotations = template["metadata"]["annotations"].clone();
+    if !annotations.is_object() {
+        annotations = json!({});
+    }
+    annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"] = json!(at.to_rfc3339());
+    let job = json!({
+        "metadata": {
+            "name": job_name,
+            "namespace": namespace,
+            "labels": template["metadata"]["labels"],
+            "annotations": annotations,
+            "ownerReferences": [owner_reference(resources::cronjobs(), cronjob)],
+        },
+        "spec": template["spec"],
+    });
+    match registry.create(resources::jobs(), namespace, job, &WriteOptions::default()) {
+        Ok(_) => recorder.record(
+            resources::cronjobs(),
+            cronjob,
+            EventType::Normal,
+            "SuccessfulCreate",
+            &format!("Created job {job_name}"),
+            None,
+        ),
+        // Made already (this minute's run, seen again).
+        Err(e) if e.code == 409 => {}
+        Err(e) => recorder.record(
+            resources::cronjobs(),
+            cronjob,
+            EventType::Warning,
+            "FailedCreate",
+            &format!("Error creating job: {}", e.message),
+            None,
+        ),
+    }
+}
+
+/// Deletes the oldest finished Jobs beyond the history limits (3 successful, 1 failed).
+fn prune_history(registry: &Registry, namespace: &str, spec: &Value, done: &[&Value]) {
+    for (kind_of, limit) in [
+        (
+            "Complete",
+            spec["successfulJobsHistoryLimit"].as_u64().unwrap_or(3),
+        ),
+        (
+            "Failed",
+            spec["failedJobsHistoryLimit"].as_u64().unwrap_or(1),
+        ),
+    ] {
+        let mut finished_jobs: Vec<&&Value> = done
+            .iter()
+            .filter(|job| finished(job) == Some(kind_of))
+            .collect();
+        finished_jobs.sort_by_key(|job| {
+            job["status"]["startTime"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        });
+        let surplus = finished_jobs.len().saturating_sub(limit as usize);
+        for job in finished_jobs.into_iter().take(surplus) {
+            report(
+                "delete",
+                registry.delete(
+                    resources::jobs(),
+                    namespace,
+                    job["metadata"]["name"].as_str().unwrap_or_default(),
+                    &DeleteOptions {
+                        propagation_policy: Some("Background".into()),
+                        ..DeleteOptions::default()
+                    },
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn the_latest_scheduled_time_not_after_now_is_due() {
+        let every_five = parse_schedule("*/5 * * * *").unwrap();
+        assert_eq!(
+            due(
+                &every_five,
+                at("2026-11-26T10:00:00Z"),
+                at("2026-11-26T10:04:59Z")
+            ),
+            None
+        );
+        assert_eq!(
+            due(
+                &every_five,
+                at("2026-11-26T10:00:00Z"),
+                at("2026-11-26T10:05:00Z")
+            ),
+            Some(at("2026-11-26T10:05:00Z"))
+        );
+        // Missed runs: only the latest is made.
+        assert_eq!(
+            due(
+                &every_five,
+                at("2026-11-26T10:00:00Z"),
+                at("2026-11-26T10:17:00Z")
+            ),
+            Some(at("2026-11-26T10:15:00Z"))
+        );
+        // Far behind (more than 100 missed): still the latest.
+        let minutely = parse_schedule("* * * * *").unwrap();
+        assert_eq!(
+            due(
+                &minutely,
+                at("2026-11-20T00:00:00Z"),
+                at("2026-11-26T10:17:30Z")
+            ),
+            Some(at("2026-11-26T10:17:00Z"))
+        );
+    }
+
+    #[test]
+    fn schedules_are_five_fields_or_a_descriptor() {
+        assert!(parse_schedule("0 3 * * MON-FRI").is_ok());
+        assert!(parse_schedule("@hourly").is_ok());
+        assert!(
+            parse_schedule("*/10 * * * * *")
+                .unwrap_err()
+                .contains("exactly 5 fields")
+        );
+        assert!(parse_schedule("61 * * * *").is_err());
+    }
+}
