@@ -346,7 +346,7 @@ impl PodWorker {
                 (&self.namespace, &self.name, &container_name),
             );
             match spawned {
-                Ok((handle, mut child)) => {
+                Ok((handle, mut child, copied)) => {
                     self.shared.processes.started(
                         &self.namespace,
                         &self.name,
@@ -357,6 +357,11 @@ impl PodWorker {
                     let sender = self.sender.clone();
                     tokio::spawn(async move {
                         let status = child.wait().await.ok();
+                        // The last lines (a shutdown message) reach the log before its end;
+                        // a grandchild holding the pipes open is not waited on for long.
+                        for task in copied {
+                            let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+                        }
                         #[cfg(unix)]
                         let signal =
                             status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s));

@@ -265,14 +265,19 @@ pub struct ContainerProcess {
     _stdin: ChildStdin,
 }
 
-/// Starts the process and returns it with its child handle (whose `wait` reports the exit).
+/// The tasks copying a process's output into its log: done once both pipes reach their end.
+pub type OutputCopied = Vec<tokio::task::JoinHandle<()>>;
+
+/// Starts the process and returns it with its child handle (whose `wait` reports the exit) and
+/// the tasks copying its output, which the caller awaits after the exit so the last lines are
+/// in the log before the log says the container ended.
 pub fn spawn(
     launcher: &Launcher,
     role_args: &[String],
     env: &BTreeMap<String, String>,
     logs: &LogStore,
     log_key: (&str, &str, &str),
-) -> std::io::Result<(ContainerProcess, Child)> {
+) -> std::io::Result<(ContainerProcess, Child, OutputCopied)> {
     let mut command = Command::new(&launcher.program);
     command
         .args(&launcher.args)
@@ -303,6 +308,7 @@ pub fn spawn(
             .take()
             .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
     ];
+    let mut copied = Vec::new();
     for stream in streams.into_iter().flatten() {
         let logs = logs.clone();
         let (ns, pod, container) = (
@@ -310,14 +316,14 @@ pub fn spawn(
             log_key.1.to_owned(),
             log_key.2.to_owned(),
         );
-        tokio::spawn(async move {
+        copied.push(tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 logs.append(&ns, &pod, &container, Bytes::from(format!("{line}\n")));
             }
-        });
+        }));
     }
-    Ok((ContainerProcess { pid, _stdin: stdin }, child))
+    Ok((ContainerProcess { pid, _stdin: stdin }, child, copied))
 }
 
 /// Sends SIGTERM (`graceful`) or SIGKILL to a container process.
