@@ -37,8 +37,10 @@ fn running_pod(namespace: &str, name: &str, node: &str, ip: &str) -> Value {
     let t = now();
     json!({
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": "load", "pod-template-hash": "6d4b7c9f8"},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "load-6d4b7c9f8", "uid": "3f6c1f2e-1111-4c4c-9a9a-000000000001", "controller": true, "blockOwnerDeletion": true}]},
+        // No owner reference: a pod whose controller does not exist is an orphan, and the
+        // garbage collector deletes it, as on a real cluster (an owner that is not there made
+        // the collector delete all 150,000 pods while the benchmark listed and watched them).
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": "load", "pod-template-hash": "6d4b7c9f8"}},
         "spec": {"nodeName": node, "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler",
             "terminationGracePeriodSeconds": 30, "serviceAccountName": "default", "securityContext": {},
             "containers": [{"name": "app", "image": "registry.example.com/load:1.0", "imagePullPolicy": "IfNotPresent",

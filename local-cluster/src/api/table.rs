@@ -49,6 +49,21 @@ const AGE: Column = (
     0,
     "CreationTimestamp is a timestamp representing the server time when this object was created.",
 );
+/// The wide columns of every kind with a pod template.
+const CONTAINERS: Column = (
+    "Containers",
+    "string",
+    "",
+    1,
+    "Names of each container in the template.",
+);
+const IMAGES: Column = (
+    "Images",
+    "string",
+    "",
+    1,
+    "Images referenced by each container in the template.",
+);
 
 fn columns(kind: &ResourceKind) -> Vec<Column> {
     match (kind.group, kind.kind) {
@@ -177,20 +192,8 @@ fn columns(kind: &ResourceKind) -> Vec<Column> {
                 "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
             ),
             AGE,
-            (
-                "Containers",
-                "string",
-                "",
-                1,
-                "Names of each container in the template.",
-            ),
-            (
-                "Images",
-                "string",
-                "",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            CONTAINERS,
+            IMAGES,
             (
                 "Selector",
                 "string",
@@ -209,20 +212,8 @@ fn columns(kind: &ResourceKind) -> Vec<Column> {
                 "Number of the pod with ready state",
             ),
             AGE,
-            (
-                "Containers",
-                "string",
-                "",
-                1,
-                "Names of each container in the template.",
-            ),
-            (
-                "Images",
-                "string",
-                "",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            CONTAINERS,
+            IMAGES,
         ],
         ("batch", "CronJob") => vec![
             NAME,
@@ -262,20 +253,8 @@ fn columns(kind: &ResourceKind) -> Vec<Column> {
                 "Information when was the last time the job was successfully scheduled.",
             ),
             AGE,
-            (
-                "Containers",
-                "string",
-                "",
-                1,
-                "Names of each container in the template.",
-            ),
-            (
-                "Images",
-                "string",
-                "",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            CONTAINERS,
+            IMAGES,
             (
                 "Selector",
                 "string",
@@ -302,20 +281,8 @@ fn columns(kind: &ResourceKind) -> Vec<Column> {
                 "Time required to complete the job.",
             ),
             AGE,
-            (
-                "Containers",
-                "string",
-                "",
-                1,
-                "Names of each container in the template.",
-            ),
-            (
-                "Images",
-                "string",
-                "",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            CONTAINERS,
+            IMAGES,
             (
                 "Selector",
                 "string",
@@ -369,20 +336,8 @@ fn columns(kind: &ResourceKind) -> Vec<Column> {
                 "NodeSelector is a selector which must be true for the pod to fit on a node.",
             ),
             AGE,
-            (
-                "Containers",
-                "string",
-                "",
-                1,
-                "Names of each container in the template.",
-            ),
-            (
-                "Images",
-                "string",
-                "",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            CONTAINERS,
+            IMAGES,
             (
                 "Selector",
                 "string",
@@ -440,20 +395,8 @@ fn columns(kind: &ResourceKind) -> Vec<Column> {
                 "The number of ready replicas for this replica set.",
             ),
             AGE,
-            (
-                "Containers",
-                "string",
-                "",
-                1,
-                "Names of each container in the template.",
-            ),
-            (
-                "Images",
-                "string",
-                "",
-                1,
-                "Images referenced by each container in the template.",
-            ),
+            CONTAINERS,
+            IMAGES,
             (
                 "Selector",
                 "string",

@@ -17,9 +17,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::job::finished;
-use super::{
-    ObjectRef, WorkQueue, controller_name, controller_uid, follow, owner_reference, resync, worker,
-};
+use super::{ObjectRef, WorkQueue, controlled_by, follow, owner_reference, resync, worker};
 use crate::errors::report;
 use crate::events::{EventRecorder, EventType};
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
@@ -39,8 +37,10 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
             ));
         }),
         follow(store.clone(), resources::jobs(), move |change| {
-            if let Some(owner) = controller_name(&change.object.value(), "CronJob") {
-                from_jobs.push((change.object.index.namespace.clone(), owner));
+            if let Some((kind, owner)) = &change.object.index.controller
+                && kind == "CronJob"
+            {
+                from_jobs.push((change.object.index.namespace.clone(), owner.clone()));
             }
         }),
         resync(
@@ -109,14 +109,7 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
         .unwrap_or_default()
         .to_owned();
     let spec = &cronjob["spec"];
-    let jobs: Vec<Value> = registry
-        .store
-        .list(resources::jobs(), Some(&namespace), |_| true, 0, None)
-        .items
-        .iter()
-        .map(|s| s.value())
-        .filter(|job| controller_uid(job) == Some(uid.as_str()))
-        .collect();
+    let jobs = controlled_by(registry, resources::jobs(), &namespace, &uid);
     let (mut active, done): (Vec<&Value>, Vec<&Value>) =
         jobs.iter().partition(|job| finished(job).is_none());
     prune_history(registry, &namespace, spec, &done);
@@ -182,13 +175,9 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
         .filter_map(|job| timestamp(&job["status"]["completionTime"]))
         .max();
     // The Jobs that run now, as references (a Job made this round is found next round).
-    let active_refs: Vec<Value> = registry
-        .store
-        .list(resources::jobs(), Some(&namespace), |_| true, 0, None)
-        .items
-        .iter()
-        .map(|s| s.value())
-        .filter(|job| controller_uid(job) == Some(uid.as_str()) && finished(job).is_none())
+    let active_refs: Vec<Value> = controlled_by(registry, resources::jobs(), &namespace, &uid)
+        .into_iter()
+        .filter(|job| finished(job).is_none())
         .map(|job| {
             json!({
                 "apiVersion": "batch/v1", "kind": "Job",

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::deployment::template_hash;
 use super::replicaset::{is_active, is_ready};
-use super::{ObjectRef, WorkQueue, controller_uid, follow, owner_reference, worker};
+use super::{ObjectRef, WorkQueue, controlled_by, follow, owner_reference, worker};
 use crate::events::{EventRecorder, EventType};
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources;
@@ -34,15 +34,10 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
             ));
         }),
         follow(store.clone(), resources::pods(), move |change| {
-            let pod = change.object.value();
-            if let Some(owner) = pod["metadata"]["ownerReferences"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|r| r["controller"] == true && r["kind"] == "DaemonSet")
-                .and_then(|r| r["name"].as_str())
+            if let Some((kind, owner)) = &change.object.index.controller
+                && kind == "DaemonSet"
             {
-                from_pods.push((change.object.index.namespace.clone(), owner.to_owned()));
+                from_pods.push((change.object.index.namespace.clone(), owner.clone()));
             }
         }),
         // A node that joins, leaves or changes its labels or taints may change every DaemonSet.
@@ -109,13 +104,9 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
         .filter_map(|n| n["metadata"]["name"].as_str())
         .collect();
     let owned = |registry: &Registry| -> Vec<Value> {
-        registry
-            .store
-            .list(resources::pods(), Some(&namespace), |_| true, 0, None)
-            .items
-            .iter()
-            .map(|s| s.value())
-            .filter(|p| controller_uid(p) == Some(uid.as_str()) && is_active(p))
+        controlled_by(registry, resources::pods(), &namespace, &uid)
+            .into_iter()
+            .filter(is_active)
             .collect()
     };
     let mut by_node: BTreeMap<String, Vec<Value>> = BTreeMap::new();

@@ -176,14 +176,21 @@ pub struct Context {
     pub queue: Arc<WorkQueue<ObjectRef>>,
 }
 
-/// The name of the `owner_kind` that controls `object` (its controller reference), if any.
-pub fn controller_name(object: &serde_json::Value, owner_kind: &str) -> Option<String> {
-    object["metadata"]["ownerReferences"]
-        .as_array()?
+/// The objects of `kind` in `namespace` whose controller is the object with `uid`.
+pub fn controlled_by(
+    registry: &Registry,
+    kind: &'static ResourceKind,
+    namespace: &str,
+    uid: &str,
+) -> Vec<serde_json::Value> {
+    registry
+        .store
+        .list(kind, Some(namespace), |_| true, 0, None)
+        .items
         .iter()
-        .find(|r| r["controller"] == true && r["kind"] == owner_kind)
-        .and_then(|r| r["name"].as_str())
-        .map(str::to_owned)
+        .map(crate::store::Stored::value)
+        .filter(|object| controller_uid(object) == Some(uid))
+        .collect()
 }
 
 /// Wires a controller of `kind` whose objects control pods: a change to an object, or to a pod
@@ -211,8 +218,10 @@ pub fn start_owner_of_pods(
             ));
         }),
         follow(store, resources::pods(), move |change| {
-            if let Some(owner) = controller_name(&change.object.value(), kind.kind) {
-                from_pods.push((change.object.index.namespace.clone(), owner));
+            if let Some((owner_kind, owner)) = &change.object.index.controller
+                && owner_kind == kind.kind
+            {
+                from_pods.push((change.object.index.namespace.clone(), owner.clone()));
             }
         }),
         worker(queue, move |key| {

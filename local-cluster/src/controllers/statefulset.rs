@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::deployment::template_hash;
 use super::replicaset::is_ready;
-use super::{Context, ObjectRef, controller_uid, owner_reference, start_owner_of_pods};
+use super::{Context, ObjectRef, controlled_by, owner_reference, start_owner_of_pods};
 use crate::events::EventType;
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources;
@@ -167,14 +167,7 @@ fn reconcile(context: &Context, (namespace, name): ObjectRef) {
         .as_u64()
         .unwrap_or(0) as usize;
     let on_delete = spec["updateStrategy"]["type"] == "OnDelete";
-    let pods: Vec<Value> = registry
-        .store
-        .list(resources::pods(), Some(&namespace), |_| true, 0, None)
-        .items
-        .iter()
-        .map(|s| s.value())
-        .filter(|pod| controller_uid(pod) == Some(uid.as_str()))
-        .collect();
+    let pods = controlled_by(registry, resources::pods(), &namespace, &uid);
     let mut members = BTreeMap::new();
     for pod in &pods {
         let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();

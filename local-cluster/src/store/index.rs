@@ -18,6 +18,9 @@ pub struct ObjectIndex {
     pub labels: BTreeMap<String, String>,
     /// Values of the kind's selectable fields (beyond name and namespace), in [`selectable_fields`] order.
     pub fields: Vec<String>,
+    /// The kind and name of its controller (the owner reference with `controller: true`), read
+    /// once here so that controllers following every pod need not parse each one.
+    pub controller: Option<(String, String)>,
 }
 
 /// Field paths a field selector may use for `kind`, besides `metadata.name` and `metadata.namespace`.
@@ -72,11 +75,18 @@ impl ObjectIndex {
             .iter()
             .map(|path| field_value(kind, object, path))
             .collect();
+        let controller = meta["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["controller"] == true)
+            .map(|r| (text(&r["kind"]), text(&r["name"])));
         ObjectIndex {
             name: text(&meta["name"]),
             namespace: text(&meta["namespace"]),
             labels,
             fields,
+            controller,
         }
     }
 
