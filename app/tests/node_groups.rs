@@ -127,51 +127,28 @@ fn node_groups_are_added_and_retired_only_once_no_workload_runs_there() {
         text(&out)
     );
     // Without a terminal to confirm on, nothing happens without --yes.
-    let out = console(
-        &cluster,
-        &[
-            "eks",
-            "add-nodegroup",
-            "--cluster",
-            "hybrid",
-            "--name",
-            "windows-2025",
-            "--ami-type",
-            "WINDOWS_CORE_2025_x86_64",
-            "--instance-type",
-            "t3.large",
-            "--desired",
-            "1",
-            "--taint",
-            "os=windows:NoSchedule",
-            "--node-role",
-            NODE_ROLE,
-        ],
-    );
+    let add_windows_2025 = [
+        "eks",
+        "add-nodegroup",
+        "--cluster",
+        "hybrid",
+        "--name",
+        "windows-2025",
+        "--ami-type",
+        "WINDOWS_CORE_2025_x86_64",
+        "--instance-type",
+        "t3.large",
+        "--desired",
+        "1",
+        "--taint",
+        "os=windows:NoSchedule",
+        "--node-role",
+        NODE_ROLE,
+    ];
+    let out = console(&cluster, &add_windows_2025);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("pass --yes"), "{}", text(&out));
-    let out = console(
-        &cluster,
-        &[
-            "eks",
-            "add-nodegroup",
-            "--cluster",
-            "hybrid",
-            "--name",
-            "windows-2025",
-            "--ami-type",
-            "WINDOWS_CORE_2025_x86_64",
-            "--instance-type",
-            "t3.large",
-            "--desired",
-            "1",
-            "--taint",
-            "os=windows:NoSchedule",
-            "--node-role",
-            NODE_ROLE,
-            "--yes",
-        ],
-    );
+    let out = console(&cluster, &[&add_windows_2025[..], &["--yes"]].concat());
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("PASS  Windows IP address management"),
