@@ -2,8 +2,8 @@
 //! a Job from the template, named `<cronjob>-<minutes since the epoch>` as the real controller
 //! names it; `concurrencyPolicy` Allow, Forbid (skip while one runs) or Replace (delete the
 //! running one first); `startingDeadlineSeconds` (a start missed by more is skipped);
-//! `suspend`; the successful and failed Job history limits. Checked every second and on every
-//! change to a CronJob or one of its Jobs.
+//! `suspend`; the successful and failed Job history limits. Looked at on every change to a
+//! CronJob or one of its Jobs, and again at the next time its schedule names.
 //!
 //! When a run is due is decided by [`due`], a pure function of the schedule and the clock.
 
@@ -17,44 +17,19 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::job::finished;
-use super::{ObjectRef, WorkQueue, controlled_by, follow, owner_reference, resync, worker};
-use crate::errors::report;
+use super::runtime::{Action, Context, Controller, Reconciled};
+use super::{ObjectRef, controlled_by, owner_reference};
+use crate::errors::ApiError;
 use crate::events::{EventRecorder, EventType};
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources;
 
-/// Starts the controller's watches, its one-second clock and its worker.
+/// Starts the controller.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
-    let queue: Arc<WorkQueue<ObjectRef>> = Arc::default();
-    let store = registry.store.clone();
-    let (from_cronjobs, from_jobs) = (queue.clone(), queue.clone());
-    let recorder = EventRecorder::new(registry.clone(), "cronjob-controller", None);
-    vec![
-        follow(store.clone(), resources::cronjobs(), move |change| {
-            from_cronjobs.push((
-                change.object.index.namespace.clone(),
-                change.object.index.name.clone(),
-            ));
-        }),
-        follow(store.clone(), resources::jobs(), move |change| {
-            if let Some((kind, owner)) = &change.object.index.controller
-                && kind == "CronJob"
-            {
-                from_jobs.push((change.object.index.namespace.clone(), owner.clone()));
-            }
-        }),
-        resync(
-            store,
-            resources::cronjobs(),
-            queue.clone(),
-            Duration::from_secs(1),
-        ),
-        worker(queue, move |key| {
-            let registry = registry.clone();
-            let recorder = recorder.clone();
-            async move { reconcile(&registry, &recorder, key) }
-        }),
-    ]
+    Controller::new(registry, resources::cronjobs(), "cronjob-controller")
+        .owns(resources::jobs())
+        .run(reconcile)
+        .tasks
 }
 
 /// Parses a CronJob schedule as the API server accepts it: five fields or a descriptor
@@ -95,34 +70,33 @@ fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
     value.as_str()?.parse::<DateTime<Utc>>().ok()
 }
 
-fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): ObjectRef) {
+fn reconcile(context: &Context, (namespace, name): &ObjectRef, cronjob: &Value) -> Reconciled {
+    let (registry, recorder) = (context.registry.as_ref(), &context.recorder);
     let kind = resources::cronjobs();
-    let Some(stored) = registry.store.get(kind, &namespace, &name) else {
-        return;
-    };
-    let cronjob = stored.value();
+    let cronjob = cronjob.clone();
     if cronjob["metadata"]["deletionTimestamp"].is_string() {
-        return;
+        return Ok(Action::await_change());
     }
     let uid = cronjob["metadata"]["uid"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
     let spec = &cronjob["spec"];
-    let jobs = controlled_by(registry, resources::jobs(), &namespace, &uid);
+    let jobs = controlled_by(registry, resources::jobs(), namespace, &uid);
     let (mut active, done): (Vec<&Value>, Vec<&Value>) =
         jobs.iter().partition(|job| finished(job).is_none());
-    prune_history(registry, &namespace, spec, &done);
+    prune_history(registry, namespace, spec, &done)?;
 
     let now = Utc::now();
     let mut scheduled = timestamp(&cronjob["status"]["lastScheduleTime"]);
+    let schedule = parse_schedule(spec["schedule"].as_str().unwrap_or_default()).ok();
     if spec["suspend"] != true
-        && let Ok(schedule) = parse_schedule(spec["schedule"].as_str().unwrap_or_default())
+        && let Some(schedule) = &schedule
     {
         let after = scheduled
             .or_else(|| timestamp(&cronjob["metadata"]["creationTimestamp"]))
             .unwrap_or(now);
-        if let Some(at) = due(&schedule, after, now) {
+        if let Some(at) = due(schedule, after, now) {
             let late = (now - at).num_seconds();
             let deadline = spec["startingDeadlineSeconds"].as_i64();
             let policy = spec["concurrencyPolicy"].as_str().unwrap_or("Allow");
@@ -142,18 +116,18 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
                 if policy == "Replace" {
                     for job in active.drain(..) {
                         let job_name = job["metadata"]["name"].as_str().unwrap_or_default();
-                        report(
-                            "delete",
-                            registry.delete(
-                                resources::jobs(),
-                                &namespace,
-                                job_name,
-                                &DeleteOptions {
-                                    propagation_policy: Some("Background".into()),
-                                    ..DeleteOptions::default()
-                                },
-                            ),
-                        );
+                        match registry.delete(
+                            resources::jobs(),
+                            namespace,
+                            job_name,
+                            &DeleteOptions {
+                                propagation_policy: Some("Background".into()),
+                                ..DeleteOptions::default()
+                            },
+                        ) {
+                            Err(e) if e.code != 404 => return Err(e),
+                            _ => {}
+                        }
                         recorder.record(
                             kind,
                             &cronjob,
@@ -164,7 +138,7 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
                         );
                     }
                 }
-                create_job(registry, recorder, &cronjob, &namespace, &name, at);
+                create_job(registry, recorder, &cronjob, namespace, name, at)?;
                 scheduled = Some(at);
             }
         }
@@ -175,7 +149,7 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
         .filter_map(|job| timestamp(&job["status"]["completionTime"]))
         .max();
     // The Jobs that run now, as references (a Job made this round is found next round).
-    let active_refs: Vec<Value> = controlled_by(registry, resources::jobs(), &namespace, &uid)
+    let active_refs: Vec<Value> = controlled_by(registry, resources::jobs(), namespace, &uid)
         .into_iter()
         .filter(|job| finished(job).is_none())
         .map(|job| {
@@ -186,32 +160,42 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
             })
         })
         .collect();
-    report(
-        "update",
-        registry.update_with(
-            kind,
-            &namespace,
-            &name,
-            Part::Status,
-            &WriteOptions::default(),
-            |old| {
-                let mut next = old.clone();
-                let mut status = json!({});
-                if !active_refs.is_empty() {
-                    status["active"] = json!(active_refs);
-                }
-                if let Some(at) = scheduled {
-                    status["lastScheduleTime"] = json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-                }
-                if let Some(at) = last_success {
-                    status["lastSuccessfulTime"] =
-                        json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-                }
-                next["status"] = status;
-                Ok(next)
-            },
+    registry.update_with(
+        kind,
+        namespace,
+        name,
+        Part::Status,
+        &WriteOptions::default(),
+        |old| {
+            let mut next = old.clone();
+            let mut status = json!({});
+            if !active_refs.is_empty() {
+                status["active"] = json!(active_refs);
+            }
+            if let Some(at) = scheduled {
+                status["lastScheduleTime"] = json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            }
+            if let Some(at) = last_success {
+                status["lastSuccessfulTime"] = json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            }
+            next["status"] = status;
+            Ok(next)
+        },
+    )?;
+    // Look again at the next time the schedule names (a change to the CronJob or its Jobs
+    // brings it back sooner).
+    let next = schedule
+        .filter(|_| spec["suspend"] != true)
+        .and_then(|s| s.find_next_occurrence(&Utc::now(), false).ok());
+    Ok(match next {
+        Some(at) => Action::requeue(
+            (at - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .saturating_add(Duration::from_millis(10)),
         ),
-    );
+        None => Action::await_change(),
+    })
 }
 
 fn create_job(
@@ -221,7 +205,7 @@ fn create_job(
     namespace: &str,
     name: &str,
     at: DateTime<Utc>,
-) {
+) -> Result<(), ApiError> {
     let template = &cronjob["spec"]["jobTemplate"];
     let job_name = format!("{name}-{}", at.timestamp() / 60);
     let mut annotations = template["metadata"]["annotations"].clone();
@@ -240,29 +224,40 @@ fn create_job(
         "spec": template["spec"],
     });
     match registry.create(resources::jobs(), namespace, job, &WriteOptions::default()) {
-        Ok(_) => recorder.record(
-            resources::cronjobs(),
-            cronjob,
-            EventType::Normal,
-            "SuccessfulCreate",
-            &format!("Created job {job_name}"),
-            None,
-        ),
+        Ok(_) => {
+            recorder.record(
+                resources::cronjobs(),
+                cronjob,
+                EventType::Normal,
+                "SuccessfulCreate",
+                &format!("Created job {job_name}"),
+                None,
+            );
+            Ok(())
+        }
         // Made already (this minute's run, seen again).
-        Err(e) if e.code == 409 => {}
-        Err(e) => recorder.record(
-            resources::cronjobs(),
-            cronjob,
-            EventType::Warning,
-            "FailedCreate",
-            &format!("Error creating job: {}", e.message),
-            None,
-        ),
+        Err(e) if e.code == 409 => Ok(()),
+        Err(e) => {
+            recorder.record(
+                resources::cronjobs(),
+                cronjob,
+                EventType::Warning,
+                "FailedCreate",
+                &format!("Error creating job: {}", e.message),
+                None,
+            );
+            Err(e)
+        }
     }
 }
 
 /// Deletes the oldest finished Jobs beyond the history limits (3 successful, 1 failed).
-fn prune_history(registry: &Registry, namespace: &str, spec: &Value, done: &[&Value]) {
+fn prune_history(
+    registry: &Registry,
+    namespace: &str,
+    spec: &Value,
+    done: &[&Value],
+) -> Result<(), ApiError> {
     for (kind_of, limit) in [
         (
             "Complete",
@@ -285,20 +280,21 @@ fn prune_history(registry: &Registry, namespace: &str, spec: &Value, done: &[&Va
         });
         let surplus = finished_jobs.len().saturating_sub(limit as usize);
         for job in finished_jobs.into_iter().take(surplus) {
-            report(
-                "delete",
-                registry.delete(
-                    resources::jobs(),
-                    namespace,
-                    job["metadata"]["name"].as_str().unwrap_or_default(),
-                    &DeleteOptions {
-                        propagation_policy: Some("Background".into()),
-                        ..DeleteOptions::default()
-                    },
-                ),
-            );
+            match registry.delete(
+                resources::jobs(),
+                namespace,
+                job["metadata"]["name"].as_str().unwrap_or_default(),
+                &DeleteOptions {
+                    propagation_policy: Some("Background".into()),
+                    ..DeleteOptions::default()
+                },
+            ) {
+                Err(e) if e.code != 404 => return Err(e),
+                _ => {}
+            }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

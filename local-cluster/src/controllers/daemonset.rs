@@ -13,49 +13,30 @@ use tokio::task::JoinHandle;
 
 use super::deployment::template_hash;
 use super::replicaset::{is_active, is_ready};
-use super::{ObjectRef, WorkQueue, controlled_by, follow, owner_reference, worker};
-use crate::events::{EventRecorder, EventType};
-use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
+use super::runtime::{Action, Context, Controller, Reconciled};
+use super::{ObjectRef, controlled_by, owner_reference};
+use crate::errors::ApiError;
+use crate::events::EventType;
+use crate::registry::{Registry, WriteOptions};
 use crate::resources;
 use crate::scheduler::{affinity_matches, tolerates};
 
-/// Starts the controller's watches and worker.
+/// Starts the controller.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
-    let queue: Arc<WorkQueue<ObjectRef>> = Arc::default();
-    let store = registry.store.clone();
-    let (from_sets, from_pods, from_nodes) = (queue.clone(), queue.clone(), queue.clone());
-    let recorder = EventRecorder::new(registry.clone(), "daemonset-controller", None);
-    let all_sets = registry.clone();
-    vec![
-        follow(store.clone(), resources::daemonsets(), move |change| {
-            from_sets.push((
-                change.object.index.namespace.clone(),
-                change.object.index.name.clone(),
-            ));
-        }),
-        follow(store.clone(), resources::pods(), move |change| {
-            if let Some((kind, owner)) = &change.object.index.controller
-                && kind == "DaemonSet"
-            {
-                from_pods.push((change.object.index.namespace.clone(), owner.clone()));
-            }
-        }),
+    Controller::new(registry, resources::daemonsets(), "daemonset-controller")
+        .owns(resources::pods())
         // A node that joins, leaves or changes its labels or taints may change every DaemonSet.
-        follow(store, resources::nodes(), move |_| {
-            for set in all_sets
+        .watches(resources::nodes(), |registry, _| {
+            registry
                 .store
                 .list(resources::daemonsets(), None, |_| true, 0, None)
                 .items
-            {
-                from_nodes.push((set.index.namespace.clone(), set.index.name.clone()));
-            }
-        }),
-        worker(queue, move |key| {
-            let registry = registry.clone();
-            let recorder = recorder.clone();
-            async move { reconcile(&registry, &recorder, key) }
-        }),
-    ]
+                .iter()
+                .map(|set| (set.index.namespace.clone(), set.index.name.clone()))
+                .collect()
+        })
+        .run(reconcile)
+        .tasks
 }
 
 /// Whether a pod of `template` belongs on `node`: its node selector and required node affinity
@@ -76,12 +57,10 @@ pub fn fits(template: &Value, node: &Value) -> bool {
     selector_ok && taints_ok
 }
 
-fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): ObjectRef) {
+fn reconcile(context: &Context, (namespace, name): &ObjectRef, set: &Value) -> Reconciled {
+    let (registry, recorder) = (context.registry.as_ref(), &context.recorder);
+    let (namespace, name) = (namespace.as_str(), name.as_str());
     let daemonsets = resources::daemonsets();
-    let Some(stored) = registry.store.get(daemonsets, &namespace, &name) else {
-        return;
-    };
-    let set = stored.value();
     let uid = set["metadata"]["uid"]
         .as_str()
         .unwrap_or_default()
@@ -104,7 +83,7 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
         .filter_map(|n| n["metadata"]["name"].as_str())
         .collect();
     let owned = |registry: &Registry| -> Vec<Value> {
-        controlled_by(registry, resources::pods(), &namespace, &uid)
+        controlled_by(registry, resources::pods(), namespace, &uid)
             .into_iter()
             .filter(is_active)
             .collect()
@@ -122,18 +101,10 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
         let keep = usize::from(eligible.contains(&node.as_str()) && !being_deleted);
         for pod in pods.iter().skip(keep) {
             let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-            if registry
-                .delete(
-                    resources::pods(),
-                    &namespace,
-                    pod_name,
-                    &DeleteOptions::default(),
-                )
-                .is_ok()
-            {
+            if context.delete_if_present(resources::pods(), namespace, pod_name)? {
                 recorder.record(
                     daemonsets,
-                    &set,
+                    set,
                     EventType::Normal,
                     "SuccessfulDelete",
                     &format!("Deleted pod: {pod_name}"),
@@ -144,7 +115,7 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
     }
     if !being_deleted {
         if set["spec"]["updateStrategy"]["type"] != "OnDelete" {
-            replace_one_outdated(registry, recorder, &set, &by_node, &eligible, &revision);
+            replace_one_outdated(context, set, &by_node, &eligible, &revision)?;
         }
         for node in eligible.iter().filter(|n| !by_node.contains_key(**n)) {
             let mut spec = template["spec"].clone();
@@ -161,14 +132,14 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
                     "namespace": namespace,
                     "labels": labels,
                     "annotations": template["metadata"]["annotations"],
-                    "ownerReferences": [owner_reference(daemonsets, &set)],
+                    "ownerReferences": [owner_reference(daemonsets, set)],
                 },
                 "spec": spec,
             });
-            match registry.create(resources::pods(), &namespace, pod, &WriteOptions::default()) {
+            match registry.create(resources::pods(), namespace, pod, &WriteOptions::default()) {
                 Ok(created) => recorder.record(
                     daemonsets,
-                    &set,
+                    set,
                     EventType::Normal,
                     "SuccessfulCreate",
                     &format!("Created pod: {}", created.index.name),
@@ -177,13 +148,13 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
                 Err(e) => {
                     recorder.record(
                         daemonsets,
-                        &set,
+                        set,
                         EventType::Warning,
                         "FailedCreate",
                         &format!("Error creating: {e}"),
                         None,
                     );
-                    break;
+                    return Err(e);
                 }
             }
         }
@@ -208,20 +179,8 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
         "numberMisscheduled": current.len() - on_eligible.len(),
         "observedGeneration": set["metadata"]["generation"],
     });
-    if let Err(e) = registry.update_with(
-        daemonsets,
-        &namespace,
-        &name,
-        Part::Status,
-        &WriteOptions::default(),
-        |old| {
-            let mut next = old.clone();
-            next["status"] = status.clone();
-            Ok(next)
-        },
-    ) {
-        tracing::debug!(error = %e, daemonset = %name, "status not written; the next change retries");
-    }
+    context.write_status(set, status)?;
+    Ok(Action::await_change())
 }
 
 const REVISION_LABEL: &str = "controller-revision-hash";
@@ -229,40 +188,31 @@ const REVISION_LABEL: &str = "controller-revision-hash";
 /// Deletes one pod of an older template when every pod on an eligible node is ready, so at
 /// most one node is without its daemon at a time; the next pass creates its replacement.
 fn replace_one_outdated(
-    registry: &Registry,
-    recorder: &EventRecorder,
+    context: &Context,
     set: &Value,
     by_node: &BTreeMap<String, Vec<Value>>,
     eligible: &[&str],
     revision: &str,
-) {
+) -> Result<(), ApiError> {
     let on_eligible: Vec<&Value> = eligible
         .iter()
         .filter_map(|node| by_node.get(*node).and_then(|pods| pods.first()))
         .collect();
     if on_eligible.len() < eligible.len() || !on_eligible.iter().all(|p| is_ready(p)) {
-        return;
+        return Ok(());
     }
     let Some(outdated) = on_eligible
         .iter()
         .find(|p| p["metadata"]["labels"][REVISION_LABEL] != revision)
     else {
-        return;
+        return Ok(());
     };
     let namespace = outdated["metadata"]["namespace"]
         .as_str()
         .unwrap_or_default();
     let pod_name = outdated["metadata"]["name"].as_str().unwrap_or_default();
-    if registry
-        .delete(
-            resources::pods(),
-            namespace,
-            pod_name,
-            &DeleteOptions::default(),
-        )
-        .is_ok()
-    {
-        recorder.record(
+    if context.delete_if_present(resources::pods(), namespace, pod_name)? {
+        context.recorder.record(
             resources::daemonsets(),
             set,
             EventType::Normal,
@@ -271,6 +221,7 @@ fn replace_one_outdated(
             None,
         );
     }
+    Ok(())
 }
 
 /// The tolerations the real controller adds to every daemon pod, so a daemon keeps running on

@@ -8,8 +8,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::{ObjectRef, WorkQueue, controller_uid, follow, owner_reference, resync, worker};
-use crate::errors::report;
+use super::runtime::{self, Action, Controller, Reconciled};
+use super::{ObjectRef, controller_uid, owner_reference};
+use crate::errors::ApiError;
 use crate::events::{EventRecorder, EventType};
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions, now};
 use crate::resources;
@@ -17,44 +18,13 @@ use crate::resources;
 const REVISION: &str = "deployment.kubernetes.io/revision";
 const HASH_LABEL: &str = "pod-template-hash";
 
-/// Starts the controller's watches, periodic resync (for progress deadlines) and worker.
+/// Starts the controller; the periodic resync is for progress deadlines.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
-    let queue: Arc<WorkQueue<ObjectRef>> = Arc::default();
-    let store = registry.store.clone();
-    let from_deployments = queue.clone();
-    let from_sets = queue.clone();
-    let recorder = EventRecorder::new(registry.clone(), "deployment-controller", None);
-    vec![
-        follow(store.clone(), resources::deployments(), move |change| {
-            from_deployments.push((
-                change.object.index.namespace.clone(),
-                change.object.index.name.clone(),
-            ));
-        }),
-        follow(store.clone(), resources::replicasets(), move |change| {
-            let rs = change.object.value();
-            let owner = rs["metadata"]["ownerReferences"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|r| r["controller"] == true && r["kind"] == "Deployment")
-                .and_then(|r| r["name"].as_str().map(str::to_owned));
-            if let Some(owner) = owner {
-                from_sets.push((change.object.index.namespace.clone(), owner));
-            }
-        }),
-        resync(
-            store,
-            resources::deployments(),
-            queue.clone(),
-            Duration::from_secs(2),
-        ),
-        worker(queue, move |key| {
-            let registry = registry.clone();
-            let recorder = recorder.clone();
-            async move { reconcile(&registry, &recorder, key) }
-        }),
-    ]
+    Controller::new(registry, resources::deployments(), "deployment-controller")
+        .owns(resources::replicasets())
+        .resync_every(Duration::from_secs(2))
+        .run(reconcile)
+        .tasks
 }
 
 /// The real controller's pod-template-hash: FNV-1a (32 bit) of the template, its decimal digits
@@ -130,17 +100,17 @@ struct Context<'a> {
 
 impl Context<'_> {
     /// Sets an RS's replicas and records the ScalingReplicaSet event.
-    fn scale(&self, rs: &mut Value, to: i64) {
+    fn scale(&self, rs: &mut Value, to: i64) -> Result<(), ApiError> {
         let from = replicas_of(rs);
         if from == to {
-            return;
+            return Ok(());
         }
         let name = rs["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
         let desired = self.deployment["spec"]["replicas"].clone();
-        let scaled = self.registry.update_with(
+        let stored = self.registry.update_with(
             resources::replicasets(),
             self.namespace,
             &name,
@@ -153,30 +123,32 @@ impl Context<'_> {
                     json!(desired.to_string());
                 Ok(next)
             },
+        )?;
+        *rs = stored.value();
+        let direction = if to > from { "up" } else { "down" };
+        self.recorder.record(
+            resources::deployments(),
+            self.deployment,
+            EventType::Normal,
+            "ScalingReplicaSet",
+            &format!("Scaled {direction} replica set {name} from {from} to {to}"),
+            None,
         );
-        if let Ok(stored) = scaled {
-            *rs = stored.value();
-            let direction = if to > from { "up" } else { "down" };
-            self.recorder.record(
-                resources::deployments(),
-                self.deployment,
-                EventType::Normal,
-                "ScalingReplicaSet",
-                &format!("Scaled {direction} replica set {name} from {from} to {to}"),
-                None,
-            );
-        }
+        Ok(())
     }
 }
 
-fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): ObjectRef) {
+fn reconcile(
+    context: &runtime::Context,
+    (namespace, name): &ObjectRef,
+    deployment: &Value,
+) -> Reconciled {
+    let (registry, recorder) = (context.registry.as_ref(), &context.recorder);
+    let (namespace, name) = (namespace.clone(), name.clone());
     let deployments = resources::deployments();
-    let Some(stored) = registry.store.get(deployments, &namespace, &name) else {
-        return;
-    };
-    let deployment = stored.value();
+    let deployment = deployment.clone();
     if deployment["metadata"]["deletionTimestamp"].is_string() {
-        return;
+        return Ok(Action::await_change());
     }
     let uid = deployment["metadata"]["uid"]
         .as_str()
@@ -246,21 +218,21 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                if let Ok(s) = registry.update_with(
-                    resources::replicasets(),
-                    &namespace,
-                    &rs_name,
-                    Part::Main,
-                    &WriteOptions::default(),
-                    |old| {
-                        let mut next = old.clone();
-                        next["metadata"]["annotations"][REVISION] =
-                            json!((max_revision + 1).to_string());
-                        Ok(next)
-                    },
-                ) {
-                    rs = s.value();
-                }
+                rs = registry
+                    .update_with(
+                        resources::replicasets(),
+                        &namespace,
+                        &rs_name,
+                        Part::Main,
+                        &WriteOptions::default(),
+                        |old| {
+                            let mut next = old.clone();
+                            next["metadata"]["annotations"][REVISION] =
+                                json!((max_revision + 1).to_string());
+                            Ok(next)
+                        },
+                    )?
+                    .value();
             }
             Some(rs)
         }
@@ -321,22 +293,19 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
                 }
                 Err(e) if e.reason == "AlreadyExists" => {
                     // Same hash, different template: count the collision and try again next time.
-                    report(
-                        "update",
-                        registry.update_with(
-                            deployments,
-                            &namespace,
-                            &name,
-                            Part::Status,
-                            &WriteOptions::default(),
-                            |old| {
-                                let mut next = old.clone();
-                                next["status"]["collisionCount"] = json!(collisions + 1);
-                                Ok(next)
-                            },
-                        ),
-                    );
-                    return;
+                    registry.update_with(
+                        deployments,
+                        &namespace,
+                        &name,
+                        Part::Status,
+                        &WriteOptions::default(),
+                        |old| {
+                            let mut next = old.clone();
+                            next["status"]["collisionCount"] = json!(collisions + 1);
+                            Ok(next)
+                        },
+                    )?;
+                    return Ok(Action::await_change());
                 }
                 Err(e) => {
                     recorder.record(
@@ -347,7 +316,7 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
                         &e.to_string(),
                         None,
                     );
-                    return;
+                    return Err(e);
                 }
             }
         }
@@ -358,24 +327,21 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
     if let Some(new) = new_rs.as_ref() {
         let revision = revision_of(new).to_string();
         if deployment["metadata"]["annotations"][REVISION].as_str() != Some(revision.as_str()) {
-            report(
-                "update",
-                registry.update_with(
-                    deployments,
-                    &namespace,
-                    &name,
-                    Part::Main,
-                    &WriteOptions::default(),
-                    |old| {
-                        let mut next = old.clone();
-                        if !next["metadata"]["annotations"].is_object() {
-                            next["metadata"]["annotations"] = json!({});
-                        }
-                        next["metadata"]["annotations"][REVISION] = json!(revision);
-                        Ok(next)
-                    },
-                ),
-            );
+            registry.update_with(
+                deployments,
+                &namespace,
+                &name,
+                Part::Main,
+                &WriteOptions::default(),
+                |old| {
+                    let mut next = old.clone();
+                    if !next["metadata"]["annotations"].is_object() {
+                        next["metadata"]["annotations"] = json!({});
+                    }
+                    next["metadata"]["annotations"][REVISION] = json!(revision);
+                    Ok(next)
+                },
+            )?;
         }
     }
 
@@ -383,23 +349,23 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
         if strategy == "Recreate" {
             let old_pods: i64 = olds.iter().map(|rs| status_of(rs, "replicas")).sum();
             for rs in olds.iter_mut() {
-                context.scale(rs, 0);
+                context.scale(rs, 0)?;
             }
             if old_pods == 0 {
-                context.scale(new, replicas);
+                context.scale(new, replicas)?;
             }
         } else {
             let olds_active: i64 = olds.iter().map(replicas_of).sum();
             if olds_active == 0 {
                 // Not a rollout: plain scaling.
-                context.scale(new, replicas);
+                context.scale(new, replicas)?;
             } else {
                 // Scale up the new RS within maxSurge.
                 let total: i64 = replicas_of(new) + olds_active;
                 let max_total = replicas + max_surge;
                 if total < max_total {
                     let target = (replicas_of(new) + (max_total - total)).min(replicas);
-                    context.scale(new, target);
+                    context.scale(new, target)?;
                 }
                 // Scale down old RSs within maxUnavailable, unhealthy pods first.
                 let min_available = replicas - max_unavailable;
@@ -415,7 +381,7 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
                         let down = unhealthy.min(budget);
                         budget -= down;
                         let to = replicas_of(rs) - down;
-                        context.scale(rs, to);
+                        context.scale(rs, to)?;
                     }
                     let available: i64 = status_of(new, "availableReplicas")
                         + olds
@@ -431,7 +397,7 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
                         if down > 0 {
                             down_total -= down;
                             let to = replicas_of(rs) - down;
-                            context.scale(rs, to);
+                            context.scale(rs, to)?;
                         }
                     }
                 }
@@ -448,15 +414,15 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
     if idle.len() > limit {
         for rs in &idle[..idle.len() - limit] {
             let rs_name = rs["metadata"]["name"].as_str().unwrap_or_default();
-            report(
-                "delete",
-                registry.delete(
-                    resources::replicasets(),
-                    &namespace,
-                    rs_name,
-                    &DeleteOptions::default(),
-                ),
-            );
+            match registry.delete(
+                resources::replicasets(),
+                &namespace,
+                rs_name,
+                &DeleteOptions::default(),
+            ) {
+                Err(e) if e.code != 404 => return Err(e),
+                _ => {}
+            }
         }
     }
 
@@ -467,7 +433,8 @@ fn reconcile(registry: &Registry, recorder: &EventRecorder, (namespace, name): O
         replicas,
         max_unavailable,
         created_now,
-    );
+    )?;
+    Ok(Action::await_change())
 }
 
 fn condition(
@@ -501,7 +468,7 @@ fn write_status(
     replicas: i64,
     max_unavailable: i64,
     created_now: Option<String>,
-) {
+) -> Result<(), ApiError> {
     let deployment = context.deployment;
     let all: Vec<&Value> = new_rs.into_iter().chain(olds.iter()).collect();
     let sum = |field: &str| all.iter().map(|rs| status_of(rs, field)).sum::<i64>();
@@ -632,24 +599,22 @@ fn write_status(
         "conditions": [available_condition, progressing],
     });
     let name = deployment["metadata"]["name"].as_str().unwrap_or_default();
-    report(
-        "update",
-        context.registry.update_with(
-            resources::deployments(),
-            context.namespace,
-            name,
-            Part::Status,
-            &WriteOptions::default(),
-            |old| {
-                let mut next = old.clone();
-                next["status"] = status;
-                if let Some(map) = next["status"].as_object_mut() {
-                    map.retain(|_, v| !v.is_null());
-                }
-                Ok(next)
-            },
-        ),
-    );
+    context.registry.update_with(
+        resources::deployments(),
+        context.namespace,
+        name,
+        Part::Status,
+        &WriteOptions::default(),
+        |old| {
+            let mut next = old.clone();
+            next["status"] = status;
+            if let Some(map) = next["status"].as_object_mut() {
+                map.retain(|_, v| !v.is_null());
+            }
+            Ok(next)
+        },
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,68 +7,48 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+use super::ObjectRef;
 use super::replicaset::{is_active, is_ready};
-use super::{ObjectRef, WorkQueue, follow, worker};
+use super::runtime::{Action, Context, Controller, Reconciled};
 use crate::registry::{Part, Registry, WriteOptions};
 use crate::resources;
+use crate::store::Change;
 use crate::validation::selector_matches;
 
 /// How long an eviction the API server granted counts against the budget while its pod has
 /// not yet been marked for deletion (the real controller's `DeletionTimeout`).
 const DELETION_TIMEOUT_SECONDS: i64 = 120;
 
-/// Starts the controller's watches and worker.
+/// Starts the controller: any pod or ReplicaSet change in a namespace may change the counts
+/// of its budgets.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
-    let queue: Arc<WorkQueue<ObjectRef>> = Arc::default();
-    let store = registry.store.clone();
-    let (from_budgets, from_pods, from_sets) = (queue.clone(), queue.clone(), queue.clone());
-    let (budgets_for_pods, budgets_for_sets) = (registry.clone(), registry.clone());
-    // Any pod or ReplicaSet change in a namespace may change the counts of its budgets.
-    let requeue_namespace = |registry: &Registry, queue: &WorkQueue<ObjectRef>, ns: &str| {
-        for budget in registry
-            .store
-            .list(
-                resources::poddisruptionbudgets(),
-                Some(ns),
-                |_| true,
-                0,
-                None,
-            )
-            .items
-        {
-            queue.push((budget.index.namespace.clone(), budget.index.name.clone()));
-        }
-    };
-    vec![
-        follow(
-            store.clone(),
+    Controller::new(
+        registry,
+        resources::poddisruptionbudgets(),
+        "disruption-controller",
+    )
+    .watches(resources::pods(), budgets_in_namespace)
+    .watches(resources::replicasets(), budgets_in_namespace)
+    .run(reconcile)
+    .tasks
+}
+
+/// The budgets in the namespace of the changed object.
+fn budgets_in_namespace(registry: &Registry, change: &Change) -> Vec<ObjectRef> {
+    let namespace = &change.object.index.namespace;
+    registry
+        .store
+        .list(
             resources::poddisruptionbudgets(),
-            move |change| {
-                from_budgets.push((
-                    change.object.index.namespace.clone(),
-                    change.object.index.name.clone(),
-                ));
-            },
-        ),
-        follow(store.clone(), resources::pods(), move |change| {
-            requeue_namespace(
-                &budgets_for_pods,
-                &from_pods,
-                &change.object.index.namespace,
-            );
-        }),
-        follow(store, resources::replicasets(), move |change| {
-            requeue_namespace(
-                &budgets_for_sets,
-                &from_sets,
-                &change.object.index.namespace,
-            );
-        }),
-        worker(queue, move |key| {
-            let registry = registry.clone();
-            async move { reconcile(&registry, key) }
-        }),
-    ]
+            Some(namespace),
+            |_| true,
+            0,
+            None,
+        )
+        .items
+        .iter()
+        .map(|budget| (namespace.clone(), budget.index.name.clone()))
+        .collect()
 }
 
 /// An `IntOrString` count: an integer, or a percentage of `total` rounded up, as the real
@@ -207,25 +187,22 @@ pub fn budget_status(
     })
 }
 
-fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
+fn reconcile(context: &Context, (namespace, name): &ObjectRef, budget: &Value) -> Reconciled {
+    let registry = context.registry.as_ref();
     let budgets = resources::poddisruptionbudgets();
-    let Some(stored) = registry.store.get(budgets, &namespace, &name) else {
-        return;
-    };
-    let budget = stored.value();
     let pods: Vec<Value> = registry
         .store
-        .list(resources::pods(), Some(&namespace), |_| true, 0, None)
+        .list(resources::pods(), Some(namespace), |_| true, 0, None)
         .items
         .iter()
         .map(|p| p.value())
         .collect();
-    let chosen = selected(&budget, &pods);
-    let expected = expected_pods(registry, &namespace, &chosen);
-    let result = registry.update_with(
+    let chosen = selected(budget, &pods);
+    let expected = expected_pods(registry, namespace, &chosen);
+    registry.update_with(
         budgets,
-        &namespace,
-        &name,
+        namespace,
+        name,
         Part::Status,
         &WriteOptions::default(),
         |old| {
@@ -239,10 +216,8 @@ fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
                 budget_status(old, &chosen, expected, &disrupted, jiff::Timestamp::now());
             Ok(next)
         },
-    );
-    if let Err(e) = result {
-        tracing::debug!(error = %e, budget = %name, "status not written; the next change retries");
-    }
+    )?;
+    Ok(Action::await_change())
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::{ObjectRef, WorkQueue, follow, owner_reference, worker};
+use super::runtime::{Action, Context, Controller, Reconciled};
+use super::{ObjectRef, owner_reference};
 use crate::controllers::replicaset::is_ready;
-use crate::errors::report;
-use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
+use crate::registry::{Part, Registry, WriteOptions};
 use crate::resources;
 
 /// The label EndpointSlices carry to name their Service.
@@ -19,34 +19,27 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// Starts the controller.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
-    let queue: Arc<WorkQueue<ObjectRef>> = Arc::default();
-    let store = registry.store.clone();
-    let from_services = queue.clone();
-    let from_pods = queue.clone();
-    let pod_store = store.clone();
-    vec![
-        follow(store.clone(), resources::services(), move |change| {
-            from_services.push((
-                change.object.index.namespace.clone(),
-                change.object.index.name.clone(),
-            ));
-        }),
-        follow(store, resources::pods(), move |change| {
-            // Readiness and termination live outside the selector index, so any pod change can
-            // move it in or out; a namespace has few Services to look at.
+    Controller::new(registry, resources::services(), "endpoint-controller")
+        // Readiness and termination live outside the selector index, so any pod change can
+        // move it in or out; a namespace has few Services to look at.
+        .watches(resources::pods(), |registry, change| {
             let namespace = &change.object.index.namespace;
-            for service in pod_store
+            registry
+                .store
                 .list(resources::services(), Some(namespace), |_| true, 0, None)
                 .items
-            {
-                from_pods.push((namespace.clone(), service.index.name.clone()));
-            }
-        }),
-        worker(queue, move |key| {
-            let registry = registry.clone();
-            async move { reconcile(&registry, key) }
-        }),
-    ]
+                .iter()
+                .map(|service| (namespace.clone(), service.index.name.clone()))
+                .collect()
+        })
+        // Endpoints carry no owner reference (as on a real cluster): they go with their
+        // Service here. EndpointSlices are owned and go with the garbage collector.
+        .on_gone(|context, (namespace, name)| {
+            context.delete_if_present(resources::endpoints(), namespace, name)?;
+            Ok(Action::await_change())
+        })
+        .run(reconcile)
+        .tasks
 }
 
 /// Ready addresses, not-ready addresses and ports of one Endpoints subset.
@@ -67,25 +60,15 @@ fn target_port(service_port: &Value, pod: &Value) -> Option<i64> {
     }
 }
 
-fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
-    let Some(service) = registry.store.get(resources::services(), &namespace, &name) else {
-        report(
-            "delete",
-            registry.delete(
-                resources::endpoints(),
-                &namespace,
-                &name,
-                &DeleteOptions::default(),
-            ),
-        );
-        return;
-    };
-    let service = service.value();
+fn reconcile(context: &Context, (namespace, name): &ObjectRef, service: &Value) -> Reconciled {
+    let registry = context.registry.as_ref();
+    let (namespace, name) = (namespace.as_str(), name.as_str());
     let Some(selector) = service["spec"]["selector"]
         .as_object()
         .filter(|s| !s.is_empty())
     else {
-        return;
+        // No selector: the Service's endpoints are the user's to write.
+        return Ok(Action::await_change());
     };
     let wanted: BTreeMap<String, String> = selector
         .iter()
@@ -95,7 +78,7 @@ fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
         .store
         .list(
             resources::pods(),
-            Some(&namespace),
+            Some(namespace),
             |index| wanted.iter().all(|(k, v)| index.labels.get(k) == Some(v)),
             0,
             None,
@@ -180,8 +163,8 @@ fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
     let internal = WriteOptions::default();
     let replaced = registry.update_with(
         resources::endpoints(),
-        &namespace,
-        &name,
+        namespace,
+        name,
         Part::Main,
         &internal,
         |old| {
@@ -191,11 +174,12 @@ fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
             Ok(next)
         },
     );
-    if replaced.is_err() {
-        report(
-            "create",
-            registry.create(resources::endpoints(), &namespace, endpoints, &internal),
-        );
+    match replaced {
+        Err(e) if e.code == 404 => {
+            registry.create(resources::endpoints(), namespace, endpoints, &internal)?;
+        }
+        Err(e) => return Err(e),
+        Ok(_) => {}
     }
 
     // One EndpointSlice per Service, found by its label.
@@ -218,8 +202,8 @@ fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
         .store
         .list(
             resources::endpointslices(),
-            Some(&namespace),
-            |index| index.labels.get(SERVICE_NAME_LABEL) == Some(&name),
+            Some(namespace),
+            |index| index.labels.get(SERVICE_NAME_LABEL).map(String::as_str) == Some(name),
             0,
             None,
         )
@@ -228,23 +212,20 @@ fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
         .next();
     match existing {
         Some(slice) => {
-            report(
-                "update",
-                registry.update_with(
-                    resources::endpointslices(),
-                    &namespace,
-                    &slice.index.name,
-                    Part::Main,
-                    &internal,
-                    |old| {
-                        let mut next = old.clone();
-                        next["endpoints"] = json!(slice_endpoints);
-                        next["ports"] = json!(slice_ports);
-                        next["metadata"]["labels"] = Value::Object(labels);
-                        Ok(next)
-                    },
-                ),
-            );
+            registry.update_with(
+                resources::endpointslices(),
+                namespace,
+                &slice.index.name,
+                Part::Main,
+                &internal,
+                |old| {
+                    let mut next = old.clone();
+                    next["endpoints"] = json!(slice_endpoints);
+                    next["ports"] = json!(slice_ports);
+                    next["metadata"]["labels"] = Value::Object(labels);
+                    Ok(next)
+                },
+            )?;
         }
         None => {
             let slice = json!({
@@ -252,16 +233,14 @@ fn reconcile(registry: &Registry, (namespace, name): ObjectRef) {
                     "generateName": format!("{name}-"),
                     "namespace": namespace,
                     "labels": labels,
-                    "ownerReferences": [owner_reference(resources::services(), &service)],
+                    "ownerReferences": [owner_reference(resources::services(), service)],
                 },
                 "addressType": "IPv4",
                 "endpoints": slice_endpoints,
                 "ports": slice_ports,
             });
-            report(
-                "create",
-                registry.create(resources::endpointslices(), &namespace, slice, &internal),
-            );
+            registry.create(resources::endpointslices(), namespace, slice, &internal)?;
         }
     }
+    Ok(Action::await_change())
 }

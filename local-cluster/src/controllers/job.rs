@@ -12,7 +12,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::{Context, ObjectRef, controller_uid, owner_reference, start_owner_of_pods};
+use super::runtime::{Action, Context, Controller, Reconciled};
+use super::{ObjectRef, controller_uid, owner_reference};
 use crate::events::EventType;
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions, now};
 use crate::resources;
@@ -20,7 +21,10 @@ use crate::validation::label_selector_from_json;
 
 /// Starts the controller.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
-    start_owner_of_pods(registry, resources::jobs(), "job-controller", reconcile)
+    Controller::new(registry, resources::jobs(), "job-controller")
+        .owns(resources::pods())
+        .run(reconcile)
+        .tasks
 }
 
 /// How a pod of the Job stands.
@@ -145,48 +149,40 @@ pub fn plan(job: &Value, pods: &[PodState]) -> Plan {
     plan
 }
 
-fn reconcile(context: &Context, (namespace, name): ObjectRef) {
-    let (registry, recorder, queue) = (&context.registry, &context.recorder, &context.queue);
+fn reconcile(context: &Context, (namespace, name): &ObjectRef, job: &Value) -> Reconciled {
+    let (registry, recorder) = (&context.registry, &context.recorder);
+    let (namespace, name) = (namespace.as_str(), name.as_str());
     let jobs = resources::jobs();
-    let Some(stored) = registry.store.get(jobs, &namespace, &name) else {
-        return;
-    };
-    let job = stored.value();
     if job["metadata"]["deletionTimestamp"].is_string() {
-        return;
+        return Ok(Action::await_change());
     }
-    if let Some(deadline) = ttl_deadline(&job) {
+    let mut action = Action::await_change();
+    if let Some(deadline) = ttl_deadline(job) {
         let wait = deadline.duration_since(jiff::Timestamp::now());
         if wait.is_negative() || wait.is_zero() {
             let delete = DeleteOptions {
                 propagation_policy: Some("Background".into()),
                 ..DeleteOptions::default()
             };
-            if let Err(e) = registry.delete(jobs, &namespace, &name, &delete) {
-                tracing::warn!(job = %name, error = %e, "deleting a finished Job failed");
-            }
-            return;
+            registry.delete(jobs, namespace, name, &delete)?;
+            return Ok(Action::await_change());
         }
-        let queue = queue.clone();
-        let key = (namespace.clone(), name.clone());
         let wait = Duration::from_millis(wait.as_millis().clamp(0, i128::from(u32::MAX)) as u64);
-        tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
-            queue.push(key);
-        });
+        action = Action::requeue(wait);
     }
     let uid = job["metadata"]["uid"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
     let Some(selector) = label_selector_from_json(&job["spec"]["selector"]) else {
-        return;
+        // Validation refuses such a selector; an object stored before that rule is left alone.
+        return Ok(action);
     };
     let pods: Vec<Value> = registry
         .store
         .list(
             resources::pods(),
-            Some(&namespace),
+            Some(namespace),
             |index| selector.matches(&index.labels),
             0,
             None,
@@ -197,7 +193,7 @@ fn reconcile(context: &Context, (namespace, name): ObjectRef) {
         .filter(|pod| controller_uid(pod) == Some(uid.as_str()))
         .collect();
     let states: Vec<PodState> = pods.iter().map(pod_state).collect();
-    let plan = plan(&job, &states);
+    let plan = plan(job, &states);
 
     for _ in 0..plan.create {
         let template = &job["spec"]["template"];
@@ -207,14 +203,14 @@ fn reconcile(context: &Context, (namespace, name): ObjectRef) {
                 "namespace": namespace,
                 "labels": template["metadata"]["labels"],
                 "annotations": template["metadata"]["annotations"],
-                "ownerReferences": [owner_reference(jobs, &job)],
+                "ownerReferences": [owner_reference(jobs, job)],
             },
             "spec": template["spec"],
         });
-        match registry.create(resources::pods(), &namespace, pod, &WriteOptions::default()) {
+        match registry.create(resources::pods(), namespace, pod, &WriteOptions::default()) {
             Ok(created) => recorder.record(
                 jobs,
-                &job,
+                job,
                 EventType::Normal,
                 "SuccessfulCreate",
                 &format!("Created pod: {}", created.index.name),
@@ -223,13 +219,13 @@ fn reconcile(context: &Context, (namespace, name): ObjectRef) {
             Err(e) => {
                 recorder.record(
                     jobs,
-                    &job,
+                    job,
                     EventType::Warning,
                     "FailedCreate",
                     &format!("Error creating: {e}"),
                     None,
                 );
-                break;
+                return Err(e);
             }
         }
     }
@@ -237,13 +233,14 @@ fn reconcile(context: &Context, (namespace, name): ObjectRef) {
         for (pod, state) in pods.iter().zip(&states) {
             if matches!(state, PodState::Active { .. }) {
                 let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-                if let Err(e) = registry.delete(
+                match registry.delete(
                     resources::pods(),
-                    &namespace,
+                    namespace,
                     pod_name,
                     &DeleteOptions::default(),
                 ) {
-                    tracing::warn!(pod = %pod_name, error = %e, "deleting a Job's pod failed");
+                    Err(e) if e.code != 404 => return Err(e),
+                    _ => {}
                 }
             }
         }
@@ -254,13 +251,13 @@ fn reconcile(context: &Context, (namespace, name): ObjectRef) {
         } else {
             (EventType::Warning, reason, message.to_owned())
         };
-        recorder.record(jobs, &job, event.0, event.1, &event.2, None);
+        recorder.record(jobs, job, event.0, event.1, &event.2, None);
     }
     let created = plan.create;
-    let result = registry.update_with(
+    registry.update_with(
         jobs,
-        &namespace,
-        &name,
+        namespace,
+        name,
         Part::Status,
         &WriteOptions::default(),
         |old| {
@@ -301,11 +298,8 @@ fn reconcile(context: &Context, (namespace, name): ObjectRef) {
             }
             Ok(next)
         },
-    );
-    if let Err(e) = result {
-        tracing::debug!(job = %name, error = %e, "Job status not written; the next change retries");
-        queue.push((namespace, name));
-    }
+    )?;
+    Ok(action)
 }
 
 /// When a finished Job with `ttlSecondsAfterFinished` is due for deletion.

@@ -10,6 +10,7 @@ pub mod garbage_collector;
 pub mod job;
 pub mod namespace;
 pub mod replicaset;
+pub mod runtime;
 pub mod statefulset;
 
 use std::collections::{HashSet, VecDeque};
@@ -20,9 +21,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::events::EventRecorder;
 use crate::registry::Registry;
-use crate::resources::{self, ResourceKind};
+use crate::resources::ResourceKind;
 use crate::store::{Change, Store, WatchStart};
 
 /// Keys waiting to be reconciled; a key already waiting is not queued twice.
@@ -164,18 +164,6 @@ pub fn owner_reference(kind: &ResourceKind, object: &serde_json::Value) -> serde
     })
 }
 
-/// What a controller's reconcile works with: the registry to read and write through, its event
-/// recorder, and its queue (to try a key again).
-#[derive(Clone)]
-pub struct Context {
-    /// Objects and their lifecycle rules.
-    pub registry: Arc<Registry>,
-    /// Events in the controller's name.
-    pub recorder: EventRecorder,
-    /// The controller's own queue.
-    pub queue: Arc<WorkQueue<ObjectRef>>,
-}
-
 /// The objects of `kind` in `namespace` whose controller is the object with `uid`.
 pub fn controlled_by(
     registry: &Registry,
@@ -191,42 +179,4 @@ pub fn controlled_by(
         .map(crate::store::Stored::value)
         .filter(|object| controller_uid(object) == Some(uid))
         .collect()
-}
-
-/// Wires a controller of `kind` whose objects control pods: a change to an object, or to a pod
-/// it controls, queues the object, and `reconcile` runs for each queued key in turn. What the
-/// ReplicaSet, Job and StatefulSet controllers share, declared once.
-pub fn start_owner_of_pods(
-    registry: Arc<Registry>,
-    kind: &'static ResourceKind,
-    component: &'static str,
-    reconcile: fn(&Context, ObjectRef),
-) -> Vec<JoinHandle<()>> {
-    let queue: Arc<WorkQueue<ObjectRef>> = Arc::default();
-    let store = registry.store.clone();
-    let context = Context {
-        recorder: EventRecorder::new(registry.clone(), component, None),
-        registry,
-        queue: queue.clone(),
-    };
-    let (from_owners, from_pods) = (queue.clone(), queue.clone());
-    vec![
-        follow(store.clone(), kind, move |change| {
-            from_owners.push((
-                change.object.index.namespace.clone(),
-                change.object.index.name.clone(),
-            ));
-        }),
-        follow(store, resources::pods(), move |change| {
-            if let Some((owner_kind, owner)) = &change.object.index.controller
-                && owner_kind == kind.kind
-            {
-                from_pods.push((change.object.index.namespace.clone(), owner.clone()));
-            }
-        }),
-        worker(queue, move |key| {
-            let context = context.clone();
-            async move { reconcile(&context, key) }
-        }),
-    ]
 }

@@ -7,28 +7,30 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::{Context, ObjectRef, controller_uid, owner_reference, start_owner_of_pods};
-use crate::errors::report;
+use super::runtime::{Action, Context, Controller, Reconciled, Running};
+use super::{ObjectRef, controller_uid, owner_reference};
 use crate::events::EventType;
-use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
+use crate::registry::{DeleteOptions, Registry, WriteOptions};
 use crate::resources::{self, ResourceKind};
 use crate::validation::label_selector_from_json;
 
 /// Starts the controller, for ReplicaSets and for ReplicationControllers.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
-    let mut tasks = start_owner_of_pods(
-        registry.clone(),
-        resources::replicasets(),
-        "replicaset-controller",
-        |context, key| reconcile(context, resources::replicasets(), key),
-    );
-    tasks.extend(start_owner_of_pods(
-        registry,
-        resources::replicationcontrollers(),
-        "replication-controller",
-        |context, key| reconcile(context, resources::replicationcontrollers(), key),
-    ));
+    let mut tasks = controller(registry.clone(), resources::replicasets()).tasks;
+    tasks.extend(controller(registry, resources::replicationcontrollers()).tasks);
     tasks
+}
+
+/// The controller of `kind` (ReplicaSets or ReplicationControllers), running.
+pub fn controller(registry: Arc<Registry>, kind: &'static ResourceKind) -> Running {
+    let component = if kind.kind == "ReplicationController" {
+        "replication-controller"
+    } else {
+        "replicaset-controller"
+    };
+    Controller::new(registry, kind, component)
+        .owns(resources::pods())
+        .run(reconcile)
 }
 
 /// The pods in `namespace` matching `selector` whose controller is the ReplicaSet `uid`.
@@ -107,12 +109,10 @@ fn deletion_rank(pod: &Value) -> (bool, bool, bool, std::cmp::Reverse<String>) {
     )
 }
 
-fn reconcile(context: &Context, replicasets: &'static ResourceKind, (namespace, name): ObjectRef) {
-    let (registry, recorder) = (&context.registry, &context.recorder);
-    let Some(stored) = registry.store.get(replicasets, &namespace, &name) else {
-        return;
-    };
-    let rs = stored.value();
+fn reconcile(context: &Context, (namespace, name): &ObjectRef, rs: &Value) -> Reconciled {
+    let (registry, recorder, replicasets) = (&context.registry, &context.recorder, context.kind);
+    let (namespace, name) = (namespace.as_str(), name.as_str());
+
     let uid = rs["metadata"]["uid"]
         .as_str()
         .unwrap_or_default()
@@ -124,9 +124,10 @@ fn reconcile(context: &Context, replicasets: &'static ResourceKind, (namespace, 
         rs["spec"]["selector"].clone()
     };
     let Some(selector) = label_selector_from_json(&selector_json) else {
-        return;
+        // Validation refuses such a selector; an object stored before that rule is left alone.
+        return Ok(Action::await_change());
     };
-    let pods = owned_pods(registry, &namespace, &selector, &uid);
+    let pods = owned_pods(registry, namespace, &selector, &uid);
     let mut active: Vec<&Value> = pods.iter().filter(|p| is_active(p)).collect();
     let wanted = rs["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
     let being_deleted = rs["metadata"]["deletionTimestamp"].is_string();
@@ -140,16 +141,16 @@ fn reconcile(context: &Context, replicasets: &'static ResourceKind, (namespace, 
                     "namespace": namespace,
                     "labels": template["metadata"]["labels"],
                     "annotations": template["metadata"]["annotations"],
-                    "ownerReferences": [owner_reference(replicasets, &rs)],
+                    "ownerReferences": [owner_reference(replicasets, rs)],
                 },
                 "spec": template["spec"],
             });
-            match registry.create(resources::pods(), &namespace, pod, &WriteOptions::default()) {
+            match registry.create(resources::pods(), namespace, pod, &WriteOptions::default()) {
                 Ok(created) => {
                     let pod_name = created.index.name.clone();
                     recorder.record(
                         replicasets,
-                        &rs,
+                        rs,
                         EventType::Normal,
                         "SuccessfulCreate",
                         &format!("Created pod: {pod_name}"),
@@ -159,13 +160,13 @@ fn reconcile(context: &Context, replicasets: &'static ResourceKind, (namespace, 
                 Err(e) => {
                     recorder.record(
                         replicasets,
-                        &rs,
+                        rs,
                         EventType::Warning,
                         "FailedCreate",
                         &format!("Error creating: {e}"),
                         None,
                     );
-                    break;
+                    return Err(e);
                 }
             }
         }
@@ -174,29 +175,28 @@ fn reconcile(context: &Context, replicasets: &'static ResourceKind, (namespace, 
         let surplus = active.len() - wanted;
         for pod in active.iter().take(surplus) {
             let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-            if registry
-                .delete(
-                    resources::pods(),
-                    &namespace,
-                    pod_name,
-                    &DeleteOptions::default(),
-                )
-                .is_ok()
-            {
-                recorder.record(
+            match registry.delete(
+                resources::pods(),
+                namespace,
+                pod_name,
+                &DeleteOptions::default(),
+            ) {
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+                Ok(_) => recorder.record(
                     replicasets,
-                    &rs,
+                    rs,
                     EventType::Normal,
                     "SuccessfulDelete",
                     &format!("Deleted pod: {pod_name}"),
                     None,
-                );
+                ),
             }
         }
     }
 
     // Status from what exists now (a new reconcile follows every pod change).
-    let current: Vec<Value> = owned_pods(registry, &namespace, &selector, &uid)
+    let current: Vec<Value> = owned_pods(registry, namespace, &selector, &uid)
         .into_iter()
         .filter(is_active)
         .collect();
@@ -208,25 +208,141 @@ fn reconcile(context: &Context, replicasets: &'static ResourceKind, (namespace, 
         .count();
     let generation = rs["metadata"]["generation"].clone();
     let replicas = current.len();
-    report(
-        "update",
-        registry.update_with(
-            replicasets,
-            &namespace,
-            &name,
-            Part::Status,
-            &WriteOptions::default(),
-            |old| {
-                let mut next = old.clone();
-                next["status"] = json!({
-                    "replicas": replicas,
-                    "fullyLabeledReplicas": replicas,
-                    "readyReplicas": ready,
-                    "availableReplicas": available,
-                    "observedGeneration": generation,
-                });
-                Ok(next)
+    context.write_status(
+        rs,
+        json!({
+            "replicas": replicas,
+            "fullyLabeledReplicas": replicas,
+            "readyReplicas": ready,
+            "availableReplicas": available,
+            "observedGeneration": generation,
+        }),
+    )?;
+    // A ready pod becomes available only after minReadySeconds: look again then.
+    Ok(if ready > available {
+        Action::requeue(std::time::Duration::from_secs(1))
+    } else {
+        Action::await_change()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
+
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::registry::Part;
+    use crate::store::Store;
+
+    fn update(registry: &Registry, edit: impl FnOnce(&mut Value)) {
+        registry
+            .update_with(
+                resources::replicasets(),
+                "default",
+                "busy",
+                Part::Main,
+                &WriteOptions::default(),
+                |old| {
+                    let mut next = old.clone();
+                    edit(&mut next);
+                    Ok(next)
+                },
+            )
+            .unwrap();
+    }
+
+    /// Another writer changes the ReplicaSet between the controller's read and its status
+    /// write, again and again: each such status write is refused with a conflict, the key goes
+    /// back to the queue with backoff, and the status still ends up describing the pods.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn status_converges_while_another_writer_keeps_changing_the_replicaset() {
+        let registry = Arc::new(Registry::new(Arc::new(Store::new(100_000)), 250));
+        registry
+            .create(
+                resources::namespaces(),
+                "",
+                json!({"metadata": {"name": "default"}}),
+                &WriteOptions::default(),
+            )
+            .unwrap();
+        let rs = json!({
+            "metadata": {"name": "busy", "namespace": "default"},
+            "spec": {
+                "replicas": 3,
+                "selector": {"matchLabels": {"app": "busy"}},
+                "template": {
+                    "metadata": {"labels": {"app": "busy"}},
+                    "spec": {"containers": [{"name": "c", "image": "registry.example/busy:1"}]},
+                },
             },
-        ),
-    );
+        });
+        registry
+            .create(
+                resources::replicasets(),
+                "default",
+                rs,
+                &WriteOptions::default(),
+            )
+            .unwrap();
+        let running = controller(registry.clone(), resources::replicasets());
+
+        // The other writer: a label changed as fast as the store takes it, and every tenth
+        // write a scale between 3 and 5 replicas (so the controller always has a new status to
+        // write), until the controller has lost at least five races (or twenty seconds have
+        // passed); then a last scale to 5.
+        let started = Instant::now();
+        let mut writes = 0u64;
+        while (running.stats.retried() < 5 || writes < 100)
+            && started.elapsed() < Duration::from_secs(20)
+        {
+            writes += 1;
+            update(&registry, |rs| {
+                rs["metadata"]["labels"]["touched"] = json!(writes.to_string());
+            });
+            if writes.is_multiple_of(10) {
+                let replicas = if writes.is_multiple_of(20) { 5 } else { 3 };
+                update(&registry, |rs| rs["spec"]["replicas"] = json!(replicas));
+            }
+            tokio::task::yield_now().await;
+        }
+        update(&registry, |rs| rs["spec"]["replicas"] = json!(5));
+        assert!(
+            running.stats.retried() >= 5,
+            "only {} conflicts in {writes} competing writes",
+            running.stats.retried()
+        );
+
+        // Alone again, the controller converges: five pods, and a status that says so for
+        // the current generation.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rs = registry
+                .store
+                .get(resources::replicasets(), "default", "busy")
+                .unwrap()
+                .value();
+            let pods = registry
+                .store
+                .list(resources::pods(), Some("default"), |_| true, 0, None)
+                .items
+                .len();
+            if pods == 5
+                && rs["status"]["replicas"] == 5
+                && rs["status"]["observedGeneration"] == rs["metadata"]["generation"]
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not converged: {pods} pods, status {}",
+                rs["status"]
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for task in running.tasks {
+            task.abort();
+        }
+    }
 }

@@ -16,19 +16,23 @@ use tokio::task::JoinHandle;
 
 use super::deployment::template_hash;
 use super::replicaset::is_ready;
-use super::{Context, ObjectRef, controlled_by, owner_reference, start_owner_of_pods};
+use super::runtime::{Action, Context, Controller, Reconciled};
+use super::{ObjectRef, controlled_by, owner_reference};
+use crate::errors::ApiError;
 use crate::events::EventType;
-use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
+use crate::registry::{DeleteOptions, Registry, WriteOptions};
 use crate::resources;
 
 /// Starts the controller.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
-    start_owner_of_pods(
+    Controller::new(
         registry,
         resources::statefulsets(),
         "statefulset-controller",
-        reconcile,
     )
+    .owns(resources::pods())
+    .run(reconcile)
+    .tasks
 }
 
 /// One of the set's pods as the controller sees it.
@@ -144,15 +148,12 @@ fn ordinal_of(set_name: &str, pod_name: &str) -> Option<usize> {
         .ok()
 }
 
-fn reconcile(context: &Context, (namespace, name): ObjectRef) {
+fn reconcile(context: &Context, (namespace, name): &ObjectRef, set: &Value) -> Reconciled {
     let registry = &context.registry;
     let kind = resources::statefulsets();
-    let Some(stored) = registry.store.get(kind, &namespace, &name) else {
-        return;
-    };
-    let set = stored.value();
+    let (namespace, name) = (namespace.as_str(), name.as_str());
     if set["metadata"]["deletionTimestamp"].is_string() {
-        return;
+        return Ok(Action::await_change());
     }
     let uid = set["metadata"]["uid"]
         .as_str()
@@ -167,11 +168,11 @@ fn reconcile(context: &Context, (namespace, name): ObjectRef) {
         .as_u64()
         .unwrap_or(0) as usize;
     let on_delete = spec["updateStrategy"]["type"] == "OnDelete";
-    let pods = controlled_by(registry, resources::pods(), &namespace, &uid);
+    let pods = controlled_by(registry, resources::pods(), namespace, &uid);
     let mut members = BTreeMap::new();
     for pod in &pods {
         let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-        let Some(ordinal) = ordinal_of(&name, pod_name) else {
+        let Some(ordinal) = ordinal_of(name, pod_name) else {
             continue;
         };
         members.insert(
@@ -194,34 +195,32 @@ fn reconcile(context: &Context, (namespace, name): ObjectRef) {
     let partition = if on_delete { replicas } else { partition };
     for step in next_step(replicas, parallel, partition, &revision, &members) {
         match step {
-            Step::Create(ordinal) => create(context, &set, &name, &namespace, ordinal, &revision),
+            Step::Create(ordinal) => create(context, set, name, namespace, ordinal, &revision)?,
             Step::Delete(ordinal) => {
                 let pod_name = format!("{name}-{ordinal}");
                 match registry.delete(
                     resources::pods(),
-                    &namespace,
+                    namespace,
                     &pod_name,
                     &DeleteOptions::default(),
                 ) {
                     Ok(_) => context.recorder.record(
                         kind,
-                        &set,
+                        set,
                         EventType::Normal,
                         "SuccessfulDelete",
                         &format!("delete Pod {pod_name} in StatefulSet {name} successful"),
                         None,
                     ),
-                    Err(e) => {
-                        tracing::warn!(pod = %pod_name, error = %e, "deleting a StatefulSet pod failed")
-                    }
+                    Err(e) if e.code == 404 => {}
+                    Err(e) => return Err(e),
                 }
             }
             Step::Wait => {}
         }
     }
-    write_status(
-        context, &set, &name, &namespace, &revision, replicas, &members,
-    );
+    write_status(context, set, &revision, replicas, &members)?;
+    Ok(Action::await_change())
 }
 
 fn create(
@@ -231,7 +230,7 @@ fn create(
     namespace: &str,
     ordinal: usize,
     revision: &str,
-) {
+) -> Result<(), ApiError> {
     let kind = resources::statefulsets();
     let template = &set["spec"]["template"];
     let pod_name = format!("{name}-{ordinal}");
@@ -264,34 +263,38 @@ fn create(
         .registry
         .create(resources::pods(), namespace, pod, &WriteOptions::default())
     {
-        Ok(_) => context.recorder.record(
-            kind,
-            set,
-            EventType::Normal,
-            "SuccessfulCreate",
-            &format!("create Pod {pod_name} in StatefulSet {name} successful"),
-            None,
-        ),
-        Err(e) => context.recorder.record(
-            kind,
-            set,
-            EventType::Warning,
-            "FailedCreate",
-            &format!("create Pod {pod_name} in StatefulSet {name} failed error: {e}"),
-            None,
-        ),
+        Ok(_) => {
+            context.recorder.record(
+                kind,
+                set,
+                EventType::Normal,
+                "SuccessfulCreate",
+                &format!("create Pod {pod_name} in StatefulSet {name} successful"),
+                None,
+            );
+            Ok(())
+        }
+        Err(e) => {
+            context.recorder.record(
+                kind,
+                set,
+                EventType::Warning,
+                "FailedCreate",
+                &format!("create Pod {pod_name} in StatefulSet {name} failed error: {e}"),
+                None,
+            );
+            Err(e)
+        }
     }
 }
 
 fn write_status(
     context: &Context,
     set: &Value,
-    name: &str,
-    namespace: &str,
     revision: &str,
     replicas: usize,
     members: &BTreeMap<usize, Member>,
-) {
+) -> Result<(), ApiError> {
     let present = members.values().filter(|m| !m.terminating).count();
     let ready = members
         .values()
@@ -310,32 +313,20 @@ fn write_status(
             .unwrap_or(revision)
             .to_owned()
     };
-    let result = context.registry.update_with(
-        resources::statefulsets(),
-        namespace,
-        name,
-        Part::Status,
-        &WriteOptions::default(),
-        |old| {
-            let mut next = old.clone();
-            next["status"] = json!({
-                "replicas": present,
-                "readyReplicas": ready,
-                "availableReplicas": ready,
-                "currentReplicas": if current_revision == revision { updated } else { present - updated },
-                "updatedReplicas": updated,
-                "currentRevision": current_revision,
-                "updateRevision": revision,
-                "observedGeneration": generation,
-                "collisionCount": 0,
-            });
-            Ok(next)
-        },
-    );
-    if let Err(e) = result {
-        tracing::debug!(statefulset = %name, error = %e, "status not written; queued again");
-        context.queue.push((namespace.to_owned(), name.to_owned()));
-    }
+    context.write_status(
+        set,
+        json!({
+            "replicas": present,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "currentReplicas": if current_revision == revision { updated } else { present - updated },
+            "updatedReplicas": updated,
+            "currentRevision": current_revision,
+            "updateRevision": revision,
+            "observedGeneration": generation,
+            "collisionCount": 0,
+        }),
+    )
 }
 
 #[cfg(test)]
