@@ -383,7 +383,7 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
         );
         rules.push(json!({"apiGroups": [""], "resources": ["secrets", "pods/proxy", "services/proxy"], "verbs": ["get", "list", "watch", "create", "delete", "deletecollection", "patch", "update"]}));
         rules.push(json!({"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]}));
-        rules.push(json!({"apiGroups": [""], "resources": ["pods/exec", "pods/portforward"], "verbs": ["create", "get"]}));
+        rules.push(json!({"apiGroups": [""], "resources": ["pods/attach", "pods/exec", "pods/portforward"], "verbs": ["create", "get"]}));
         rules.push(metrics.clone());
     }
     for (name, rules) in [

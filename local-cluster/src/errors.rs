@@ -270,6 +270,11 @@ impl ApiError {
         }
     }
 
+    /// 403 Forbidden for what no rule can allow (not about one resource).
+    pub fn forbidden_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(403, "Forbidden", message)
+    }
+
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed(message: impl Into<String>) -> ApiError {
         ApiError::new(405, "MethodNotAllowed", message)

@@ -130,6 +130,7 @@ pub static RESOURCES: &[ResourceKind] = &[
             "binding",
             "eviction",
             "exec",
+            "attach",
             "portforward",
         ],
         categories: &["all"],

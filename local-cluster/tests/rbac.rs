@@ -108,6 +108,20 @@ subjects:
     };
     assert_eq!(can(&["list", "pods", "-n", "default"]), "yes");
     assert_eq!(can(&["get", "pods/log", "-n", "default"]), "yes");
+    // Impersonation is refused rather than answered with the caller's own rights.
+    let out = kubectl(
+        &admin,
+        &["auth", "can-i", "delete", "nodes", "--as", "someone"],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("impersonation (impersonate-user) is not supported"),
+        "{out:?}"
+    );
+    // Streams into pods are for editors: view has none of exec, attach and port-forward.
+    for stream in ["pods/exec", "pods/attach", "pods/portforward"] {
+        assert_eq!(can(&["create", stream, "-n", "default"]), "no", "{stream}");
+    }
     assert_eq!(can(&["list", "pods", "-n", "kube-system"]), "no");
     assert_eq!(can(&["delete", "services", "-n", "default"]), "no");
     assert_eq!(can(&["patch", "deployments.apps", "-n", "default"]), "no");

@@ -111,6 +111,29 @@ fn kubectl_cp_copies_into_and_out_of_a_pod() {
     );
 }
 
+#[test]
+fn kubectl_attach_streams_the_containers_output_until_it_ends() {
+    let cluster = start();
+    let attach = cluster.spawn_kubectl(&["attach", "calc", "-c", "calculator"]);
+    // Attached before the pod goes: kubectl says so on stderr once the stream is open. Give
+    // it the time a first connection takes, then stop the pod.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    cluster.ok(&["delete", "pod", "calc", "--wait=false"]);
+    let out = attach.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    // The container's last words reach the attached client, and the stream ends with it.
+    assert!(stdout.contains("shutting down"), "{out:?}");
+    assert!(stdout.contains("stopped"), "{out:?}");
+
+    // A simulated container has nothing to attach to.
+    let simulated = cluster.fails(&["attach", "web"]);
+    assert!(
+        simulated.contains("container \"web\" is not running: its image nginx:1.27 is simulated"),
+        "{simulated}"
+    );
+}
+
 #[tokio::test]
 async fn kube_rs_port_forward_reaches_the_pods_port() {
     use k8s_openapi::api::core::v1::Pod;
@@ -137,15 +160,75 @@ async fn kube_rs_port_forward_reaches_the_pods_port() {
         Err(e) => e.to_string(),
     };
     assert!(refused.contains("is simulated"), "{refused}");
+}
 
-    // kubectl port-forward speaks SPDY, and is told what to use instead.
-    let kubectl =
-        tokio::task::spawn_blocking(move || cluster.fails(&["port-forward", "pod/calc", "0:3000"]))
-            .await
+/// `kubectl port-forward` (SPDY/3.1 tunneled in a WebSocket): two connections in turn through
+/// one forward, each answered by the pod's own server; a port nothing listens on is reported
+/// by kubectl as the kubelet's error.
+#[test]
+fn kubectl_port_forward_carries_connections_to_the_pod() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let cluster = start();
+    let mut forward = cluster.spawn_kubectl(&["port-forward", "pod/calc", ":3000", ":3999"]);
+    // kubectl prints one line per listener: "Forwarding from 127.0.0.1:PORT -> 3000".
+    let mut lines = BufReader::new(forward.stdout.take().unwrap()).lines();
+    let mut local = std::collections::HashMap::new();
+    while local.len() < 2 {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:") {
+            let (port, target) = rest.split_once(" -> ").unwrap();
+            local.insert(target.to_owned(), port.parse::<u16>().unwrap());
+        }
+    }
+    let ask = |port: u16, path: &str| {
+        let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
             .unwrap();
+        write!(
+            socket,
+            "GET {path} HTTP/1.1\r\nHost: calc\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = socket.read_to_string(&mut answer);
+        answer
+    };
+    for _ in 0..2 {
+        let answer = ask(local["3000"], "/healthz");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("ok"), "{answer}");
+    }
+    // A longer answer arrives whole: the body is as long as its Content-Length says.
+    let answer = ask(local["3000"], "/metrics");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .map(|l| l.trim().parse().unwrap())
+        .unwrap_or_else(|| panic!("{head}"));
+    assert_eq!(body.len(), length, "{head}");
+    assert!(body.contains("# TYPE"), "{body}");
+
+    // Nothing listens on 3999: the connection ends, and kubectl says why.
+    let answer = ask(local["3999"], "/");
+    assert!(answer.is_empty(), "{answer}");
+    forward.kill().unwrap();
+    forward.wait().unwrap();
+    let mut stderr = String::new();
+    forward
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(
-        kubectl.contains("port-forward over SPDY (what kubectl port-forward speaks) is not served"),
-        "{kubectl}"
+        stderr.contains("failed to connect to") && stderr.contains(":3999"),
+        "{stderr}"
     );
 }
 

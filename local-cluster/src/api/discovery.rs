@@ -183,6 +183,7 @@ fn subresource(r: &ResourceKind, sub: &str) -> Option<Subresource> {
         "eviction" => ("Eviction", Some("policy"), Some("v1"), &["create"]),
         "finalize" => ("Namespace", None, None, &["update"]),
         "exec" => ("PodExecOptions", None, None, &["create", "get"]),
+        "attach" => ("PodAttachOptions", None, None, &["create", "get"]),
         "portforward" => ("PodPortForwardOptions", None, None, &["create", "get"]),
         _ => return None,
     })

@@ -9,6 +9,7 @@ mod objects;
 mod openapi;
 mod protobuf;
 mod reviews;
+mod spdy;
 mod streams;
 mod subresources;
 mod table;
@@ -147,6 +148,18 @@ async fn authenticate(
             Ok(who) => user = Some(who),
             Err(why) => tracing::info!(%why, "EKS token refused"),
         }
+    }
+    // Answering an impersonated request as the caller would be a lie about whose rights
+    // apply (`kubectl auth can-i --as` would say "yes" for anyone): refuse it instead.
+    if let Some(header) = request
+        .headers()
+        .keys()
+        .find(|name| name.as_str().starts_with("impersonate-"))
+    {
+        return ApiError::forbidden_request(format!(
+                "impersonation ({header}) is not supported by the local cluster: use the credentials of the user to act as"
+        ))
+        .into_response();
     }
     match user {
         Some(user) => {
@@ -341,6 +354,9 @@ async fn serve(state: Arc<ApiState>, target: Target, request: Request) -> Respon
         Some("proxy") => return subresources::proxy(&state, &target, request).await,
         Some("exec") if target.kind.kind == "Pod" => {
             return streams::exec(&state, &target, request).await;
+        }
+        Some("attach") if target.kind.kind == "Pod" => {
+            return streams::attach(&state, &target, request).await;
         }
         Some("portforward") if target.kind.kind == "Pod" => {
             return streams::port_forward(&state, &target, request).await;

@@ -1,5 +1,5 @@
-//! `pods/exec` and `pods/portforward` over WebSocket, the way kubectl (1.31 and later), kube-rs
-//! and the official Python client reach them by default.
+//! `pods/exec`, `pods/attach` and `pods/portforward` over WebSocket, the way kubectl (1.31 and
+//! later), kube-rs and the official Python client reach them by default.
 //!
 //! Exec speaks the `v5.channel.k8s.io` and `v4.channel.k8s.io` subprotocols: every binary
 //! message starts with its channel (0 stdin, 1 stdout, 2 stderr, 3 the final Status, 4 terminal
@@ -10,10 +10,16 @@
 //! has no process to run a command in, and exec fails as it does on a container that is not
 //! running.
 //!
+//! Attach speaks the same subprotocols and carries what the container writes from the moment
+//! of attaching until it ends (then a Success status), as the container's log records it: the
+//! log does not keep stdout and stderr apart, so both arrive on stdout. The processes here run
+//! with no standard input (as a container without `stdin: true`), so what a client sends on
+//! stdin is read and dropped.
+//!
 //! Port-forward speaks `v4.channel.k8s.io` (kube-rs, the Python client): for the i-th requested
 //! port, channel 2i carries data and 2i+1 errors, and each channel's first message is the port
 //! number, little-endian. Each WebSocket is one connection to the pod's own address. kubectl's
-//! port-forward tunnels SPDY inside the WebSocket, which this server does not speak.
+//! port-forward tunnels SPDY inside the WebSocket: see [`spdy`].
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -27,6 +33,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::spdy;
+use super::subresources::LogOptions;
 use super::{ApiState, Request, Target};
 use crate::errors::ApiError;
 use crate::kubelet::images::{Image, ImageKind};
@@ -45,8 +53,8 @@ const CLOSE: u8 = 255;
 const EXEC_PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
 const PORT_FORWARD_PROTOCOL: &str = "v4.channel.k8s.io";
 
-/// What kubectl's port-forward (SPDY, tunneled in a WebSocket or not) is told.
-const SPDY_PORT_FORWARD: &str = "port-forward over SPDY (what kubectl port-forward speaks) is not served by the local cluster: reach the pod through its proxy (kubectl get --raw /api/v1/namespaces/NAMESPACE/pods/NAME:PORT/proxy/PATH) or its own address (local-cluster pods listen on 127.0.0.0/8), or port-forward with kube-rs or the Python client (v4.channel.k8s.io)";
+/// What a client asking for SPDY without a WebSocket (kubectl before 1.31) is told.
+const SPDY_PORT_FORWARD: &str = "port-forward over a bare SPDY upgrade is not served by the local cluster: use kubectl 1.31 or later (SPDY tunneled in a WebSocket), kube-rs or the Python client (v4.channel.k8s.io)";
 
 /// What an exec request asks for.
 #[derive(Debug, Default)]
@@ -367,6 +375,93 @@ async fn run_command(
     let _ = sink.send(normal_close()).await;
 }
 
+/// `pods/attach`.
+pub(super) async fn attach(state: &Arc<ApiState>, target: &Target, request: Request) -> Response {
+    match prepare_attach(state, target, request).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn prepare_attach(
+    state: &Arc<ApiState>,
+    target: &Target,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let options = ExecOptions::parse(request.uri().query().unwrap_or_default())?;
+    let pod = running_pod(state, target, "attach to")?;
+    let container = container_of(&pod, options.container.as_deref())?;
+    if !(options.stdin || options.stdout || options.stderr) {
+        return Err(ApiError::bad_request(
+            "you must specify at least one of stdin, stdout, stderr",
+        ));
+    }
+    if let Some(why) = not_running(&pod, container) {
+        return Err(ApiError::internal(format!(
+            "error attaching to container: {why}"
+        )));
+    }
+    let name = target.name.as_deref().unwrap_or_default();
+    let runtime = state.runtime.clone().ok_or_else(|| {
+        ApiError::internal("error attaching to container: this cluster runs no kubelets")
+    })?;
+    let log = LogOptions {
+        container: container["name"].as_str().unwrap_or_default().to_owned(),
+        follow: true,
+        tail_lines: Some(0),
+        timestamps: false,
+        previous: false,
+        since_seconds: None,
+        limit_bytes: None,
+    };
+    let output = runtime.logs(target.namespace_or_empty(), name, &log)?;
+    let Some(feed) = output.follow else {
+        return Err(ApiError::internal(format!(
+            "error attaching to container: container {:?} is not running",
+            log.container
+        )));
+    };
+    let (mut parts, _body) = request.into_parts();
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
+        .await
+        .map_err(|_| upgrade_required())?;
+    tracing::info!(pod = %name, container = %log.container, "attach");
+    let wants_output = options.stdout || options.stderr;
+    Ok(upgrade
+        .protocols(EXEC_PROTOCOLS)
+        .on_upgrade(move |socket| relay_output(socket, feed, wants_output)))
+}
+
+/// Carries the container's output over the socket until the container ends (then a Success
+/// status) or the client goes.
+async fn relay_output(
+    socket: WebSocket,
+    mut feed: mpsc::Receiver<bytes::Bytes>,
+    wants_output: bool,
+) {
+    let (mut sink, mut incoming) = socket.split();
+    loop {
+        tokio::select! {
+            line = feed.recv() => match line {
+                Some(line) => {
+                    if wants_output && sink.send(frame(STDOUT, &line)).await.is_err() {
+                        return;
+                    }
+                }
+                None => break,
+            },
+            message = incoming.next() => match message {
+                // Standard input and terminal resizes have nowhere to go.
+                Some(Ok(Message::Binary(_) | Message::Text(_) | Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+            },
+        }
+    }
+    let status = json!({"metadata": {}, "status": "Success"});
+    let _ = sink.send(frame(ERROR, status.to_string().as_bytes())).await;
+    let _ = sink.send(normal_close()).await;
+}
+
 fn failure(reason: &str, message: &str, exit_code: Option<i32>) -> Value {
     let mut status = json!({
         "metadata": {},
@@ -414,13 +509,20 @@ async fn prepare_port_forward(
     target: &Target,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let speaks_spdy = request
+    let tunneled = request
         .headers()
         .get_all("sec-websocket-protocol")
         .iter()
-        .chain(request.headers().get_all("upgrade"))
+        .any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.contains(spdy::TUNNELED_PORT_FORWARD))
+        });
+    let bare_spdy = request
+        .headers()
+        .get_all("upgrade")
+        .iter()
         .any(|v| v.to_str().is_ok_and(|v| v.contains("SPDY/3.1")));
-    if speaks_spdy {
+    if bare_spdy {
         return Err(ApiError::bad_request(SPDY_PORT_FORWARD));
     }
     let pairs: Vec<(String, String)> =
@@ -437,7 +539,8 @@ async fn prepare_port_forward(
             }
         }
     }
-    if ports.is_empty() {
+    // SPDY names its ports in each stream's headers.
+    if ports.is_empty() && !tunneled {
         return Err(ApiError::bad_request("at least one port must be specified"));
     }
     let pod = running_pod(state, target, "port-forward to")?;
@@ -465,6 +568,11 @@ async fn prepare_port_forward(
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
         .await
         .map_err(|_| upgrade_required())?;
+    if tunneled {
+        return Ok(upgrade
+            .protocols([spdy::TUNNELED_PORT_FORWARD])
+            .on_upgrade(move |socket| spdy::serve(socket, address)));
+    }
     Ok(upgrade
         .protocols([PORT_FORWARD_PROTOCOL])
         .on_upgrade(move |socket| forward(socket, address, ports)))

@@ -81,6 +81,16 @@ impl Cluster {
         self.command(args).output().expect("run kubectl")
     }
 
+    /// Starts kubectl without waiting for it, its output piped.
+    pub fn spawn_kubectl(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl")
+    }
+
     /// Runs kubectl with `input` on stdin.
     pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Output {
         let mut child = self
