@@ -9,6 +9,7 @@ pub mod process;
 pub mod usage;
 
 mod pod;
+pub mod status;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;

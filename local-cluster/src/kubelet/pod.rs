@@ -15,6 +15,7 @@ use super::Shared;
 use super::images::{Image, ImageKind};
 use super::probes::{self, ProbeKind};
 use super::process::{self, ContainerProcess};
+use super::status::{ContainerView, PodView, pod_status};
 use crate::errors::report;
 use crate::events::EventType;
 use crate::registry::{DeleteOptions, Part, WriteOptions, now};
@@ -785,108 +786,53 @@ impl PodWorker {
         self.shared.logs.remove_pod(&self.namespace, &self.name);
     }
 
+    /// What [`status::pod_status`] makes the pod's status from.
+    fn view(&self) -> PodView {
+        PodView {
+            containers: self
+                .containers
+                .iter()
+                .map(|c| ContainerView {
+                    name: c.name.clone(),
+                    image: c.image.full_name(),
+                    image_id: c.image.digest(),
+                    started_once: c.started,
+                    ready: c.ready,
+                    state: c.state.clone(),
+                    last_state: c.last_state.clone(),
+                    restart_count: c.restart_count,
+                    container_id: c.container_id.clone(),
+                    restart_pending: c.next_action.is_some(),
+                })
+                .collect(),
+            restart_policy: self.pod["spec"]["restartPolicy"]
+                .as_str()
+                .map(str::to_owned),
+            pod_ip: self.ip.map(|i| i.to_string()),
+            host_ip: self.shared.node.ip.to_string(),
+            start_time: self.start_time.clone(),
+            terminating: self.terminating(),
+        }
+    }
+
     /// Writes the pod status a kubelet would report for the containers' current state.
     fn write_status(&self) {
-        let statuses: Vec<Value> = self
-            .containers
-            .iter()
-            .map(|c| {
-                let mut s = json!({
-                    "name": c.name,
-                    "image": c.image.full_name(),
-                    "imageID": if c.started { c.image.digest() } else { String::new() },
-                    "ready": c.ready,
-                    "started": c.state.get("running").is_some(),
-                    "restartCount": c.restart_count,
-                    "state": c.state,
-                    "lastState": c.last_state,
-                });
-                if !c.container_id.is_empty() {
-                    s["containerID"] = json!(c.container_id);
-                }
-                s
-            })
-            .collect();
-        let any_running = self
-            .containers
-            .iter()
-            .any(|c| c.state.get("running").is_some());
-        let policy = self.pod["spec"]["restartPolicy"]
-            .as_str()
-            .unwrap_or("Always");
-        let all_done = !self.containers.is_empty()
-            && self
-                .containers
-                .iter()
-                .all(|c| c.state.get("terminated").is_some() && c.next_action.is_none());
-        let phase = if any_running {
-            "Running"
-        } else if all_done && policy != "Always" {
-            if self
-                .containers
-                .iter()
-                .all(|c| c.state["terminated"]["exitCode"] == 0)
-            {
-                "Succeeded"
-            } else {
-                "Failed"
-            }
-        } else if self.containers.iter().any(|c| c.started) {
-            "Running"
-        } else {
-            "Pending"
-        };
-        let all_ready = !self.containers.is_empty() && self.containers.iter().all(|c| c.ready);
-        let unready: Vec<&str> = self
-            .containers
-            .iter()
-            .filter(|c| !c.ready)
-            .map(|c| c.name.as_str())
-            .collect();
-        let ip = self.ip.map(|i| i.to_string());
-        let host = self.shared.node.ip.to_string();
-        let start = self.start_time.clone();
-        let terminating = self.terminating();
-        report("update", self.shared.registry.update_with(resources::pods(), &self.namespace, &self.name, Part::Status, &WriteOptions::default(), |old| {
-            let mut next = old.clone();
-            let previous: Vec<Value> = old["status"]["conditions"].as_array().cloned().unwrap_or_default();
-            let condition = |kind: &str, ok: bool, reason: Option<&str>| {
-                let status = if ok { "True" } else { "False" };
-                let prior = previous.iter().find(|c| c["type"] == kind);
-                let transition = prior
-                    .filter(|p| p["status"] == status)
-                    .map(|p| p["lastTransitionTime"].clone())
-                    .unwrap_or_else(|| json!(now()));
-                let mut c = json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": transition});
-                if let Some(r) = reason {
-                    c["reason"] = json!(r);
-                    c["message"] = json!(format!("containers with unready status: [{}]", unready.join(" ")));
-                }
-                c
-            };
-            let not_ready = (!all_ready).then_some("ContainersNotReady");
-            let mut conditions = vec![
-                condition("PodReadyToStartContainers", ip.is_some(), None),
-                condition("Initialized", true, None),
-                condition("Ready", all_ready && !terminating, not_ready),
-                condition("ContainersReady", all_ready, not_ready),
-            ];
-            if let Some(scheduled) = previous.iter().find(|c| c["type"] == "PodScheduled") {
-                conditions.push(scheduled.clone());
-            }
-            let status = &mut next["status"];
-            status["phase"] = json!(phase);
-            status["conditions"] = json!(conditions);
-            status["hostIP"] = json!(host);
-            status["hostIPs"] = json!([{"ip": host}]);
-            if let Some(ip) = &ip {
-                status["podIP"] = json!(ip);
-                status["podIPs"] = json!([{"ip": ip}]);
-            }
-            status["startTime"] = json!(start);
-            status["containerStatuses"] = json!(statuses);
-            Ok(next)
-        }));
+        let view = self.view();
+        report(
+            "update",
+            self.shared.registry.update_with(
+                resources::pods(),
+                &self.namespace,
+                &self.name,
+                Part::Status,
+                &WriteOptions::default(),
+                |old| {
+                    let mut next = old.clone();
+                    next["status"] = pod_status(&view, &old["status"], &now());
+                    Ok(next)
+                },
+            ),
+        );
     }
 }
 
