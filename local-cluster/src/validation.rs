@@ -223,14 +223,11 @@ pub fn validate(kind: &ResourceKind, object: &Value) -> Result<(), ApiError> {
                     why,
                 ));
             }
-            // Schedules run in UTC here: a named zone would need a zone database.
-            if let Some(zone) = spec["timeZone"].as_str()
-                && !matches!(zone, "UTC" | "Etc/UTC")
-            {
+            if let Err(why) = crate::controllers::cronjob::time_zone(spec) {
                 errors.push(FieldError::invalid(
                     "spec.timeZone",
-                    format!("{zone:?}"),
-                    "the local cluster runs CronJob schedules in UTC only; leave timeZone out or set it to \"UTC\"",
+                    format!("{:?}", spec["timeZone"].as_str().unwrap_or_default()),
+                    why,
                 ));
             }
             let mut job_errors = Vec::new();

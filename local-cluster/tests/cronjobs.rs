@@ -1,6 +1,7 @@
 //! CronJobs as kubectl drives them: `kubectl create cronjob` (a Protobuf body) makes a Job at
 //! the next minute, which runs to completion; `kubectl create job --from=cronjob/…` runs one
-//! now; a bad schedule is refused.
+//! now; a schedule in a named time zone runs at that zone's wall-clock time; a bad schedule or
+//! zone is refused.
 
 mod support;
 
@@ -8,7 +9,18 @@ use support::Cluster;
 
 #[test]
 fn a_cronjob_makes_jobs_on_schedule_and_on_demand() {
+    use chrono::Timelike;
     let cluster = Cluster::start();
+    // A daily schedule at a wall-clock minute in Kolkata (UTC+05:30) about 90 s from now: it
+    // runs today only if the schedule is read in that zone, not in UTC.
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(90))
+        .with_timezone(&chrono_tz::Asia::Kolkata);
+    let zoned = format!(
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {{name: chai, namespace: default}}\nspec:\n  schedule: \"{} {} * * *\"\n  timeZone: Asia/Kolkata\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{{name: c, image: \"busybox:1.36\"}}]\n",
+        soon.minute(),
+        soon.hour()
+    );
+    cluster.ok_stdin(&["apply", "-f", "-"], &zoned);
     let out = cluster.ok(&[
         "create",
         "cronjob",
@@ -75,4 +87,27 @@ fn a_cronjob_makes_jobs_on_schedule_and_on_demand() {
         "--schedule=61 * * * *",
     ]);
     assert!(refused.contains("spec.schedule"), "{refused}");
+
+    // The zoned CronJob ran at its Kolkata minute.
+    cluster.wait_for(120, "the Kolkata job", |c| {
+        let jobs = c.json(&["get", "jobs"]);
+        jobs["items"]
+            .as_array()?
+            .iter()
+            .filter_map(|j| j["metadata"]["name"].as_str())
+            .find(|n| n.starts_with("chai-"))
+            .map(str::to_owned)
+    });
+    let table = cluster.ok(&["get", "cronjob", "chai"]);
+    assert!(table.contains("Asia/Kolkata"), "{table}");
+    let unknown = cluster.fails_stdin(
+        &["apply", "-f", "-"],
+        &zoned
+            .replace("name: chai", "name: nowhere")
+            .replace("Asia/Kolkata", "Mars/Olympus_Mons"),
+    );
+    assert!(
+        unknown.contains("spec.timeZone: Invalid value: \"Mars/Olympus_Mons\": unknown time zone Mars/Olympus_Mons"),
+        "{unknown}"
+    );
 }

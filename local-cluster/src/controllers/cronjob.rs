@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use croner::Cron;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -44,9 +45,27 @@ pub fn parse_schedule(schedule: &str) -> Result<Cron, String> {
     Cron::from_str(schedule).map_err(|e| e.to_string())
 }
 
-/// The latest time the schedule names after `after` and no later than `now`, if any. Gives up
-/// after 100 missed times, as the real controller does, and takes the latest of those.
-pub fn due(schedule: &Cron, after: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// The time zone a CronJob's schedule is read in: its `spec.timeZone` (an IANA name), UTC
+/// when unset. `Err` carries the API server's words for an unknown zone.
+pub fn time_zone(spec: &Value) -> Result<Tz, String> {
+    match spec["timeZone"].as_str() {
+        None => Ok(Tz::UTC),
+        Some(name) => name
+            .parse::<Tz>()
+            .map_err(|_| format!("unknown time zone {name}")),
+    }
+}
+
+/// The latest time the schedule names, read as wall-clock time in `zone`, after `after` and no
+/// later than `now`, if any. Gives up after 100 missed times, as the real controller does, and
+/// takes the latest of those.
+pub fn due(
+    schedule: &Cron,
+    zone: Tz,
+    after: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let (after, now) = (after.with_timezone(&zone), now.with_timezone(&zone));
     let mut latest = None;
     let mut from = after;
     for _ in 0..100 {
@@ -55,7 +74,7 @@ pub fn due(schedule: &Cron, after: DateTime<Utc>, now: DateTime<Utc>) -> Option<
                 latest = Some(next);
                 from = next;
             }
-            _ => return latest,
+            _ => return latest.map(|t| t.with_timezone(&Utc)),
         }
     }
     // More than 100 missed: start from the most recent one before now.
@@ -64,6 +83,7 @@ pub fn due(schedule: &Cron, after: DateTime<Utc>, now: DateTime<Utc>) -> Option<
         .ok()
         .filter(|t| *t > after)
         .or(latest)
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
@@ -90,13 +110,15 @@ fn reconcile(context: &Context, (namespace, name): &ObjectRef, cronjob: &Value) 
     let now = Utc::now();
     let mut scheduled = timestamp(&cronjob["status"]["lastScheduleTime"]);
     let schedule = parse_schedule(spec["schedule"].as_str().unwrap_or_default()).ok();
+    // Validation refuses an unknown zone; one stored before that rule runs in UTC.
+    let zone = time_zone(spec).unwrap_or(Tz::UTC);
     if spec["suspend"] != true
         && let Some(schedule) = &schedule
     {
         let after = scheduled
             .or_else(|| timestamp(&cronjob["metadata"]["creationTimestamp"]))
             .unwrap_or(now);
-        if let Some(at) = due(schedule, after, now) {
+        if let Some(at) = due(schedule, zone, after, now) {
             let late = (now - at).num_seconds();
             let deadline = spec["startingDeadlineSeconds"].as_i64();
             let policy = spec["concurrencyPolicy"].as_str().unwrap_or("Allow");
@@ -184,12 +206,13 @@ fn reconcile(context: &Context, (namespace, name): &ObjectRef, cronjob: &Value) 
     )?;
     // Look again at the next time the schedule names (a change to the CronJob or its Jobs
     // brings it back sooner).
-    let next = schedule
-        .filter(|_| spec["suspend"] != true)
-        .and_then(|s| s.find_next_occurrence(&Utc::now(), false).ok());
+    let next = schedule.filter(|_| spec["suspend"] != true).and_then(|s| {
+        s.find_next_occurrence(&Utc::now().with_timezone(&zone), false)
+            .ok()
+    });
     Ok(match next {
         Some(at) => Action::requeue(
-            (at - Utc::now())
+            (at.with_timezone(&Utc) - Utc::now())
                 .to_std()
                 .unwrap_or_default()
                 .saturating_add(Duration::from_millis(10)),
@@ -311,6 +334,7 @@ mod tests {
         assert_eq!(
             due(
                 &every_five,
+                Tz::UTC,
                 at("2026-11-26T10:00:00Z"),
                 at("2026-11-26T10:04:59Z")
             ),
@@ -319,6 +343,7 @@ mod tests {
         assert_eq!(
             due(
                 &every_five,
+                Tz::UTC,
                 at("2026-11-26T10:00:00Z"),
                 at("2026-11-26T10:05:00Z")
             ),
@@ -328,6 +353,7 @@ mod tests {
         assert_eq!(
             due(
                 &every_five,
+                Tz::UTC,
                 at("2026-11-26T10:00:00Z"),
                 at("2026-11-26T10:17:00Z")
             ),
@@ -338,10 +364,41 @@ mod tests {
         assert_eq!(
             due(
                 &minutely,
+                Tz::UTC,
                 at("2026-11-20T00:00:00Z"),
                 at("2026-11-26T10:17:30Z")
             ),
             Some(at("2026-11-26T10:17:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_named_zone_reads_the_schedule_in_its_wall_clock_time() {
+        let nine = parse_schedule("0 9 * * *").unwrap();
+        let new_york = time_zone(&serde_json::json!({"timeZone": "America/New_York"})).unwrap();
+        // 09:00 in New York is 14:00 UTC in winter (EST) and 13:00 UTC in summer (EDT).
+        assert_eq!(
+            due(
+                &nine,
+                new_york,
+                at("2026-01-15T12:00:00Z"),
+                at("2026-01-15T14:30:00Z")
+            ),
+            Some(at("2026-01-15T14:00:00Z"))
+        );
+        assert_eq!(
+            due(
+                &nine,
+                new_york,
+                at("2026-07-15T12:00:00Z"),
+                at("2026-07-15T13:30:00Z")
+            ),
+            Some(at("2026-07-15T13:00:00Z"))
+        );
+        assert_eq!(time_zone(&serde_json::json!({})).unwrap(), Tz::UTC);
+        assert_eq!(
+            time_zone(&serde_json::json!({"timeZone": "Mars/Olympus_Mons"})).unwrap_err(),
+            "unknown time zone Mars/Olympus_Mons"
         );
     }
 
