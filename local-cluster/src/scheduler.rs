@@ -11,10 +11,10 @@ use tokio::task::JoinHandle;
 
 use crate::controllers::{ObjectRef, WorkQueue, follow, worker};
 use crate::events::{EventRecorder, EventType};
-use crate::quantity;
 use crate::registry::{Part, Registry, WriteOptions, now};
 use crate::resources;
 use crate::store::EventKind;
+use kube_units::quantity;
 
 /// CPU (millicores) and memory (bytes) requested.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -69,5 +69,5 @@ pub fn age(at: SystemTime) -> String {
         .duration_since(at)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    local_cluster::durations::human_duration(seconds)
+    kube_units::durations::human_duration(seconds)
 }

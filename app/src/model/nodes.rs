@@ -147,10 +147,10 @@ impl NodeTile {
                 .map(|a| a.address.clone()),
             pod_capacity: quantity("pods").and_then(|q| q.parse().ok()).unwrap_or(0),
             cpu_allocatable_millis: quantity("cpu")
-                .and_then(|q| local_cluster::quantity::cpu_millis(&q))
+                .and_then(|q| kube_units::quantity::cpu_millis(&q))
                 .unwrap_or(0),
             memory_allocatable_bytes: quantity("memory")
-                .and_then(|q| local_cluster::quantity::bytes(&q))
+                .and_then(|q| kube_units::quantity::bytes(&q))
                 .unwrap_or(0),
             cpu_requested_millis: 0,
             memory_requested_bytes: 0,

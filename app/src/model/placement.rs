@@ -48,11 +48,11 @@ pub fn requests(spec: &PodSpec) -> (i64, i64) {
         let get = |k: &str| requests.and_then(|r| r.get(k)).map(|q| q.0.clone());
         (
             cpu + get("cpu")
-                .and_then(|q| local_cluster::quantity::cpu_millis(&q))
+                .and_then(|q| kube_units::quantity::cpu_millis(&q))
                 .unwrap_or(0),
             memory
                 + get("memory")
-                    .and_then(|q| local_cluster::quantity::bytes(&q))
+                    .and_then(|q| kube_units::quantity::bytes(&q))
                     .unwrap_or(0),
         )
     })

@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::durations::human_duration;
 use crate::errors::ApiError;
 use crate::resources::ResourceKind;
+use kube_units::durations::human_duration;
 
 /// What each row carries besides its cells (`includeObject`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
