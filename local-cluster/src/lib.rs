@@ -8,33 +8,40 @@
 //! cluster.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! What users of the crate reach: the cluster ([`LocalCluster`], [`ClusterConfig`],
+//! [`StartError`]); the launcher that runs calculator containers as processes
+//! ([`kubelet::Launcher`], [`calculator::serve_if_requested`]); EKS stand-in pieces the console's
+//! tests check tokens with ([`eks_auth`], [`eks_follow`]); and, for benchmarks that load objects
+//! in bulk, the [`registry`] with its [`resources`] and [`errors`]. Everything else is the
+//! cluster's own business and stays `pub(crate)`.
 
-pub mod addresses;
-pub mod api;
-pub mod authorization;
+pub(crate) mod addresses;
+pub(crate) mod api;
+pub(crate) mod authorization;
 pub mod calculator;
-pub mod controllers;
-pub mod defaults;
+pub(crate) mod controllers;
+pub(crate) mod defaults;
 pub mod eks_auth;
 pub mod eks_follow;
 pub mod errors;
-pub mod events;
-pub mod eviction;
-pub mod kubeconfig;
+pub(crate) mod events;
+pub(crate) mod eviction;
+pub(crate) mod kubeconfig;
 pub mod kubelet;
-pub mod managed_fields;
-pub mod network;
-pub mod node_pool;
-pub mod nodes;
+pub(crate) mod managed_fields;
+pub(crate) mod network;
+pub(crate) mod node_pool;
+pub(crate) mod nodes;
 pub mod registry;
 pub mod resources;
-pub mod scheduler;
-pub mod selectors;
-pub mod server;
-pub mod store;
-pub mod strategic;
-pub mod tls;
-pub mod validation;
+pub(crate) mod scheduler;
+pub(crate) mod selectors;
+pub(crate) mod server;
+pub(crate) mod store;
+pub(crate) mod strategic;
+pub(crate) mod tls;
+pub(crate) mod validation;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

@@ -33,7 +33,6 @@ use crate::resources::{self, ResourceKind};
 
 pub use discovery::SERVER_MINOR;
 pub use subresources::{LogOptions, LogOutput, ProxyTarget, Runtime};
-pub use table::pod_status;
 
 /// A LabelSelector as the `selector` string of a Scale (`app=web,tier in (a)`).
 pub fn table_selector(selector: &serde_json::Value) -> String {

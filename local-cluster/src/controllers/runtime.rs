@@ -135,11 +135,13 @@ pub struct Stats {
 
 impl Stats {
     /// Reconciles that returned an error (each was retried).
+    #[cfg(test)]
     pub fn retried(&self) -> u64 {
         self.retried.load(Ordering::Relaxed)
     }
 
     /// Reconciles that succeeded.
+    #[cfg(test)]
     pub fn reconciled(&self) -> u64 {
         self.reconciled.load(Ordering::Relaxed)
     }
@@ -165,7 +167,8 @@ pub struct Controller {
 pub struct Running {
     /// The watch, resync and worker tasks.
     pub tasks: Vec<JoinHandle<()>>,
-    /// Successes and retries so far.
+    /// Successes and retries so far (the tests read them to see retries happen).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub stats: Arc<Stats>,
 }
 
