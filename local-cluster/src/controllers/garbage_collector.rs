@@ -57,7 +57,7 @@ fn dependents(
     for kind in dependent_kinds() {
         for item in registry
             .store
-            .list(kind, Some(namespace), |_| true, 0, None)
+            .list(kind, Some(namespace), |index| index.owned, 0, None)
             .items
         {
             let value = item.value();
@@ -213,8 +213,18 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
     for kind in kinds {
         let registry = registry.clone();
         tasks.push(follow(registry.store.clone(), kind, move |change| {
-            let object = change.object.value();
             let deleted = change.kind == EventKind::Deleted;
+            let index = &change.object.index;
+            // Only a marked object (finalizers to work on), a deleted owner (dependents to
+            // delete) or a deleted dependent (an owner that may be waiting in the foreground)
+            // concerns the collector; the index tells, so most changes are not parsed.
+            if !deleted && !index.marked {
+                return;
+            }
+            if deleted && !index.owned && !owner_kinds().contains(&kind) {
+                return;
+            }
+            let object = change.object.value();
             collect(&registry, kind, &object, deleted);
             if !deleted {
                 return;
@@ -256,7 +266,12 @@ fn sweep(registry: &Registry) {
         }
     }
     for kind in dependent_kinds() {
-        for item in registry.store.list(kind, None, |_| true, 0, None).items {
+        // Only objects with owners can be orphans; the index says which without parsing.
+        for item in registry
+            .store
+            .list(kind, None, |index| index.owned, 0, None)
+            .items
+        {
             let value = item.value();
             let owners = owner_uids(&value);
             let owned_by_kinds_here = value["metadata"]["ownerReferences"]

@@ -21,6 +21,10 @@ pub struct ObjectIndex {
     /// The kind and name of its controller (the owner reference with `controller: true`), read
     /// once here so that controllers following every pod need not parse each one.
     pub controller: Option<(String, String)>,
+    /// It has owner references at all: the garbage collector parses only those.
+    pub owned: bool,
+    /// It is marked for deletion (`deletionTimestamp`): finalizers may need work.
+    pub marked: bool,
 }
 
 /// Field paths a field selector may use for `kind`, besides `metadata.name` and `metadata.namespace`.
@@ -87,6 +91,10 @@ impl ObjectIndex {
             labels,
             fields,
             controller,
+            owned: meta["ownerReferences"]
+                .as_array()
+                .is_some_and(|refs| !refs.is_empty()),
+            marked: meta["deletionTimestamp"].is_string(),
         }
     }
 
