@@ -82,7 +82,7 @@ fn a_pod_recreated_on_another_node_moves_on_the_board() {
 
     // Same name, another node (as a StatefulSet's pod would come back): the board must draw it
     // on the new node only, not on both.
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "delete",
         "pod",
         "mover",
@@ -121,7 +121,7 @@ fn a_pod_recreated_on_another_node_moves_on_the_board() {
     );
 
     // Deleting it takes it off the board.
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "delete",
         "pod",
         "mover",

@@ -318,19 +318,8 @@ fn token_prints_an_exec_credential_and_kubeconfig_writes_a_context_that_uses_it(
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
-    let view = |args: &[&str]| {
-        let out = Command::new("kubectl")
-            .env("KUBECONFIG", &kubeconfig)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let kubectl = test_harness::Kubectl::new(&kubeconfig, home.path().join("kube-cache"));
+    let view = |args: &[&str]| kubectl.ok(args);
     let current = view(&["config", "current-context"]);
     assert_eq!(
         current.trim(),
@@ -463,11 +452,12 @@ fn the_console_and_kubectl_reach_a_cluster_with_the_consoles_own_eks_tokens() {
     config["clusters"][0]["cluster"]["server"] = endpoint.into();
     config["clusters"][0]["cluster"]["certificate-authority-data"] = ca.into();
     std::fs::write(&kubeconfig, serde_yaml::to_string(&config).unwrap()).unwrap();
+    // The exec plugin (this console) finds its AWS settings under HOME.
+    let runner = test_harness::Kubectl::new(&kubeconfig, home.path().join("kube-cache"));
     let kubectl = |args: &[&str]| {
-        let out = Command::new("kubectl")
-            .env("KUBECONFIG", &kubeconfig)
+        let out = runner
+            .command(args)
             .env("HOME", home.path())
-            .args(args)
             .output()
             .unwrap();
         assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));

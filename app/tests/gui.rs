@@ -421,7 +421,7 @@ fn dragging_the_sum_chip_to_the_linux_lane_moves_sum_onto_linux() {
         let rect = chip.rect();
         assert!(rect.left() >= linux_lane.left() && rect.right() <= linux_lane.right() + 0.5);
     }
-    let pods = cluster.kubectl(&[
+    let pods = cluster.kubectl().ok(&[
         "get",
         "pods",
         "-n",
@@ -487,7 +487,7 @@ fn dragging_the_sum_chip_back_onto_the_monolith_returns_it() {
         },
     );
     assert_eq!(
-        cluster.kubectl(&[
+        cluster.kubectl().ok(&[
             "get",
             "deployments",
             "-n",
@@ -530,7 +530,7 @@ fn a_chip_opens_its_move_without_a_mouse_drag_and_a_cancelled_plan_changes_nothi
         |h| h.state().moves.planned.is_none(),
     );
     assert_eq!(
-        cluster.kubectl(&[
+        cluster.kubectl().ok(&[
             "get",
             "deployments",
             "-n",
@@ -570,7 +570,7 @@ fn a_move_left_by_a_stopped_console_is_shown_and_rolled_back_from_the_window() {
     });
     harness.get_by_label_contains("Remove created objects: done");
     assert_eq!(
-        cluster.kubectl(&[
+        cluster.kubectl().ok(&[
             "get",
             "deployments",
             "-n",
@@ -673,7 +673,7 @@ fn once_the_monolith_serves_nothing_the_window_retires_it_in_two_confirmed_stage
         },
     );
     assert_eq!(
-        cluster.kubectl(&[
+        cluster.kubectl().ok(&[
             "get",
             "deployments",
             "-n",
@@ -730,7 +730,9 @@ fn the_eks_view_lists_clusters_with_their_node_groups_os_and_scaling() {
 fn the_readiness_window_shows_each_finding_with_its_evidence_and_fix() {
     let cluster = TestCluster::start(false);
     let windows = cluster.nodes_of("windows");
-    cluster.kubectl(&["taint", "nodes", &windows[0], "os=windows:NoSchedule-"]);
+    cluster
+        .kubectl()
+        .ok(&["taint", "nodes", &windows[0], "os=windows:NoSchedule-"]);
     let mut harness = open(&cluster, cluster.kubeconfig.clone());
     step_until(
         &mut harness,
@@ -752,7 +754,9 @@ fn the_readiness_window_shows_each_finding_with_its_evidence_and_fix() {
     ));
     harness.get_by_label_contains("no EKS API for this cluster");
     // Put the taint back, check again: nothing left to warn about.
-    cluster.kubectl(&["taint", "nodes", &windows[0], "os=windows:NoSchedule"]);
+    cluster
+        .kubectl()
+        .ok(&["taint", "nodes", &windows[0], "os=windows:NoSchedule"]);
     harness.get_by_label("Check").click();
     step_until(
         &mut harness,
@@ -791,7 +795,7 @@ fn the_eks_view_offers_to_retire_the_windows_group_once_no_workload_runs_there()
     // The monolith still runs on Windows: no offer, the count instead.
     harness.get_by_label("2 workload pod(s) on its nodes");
     assert!(harness.query_by_label("Scale to 0…").is_none());
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "-n",
         "calculator",
         "scale",

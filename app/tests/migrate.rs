@@ -65,7 +65,7 @@ fn served(answer: &Value, operation: &str) -> (String, String) {
 }
 
 fn node_os(cluster: &TestCluster, pod: &str, namespace: &str) -> String {
-    let node = cluster.kubectl(&[
+    let node = cluster.kubectl().ok(&[
         "get",
         "pod",
         pod,
@@ -74,7 +74,7 @@ fn node_os(cluster: &TestCluster, pod: &str, namespace: &str) -> String {
         "-o",
         "jsonpath={.spec.nodeName}",
     ]);
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "get",
         "node",
         &node,
@@ -84,7 +84,7 @@ fn node_os(cluster: &TestCluster, pod: &str, namespace: &str) -> String {
 }
 
 fn monolith_env(cluster: &TestCluster) -> String {
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "get",
         "deployment",
         "monolith",
@@ -96,7 +96,7 @@ fn monolith_env(cluster: &TestCluster) -> String {
 }
 
 fn names(cluster: &TestCluster, kind: &str) -> String {
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "get",
         kind,
         "-n",
@@ -209,7 +209,7 @@ fn sum_moves_to_linux_and_back_with_no_failed_request() {
     assert_eq!(node_os(&cluster, &pod, "calculator"), "linux");
     assert_eq!(served(&answer, "division").1, "2");
     assert!(monolith_env(&cluster).contains("SUM_SERVICE_URL"));
-    let events = cluster.kubectl(&[
+    let events = cluster.kubectl().ok(&[
         "get",
         "events",
         "-n",
@@ -282,7 +282,7 @@ fn a_move_whose_image_cannot_start_rolls_back_and_leaves_nothing_behind() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(!monolith_env(&cluster).contains("SUM_SERVICE_URL"));
-    let annotations = cluster.kubectl(&[
+    let annotations = cluster.kubectl().ok(&[
         "get",
         "deployment",
         "monolith",
@@ -296,7 +296,7 @@ fn a_move_whose_image_cannot_start_rolls_back_and_leaves_nothing_behind() {
         "{annotations}"
     );
     assert_eq!(names(&cluster, "leases"), "");
-    let events = cluster.kubectl(&[
+    let events = cluster.kubectl().ok(&[
         "get",
         "events",
         "-n",
@@ -361,11 +361,14 @@ fn a_user_without_patch_on_deployments_is_refused_at_the_preflight() {
         "nothing was created"
     );
     // kubectl agrees: the local cluster answers access reviews as a real server does.
-    let can = Command::new("kubectl")
-        .env("KUBECONFIG", &dev)
-        .args(["auth", "can-i", "patch", "deployments", "-n", "calculator"])
-        .output()
-        .unwrap();
+    let can = cluster.kubectl().as_user(&dev).run(&[
+        "auth",
+        "can-i",
+        "patch",
+        "deployments",
+        "-n",
+        "calculator",
+    ]);
     assert_eq!(String::from_utf8_lossy(&can.stdout).trim(), "no");
 }
 
@@ -597,7 +600,7 @@ services:
 ",
     )
     .unwrap();
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "rollout",
         "status",
         "deployment/legacy-store",
@@ -615,7 +618,7 @@ services:
         "{out}"
     );
     assert!(out.contains("completed"), "{out}");
-    let answer: Value = serde_json::from_str(&cluster.kubectl(&[
+    let answer: Value = serde_json::from_str(&cluster.kubectl().ok(&[
         "get",
         "--raw",
         "/api/v1/namespaces/shop/services/storefront:web/proxy/api/calculate?a=6&b=3",
@@ -632,7 +635,7 @@ services:
         &["--plan", &plan, "adder", "--to", "monolith", "--yes"],
     );
     assert_eq!(
-        cluster.kubectl(&[
+        cluster.kubectl().ok(&[
             "get",
             "deployments",
             "-n",

@@ -8,7 +8,7 @@
 mod support;
 
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::TestCluster;
 use support::moto::{Moto, url_in_child};
@@ -42,15 +42,11 @@ fn console(cluster: &TestCluster, args: &[&str]) -> Output {
 }
 
 fn wait_until(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    test_harness::wait_for(seconds, what, || done().then_some(()));
 }
 
 fn nodes_of_group(cluster: &TestCluster, group: &str) -> Vec<String> {
-    let out = cluster.kubectl(&[
+    let out = cluster.kubectl().ok(&[
         "get",
         "nodes",
         "-l",
@@ -173,7 +169,9 @@ fn node_groups_are_added_and_retired_only_once_no_workload_runs_there() {
         nodes_of_group(&cluster, "windows-2025").len() == 1
     });
     let node = nodes_of_group(&cluster, "windows-2025")[0].clone();
-    let taints = cluster.kubectl(&["get", "node", &node, "-o", "jsonpath={.spec.taints}"]);
+    let taints = cluster
+        .kubectl()
+        .ok(&["get", "node", &node, "-o", "jsonpath={.spec.taints}"]);
     assert!(
         taints.contains("\"key\":\"os\"") && taints.contains("\"value\":\"windows\""),
         "{taints}"
@@ -211,7 +209,7 @@ fn node_groups_are_added_and_retired_only_once_no_workload_runs_there() {
             "{said}"
         );
     }
-    let unchanged = cluster.kubectl(&[
+    let unchanged = cluster.kubectl().ok(&[
         "get",
         "nodes",
         "-o",
@@ -238,7 +236,7 @@ spec:
       containers: [{name: agent, image: "mcr.microsoft.com/windows/nanoserver:ltsc2022"}]
 "#,
     );
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "-n",
         "kube-system",
         "rollout",
@@ -263,7 +261,7 @@ spec:
     );
     // Once the monolith is gone from Windows, the group is drained and scaled to zero: EKS
     // says 0 and its nodes leave the cluster.
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "-n",
         "calculator",
         "scale",
@@ -273,7 +271,8 @@ spec:
     ]);
     wait_until("the monolith's pods to go", 30, || {
         cluster
-            .kubectl(&[
+            .kubectl()
+            .ok(&[
                 "-n",
                 "calculator",
                 "get",
@@ -388,7 +387,7 @@ fn the_drain_waits_for_the_disruption_budget_and_then_evicts() {
     let cluster = TestCluster::start(false);
     let linux = cluster.nodes_of("linux");
     // Two replicas, both on one Linux node (the other is cordoned), and a budget that needs both.
-    cluster.kubectl(&["cordon", &linux[1]]);
+    cluster.kubectl().ok(&["cordon", &linux[1]]);
     cluster.apply(
         r#"
 apiVersion: apps/v1
@@ -411,10 +410,12 @@ spec:
   selector: {matchLabels: {app: web}}
 "#,
     );
-    cluster.kubectl(&["rollout", "status", "deploy/web", "--timeout=60s"]);
-    cluster.kubectl(&["uncordon", &linux[1]]);
+    cluster
+        .kubectl()
+        .ok(&["rollout", "status", "deploy/web", "--timeout=60s"]);
+    cluster.kubectl().ok(&["uncordon", &linux[1]]);
     wait_until("the budget's status", 20, || {
-        cluster.kubectl(&[
+        cluster.kubectl().ok(&[
             "get",
             "pdb",
             "web",
@@ -449,7 +450,7 @@ spec:
     );
     assert!(message.contains("default/web-"), "{message}");
     assert_eq!(
-        cluster.kubectl(&[
+        cluster.kubectl().ok(&[
             "get",
             "node",
             &linux[0],
@@ -460,7 +461,7 @@ spec:
     );
     // With room in the budget, one goes, its replacement lands on the other node, then the
     // second goes.
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "patch",
         "pdb",
         "web",
@@ -478,7 +479,7 @@ spec:
         ))
         .unwrap();
     assert_eq!(evicted, 2, "{:?}", seen.lock().unwrap());
-    let placed = cluster.kubectl(&[
+    let placed = cluster.kubectl().ok(&[
         "get",
         "pods",
         "-l",

@@ -106,11 +106,11 @@ fn a_fresh_local_cluster_is_ready_and_eks_checks_are_skipped_without_the_eks_api
 fn no_linux_nodes_fails_and_one_warns() {
     let cluster = TestCluster::start(false);
     let linux = cluster.nodes_of("linux");
-    cluster.kubectl(&["delete", "node", &linux[0]]);
+    cluster.kubectl().ok(&["delete", "node", &linux[0]]);
     let (report, ok) = check(&cluster, &[]);
     assert!(ok, "a warning alone does not fail the check");
     assert_eq!(severity(&report, "linux-nodes"), "warning");
-    cluster.kubectl(&["delete", "node", &linux[1]]);
+    cluster.kubectl().ok(&["delete", "node", &linux[1]]);
     let (report, ok) = check(&cluster, &[]);
     assert!(!ok);
     let linux_nodes = finding(&report, "linux-nodes");
@@ -132,7 +132,7 @@ fn no_linux_nodes_fails_and_one_warns() {
 #[test]
 fn windows_ipam_off_or_a_node_without_pod_addresses_fails() {
     let cluster = TestCluster::start(false);
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "-n",
         "kube-system",
         "patch",
@@ -163,11 +163,13 @@ fn windows_ipam_off_or_a_node_without_pod_addresses_fails() {
         .trim_start_matches("kubectl ")
         .to_owned();
     let args = shell_words(&patch);
-    cluster.kubectl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    cluster
+        .kubectl()
+        .ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(severity(&check(&cluster, &[]).0, "windows-ipam"), "passed");
 
     let node = cluster.nodes_of("windows")[0].clone();
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "patch",
         "node",
         &node,
@@ -212,7 +214,9 @@ fn shell_words(line: &str) -> Vec<String> {
 fn windows_nodes_without_the_expected_taint_warn() {
     let cluster = TestCluster::start(false);
     let windows = cluster.nodes_of("windows");
-    cluster.kubectl(&["taint", "nodes", &windows[0], "os=windows:NoSchedule-"]);
+    cluster
+        .kubectl()
+        .ok(&["taint", "nodes", &windows[0], "os=windows:NoSchedule-"]);
     let (report, ok) = check(&cluster, &[]);
     assert!(ok);
     assert_eq!(severity(&report, "windows-taint"), "warning");
@@ -312,7 +316,9 @@ spec:
     );
     // Without the taint, the plain one could land there too.
     for node in cluster.nodes_of("windows") {
-        cluster.kubectl(&["taint", "nodes", &node, "os=windows:NoSchedule-"]);
+        cluster
+            .kubectl()
+            .ok(&["taint", "nodes", &node, "os=windows:NoSchedule-"]);
     }
     let found = evidence(&check(&cluster, &[]).0, "os-selectors");
     assert!(found.contains("default/plain-web (Deployment)"), "{found}");
@@ -412,7 +418,7 @@ spec:
             .unwrap()
             .contains("enable-windows-prefix-delegation")
     );
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "-n",
         "kube-system",
         "patch",
@@ -453,7 +459,7 @@ spec:
     );
     // A Linux-only image cannot start on Windows: the rollout stops on the first Windows node,
     // which is left without a ready daemon.
-    cluster.kubectl(&[
+    cluster.kubectl().ok(&[
         "-n",
         "kube-system",
         "set",

@@ -3,36 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use local_cluster::{ClusterConfig, LocalCluster};
-
-fn kubectl(kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new("kubectl")
-        .env("KUBECONFIG", kubeconfig)
-        .arg("--cache-dir")
-        .arg(kubeconfig.with_extension("cache"))
-        .args(args)
-        .output()
-        .expect("run kubectl")
-}
-
-fn ok(kubeconfig: &Path, args: &[&str]) -> String {
-    let out = kubectl(kubeconfig, args);
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn denied(kubeconfig: &Path, args: &[&str]) -> String {
-    let out = kubectl(kubeconfig, args);
-    assert!(!out.status.success(), "kubectl {args:?} should be denied");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use test_harness::Kubectl;
 
 #[test]
 fn a_viewer_bound_in_one_namespace_reads_there_and_nowhere_else() {
@@ -41,19 +13,21 @@ fn a_viewer_bound_in_one_namespace_reads_there_and_nowhere_else() {
     let cluster = runtime
         .block_on(LocalCluster::start(ClusterConfig::default()))
         .unwrap();
-    let admin = dir.path().join("admin");
-    std::fs::write(&admin, cluster.kubeconfig()).unwrap();
-    let viewer = dir.path().join("viewer");
-    std::fs::write(&viewer, cluster.add_user("jane", &["developers"])).unwrap();
+    let admin_config = dir.path().join("admin");
+    std::fs::write(&admin_config, cluster.kubeconfig()).unwrap();
+    let viewer_config = dir.path().join("viewer");
+    std::fs::write(&viewer_config, cluster.add_user("jane", &["developers"])).unwrap();
+    let admin = Kubectl::new(&admin_config, dir.path().join("kube-cache"));
+    let viewer = admin.as_user(&viewer_config);
 
     // The bootstrap policy is there, as on any cluster.
-    let roles = ok(&admin, &["get", "clusterroles"]);
+    let roles = admin.ok(&["get", "clusterroles"]);
     for role in ["cluster-admin", "view", "edit"] {
         assert!(roles.contains(role), "{roles}");
     }
 
     // Nothing is granted yet, and the user can ask what it may do, as on any cluster.
-    let out = kubectl(&viewer, &["auth", "can-i", "list", "pods", "-n", "default"]);
+    let out = viewer.run(&["auth", "can-i", "list", "pods", "-n", "default"]);
     assert_eq!(
         (
             out.status.code(),
@@ -61,15 +35,15 @@ fn a_viewer_bound_in_one_namespace_reads_there_and_nowhere_else() {
         ),
         (Some(1), "no")
     );
-    let whoami = ok(&viewer, &["auth", "whoami", "-o", "json"]);
+    let whoami = viewer.ok(&["auth", "whoami", "-o", "json"]);
     let whoami: serde_json::Value = serde_json::from_str(&whoami).unwrap();
     assert_eq!(whoami["status"]["userInfo"]["username"], "jane");
     assert_eq!(
         whoami["status"]["userInfo"]["groups"],
         serde_json::json!(["developers", "system:authenticated"])
     );
-    assert_eq!(ok(&admin, &["auth", "can-i", "*", "*"]).trim(), "yes");
-    let err = denied(&viewer, &["get", "pods", "-n", "default"]);
+    assert_eq!(admin.ok(&["auth", "can-i", "*", "*"]).trim(), "yes");
+    let err = viewer.fails(&["get", "pods", "-n", "default"]);
     assert!(
         err.contains(
             r#"pods is forbidden: User "jane" cannot list resource "pods" in API group "" in the namespace "default""#
@@ -97,22 +71,19 @@ subjects:
 "#,
     )
     .unwrap();
-    ok(&admin, &["apply", "-f", &binding.to_string_lossy()]);
+    admin.ok(&["apply", "-f", &binding.to_string_lossy()]);
 
-    ok(&viewer, &["get", "pods", "-n", "default"]);
-    ok(&viewer, &["get", "services", "kubernetes", "-n", "default"]);
+    viewer.ok(&["get", "pods", "-n", "default"]);
+    viewer.ok(&["get", "services", "kubernetes", "-n", "default"]);
     // `can-i` answers from the same rules the server enforces, subresources included.
     let can = |args: &[&str]| {
-        let out = kubectl(&viewer, &[&["auth", "can-i"], args].concat());
+        let out = viewer.run(&[&["auth", "can-i"], args].concat());
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
     assert_eq!(can(&["list", "pods", "-n", "default"]), "yes");
     assert_eq!(can(&["get", "pods/log", "-n", "default"]), "yes");
     // Impersonation is refused rather than answered with the caller's own rights.
-    let out = kubectl(
-        &admin,
-        &["auth", "can-i", "delete", "nodes", "--as", "someone"],
-    );
+    let out = admin.run(&["auth", "can-i", "delete", "nodes", "--as", "someone"]);
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("impersonation (impersonate-user) is not supported"),
@@ -125,7 +96,7 @@ subjects:
     assert_eq!(can(&["list", "pods", "-n", "kube-system"]), "no");
     assert_eq!(can(&["delete", "services", "-n", "default"]), "no");
     assert_eq!(can(&["patch", "deployments.apps", "-n", "default"]), "no");
-    let list = ok(&viewer, &["auth", "can-i", "--list", "-n", "default"]);
+    let list = viewer.ok(&["auth", "can-i", "--list", "-n", "default"]);
     let pods_line = list
         .lines()
         .find(|l| l.split_whitespace().next() == Some("pods"))
@@ -136,30 +107,27 @@ subjects:
             .any(|l| l.starts_with("selfsubjectaccessreviews.authorization.k8s.io")),
         "{list}"
     );
-    let err = denied(&viewer, &["get", "nodes"]);
+    let err = viewer.fails(&["get", "nodes"]);
     assert!(
         err.contains(
             r#"nodes is forbidden: User "jane" cannot list resource "nodes" in API group "" at the cluster scope"#
         ),
         "{err}"
     );
-    let err = denied(&viewer, &["get", "pods", "-n", "kube-system"]);
+    let err = viewer.fails(&["get", "pods", "-n", "kube-system"]);
     assert!(err.contains(r#"in the namespace "kube-system""#), "{err}");
-    let err = denied(
-        &viewer,
-        &["delete", "service", "kubernetes", "-n", "default"],
-    );
+    let err = viewer.fails(&["delete", "service", "kubernetes", "-n", "default"]);
     assert!(
         err.contains(
             r#"services "kubernetes" is forbidden: User "jane" cannot delete resource "services" in API group "" in the namespace "default""#
         ),
         "{err}"
     );
-    let err = denied(&viewer, &["get", "secrets", "-n", "default"]);
+    let err = viewer.fails(&["get", "secrets", "-n", "default"]);
     assert!(err.contains(r#"cannot list resource "secrets""#), "{err}");
 
     // Removing the binding takes the access away again.
-    ok(&admin, &["delete", "-f", &binding.to_string_lossy()]);
-    denied(&viewer, &["get", "pods", "-n", "default"]);
+    admin.ok(&["delete", "-f", &binding.to_string_lossy()]);
+    viewer.fails(&["get", "pods", "-n", "default"]);
     runtime.block_on(cluster.shutdown());
 }

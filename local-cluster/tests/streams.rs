@@ -48,7 +48,7 @@ fn start() -> Cluster {
 #[test]
 fn exec_runs_the_command_with_the_containers_environment_and_exit_code() {
     let cluster = start();
-    let out = cluster.kubectl(&[
+    let out = cluster.run(&[
         "exec",
         "calc",
         "--",
@@ -64,11 +64,11 @@ fn exec_runs_the_command_with_the_containers_environment_and_exit_code() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
 
     // kubectl exits with the command's own code.
-    let out = cluster.kubectl(&["exec", "calc", "--", "sh", "-c", "exit 3"]);
+    let out = cluster.run(&["exec", "calc", "--", "sh", "-c", "exit 3"]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
 
     // Standard input reaches the command, and its end closes it.
-    let out = cluster.kubectl_stdin(&["exec", "-i", "calc", "--", "wc", "-l"], "a\nb\nc\n");
+    let out = cluster.run_stdin(&["exec", "-i", "calc", "--", "wc", "-l"], "a\nb\nc\n");
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
 
@@ -114,7 +114,7 @@ fn kubectl_cp_copies_into_and_out_of_a_pod() {
 #[test]
 fn kubectl_attach_streams_the_containers_output_until_it_ends() {
     let cluster = start();
-    let attach = cluster.spawn_kubectl(&["attach", "calc", "-c", "calculator"]);
+    let attach = cluster.spawn(&["attach", "calc", "-c", "calculator"]);
     // Attached before the pod goes: kubectl says so on stderr once the stream is open. Give
     // it the time a first connection takes, then stop the pod.
     std::thread::sleep(std::time::Duration::from_secs(2));
@@ -169,7 +169,7 @@ async fn kube_rs_port_forward_reaches_the_pods_port() {
 fn kubectl_port_forward_carries_connections_to_the_pod() {
     use std::io::{BufRead, BufReader, Read, Write};
     let cluster = start();
-    let mut forward = cluster.spawn_kubectl(&["port-forward", "pod/calc", ":3000", ":3999"]);
+    let mut forward = cluster.spawn(&["port-forward", "pod/calc", ":3000", ":3999"]);
     // kubectl prints one line per listener: "Forwarding from 127.0.0.1:PORT -> 3000".
     let mut lines = BufReader::new(forward.stdout.take().unwrap()).lines();
     let mut local = std::collections::HashMap::new();

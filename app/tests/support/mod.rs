@@ -15,6 +15,7 @@ use hybrid_console::backend::{Backend, ConnectionStatus, Event};
 use hybrid_console::model::ClusterSnapshot;
 use local_cluster::kubelet::Launcher;
 use local_cluster::{ClusterConfig, LocalCluster};
+use test_harness::Kubectl;
 
 /// A running local cluster on its own runtime.
 pub struct TestCluster {
@@ -38,13 +39,7 @@ fn launcher() -> Launcher {
     }
 }
 
-/// A port on 127.0.0.1 that nothing listens on (free when asked).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+pub use test_harness::free_port;
 
 impl TestCluster {
     /// 2 Windows + 2 Linux nodes; with the calculator monolith deployed and Ready if asked.
@@ -223,34 +218,21 @@ subjects:
         self.dir.path()
     }
 
-    /// Runs the real kubectl against the cluster; asserts success and returns stdout.
-    pub fn kubectl(&self, args: &[&str]) -> String {
-        let output = Command::new("kubectl")
-            .env("KUBECONFIG", &self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.path("kube-cache"))
-            .args(args)
-            .output()
-            .expect("run kubectl");
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+    /// The real kubectl against the cluster, from the workspace's shared test harness.
+    pub fn kubectl(&self) -> Kubectl {
+        Kubectl::new(&self.kubeconfig, self.path("kube-cache"))
     }
 
     /// `kubectl apply -f -` with `manifest`.
     pub fn apply(&self, manifest: &str) {
         let path = self.path(&format!("manifest-{}.yaml", free_port()));
         std::fs::write(&path, manifest).expect("write manifest");
-        self.kubectl(&["apply", "-f", &path.to_string_lossy()]);
+        self.kubectl().ok(&["apply", "-f", &path.to_string_lossy()]);
     }
 
     /// Node names by OS label, sorted.
     pub fn nodes_of(&self, os: &str) -> Vec<String> {
-        let out = self.kubectl(&[
+        let out = self.kubectl().ok(&[
             "get",
             "nodes",
             "-l",
@@ -279,7 +261,7 @@ subjects:
             .expect("start hybrid-console");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let record = self.kubectl(&[
+            let record = self.kubectl().ok(&[
                 "get",
                 "deployment",
                 "monolith",

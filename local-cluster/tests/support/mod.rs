@@ -1,11 +1,16 @@
-//! Runs the real `local-cluster` binary and drives it with the real kubectl.
+//! Runs the real `local-cluster` binary and drives it with the real kubectl (the workspace's
+//! shared [`test_harness::Kubectl`]: a `Cluster` derefs to it, so `cluster.ok(..)`,
+//! `cluster.fails(..)`, `cluster.json(..)` and `cluster.spawn(..)` run kubectl against it).
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
+use std::ops::Deref;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use test_harness::Kubectl;
 
 /// A running `local-cluster up`, stopped (SIGTERM) when dropped.
 pub struct Cluster {
@@ -14,7 +19,16 @@ pub struct Cluster {
     pub url: String,
     /// The kubeconfig it wrote.
     pub kubeconfig: PathBuf,
+    kubectl: Kubectl,
     dir: tempfile::TempDir,
+}
+
+impl Deref for Cluster {
+    type Target = Kubectl;
+
+    fn deref(&self) -> &Kubectl {
+        &self.kubectl
+    }
 }
 
 impl Cluster {
@@ -41,6 +55,7 @@ impl Cluster {
         let mut cluster = Cluster {
             child,
             url: String::new(),
+            kubectl: Kubectl::new(&kubeconfig, dir.path().join("kube-cache")),
             kubeconfig,
             dir,
         };
@@ -64,100 +79,6 @@ impl Cluster {
     /// A path inside the test's temporary directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new("kubectl");
-        command
-            .env("KUBECONFIG", &self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("kube-cache"))
-            .args(args);
-        command
-    }
-
-    /// Runs kubectl and returns its output, whatever the exit status.
-    pub fn kubectl(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run kubectl")
-    }
-
-    /// Starts kubectl without waiting for it, its output piped.
-    pub fn spawn_kubectl(&self, args: &[&str]) -> Child {
-        self.command(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run kubectl")
-    }
-
-    /// Runs kubectl with `input` on stdin.
-    pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run kubectl");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-        child.wait_with_output().expect("kubectl output")
-    }
-
-    /// Runs kubectl, asserts success, returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
-        let output = self.kubectl(args);
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    /// Runs kubectl with stdin, asserts success, returns stdout.
-    pub fn ok_stdin(&self, args: &[&str], input: &str) -> String {
-        let output = self.kubectl_stdin(args, input);
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    /// Runs kubectl, asserts failure, returns stderr.
-    pub fn fails(&self, args: &[&str]) -> String {
-        let output = self.kubectl(args);
-        assert!(
-            !output.status.success(),
-            "kubectl {args:?} should have failed"
-        );
-        String::from_utf8_lossy(&output.stderr).into_owned()
-    }
-
-    /// Runs kubectl with stdin, asserts failure, returns stderr.
-    pub fn fails_stdin(&self, args: &[&str], input: &str) -> String {
-        let output = self.kubectl_stdin(args, input);
-        assert!(
-            !output.status.success(),
-            "kubectl {args:?} should have failed"
-        );
-        String::from_utf8_lossy(&output.stderr).into_owned()
-    }
-
-    /// `kubectl ... -o json` parsed.
-    pub fn json(&self, args: &[&str]) -> serde_json::Value {
-        let mut all = args.to_vec();
-        all.extend(["-o", "json"]);
-        serde_json::from_str(&self.ok(&all)).expect("kubectl printed JSON")
     }
 
     /// A kube-rs client from the kubeconfig.
@@ -201,17 +122,7 @@ impl Cluster {
         what: &str,
         mut check: impl FnMut(&Cluster) -> Option<T>,
     ) -> T {
-        let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
-        loop {
-            if let Some(value) = check(self) {
-                return value;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out after {seconds} s waiting for {what}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        test_harness::wait_for(seconds, what, || check(self))
     }
 
     /// PIDs of the processes this cluster started (its children).
