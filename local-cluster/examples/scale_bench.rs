@@ -103,6 +103,10 @@ async fn main() -> anyhow::Result<()> {
     let pods = args.get(1).copied().unwrap_or(150_000);
     let rate = args.get(2).copied().unwrap_or(2_000);
     let seconds = args.get(3).copied().unwrap_or(10);
+    anyhow::ensure!(
+        nodes >= 10 && pods > 0,
+        "usage: scale_bench [NODES (at least 10)] [PODS (at least 1)] [CHANGES_PER_SECOND] [SECONDS]"
+    );
     let dir = tempfile::tempdir()?;
     let kubeconfig = dir.path().join("kubeconfig");
     let windows = nodes / 10;
