@@ -1,0 +1,434 @@
+//! One pod on one node, as a kubelet's pod worker runs it: pull (or fail to, on the wrong OS),
+//! create and start each container, probe it, restart it with back-off, and stop it gracefully
+//! once it has left the Service endpoints.
+//!
+//! The worker's loop and its reactions live here; [`start`] makes containers run (pull,
+//! environment, process or simulation, probes) and [`stop`] ends them gracefully. The status
+//! the worker reports is [`super::status::pod_status`] of what it knows.
+
+mod start;
+mod stop;
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::Shared;
+use super::images::{Image, ImageKind};
+use super::probes::ProbeKind;
+use super::process::{self, ContainerProcess};
+use super::status::{ContainerView, PodView, pod_status};
+use crate::errors::report;
+use crate::events::EventType;
+use crate::registry::{Part, WriteOptions, now};
+use crate::resources;
+
+/// Longest crash-loop back-off, as on a real kubelet.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+enum Internal {
+    Exited {
+        container: usize,
+        instance: u64,
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    Probe {
+        container: usize,
+        instance: u64,
+        kind: ProbeKind,
+        result: Result<(), String>,
+    },
+}
+
+#[derive(Default)]
+struct ProbeCount {
+    successes: u32,
+    failures: u32,
+}
+
+struct Container {
+    spec: Value,
+    name: String,
+    image: Image,
+    restart_count: i64,
+    state: Value,
+    last_state: Value,
+    ready: bool,
+    started: bool,
+    process: Option<ContainerProcess>,
+    container_id: String,
+    next_action: Option<Instant>,
+    pull_failures: u32,
+    in_pull_backoff: bool,
+    instance: u64,
+    readiness: ProbeCount,
+    liveness: ProbeCount,
+    probes: Vec<tokio::task::JoinHandle<()>>,
+    started_at: String,
+}
+
+impl Container {
+    fn waiting(&mut self, reason: &str, message: Option<String>) {
+        let mut waiting = json!({"reason": reason});
+        if let Some(m) = message {
+            waiting["message"] = json!(m);
+        }
+        self.state = json!({"waiting": waiting});
+        self.ready = false;
+    }
+
+    fn stop_probes(&mut self) {
+        for probe in self.probes.drain(..) {
+            probe.abort();
+        }
+    }
+}
+
+/// A pod worker; lives from the pod's binding to its deletion.
+pub(super) struct PodWorker {
+    shared: Arc<Shared>,
+    namespace: String,
+    name: String,
+    uid: String,
+    pod: Value,
+    containers: Vec<Container>,
+    ip: Option<Ipv4Addr>,
+    start_time: String,
+    sender: mpsc::UnboundedSender<Internal>,
+    receiver: mpsc::UnboundedReceiver<Internal>,
+}
+
+fn random_id() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+impl PodWorker {
+    pub(super) fn new(shared: Arc<Shared>, pod: Value) -> PodWorker {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        let containers = pod["spec"]["containers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|spec| {
+                let image = Image::resolve(spec["image"].as_str().unwrap_or_default());
+                Container {
+                    name: text(&spec["name"]),
+                    spec,
+                    image,
+                    restart_count: 0,
+                    state: json!({"waiting": {"reason": "ContainerCreating"}}),
+                    last_state: json!({}),
+                    ready: false,
+                    started: false,
+                    process: None,
+                    container_id: String::new(),
+                    next_action: Some(Instant::now()),
+                    pull_failures: 0,
+                    in_pull_backoff: false,
+                    instance: 0,
+                    readiness: ProbeCount::default(),
+                    liveness: ProbeCount::default(),
+                    probes: Vec::new(),
+                    started_at: String::new(),
+                }
+            })
+            .collect();
+        let (sender, receiver) = mpsc::unbounded_channel();
+        PodWorker {
+            namespace: text(&pod["metadata"]["namespace"]),
+            name: text(&pod["metadata"]["name"]),
+            uid: text(&pod["metadata"]["uid"]),
+            shared,
+            pod,
+            containers,
+            ip: None,
+            start_time: now(),
+            sender,
+            receiver,
+        }
+    }
+
+    fn event(&self, kind: EventType, reason: &str, message: &str, container: Option<&str>) {
+        let path = container.map(|c| format!("spec.containers{{{c}}}"));
+        self.shared.recorder.record(
+            resources::pods(),
+            &self.pod,
+            kind,
+            reason,
+            message,
+            path.as_deref(),
+        );
+    }
+
+    fn terminating(&self) -> bool {
+        self.pod["metadata"]["deletionTimestamp"].is_string()
+    }
+
+    /// Runs the pod until it is deleted or the cluster stops.
+    pub(super) async fn run(
+        mut self,
+        mut updates: watch::Receiver<Option<Value>>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        if !self.terminating() {
+            // The sandbox: the pod's own loopback address.
+            self.ip = self.shared.addresses.allocate();
+            if self.ip.is_none() {
+                self.event(
+                    EventType::Warning,
+                    "FailedCreatePodSandBox",
+                    "Failed to create pod sandbox: no free pod IP left on this cluster",
+                    None,
+                );
+            }
+            let delay = self.shared.config.simulated_start;
+            for c in &mut self.containers {
+                if c.image.kind == ImageKind::Simulated {
+                    c.next_action = Some(Instant::now() + delay);
+                }
+            }
+            self.write_status();
+        }
+        loop {
+            if self.terminating() {
+                self.terminate(&mut shutdown).await;
+                return;
+            }
+            let wake = self.containers.iter().filter_map(|c| c.next_action).min();
+            tokio::select! {
+                changed = updates.changed() => {
+                    let latest = updates.borrow().clone();
+                    match (changed, latest) {
+                        (Ok(()), Some(pod)) => self.pod = pod,
+                        // Deleted outright (grace period 0) or the kubelet is going away.
+                        _ => {
+                            self.kill_all(Duration::from_secs(2)).await;
+                            self.release();
+                            return;
+                        }
+                    }
+                }
+                Some(message) = self.receiver.recv() => self.handle(message),
+                _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => self.act().await,
+                _ = shutdown.changed() => {
+                    self.kill_all(Duration::from_secs(2)).await;
+                    self.release();
+                    return;
+                }
+            }
+            self.write_status();
+        }
+    }
+
+    /// Performs every container action that is due.
+    async fn act(&mut self) {
+        let now_instant = Instant::now();
+        for index in 0..self.containers.len() {
+            if self.containers[index]
+                .next_action
+                .is_some_and(|t| t <= now_instant)
+            {
+                self.containers[index].next_action = None;
+                self.start_container(index).await;
+            }
+        }
+    }
+
+    fn handle(&mut self, message: Internal) {
+        match message {
+            Internal::Exited {
+                container,
+                instance,
+                code,
+                signal,
+            } => {
+                let Some(c) = self.containers.get_mut(container) else {
+                    return;
+                };
+                if c.instance != instance {
+                    return;
+                }
+                c.process = None;
+                let name = c.spec["name"].as_str().unwrap_or_default().to_owned();
+                self.shared
+                    .processes
+                    .stopped(&self.namespace, &self.name, &name);
+                c.stop_probes();
+                c.ready = false;
+                let code = code.unwrap_or(128 + signal.unwrap_or(9));
+                let reason = if code == 0 { "Completed" } else { "Error" };
+                c.state = json!({"terminated": {
+                    "exitCode": code, "reason": reason, "startedAt": c.started_at, "finishedAt": now(), "containerID": c.container_id,
+                }});
+                self.shared
+                    .logs
+                    .end_instance(&self.namespace, &self.name, &c.name);
+                if !self.terminating() {
+                    let policy = self.pod["spec"]["restartPolicy"]
+                        .as_str()
+                        .unwrap_or("Always");
+                    if policy == "Always" || (policy == "OnFailure" && code != 0) {
+                        self.schedule_restart(container);
+                    }
+                }
+            }
+            Internal::Probe {
+                container,
+                instance,
+                kind,
+                result,
+            } => {
+                let Some(c) = self.containers.get_mut(container) else {
+                    return;
+                };
+                if c.instance != instance || c.process.is_none() {
+                    return;
+                }
+                let probe = c.spec[kind.field()].clone();
+                let success_threshold = probe["successThreshold"].as_u64().unwrap_or(1) as u32;
+                let failure_threshold = probe["failureThreshold"].as_u64().unwrap_or(3) as u32;
+                let name = c.name.clone();
+                let count = match kind {
+                    ProbeKind::Readiness => &mut c.readiness,
+                    ProbeKind::Liveness => &mut c.liveness,
+                };
+                match result {
+                    Ok(()) => {
+                        count.failures = 0;
+                        count.successes += 1;
+                        if kind == ProbeKind::Readiness && count.successes >= success_threshold {
+                            c.ready = true;
+                        }
+                    }
+                    Err(reason) => {
+                        count.successes = 0;
+                        count.failures += 1;
+                        let failed_out = count.failures >= failure_threshold;
+                        if kind == ProbeKind::Readiness && failed_out {
+                            c.ready = false;
+                        }
+                        let pid = c.process.as_ref().map(|p| p.pid);
+                        self.event(
+                            EventType::Warning,
+                            "Unhealthy",
+                            &format!("{} probe failed: {reason}", kind.title()),
+                            Some(&name),
+                        );
+                        if kind == ProbeKind::Liveness
+                            && failed_out
+                            && let Some(pid) = pid
+                        {
+                            self.event(
+                                EventType::Normal,
+                                "Killing",
+                                &format!(
+                                    "Container {name} failed liveness probe, will be restarted"
+                                ),
+                                Some(&name),
+                            );
+                            process::signal(pid, true);
+                            let grace = self.grace();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(grace).await;
+                                process::signal(pid, false);
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Restarts now the first time, then after 10 s, 20 s, 40 s … up to 5 minutes (CrashLoopBackOff).
+    fn schedule_restart(&mut self, index: usize) {
+        let initial = self.shared.config.crash_backoff;
+        let (namespace, name, uid) = (self.namespace.clone(), self.name.clone(), self.uid.clone());
+        let c = &mut self.containers[index];
+        c.last_state = c.state.clone();
+        let delay = if c.restart_count == 0 {
+            Duration::ZERO
+        } else {
+            (initial * (1u32 << (c.restart_count - 1).min(10) as u32)).min(MAX_BACKOFF)
+        };
+        c.restart_count += 1;
+        c.next_action = Some(Instant::now() + delay);
+        if delay > Duration::ZERO {
+            let container = c.name.clone();
+            c.waiting(
+                "CrashLoopBackOff",
+                Some(format!("back-off {}s restarting failed container={container} pod={name}_{namespace}({uid})", delay.as_secs())),
+            );
+            self.event(
+                EventType::Warning,
+                "BackOff",
+                &format!("Back-off restarting failed container {container} in pod {name}_{namespace}({uid})"),
+                Some(&container),
+            );
+        }
+    }
+
+    /// What [`status::pod_status`] makes the pod's status from.
+    fn view(&self) -> PodView {
+        PodView {
+            containers: self
+                .containers
+                .iter()
+                .map(|c| ContainerView {
+                    name: c.name.clone(),
+                    image: c.image.full_name(),
+                    image_id: c.image.digest(),
+                    started_once: c.started,
+                    ready: c.ready,
+                    state: c.state.clone(),
+                    last_state: c.last_state.clone(),
+                    restart_count: c.restart_count,
+                    container_id: c.container_id.clone(),
+                    restart_pending: c.next_action.is_some(),
+                })
+                .collect(),
+            restart_policy: self.pod["spec"]["restartPolicy"]
+                .as_str()
+                .map(str::to_owned),
+            pod_ip: self.ip.map(|i| i.to_string()),
+            host_ip: self.shared.node.ip.to_string(),
+            start_time: self.start_time.clone(),
+            terminating: self.terminating(),
+        }
+    }
+
+    /// Writes the pod status a kubelet would report for the containers' current state.
+    fn write_status(&self) {
+        let view = self.view();
+        report(
+            "update",
+            self.shared.registry.update_with(
+                resources::pods(),
+                &self.namespace,
+                &self.name,
+                Part::Status,
+                &WriteOptions::default(),
+                |old| {
+                    let mut next = old.clone();
+                    next["status"] = pod_status(&view, &old["status"], &now());
+                    Ok(next)
+                },
+            ),
+        );
+    }
+}
+
+impl Container {
+    fn kind_is_process(&self) -> bool {
+        self.image.kind == ImageKind::Calculator
+    }
+}
