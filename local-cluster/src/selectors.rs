@@ -1,7 +1,7 @@
 //! Label and field selectors, parsed from query strings the way the API server parses them.
 
 use crate::resources::ResourceKind;
-use crate::store::{ObjectIndex, selectable_fields};
+use crate::store::{LabelSource, ObjectIndex, selectable_fields};
 
 /// One requirement of a label selector.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,14 +48,18 @@ impl LabelSelector {
     }
 
     /// Whether `labels` satisfy every requirement.
-    pub fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &impl LabelSource) -> bool {
         self.0.iter().all(|r| match r {
-            LabelRequirement::Equals(k, v) => labels.get(k) == Some(v),
-            LabelRequirement::NotEquals(k, v) => labels.get(k) != Some(v),
-            LabelRequirement::In(k, vs) => labels.get(k).is_some_and(|x| vs.contains(x)),
-            LabelRequirement::NotIn(k, vs) => labels.get(k).is_none_or(|x| !vs.contains(x)),
-            LabelRequirement::Exists(k) => labels.contains_key(k),
-            LabelRequirement::DoesNotExist(k) => !labels.contains_key(k),
+            LabelRequirement::Equals(k, v) => labels.label(k) == Some(v.as_str()),
+            LabelRequirement::NotEquals(k, v) => labels.label(k) != Some(v.as_str()),
+            LabelRequirement::In(k, vs) => {
+                labels.label(k).is_some_and(|x| vs.iter().any(|v| v == x))
+            }
+            LabelRequirement::NotIn(k, vs) => {
+                labels.label(k).is_none_or(|x| !vs.iter().any(|v| v == x))
+            }
+            LabelRequirement::Exists(k) => labels.label(k).is_some(),
+            LabelRequirement::DoesNotExist(k) => labels.label(k).is_none(),
         })
     }
 

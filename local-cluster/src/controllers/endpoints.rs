@@ -79,7 +79,11 @@ fn reconcile(context: &Context, (namespace, name): &ObjectRef, service: &Value) 
         .list(
             resources::pods(),
             Some(namespace),
-            |index| wanted.iter().all(|(k, v)| index.labels.get(k) == Some(v)),
+            |index| {
+                wanted
+                    .iter()
+                    .all(|(k, v)| index.labels.get(k) == Some(v.as_str()))
+            },
             0,
             None,
         )
@@ -203,7 +207,7 @@ fn reconcile(context: &Context, (namespace, name): &ObjectRef, service: &Value) 
         .list(
             resources::endpointslices(),
             Some(namespace),
-            |index| index.labels.get(SERVICE_NAME_LABEL).map(String::as_str) == Some(name),
+            |index| index.labels.get(SERVICE_NAME_LABEL) == Some(name),
             0,
             None,
         )

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-pub use index::{ObjectIndex, selectable_fields};
+pub use index::{LabelSource, ObjectIndex, selectable_fields};
 
 use crate::resources::{RESOURCES, ResourceId, ResourceKind};
 
