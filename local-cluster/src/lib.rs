@@ -29,6 +29,7 @@ pub(crate) mod events;
 pub(crate) mod eviction;
 pub(crate) mod kubeconfig;
 pub mod kubelet;
+pub(crate) mod load;
 pub(crate) mod managed_fields;
 pub(crate) mod network;
 pub(crate) mod node_pool;
@@ -84,6 +85,11 @@ pub struct ClusterConfig {
     /// Follow this EKS cluster's managed node groups: their nodes replace the Windows and
     /// Linux node counts above.
     pub follow_eks: Option<eks_follow::FollowConfig>,
+    /// Simulated pods (bound, Running, Ready, no process) to add at start, spread over
+    /// namespaces `sim-NN` and over every node of both OSes.
+    pub simulated_pods: usize,
+    /// Simulated pod status changes per second (each flips a pod's readiness).
+    pub churn_per_second: usize,
 }
 
 impl Default for ClusterConfig {
@@ -101,6 +107,8 @@ impl Default for ClusterConfig {
             crash_backoff: Duration::from_secs(10),
             eks: None,
             follow_eks: None,
+            simulated_pods: 0,
+            churn_per_second: 0,
         }
     }
 }
@@ -132,6 +140,9 @@ pub enum StartError {
     /// Setting up the initial objects failed.
     #[error("cannot create the initial cluster objects: {0}")]
     Bootstrap(#[from] errors::ApiError),
+    /// The simulated pods asked for could not be added.
+    #[error("cannot add the simulated pods: {0}")]
+    Load(String),
     /// Every loopback address block is taken by other local clusters.
     #[error(
         "cannot claim loopback addresses for the cluster (are 64 local clusters running?): {0}"
@@ -287,7 +298,7 @@ impl LocalCluster {
                 follow,
             )));
         }
-        let cluster = LocalCluster {
+        let mut cluster = LocalCluster {
             url,
             kubeconfig,
             token,
@@ -306,6 +317,27 @@ impl LocalCluster {
         {
             cluster.shutdown().await;
             return Err(StartError::Calculator(e));
+        }
+        if config.simulated_pods > 0 {
+            let nodes: Vec<(String, String)> = cluster
+                .registry
+                .store
+                .list(resources::nodes(), None, |_| true, 0, None)
+                .items
+                .iter()
+                .map(|n| {
+                    let os = n.index.labels.get("kubernetes.io/os").unwrap_or("linux");
+                    (n.index.name.clone(), os.to_owned())
+                })
+                .collect();
+            let stored = load::add_simulated_pods(&cluster.registry, &nodes, config.simulated_pods)
+                .map_err(|e| StartError::Load(e.message))?;
+            tracing::info!(pods = stored, nodes = nodes.len(), "simulated pods added");
+            cluster.tasks.push(tokio::spawn(load::churn(
+                cluster.registry.clone(),
+                config.simulated_pods,
+                config.churn_per_second,
+            )));
         }
         tracing::info!(url = %cluster.url, windows = config.windows_nodes, linux = config.linux_nodes, "local cluster up");
         Ok(cluster)

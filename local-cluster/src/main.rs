@@ -52,6 +52,13 @@ enum Command {
         /// changes, drained first. The node groups replace --windows-nodes/--linux-nodes.
         #[arg(long, requires = "eks_cluster")]
         eks_endpoint: Option<String>,
+        /// Add this many simulated pods (bound, Running, Ready, no process behind them), spread
+        /// over namespaces sim-NN of at most 5,000 pods and over every node of both OSes.
+        #[arg(long, default_value_t = 0)]
+        simulated_pods: usize,
+        /// Change this many simulated pods' status per second (each flips its readiness).
+        #[arg(long, default_value_t = 0, requires = "simulated_pods")]
+        churn: usize,
     },
 }
 
@@ -83,6 +90,8 @@ fn main() -> anyhow::Result<()> {
                 eks_sts_endpoint,
                 eks_admin,
                 eks_endpoint,
+                simulated_pods,
+                churn,
             } => {
                 let follow_eks = eks_endpoint.map(|endpoint| {
                     local_cluster::eks_follow::FollowConfig::new(
@@ -106,6 +115,8 @@ fn main() -> anyhow::Result<()> {
                     with_calculator,
                     eks,
                     follow_eks,
+                    simulated_pods,
+                    churn_per_second: churn,
                     ..ClusterConfig::default()
                 };
                 let cluster = LocalCluster::start(config).await?;

@@ -786,3 +786,42 @@ fn daemonsets_cordon_and_drain_behave_as_on_a_real_cluster() {
             .then_some(())
     });
 }
+
+/// `local-cluster up --simulated-pods N --churn R`: the pods are there for any client, spread
+/// over both OSes' nodes and over namespaces, and their statuses keep changing.
+#[test]
+fn simulated_pods_and_churn_from_the_command_line() {
+    let cluster = Cluster::start_with(&[
+        "--windows-nodes",
+        "3",
+        "--linux-nodes",
+        "5",
+        "--simulated-pods",
+        "400",
+        "--churn",
+        "200",
+    ]);
+    let selector = "local-cluster.hybrid-console.io/simulated=true";
+    let pods = cluster.json(&["get", "pods", "-A", "-l", selector]);
+    let items = pods["items"].as_array().expect("a list");
+    assert_eq!(items.len(), 400);
+    let os: std::collections::BTreeSet<&str> = items
+        .iter()
+        .filter_map(|p| p["spec"]["nodeSelector"]["kubernetes.io/os"].as_str())
+        .collect();
+    assert_eq!(os.into_iter().collect::<Vec<_>>(), ["linux", "windows"]);
+    let nodes: std::collections::BTreeSet<&str> = items
+        .iter()
+        .filter_map(|p| p["spec"]["nodeName"].as_str())
+        .collect();
+    assert_eq!(nodes.len(), 8, "every node carries some");
+    // Churn: within a few seconds some pods are no longer Ready, and kubectl sees it.
+    let not_ready = cluster.wait_for(10, "a churned pod", |c| {
+        let table = c.ok(&["get", "pods", "-n", "sim-00", "--no-headers"]);
+        table
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some("0/1"))
+            .map(str::to_owned)
+    });
+    assert!(not_ready.contains("Running"), "{not_ready}");
+}

@@ -68,7 +68,7 @@ pub struct ObjectIndex {
     /// `metadata.labels`.
     pub labels: Labels,
     /// Values of the kind's selectable fields (beyond name and namespace), in [`selectable_fields`] order.
-        /// Boxed strings in a boxed slice: no spare capacity, kept for every object.
+    /// Boxed strings in a boxed slice: no spare capacity, kept for every object.
     pub fields: Box<[Box<str>]>,
     /// The kind and name of its controller (the owner reference with `controller: true`), read
     /// once here so that controllers following every pod need not parse each one.
@@ -129,7 +129,7 @@ impl ObjectIndex {
             .unwrap_or_default();
         let fields = selectable_fields(kind)
             .iter()
-                        .map(|path| field_value(kind, object, path).into_boxed_str())
+            .map(|path| field_value(kind, object, path).into_boxed_str())
             .collect();
         let controller = meta["ownerReferences"]
             .as_array()
@@ -158,7 +158,7 @@ impl ObjectIndex {
             _ => selectable_fields(kind)
                 .iter()
                 .position(|p| *p == path)
-                                .and_then(|i| self.fields.get(i))
+                .and_then(|i| self.fields.get(i))
                 .map(AsRef::as_ref),
         }
     }
