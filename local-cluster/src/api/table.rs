@@ -79,7 +79,24 @@ impl Column {
 /// A kind's table: its columns and the cells of one object's row, in the same order.
 struct Printer {
     columns: Vec<Column>,
-    cells: fn(&Value) -> Vec<Value>,
+    cells: fn(&Value, Common) -> Vec<Value>,
+}
+
+/// What most rows start with, made once for every printer.
+struct Common {
+    /// The Name cell.
+    name: Value,
+    /// The Age cell's text.
+    created: String,
+}
+
+impl Common {
+    fn of(object: &Value) -> Common {
+        Common {
+            name: json!(text(&object["metadata"]["name"])),
+            created: age(&object["metadata"]["creationTimestamp"]),
+        }
+    }
 }
 
 const NAME: Column =
@@ -162,9 +179,7 @@ fn pods() -> Printer {
             )
             .wide(),
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let (reason, ready, total, restarts) = pod_status(o);
             let last_restart = o["status"]["containerStatuses"]
                 .as_array()
@@ -214,9 +229,7 @@ fn nodes() -> Printer {
             Column::string("Kernel-Version", "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).").wide(),
             Column::string("Container-Runtime", "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).").wide(),
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let conditions = o["status"]["conditions"]
                 .as_array()
                 .cloned()
@@ -282,9 +295,7 @@ fn deployments() -> Printer {
             IMAGES,
             Column::string("Selector", "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.").wide(),
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let s = &o["status"];
             let (containers, images) = template_columns(&o["spec"]);
             vec![
@@ -316,9 +327,7 @@ fn statefulsets() -> Printer {
             CONTAINERS,
             IMAGES,
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let (containers, images) = template_columns(&o["spec"]);
             vec![
                 name,
@@ -371,9 +380,7 @@ fn cronjobs() -> Printer {
             )
             .wide(),
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let (containers, images) = template_columns(&o["spec"]["jobTemplate"]["spec"]);
             let last = match o["status"]["lastScheduleTime"].as_str() {
                 Some(_) => age(&o["status"]["lastScheduleTime"]),
@@ -412,9 +419,7 @@ fn jobs() -> Printer {
             )
             .wide(),
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let s = &o["status"];
             let (containers, images) = template_columns(&o["spec"]);
             let condition = |t: &str| {
@@ -513,9 +518,7 @@ fn daemonsets() -> Printer {
             )
             .wide(),
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let s = &o["status"];
             let (containers, images) = template_columns(&o["spec"]);
             let count = |key: &str| json!(s[key].as_i64().unwrap_or(0));
@@ -562,9 +565,7 @@ fn poddisruptionbudgets() -> Printer {
             ),
             AGE,
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let spec = &o["spec"];
             let int_or_percent = |v: &Value| match v {
                 Value::Null => "N/A".to_owned(),
@@ -611,9 +612,7 @@ fn replicasets() -> Printer {
             )
             .wide(),
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let s = &o["status"];
             let (containers, images) = template_columns(&o["spec"]);
             // A ReplicationController's selector is the label map itself.
@@ -661,9 +660,7 @@ fn services() -> Printer {
             )
             .wide(),
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let spec = &o["spec"];
             let kind_of = text(&spec["type"]);
             let ports: Vec<String> = spec["ports"]
@@ -721,9 +718,7 @@ fn endpoints() -> Printer {
             ),
             AGE,
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let mut all = Vec::new();
             for subset in o["subsets"].as_array().into_iter().flatten() {
                 for address in subset["addresses"].as_array().into_iter().flatten() {
@@ -779,8 +774,7 @@ fn events() -> Printer {
                 .format("name")
                 .wide(),
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
+        cells: |o, Common { name, .. }| {
             let last = ["lastTimestamp", "eventTime", "firstTimestamp"]
                 .iter()
                 .find_map(|k| age_seconds(&o[*k]))
@@ -833,9 +827,7 @@ fn namespaces() -> Printer {
             Column::string("Status", "The status of the namespace"),
             AGE,
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             vec![name, json!(text(&o["status"]["phase"])), json!(created)]
         },
     }
@@ -849,9 +841,7 @@ fn configmaps() -> Printer {
             Column::string("Data", "Data contains the configuration data."),
             AGE,
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let count = o["data"].as_object().map_or(0, |m| m.len())
                 + o["binaryData"].as_object().map_or(0, |m| m.len());
             vec![name, json!(count.to_string()), json!(created)]
@@ -868,9 +858,7 @@ fn secrets() -> Printer {
             Column::string("Data", "The number of entries in the data"),
             AGE,
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let count = o["data"].as_object().map_or(0, |m| m.len());
             vec![
                 name,
@@ -893,9 +881,7 @@ fn serviceaccounts() -> Printer {
             ),
             AGE,
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             vec![
                 name,
                 json!(o["secrets"].as_array().map_or(0, Vec::len).to_string()),
@@ -913,9 +899,7 @@ fn leases() -> Printer {
             Column::string("Holder", "The holder of the lease."),
             AGE,
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             vec![
                 name,
                 json!(text(&o["spec"]["holderIdentity"])),
@@ -944,9 +928,7 @@ fn endpointslices() -> Printer {
             ),
             AGE,
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
-            let created = age(&o["metadata"]["creationTimestamp"]);
+        cells: |o, Common { name, created }| {
             let ports: Vec<String> = o["ports"]
                 .as_array()
                 .into_iter()
@@ -986,8 +968,7 @@ fn any_kind() -> Printer {
                 "CreationTimestamp is a timestamp representing the server time when this object was created.",
             ),
         ],
-        cells: |o| {
-            let name = json!(text(&o["metadata"]["name"]));
+        cells: |o, Common { name, .. }| {
             vec![name, json!(text(&o["metadata"]["creationTimestamp"]))]
         },
     }
@@ -1013,7 +994,7 @@ pub fn table(
     let rows: Vec<Value> = objects
         .iter()
         .map(|object| {
-            let mut row = json!({"cells": (printer.cells)(object)});
+            let mut row = json!({"cells": (printer.cells)(object, Common::of(object))});
             match include {
                 IncludeObject::None => {}
                 IncludeObject::Metadata => {
@@ -1160,7 +1141,7 @@ mod tests {
             let printer = printer(kind);
             for object in [json!({}), full.clone()] {
                 assert_eq!(
-                    (printer.cells)(&object).len(),
+                    (printer.cells)(&object, Common::of(&object)).len(),
                     printer.columns.len(),
                     "{}",
                     kind.kind
