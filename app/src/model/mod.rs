@@ -41,6 +41,12 @@ pub struct ClusterSnapshot {
     pub pod_count: usize,
 }
 
+/// Pods by namespace, then name, numbers in names compared as numbers (`web-9` before `web-10`).
+fn by_name(a: &PodPlacement, b: &PodPlacement) -> std::cmp::Ordering {
+    alphanumeric_sort::compare_str(&a.namespace, &b.namespace)
+        .then_with(|| alphanumeric_sort::compare_str(&a.name, &b.name))
+}
+
 impl ClusterSnapshot {
     /// Builds the snapshot from the current objects; `plan` says which of them are the
     /// monolith and its services.
@@ -99,8 +105,7 @@ impl ClusterSnapshot {
         }
         let mut lanes: BTreeMap<NodeOs, BTreeMap<String, Vec<NodeTile>>> = BTreeMap::new();
         for (_, mut tile) in tiles {
-            tile.pods
-                .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            tile.pods.sort_by(by_name);
             lanes
                 .entry(tile.os.clone())
                 .or_default()
@@ -112,7 +117,7 @@ impl ClusterSnapshot {
         for os in [NodeOs::Windows, NodeOs::Linux] {
             lanes.entry(os).or_default();
         }
-        unscheduled.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        unscheduled.sort_by(by_name);
         ClusterSnapshot {
             lanes: lanes
                 .into_iter()
@@ -120,7 +125,11 @@ impl ClusterSnapshot {
                     os,
                     groups: groups
                         .into_iter()
-                        .map(|(name, nodes)| NodeGroup { name, nodes })
+                        .map(|(name, mut nodes)| {
+                            // As a person counts: ip-10-0-0-9 before ip-10-0-0-10.
+                            nodes.sort_by(|a, b| alphanumeric_sort::compare_str(&a.name, &b.name));
+                            NodeGroup { name, nodes }
+                        })
                         .collect(),
                 })
                 .collect(),

@@ -265,3 +265,30 @@ fn search_matches_names_namespaces_and_labels() {
     );
     assert!(!p.matches("division"));
 }
+
+#[test]
+fn nodes_and_pods_sort_as_a_person_counts() {
+    let nodes = [
+        node("ip-10-0-0-10", "linux", None),
+        node("ip-10-0-0-9", "linux", None),
+        node("ip-10-0-0-100", "linux", None),
+    ];
+    let pods = [
+        pod("a", "web-10", Some("ip-10-0-0-9"), running(), json!({})),
+        pod("a", "web-9", Some("ip-10-0-0-9"), running(), json!({})),
+    ];
+    let snapshot = ClusterSnapshot::build(&nodes, &pods, &[], [], None);
+    let linux = snapshot.lane(&NodeOs::Linux).unwrap();
+    let names: Vec<&str> = linux.groups[0]
+        .nodes
+        .iter()
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(names, ["ip-10-0-0-9", "ip-10-0-0-10", "ip-10-0-0-100"]);
+    let on_first: Vec<&str> = linux.groups[0].nodes[0]
+        .pods
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(on_first, ["web-9", "web-10"]);
+}
