@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::runtime::{Action, Context, Controller, Reconciled};
-use super::{ObjectRef, controller_uid, owner_reference};
+use super::{ObjectRef, controller_uid, pod_from_template};
 use crate::events::EventType;
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions, now};
 use crate::resources;
@@ -196,17 +196,7 @@ fn reconcile(context: &Context, (namespace, name): &ObjectRef, job: &Value) -> R
     let plan = plan(job, &states);
 
     for _ in 0..plan.create {
-        let template = &job["spec"]["template"];
-        let pod = json!({
-            "metadata": {
-                "generateName": format!("{name}-"),
-                "namespace": namespace,
-                "labels": template["metadata"]["labels"],
-                "annotations": template["metadata"]["annotations"],
-                "ownerReferences": [owner_reference(jobs, job)],
-            },
-            "spec": template["spec"],
-        });
+        let pod = pod_from_template(jobs, job, namespace);
         match registry.create(resources::pods(), namespace, pod, &WriteOptions::default()) {
             Ok(created) => recorder.record(
                 jobs,

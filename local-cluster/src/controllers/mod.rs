@@ -152,6 +152,27 @@ pub fn controller_uid(object: &serde_json::Value) -> Option<&str> {
         .and_then(|r| r["uid"].as_str())
 }
 
+/// A pod from the pod template of `owner` (a `kind` in `namespace`), named after it by the
+/// server (`generateName`) and controlled by it: what the ReplicaSet and Job controllers
+/// create.
+pub fn pod_from_template(
+    kind: &ResourceKind,
+    owner: &serde_json::Value,
+    namespace: &str,
+) -> serde_json::Value {
+    let template = &owner["spec"]["template"];
+    serde_json::json!({
+        "metadata": {
+            "generateName": format!("{}-", owner["metadata"]["name"].as_str().unwrap_or_default()),
+            "namespace": namespace,
+            "labels": template["metadata"]["labels"],
+            "annotations": template["metadata"]["annotations"],
+            "ownerReferences": [owner_reference(kind, owner)],
+        },
+        "spec": template["spec"],
+    })
+}
+
 /// An owner reference to `object` (a `kind`) marking it as the controller.
 pub fn owner_reference(kind: &ResourceKind, object: &serde_json::Value) -> serde_json::Value {
     serde_json::json!({

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::runtime::{Action, Context, Controller, Reconciled, Running};
-use super::{ObjectRef, controller_uid, owner_reference};
+use super::{ObjectRef, controller_uid, pod_from_template};
 use crate::events::EventType;
 use crate::registry::{DeleteOptions, Registry, WriteOptions};
 use crate::resources::{self, ResourceKind};
@@ -109,9 +109,9 @@ fn deletion_rank(pod: &Value) -> (bool, bool, bool, std::cmp::Reverse<String>) {
     )
 }
 
-fn reconcile(context: &Context, (namespace, name): &ObjectRef, rs: &Value) -> Reconciled {
+fn reconcile(context: &Context, (namespace, _): &ObjectRef, rs: &Value) -> Reconciled {
     let (registry, recorder, replicasets) = (&context.registry, &context.recorder, context.kind);
-    let (namespace, name) = (namespace.as_str(), name.as_str());
+    let namespace = namespace.as_str();
 
     let uid = rs["metadata"]["uid"]
         .as_str()
@@ -134,17 +134,7 @@ fn reconcile(context: &Context, (namespace, name): &ObjectRef, rs: &Value) -> Re
 
     if active.len() < wanted && !being_deleted {
         for _ in active.len()..wanted {
-            let template = &rs["spec"]["template"];
-            let pod = json!({
-                "metadata": {
-                    "generateName": format!("{name}-"),
-                    "namespace": namespace,
-                    "labels": template["metadata"]["labels"],
-                    "annotations": template["metadata"]["annotations"],
-                    "ownerReferences": [owner_reference(replicasets, rs)],
-                },
-                "spec": template["spec"],
-            });
+            let pod = pod_from_template(replicasets, rs, namespace);
             match registry.create(resources::pods(), namespace, pod, &WriteOptions::default()) {
                 Ok(created) => {
                     let pod_name = created.index.name.clone();
