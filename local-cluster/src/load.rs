@@ -18,10 +18,14 @@ pub const SIMULATED_LABEL: &str = "local-cluster.hybrid-console.io/simulated";
 /// How many pods go in one namespace before the next one opens.
 const PODS_PER_NAMESPACE: usize = 5_000;
 
+/// How many namespaces `total` simulated pods spread over.
+fn namespace_count(total: usize) -> usize {
+    total.div_ceil(PODS_PER_NAMESPACE).clamp(1, 100)
+}
+
 /// The namespace of the `i`-th simulated pod out of `total`: `sim-00`, `sim-01`, …
 fn namespace_of(i: usize, total: usize) -> String {
-    let namespaces = total.div_ceil(PODS_PER_NAMESPACE).clamp(1, 100);
-    format!("sim-{:02}", i % namespaces)
+    format!("sim-{:02}", i % namespace_count(total))
 }
 
 /// An address for the `i`-th simulated pod in 127.16.0.0/12: unique, and outside the ranges
@@ -74,8 +78,7 @@ pub fn add_simulated_pods(
     if count == 0 || nodes.is_empty() {
         return Ok(0);
     }
-    let namespaces = count.div_ceil(PODS_PER_NAMESPACE).clamp(1, 100);
-    for n in 0..namespaces {
+    for n in 0..namespace_count(count) {
         let name = format!("sim-{n:02}");
         match registry.create(
             resources::namespaces(),
