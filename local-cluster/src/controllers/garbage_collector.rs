@@ -9,14 +9,28 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use super::follow;
+use super::ObjectRef;
+use super::runtime::{Action, Context, Controller, Reconciled};
 use crate::errors::report;
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources::{self, ResourceKind};
 use crate::store::EventKind;
 
-/// Kinds that own others here (Deployment → ReplicaSet → Pod, CronJob → Job → Pod, DaemonSet
-/// and StatefulSet → Pod, Service → EndpointSlice).
+/// What each kind owns here: Deployment → ReplicaSet → Pod, CronJob → Job → Pod, DaemonSet,
+/// StatefulSet and ReplicationController → Pod, Service → EndpointSlice.
+fn owned_kinds(owner: &ResourceKind) -> &'static [fn() -> &'static ResourceKind] {
+    match owner.kind {
+        "Deployment" => &[resources::replicasets],
+        "CronJob" => &[resources::jobs],
+        "ReplicaSet" | "ReplicationController" | "DaemonSet" | "StatefulSet" | "Job" => {
+            &[resources::pods]
+        }
+        "Service" => &[resources::endpointslices],
+        _ => &[],
+    }
+}
+
+/// Kinds that own others here.
 fn owner_kinds() -> [&'static ResourceKind; 8] {
     [
         resources::cronjobs(),
@@ -30,38 +44,47 @@ fn owner_kinds() -> [&'static ResourceKind; 8] {
     ]
 }
 
-/// Kinds that have owners here.
-fn dependent_kinds() -> [&'static ResourceKind; 3] {
+/// Kinds that have owners here (a pod or slice marked for deletion may carry a foreground or
+/// orphan finalizer the collector must take off, though it owns nothing).
+fn dependent_kinds() -> [&'static ResourceKind; 4] {
     [
         resources::replicasets(),
+        resources::jobs(),
         resources::pods(),
         resources::endpointslices(),
     ]
 }
 
-fn owner_uids(object: &Value) -> Vec<&str> {
+fn owner_references(object: &Value) -> impl Iterator<Item = &Value> {
     object["metadata"]["ownerReferences"]
         .as_array()
         .into_iter()
         .flatten()
+}
+
+fn owner_uids(object: &Value) -> Vec<&str> {
+    owner_references(object)
         .filter_map(|r| r["uid"].as_str())
         .collect()
 }
 
+/// The objects in `namespace` with an owner reference that `names_owner` accepts.
 fn dependents(
     registry: &Registry,
+    owner: &ResourceKind,
     namespace: &str,
-    uid: &str,
+    names_owner: impl Fn(&Value) -> bool,
 ) -> Vec<(&'static ResourceKind, Value)> {
     let mut found = Vec::new();
-    for kind in dependent_kinds() {
+    for kind in owned_kinds(owner) {
+        let kind = kind();
         for item in registry
             .store
             .list(kind, Some(namespace), |index| index.owned, 0, None)
             .items
         {
             let value = item.value();
-            if owner_uids(&value).contains(&uid) {
+            if owner_references(&value).any(&names_owner) {
                 found.push((kind, value));
             }
         }
@@ -76,132 +99,105 @@ fn name_of(object: &Value) -> String {
         .to_owned()
 }
 
-/// Handles one owner: gone → delete dependents; foreground/orphan finalizer → finish it.
-fn collect(registry: &Registry, kind: &'static ResourceKind, owner: &Value, deleted: bool) {
-    let namespace = owner["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let uid = owner["metadata"]["uid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+/// An object marked for deletion: its orphan finalizer (strip the owner reference from every
+/// dependent first) and foreground finalizer (delete the dependents, in the foreground too,
+/// and wait until none is left) are worked off. Any failed write fails the reconcile, and the
+/// runtime tries again.
+fn finish_deletion(context: &Context, owner: &Value) -> Reconciled {
+    if owner["metadata"]["deletionTimestamp"].is_null() {
+        return Ok(Action::await_change());
+    }
+    let kind = context.kind;
+    let registry = &context.registry;
+    let namespace = owner["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = name_of(owner);
+    let uid = owner["metadata"]["uid"].as_str().unwrap_or_default();
     let finalizers: Vec<&str> = owner["metadata"]["finalizers"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
         .collect();
-    let marked = owner["metadata"]["deletionTimestamp"].is_string();
-    if deleted {
-        if !owner_kinds().contains(&kind) {
-            return;
-        }
-        for (dependent_kind, dependent) in dependents(registry, &namespace, &uid) {
-            report(
-                "delete",
-                registry.delete(
-                    dependent_kind,
-                    &namespace,
-                    &name_of(&dependent),
-                    &DeleteOptions::default(),
-                ),
-            );
-        }
-        return;
-    }
-    if !marked {
-        return;
-    }
+    let names_owner = |r: &Value| r["uid"] == uid;
     let without = |finalizer: &str| {
-        let name = name_of(owner);
-        let finalizer = finalizer.to_owned();
-        report(
-            "update",
-            registry.update_with(
-                kind,
-                &namespace,
-                &name,
+        registry.update_with(
+            kind,
+            namespace,
+            &name,
+            Part::Main,
+            &WriteOptions::default(),
+            |old| {
+                let mut next = old.clone();
+                if let Some(list) = next["metadata"]["finalizers"].as_array_mut() {
+                    list.retain(|f| f != finalizer);
+                }
+                Ok(next)
+            },
+        )
+    };
+    if finalizers.contains(&"orphan") {
+        for (dependent_kind, dependent) in dependents(registry, kind, namespace, names_owner) {
+            let stripped = registry.update_with(
+                dependent_kind,
+                namespace,
+                &name_of(&dependent),
                 Part::Main,
                 &WriteOptions::default(),
                 |old| {
                     let mut next = old.clone();
-                    if let Some(list) = next["metadata"]["finalizers"].as_array_mut() {
-                        list.retain(|f| f != finalizer.as_str());
+                    if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
+                        refs.retain(|r| r["uid"] != uid);
                     }
                     Ok(next)
                 },
-            ),
-        );
-    };
-    if finalizers.contains(&"orphan") {
-        for (dependent_kind, dependent) in dependents(registry, &namespace, &uid) {
-            let uid = uid.clone();
-            report(
-                "update",
-                registry.update_with(
-                    dependent_kind,
-                    &namespace,
-                    &name_of(&dependent),
-                    Part::Main,
-                    &WriteOptions::default(),
-                    |old| {
-                        let mut next = old.clone();
-                        if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
-                            refs.retain(|r| r["uid"] != uid.as_str());
-                        }
-                        Ok(next)
-                    },
-                ),
             );
+            match stripped {
+                Err(e) if e.code != 404 => return Err(e),
+                _ => {}
+            }
         }
-        without("orphan");
+        without("orphan")?;
     }
     if finalizers.contains(&"foregroundDeletion") {
-        let remaining = dependents(registry, &namespace, &uid);
+        let remaining = dependents(registry, kind, namespace, names_owner);
         if remaining.is_empty() {
-            without("foregroundDeletion");
-        } else {
-            let foreground = DeleteOptions {
-                propagation_policy: Some("Foreground".into()),
-                ..DeleteOptions::default()
-            };
-            for (dependent_kind, dependent) in remaining {
-                if dependent["metadata"]["deletionTimestamp"].is_null() {
-                    report(
-                        "delete",
-                        registry.delete(
-                            dependent_kind,
-                            &namespace,
-                            &name_of(&dependent),
-                            &foreground,
-                        ),
-                    );
+            without("foregroundDeletion")?;
+            return Ok(Action::await_change());
+        }
+        let foreground = DeleteOptions {
+            propagation_policy: Some("Foreground".into()),
+            ..DeleteOptions::default()
+        };
+        for (dependent_kind, dependent) in remaining {
+            if dependent["metadata"]["deletionTimestamp"].is_null() {
+                match registry.delete(dependent_kind, namespace, &name_of(&dependent), &foreground)
+                {
+                    Err(e) if e.code != 404 => return Err(e),
+                    _ => {}
                 }
             }
         }
+        // The dependents' deletions queue this owner again (see `watches` in `start`).
     }
+    Ok(Action::await_change())
 }
 
-fn kind_named(kind: &str) -> Option<&'static ResourceKind> {
-    match kind {
-        "Deployment" => Some(resources::deployments()),
-        "ReplicaSet" => Some(resources::replicasets()),
-        "DaemonSet" => Some(resources::daemonsets()),
-        "ReplicationController" => Some(resources::replicationcontrollers()),
-        "StatefulSet" => Some(resources::statefulsets()),
-        "Job" => Some(resources::jobs()),
-        "CronJob" => Some(resources::cronjobs()),
-        "Service" => Some(resources::services()),
-        "Pod" => Some(resources::pods()),
-        _ => None,
+/// An owner is gone: every dependent that names it goes too (background propagation). Matched
+/// by kind and name, as the owner's uid went with it; a namesake created since would be found
+/// by the runtime instead of coming here.
+fn delete_dependents(context: &Context, (namespace, name): &ObjectRef) -> Reconciled {
+    let owner_kind = context.kind.kind;
+    let names_owner = |r: &Value| r["kind"] == owner_kind && r["name"] == name.as_str();
+    for (kind, dependent) in dependents(&context.registry, context.kind, namespace, names_owner) {
+        context.delete_if_present(kind, namespace, &name_of(&dependent))?;
     }
+    Ok(Action::await_change())
 }
 
-/// Starts the collector. For every kind that owns or is owned: an object marked for deletion has
-/// its foreground/orphan finalizers worked on; an owner that goes takes its dependents with it;
-/// a dependent that goes lets its owners re-check a pending foreground deletion. A periodic sweep
-/// catches dependents whose owner went while nothing watched.
+/// Starts the collector: one controller per kind, on the same runtime as the others. It
+/// reacts only to an object marked for deletion (finalizers to work off) or gone (dependents to
+/// delete), and to a dependent's deletion (an owner may be waiting in the foreground). A periodic
+/// sweep catches dependents whose owner went while nothing watched.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
     let mut kinds: Vec<&'static ResourceKind> = owner_kinds().to_vec();
     for kind in dependent_kinds() {
@@ -211,39 +207,29 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
     }
     let mut tasks = Vec::new();
     for kind in kinds {
-        let registry = registry.clone();
-        tasks.push(follow(registry.store.clone(), kind, move |change| {
-            let deleted = change.kind == EventKind::Deleted;
-            let index = &change.object.index;
-            // Only a marked object (finalizers to work on), a deleted owner (dependents to
-            // delete) or a deleted dependent (an owner that may be waiting in the foreground)
-            // concerns the collector; the index tells, so most changes are not parsed.
-            if !deleted && !index.marked {
-                return;
-            }
-            if deleted && !index.owned && !owner_kinds().contains(&kind) {
-                return;
-            }
-            let object = change.object.value();
-            collect(&registry, kind, &object, deleted);
-            if !deleted {
-                return;
-            }
-            let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
-            for owner in object["metadata"]["ownerReferences"]
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                if let (Some(owner_kind), Some(name)) = (
-                    owner["kind"].as_str().and_then(kind_named),
-                    owner["name"].as_str(),
-                ) && let Some(stored) = registry.store.get(owner_kind, namespace, name)
-                {
-                    collect(&registry, owner_kind, &stored.value(), false);
+        let mut controller = Controller::new(registry.clone(), kind, "garbage-collector")
+            .reacts_to(|change| change.kind == EventKind::Deleted || change.object.index.marked);
+        for owned in owned_kinds(kind) {
+            controller = controller.watches(owned(), move |_, change| {
+                if change.kind != EventKind::Deleted || !change.object.index.owned {
+                    return Vec::new();
                 }
-            }
-        }));
+                let object = change.object.value();
+                owner_references(&object)
+                    .filter(|r| r["kind"] == kind.kind)
+                    .filter_map(|r| r["name"].as_str())
+                    .map(|name| (change.object.index.namespace.clone(), name.to_owned()))
+                    .collect()
+            });
+        }
+        if !owned_kinds(kind).is_empty() {
+            controller = controller.on_gone(delete_dependents);
+        }
+        tasks.extend(
+            controller
+                .run(|context, _, object| finish_deletion(context, object))
+                .tasks,
+        );
     }
     tasks.push(tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(5));
@@ -278,12 +264,7 @@ fn sweep(registry: &Registry) {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .all(|r| {
-                    matches!(
-                        r["kind"].as_str(),
-                        Some("Deployment" | "ReplicaSet" | "Service")
-                    )
-                });
+                .all(|r| owner_kinds().iter().any(|kind| r["kind"] == kind.kind));
             if !owners.is_empty()
                 && owned_by_kinds_here
                 && owners.iter().all(|uid| !live.contains(*uid))
@@ -299,5 +280,168 @@ fn sweep(registry: &Registry) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
+
+    use std::time::Instant;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::Store;
+
+    fn registry() -> Arc<Registry> {
+        let registry = Arc::new(Registry::new(Arc::new(Store::new(1_000)), 251));
+        registry
+            .create(
+                resources::namespaces(),
+                "",
+                json!({"metadata": {"name": "default"}}),
+                &WriteOptions::default(),
+            )
+            .unwrap();
+        registry
+    }
+
+    /// Creates `name` of `kind`, owned by `owner` (a stored object) when given; returns it.
+    fn create(
+        registry: &Registry,
+        kind: &'static ResourceKind,
+        name: &str,
+        owner: Option<&Value>,
+    ) -> Value {
+        let mut object = json!({"metadata": {"name": name}});
+        if let Some(owner) = owner {
+            object["metadata"]["ownerReferences"] = json!([{
+                "apiVersion": owner["apiVersion"], "kind": owner["kind"],
+                "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+                "controller": true,
+            }]);
+        }
+        let body = match kind.kind {
+            "CronJob" => {
+                json!({"spec": {"schedule": "0 0 1 1 *", "jobTemplate": {"spec": {"template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}}}})
+            }
+            "Job" => json!({"spec": {"template": {"metadata": {"labels": {"app": name}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}}),
+            _ => json!({"spec": {"replicas": 0, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+        };
+        object["spec"] = body["spec"].clone();
+        registry
+            .create(kind, "default", object, &WriteOptions::default())
+            .unwrap();
+        registry.store.get(kind, "default", name).unwrap().value()
+    }
+
+    async fn wait_for(what: &str, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn present(registry: &Registry, kind: &'static ResourceKind, name: &str) -> bool {
+        registry.store.get(kind, "default", name).is_some()
+    }
+
+    #[tokio::test]
+    async fn an_owner_deleted_in_the_background_takes_its_dependents() {
+        let registry = registry();
+        let tasks = start(registry.clone());
+        // Let the collector's watches begin before anything changes.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let cronjob = create(&registry, resources::cronjobs(), "nightly", None);
+        create(&registry, resources::jobs(), "nightly-1", Some(&cronjob));
+        let deployment = create(&registry, resources::deployments(), "web", None);
+        create(
+            &registry,
+            resources::replicasets(),
+            "web-1",
+            Some(&deployment),
+        );
+        create(&registry, resources::replicasets(), "unowned", None);
+        for (kind, name) in [
+            (resources::cronjobs(), "nightly"),
+            (resources::deployments(), "web"),
+        ] {
+            registry
+                .delete(kind, "default", name, &DeleteOptions::default())
+                .unwrap();
+        }
+        wait_for("the Job and the ReplicaSet to go", || {
+            !present(&registry, resources::jobs(), "nightly-1")
+                && !present(&registry, resources::replicasets(), "web-1")
+        })
+        .await;
+        assert!(present(&registry, resources::replicasets(), "unowned"));
+        tasks.iter().for_each(JoinHandle::abort);
+    }
+
+    #[tokio::test]
+    async fn a_foreground_deletion_waits_for_the_dependents_and_an_orphaning_one_keeps_them() {
+        let registry = registry();
+        let tasks = start(registry.clone());
+        // Let the collector's watches begin before anything changes.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let deployment = create(&registry, resources::deployments(), "web", None);
+        create(
+            &registry,
+            resources::replicasets(),
+            "web-1",
+            Some(&deployment),
+        );
+        let foreground = DeleteOptions {
+            propagation_policy: Some("Foreground".into()),
+            ..DeleteOptions::default()
+        };
+        registry
+            .delete(resources::deployments(), "default", "web", &foreground)
+            .unwrap();
+        // The ReplicaSet goes first (its own foreground finalizer taken off, as it owns no
+        // pods here), then the Deployment's finalizer comes off and it goes too.
+        wait_for("the Deployment to go after its ReplicaSet", || {
+            !present(&registry, resources::deployments(), "web")
+        })
+        .await;
+        assert!(!present(&registry, resources::replicasets(), "web-1"));
+
+        let deployment = create(&registry, resources::deployments(), "api", None);
+        create(
+            &registry,
+            resources::replicasets(),
+            "api-1",
+            Some(&deployment),
+        );
+        let orphan = DeleteOptions {
+            propagation_policy: Some("Orphan".into()),
+            ..DeleteOptions::default()
+        };
+        registry
+            .delete(resources::deployments(), "default", "api", &orphan)
+            .unwrap();
+        wait_for("the Deployment to go", || {
+            !present(&registry, resources::deployments(), "api")
+        })
+        .await;
+        let kept = registry
+            .store
+            .get(resources::replicasets(), "default", "api-1")
+            .unwrap()
+            .value();
+        assert!(
+            kept["metadata"]["ownerReferences"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        tasks.iter().for_each(JoinHandle::abort);
     }
 }

@@ -150,6 +150,9 @@ impl Stats {
 /// Maps a change of a watched kind to the keys to reconcile.
 type Mapper = Box<dyn Fn(&Registry, &Change) -> Vec<ObjectRef> + Send + 'static>;
 
+/// Which changes of the controller's own kind queue their key.
+type Filter = Box<dyn Fn(&Change) -> bool + Send + 'static>;
+
 /// What to do for a key whose object is gone.
 type Cleanup = Box<dyn Fn(&Context, &ObjectRef) -> Reconciled + Send + Sync + 'static>;
 
@@ -161,6 +164,7 @@ pub struct Controller {
     triggers: Vec<(&'static ResourceKind, Mapper)>,
     resync: Option<Duration>,
     cleanup: Option<Cleanup>,
+    filter: Option<Filter>,
 }
 
 /// A running controller: its tasks and its figures.
@@ -186,6 +190,7 @@ impl Controller {
             triggers: Vec::new(),
             resync: None,
             cleanup: None,
+            filter: None,
         }
     }
 
@@ -212,6 +217,17 @@ impl Controller {
         map: impl Fn(&Registry, &Change) -> Vec<ObjectRef> + Send + 'static,
     ) -> Controller {
         self.triggers.push((watched, Box::new(map)));
+        self
+    }
+
+    /// Only the changes of this kind's objects that `interesting` accepts queue their key (the
+    /// garbage collector cares for a pod only once it is marked or gone, not for each of its
+    /// status writes); the object's index is enough to tell, so nothing is parsed to decide.
+    pub fn reacts_to(
+        mut self,
+        interesting: impl Fn(&Change) -> bool + Send + 'static,
+    ) -> Controller {
+        self.filter = Some(Box::new(interesting));
         self
     }
 
@@ -250,7 +266,14 @@ impl Controller {
         let stats = Arc::new(Stats::default());
         let mut tasks = Vec::new();
         let own = queue.clone();
+        let filter = self.filter;
         tasks.push(follow(store.clone(), self.kind, move |change| {
+            if filter
+                .as_ref()
+                .is_some_and(|interesting| !interesting(change))
+            {
+                return;
+            }
             own.push((
                 change.object.index.namespace.clone(),
                 change.object.index.name.clone(),
