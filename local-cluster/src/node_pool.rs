@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 
 use crate::controllers::replicaset::is_active;
 use crate::errors::ApiError;
-use crate::errors::report;
 use crate::kubelet::Kubelets;
 use crate::network::ServiceNetwork;
 use crate::nodes::{self, NodeOs, NodeSpec};
@@ -209,64 +208,57 @@ impl NodePool {
         }
     }
 
-    /// The node leaves: its Node and Lease are deleted, its kubelet and NodePorts go, and pods
-    /// still bound to it are removed as the pod garbage collector removes orphans.
+    /// The node leaves: pods still bound to it are removed (as the pod garbage collector removes
+    /// orphans), then its Lease and its Node; its kubelet and NodePorts go. The Node goes last, so
+    /// that if any delete fails the node is still listed and the caller's next round tries the
+    /// whole departure again (each step treats "already gone" as done).
     pub fn leave(&self, name: &str) -> Result<(), ApiError> {
-        let spec = self
-            .specs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name);
+        // No more heartbeats: one would bring the Lease back.
         self.beating
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|n| n != name);
-        let gone = DeleteOptions::default();
-        match self.registry.delete(resources::nodes(), "", name, &gone) {
-            Ok(_) => {}
-            Err(e) if e.code == 404 => {}
-            Err(e) => return Err(e),
-        }
-        report(
-            "delete",
-            self.registry
-                .delete(resources::leases(), "kube-node-lease", name, &gone),
-        );
-        self.kubelets.remove_node(name);
-        if let Some(spec) = spec {
-            self.network.set_node(spec.ip, false);
-        }
-        let orphans: Vec<(String, String)> = self
+        let bound: Vec<(String, String)> = self
             .registry
             .store
-            .list(resources::pods(), None, |_| true, 0, None)
+            .list(
+                resources::pods(),
+                None,
+                |index| index.field(resources::pods(), "spec.nodeName") == Some(name),
+                0,
+                None,
+            )
             .items
             .iter()
-            .map(|p| p.value())
-            .filter(|p| p["spec"]["nodeName"] == name)
-            .map(|p| {
-                (
-                    p["metadata"]["namespace"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    p["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                )
-            })
+            .map(|p| (p.index.namespace.clone(), p.index.name.clone()))
             .collect();
         let now = DeleteOptions {
             grace_period_seconds: Some(0),
             ..DeleteOptions::default()
         };
-        for (namespace, pod) in orphans {
-            report(
-                "delete",
-                self.registry
-                    .delete(resources::pods(), &namespace, &pod, &now),
-            );
+        let gone = DeleteOptions::default();
+        let deletes = bound
+            .iter()
+            .map(|(namespace, pod)| (resources::pods(), namespace.as_str(), pod.as_str(), &now))
+            .chain([
+                (resources::leases(), "kube-node-lease", name, &gone),
+                (resources::nodes(), "", name, &gone),
+            ]);
+        for (kind, namespace, object, options) in deletes {
+            match self.registry.delete(kind, namespace, object, options) {
+                Ok(_) => {}
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.kubelets.remove_node(name);
+        let spec = self
+            .specs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        if let Some(spec) = spec {
+            self.network.set_node(spec.ip, false);
         }
         tracing::info!(node = %name, "node left");
         Ok(())

@@ -1,13 +1,13 @@
 //! The simulated EKS nodes: Windows and Linux managed node groups, labelled, tainted and
 //! described the way EKS describes them, with a real loopback InternalIP each.
 
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::errors::report;
 use crate::registry::{Part, Registry, WriteOptions, now, now_micro};
 use crate::resources;
 
@@ -240,6 +240,10 @@ pub async fn heartbeats(
     lease_every: Duration,
 ) {
     let mut ticks: u64 = 0;
+    // Nodes whose last status heartbeat failed: tried again on the next tick, not a minute
+    // later (a kubelet retries its status update at once, too), so a node is not reported
+    // NotReady for one lost write.
+    let mut status_owed: HashSet<String> = HashSet::new();
     let status_every = (60 / lease_every.as_secs().max(1)).max(1);
     let mut interval = tokio::time::interval(lease_every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -260,42 +264,50 @@ pub async fn heartbeats(
                     Ok(next)
                 },
             );
-            if let Err(e) = renewed
-                && e.code == 404
-            {
-                report(
-                    "create",
-                    registry.create(
+            // A failed renewal is tried again on the next tick, well inside the lease's duration.
+            let renewed = match renewed {
+                Err(e) if e.code == 404 => registry
+                    .create(
                         resources::leases(),
                         "kube-node-lease",
                         lease_object(node),
                         &WriteOptions::default(),
-                    ),
-                );
+                    )
+                    .map(drop),
+                other => other.map(drop),
+            };
+            if let Err(e) = renewed {
+                tracing::warn!(%node, error = %e.message, "node lease not renewed; trying again next heartbeat");
             }
-            if ticks.is_multiple_of(status_every) {
-                report(
-                    "update",
-                    registry.update_with(
-                        resources::nodes(),
-                        "",
-                        node,
-                        Part::Status,
-                        &WriteOptions::default(),
-                        |old| {
-                            let mut next = old.clone();
-                            let t = now();
-                            for c in next["status"]["conditions"]
-                                .as_array_mut()
-                                .into_iter()
-                                .flatten()
-                            {
-                                c["lastHeartbeatTime"] = json!(t);
-                            }
-                            Ok(next)
-                        },
-                    ),
+            if ticks.is_multiple_of(status_every) || status_owed.contains(node) {
+                let written = registry.update_with(
+                    resources::nodes(),
+                    "",
+                    node,
+                    Part::Status,
+                    &WriteOptions::default(),
+                    |old| {
+                        let mut next = old.clone();
+                        let t = now();
+                        for c in next["status"]["conditions"]
+                            .as_array_mut()
+                            .into_iter()
+                            .flatten()
+                        {
+                            c["lastHeartbeatTime"] = json!(t);
+                        }
+                        Ok(next)
+                    },
                 );
+                match written {
+                    Err(e) if e.code != 404 => {
+                        tracing::warn!(%node, error = %e.message, "node status not written; trying again next heartbeat");
+                        status_owed.insert(node.clone());
+                    }
+                    _ => {
+                        status_owed.remove(node);
+                    }
+                }
             }
         }
     }

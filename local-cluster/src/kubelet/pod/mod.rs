@@ -22,7 +22,7 @@ use super::images::{Image, ImageKind};
 use super::probes::ProbeKind;
 use super::process::{self, ContainerProcess};
 use super::status::{ContainerView, PodView, pod_status};
-use crate::errors::report;
+use crate::controllers::runtime::backoff;
 use crate::events::EventType;
 use crate::registry::{Part, WriteOptions, now};
 use crate::resources;
@@ -101,6 +101,9 @@ pub(super) struct PodWorker {
     start_time: String,
     sender: mpsc::UnboundedSender<Internal>,
     receiver: mpsc::UnboundedReceiver<Internal>,
+    /// Status writes failed in a row; the next try is due at `status_retry`.
+    status_failures: u32,
+    status_retry: Option<Instant>,
 }
 
 fn random_id() -> String {
@@ -155,6 +158,8 @@ impl PodWorker {
             start_time: now(),
             sender,
             receiver,
+            status_failures: 0,
+            status_retry: None,
         }
     }
 
@@ -204,7 +209,12 @@ impl PodWorker {
                 self.terminate(&mut shutdown).await;
                 return;
             }
-            let wake = self.containers.iter().filter_map(|c| c.next_action).min();
+            let wake = self
+                .containers
+                .iter()
+                .filter_map(|c| c.next_action)
+                .chain(self.status_retry)
+                .min();
             tokio::select! {
                 changed = updates.changed() => {
                     let latest = updates.borrow().clone();
@@ -406,24 +416,35 @@ impl PodWorker {
         }
     }
 
-    /// Writes the pod status a kubelet would report for the containers' current state.
-    fn write_status(&self) {
+    /// Writes the pod status a kubelet would report for the containers' current state. A failed
+    /// write (other than the pod being gone) is logged and tried again after a back-off, as the
+    /// worker's loop wakes for `status_retry` even when no container has anything to do.
+    pub(super) fn write_status(&mut self) {
         let view = self.view();
-        report(
-            "update",
-            self.shared.registry.update_with(
-                resources::pods(),
-                &self.namespace,
-                &self.name,
-                Part::Status,
-                &WriteOptions::default(),
-                |old| {
-                    let mut next = old.clone();
-                    next["status"] = pod_status(&view, &old["status"], &now());
-                    Ok(next)
-                },
-            ),
+        let written = self.shared.registry.update_with(
+            resources::pods(),
+            &self.namespace,
+            &self.name,
+            Part::Status,
+            &WriteOptions::default(),
+            |old| {
+                let mut next = old.clone();
+                next["status"] = pod_status(&view, &old["status"], &now());
+                Ok(next)
+            },
         );
+        match written {
+            Err(e) if e.code != 404 => {
+                self.status_failures = self.status_failures.saturating_add(1);
+                let delay = backoff(self.status_failures);
+                tracing::warn!(namespace = %self.namespace, pod = %self.name, error = %e.message, retry_in = ?delay, "pod status not written");
+                self.status_retry = Some(Instant::now() + delay);
+            }
+            _ => {
+                self.status_failures = 0;
+                self.status_retry = None;
+            }
+        }
     }
 }
 

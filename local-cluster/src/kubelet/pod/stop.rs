@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::errors::report;
+use crate::controllers::runtime::backoff;
 use crate::events::EventType;
 use crate::kubelet::probes;
 use crate::kubelet::process;
@@ -90,12 +90,29 @@ impl PodWorker {
             grace_period_seconds: Some(0),
             ..DeleteOptions::default()
         };
-        report(
-            "delete",
-            self.shared
-                .registry
-                .delete(resources::pods(), &self.namespace, &self.name, &force),
-        );
+        // The pod object must go, or it stays Terminating for ever: a failed delete is tried
+        // again after a back-off until it succeeds, someone else deleted it, or the cluster stops.
+        let mut failures = 0u32;
+        loop {
+            match self.shared.registry.delete(
+                resources::pods(),
+                &self.namespace,
+                &self.name,
+                &force,
+            ) {
+                Ok(_) => break,
+                Err(e) if e.code == 404 => break,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let delay = backoff(failures);
+                    tracing::warn!(namespace = %self.namespace, pod = %self.name, error = %e.message, retry_in = ?delay, "terminated pod not removed");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.changed() => break,
+                    }
+                }
+            }
+        }
         self.release();
     }
 
