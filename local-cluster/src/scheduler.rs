@@ -338,7 +338,15 @@ fn schedule(
     }
     match best {
         Some((_, node)) => {
-            if let Ok(bound) = registry.bind(&namespace, &name, &node) {
+            // A failed bind leaves the pod unbound, and the retry round (every 3 s) queues it
+            // again; a pod deleted or bound by someone else meanwhile is no failure.
+            let bound = registry.bind(&namespace, &name, &node);
+            if let Err(e) = &bound
+                && !matches!(e.code, 404 | 409)
+            {
+                tracing::warn!(pod = %format!("{namespace}/{name}"), %node, error = %e.message, "binding failed; the pod is tried again");
+            }
+            if let Ok(bound) = bound {
                 usage.lock().unwrap_or_else(|e| e.into_inner()).set(
                     (namespace.clone(), name.clone()),
                     Some((node.clone(), requests)),
