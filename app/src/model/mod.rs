@@ -21,7 +21,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use serde::Serialize;
 
-pub use nodes::{NodeGroup, NodeOs, NodeTile, OsLane, node_group_of};
+pub use nodes::{GroupSummary, NodeGroup, NodeOs, NodeTile, OsLane, Pressure, node_group_of};
 pub use plan::MigrationPlan;
 pub use pods::{PodPlacement, PodState};
 pub use topology::{Monolith, MonolithTopology, ServiceState};

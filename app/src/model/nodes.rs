@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Node, Taint};
 use serde::Serialize;
 
-use super::pods::PodPlacement;
+use super::pods::{PodPlacement, PodState};
 
 /// The operating system of a lane.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -185,6 +185,110 @@ impl NodeTile {
     }
 }
 
+/// What a zoomed-out node cell is coloured by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pressure {
+    /// Pods placed against the node's pod capacity.
+    #[default]
+    Pods,
+    /// CPU requested against allocatable.
+    CpuRequests,
+    /// Memory requested against allocatable.
+    MemoryRequests,
+}
+
+impl Pressure {
+    /// Every measure, in the order the selector lists them.
+    pub const ALL: [Pressure; 3] = [
+        Pressure::Pods,
+        Pressure::CpuRequests,
+        Pressure::MemoryRequests,
+    ];
+
+    /// Its name in the selector.
+    pub fn label(self) -> &'static str {
+        match self {
+            Pressure::Pods => "pods / capacity",
+            Pressure::CpuRequests => "CPU requests",
+            Pressure::MemoryRequests => "memory requests",
+        }
+    }
+}
+
+impl NodeTile {
+    /// How full the node is by `measure`, 0 to 1 (0 when the node advertises no capacity).
+    pub fn pressure(&self, measure: Pressure) -> f32 {
+        let (used, total) = match measure {
+            Pressure::Pods => (self.pods_placed() as i64, self.pod_capacity),
+            Pressure::CpuRequests => (self.cpu_requested_millis, self.cpu_allocatable_millis),
+            Pressure::MemoryRequests => {
+                (self.memory_requested_bytes, self.memory_allocatable_bytes)
+            }
+        };
+        if total > 0 {
+            (used as f32 / total as f32).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// What an operator must see about this node at any zoom: NotReady, cordoned, and its
+    /// failing pods (crash loops, images with no build for this OS, failed pods).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !self.ready {
+            problems.push("NotReady".to_owned());
+        }
+        if self.unschedulable {
+            problems.push("cordoned".to_owned());
+        }
+        for pod in self.pods.iter().filter(|p| p.state == PodState::Failing) {
+            let why = if pod.os_mismatch {
+                "image has no build for this OS".to_owned()
+            } else {
+                pod.reason.clone().unwrap_or_else(|| pod.phase.clone())
+            };
+            problems.push(format!("pod {}/{}: {why}", pod.namespace, pod.name));
+        }
+        problems
+    }
+
+    /// Whether anything in [`NodeTile::problems`] would be reported, without building the words.
+    pub fn has_problem(&self) -> bool {
+        !self.ready || self.pods.iter().any(|p| p.state == PodState::Failing)
+    }
+}
+
+/// What a node group amounts to, for the zoomed-out board's summary line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupSummary {
+    /// Nodes in the group.
+    pub nodes: usize,
+    /// Of which Ready.
+    pub ready: usize,
+    /// Pods Running and Ready.
+    pub running: usize,
+    /// Pods starting (placed, not yet Ready).
+    pub starting: usize,
+    /// Pods failing.
+    pub failing: usize,
+    /// Pods placed against the group's pod capacity.
+    pub pods_placed: usize,
+    /// Pod capacity of the group.
+    pub pod_capacity: i64,
+    /// CPU requested and allocatable, millicores.
+    pub cpu: (i64, i64),
+    /// Memory requested and allocatable, bytes.
+    pub memory: (i64, i64),
+}
+
+impl GroupSummary {
+    /// The share of `used` in `total` as a whole percentage (0 with no capacity).
+    pub fn percent((used, total): (i64, i64)) -> i64 {
+        if total > 0 { used * 100 / total } else { 0 }
+    }
+}
+
 /// The nodes of one node group.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NodeGroup {
@@ -201,6 +305,34 @@ pub struct OsLane {
     pub os: NodeOs,
     /// Its node groups, by name.
     pub groups: Vec<NodeGroup>,
+}
+
+impl NodeGroup {
+    /// Nodes ready, pods by state, capacity used: one pass over the group.
+    pub fn summary(&self) -> GroupSummary {
+        let mut summary = GroupSummary {
+            nodes: self.nodes.len(),
+            ..GroupSummary::default()
+        };
+        for node in &self.nodes {
+            summary.ready += usize::from(node.ready);
+            summary.pod_capacity += node.pod_capacity;
+            summary.cpu.0 += node.cpu_requested_millis;
+            summary.cpu.1 += node.cpu_allocatable_millis;
+            summary.memory.0 += node.memory_requested_bytes;
+            summary.memory.1 += node.memory_allocatable_bytes;
+            for pod in &node.pods {
+                summary.pods_placed += usize::from(pod.occupies_node());
+                match pod.state {
+                    PodState::Ready => summary.running += 1,
+                    PodState::Starting | PodState::Pending => summary.starting += 1,
+                    PodState::Failing => summary.failing += 1,
+                    PodState::Terminating | PodState::Succeeded => {}
+                }
+            }
+        }
+        summary
+    }
 }
 
 impl OsLane {

@@ -1,0 +1,248 @@
+//! The board at size, on a hand-built snapshot of 5,000 nodes (500 Windows, 4,500 Linux): Fit
+//! shows every node; zoomed out, a NotReady node and a failing pod stay visible and are named on
+//! hover; zoomed in, pods are squares; a search zooms to its match.
+
+#![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
+
+use std::sync::Arc;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use serde_json::{Value, json};
+
+use super::layout::{Item, Layout};
+use super::{BoardView, COMPACT_BELOW};
+use crate::model::ClusterSnapshot;
+
+const WINDOWS: usize = 500;
+const LINUX: usize = 4_500;
+const PODS_PER_NODE: usize = 3;
+/// The node that is NotReady, and the node where one pod crash-loops.
+const DOWN: &str = "ip-10-1-3-77";
+const CRASHING: &str = "ip-10-2-40-4";
+
+fn node(name: &str, os: &str, ready: bool) -> Node {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {
+            "kubernetes.io/os": os,
+            "eks.amazonaws.com/nodegroup": os,
+            "node.kubernetes.io/instance-type": "m5.large",
+        }},
+        "status": {
+            "allocatable": {"cpu": "1930m", "memory": "7Gi", "pods": "29"},
+            "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+        },
+    }))
+    .unwrap()
+}
+
+fn pod(name: &str, node: &str, status: Value) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": "shop", "labels": {"app": "web"}},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "i",
+            "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}}]},
+        "status": status,
+    }))
+    .unwrap()
+}
+
+fn running() -> Value {
+    json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+        "containerStatuses": [{"name": "c", "image": "i", "imageID": "", "ready": true,
+            "restartCount": 0, "state": {"running": {}}}]})
+}
+
+fn crash_looping() -> Value {
+    json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}],
+        "containerStatuses": [{"name": "c", "image": "i", "imageID": "", "ready": false,
+            "restartCount": 7, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]})
+}
+
+/// 5,000 nodes named as EKS names them, three pods each; one node down, one pod crash-looping.
+fn big_cluster() -> Arc<ClusterSnapshot> {
+    let name = |os: usize, i: usize| format!("ip-10-{os}-{}-{}", i / 100, i % 100);
+    let mut nodes = Vec::new();
+    let mut pods = Vec::new();
+    for (os, label, count) in [(1, "windows", WINDOWS), (2, "linux", LINUX)] {
+        for i in 0..count {
+            let node_name = name(os, i);
+            nodes.push(node(&node_name, label, node_name != DOWN));
+            for p in 0..PODS_PER_NODE {
+                let pod_name = format!("web-{os}-{i}-{p}");
+                let status = if node_name == CRASHING && p == 0 {
+                    crash_looping()
+                } else {
+                    running()
+                };
+                pods.push(pod(&pod_name, &node_name, status));
+            }
+        }
+    }
+    Arc::new(ClusterSnapshot::build(&nodes, &pods, [], [], None))
+}
+
+/// A harness of a 1,400 × 900 window that draws `board` on `snapshot`.
+fn harness(board: BoardView, snapshot: Arc<ClusterSnapshot>) -> Harness<'static, BoardView> {
+    let mut harness = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_ui_state(
+            move |ui, board: &mut BoardView| {
+                board.draw(ui, &snapshot, false, None);
+            },
+            board,
+        );
+    // Tooltips at once (the test's frames are not a person's half-second rest).
+    harness.ctx.all_styles_mut(|style| {
+        style.interaction.tooltip_delay = 0.0;
+        style.interaction.show_tooltips_only_when_still = false;
+    });
+    harness.run_steps(2);
+    harness
+}
+
+/// Whether some widget's words (a label's value, another widget's label) contain `text`.
+fn shows(harness: &Harness<'_, BoardView>, text: &str) -> bool {
+    harness
+        .query_all(egui_kittest::kittest::By::new().predicate(|node| {
+            node.label()
+                .or_else(|| node.value())
+                .is_some_and(|words| words.contains(text))
+        }))
+        .next()
+        .is_some()
+}
+
+/// Every tile of the layout, on screen at the board's zoom and pan.
+fn tiles_on_screen(board: &BoardView) -> Vec<egui::Rect> {
+    let layout: &Layout = board.layout.as_ref().unwrap();
+    let origin = board.viewport.min + egui::Vec2::splat(super::PADDING) + board.pan;
+    layout
+        .items
+        .iter()
+        .filter(|p| matches!(p.item, Item::Tile { .. }))
+        .map(|p| {
+            egui::Rect::from_min_size(
+                origin + p.rect.min.to_vec2() * board.zoom,
+                p.rect.size() * board.zoom,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_big_cluster_opens_fitted_with_every_node_on_screen_and_fit_brings_it_back() {
+    let mut harness = harness(BoardView::default(), big_cluster());
+    let viewport = harness.state().viewport;
+    let tiles = tiles_on_screen(harness.state());
+    assert_eq!(tiles.len(), WINDOWS + LINUX);
+    let outside = tiles
+        .iter()
+        .filter(|t| !viewport.contains_rect(**t))
+        .count();
+    assert_eq!(
+        outside, 0,
+        "{outside} node tiles outside {viewport:?} when opened"
+    );
+    let zoom = harness.state().zoom;
+    assert!(
+        zoom < COMPACT_BELOW,
+        "a 5,000-node board opens zoomed out (zoom {zoom})"
+    );
+    // Cells are still big enough to see: at least 4 points across.
+    assert!(
+        tiles.iter().all(|t| t.width() >= 4.0 && t.height() >= 4.0),
+        "cells of {:?}",
+        tiles[0].size()
+    );
+
+    // Zoomed in and panned away, Fit shows all of it again.
+    harness.state_mut().zoom = 1.0;
+    harness.state_mut().pan = egui::Vec2::new(-3000.0, -2000.0);
+    harness.run_steps(1);
+    harness.state_mut().fit();
+    harness.run_steps(1);
+    let tiles = tiles_on_screen(harness.state());
+    assert!(tiles.iter().all(|t| viewport.contains_rect(*t)));
+}
+
+#[test]
+fn zoomed_out_a_down_node_and_a_failing_pod_are_marked_and_named_on_hover() {
+    let harness = harness(BoardView::default(), big_cluster());
+    assert!(harness.state().zoom < COMPACT_BELOW);
+    let down = harness.get_by_label(DOWN);
+    let bounds = down.rect();
+    assert!(harness.state().viewport.contains_rect(bounds));
+    down.hover();
+    let mut harness = harness;
+    harness.run_steps(2);
+    assert!(
+        shows(&harness, "NotReady"),
+        "the hovered down node is named with its state"
+    );
+
+    harness.get_by_label(CRASHING).hover();
+    harness.run_steps(6);
+    let words: Vec<String> = harness
+        .query_all(egui_kittest::kittest::By::new().predicate(|_| true))
+        .filter_map(|n| {
+            n.accesskit_node()
+                .label()
+                .or_else(|| n.accesskit_node().value())
+        })
+        .filter(|w| w.contains("4004") || w.contains("ip-10-2-40-4") || w.contains("Crash"))
+        .collect();
+    assert!(
+        shows(&harness, "pod shop/web-2-4004-0: CrashLoopBackOff"),
+        "{words:?}"
+    );
+    // Every healthy node is drawn without a hover area of its own: only the two problems are.
+    assert!(harness.query_by_label("ip-10-2-0-1").is_none());
+}
+
+#[test]
+fn zoomed_in_pods_are_squares_and_a_search_zooms_to_its_match() {
+    let mut harness = harness(BoardView::default(), big_cluster());
+    assert!(harness.query_by_label("pod web-2-4321-1").is_none());
+    harness.state_mut().search = "web-2-4321-1".into();
+    harness.state_mut().search_moved = true;
+    harness.run_steps(2);
+    let board = harness.state();
+    assert!(
+        board.zoom >= 1.0,
+        "the search zoomed in (zoom {})",
+        board.zoom
+    );
+    let viewport = board.viewport;
+    let pod = harness.get_by_label("pod web-2-4321-1");
+    let square = pod.rect();
+    assert!(viewport.contains_rect(square), "{square:?} in {viewport:?}");
+    assert!((square.width() - square.height()).abs() < 1.0 && square.width() >= 10.0);
+    // Its node's tile shows its name (the detailed tile, not a cell).
+    harness.get_by_label("ip-10-2-43-21");
+}
+
+#[test]
+fn clicking_a_node_group_summary_zooms_to_the_group() {
+    let mut harness = harness(BoardView::default(), big_cluster());
+    harness.get_by_label("node group windows").click();
+    harness.run_steps(2);
+    let board = harness.state();
+    let layout = board.layout.as_ref().unwrap();
+    let windows = layout.groups[0].1;
+    let origin = board.viewport.min + egui::Vec2::splat(super::PADDING) + board.pan;
+    let on_screen = egui::Rect::from_min_size(
+        origin + windows.min.to_vec2() * board.zoom,
+        windows.size() * board.zoom,
+    );
+    assert!(
+        board.viewport.expand(1.0).contains_rect(on_screen),
+        "{on_screen:?} in {:?}",
+        board.viewport
+    );
+    // Filling the window: wider or taller than half of it.
+    assert!(
+        on_screen.width() > board.viewport.width() / 2.0
+            || on_screen.height() > board.viewport.height() / 2.0
+    );
+}
