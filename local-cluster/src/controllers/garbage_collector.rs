@@ -2,15 +2,15 @@
 //! an owner deleted in the foreground waits for its dependents, and an orphaning delete strips
 //! the reference from them first.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use super::ObjectRef;
 use super::runtime::{Action, Context, Controller, Reconciled};
+use super::{ObjectRef, WorkQueue, follow};
 use crate::errors::report;
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources::{self, ResourceKind};
@@ -196,8 +196,10 @@ fn delete_dependents(context: &Context, (namespace, name): &ObjectRef) -> Reconc
 
 /// Starts the collector: one controller per kind, on the same runtime as the others. It
 /// reacts only to an object marked for deletion (finalizers to work off) or gone (dependents to
-/// delete), and to a dependent's deletion (an owner may be waiting in the foreground). A periodic
-/// sweep catches dependents whose owner went while nothing watched.
+/// delete), and to a dependent's deletion (an owner may be waiting in the foreground): one
+/// watch per dependent kind routes those to the owners' controllers, rather than every owner
+/// kind watching every pod. A periodic sweep catches dependents whose owner went while nothing
+/// watched.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
     let mut kinds: Vec<&'static ResourceKind> = owner_kinds().to_vec();
     for kind in dependent_kinds() {
@@ -206,30 +208,33 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
         }
     }
     let mut tasks = Vec::new();
+    let mut queues: HashMap<&'static str, Arc<WorkQueue<ObjectRef>>> = HashMap::new();
     for kind in kinds {
         let mut controller = Controller::new(registry.clone(), kind, "garbage-collector")
             .reacts_to(|change| change.kind == EventKind::Deleted || change.object.index.marked);
-        for owned in owned_kinds(kind) {
-            controller = controller.watches(owned(), move |_, change| {
-                if change.kind != EventKind::Deleted || !change.object.index.owned {
-                    return Vec::new();
-                }
-                let object = change.object.value();
-                owner_references(&object)
-                    .filter(|r| r["kind"] == kind.kind)
-                    .filter_map(|r| r["name"].as_str())
-                    .map(|name| (change.object.index.namespace.clone(), name.to_owned()))
-                    .collect()
-            });
-        }
         if !owned_kinds(kind).is_empty() {
             controller = controller.on_gone(delete_dependents);
         }
-        tasks.extend(
-            controller
-                .run(|context, _, object| finish_deletion(context, object))
-                .tasks,
-        );
+        let running = controller.run(|context, _, object| finish_deletion(context, object));
+        queues.insert(kind.kind, running.queue);
+        tasks.extend(running.tasks);
+    }
+    let queues = Arc::new(queues);
+    for dependent in dependent_kinds() {
+        let queues = queues.clone();
+        tasks.push(follow(registry.store.clone(), dependent, move |change| {
+            if change.kind != EventKind::Deleted || !change.object.index.owned {
+                return;
+            }
+            let object = change.object.value();
+            for owner in owner_references(&object) {
+                if let (Some(kind), Some(name)) = (owner["kind"].as_str(), owner["name"].as_str())
+                    && let Some(queue) = queues.get(kind)
+                {
+                    queue.push((change.object.index.namespace.clone(), name.to_owned()));
+                }
+            }
+        }));
     }
     tasks.push(tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(5));

@@ -174,6 +174,9 @@ pub struct Running {
     /// Successes and retries so far (the tests read them to see retries happen).
     #[cfg_attr(not(test), allow(dead_code))]
     pub stats: Arc<Stats>,
+    /// Its queue: a key pushed here is reconciled like one from its own watches (for a
+    /// collaborator that routes one watch's changes to several controllers).
+    pub queue: Arc<WorkQueue<ObjectRef>>,
 }
 
 impl Controller {
@@ -290,6 +293,7 @@ impl Controller {
         if let Some(period) = self.resync {
             tasks.push(resync(store, self.kind, queue.clone(), period));
         }
+        let handle = queue.clone();
         tasks.push(tokio::spawn(work(
             context,
             self.component,
@@ -297,7 +301,11 @@ impl Controller {
             reconcile,
             self.cleanup,
         )));
-        Running { tasks, stats }
+        Running {
+            tasks,
+            stats,
+            queue: handle,
+        }
     }
 }
 
