@@ -210,3 +210,40 @@ fn the_console_keeps_the_last_board_while_the_cluster_is_away_and_recovers_by_it
     assert_eq!(order.last(), Some(&"live"), "{order:?}");
     assert!(!order.contains(&"failed"), "{order:?}");
 }
+
+/// The local cluster serves `metrics.k8s.io`: the board's nodes carry CPU and memory in use, the
+/// same figures `kubectl top nodes` prints (the console reads them right after connecting).
+#[test]
+fn the_board_shows_node_usage_from_metrics_k8s_io() {
+    let cluster = TestCluster::start(true);
+    let (backend, mut seen) = connect(&cluster);
+    wait_for(
+        &backend,
+        &mut seen,
+        Duration::from_secs(30),
+        "usage on every node",
+        |s| {
+            s.snapshot
+                .as_ref()
+                .is_some_and(|b| b.nodes().all(|n| n.usage.is_some()))
+        },
+    );
+    let board = seen.snapshot.clone().unwrap();
+    assert!(board.has_usage());
+    let top = cluster.kubectl().ok(&["top", "nodes", "--no-headers"]);
+    for node in board.nodes() {
+        assert!(
+            top.lines().any(|l| l.starts_with(&node.name)),
+            "kubectl top names {}:\n{top}",
+            node.name
+        );
+    }
+    // The calculator's processes run on some nodes: their memory shows.
+    assert!(
+        board
+            .nodes()
+            .any(|n| n.usage.is_some_and(|u| u.memory_bytes > 0)),
+        "{:?}",
+        board.nodes().map(|n| n.usage).collect::<Vec<_>>()
+    );
+}

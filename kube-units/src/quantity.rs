@@ -3,8 +3,12 @@
 /// CPU in millicores; `None` if it does not parse.
 pub fn cpu_millis(text: &str) -> Option<i64> {
     let text = text.trim();
-    if let Some(milli) = text.strip_suffix('m') {
-        return milli.parse::<f64>().ok().map(|m| m.ceil() as i64);
+    // metrics.k8s.io reports usage in nanocores (`52312345n`), sometimes microcores; rounded up
+    // to a millicore as `Quantity.MilliValue` does.
+    for (suffix, per_milli) in [('m', 1.0), ('u', 1e3), ('n', 1e6)] {
+        if let Some(number) = text.strip_suffix(suffix) {
+            return scalar(number).map(|n| (n / per_milli).ceil() as i64);
+        }
     }
     scalar(text).map(|cores| (cores * 1000.0).ceil() as i64)
 }
@@ -48,6 +52,10 @@ mod tests {
         assert_eq!(cpu_millis("1"), Some(1000));
         assert_eq!(cpu_millis("0.5"), Some(500));
         assert_eq!(cpu_millis("1930m"), Some(1930));
+        // metrics.k8s.io usage: nanocores and microcores, rounded up.
+        assert_eq!(cpu_millis("52312345n"), Some(53));
+        assert_eq!(cpu_millis("1500u"), Some(2));
+        assert_eq!(cpu_millis("n"), None);
         assert_eq!(bytes("128Mi"), Some(128 * 1024 * 1024));
         assert_eq!(bytes("3388356Ki"), Some(3_388_356 * 1024));
         assert_eq!(bytes("1G"), Some(1_000_000_000));

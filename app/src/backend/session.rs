@@ -2,6 +2,7 @@
 //! the last state, say so, and reconnect by itself (re-reading the kubeconfig, whose credentials
 //! or address may have changed).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,9 +19,9 @@ use tokio::task::JoinHandle;
 use super::connection::{self, ConnectError, Connection, ConnectionTarget};
 use super::moves::MoveDesk;
 use super::{ConnectionStatus, Event, EventSink, LogEntry, calculator, details};
-use crate::model::ClusterSnapshot;
 use crate::model::moves::MOVE_ANNOTATION;
 use crate::model::plan::MigrationPlan;
+use crate::model::{ClusterSnapshot, NodeUsage, node_usage_from_metrics};
 
 /// The embedded cluster, started on first use and kept until the console exits.
 type LocalSlot = Arc<Mutex<Option<LocalCluster>>>;
@@ -426,6 +427,56 @@ fn prune_event(event: &mut KubeEvent) {
     event.metadata.managed_fields = None;
 }
 
+/// The nodes' CPU and memory in use, by name, as last read from `metrics.k8s.io`.
+type NodeUsageShared = Arc<Mutex<BTreeMap<String, NodeUsage>>>;
+
+/// How often node usage is read: metrics-server's own resolution (15 s by default). The local
+/// cluster measures its processes on each read.
+const USAGE_EVERY: Duration = Duration::from_secs(15);
+/// How long before asking again a server that does not serve `metrics.k8s.io` (metrics-server
+/// may be installed meanwhile).
+const NO_METRICS_RETRY: Duration = Duration::from_secs(300);
+
+/// Reads node usage from `metrics.k8s.io` while the connection lasts and asks for a new
+/// snapshot when it changed. A cluster without metrics-server answers 404 (or 503 while its
+/// APIService is not available): the board then shows requests, and the question is asked again
+/// every few minutes. Other failures are the watchers' to report; the next round tries again.
+async fn follow_node_usage(client: kube::Client, usage: NodeUsageShared, changed: Arc<Notify>) {
+    loop {
+        let request = http::Request::get("/apis/metrics.k8s.io/v1beta1/nodes").body(Vec::new());
+        let wait = match request {
+            Ok(request) => match client.request::<serde_json::Value>(request).await {
+                Ok(list) => {
+                    let read = node_usage_from_metrics(&list);
+                    let mut held = usage.lock().await;
+                    if *held != read {
+                        *held = read;
+                        changed.notify_one();
+                    }
+                    USAGE_EVERY
+                }
+                Err(kube::Error::Api(status)) if matches!(status.code, 404 | 503) => {
+                    tracing::debug!(
+                        code = status.code,
+                        "metrics.k8s.io not served; showing requests only"
+                    );
+                    usage.lock().await.clear();
+                    NO_METRICS_RETRY
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "node metrics not read");
+                    USAGE_EVERY
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "node metrics request not built");
+                return;
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
 fn log_entries(store: &Store<KubeEvent>) -> Vec<LogEntry> {
     let events = store.state();
     LogEntry::newest_first(events.iter().map(|e| e.as_ref()), 300)
@@ -479,6 +530,12 @@ async fn watch_cluster(
             failing_tx.clone(),
         ),
     ];
+    let usage: NodeUsageShared = Arc::default();
+    tasks.push(tokio::spawn(follow_node_usage(
+        client.clone(),
+        usage.clone(),
+        changed.clone(),
+    )));
     let events_changed = Arc::new(Notify::new());
     let start_events = |ns: &str| {
         let (store, writer) = reflector::store::<KubeEvent>();
@@ -501,13 +558,14 @@ async fn watch_cluster(
             _ = changed.notified() => {
                 // Coalesce bursts (a rollout changes many pods at once) into one snapshot.
                 tokio::time::sleep(Duration::from_millis(80)).await;
-                let snapshot = ClusterSnapshot::build(
+                let mut snapshot = ClusterSnapshot::build(
                     nodes.state().iter().map(|n| n.as_ref()),
                     pods.state().iter().map(|p| p.as_ref()),
                     deployments.state().iter().map(|d| d.as_ref()),
                     services.state().iter().map(|s| s.as_ref()),
                     Some(plan),
                 );
+                snapshot.apply_usage(&*usage.lock().await);
                 *last_update = Some(SystemTime::now());
                 // A re-list after a dropped watch (or a change to a field the board does not
                 // show) yields the same board: do not make the UI redraw it.

@@ -21,7 +21,10 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use serde::Serialize;
 
-pub use nodes::{GroupSummary, NodeGroup, NodeOs, NodeTile, OsLane, Pressure, node_group_of};
+pub use nodes::{
+    GroupSummary, NodeGroup, NodeOs, NodeTile, NodeUsage, OsLane, Pressure, node_group_of,
+    node_usage_from_metrics,
+};
 pub use plan::MigrationPlan;
 pub use pods::{PodPlacement, PodState};
 pub use topology::{Monolith, MonolithTopology, ServiceState};
@@ -143,6 +146,22 @@ impl ClusterSnapshot {
     /// The lane of `os`.
     pub fn lane(&self, os: &NodeOs) -> Option<&OsLane> {
         self.lanes.iter().find(|l| &l.os == os)
+    }
+
+    /// Sets each node's usage from `metrics.k8s.io` (nodes it does not name keep none).
+    pub fn apply_usage(&mut self, usage: &BTreeMap<String, NodeUsage>) {
+        for lane in &mut self.lanes {
+            for group in &mut lane.groups {
+                for node in &mut group.nodes {
+                    node.usage = usage.get(&node.name).copied();
+                }
+            }
+        }
+    }
+
+    /// Whether any node reports usage (the cluster serves `metrics.k8s.io`).
+    pub fn has_usage(&self) -> bool {
+        self.nodes().any(|n| n.usage.is_some())
     }
 
     /// Every node tile.

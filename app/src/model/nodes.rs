@@ -102,6 +102,39 @@ pub struct NodeTile {
     pub memory_requested_bytes: i64,
     /// Its pods, by namespace and name.
     pub pods: Vec<PodPlacement>,
+    /// CPU and memory in use, from `metrics.k8s.io` when the cluster serves it.
+    pub usage: Option<NodeUsage>,
+}
+
+/// What a node uses, as `metrics.k8s.io` reports it (a metrics-server window, about 15 s).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NodeUsage {
+    /// CPU in use, millicores.
+    pub cpu_millis: i64,
+    /// Memory in use (working set), bytes.
+    pub memory_bytes: i64,
+}
+
+/// The `NodeMetricsList` of `GET /apis/metrics.k8s.io/v1beta1/nodes`, by node name. Items with
+/// a usage that does not parse are left out (the board then shows requests for that node).
+pub fn node_usage_from_metrics(list: &serde_json::Value) -> BTreeMap<String, NodeUsage> {
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| {
+            let name = item["metadata"]["name"].as_str()?;
+            let cpu = kube_units::quantity::cpu_millis(item["usage"]["cpu"].as_str()?)?;
+            let memory = kube_units::quantity::bytes(item["usage"]["memory"].as_str()?)?;
+            Some((
+                name.to_owned(),
+                NodeUsage {
+                    cpu_millis: cpu,
+                    memory_bytes: memory,
+                },
+            ))
+        })
+        .collect()
 }
 
 impl NodeTile {
@@ -156,6 +189,7 @@ impl NodeTile {
             memory_requested_bytes: 0,
             pods: Vec::new(),
             labels,
+            usage: None,
         }
     }
 
@@ -195,15 +229,26 @@ pub enum Pressure {
     CpuRequests,
     /// Memory requested against allocatable.
     MemoryRequests,
+    /// CPU in use against allocatable (`metrics.k8s.io`).
+    CpuUsage,
+    /// Memory in use against allocatable (`metrics.k8s.io`).
+    MemoryUsage,
 }
 
 impl Pressure {
     /// Every measure, in the order the selector lists them.
-    pub const ALL: [Pressure; 3] = [
+    pub const ALL: [Pressure; 5] = [
         Pressure::Pods,
         Pressure::CpuRequests,
         Pressure::MemoryRequests,
+        Pressure::CpuUsage,
+        Pressure::MemoryUsage,
     ];
+
+    /// Whether it needs `metrics.k8s.io` (offered only when the cluster serves it).
+    pub fn needs_metrics(self) -> bool {
+        matches!(self, Pressure::CpuUsage | Pressure::MemoryUsage)
+    }
 
     /// Its name in the selector.
     pub fn label(self) -> &'static str {
@@ -211,6 +256,8 @@ impl Pressure {
             Pressure::Pods => "pods / capacity",
             Pressure::CpuRequests => "CPU requests",
             Pressure::MemoryRequests => "memory requests",
+            Pressure::CpuUsage => "CPU use",
+            Pressure::MemoryUsage => "memory use",
         }
     }
 }
@@ -224,6 +271,14 @@ impl NodeTile {
             Pressure::MemoryRequests => {
                 (self.memory_requested_bytes, self.memory_allocatable_bytes)
             }
+            Pressure::CpuUsage => (
+                self.usage.map_or(0, |u| u.cpu_millis),
+                self.cpu_allocatable_millis,
+            ),
+            Pressure::MemoryUsage => (
+                self.usage.map_or(0, |u| u.memory_bytes),
+                self.memory_allocatable_bytes,
+            ),
         };
         if total > 0 {
             (used as f32 / total as f32).clamp(0.0, 1.0)

@@ -292,3 +292,63 @@ fn nodes_and_pods_sort_as_a_person_counts() {
         .collect();
     assert_eq!(on_first, ["web-9", "web-10"]);
 }
+
+#[test]
+fn node_usage_is_read_from_a_node_metrics_list_and_set_on_the_tiles() {
+    let list = json!({"kind": "NodeMetricsList", "items": [
+        {"metadata": {"name": "w1"}, "usage": {"cpu": "250m", "memory": "1Gi"}},
+        {"metadata": {"name": "l1"}, "usage": {"cpu": "1500000n", "memory": "512Ki"}},
+        {"metadata": {"name": "broken"}, "usage": {"cpu": "lots", "memory": "1Gi"}},
+    ]});
+    let usage = node_usage_from_metrics(&list);
+    assert_eq!(usage.len(), 2, "{usage:?}");
+    assert_eq!(
+        usage["w1"],
+        NodeUsage {
+            cpu_millis: 250,
+            memory_bytes: 1 << 30
+        }
+    );
+    assert_eq!(usage["l1"].cpu_millis, 2, "1.5 millicores round up");
+    let nodes = [node("w1", "windows", None), node("l2", "linux", None)];
+    let mut snapshot = ClusterSnapshot::build(&nodes, &[], [], [], None);
+    assert!(!snapshot.has_usage());
+    snapshot.apply_usage(&usage);
+    assert!(snapshot.has_usage());
+    let w1 = snapshot.nodes().find(|n| n.name == "w1").unwrap();
+    // 250m of 1930m allocatable.
+    assert!((w1.pressure(Pressure::CpuUsage) - 250.0 / 1930.0).abs() < 1e-4);
+    assert_eq!(
+        snapshot.nodes().find(|n| n.name == "l2").unwrap().usage,
+        None
+    );
+}
+
+#[test]
+fn a_group_summary_counts_nodes_ready_and_pods_by_state() {
+    let mut down = node("w2", "windows", None);
+    if let Some(conditions) = down.status.as_mut().and_then(|s| s.conditions.as_mut()) {
+        conditions[0].status = "False".into();
+    }
+    let nodes = [node("w1", "windows", None), down];
+    let crash = json!({"phase": "Running", "containerStatuses": [{"name": "c", "image": "i", "imageID": "", "ready": false, "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]});
+    let pods = [
+        pod("a", "p1", Some("w1"), running(), json!({})),
+        pod("a", "p2", Some("w1"), crash, json!({})),
+        pod("a", "p3", Some("w2"), running(), json!({})),
+    ];
+    let snapshot = ClusterSnapshot::build(&nodes, &pods, [], [], None);
+    let group = &snapshot.lanes[0].groups[0];
+    let summary = group.summary();
+    assert_eq!((summary.nodes, summary.ready), (2, 1));
+    assert_eq!(
+        (summary.running, summary.failing, summary.pods_placed),
+        (2, 1, 3)
+    );
+    assert_eq!(summary.pod_capacity, 70);
+    assert_eq!(summary.cpu, (750, 3860));
+    let w1 = &group.nodes[0];
+    assert!(w1.has_problem());
+    assert_eq!(w1.problems(), vec!["pod a/p2: CrashLoopBackOff".to_owned()]);
+    assert_eq!(group.nodes[1].problems(), vec!["NotReady".to_owned()]);
+}

@@ -86,7 +86,7 @@ pub struct Layout {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Cell {
     /// [`NodeTile::pressure`] by each [`Pressure`], in [`Pressure::ALL`] order.
-    pub pressure: [f32; 3],
+    pub pressure: [f32; Pressure::ALL.len()],
     /// A pod on it fails.
     pub failing: bool,
 }
@@ -482,6 +482,7 @@ mod tests {
             cpu_requested_millis: 0,
             memory_requested_bytes: 0,
             pods: Vec::new(),
+            usage: None,
         }
     }
 

@@ -600,8 +600,12 @@ impl BoardView {
         egui::ComboBox::from_id_salt("pressure")
             .selected_text(self.pressure.label())
             .show_ui(ui, |ui| {
+                // Use is offered when the cluster serves metrics.k8s.io (metrics-server).
+                let metrics = snapshot.has_usage();
                 for measure in Pressure::ALL {
-                    ui.selectable_value(&mut self.pressure, measure, measure.label());
+                    if metrics || !measure.needs_metrics() {
+                        ui.selectable_value(&mut self.pressure, measure, measure.label());
+                    }
                 }
             })
             .response

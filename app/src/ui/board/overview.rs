@@ -200,6 +200,15 @@ pub fn node_tooltip(ui: &mut egui::Ui, tile: &NodeTile) {
         tile.pressure(Pressure::CpuRequests) * 100.0,
         tile.pressure(Pressure::MemoryRequests) * 100.0,
     ));
+    if let Some(usage) = tile.usage {
+        ui.label(format!(
+            "in use (metrics): CPU {}m ({:.0}%) · memory {} MiB ({:.0}%)",
+            usage.cpu_millis,
+            tile.pressure(Pressure::CpuUsage) * 100.0,
+            usage.memory_bytes >> 20,
+            tile.pressure(Pressure::MemoryUsage) * 100.0,
+        ));
+    }
     let problems = tile.problems();
     if problems.is_empty() {
         ui.label("Ready, no failing pods");

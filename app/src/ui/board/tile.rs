@@ -7,7 +7,7 @@ use super::layout::{
 };
 use super::{BoardResponse, fade, lane_color, pod_interaction, state_color};
 use crate::model::moves::Direction;
-use crate::model::{NodeTile, PodPlacement, PodState};
+use crate::model::{NodeTile, PodPlacement, PodState, Pressure};
 use crate::ui::migration::MoveRequest;
 
 /// Paints one node's tile: name, instance type, readiness, pods against capacity, taints,
@@ -45,6 +45,7 @@ pub fn paint(
     );
     let name = tile.name.clone();
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, name.clone()));
+    response.on_hover_ui(|ui| super::overview::node_tooltip(ui, tile));
     let x = rect.left() + PADDING * zoom;
     let mut y = rect.top() + PADDING * zoom;
     painter.text(
@@ -85,16 +86,19 @@ pub fn paint(
     y += 15.0 * zoom;
     // CPU and memory requests against allocatable: a label, then its bar.
     let half = (TILE_WIDTH - 2.0 * PADDING) * zoom / 2.0;
-    for (i, (used, total, label)) in [
+    // Requests fill the bar; use (metrics.k8s.io), when known, is the white tick across it.
+    for (i, (used, total, label, in_use)) in [
         (
             tile.cpu_requested_millis,
             tile.cpu_allocatable_millis,
             "cpu",
+            tile.usage.map(|_| tile.pressure(Pressure::CpuUsage)),
         ),
         (
             tile.memory_requested_bytes,
             tile.memory_allocatable_bytes,
             "mem",
+            tile.usage.map(|_| tile.pressure(Pressure::MemoryUsage)),
         ),
     ]
     .into_iter()
@@ -123,6 +127,16 @@ pub fn paint(
             CornerRadius::same(2),
             lane_color(&tile.os).gamma_multiply(0.8),
         );
+        if let Some(in_use) = in_use {
+            let x = bar.left() + bar.width() * in_use;
+            painter.line_segment(
+                [
+                    Pos2::new(x, bar.top() - 2.0 * zoom),
+                    Pos2::new(x, bar.bottom() + 2.0 * zoom),
+                ],
+                Stroke::new(2.0 * zoom.min(1.0), Color32::WHITE),
+            );
+        }
     }
     y = rect.top() + TILE_HEADER * zoom;
     let per_row = squares_per_row();
