@@ -263,7 +263,8 @@ fn main() -> anyhow::Result<()> {
     report("fitted, every node on screen", fitted);
 
     run.board.zoom = 1.0;
-    run.board.pan = egui::vec2(-20_000.0, -6_000.0);
+    // The middle of the Linux lane (the fitted board is about 17,000 × 10,500 points at 100 %).
+    run.board.pan = egui::vec2(-8_000.0, -4_000.0);
     let zoomed: Vec<Duration> = (0..frames).map(|_| run.frame(&base)).collect();
     report("zoomed in to 100 %", zoomed);
 

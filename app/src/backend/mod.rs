@@ -10,6 +10,7 @@ mod eks_actions;
 pub mod migration;
 mod moves;
 pub mod node_groups;
+mod placements;
 pub mod plans;
 pub mod readiness;
 mod session;

@@ -18,10 +18,11 @@ use tokio::task::JoinHandle;
 
 use super::connection::{self, ConnectError, Connection, ConnectionTarget};
 use super::moves::MoveDesk;
+use super::placements::Placements;
 use super::{ConnectionStatus, Event, EventSink, LogEntry, calculator, details};
 use crate::model::moves::MOVE_ANNOTATION;
 use crate::model::plan::MigrationPlan;
-use crate::model::{ClusterSnapshot, NodeUsage, node_usage_from_metrics};
+use crate::model::{ClusterSnapshot, NodeUsage, PodPlacement, node_usage_from_metrics};
 
 /// The embedded cluster, started on first use and kept until the console exits.
 type LocalSlot = Arc<Mutex<Option<LocalCluster>>>;
@@ -339,6 +340,36 @@ async fn run(
     }
 }
 
+/// Follows every pod into `placements`, signalling every change to the board and every error.
+fn follow_pods(
+    api: Api<Pod>,
+    placements: Arc<std::sync::Mutex<Placements>>,
+    changed: Arc<Notify>,
+    failing: watch::Sender<Option<String>>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let stream = watcher(api, watcher::Config::default()).default_backoff();
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(event) => {
+                    let _ = failing.send(None);
+                    let shown = placements
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .apply(event);
+                    if shown {
+                        changed.notify_one();
+                    }
+                }
+                Err(e) => {
+                    let _ = failing.send(Some(e.to_string()));
+                }
+            }
+        }
+    })
+}
+
 /// Streams one kind into a reflector store, signalling every change and every error.
 fn reflect<K>(
     api: Api<K>,
@@ -376,30 +407,6 @@ where
             }
         }
     })
-}
-
-/// The board needs little of a pod: keep reflector memory small at 150,000 pods (the side panel
-/// fetches the whole pod when one is selected).
-fn prune_pod(pod: &mut Pod) {
-    pod.metadata.managed_fields = None;
-    pod.metadata.annotations = None;
-    if let Some(spec) = pod.spec.as_mut() {
-        spec.volumes = None;
-        spec.tolerations = None;
-        spec.affinity = None;
-        for c in spec.containers.iter_mut() {
-            c.env = None;
-            c.env_from = None;
-            c.volume_mounts = None;
-            c.liveness_probe = None;
-            c.readiness_probe = None;
-            c.startup_probe = None;
-            c.lifecycle = None;
-            c.security_context = None;
-            c.command = None;
-            c.args = None;
-        }
-    }
 }
 
 fn prune_node(node: &mut Node) {
@@ -496,7 +503,7 @@ async fn watch_cluster(
     let changed = Arc::new(Notify::new());
     let (failing_tx, failing_rx) = watch::channel::<Option<String>>(None);
     let (nodes, nodes_writer) = reflector::store::<Node>();
-    let (pods, pods_writer) = reflector::store::<Pod>();
+    let placements: Arc<std::sync::Mutex<Placements>> = Arc::default();
     let (deployments, deployments_writer) = reflector::store::<Deployment>();
     let (services, services_writer) = reflector::store::<Service>();
     let mut tasks = vec![
@@ -507,10 +514,9 @@ async fn watch_cluster(
             changed.clone(),
             failing_tx.clone(),
         ),
-        reflect(
+        follow_pods(
             Api::<Pod>::all(client.clone()),
-            pods_writer,
-            prune_pod,
+            placements.clone(),
             changed.clone(),
             failing_tx.clone(),
         ),
@@ -552,15 +558,22 @@ async fn watch_cluster(
     let mut health = tokio::time::interval(Duration::from_secs(2));
     let mut misses = 0;
     let mut was_failing = false;
-    let mut published: Option<ClusterSnapshot> = None;
+    // The last board sent, shared with the UI rather than copied.
+    let mut published: Option<Arc<ClusterSnapshot>> = None;
     let lost = loop {
         tokio::select! {
             _ = changed.notified() => {
                 // Coalesce bursts (a rollout changes many pods at once) into one snapshot.
                 tokio::time::sleep(Duration::from_millis(80)).await;
-                let mut snapshot = ClusterSnapshot::build(
+                let pods: Vec<PodPlacement> = placements
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pods()
+                    .cloned()
+                    .collect();
+                let mut snapshot = ClusterSnapshot::from_placements(
                     nodes.state().iter().map(|n| n.as_ref()),
-                    pods.state().iter().map(|p| p.as_ref()),
+                    pods,
                     deployments.state().iter().map(|d| d.as_ref()),
                     services.state().iter().map(|s| s.as_ref()),
                     Some(plan),
@@ -569,9 +582,10 @@ async fn watch_cluster(
                 *last_update = Some(SystemTime::now());
                 // A re-list after a dropped watch (or a change to a field the board does not
                 // show) yields the same board: do not make the UI redraw it.
-                if published.as_ref() != Some(&snapshot) {
+                if published.as_deref() != Some(&snapshot) {
+                    let snapshot = Arc::new(snapshot);
                     published = Some(snapshot.clone());
-                    sink.send(Event::Snapshot(Arc::new(snapshot)));
+                    sink.send(Event::Snapshot(snapshot));
                 }
             }
             _ = events_changed.notified() => {

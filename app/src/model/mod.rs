@@ -60,6 +60,25 @@ impl ClusterSnapshot {
         services: impl IntoIterator<Item = &'a Service>,
         plan: Option<&MigrationPlan>,
     ) -> ClusterSnapshot {
+        Self::from_placements(
+            nodes,
+            pods.into_iter().map(PodPlacement::of),
+            deployments,
+            services,
+            plan,
+        )
+    }
+
+    /// Builds the snapshot from pods already classified (the console keeps them so, from its
+    /// watch, instead of whole Pod objects); the plan's roles (which pods hold or serve which
+    /// service) are given here, as they depend on the Deployments and Services of the moment.
+    pub fn from_placements<'a>(
+        nodes: impl IntoIterator<Item = &'a Node>,
+        pods: impl IntoIterator<Item = PodPlacement>,
+        deployments: impl IntoIterator<Item = &'a Deployment>,
+        services: impl IntoIterator<Item = &'a Service>,
+        plan: Option<&MigrationPlan>,
+    ) -> ClusterSnapshot {
         let deployments: Vec<&Deployment> = deployments.into_iter().collect();
         let services: Vec<&Service> = services.into_iter().collect();
         let topology = plan.map(|p| MonolithTopology::of(p, &deployments, &services));
@@ -71,9 +90,10 @@ impl ClusterSnapshot {
         let mut unscheduled = Vec::new();
         let mut namespaces = BTreeSet::new();
         let mut pod_count = 0;
-        for pod in pods {
+        for mut placement in pods {
             pod_count += 1;
-            let mut placement = PodPlacement::of(pod);
+            placement.holds.clear();
+            placement.serves = None;
             namespaces.insert(placement.namespace.clone());
             // A pod on its way out serves nothing: its replacement carries the chips.
             if let Some(t) = &topology
