@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt;
@@ -346,6 +347,7 @@ fn follow_pods(
     placements: Arc<std::sync::Mutex<Placements>>,
     changed: Arc<Notify>,
     failing: watch::Sender<Option<String>>,
+    progress: Arc<AtomicU64>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let stream = watcher(api, watcher::Config::default()).default_backoff();
@@ -353,6 +355,7 @@ fn follow_pods(
         while let Some(event) = stream.next().await {
             match event {
                 Ok(event) => {
+                    progress.fetch_add(1, Ordering::Relaxed);
                     let _ = failing.send(None);
                     let shown = placements
                         .lock()
@@ -504,6 +507,8 @@ async fn watch_cluster(
     let (failing_tx, failing_rx) = watch::channel::<Option<String>>(None);
     let (nodes, nodes_writer) = reflector::store::<Node>();
     let placements: Arc<std::sync::Mutex<Placements>> = Arc::default();
+    // Watch events received, of any kind (list pages included): the server's sign of life.
+    let progress: Arc<AtomicU64> = Arc::default();
     let (deployments, deployments_writer) = reflector::store::<Deployment>();
     let (services, services_writer) = reflector::store::<Service>();
     let mut tasks = vec![
@@ -519,6 +524,7 @@ async fn watch_cluster(
             placements.clone(),
             changed.clone(),
             failing_tx.clone(),
+            progress.clone(),
         ),
         reflect(
             Api::<Deployment>::all(client.clone()),
@@ -557,6 +563,7 @@ async fn watch_cluster(
     let (mut events, mut events_task) = start_events(&namespace.borrow().clone());
     let mut health = tokio::time::interval(Duration::from_secs(2));
     let mut misses = 0;
+    let mut seen_progress = progress.load(Ordering::Relaxed);
     let mut was_failing = false;
     // The last board sent, shared with the UI rather than copied.
     let mut published: Option<Arc<ClusterSnapshot>> = None;
@@ -601,6 +608,12 @@ async fn watch_cluster(
             }
             _ = health.tick() => {
                 let alive = tokio::time::timeout(Duration::from_secs(3), client.apiserver_version()).await;
+                // A server busy sending a big list (150,000 pods) may answer /version late: what
+                // arrives on the watches proves it is there, so that is no miss (counting it one
+                // would drop the connection and start the list again, for ever).
+                let received = progress.load(Ordering::Relaxed);
+                let streaming = received != seen_progress;
+                seen_progress = received;
                 match alive {
                     Ok(Ok(_)) => {
                         // The board is known current as of now, even if nothing changed.
@@ -610,6 +623,10 @@ async fn watch_cluster(
                             was_failing = false;
                             sink.send(Event::Connection(ConnectionStatus::Live { target: label.to_owned(), server: server.to_owned(), version: version.to_owned() }));
                         }
+                    }
+                    // Timed out while the watches deliver: busy, not gone.
+                    Err(_) if streaming => {
+                        misses = 0;
                     }
                     outcome => {
                         misses += 1;
