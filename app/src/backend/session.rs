@@ -564,6 +564,7 @@ async fn watch_cluster(
     let mut health = tokio::time::interval(Duration::from_secs(2));
     let mut misses = 0;
     let mut seen_progress = progress.load(Ordering::Relaxed);
+    let mut progress_at = Instant::now();
     let mut was_failing = false;
     // The last board sent, shared with the UI rather than copied.
     let mut published: Option<Arc<ClusterSnapshot>> = None;
@@ -612,8 +613,13 @@ async fn watch_cluster(
                 // arrives on the watches proves it is there, so that is no miss (counting it one
                 // would drop the connection and start the list again, for ever).
                 let received = progress.load(Ordering::Relaxed);
-                let streaming = received != seen_progress;
-                seen_progress = received;
+                if received != seen_progress {
+                    seen_progress = received;
+                    progress_at = Instant::now();
+                }
+                // On a saturated machine events can pause for seconds; a server that sent
+                // something within the last 10 s is taken for alive.
+                let streaming = progress_at.elapsed() < Duration::from_secs(10);
                 match alive {
                     Ok(Ok(_)) => {
                         // The board is known current as of now, even if nothing changed.

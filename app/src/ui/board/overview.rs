@@ -88,6 +88,8 @@ pub fn paint_group_header(
             egui::TextFormat::simple(font, state_color(PodState::Failing)),
         );
     }
+    // A narrow lane's line is cut with an ellipsis rather than run into the next lane's.
+    job.wrap = egui::text::TextWrapping::truncate_at_width(rect.width());
     let galley = painter.layout_job(job);
     let at = rect.left_center() - Vec2::new(0.0, galley.size().y / 2.0);
     let response = ui.interact(
@@ -105,7 +107,9 @@ pub fn paint_group_header(
     painter.galley(at, galley, visuals.text_color());
     let label = format!("node group {name}");
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, label.clone()));
-    response.on_hover_text("Zoom to this node group").clicked()
+    let mut hover = words;
+    hover.push_str("\nClick to zoom to this node group.");
+    response.on_hover_text(hover).clicked()
 }
 
 /// `node group linux (4,500) · 4,500 Ready · pods 134,850 running, 12 starting · pods 75 % ·
