@@ -380,6 +380,7 @@ fn reflect<K>(
     prune: fn(&mut K),
     changed: Arc<Notify>,
     failing: watch::Sender<Option<String>>,
+    progress: Arc<AtomicU64>,
 ) -> JoinHandle<()>
 where
     K: kube::Resource
@@ -401,6 +402,7 @@ where
         while let Some(event) = stream.next().await {
             match event {
                 Ok(_) => {
+                    progress.fetch_add(1, Ordering::Relaxed);
                     let _ = failing.send(None);
                     changed.notify_one();
                 }
@@ -507,7 +509,8 @@ async fn watch_cluster(
     let (failing_tx, failing_rx) = watch::channel::<Option<String>>(None);
     let (nodes, nodes_writer) = reflector::store::<Node>();
     let placements: Arc<std::sync::Mutex<Placements>> = Arc::default();
-    // Watch events received, of any kind (list pages included): the server's sign of life.
+    // Watch events received on any watch, of any kind (list pages, node heartbeats included):
+    // the server's sign of life.
     let progress: Arc<AtomicU64> = Arc::default();
     let (deployments, deployments_writer) = reflector::store::<Deployment>();
     let (services, services_writer) = reflector::store::<Service>();
@@ -518,6 +521,7 @@ async fn watch_cluster(
             prune_node,
             changed.clone(),
             failing_tx.clone(),
+            progress.clone(),
         ),
         follow_pods(
             Api::<Pod>::all(client.clone()),
@@ -532,6 +536,7 @@ async fn watch_cluster(
             prune_deployment,
             changed.clone(),
             failing_tx.clone(),
+            progress.clone(),
         ),
         // The plan's Services: the front's selector says who serves the page.
         reflect(
@@ -540,6 +545,7 @@ async fn watch_cluster(
             prune_service,
             changed.clone(),
             failing_tx.clone(),
+            progress.clone(),
         ),
     ];
     let usage: NodeUsageShared = Arc::default();
@@ -557,6 +563,7 @@ async fn watch_cluster(
             prune_event,
             events_changed.clone(),
             failing_tx.clone(),
+            progress.clone(),
         );
         (store, task)
     };
