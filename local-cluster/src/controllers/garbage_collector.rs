@@ -297,19 +297,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::Store;
 
     fn registry() -> Arc<Registry> {
-        let registry = Arc::new(Registry::new(Arc::new(Store::new(1_000)), 251));
-        registry
-            .create(
-                resources::namespaces(),
-                "",
-                json!({"metadata": {"name": "default"}}),
-                &WriteOptions::default(),
-            )
-            .unwrap();
-        registry
+        Registry::for_tests(1_000)
     }
 
     /// Creates `name` of `kind`, owned by `owner` (a stored object) when given; returns it.

@@ -224,7 +224,6 @@ mod tests {
 
     use super::*;
     use crate::registry::Part;
-    use crate::store::Store;
 
     fn update(registry: &Registry, edit: impl FnOnce(&mut Value)) {
         registry
@@ -248,15 +247,7 @@ mod tests {
     /// back to the queue with backoff, and the status still ends up describing the pods.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn status_converges_while_another_writer_keeps_changing_the_replicaset() {
-        let registry = Arc::new(Registry::new(Arc::new(Store::new(100_000)), 250));
-        registry
-            .create(
-                resources::namespaces(),
-                "",
-                json!({"metadata": {"name": "default"}}),
-                &WriteOptions::default(),
-            )
-            .unwrap();
+        let registry = Registry::for_tests(100_000);
         let rs = json!({
             "metadata": {"name": "busy", "namespace": "default"},
             "spec": {

@@ -373,26 +373,16 @@ mod tests {
 
     use super::*;
     use crate::resources;
-    use crate::store::Store;
 
     /// A registry holding one ConfigMap, `default/watched`.
     fn registry_with_a_configmap() -> Arc<Registry> {
-        let registry = Arc::new(Registry::new(Arc::new(Store::new(1_000)), 251));
-        let options = WriteOptions::default();
-        registry
-            .create(
-                resources::namespaces(),
-                "",
-                json!({"metadata": {"name": "default"}}),
-                &options,
-            )
-            .unwrap();
+        let registry = Registry::for_tests(1_000);
         registry
             .create(
                 resources::configmaps(),
                 "default",
                 json!({"metadata": {"name": "watched"}, "data": {"a": "1"}}),
-                &options,
+                &WriteOptions::default(),
             )
             .unwrap();
         registry

@@ -103,6 +103,23 @@ impl Registry {
         }
     }
 
+    /// For unit tests: a registry on a store keeping `history` changes per resource, holding
+    /// namespace `default`.
+    #[cfg(test)]
+    #[allow(clippy::unwrap_used)] // A test fixture: failing to create `default` is the failure.
+    pub fn for_tests(history: usize) -> Arc<Registry> {
+        let registry = Arc::new(Registry::new(Arc::new(Store::new(history)), 251));
+        registry
+            .create(
+                crate::resources::namespaces(),
+                "",
+                serde_json::json!({"metadata": {"name": "default"}}),
+                &WriteOptions::default(),
+            )
+            .unwrap();
+        registry
+    }
+
     /// The first ClusterIP of the range (the `kubernetes` Service's).
     pub fn first_cluster_ip(&self) -> Ipv4Addr {
         Ipv4Addr::new(127, self.service_octet, 0, 1)
