@@ -441,19 +441,25 @@ impl Layout {
     /// The first tile whose node's name, or one of whose pods (under the filter), matches
     /// `query`: where a search takes the operator.
     pub fn first_match(&self, query: &str) -> Option<Rect> {
-        let needle = query.trim().to_lowercase();
-        if needle.is_empty() {
+        let query = query.trim();
+        if query.is_empty() {
             return None;
         }
-        self.items.iter().find_map(|placed| match placed.item {
-            Item::Tile { lane, group, node } => {
-                let tile = &self.snapshot.lanes[lane].groups[group].nodes[node];
-                let hit = tile.name.to_lowercase().contains(&needle)
-                    || visible(&tile.pods, self.namespace.as_deref()).any(|p| p.matches(query));
-                hit.then_some(placed.rect)
-            }
-            _ => None,
-        })
+        self.items
+            .iter()
+            .find(|placed| self.matches(&placed.item, query))
+            .map(|placed| placed.rect)
+    }
+
+    /// Whether `item` is a tile that a search for `query` finds: its node's name, or one of its
+    /// pods shown under the filter (by name or label).
+    pub fn matches(&self, item: &Item, query: &str) -> bool {
+        let Item::Tile { lane, group, node } = *item else {
+            return false;
+        };
+        let tile = &self.snapshot.lanes[lane].groups[group].nodes[node];
+        tile.name.to_lowercase().contains(&query.to_lowercase())
+            || visible(&tile.pods, self.namespace.as_deref()).any(|p| p.matches(query))
     }
 }
 

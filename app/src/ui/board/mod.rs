@@ -146,15 +146,7 @@ impl BoardView {
             let hits = layout
                 .items
                 .iter()
-                .map(|placed| match placed.item {
-                    Item::Tile { lane, group, node } => {
-                        let tile = &layout.snapshot.lanes[lane].groups[group].nodes[node];
-                        tile.name.to_lowercase().contains(&query.to_lowercase())
-                            || layout::visible(&tile.pods, layout.namespace.as_deref())
-                                .any(|p| p.matches(query))
-                    }
-                    _ => false,
-                })
+                .map(|placed| layout.matches(&placed.item, query))
                 .collect();
             self.hits = Some((query.to_owned(), key, hits));
         }
