@@ -11,9 +11,7 @@ use std::sync::Arc;
 
 use egui::{Pos2, Rect, Vec2};
 
-use crate::model::{
-    ClusterSnapshot, GroupSummary, NodeOs, NodeTile, PodPlacement, PodState, Pressure,
-};
+use crate::model::{ClusterSnapshot, GroupSummary, NodeOs, NodeTile, PodPlacement, Pressure};
 
 pub const TILE_WIDTH: f32 = 236.0;
 pub const TILE_HEADER: f32 = 74.0;
@@ -87,15 +85,15 @@ pub struct Layout {
 pub struct Cell {
     /// [`NodeTile::pressure`] by each [`Pressure`], in [`Pressure::ALL`] order.
     pub pressure: [f32; Pressure::ALL.len()],
-    /// A pod on it fails.
-    pub failing: bool,
+    /// [`NodeTile::has_problem`]: NotReady, or a pod on it fails.
+    pub problem: bool,
 }
 
 impl Cell {
     fn of(tile: &NodeTile) -> Cell {
         Cell {
             pressure: Pressure::ALL.map(|measure| tile.pressure(measure)),
-            failing: tile.pods.iter().any(|p| p.state == PodState::Failing),
+            problem: tile.has_problem(),
         }
     }
 

@@ -165,7 +165,7 @@ pub fn paint_cell(
             StrokeKind::Outside,
         );
     }
-    if !tile.ready || facts.failing {
+    if facts.problem {
         // A problem gets a mark of a minimum size and its own hover area (named for screen
         // readers and tests); other cells are found under the pointer by one lookup.
         let side = (cell.width().min(cell.height()) * 0.45).max(MIN_MARK);
