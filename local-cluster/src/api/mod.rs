@@ -336,6 +336,14 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     serve(state, target, request).await
 }
 
+/// Runs `answer` on the blocking pool: work that walks every pod (metrics at 150,000 pods) must
+/// not hold one of the runtime's few threads, or every other request and watch waits behind it.
+async fn off_the_runtime(answer: impl FnOnce() -> Response + Send + 'static) -> Response {
+    tokio::task::spawn_blocking(answer)
+        .await
+        .unwrap_or_else(|e| ApiError::internal(format!("the answer failed: {e}")).into_response())
+}
+
 /// Serves an authorized request for `target`.
 async fn serve(state: Arc<ApiState>, target: Target, request: Request) -> Response {
     let query = query_map(request.uri().query());
@@ -343,12 +351,13 @@ async fn serve(state: Arc<ApiState>, target: Target, request: Request) -> Respon
     let method = request.method().clone();
     let user = request.extensions().get::<UserInfo>().cloned();
     if target.kind.group == "metrics.k8s.io" {
-        return metrics::serve(&state, &target, &method, &query);
+        return off_the_runtime(move || metrics::serve(&state, &target, &method, &query)).await;
     }
     match target.subresource.as_deref() {
         // The kubelet's summary API, which this cluster's kubelets answer in process.
         Some("proxy") if target.kind.kind == "Node" && target.rest == "stats/summary" => {
-            return metrics::summary(&state, target.name.as_deref().unwrap_or_default());
+            let node = target.name.clone().unwrap_or_default();
+            return off_the_runtime(move || metrics::summary(&state, &node)).await;
         }
         Some("proxy") => return subresources::proxy(&state, &target, request).await,
         Some("exec") if target.kind.kind == "Pod" => {
