@@ -23,7 +23,7 @@ use super::placements::Placements;
 use super::{ConnectionStatus, Event, EventSink, LogEntry, calculator, details};
 use crate::model::moves::MOVE_ANNOTATION;
 use crate::model::plan::MigrationPlan;
-use crate::model::{ClusterSnapshot, NodeUsage, PodPlacement, node_usage_from_metrics};
+use crate::model::{ClusterSnapshot, NodeUsage, node_usage_from_metrics};
 
 /// The embedded cluster, started on first use and kept until the console exits.
 type LocalSlot = Arc<Mutex<Option<LocalCluster>>>;
@@ -580,15 +580,13 @@ async fn watch_cluster(
             _ = changed.notified() => {
                 // Coalesce bursts (a rollout changes many pods at once) into one snapshot.
                 tokio::time::sleep(Duration::from_millis(80)).await;
-                let pods: Vec<PodPlacement> = placements
+                let pods = placements
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .pods()
-                    .cloned()
-                    .collect();
+                    .by_node();
                 let mut snapshot = ClusterSnapshot::from_placements(
                     nodes.state().iter().map(|n| n.as_ref()),
-                    pods,
+                    &pods,
                     deployments.state().iter().map(|d| d.as_ref()),
                     services.state().iter().map(|s| s.as_ref()),
                     Some(plan),

@@ -374,7 +374,7 @@ pub fn status_table(
                     gib(node.memory_requested_bytes),
                     gib(node.memory_allocatable_bytes),
                 );
-                for pod in &node.pods {
+                for pod in node.pods.iter() {
                     let _ = writeln!(out, "      {}", pod_line(pod));
                 }
             }

@@ -15,7 +15,8 @@ pub mod readiness;
 pub mod rollout;
 pub mod topology;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
@@ -26,7 +27,7 @@ pub use nodes::{
     node_usage_from_metrics,
 };
 pub use plan::MigrationPlan;
-pub use pods::{PodPlacement, PodState};
+pub use pods::{Labels, PodList, PodPlacement, PodState, PodsByNode, board_order};
 pub use topology::{Monolith, MonolithTopology, ServiceState};
 
 /// Everything the board, the calculator chips and `status` show, at one moment.
@@ -35,7 +36,7 @@ pub struct ClusterSnapshot {
     /// Windows first, then Linux, then anything else.
     pub lanes: Vec<OsLane>,
     /// Pods not placed on a node (Pending), and pods whose node is unknown.
-    pub unscheduled: Vec<PodPlacement>,
+    pub unscheduled: Vec<Arc<PodPlacement>>,
     /// The strangler fig as the migration plan sees it (none without a plan).
     pub topology: Option<MonolithTopology>,
     /// Namespaces that have pods, for the filter.
@@ -45,11 +46,6 @@ pub struct ClusterSnapshot {
 }
 
 /// Pods by namespace, then name, numbers in names compared as numbers (`web-9` before `web-10`).
-fn by_name(a: &PodPlacement, b: &PodPlacement) -> std::cmp::Ordering {
-    alphanumeric_sort::compare_str(&a.namespace, &b.namespace)
-        .then_with(|| alphanumeric_sort::compare_str(&a.name, &b.name))
-}
-
 impl ClusterSnapshot {
     /// Builds the snapshot from the current objects; `plan` says which of them are the
     /// monolith and its services.
@@ -62,7 +58,10 @@ impl ClusterSnapshot {
     ) -> ClusterSnapshot {
         Self::from_placements(
             nodes,
-            pods.into_iter().map(PodPlacement::of),
+            &pods
+                .into_iter()
+                .map(|p| Arc::new(PodPlacement::of(p)))
+                .collect(),
             deployments,
             services,
             plan,
@@ -74,7 +73,7 @@ impl ClusterSnapshot {
     /// service) are given here, as they depend on the Deployments and Services of the moment.
     pub fn from_placements<'a>(
         nodes: impl IntoIterator<Item = &'a Node>,
-        pods: impl IntoIterator<Item = PodPlacement>,
+        pods: &PodsByNode,
         deployments: impl IntoIterator<Item = &'a Deployment>,
         services: impl IntoIterator<Item = &'a Service>,
         plan: Option<&MigrationPlan>,
@@ -82,7 +81,8 @@ impl ClusterSnapshot {
         let deployments: Vec<&Deployment> = deployments.into_iter().collect();
         let services: Vec<&Service> = services.into_iter().collect();
         let topology = plan.map(|p| MonolithTopology::of(p, &deployments, &services));
-        let mut tiles: BTreeMap<String, NodeTile> = nodes
+        // Looked up once per pod: hashed, not searched.
+        let mut tiles: HashMap<String, NodeTile> = nodes
             .into_iter()
             .map(NodeTile::of)
             .map(|t| (t.name.clone(), t))
@@ -90,45 +90,49 @@ impl ClusterSnapshot {
         let mut unscheduled = Vec::new();
         let mut namespaces = BTreeSet::new();
         let mut pod_count = 0;
-        for mut placement in pods {
-            pod_count += 1;
-            placement.holds.clear();
-            placement.serves = None;
-            namespaces.insert(placement.namespace.clone());
-            // A pod on its way out serves nothing: its replacement carries the chips.
-            if let Some(t) = &topology
-                && t.namespace == placement.namespace
-                && placement.state != PodState::Terminating
-            {
-                if let Some(monolith) = &t.monolith
-                    && topology::picks(&monolith.selector, &placement.labels)
-                {
-                    placement.holds = monolith.in_process.clone();
+        for (node, list) in pods.lists() {
+            pod_count += list.len();
+            let mut list = list.clone();
+            for pod in list.iter() {
+                if !namespaces.contains(&pod.namespace) {
+                    namespaces.insert(pod.namespace.clone());
                 }
-                placement.serves = t
-                    .services
-                    .iter()
-                    .find(|s| {
-                        s.location == move_plan::Location::Extracted
-                            && s.ready.is_some()
-                            && topology::picks(&s.selector, &placement.labels)
-                    })
-                    .map(|s| s.name.clone());
             }
-            match placement.node.clone().and_then(|n| tiles.get_mut(&n)) {
-                Some(tile) => {
-                    if placement.occupies_node() {
-                        tile.cpu_requested_millis += placement.cpu_request_millis;
-                        tile.memory_requested_bytes += placement.memory_request_bytes;
+            // What the plan's pods hold and serve is the topology's, read now; a list without
+            // such a pod is shared with the watch's copy untouched.
+            if let Some(t) = &topology
+                && list.iter().any(|p| p.namespace == t.namespace)
+            {
+                let roles: Vec<(Vec<String>, Option<String>)> =
+                    list.iter().map(|p| t.roles_of(p)).collect();
+                if list
+                    .iter()
+                    .zip(&roles)
+                    .any(|(p, (holds, serves))| &p.holds != holds || &p.serves != serves)
+                {
+                    for (pod, (holds, serves)) in Arc::make_mut(&mut list).iter_mut().zip(roles) {
+                        if pod.holds != holds || pod.serves != serves {
+                            let changed = Arc::make_mut(pod);
+                            changed.holds = holds;
+                            changed.serves = serves;
+                        }
                     }
-                    tile.pods.push(placement);
                 }
-                None => unscheduled.push(placement),
+            }
+            match node.and_then(|n| tiles.get_mut(n)) {
+                Some(tile) => {
+                    for pod in list.iter().filter(|p| p.occupies_node()) {
+                        tile.cpu_requested_millis += pod.cpu_request_millis;
+                        tile.memory_requested_bytes += pod.memory_request_bytes;
+                    }
+                    tile.pods = list;
+                }
+                // Bound to a node the board does not know (yet): listed with the unscheduled.
+                None => unscheduled.extend(list.iter().cloned()),
             }
         }
         let mut lanes: BTreeMap<NodeOs, BTreeMap<String, Vec<NodeTile>>> = BTreeMap::new();
-        for (_, mut tile) in tiles {
-            tile.pods.sort_by(by_name);
+        for (_, tile) in tiles {
             lanes
                 .entry(tile.os.clone())
                 .or_default()
@@ -140,7 +144,7 @@ impl ClusterSnapshot {
         for os in [NodeOs::Windows, NodeOs::Linux] {
             lanes.entry(os).or_default();
         }
-        unscheduled.sort_by(by_name);
+        unscheduled.sort_by(|a, b| board_order(a, b));
         ClusterSnapshot {
             lanes: lanes
                 .into_iter()
@@ -195,7 +199,7 @@ impl ClusterSnapshot {
     pub fn workload_pods_of_group(&self, group: &str) -> Vec<&PodPlacement> {
         self.nodes()
             .filter(|n| n.group == group)
-            .flat_map(|n| n.pods.iter())
+            .flat_map(|n| n.pods.iter().map(Arc::as_ref))
             .filter(|p| p.is_workload())
             .collect()
     }
@@ -211,6 +215,7 @@ impl ClusterSnapshot {
             .flat_map(|n| n.pods.iter())
             .chain(self.unscheduled.iter())
             .find(|p| p.namespace == namespace && p.name == name)
+            .map(Arc::as_ref)
     }
 
     /// The OS of node `name`, as its labels say.

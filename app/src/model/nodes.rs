@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Node, Taint};
 use serde::Serialize;
 
-use super::pods::{PodPlacement, PodState};
+use super::pods::PodState;
 
 /// The operating system of a lane.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -101,7 +101,7 @@ pub struct NodeTile {
     /// Memory requested by its pods, bytes.
     pub memory_requested_bytes: i64,
     /// Its pods, by namespace and name.
-    pub pods: Vec<PodPlacement>,
+    pub pods: super::PodList,
     /// CPU and memory in use, from `metrics.k8s.io` when the cluster serves it.
     pub usage: Option<NodeUsage>,
 }
@@ -187,7 +187,7 @@ impl NodeTile {
                 .unwrap_or(0),
             cpu_requested_millis: 0,
             memory_requested_bytes: 0,
-            pods: Vec::new(),
+            pods: Default::default(),
             labels,
             usage: None,
         }
@@ -376,7 +376,7 @@ impl NodeGroup {
             summary.cpu.1 += node.cpu_allocatable_millis;
             summary.memory.0 += node.memory_requested_bytes;
             summary.memory.1 += node.memory_allocatable_bytes;
-            for pod in &node.pods {
+            for pod in node.pods.iter() {
                 summary.pods_placed += usize::from(pod.occupies_node());
                 match pod.state {
                     PodState::Ready => summary.running += 1,

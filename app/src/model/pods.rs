@@ -1,6 +1,7 @@
 //! Where a pod is and what state it is in, as the board colours it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 use serde::Serialize;
@@ -34,8 +35,14 @@ const FAILING_REASONS: &[&str] = &[
     "RunContainerError",
 ];
 
-/// One pod, as the board and `status` show it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A pod's labels, shared: the pods of one ReplicaSet (and all the simulated ones) carry the same
+/// set, kept once (see `backend::placements`).
+pub type Labels = Arc<BTreeMap<String, String>>;
+
+/// One pod, as the board and `status` show it. Snapshots hold them by `Arc`: one that did not
+/// change is the same allocation in every snapshot, and comparing two snapshots compares
+/// pointers first (`Eq`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PodPlacement {
     /// Namespace.
     pub namespace: String,
@@ -59,7 +66,7 @@ pub struct PodPlacement {
     /// `spec.nodeName`.
     pub node: Option<String>,
     /// Labels, for search.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     /// CPU requested, in millicores.
     pub cpu_request_millis: i64,
     /// Memory requested, in bytes.
@@ -143,7 +150,7 @@ impl PodPlacement {
             restarts,
             ip: status.and_then(|s| s.pod_ip.clone()),
             node,
-            labels: meta.labels.clone().unwrap_or_default(),
+            labels: Arc::new(meta.labels.clone().unwrap_or_default()),
             cpu_request_millis: cpu,
             memory_request_bytes: memory,
             holds: Vec::new(),
@@ -186,5 +193,78 @@ impl PodPlacement {
     /// Whether it counts against its node's capacity.
     pub fn occupies_node(&self) -> bool {
         !matches!(self.state, PodState::Succeeded) && self.phase != "Failed"
+    }
+}
+
+/// One node's pods (or the unscheduled ones), in the board's order — by namespace, then name,
+/// as a person counts. Shared between the watch's index and the snapshots: a node whose pods did
+/// not change is the same list in both, and a change copies only that node's list.
+pub type PodList = Arc<Vec<Arc<PodPlacement>>>;
+
+/// The board's order of pods: namespace, then name, numbers compared as numbers (names that
+/// differ only in leading zeros, equal as numbers, are then told apart as text: two pods are
+/// never equal in this order).
+pub fn board_order(a: &PodPlacement, b: &PodPlacement) -> std::cmp::Ordering {
+    alphanumeric_sort::compare_str(&a.namespace, &b.namespace)
+        .then_with(|| alphanumeric_sort::compare_str(&a.name, &b.name))
+        .then_with(|| a.namespace.cmp(&b.namespace))
+        .then_with(|| a.name.cmp(&b.name))
+}
+
+/// Pods grouped by the node they are bound to, each group kept in [`board_order`] as pods come
+/// and go, so a snapshot takes the groups as they are instead of grouping and sorting every pod.
+#[derive(Clone, Debug, Default)]
+pub struct PodsByNode {
+    lists: HashMap<Option<String>, PodList>,
+}
+
+impl PodsByNode {
+    /// Adds `pod` to its node's list (one with the same namespace and name is replaced).
+    pub fn insert(&mut self, pod: Arc<PodPlacement>) {
+        let list = Arc::make_mut(self.lists.entry(pod.node.clone()).or_default());
+        match list.binary_search_by(|p| board_order(p, &pod)) {
+            Ok(at) => list[at] = pod,
+            Err(at) => list.insert(at, pod),
+        }
+    }
+
+    /// Takes `pod` (as it was added) out of its node's list.
+    pub fn remove(&mut self, pod: &PodPlacement) {
+        let Some(shared) = self.lists.get_mut(&pod.node) else {
+            return;
+        };
+        let list = Arc::make_mut(shared);
+        if let Ok(at) = list.binary_search_by(|p| board_order(p, pod)) {
+            list.remove(at);
+        }
+        if list.is_empty() {
+            self.lists.remove(&pod.node);
+        }
+    }
+
+    /// Each node's pods (`None`: not bound to a node), in no particular order of nodes.
+    pub fn lists(&self) -> impl Iterator<Item = (Option<&str>, &PodList)> {
+        self.lists
+            .iter()
+            .map(|(node, list)| (node.as_deref(), list))
+    }
+}
+
+impl FromIterator<Arc<PodPlacement>> for PodsByNode {
+    /// Groups and sorts all at once (a first list, a relist).
+    fn from_iter<I: IntoIterator<Item = Arc<PodPlacement>>>(pods: I) -> PodsByNode {
+        let mut lists: HashMap<Option<String>, Vec<Arc<PodPlacement>>> = HashMap::new();
+        for pod in pods {
+            lists.entry(pod.node.clone()).or_default().push(pod);
+        }
+        PodsByNode {
+            lists: lists
+                .into_iter()
+                .map(|(node, mut list)| {
+                    list.sort_by(|a, b| board_order(a, b));
+                    (node, Arc::new(list))
+                })
+                .collect(),
+        }
     }
 }

@@ -352,3 +352,80 @@ fn a_group_summary_counts_nodes_ready_and_pods_by_state() {
     assert_eq!(w1.problems(), vec!["pod a/p2: CrashLoopBackOff".to_owned()]);
     assert_eq!(group.nodes[1].problems(), vec!["NotReady".to_owned()]);
 }
+
+#[test]
+fn pods_by_node_stay_in_the_boards_order_as_they_come_and_go() {
+    let placed = |name: &str, node: Option<&str>| {
+        Arc::new(PodPlacement::of(&pod(
+            "shop",
+            name,
+            node,
+            running(),
+            json!({}),
+        )))
+    };
+    let names = |by_node: &PodsByNode, node: Option<&str>| -> Vec<String> {
+        by_node
+            .lists()
+            .find(|(n, _)| *n == node)
+            .map(|(_, list)| list.iter().map(|p| p.name.clone()).collect())
+            .unwrap_or_default()
+    };
+    let mut by_node: PodsByNode = [placed("web-10", Some("n1")), placed("web-2", Some("n1"))]
+        .into_iter()
+        .collect();
+    assert_eq!(names(&by_node, Some("n1")), ["web-2", "web-10"]);
+    by_node.insert(placed("web-9", Some("n1")));
+    by_node.insert(placed("web-09", Some("n1")));
+    by_node.insert(placed("api", None));
+    assert_eq!(
+        names(&by_node, Some("n1")),
+        ["web-2", "web-9", "web-09", "web-10"]
+    );
+    // A second version of a pod replaces the first.
+    by_node.insert(placed("web-9", Some("n1")));
+    assert_eq!(names(&by_node, Some("n1")).len(), 4);
+
+    // A copy shares every list; a change then copies only the list it touches.
+    let before = by_node.clone();
+    by_node.remove(&placed("web-9", Some("n1")));
+    by_node.insert(placed("web-9", Some("n2")));
+    assert_eq!(names(&by_node, Some("n1")), ["web-2", "web-09", "web-10"]);
+    assert_eq!(names(&by_node, Some("n2")), ["web-9"]);
+    assert_eq!(names(&before, Some("n1")).len(), 4);
+    let list = |b: &PodsByNode, node: Option<&str>| {
+        b.lists().find(|(n, _)| *n == node).map(|(_, l)| l.clone())
+    };
+    assert!(Arc::ptr_eq(
+        &list(&before, None).unwrap(),
+        &list(&by_node, None).unwrap()
+    ));
+    // The last pod of a node gone, the node has no list.
+    by_node.remove(&placed("api", None));
+    assert!(list(&by_node, None).is_none());
+}
+
+#[test]
+fn a_new_snapshot_shares_the_pods_of_nodes_that_did_not_change() {
+    let nodes = [node("n1", "linux", None), node("n2", "linux", None)];
+    let placed = |name: &str, node: &str| {
+        Arc::new(PodPlacement::of(&pod(
+            "shop",
+            name,
+            Some(node),
+            running(),
+            json!({}),
+        )))
+    };
+    let mut by_node: PodsByNode = [placed("a", "n1"), placed("b", "n2")].into_iter().collect();
+    let first = ClusterSnapshot::from_placements(&nodes, &by_node, [], [], None);
+    by_node.insert(placed("c", "n2"));
+    let second = ClusterSnapshot::from_placements(&nodes, &by_node, [], [], None);
+    let pods = |s: &ClusterSnapshot, n: &str| s.node(n).unwrap().pods.clone();
+    assert!(Arc::ptr_eq(&pods(&first, "n1"), &pods(&second, "n1")));
+    assert!(!Arc::ptr_eq(&pods(&first, "n2"), &pods(&second, "n2")));
+    assert_eq!(pods(&second, "n2").len(), 2);
+    assert_eq!(second.node("n2").unwrap().cpu_requested_millis, 500);
+    assert_eq!(second.pod_count, 3);
+    assert_ne!(first, second);
+}

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::move_plan::{self, LiveObjects, Location};
 use super::moves::MoveRecord;
 use super::plan::MigrationPlan;
+use super::pods::{PodPlacement, PodState};
 
 /// The monolith Deployment and what it still serves.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -156,6 +157,29 @@ impl MonolithTopology {
     /// The state of service `name`.
     pub fn service(&self, name: &str) -> Option<&ServiceState> {
         self.services.iter().find(|s| s.name == name)
+    }
+
+    /// What `pod` holds in process (a monolith pod: the services it still serves) and which
+    /// moved-out service it serves on its own, as its labels say; nothing for pods outside the
+    /// plan's namespace or on their way out.
+    pub fn roles_of(&self, pod: &PodPlacement) -> (Vec<String>, Option<String>) {
+        if pod.namespace != self.namespace || pod.state == PodState::Terminating {
+            return (Vec::new(), None);
+        }
+        let holds = match &self.monolith {
+            Some(monolith) if picks(&monolith.selector, &pod.labels) => monolith.in_process.clone(),
+            _ => Vec::new(),
+        };
+        let serves = self
+            .services
+            .iter()
+            .find(|s| {
+                s.location == Location::Extracted
+                    && s.ready.is_some()
+                    && picks(&s.selector, &pod.labels)
+            })
+            .map(|s| s.name.clone());
+        (holds, serves)
     }
 }
 

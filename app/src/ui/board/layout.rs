@@ -109,10 +109,11 @@ impl Cell {
 
 /// Pods shown under the namespace filter.
 pub fn visible<'a>(
-    pods: &'a [PodPlacement],
+    pods: &'a [Arc<PodPlacement>],
     namespace: Option<&'a str>,
 ) -> impl Iterator<Item = &'a PodPlacement> {
     pods.iter()
+        .map(Arc::as_ref)
         .filter(move |p| namespace.is_none_or(|n| p.namespace == n))
 }
 
@@ -485,7 +486,7 @@ mod tests {
             memory_allocatable_bytes: 1 << 33,
             cpu_requested_millis: 0,
             memory_requested_bytes: 0,
-            pods: Vec::new(),
+            pods: Default::default(),
             usage: None,
         }
     }
