@@ -117,7 +117,7 @@ fn memory() -> (u64, u64) {
 /// The live run: connect, time the first full board, then draw what arrives.
 fn live(kubeconfig: std::path::PathBuf, pods: usize, seconds: u64) -> anyhow::Result<()> {
     use hybrid_console::backend::connection::ConnectionTarget;
-    use hybrid_console::backend::{Backend, Command, Event};
+    use hybrid_console::backend::{Backend, Command, ConnectionStatus, Event};
     let plan = Arc::new(hybrid_console::backend::plans::load(None)?);
     let started = Instant::now();
     let backend = Backend::start(|| {}, plan);
@@ -160,10 +160,17 @@ fn live(kubeconfig: std::path::PathBuf, pods: usize, seconds: u64) -> anyhow::Re
     let until = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < until {
         for event in backend.drain() {
-            if let Event::Snapshot(new) = event {
-                snapshot = new;
-                gaps.push(last_snapshot.elapsed());
-                last_snapshot = Instant::now();
+            match event {
+                Event::Snapshot(new) => {
+                    snapshot = new;
+                    gaps.push(last_snapshot.elapsed());
+                    last_snapshot = Instant::now();
+                }
+                // A lost connection makes every other figure meaningless: say so.
+                Event::Connection(status) if !matches!(status, ConnectionStatus::Live { .. }) => {
+                    println!("connection: {status:?}");
+                }
+                _ => {}
             }
         }
         let frame = run.frame(&snapshot);
