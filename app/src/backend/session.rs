@@ -590,6 +590,7 @@ async fn watch_cluster(
                     deployments.state().iter().map(|d| d.as_ref()),
                     services.state().iter().map(|s| s.as_ref()),
                     Some(plan),
+                    published.as_deref(),
                 );
                 snapshot.apply_usage(&*usage.lock().await);
                 *last_update = Some(SystemTime::now());

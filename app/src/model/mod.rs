@@ -65,6 +65,7 @@ impl ClusterSnapshot {
             deployments,
             services,
             plan,
+            None,
         )
     }
 
@@ -77,62 +78,49 @@ impl ClusterSnapshot {
         deployments: impl IntoIterator<Item = &'a Deployment>,
         services: impl IntoIterator<Item = &'a Service>,
         plan: Option<&MigrationPlan>,
+        previous: Option<&ClusterSnapshot>,
     ) -> ClusterSnapshot {
         let deployments: Vec<&Deployment> = deployments.into_iter().collect();
         let services: Vec<&Service> = services.into_iter().collect();
         let topology = plan.map(|p| MonolithTopology::of(p, &deployments, &services));
-        // Looked up once per pod: hashed, not searched.
-        let mut tiles: HashMap<String, NodeTile> = nodes
-            .into_iter()
-            .map(NodeTile::of)
-            .map(|t| (t.name.clone(), t))
-            .collect();
         let mut unscheduled = Vec::new();
         let mut namespaces = BTreeSet::new();
         let mut pod_count = 0;
+        let mut on_node: HashMap<&str, PodList> = HashMap::new();
         for (node, list) in pods.lists() {
             pod_count += list.len();
-            let mut list = list.clone();
             for pod in list.iter() {
                 if !namespaces.contains(&pod.namespace) {
                     namespaces.insert(pod.namespace.clone());
                 }
             }
-            // What the plan's pods hold and serve is the topology's, read now; a list without
-            // such a pod is shared with the watch's copy untouched.
-            if let Some(t) = &topology
-                && list.iter().any(|p| p.namespace == t.namespace)
-            {
-                let roles: Vec<(Vec<String>, Option<String>)> =
-                    list.iter().map(|p| t.roles_of(p)).collect();
-                if list
-                    .iter()
-                    .zip(&roles)
-                    .any(|(p, (holds, serves))| &p.holds != holds || &p.serves != serves)
-                {
-                    for (pod, (holds, serves)) in Arc::make_mut(&mut list).iter_mut().zip(roles) {
-                        if pod.holds != holds || pod.serves != serves {
-                            let changed = Arc::make_mut(pod);
-                            changed.holds = holds;
-                            changed.serves = serves;
-                        }
-                    }
+            let list = match &topology {
+                Some(t) => with_roles(list, t),
+                None => list.clone(),
+            };
+            match node {
+                Some(node) => {
+                    on_node.insert(node, list);
                 }
-            }
-            match node.and_then(|n| tiles.get_mut(n)) {
-                Some(tile) => {
-                    for pod in list.iter().filter(|p| p.occupies_node()) {
-                        tile.cpu_requested_millis += pod.cpu_request_millis;
-                        tile.memory_requested_bytes += pod.memory_request_bytes;
-                    }
-                    tile.pods = list;
-                }
-                // Bound to a node the board does not know (yet): listed with the unscheduled.
                 None => unscheduled.extend(list.iter().cloned()),
             }
         }
-        let mut lanes: BTreeMap<NodeOs, BTreeMap<String, Vec<NodeTile>>> = BTreeMap::new();
-        for (_, tile) in tiles {
+        // A node whose object and pods are as the previous snapshot showed them keeps its tile:
+        // a snapshot makes new tiles only for the nodes that changed.
+        let reusable: HashMap<&str, &Arc<NodeTile>> = previous
+            .into_iter()
+            .flat_map(|p| p.lanes.iter())
+            .flat_map(|l| l.groups.iter().flat_map(|g| g.nodes.iter()))
+            .map(|t| (t.name.as_str(), t))
+            .collect();
+        let mut lanes: BTreeMap<NodeOs, BTreeMap<String, Vec<Arc<NodeTile>>>> = BTreeMap::new();
+        for node in nodes {
+            let name = node.metadata.name.as_deref().unwrap_or_default();
+            let list = on_node.remove(name).unwrap_or_default();
+            let tile = match reusable.get(name) {
+                Some(tile) if tile.shows(node, &list) => Arc::clone(tile),
+                _ => Arc::new(NodeTile::of(node).with_pods(list)),
+            };
             lanes
                 .entry(tile.os.clone())
                 .or_default()
@@ -140,7 +128,10 @@ impl ClusterSnapshot {
                 .or_default()
                 .push(tile);
         }
-        // Both lanes always show, even when one is empty (the goal is an empty Windows lane).
+        // Bound to a node the board does not know (yet): listed with the unscheduled.
+        for list in on_node.into_values() {
+            unscheduled.extend(list.iter().cloned());
+        }
         for os in [NodeOs::Windows, NodeOs::Linux] {
             lanes.entry(os).or_default();
         }
@@ -153,7 +144,6 @@ impl ClusterSnapshot {
                     groups: groups
                         .into_iter()
                         .map(|(name, mut nodes)| {
-                            // As a person counts: ip-10-0-0-9 before ip-10-0-0-10.
                             nodes.sort_by(|a, b| alphanumeric_sort::compare_str(&a.name, &b.name));
                             NodeGroup { name, nodes }
                         })
@@ -177,7 +167,11 @@ impl ClusterSnapshot {
         for lane in &mut self.lanes {
             for group in &mut lane.groups {
                 for node in &mut group.nodes {
-                    node.usage = usage.get(&node.name).copied();
+                    let now = usage.get(&node.name).copied();
+                    // Only a tile whose usage changed is copied; the rest stay shared.
+                    if node.usage != now {
+                        Arc::make_mut(node).usage = now;
+                    }
                 }
             }
         }
@@ -190,9 +184,11 @@ impl ClusterSnapshot {
 
     /// Every node tile.
     pub fn nodes(&self) -> impl Iterator<Item = &NodeTile> {
-        self.lanes
-            .iter()
-            .flat_map(|l| l.groups.iter().flat_map(|g| g.nodes.iter()))
+        self.lanes.iter().flat_map(|l| {
+            l.groups
+                .iter()
+                .flat_map(|g| g.nodes.iter().map(Arc::as_ref))
+        })
     }
 
     /// Workload pods on the nodes of node group `group` (see [`PodPlacement::is_workload`]).
@@ -226,3 +222,28 @@ impl ClusterSnapshot {
 
 #[cfg(test)]
 mod tests;
+
+/// `list` with what the plan's pods on it hold and serve as `topology` reads them now; the list
+/// itself (shared with the watch's copy) when nothing on it changes.
+fn with_roles(list: &PodList, topology: &MonolithTopology) -> PodList {
+    let mut list = list.clone();
+    if !list.iter().any(|p| p.namespace == topology.namespace) {
+        return list;
+    }
+    let roles: Vec<(Vec<String>, Option<String>)> =
+        list.iter().map(|p| topology.roles_of(p)).collect();
+    if list
+        .iter()
+        .zip(&roles)
+        .any(|(p, (holds, serves))| &p.holds != holds || &p.serves != serves)
+    {
+        for (pod, (holds, serves)) in Arc::make_mut(&mut list).iter_mut().zip(roles) {
+            if pod.holds != holds || pod.serves != serves {
+                let changed = Arc::make_mut(pod);
+                changed.holds = holds;
+                changed.serves = serves;
+            }
+        }
+    }
+    list
+}

@@ -190,6 +190,12 @@ impl PodPlacement {
             })
     }
 
+    /// Rows of service chips its tile draws for it: three operations to a row for what the
+    /// monolith holds in process, one for the service it serves once moved out.
+    pub fn chip_rows(&self) -> usize {
+        self.holds.len().div_ceil(3) + usize::from(self.serves.is_some())
+    }
+
     /// Whether it counts against its node's capacity.
     pub fn occupies_node(&self) -> bool {
         !matches!(self.state, PodState::Succeeded) && self.phase != "Failed"

@@ -407,7 +407,10 @@ fn pods_by_node_stay_in_the_boards_order_as_they_come_and_go() {
 
 #[test]
 fn a_new_snapshot_shares_the_pods_of_nodes_that_did_not_change() {
-    let nodes = [node("n1", "linux", None), node("n2", "linux", None)];
+    let mut nodes = [node("n1", "linux", None), node("n2", "linux", None)];
+    for n in &mut nodes {
+        n.metadata.resource_version = Some("7".into());
+    }
     let placed = |name: &str, node: &str| {
         Arc::new(PodPlacement::of(&pod(
             "shop",
@@ -418,9 +421,9 @@ fn a_new_snapshot_shares_the_pods_of_nodes_that_did_not_change() {
         )))
     };
     let mut by_node: PodsByNode = [placed("a", "n1"), placed("b", "n2")].into_iter().collect();
-    let first = ClusterSnapshot::from_placements(&nodes, &by_node, [], [], None);
+    let first = ClusterSnapshot::from_placements(&nodes, &by_node, [], [], None, None);
     by_node.insert(placed("c", "n2"));
-    let second = ClusterSnapshot::from_placements(&nodes, &by_node, [], [], None);
+    let second = ClusterSnapshot::from_placements(&nodes, &by_node, [], [], None, Some(&first));
     let pods = |s: &ClusterSnapshot, n: &str| s.node(n).unwrap().pods.clone();
     assert!(Arc::ptr_eq(&pods(&first, "n1"), &pods(&second, "n1")));
     assert!(!Arc::ptr_eq(&pods(&first, "n2"), &pods(&second, "n2")));
@@ -428,4 +431,29 @@ fn a_new_snapshot_shares_the_pods_of_nodes_that_did_not_change() {
     assert_eq!(second.node("n2").unwrap().cpu_requested_millis, 500);
     assert_eq!(second.pod_count, 3);
     assert_ne!(first, second);
+    // The unchanged node keeps its very tile; the changed one gets a new one.
+    let tile = |s: &ClusterSnapshot, n: &str| {
+        s.lanes
+            .iter()
+            .flat_map(|l| l.groups.iter().flat_map(|g| g.nodes.iter()))
+            .find(|t| t.name == n)
+            .unwrap()
+            .clone()
+    };
+    assert!(Arc::ptr_eq(&tile(&first, "n1"), &tile(&second, "n1")));
+    assert!(!Arc::ptr_eq(&tile(&first, "n2"), &tile(&second, "n2")));
+    // A heartbeat (a new resourceVersion, nothing the board shows) makes a new tile, and a
+    // snapshot equal to the one before: the window is not asked to redraw.
+    nodes[0].metadata.resource_version = Some("8".into());
+    let third = ClusterSnapshot::from_placements(&nodes, &by_node, [], [], None, Some(&second));
+    assert!(!Arc::ptr_eq(&tile(&second, "n1"), &tile(&third, "n1")));
+    assert_eq!(second, third);
+    // Cordoned: a new tile that says so.
+    nodes[0].spec = Some(k8s_openapi::api::core::v1::NodeSpec {
+        unschedulable: Some(true),
+        ..Default::default()
+    });
+    nodes[0].metadata.resource_version = Some("9".into());
+    let fourth = ClusterSnapshot::from_placements(&nodes, &by_node, [], [], None, Some(&third));
+    assert!(fourth.node("n1").unwrap().unschedulable);
 }

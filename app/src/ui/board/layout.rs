@@ -125,11 +125,7 @@ pub fn squares_per_row() -> usize {
 pub fn tile_height(node: &NodeTile, shown: usize) -> f32 {
     let rows = shown.div_ceil(squares_per_row()).max(1) as f32;
     // Four operation chips take two rows in a tile; a moved service's pod has one.
-    let chip_rows: usize = node
-        .pods
-        .iter()
-        .map(|p| p.holds.len().div_ceil(3) + usize::from(p.serves.is_some()))
-        .sum();
+    let chip_rows = node.counts.chip_rows;
     TILE_HEADER + rows * (SQUARE + GAP) + chip_rows as f32 * (CHIP_HEIGHT + GAP) + PADDING
 }
 
@@ -147,7 +143,14 @@ fn heights(snapshot: &ClusterSnapshot, namespace: Option<&str>) -> Heights {
                     group
                         .nodes
                         .iter()
-                        .map(|node| tile_height(node, visible(&node.pods, namespace).count()))
+                        .map(|node| {
+                            // Unfiltered, the count is the list's length: no pod visited.
+                            let shown = match namespace {
+                                None => node.pods.len(),
+                                Some(_) => visible(&node.pods, namespace).count(),
+                            };
+                            tile_height(node, shown)
+                        })
                         .collect()
                 })
                 .collect()
@@ -430,9 +433,10 @@ impl Layout {
     /// The tile at a board position, if any.
     pub fn tile_at(&self, at: Pos2) -> Option<(&Placed, &NodeTile)> {
         self.items.iter().find_map(|placed| match placed.item {
-            Item::Tile { lane, group, node } if placed.rect.contains(at) => {
-                Some((placed, &self.snapshot.lanes[lane].groups[group].nodes[node]))
-            }
+            Item::Tile { lane, group, node } if placed.rect.contains(at) => Some((
+                placed,
+                &*self.snapshot.lanes[lane].groups[group].nodes[node],
+            )),
             _ => None,
         })
     }
@@ -488,6 +492,8 @@ mod tests {
             memory_requested_bytes: 0,
             pods: Default::default(),
             usage: None,
+            made_from: Default::default(),
+            counts: Default::default(),
         }
     }
 
@@ -496,7 +502,7 @@ mod tests {
             groups: vec![NodeGroup {
                 name: os.label(),
                 nodes: (0..count)
-                    .map(|i| tile(&format!("n{i}"), os.clone()))
+                    .map(|i| Arc::new(tile(&format!("n{i}"), os.clone())))
                     .collect(),
             }],
             os,
