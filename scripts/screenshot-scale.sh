@@ -56,6 +56,8 @@ echo "saved assets/board-5000.png"
 
 # The search box is the top bar's text field (where it is with the connection live, at the
 # default 1440x900 layout; SEARCH_X/SEARCH_Y move the click); typing the node's name zooms to it.
+# With no window manager, keys go to the X input focus: give it to the window first.
+DISPLAY="$display" xdotool search --name hybrid-console windowfocus --sync
 DISPLAY="$display" xdotool mousemove "${SEARCH_X:-650}" "${SEARCH_Y:-12}" click 1
 DISPLAY="$display" xdotool type --delay 20 "$down"
 sleep 3
