@@ -64,15 +64,23 @@ fn statefulset_pods_keep_their_names_order_and_revisions() {
     let table = cluster.ok(&["get", "sts", "web"]);
     assert!(table.contains("3/3"), "{table}");
 
-    // A deleted pod comes back with the same name.
-    cluster.ok(&["delete", "pod", "web-1", "--wait=true"]);
+    // A deleted pod comes back with the same name (a new pod: another uid). Not `kubectl
+    // delete --wait`: kubectl waits for a DELETED event of the name, and when the controller
+    // recreates the pod between kubectl's list and its watch, the event kubectl sees is the
+    // new pod's ADDED and it waits for ever (client-go's precondition does not compare uids).
+    let old_uid = cluster.json(&["get", "pod", "web-1"])["metadata"]["uid"].clone();
+    cluster.ok(&["delete", "pod", "web-1", "--wait=false"]);
     cluster.wait_for(30, "web-1 to come back", |c| {
         let pod = c.json(&["get", "pods", "-l", "app=web"]);
         pod["items"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|p| p["metadata"]["name"] == "web-1" && p["status"]["phase"] == "Running")
+            .any(|p| {
+                p["metadata"]["name"] == "web-1"
+                    && p["metadata"]["uid"] != old_uid
+                    && p["status"]["phase"] == "Running"
+            })
             .then_some(())
     });
 
