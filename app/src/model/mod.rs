@@ -15,7 +15,7 @@ pub mod readiness;
 pub mod rollout;
 pub mod topology;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -84,19 +84,13 @@ impl ClusterSnapshot {
         let services: Vec<&Service> = services.into_iter().collect();
         let topology = plan.map(|p| MonolithTopology::of(p, &deployments, &services));
         let mut unscheduled = Vec::new();
-        let mut namespaces = BTreeSet::new();
-        let mut pod_count = 0;
         let mut on_node: HashMap<&str, PodList> = HashMap::new();
         for (node, list) in pods.lists() {
-            pod_count += list.len();
-            for pod in list.iter() {
-                if !namespaces.contains(&pod.namespace) {
-                    namespaces.insert(pod.namespace.clone());
-                }
-            }
+            // Only the lists holding pods of the plan's namespace are visited, for what those
+            // pods hold and serve.
             let list = match &topology {
-                Some(t) => with_roles(list, t),
-                None => list.clone(),
+                Some(t) if pods.has_pods_of(&t.namespace, node) => with_roles(list, t),
+                _ => list.clone(),
             };
             match node {
                 Some(node) => {
@@ -152,8 +146,8 @@ impl ClusterSnapshot {
                 .collect(),
             unscheduled,
             topology,
-            namespaces: namespaces.into_iter().collect(),
-            pod_count,
+            namespaces: pods.namespaces().map(str::to_owned).collect(),
+            pod_count: pods.len(),
         }
     }
 
@@ -227,9 +221,6 @@ mod tests;
 /// itself (shared with the watch's copy) when nothing on it changes.
 fn with_roles(list: &PodList, topology: &MonolithTopology) -> PodList {
     let mut list = list.clone();
-    if !list.iter().any(|p| p.namespace == topology.namespace) {
-        return list;
-    }
     let roles: Vec<(Vec<String>, Option<String>)> =
         list.iter().map(|p| topology.roles_of(p)).collect();
     if list

@@ -219,9 +219,14 @@ pub fn board_order(a: &PodPlacement, b: &PodPlacement) -> std::cmp::Ordering {
 
 /// Pods grouped by the node they are bound to, each group kept in [`board_order`] as pods come
 /// and go, so a snapshot takes the groups as they are instead of grouping and sorting every pod.
+/// Counts by namespace and node are kept alongside, so a snapshot need not visit the pods to
+/// list the namespaces or find the nodes where the plan's namespace has pods.
 #[derive(Clone, Debug, Default)]
 pub struct PodsByNode {
     lists: HashMap<Option<String>, PodList>,
+    /// Pods per namespace, per node.
+    namespaces: BTreeMap<String, HashMap<Option<String>, usize>>,
+    count: usize,
 }
 
 impl PodsByNode {
@@ -229,8 +234,18 @@ impl PodsByNode {
     pub fn insert(&mut self, pod: Arc<PodPlacement>) {
         let list = Arc::make_mut(self.lists.entry(pod.node.clone()).or_default());
         match list.binary_search_by(|p| board_order(p, &pod)) {
+            // Same namespace and name on the same node: counted already.
             Ok(at) => list[at] = pod,
-            Err(at) => list.insert(at, pod),
+            Err(at) => {
+                self.count += 1;
+                *self
+                    .namespaces
+                    .entry(pod.namespace.clone())
+                    .or_default()
+                    .entry(pod.node.clone())
+                    .or_default() += 1;
+                list.insert(at, pod);
+            }
         }
     }
 
@@ -242,6 +257,18 @@ impl PodsByNode {
         let list = Arc::make_mut(shared);
         if let Ok(at) = list.binary_search_by(|p| board_order(p, pod)) {
             list.remove(at);
+            self.count -= 1;
+            if let Some(nodes) = self.namespaces.get_mut(&pod.namespace) {
+                if let Some(n) = nodes.get_mut(&pod.node) {
+                    *n -= 1;
+                    if *n == 0 {
+                        nodes.remove(&pod.node);
+                    }
+                }
+                if nodes.is_empty() {
+                    self.namespaces.remove(&pod.namespace);
+                }
+            }
         }
         if list.is_empty() {
             self.lists.remove(&pod.node);
@@ -254,6 +281,28 @@ impl PodsByNode {
             .iter()
             .map(|(node, list)| (node.as_deref(), list))
     }
+
+    /// How many pods there are.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The namespaces that have pods, in order.
+    pub fn namespaces(&self) -> impl Iterator<Item = &str> {
+        self.namespaces.keys().map(String::as_str)
+    }
+
+    /// Whether `namespace` has pods on `node` (`None`: not bound to a node).
+    pub fn has_pods_of(&self, namespace: &str, node: Option<&str>) -> bool {
+        self.namespaces
+            .get(namespace)
+            .is_some_and(|nodes| nodes.contains_key(&node.map(str::to_owned)))
+    }
 }
 
 impl FromIterator<Arc<PodPlacement>> for PodsByNode {
@@ -263,14 +312,22 @@ impl FromIterator<Arc<PodPlacement>> for PodsByNode {
         for pod in pods {
             lists.entry(pod.node.clone()).or_default().push(pod);
         }
-        PodsByNode {
-            lists: lists
-                .into_iter()
-                .map(|(node, mut list)| {
-                    list.sort_by(|a, b| board_order(a, b));
-                    (node, Arc::new(list))
-                })
-                .collect(),
+        let mut by_node = PodsByNode::default();
+        for (node, mut list) in lists {
+            list.sort_by(|a, b| board_order(a, b));
+            // One version of each pod, as `insert` keeps.
+            list.dedup_by(|a, b| board_order(a, b) == std::cmp::Ordering::Equal);
+            for pod in &list {
+                by_node.count += 1;
+                *by_node
+                    .namespaces
+                    .entry(pod.namespace.clone())
+                    .or_default()
+                    .entry(node.clone())
+                    .or_default() += 1;
+            }
+            by_node.lists.insert(node, Arc::new(list));
         }
+        by_node
     }
 }

@@ -403,6 +403,36 @@ fn pods_by_node_stay_in_the_boards_order_as_they_come_and_go() {
     // The last pod of a node gone, the node has no list.
     by_node.remove(&placed("api", None));
     assert!(list(&by_node, None).is_none());
+
+    // Counts by namespace and node follow, without visiting the pods.
+    assert_eq!(by_node.len(), 4);
+    assert!(by_node.has_pods_of("shop", Some("n2")));
+    assert!(!by_node.has_pods_of("shop", None));
+    by_node.insert(Arc::new(PodPlacement::of(&pod(
+        "calculator",
+        "sum",
+        Some("n2"),
+        running(),
+        json!({}),
+    ))));
+    assert_eq!(
+        by_node.namespaces().collect::<Vec<_>>(),
+        ["calculator", "shop"]
+    );
+    by_node.remove(&placed("web-9", Some("n2")));
+    assert!(!by_node.has_pods_of("shop", Some("n2")));
+    assert!(by_node.has_pods_of("calculator", Some("n2")));
+    assert_eq!(by_node.len(), 4);
+    // Grouping all at once counts the same.
+    let regrouped: PodsByNode = by_node
+        .lists()
+        .flat_map(|(_, l)| l.iter().cloned())
+        .collect();
+    assert_eq!(regrouped.len(), 4);
+    assert_eq!(
+        regrouped.namespaces().collect::<Vec<_>>(),
+        ["calculator", "shop"]
+    );
 }
 
 #[test]
