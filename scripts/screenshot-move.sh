@@ -14,9 +14,14 @@ home="$(mktemp -d)"
 display=":$((100 + RANDOM % 400))"
 Xvfb "$display" -screen 0 1440x900x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
+# `set +e`: a console killed by SIGTERM "fails" its wait, which under `set -e` ended the trap
+# before Xvfb was stopped.
 cleanup() {
-  [ -n "${console:-}" ] && kill "$console" 2>/dev/null && wait "$console" 2>/dev/null
-  kill "$xvfb" 2>/dev/null || true
+  set +e
+  for pid in ${console:-} $xvfb; do
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
   rm -rf "$home"
 }
 trap cleanup EXIT

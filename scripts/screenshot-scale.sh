@@ -15,10 +15,14 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 
 work="$(mktemp -d)"
 display=":$((100 + RANDOM % 400))"
+# Every step runs whatever the one before returned: a process killed by SIGTERM "fails" its
+# wait, and under `set -e` that ended the trap before the cluster was stopped.
 cleanup() {
-  [ -n "${console:-}" ] && kill "$console" 2>/dev/null && wait "$console" 2>/dev/null
-  [ -n "${cluster:-}" ] && kill "$cluster" 2>/dev/null && wait "$cluster" 2>/dev/null
-  [ -n "${xvfb:-}" ] && kill "$xvfb" 2>/dev/null
+  set +e
+  for pid in ${console:-} ${cluster:-} ${xvfb:-}; do
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
