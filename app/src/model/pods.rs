@@ -306,27 +306,11 @@ impl PodsByNode {
 }
 
 impl FromIterator<Arc<PodPlacement>> for PodsByNode {
-    /// Groups and sorts all at once (a first list, a relist).
+    /// All at once (a first list, a relist): each pod goes where [`PodsByNode::insert`] puts it.
     fn from_iter<I: IntoIterator<Item = Arc<PodPlacement>>>(pods: I) -> PodsByNode {
-        let mut lists: HashMap<Option<String>, Vec<Arc<PodPlacement>>> = HashMap::new();
-        for pod in pods {
-            lists.entry(pod.node.clone()).or_default().push(pod);
-        }
         let mut by_node = PodsByNode::default();
-        for (node, mut list) in lists {
-            list.sort_by(|a, b| board_order(a, b));
-            // One version of each pod, as `insert` keeps.
-            list.dedup_by(|a, b| board_order(a, b) == std::cmp::Ordering::Equal);
-            for pod in &list {
-                by_node.count += 1;
-                *by_node
-                    .namespaces
-                    .entry(pod.namespace.clone())
-                    .or_default()
-                    .entry(node.clone())
-                    .or_default() += 1;
-            }
-            by_node.lists.insert(node, Arc::new(list));
+        for pod in pods {
+            by_node.insert(pod);
         }
         by_node
     }
