@@ -45,7 +45,6 @@ pub struct ClusterSnapshot {
     pub pod_count: usize,
 }
 
-/// Pods by namespace, then name, numbers in names compared as numbers (`web-9` before `web-10`).
 impl ClusterSnapshot {
     /// Builds the snapshot from the current objects; `plan` says which of them are the
     /// monolith and its services.
