@@ -23,8 +23,8 @@ use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use serde::Serialize;
 
 pub use nodes::{
-    GroupSummary, NodeGroup, NodeOs, NodeTile, NodeUsage, OsLane, Pressure, node_group_of,
-    node_usage_from_metrics,
+    GroupSummary, NodeGroup, NodeOs, NodeTile, NodeUsage, OsLane, PodCounts, Pressure,
+    node_group_of, node_usage_from_metrics,
 };
 pub use plan::MigrationPlan;
 pub use pods::{Labels, PodList, PodPlacement, PodState, PodsByNode, board_order};

@@ -148,6 +148,16 @@ impl PodCounts {
     }
 }
 
+impl std::ops::AddAssign for PodCounts {
+    fn add_assign(&mut self, other: PodCounts) {
+        self.placed += other.placed;
+        self.running += other.running;
+        self.starting += other.starting;
+        self.failing += other.failing;
+        self.chip_rows += other.chip_rows;
+    }
+}
+
 /// The resourceVersion of the Node a tile was made from: the next snapshot reuses the tile while
 /// it is the same. Not part of what the board shows, so any two compare equal — a heartbeat
 /// that changed nothing on the board yields an equal snapshot, which is not redrawn.
@@ -397,14 +407,8 @@ pub struct GroupSummary {
     pub nodes: usize,
     /// Of which Ready.
     pub ready: usize,
-    /// Pods Running and Ready.
-    pub running: usize,
-    /// Pods starting (placed, not yet Ready).
-    pub starting: usize,
-    /// Pods failing.
-    pub failing: usize,
-    /// Pods placed against the group's pod capacity.
-    pub pods_placed: usize,
+    /// Its nodes' pods counted: running, starting, failing, placed against the pod capacity.
+    pub pods: PodCounts,
     /// Pod capacity of the group.
     pub pod_capacity: i64,
     /// CPU requested and allocatable, millicores.
@@ -453,10 +457,7 @@ impl NodeGroup {
             summary.cpu.1 += node.cpu_allocatable_millis;
             summary.memory.0 += node.memory_requested_bytes;
             summary.memory.1 += node.memory_allocatable_bytes;
-            summary.pods_placed += node.counts.placed;
-            summary.running += node.counts.running;
-            summary.starting += node.counts.starting;
-            summary.failing += node.counts.failing;
+            summary.pods += node.counts;
         }
         summary
     }

@@ -342,7 +342,11 @@ fn a_group_summary_counts_nodes_ready_and_pods_by_state() {
     let summary = group.summary();
     assert_eq!((summary.nodes, summary.ready), (2, 1));
     assert_eq!(
-        (summary.running, summary.failing, summary.pods_placed),
+        (
+            summary.pods.running,
+            summary.pods.failing,
+            summary.pods.placed
+        ),
         (2, 1, 3)
     );
     assert_eq!(summary.pod_capacity, 70);

@@ -73,9 +73,9 @@ pub fn paint_group_header(
         0.0,
         egui::TextFormat::simple(font.clone(), visuals.text_color()),
     );
-    if summary.failing > 0 {
+    if summary.pods.failing > 0 {
         job.append(
-            &format!("  ·  {} failing", summary.failing),
+            &format!("  ·  {} failing", summary.pods.failing),
             0.0,
             egui::TextFormat::simple(font.clone(), state_color(PodState::Failing)),
         );
@@ -119,9 +119,9 @@ pub fn summary_words(name: &str, s: &GroupSummary) -> String {
         "node group {name} ({}) · {} Ready · pods {} running, {} starting · pods {}% · CPU req {}% · memory req {}%",
         s.nodes,
         s.ready,
-        s.running,
-        s.starting,
-        GroupSummary::percent((s.pods_placed as i64, s.pod_capacity)),
+        s.pods.running,
+        s.pods.starting,
+        GroupSummary::percent((s.pods.placed as i64, s.pod_capacity)),
         GroupSummary::percent(s.cpu),
         GroupSummary::percent(s.memory),
     )
