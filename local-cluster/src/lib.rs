@@ -13,11 +13,12 @@
 //! [`StartError`]); the launcher that runs calculator containers as processes
 //! ([`kubelet::Launcher`], [`calculator::serve_if_requested`]); EKS stand-in pieces the console's
 //! tests check tokens with ([`eks_auth`], [`eks_follow`]); and, for benchmarks that load objects
-//! in bulk, the [`registry`] with its [`resources`] and [`errors`]. Everything else is the
+//! in bulk, the [`registry`] with its [`resources`] and [`errors`]; the [`faults`] to inject. Everything else is the
 //! cluster's own business and stays `pub(crate)`.
 
 pub(crate) mod addresses;
 pub(crate) mod api;
+pub(crate) mod audit;
 pub(crate) mod authorization;
 pub mod calculator;
 pub(crate) mod controllers;
@@ -27,6 +28,7 @@ pub mod eks_follow;
 pub mod errors;
 pub(crate) mod events;
 pub(crate) mod eviction;
+pub mod faults;
 pub(crate) mod kubeconfig;
 pub mod kubelet;
 pub(crate) mod load;
@@ -90,6 +92,10 @@ pub struct ClusterConfig {
     pub simulated_pods: usize,
     /// Simulated pod status changes per second (each flips a pod's readiness).
     pub churn_per_second: usize,
+    /// Faults the API server shows on purpose (none by default).
+    pub faults: faults::Faults,
+    /// Where to append the audit log (a line per request, `audit.k8s.io/v1` Events), if anywhere.
+    pub audit_log: Option<PathBuf>,
 }
 
 impl Default for ClusterConfig {
@@ -109,6 +115,8 @@ impl Default for ClusterConfig {
             follow_eks: None,
             simulated_pods: 0,
             churn_per_second: 0,
+            faults: faults::Faults::default(),
+            audit_log: None,
         }
     }
 }
@@ -154,6 +162,14 @@ pub enum StartError {
     /// The calculator did not come up.
     #[error("{0}")]
     Calculator(errors::ApiError),
+    /// The audit log could not be opened.
+    #[error("cannot open the audit log {path}: {source}")]
+    AuditLog {
+        /// Where.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The EKS node groups to follow could not be read.
     #[error("{0}. Check the endpoint, AWS_REGION and the AWS credentials.")]
     Follow(#[from] eks_follow::FollowError),
@@ -168,7 +184,7 @@ pub struct LocalCluster {
     ca_data: String,
     users: Arc<authorization::Users>,
     registry: Arc<Registry>,
-    stop: watch::Sender<bool>,
+    power: watch::Sender<server::Power>,
     tasks: Vec<JoinHandle<()>>,
     pool: Arc<node_pool::NodePool>,
     kubelets: Arc<kubelet::Kubelets>,
@@ -257,20 +273,43 @@ impl LocalCluster {
             token.clone(),
             authorization::UserInfo::new("kubernetes-admin", &[authorization::MASTERS]),
         );
+        let audit = match &config.audit_log {
+            Some(path) => {
+                Some(
+                    audit::AuditLog::open(path).map_err(|source| StartError::AuditLog {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
         let state = api::ApiState::new(
             registry.clone(),
             users.clone(),
             local.to_string(),
             Some(runtime),
             config.eks.clone(),
+            audit,
         );
-        let (stop, stopped) = watch::channel(false);
+        let (power, powered) = watch::channel(server::Power::On);
+        let mut router = api::router(state);
+        if config.faults.touches_requests() {
+            tracing::warn!(faults = ?config.faults, "injecting faults into the API server's answers");
+            router = router.layer(axum::middleware::from_fn_with_state(
+                Arc::new(config.faults.clone()),
+                faults::inject,
+            ));
+        }
         tasks.push(tokio::spawn(server::serve(
             listener,
             tls.server.clone(),
-            api::router(state),
-            stopped,
+            router,
+            powered,
         )));
+        if let (Some(every), Some(down)) = (config.faults.outage_every, config.faults.outage_for) {
+            tasks.push(tokio::spawn(outages(power.clone(), every, down)));
+        }
         let pool = Arc::new(node_pool::NodePool::new(
             registry.clone(),
             kubelets.clone(),
@@ -305,7 +344,7 @@ impl LocalCluster {
             ca_data: tls.ca_data(),
             users,
             registry,
-            stop,
+            power,
             tasks,
             pool,
             kubelets,
@@ -383,17 +422,51 @@ impl LocalCluster {
         &self.pool
     }
 
+    /// Stops the API server as a control plane outage does: the listener closes and every
+    /// connection (watches included) drops, while the controllers, nodes and pods keep running.
+    pub fn stop_api_server(&self) {
+        tracing::warn!(url = %self.url, "API server stopped");
+        self.power.send_replace(server::Power::Off);
+    }
+
+    /// Listens again on the same address after [`LocalCluster::stop_api_server`].
+    pub fn restart_api_server(&self) {
+        tracing::info!(url = %self.url, "API server restarting");
+        self.power.send_replace(server::Power::On);
+    }
+
     /// Stops every container process, stops serving, closes every connection and ends every
     /// background task.
     pub async fn shutdown(self) {
         self.kubelets.shutdown().await;
         self.network.shutdown();
-        let _ = self.stop.send(true);
+        let _ = self.power.send(server::Power::ShutDown);
         for task in self.tasks {
             task.abort();
             let _ = task.await;
         }
         tracing::info!(url = %self.url, "local cluster stopped");
+    }
+}
+
+/// `--inject outage-every=…,outage-for=…`: the API server goes away `down` out of every `every`.
+async fn outages(power: watch::Sender<server::Power>, every: Duration, down: Duration) {
+    loop {
+        tokio::time::sleep(every - down).await;
+        if *power.borrow() == server::Power::ShutDown {
+            return;
+        }
+        tracing::warn!(
+            seconds = down.as_secs_f64(),
+            "injected outage: API server stopped"
+        );
+        power.send_replace(server::Power::Off);
+        tokio::time::sleep(down).await;
+        if *power.borrow() == server::Power::ShutDown {
+            return;
+        }
+        tracing::info!("injected outage over: API server listening again");
+        power.send_replace(server::Power::On);
     }
 }
 

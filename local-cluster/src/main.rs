@@ -59,6 +59,17 @@ enum Command {
         /// Change this many simulated pods' status per second (each flips its readiness).
         #[arg(long, default_value_t = 0, requires = "simulated_pods")]
         churn: usize,
+        /// Faults to inject, comma-separated: latency=MS (every answer slowed),
+        /// error-rate=FRACTION (requests refused with 429/500/503 and Retry-After, before they
+        /// change anything), drop-watch-every=SECONDS (each watch stream cut that long after it
+        /// opened), outage-every=SECONDS,outage-for=SECONDS (the API server stopped for a while,
+        /// the pods kept running).
+        #[arg(long, value_name = "FAULTS")]
+        inject: Option<local_cluster::faults::Faults>,
+        /// Append an audit log here: a line per request (`audit.k8s.io/v1` Event, level
+        /// Metadata) naming the user, verb, object and response code.
+        #[arg(long, value_name = "PATH")]
+        audit_log: Option<PathBuf>,
     },
 }
 
@@ -92,6 +103,8 @@ fn main() -> anyhow::Result<()> {
                 eks_endpoint,
                 simulated_pods,
                 churn,
+                inject,
+                audit_log,
             } => {
                 let follow_eks = eks_endpoint.map(|endpoint| {
                     local_cluster::eks_follow::FollowConfig::new(
@@ -117,6 +130,8 @@ fn main() -> anyhow::Result<()> {
                     follow_eks,
                     simulated_pods,
                     churn_per_second: churn,
+                    faults: inject.unwrap_or_default(),
+                    audit_log,
                     ..ClusterConfig::default()
                 };
                 let cluster = LocalCluster::start(config).await?;

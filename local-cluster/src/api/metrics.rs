@@ -319,6 +319,7 @@ mod tests {
             String::new(),
             None,
             None,
+            None,
         )
     }
 

@@ -76,6 +76,8 @@ pub struct ApiState {
     pub runtime: Option<Arc<dyn Runtime>>,
     /// EKS bearer tokens, when the cluster stands in for an EKS cluster.
     pub eks: Option<Arc<crate::eks_auth::EksAuthenticator>>,
+    /// Where every answered request is recorded, if anywhere.
+    pub audit: Option<crate::audit::AuditLog>,
     openapi: openapi::Documents,
 }
 
@@ -87,6 +89,7 @@ impl ApiState {
         address: String,
         runtime: Option<Arc<dyn Runtime>>,
         eks: Option<crate::eks_auth::EksIdentity>,
+        audit: Option<crate::audit::AuditLog>,
     ) -> Arc<ApiState> {
         Arc::new(ApiState {
             registry,
@@ -94,6 +97,7 @@ impl ApiState {
             address,
             runtime,
             eks: eks.map(|identity| Arc::new(crate::eks_auth::EksAuthenticator::new(identity))),
+            audit,
             openapi: openapi::Documents::build(),
         })
     }
@@ -160,21 +164,59 @@ async fn authenticate(
         ))
         .into_response();
     }
-    match user {
-        Some(user) => {
-            request.extensions_mut().insert(user);
-        }
-        None if public => {}
-        None => {
-            tracing::debug!(%path, "rejected: missing or wrong bearer token");
-            return ApiError::unauthorized().into_response();
-        }
-    }
+    let received = jiff::Timestamp::now();
     let method = request.method().clone();
     let uri = request.uri().clone();
-    let response = next.run(request).await;
-    tracing::debug!(%method, %uri, status = response.status().as_u16(), "request");
+    let response = match &user {
+        Some(user) => {
+            request.extensions_mut().insert(user.clone());
+            next.run(request).await
+        }
+        None if public => next.run(request).await,
+        None => {
+            tracing::debug!(%path, "rejected: missing or wrong bearer token");
+            ApiError::unauthorized().into_response()
+        }
+    };
+    let code = response.status().as_u16();
+    tracing::debug!(%method, %uri, status = code, "request");
+    if let Some(audit) = &state.audit {
+        audit.record(&audit_event(user.as_ref(), &method, &uri, code, received));
+    }
     response
+}
+
+/// The audit Event for an answered request: its verb and object as RBAC saw them.
+fn audit_event(
+    user: Option<&UserInfo>,
+    method: &Method,
+    uri: &axum::http::Uri,
+    code: u16,
+    received: jiff::Timestamp,
+) -> serde_json::Value {
+    use crate::audit::Subject;
+    let who = user.map(|u| (u.name.as_str(), u.groups.as_slice()));
+    let path_verb = method.as_str().to_ascii_lowercase();
+    let Ok(target) = parse_target(uri.path()) else {
+        return crate::audit::event(
+            who,
+            &uri.to_string(),
+            &Subject::Path { verb: &path_verb },
+            code,
+            received,
+        );
+    };
+    let query = query_map(uri.query());
+    let subject = Subject::Object {
+        verb: verb(method, &target, &query),
+        group: target.kind.group,
+        version: target.kind.version,
+        resource: target.kind.plural,
+        subresource: target.subresource.as_deref(),
+        namespace: target.namespace.as_deref(),
+        name: target.name.as_deref(),
+    };
+    crate::audit::event(who, &uri.to_string(), &subject, code, received)
 }
 
 /// A request for a resource, parsed from its path.
