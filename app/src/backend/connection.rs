@@ -255,6 +255,12 @@ impl ConnectError {
                 resource: resource.to_owned(),
                 message: status.message.clone(),
             },
+            // Any other answer: what was asked, and what the server said (its Status), not
+            // kube-rs's dump of the Status object.
+            kube::Error::Api(status) => ConnectError::Other(format!(
+                "cannot {verb} {resource}: the API server at {server} answered {} {}: {}",
+                status.code, status.reason, status.message
+            )),
             // A credential plugin's failure arrives as `Error::Auth`, or wrapped by the client's
             // service stack; find it by type rather than by wording.
             other if caused_by_auth(other) => ConnectError::Credentials {
@@ -417,18 +423,17 @@ pub async fn verified(config: kube::Config) -> Result<Connection, ConnectError> 
     let mut proxy_config = config.clone();
     proxy_config.default_retry = false;
     // Building the client may already run the credential plugin.
-    let build = |config: kube::Config| {
-        kube::Client::try_from(config).map_err(|e| {
-            named(ConnectError::classify(
-                &e,
-                &server,
-                "authenticate",
-                "to the cluster",
-            ))
-        })
+    let failed = |e: kube::Error| {
+        named(ConnectError::classify(
+            &e,
+            &server,
+            "authenticate",
+            "to the cluster",
+        ))
     };
-    let client = build(config)?;
-    let proxy = build(proxy_config)?;
+    let client = super::retry::client(config).map_err(failed)?;
+    // The calculator's answers through the proxy are shown as they come, never asked twice.
+    let proxy = kube::Client::try_from(proxy_config).map_err(failed)?;
     checked(client, proxy, server).await.map_err(named)
 }
 

@@ -13,6 +13,7 @@ pub mod node_groups;
 mod placements;
 pub mod plans;
 pub mod readiness;
+mod retry;
 mod session;
 
 use std::sync::Arc;

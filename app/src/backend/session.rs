@@ -346,11 +346,11 @@ fn follow_pods(
     api: Api<Pod>,
     placements: Arc<std::sync::Mutex<Placements>>,
     changed: Arc<Notify>,
-    failing: watch::Sender<Option<String>>,
+    failing: watch::Sender<Option<WatchError>>,
     progress: Arc<AtomicU64>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let stream = watcher(api, watcher::Config::default()).default_backoff();
+        let stream = watcher(api, watcher::Config::default()).backoff(board_backoff());
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             match event {
@@ -366,7 +366,7 @@ fn follow_pods(
                     }
                 }
                 Err(e) => {
-                    let _ = failing.send(Some(e.to_string()));
+                    let _ = failing.send(Some(WatchError::now(e)));
                 }
             }
         }
@@ -379,7 +379,7 @@ fn reflect<K>(
     writer: reflector::store::Writer<K>,
     prune: fn(&mut K),
     changed: Arc<Notify>,
-    failing: watch::Sender<Option<String>>,
+    failing: watch::Sender<Option<WatchError>>,
     progress: Arc<AtomicU64>,
 ) -> JoinHandle<()>
 where
@@ -397,7 +397,7 @@ where
             writer,
             watcher(api, watcher::Config::default()).modify(prune),
         )
-        .default_backoff();
+        .backoff(board_backoff());
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             match event {
@@ -407,11 +407,46 @@ where
                     changed.notify_one();
                 }
                 Err(e) => {
-                    let _ = failing.send(Some(e.to_string()));
+                    let _ = failing.send(Some(WatchError::now(e)));
                 }
             }
         }
     })
+}
+
+/// A watch's last failure, and when it came.
+#[derive(Clone, Debug)]
+struct WatchError {
+    message: String,
+    at: Instant,
+}
+
+impl WatchError {
+    fn now(error: impl std::fmt::Display) -> WatchError {
+        WatchError {
+            message: error.to_string(),
+            at: Instant::now(),
+        }
+    }
+}
+
+/// The longest a board watcher waits before watching again after a failure. A live view wants
+/// its watches back soon (kube-rs's default, made for controllers, grows to 30 s); and a watch
+/// that keeps failing then fails again well within [`WATCH_FAILURE_SHOWN`].
+const WATCH_RETRY_MAX: Duration = Duration::from_secs(4);
+
+/// How long after a watch failed the board says it may be stale. A watch resumed from its last
+/// resourceVersion misses nothing, but nothing tells the board it has resumed until the next
+/// change arrives: the banner stays for this long after the last failure.
+const WATCH_FAILURE_SHOWN: Duration = Duration::from_secs(10);
+
+fn board_backoff() -> watcher::ExponentialBackoff {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(WATCH_RETRY_MAX)
+        .with_jitter()
+        .without_max_times()
+        .into()
 }
 
 fn prune_node(node: &mut Node) {
@@ -506,7 +541,7 @@ async fn watch_cluster(
     let client = connection.api.clone();
     let (server, version) = (connection.server.as_str(), connection.version.as_str());
     let changed = Arc::new(Notify::new());
-    let (failing_tx, failing_rx) = watch::channel::<Option<String>>(None);
+    let (failing_tx, failing_rx) = watch::channel::<Option<WatchError>>(None);
     let (nodes, nodes_writer) = reflector::store::<Node>();
     let placements: Arc<std::sync::Mutex<Placements>> = Arc::default();
     // Watch events received on any watch, of any kind (list pages, node heartbeats included):
@@ -626,7 +661,24 @@ async fn watch_cluster(
                 // On a saturated machine events can pause for seconds; a server that sent
                 // something within the last 10 s is taken for alive.
                 let streaming = progress_at.elapsed() < Duration::from_secs(10);
+                // A watch that failed lately may have missed changes until it is back.
+                let watch_failure = failing_rx
+                    .borrow()
+                    .clone()
+                    .filter(|failure| failure.at.elapsed() < WATCH_FAILURE_SHOWN);
                 match alive {
+                    Ok(Ok(_)) if watch_failure.is_some() => {
+                        misses = 0;
+                        if !was_failing {
+                            was_failing = true;
+                            let message = watch_failure.map(|f| f.message).unwrap_or_default();
+                            sink.send(Event::Connection(ConnectionStatus::Reconnecting {
+                                target: label.to_owned(),
+                                last_update: last_update.unwrap_or_else(SystemTime::now),
+                                error: format!("a watch failed and is being resumed: {message}"),
+                            }));
+                        }
+                    }
                     Ok(Ok(_)) => {
                         // The board is known current as of now, even if nothing changed.
                         *last_update = Some(SystemTime::now());
@@ -651,7 +703,7 @@ async fn watch_cluster(
                             sink.send(Event::Connection(ConnectionStatus::Reconnecting {
                                 target: label.to_owned(),
                                 last_update: last_update.unwrap_or_else(SystemTime::now),
-                                error: failing_rx.borrow().clone().unwrap_or_else(|| why.clone()),
+                                error: failing_rx.borrow().clone().map(|f| f.message).unwrap_or_else(|| why.clone()),
                             }));
                         }
                         // Watchers retry on their own; after a few misses, rebuild the client

@@ -227,21 +227,30 @@ async fn execute(
                 version,
                 ..
             } = connect(target, local).await?;
+            // A refusal or a server error says what was being read, not kube-rs's debug dump.
+            let failed = |what: &'static str| {
+                let server = server.clone();
+                move |e: kube::Error| connection::ConnectError::classify(&e, &server, "list", what)
+            };
             let nodes = Api::<Node>::all(client.clone())
                 .list(&everything)
-                .await?
+                .await
+                .map_err(failed("nodes"))?
                 .items;
             let pods = Api::<Pod>::all(client.clone())
                 .list(&everything)
-                .await?
+                .await
+                .map_err(failed("pods"))?
                 .items;
             let deployments = Api::<Deployment>::all(client.clone())
                 .list(&everything)
-                .await?
+                .await
+                .map_err(failed("deployments"))?
                 .items;
             let services = Api::<Service>::all(client.clone())
                 .list(&everything)
-                .await?
+                .await
+                .map_err(failed("services"))?
                 .items;
             let plan = crate::backend::plans::load(cli.plan.as_deref())?;
             let snapshot =

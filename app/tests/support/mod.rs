@@ -28,6 +28,7 @@ pub struct TestCluster {
     with_calculator: bool,
     eks: Option<local_cluster::eks_auth::EksIdentity>,
     follow: Option<local_cluster::eks_follow::FollowConfig>,
+    faults: local_cluster::faults::Faults,
     dir: tempfile::TempDir,
 }
 
@@ -58,6 +59,7 @@ impl TestCluster {
             with_calculator,
             eks: None,
             follow: None,
+            faults: Default::default(),
             dir,
         };
         cluster.up();
@@ -88,6 +90,53 @@ impl TestCluster {
         test
     }
 
+    /// 2 Windows + 2 Linux nodes whose API server shows `faults` (`local-cluster up --inject`).
+    pub fn start_with_faults(faults: &str) -> TestCluster {
+        let mut cluster = TestCluster::start(false);
+        cluster.down();
+        cluster.faults = faults.parse().expect("faults");
+        cluster.up();
+        cluster
+    }
+
+    /// As [`TestCluster::start_with_faults`], with the calculator monolith deployed and Ready.
+    pub fn start_with_faults_and_calculator(faults: &str) -> TestCluster {
+        let mut cluster = TestCluster::start(false);
+        cluster.down();
+        cluster.faults = faults.parse().expect("faults");
+        cluster.with_calculator = true;
+        cluster.up();
+        cluster
+    }
+
+    /// Stops the API server as a control plane outage does; the nodes and pods keep running.
+    pub fn stop_api_server(&self) {
+        self.running().stop_api_server();
+    }
+
+    /// Listens again on the same port after [`TestCluster::stop_api_server`].
+    pub fn restart_api_server(&self) {
+        self.running().restart_api_server();
+    }
+
+    /// The running cluster's objects, reached without its API server.
+    pub fn registry(&self) -> &std::sync::Arc<local_cluster::registry::Registry> {
+        self.running().registry()
+    }
+
+    fn running(&self) -> &LocalCluster {
+        self.cluster.as_ref().expect("the cluster is running")
+    }
+
+    /// Every request the API server answered so far, as `audit.k8s.io/v1` Events.
+    pub fn audit_events(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.path("audit.log"))
+            .expect("read the audit log")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("an audit event"))
+            .collect()
+    }
+
     /// The API server's URL and its CA (base64 PEM), as `DescribeCluster` gives them.
     pub fn endpoint_and_ca(&self) -> (String, String) {
         let text = std::fs::read_to_string(&self.kubeconfig).expect("read kubeconfig");
@@ -111,6 +160,8 @@ impl TestCluster {
             with_calculator: self.with_calculator,
             eks: self.eks.clone(),
             follow_eks: self.follow.clone(),
+            faults: self.faults.clone(),
+            audit_log: Some(self.path("audit.log")),
             launcher: Some(launcher()),
             ..ClusterConfig::default()
         };
@@ -119,6 +170,14 @@ impl TestCluster {
             .block_on(LocalCluster::start(config))
             .expect("the local cluster starts");
         self.cluster = Some(cluster);
+    }
+
+    /// A kubeconfig for a new user `name` in `groups`, allowed what bindings to those groups
+    /// allow.
+    pub fn user_in_groups(&self, name: &str, groups: &[&str]) -> PathBuf {
+        let path = self.path(&format!("{name}-kubeconfig"));
+        std::fs::write(&path, self.running().add_user(name, groups)).expect("write kubeconfig");
+        path
     }
 
     /// A kubeconfig for a new user `name` who may only read namespace `namespace` (the `view`

@@ -116,15 +116,15 @@ pub async fn open(
         }
         request
     });
-    let build = |config: kube::Config| -> Result<kube::Client, ConnectError> {
-        let builder = kube::client::ClientBuilder::try_from(config)
-            .map_err(|e| ConnectError::classify(&e, &server, "authenticate", "to the cluster"))?;
-        Ok(builder.with_layer(&layer).build())
+    let builder = |config: kube::Config| {
+        kube::client::ClientBuilder::try_from(config)
+            .map(|builder| builder.with_layer(&layer))
+            .map_err(|e| ConnectError::classify(&e, &server, "authenticate", "to the cluster"))
     };
-    let api = build(config.clone())?;
+    let api = super::super::retry::with_read_retry(builder(config.clone())?);
     let mut proxy_config = config;
     proxy_config.default_retry = false;
-    let proxy = build(proxy_config)?;
+    let proxy = builder(proxy_config)?.build();
     connection::checked(api, proxy, server).await
 }
 

@@ -1,0 +1,189 @@
+//! The console against a local cluster that misbehaves on purpose (`local-cluster up --inject`):
+//! refused requests and cut watches never leave a silently stale board, an API server outage
+//! shows the last board as stale and the changes made meanwhile arrive after it, and the CLI
+//! asks again what is safe to ask again.
+
+#![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
+
+mod support;
+
+use std::time::Duration;
+
+use hybrid_console::backend::{Backend, Command, ConnectionStatus, ConnectionTarget};
+use local_cluster::registry::{DeleteOptions, WriteOptions};
+use local_cluster::resources;
+use support::{Seen, TestCluster, wait_for};
+
+fn connect(cluster: &TestCluster) -> (Backend, Seen) {
+    let backend = Backend::start(
+        || {},
+        std::sync::Arc::new(hybrid_console::backend::plans::load(None).unwrap()),
+    );
+    backend.send(Command::Connect(ConnectionTarget::Kubeconfig {
+        path: Some(cluster.kubeconfig.clone()),
+        context: None,
+    }));
+    let mut seen = Seen::default();
+    wait_for(
+        &backend,
+        &mut seen,
+        Duration::from_secs(60),
+        "a board with four nodes",
+        |s| s.snapshot.as_ref().is_some_and(|b| b.nodes().count() == 4),
+    );
+    (backend, seen)
+}
+
+/// Creates a pod bound to `node` straight in the cluster's store: the API server may be
+/// refusing requests or stopped, the cluster's nodes still run what is bound to them.
+fn place_pod(cluster: &TestCluster, name: &str, node: &str) {
+    let pod = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "nodeName": node,
+            "terminationGracePeriodSeconds": 0,
+            "tolerations": [{"key": "os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"}],
+            "containers": [{"name": "main", "image": "registry.k8s.io/pause:3.10"}],
+        },
+    });
+    cluster
+        .registry()
+        .create(resources::pods(), "default", pod, &WriteOptions::default())
+        .unwrap();
+}
+
+fn remove_pod(cluster: &TestCluster, name: &str) {
+    let now = DeleteOptions {
+        grace_period_seconds: Some(0),
+        ..DeleteOptions::default()
+    };
+    cluster
+        .registry()
+        .delete(resources::pods(), "default", name, &now)
+        .unwrap();
+}
+
+fn stale_banners(seen: &Seen) -> Vec<String> {
+    seen.statuses
+        .iter()
+        .filter_map(|s| match s {
+            ConnectionStatus::Reconnecting { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn refused_requests_and_cut_watches_never_leave_a_silently_stale_board() {
+    let cluster = TestCluster::start_with_faults("error-rate=0.2,drop-watch-every=1.5");
+    let (backend, mut seen) = connect(&cluster);
+    let nodes: Vec<String> = {
+        let board = seen.snapshot.clone().unwrap();
+        let mut names: Vec<String> = board.nodes().map(|n| n.name.clone()).collect();
+        names.sort();
+        names
+    };
+
+    // Changes spread over several watch cuts, each one must reach the board.
+    for (i, node) in nodes.iter().enumerate() {
+        place_pod(&cluster, &format!("placed-{i}"), node);
+        std::thread::sleep(Duration::from_millis(800));
+    }
+    remove_pod(&cluster, "placed-0");
+    wait_for(
+        &backend,
+        &mut seen,
+        Duration::from_secs(60),
+        "every placed pod on its node, the removed one gone",
+        |s| {
+            s.node_of("default", "placed-0").is_none()
+                && (1..nodes.len()).all(|i| {
+                    s.node_of("default", &format!("placed-{i}")).as_deref() == Some(&nodes[i])
+                })
+        },
+    );
+    // Whenever a watch was down the console said the board may be stale.
+    let banners = stale_banners(&seen);
+    assert!(
+        banners.iter().any(|b| b.contains("a watch failed")),
+        "no stale banner while watches were cut: {:?}",
+        seen.statuses
+    );
+}
+
+#[test]
+fn an_api_server_outage_shows_the_board_stale_and_the_changes_made_meanwhile_arrive_after() {
+    let cluster = TestCluster::start(false);
+    let (backend, mut seen) = connect(&cluster);
+    let windows = cluster.nodes_of("windows");
+    place_pod(&cluster, "before", &windows[0]);
+    wait_for(
+        &backend,
+        &mut seen,
+        Duration::from_secs(20),
+        "the first pod on the board",
+        |s| s.is_live() && s.node_of("default", "before").is_some(),
+    );
+
+    cluster.stop_api_server();
+    wait_for(
+        &backend,
+        &mut seen,
+        Duration::from_secs(30),
+        "the board marked stale",
+        Seen::is_reconnecting,
+    );
+    // The cluster goes on without its API server: a pod leaves, another is placed.
+    remove_pod(&cluster, "before");
+    place_pod(&cluster, "during", &windows[1]);
+    std::thread::sleep(Duration::from_secs(3));
+    while let Some(event) = backend.next_event(Duration::from_millis(100)) {
+        if let hybrid_console::backend::Event::Snapshot(board) = event {
+            panic!("a board arrived while the API server was away: {board:?}");
+        }
+    }
+    assert!(
+        seen.node_of("default", "before").is_some(),
+        "the last board is kept"
+    );
+
+    cluster.restart_api_server();
+    wait_for(
+        &backend,
+        &mut seen,
+        Duration::from_secs(60),
+        "live again with what changed meanwhile",
+        |s| {
+            s.is_live()
+                && s.node_of("default", "before").is_none()
+                && s.node_of("default", "during").as_deref() == Some(windows[1].as_str())
+        },
+    );
+}
+
+#[test]
+fn the_status_command_asks_again_when_the_server_says_to() {
+    let cluster = TestCluster::start_with_faults("error-rate=0.5");
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    // Each run makes about eight requests; half are refused (a third of those with 500). Without
+    // asking again, nearly every run fails.
+    for _ in 0..3 {
+        let output = cluster.console(&["--kubeconfig", &kubeconfig, "status", "-o", "json"]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let board: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let nodes = board["lanes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|lane| lane["groups"].as_array().unwrap())
+            .flat_map(|group| group["nodes"].as_array().unwrap())
+            .count();
+        assert_eq!(nodes, 4, "{board}");
+    }
+}
