@@ -20,6 +20,8 @@ pub(crate) mod addresses;
 pub(crate) mod api;
 pub(crate) mod audit;
 pub(crate) mod authorization;
+#[cfg(test)]
+mod bad_input;
 pub mod calculator;
 pub(crate) mod controllers;
 pub(crate) mod defaults;

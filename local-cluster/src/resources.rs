@@ -101,7 +101,10 @@ pub static RESOURCES: &[ResourceKind] = &[
         short_names: &["ns"],
         subresources: &["status", "finalize"],
         categories: &[],
-        verbs: VERBS,
+        // As on a real server: namespaces go one at a time (no deletecollection).
+        verbs: &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ],
     },
     ResourceKind {
         group: CORE,

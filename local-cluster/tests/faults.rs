@@ -15,19 +15,6 @@ use kube::api::{Api, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use support::Cluster;
 
-/// A kube-rs client that shows every answer as it comes (no retries of its own).
-async fn raw_client(cluster: &Cluster) -> kube::Client {
-    let kubeconfig = kube::config::Kubeconfig::read_from(&cluster.kubeconfig).unwrap();
-    let mut config = kube::Config::from_custom_kubeconfig(
-        kubeconfig,
-        &kube::config::KubeConfigOptions::default(),
-    )
-    .await
-    .unwrap();
-    config.default_retry = false;
-    kube::Client::try_from(config).unwrap()
-}
-
 async fn send(
     client: &kube::Client,
     method: &str,
@@ -57,7 +44,7 @@ async fn send(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_requests_say_when_to_come_back_and_change_nothing() {
     let cluster = Cluster::start_with(&["--inject", "error-rate=0.5"]);
-    let client = raw_client(&cluster).await;
+    let client = cluster.raw_client().await;
 
     // Health probes are exempt, as the real server's `probes` flow schema exempts them.
     for _ in 0..20 {
@@ -108,7 +95,7 @@ async fn watch_streams_are_cut_and_watchers_resume_without_missing_a_change() {
 
     // A watch's stream is aborted about a second after it opened (kube-rs, like client-go,
     // takes an aborted stream for an ended one and watches again; the raw body shows the cut).
-    let raw = raw_client(&cluster).await;
+    let raw = cluster.raw_client().await;
     let opened = Instant::now();
     let request = http::Request::get("/api/v1/namespaces/default/configmaps?watch=true")
         .body(Vec::new().into())

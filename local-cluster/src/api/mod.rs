@@ -7,7 +7,7 @@ mod eviction;
 mod metrics;
 mod objects;
 mod openapi;
-mod protobuf;
+pub(crate) mod protobuf;
 mod reviews;
 mod spdy;
 mod streams;

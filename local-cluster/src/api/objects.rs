@@ -576,6 +576,11 @@ pub(super) fn delete(context: &RequestContext) -> Result<Response, ApiError> {
 
 pub(super) fn delete_collection(context: &RequestContext) -> Result<Response, ApiError> {
     let kind = context.target.kind;
+    if !kind.verbs.contains(&"deletecollection") {
+        return Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        ));
+    }
     let selection = Selection::parse(context)?;
     let options = delete_options(context)?;
     let page = context.state.registry.store.list(

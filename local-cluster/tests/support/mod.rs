@@ -94,6 +94,20 @@ impl Cluster {
         kube::Client::try_from(config).expect("kube client")
     }
 
+    /// A kube-rs client that shows every answer as it comes (no retries of its own).
+    pub async fn raw_client(&self) -> kube::Client {
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("read kubeconfig");
+        let mut config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .expect("kube config");
+        config.default_retry = false;
+        kube::Client::try_from(config).expect("kube client")
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
     pub fn stop(&mut self) -> bool {
         let _ = Command::new("kill")

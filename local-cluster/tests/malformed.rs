@@ -1,0 +1,219 @@
+//! A stream of malformed requests — wrong methods, paths, content types, bodies cut short, bodies
+//! of random bytes, JSON of the wrong shape, oversized bodies — against the real binary: every
+//! one is answered with a 4xx Status (never a 500, never a dropped connection), and the server
+//! answers normally afterwards.
+
+#![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
+
+mod support;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use support::Cluster;
+
+const PATHS: &[&str] = &[
+    "/api/v1/namespaces/default/pods",
+    "/api/v1/namespaces/default/pods/p",
+    "/api/v1/namespaces/default/pods/p/status",
+    "/api/v1/namespaces/default/pods/p/eviction",
+    "/api/v1/namespaces/default/pods/p/binding",
+    "/api/v1/namespaces/default/configmaps",
+    "/api/v1/namespaces/default/configmaps/c",
+    "/apis/apps/v1/namespaces/default/deployments",
+    "/apis/apps/v1/namespaces/default/deployments/d/scale",
+    "/api/v1/nodes/n",
+    "/api/v1/namespaces",
+    "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+    "/api/v1/pods/x",
+    "/apis/nope/v9/things",
+    "/api/v1/namespaces/default/pods?labelSelector=a%20in%20(b&fieldSelector=spec.nope=1",
+    "/api/v1/namespaces/default/pods?watch=1&resourceVersion=abc",
+    "/api/v1/namespaces/default/pods?limit=-5&continue=%ff",
+];
+
+const CONTENT_TYPES: &[&str] = &[
+    "application/json",
+    "application/yaml",
+    "application/vnd.kubernetes.protobuf",
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+    "text/plain",
+    "",
+];
+
+const BODIES: &[&str] = &[
+    "",
+    "{",
+    "[]",
+    "null",
+    "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{}]}}",
+    "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"p\"},\"spec\":\"wrong\"}",
+    "{\"metadata\":{\"name\":12,\"labels\":{\"a\":[]}}}",
+    "[{\"op\":\"explode\",\"path\":\"/spec\"}]",
+    "[{\"op\":\"replace\",\"path\":\"/metadata/name\",\"value\":\"other\"}]",
+    "{\"$patch\":\"delete\"}",
+    "{\"spec\":{\"containers\":[{\"$patch\":\"nope\"}]}}",
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: [}",
+    "k8s\u{0}garbage",
+    "{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"target\":{}}",
+    "{\"spec\":{\"replicas\":-1}}",
+    "{\"spec\":{\"replicas\":\"many\"}}",
+];
+
+#[derive(Debug, Clone)]
+struct Malformed {
+    method: &'static str,
+    path: &'static str,
+    content_type: &'static str,
+    body: Vec<u8>,
+}
+
+fn malformed() -> impl Strategy<Value = Malformed> {
+    (
+        prop::sample::select(vec![
+            "POST", "POST", "PUT", "PATCH", "PATCH", "PATCH", "GET", "DELETE", "OPTIONS",
+        ]),
+        prop::sample::select(PATHS.to_vec()),
+        prop::sample::select(CONTENT_TYPES.to_vec()),
+        prop_oneof![
+            prop::sample::select(BODIES.to_vec()).prop_map(|b| b.as_bytes().to_vec()),
+            // A good body cut short.
+            (prop::sample::select(BODIES.to_vec()), 0usize..60)
+                .prop_map(|(b, n)| b.as_bytes()[..n.min(b.len())].to_vec()),
+            prop::collection::vec(any::<u8>(), 0..300),
+        ],
+    )
+        .prop_map(|(method, path, content_type, body)| Malformed {
+            method,
+            path,
+            content_type,
+            body,
+        })
+}
+
+#[test]
+fn a_stream_of_malformed_requests_gets_4xx_answers_and_no_500() {
+    let cluster = Cluster::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(cluster.raw_client());
+    let mut runner = TestRunner::new(Config {
+        cases: 400,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let codes = std::cell::RefCell::new(std::collections::BTreeMap::<u16, usize>::new());
+    runner
+        .run(&malformed(), |request| {
+            let mut builder = http::Request::builder()
+                .method(request.method)
+                .uri(request.path);
+            if !request.content_type.is_empty() {
+                builder = builder.header("Content-Type", request.content_type);
+            }
+            let sent = builder.body(request.body.clone().into()).unwrap();
+            let response = runtime
+                .block_on(client.send(sent))
+                .map_err(|e| TestCaseError::fail(format!("no answer: {e}")))?;
+            let status = response.status().as_u16();
+            *codes.borrow_mut().entry(status).or_default() += 1;
+            let body = runtime
+                .block_on(response.into_body().collect_bytes())
+                .map_err(|e| TestCaseError::fail(format!("answer cut: {e}")))?;
+            prop_assert!(
+                status < 500,
+                "{request:?} answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            if status >= 400 {
+                let said: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+                    TestCaseError::fail(format!("{request:?}: {status} without a Status: {e}"))
+                })?;
+                prop_assert_eq!(&said["kind"], "Status");
+                prop_assert!(!said["message"].as_str().unwrap_or_default().is_empty());
+            }
+            Ok(())
+        })
+        .unwrap();
+    let codes = codes.into_inner();
+    eprintln!("answers by code: {codes:?}");
+    assert!(codes.keys().any(|c| (400..500).contains(c)));
+
+    // Still answering as usual.
+    cluster.ok(&["create", "configmap", "after", "--from-literal=a=b"]);
+    assert_eq!(
+        cluster.ok(&["get", "configmap", "after", "-o", "jsonpath={.data.a}"]),
+        "b"
+    );
+}
+
+#[test]
+fn bodies_over_3_mib_are_refused_with_413_for_every_verb() {
+    let cluster = Cluster::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(cluster.raw_client());
+    let huge = vec![b' '; 3 * 1024 * 1024 + 1];
+    for (method, path, content_type) in [
+        (
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            "application/json",
+        ),
+        (
+            "PUT",
+            "/api/v1/namespaces/default/configmaps/c",
+            "application/json",
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/c",
+            "application/merge-patch+json",
+        ),
+        (
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            "application/json",
+        ),
+        (
+            "POST",
+            "/apis/events.k8s.io/v1/namespaces/default/events",
+            "application/json",
+        ),
+    ] {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("Content-Type", content_type)
+            .body(huge.clone().into())
+            .unwrap();
+        let response = runtime.block_on(client.send(request)).unwrap();
+        assert_eq!(response.status().as_u16(), 413, "{method} {path}");
+    }
+}
+
+/// Found by the stream above: `DELETE /api/v1/namespaces` deleted every namespace, where a real
+/// server allows no deletecollection of namespaces.
+#[test]
+fn namespaces_cannot_be_deleted_as_a_collection() {
+    let cluster = Cluster::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(cluster.raw_client());
+    let request = http::Request::delete("/api/v1/namespaces")
+        .body(Vec::new().into())
+        .unwrap();
+    let response = runtime.block_on(client.send(request)).unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(
+        cluster
+            .ok(&["get", "namespace", "default", "-o", "name"])
+            .trim(),
+        "namespace/default"
+    );
+    let verbs = cluster.ok(&["api-resources", "--api-group=", "-o", "wide"]);
+    let namespaces = verbs
+        .lines()
+        .find(|l| l.starts_with("namespaces "))
+        .unwrap();
+    assert!(!namespaces.contains("deletecollection"), "{namespaces}");
+}
