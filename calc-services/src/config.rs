@@ -36,6 +36,9 @@ pub enum ConfigError {
         /// The value found.
         value: String,
     },
+    /// `CALC_MISBEHAVE` names no misbehaviour.
+    #[error(transparent)]
+    Misbehave(#[from] crate::misbehave::MisbehaveError),
     /// A routing variable is not a usable base URL.
     #[error(
         "{variable}={value:?} is not a usable base URL ({reason}); set it to e.g. http://sum-service:3000, or leave it unset"
@@ -66,6 +69,8 @@ pub struct ServiceConfig {
     pub routes: RoutingTable,
     /// Who this process is.
     pub served_by: ServedBy,
+    /// How it goes wrong on purpose (`CALC_MISBEHAVE`), if at all.
+    pub misbehave: Option<crate::misbehave::Misbehaviour>,
 }
 
 impl ServiceConfig {
@@ -100,12 +105,17 @@ impl ServiceConfig {
                 _ => return Err(ConfigError::Timeout { value }),
             },
         };
+        let misbehave = match lookup("CALC_MISBEHAVE").filter(|v| !v.is_empty()) {
+            None => None,
+            Some(value) => Some(value.parse()?),
+        };
         Ok(ServiceConfig {
             role,
             listen: SocketAddr::new(host, port),
             backend_timeout,
             routes: RoutingTable::from_lookup(role, &lookup)?,
             served_by: ServedBy::from_lookup(role, &lookup),
+            misbehave,
         })
     }
 }

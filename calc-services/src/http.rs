@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{Path, Query, State};
@@ -19,6 +19,7 @@ use crate::backend::{ServiceClient, ServiceReply};
 use crate::config::ServiceConfig;
 use crate::error::CalcError;
 use crate::metrics::{self, Metrics};
+use crate::misbehave::Misbehaviour;
 use crate::operation::{InvalidReason, Operand, Operation, parse_operand};
 use crate::role::Role;
 use crate::routing::{Route, RoutingTable};
@@ -30,6 +31,8 @@ pub struct AppState {
     routes: RoutingTable,
     client: ServiceClient,
     ready: AtomicBool,
+    misbehave: Option<Misbehaviour>,
+    answered: AtomicU64,
     /// The process's metrics, also rendered at `/metrics`.
     pub metrics: Arc<Metrics>,
 }
@@ -43,8 +46,48 @@ impl AppState {
             routes: config.routes.clone(),
             client: ServiceClient::new(config.backend_timeout),
             ready: AtomicBool::new(true),
+            misbehave: config.misbehave,
+            answered: AtomicU64::new(0),
             metrics: Arc::new(Metrics::default()),
         })
+    }
+
+    /// What `CALC_MISBEHAVE` does before an operation computed here is answered: wait, never
+    /// answer, answer garbage, or end the process; `None` to answer (a wrong answer is made
+    /// by [`AppState::total`]).
+    async fn misbehave_first(&self) -> Option<Response> {
+        match self.misbehave? {
+            Misbehaviour::Slow(delay) => {
+                tokio::time::sleep(delay).await;
+                None
+            }
+            Misbehaviour::Hang => std::future::pending().await,
+            Misbehaviour::Garbage => Some(
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    "{\"total\": definitely not a number",
+                )
+                    .into_response(),
+            ),
+            Misbehaviour::DieAfter(answers) => {
+                if self.answered.fetch_add(1, Ordering::SeqCst) >= answers {
+                    tracing::error!(answers, "CALC_MISBEHAVE=die-after: exiting");
+                    std::process::exit(1);
+                }
+                None
+            }
+            Misbehaviour::WrongAnswer => None,
+        }
+    }
+
+    /// The total to answer: `total`, or one more with `CALC_MISBEHAVE=wrong-answer`.
+    fn total(&self, total: rust_decimal::Decimal) -> rust_decimal::Decimal {
+        match self.misbehave {
+            Some(Misbehaviour::WrongAnswer) => total
+                .checked_add(rust_decimal::Decimal::ONE)
+                .unwrap_or(total),
+            _ => total,
+        }
     }
 
     /// Makes `/readyz` fail so load balancers stop sending new work while in-flight work ends.
@@ -123,17 +166,22 @@ async fn operation(
                 state.error_response(&err)
             }
         },
-        _ => match op.apply(a.0, b.0) {
-            Ok(total) => Json(OperationAnswer {
-                first_number: a,
-                second_number: b,
-                operation: op,
-                total: ExactNumber(total),
-                served_by: state.served_by.clone(),
-            })
-            .into_response(),
-            Err(err) => state.error_response(&err),
-        },
+        _ => {
+            if let Some(misbehaved) = state.misbehave_first().await {
+                return misbehaved;
+            }
+            match op.apply(a.0, b.0) {
+                Ok(total) => Json(OperationAnswer {
+                    first_number: a,
+                    second_number: b,
+                    operation: op,
+                    total: ExactNumber(state.total(total)),
+                    served_by: state.served_by.clone(),
+                })
+                .into_response(),
+                Err(err) => state.error_response(&err),
+            }
+        }
     }
 }
 

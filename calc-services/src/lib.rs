@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod misbehave;
 pub mod operation;
 pub mod role;
 pub mod routing;

@@ -60,3 +60,21 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Whatever a caller puts where a number goes, it is read or refused with a message that
+    /// names the operand; nothing panics.
+    #[test]
+    fn any_operand_text_is_read_or_refused_with_a_message(
+        text in prop_oneof![
+            "\\PC{0,40}",
+            "[-+]?[0-9]{0,40}(\\.[0-9]{0,40})?([eE][-+]?[0-9]{0,6})?",
+            "[-+]?(NaN|nan|inf|Infinity|0x[0-9a-f]{1,8}|[0-9_,]{1,12})",
+        ]
+    ) {
+        if let Err(e) = parse_operand(Operand::Second, &text) {
+            prop_assert!(!e.to_string().is_empty());
+            prop_assert!(matches!(e.code(), "invalid_number" | "out_of_range"), "{e}");
+        }
+    }
+}

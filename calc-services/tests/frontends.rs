@@ -1,5 +1,6 @@
 //! The `monolith` and `ui` roles over HTTP, with real operation processes behind them: in-process
-//! and forwarded operations, fan-out with a stopped or frozen backend, and graceful shutdown.
+//! and forwarded operations, fan-out with a stopped, frozen or misbehaving backend, and graceful
+//! shutdown.
 
 mod support;
 
@@ -289,4 +290,69 @@ fn unknown_roles_and_bad_variables_exit_non_zero_with_a_message() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen on"));
+}
+
+#[tokio::test]
+async fn misbehaving_services_fail_their_own_operation_with_502_or_504_and_no_other() {
+    // Each operation service goes wrong its own way (CALC_MISBEHAVE).
+    let sum = Service::start("sum", &[("CALC_MISBEHAVE", "garbage")]);
+    let subtraction = Service::start("subtraction", &[("CALC_MISBEHAVE", "slow=3000")]);
+    let multiplication = Service::start("multiplication", &[("CALC_MISBEHAVE", "hang")]);
+    let mut division = Service::start("division", &[("CALC_MISBEHAVE", "die-after=1")]);
+    // The monolith with every operation extracted: it forwards each, and answers single ones too.
+    let ui = Service::start(
+        "monolith",
+        &[
+            ("SUM_SERVICE_URL", &sum.url),
+            ("SUBTRACTION_SERVICE_URL", &subtraction.url),
+            ("MULTIPLICATION_SERVICE_URL", &multiplication.url),
+            ("DIVISION_SERVICE_URL", &division.url),
+            ("BACKEND_TIMEOUT_MS", "400"),
+        ],
+    );
+    let (status, json) = get_json(&format!("{}/api/calculate?a=6&b=3", ui.url)).await;
+    assert_eq!(status, 200);
+    let r = results(&json);
+    assert_eq!(r[0].3.as_deref(), Some("backend_invalid"), "{json}");
+    assert_eq!(r[1].3.as_deref(), Some("backend_timeout"), "{json}");
+    assert_eq!(r[2].3.as_deref(), Some("backend_timeout"), "{json}");
+    // The dying one answered once, correctly.
+    assert_eq!(r[3], ok("division", "2", "division"));
+
+    // Asked for one operation, the front answers with the gateway's status for it.
+    let (status, body) = get_json(&format!("{}/sum/6/3", ui.url)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (502, Some("backend_invalid"))
+    );
+    let (status, body) = get_json(&format!("{}/multiplication/6/3", ui.url)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (504, Some("backend_timeout"))
+    );
+
+    // The division service exits on its second call: from then on that operation alone is 502.
+    let (status, body) = get_json(&format!("{}/division/6/3", ui.url)).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(division.wait_for_exit(Duration::from_secs(5)), Some(false));
+    let (_, json) = get_json(&format!("{}/api/calculate?a=6&b=3", ui.url)).await;
+    let r = results(&json);
+    assert_eq!(r[3].3.as_deref(), Some("backend_unavailable"), "{json}");
+    assert_eq!(r[0].3.as_deref(), Some("backend_invalid"), "{json}");
+}
+
+#[test]
+fn an_unknown_misbehaviour_is_refused_at_start_with_the_choices() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_calc-services"))
+        .arg("sum")
+        .env("CALC_MISBEHAVE", "explode")
+        .env("PORT", "0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("CALC_MISBEHAVE=\"explode\" is not a misbehaviour"),
+        "{stderr}"
+    );
 }
