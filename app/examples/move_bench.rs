@@ -4,6 +4,9 @@
 //! leaving) and everything else (the console's overhead: planning with its permission checks,
 //! applying, recording, verifying through the service proxy, Events).
 //!
+//! As a soak (`-- 10`): ten rounds, and what a long session must not do — fail a probe, grow,
+//! or leave processes and listening ports behind on the cluster — is reported at the end.
+//!
 //! cargo run --release -p hybrid-console --example move_bench -- [rounds, default 3]
 
 use std::sync::{Arc, Mutex};
@@ -59,6 +62,7 @@ async fn run() -> anyhow::Result<()> {
     .await?;
     let plan = Arc::new(plans::load(None)?);
     let mover = Mover::new(&connection, plan.clone()).await;
+    let before = Footprint::now();
     // The calculator probe, 20 calls a second through the front Service, all along.
     let probe = {
         let proxy = connection.proxy.clone();
@@ -173,6 +177,81 @@ async fn run() -> anyhow::Result<()> {
         overheads.iter().copied().fold(0.0, f64::max),
         median(measured.iter().map(|m| m.waiting.as_secs_f64()).collect())
     );
+    // Moved-out pods end after their grace period: give them time before counting.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut after = Footprint::now();
+    while (after.processes > before.processes || after.listening > before.listening)
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        after = Footprint::now();
+    }
+    println!(
+        "this process (console and embedded cluster): resident {:.1} MB after connecting, {:.1} MB after the last move (peak {:.1} MB)",
+        before.rss_mb, after.rss_mb, after.peak_mb
+    );
+    println!(
+        "calculator processes: {} before, {} after; their listening ports: {} before, {} after",
+        before.processes, after.processes, before.listening, after.listening
+    );
     cluster.shutdown().await;
+    anyhow::ensure!(failures.is_empty(), "{} probe calls failed", failures.len());
+    anyhow::ensure!(
+        after.processes <= before.processes && after.listening <= before.listening,
+        "processes or ports were left behind"
+    );
     Ok(())
+}
+
+/// What the session holds: this process's memory, the calculator processes the cluster runs
+/// (this process's children) and the TCP ports they listen on.
+struct Footprint {
+    rss_mb: f64,
+    peak_mb: f64,
+    processes: usize,
+    listening: usize,
+}
+
+impl Footprint {
+    fn now() -> Footprint {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                .map_or(0.0, |kb| kb / 1024.0)
+        };
+        let children: Vec<String> = std::process::Command::new("pgrep")
+            .arg("-P")
+            .arg(std::process::id().to_string())
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        // `ss -ltnpH`: one line per listening socket, naming the owning pid.
+        let sockets = std::process::Command::new("ss")
+            .arg("-ltnpH")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let listening = sockets
+            .lines()
+            .filter(|line| {
+                children
+                    .iter()
+                    .any(|pid| line.contains(&format!("pid={pid},")))
+            })
+            .count();
+        Footprint {
+            rss_mb: field("VmRSS:"),
+            peak_mb: field("VmHWM:"),
+            processes: children.len(),
+            listening,
+        }
+    }
 }

@@ -323,6 +323,77 @@ fn a_move_whose_image_cannot_start_rolls_back_and_leaves_nothing_behind() {
     assert_eq!(names(&cluster, "deployments"), "monolith");
 }
 
+/// The built-in plan written to `dir`, with `sum-service` deployed misbehaving as `how`
+/// (`CALC_MISBEHAVE`); returns the plan's path.
+fn plan_with_misbehaving_sum(dir: &std::path::Path, how: &str) -> std::path::PathBuf {
+    let files = hybrid_console::model::plan::PlanFiles::built_in();
+    for (path, text) in &files.others {
+        let text = if path.ends_with("sum-service.yaml") {
+            let marker = "          env:\n";
+            assert!(text.contains(marker), "the sum manifest has no env list");
+            text.replacen(
+                marker,
+                &format!(
+                    "{marker}            - name: CALC_MISBEHAVE\n              value: {how}\n"
+                ),
+                1,
+            )
+        } else {
+            text.clone()
+        };
+        let file = dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    let plan = dir.join("calculator-migration.yaml");
+    std::fs::write(&plan, &files.plan).unwrap();
+    plan
+}
+
+#[test]
+fn a_service_that_answers_wrong_or_slowly_is_caught_by_verification_and_rolled_back() {
+    let cluster = TestCluster::start(true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    for (how, why) in [
+        ("wrong-answer", "Verify service"),
+        ("hang", "Verify service"),
+    ] {
+        let dir = cluster.path(how);
+        let plan = plan_with_misbehaving_sum(&dir, how);
+        let output = cluster.console(&[
+            "--kubeconfig",
+            &kubeconfig,
+            "--plan",
+            &plan.to_string_lossy(),
+            "migrate",
+            "sum",
+            "--to",
+            "linux",
+            "--yes",
+        ]);
+        let out = text(&output);
+        assert!(!output.status.success(), "{how}: {out}");
+        assert!(
+            out.contains(&format!("step \"{why}\" failed")),
+            "{how}: {out}"
+        );
+        assert!(out.contains("the move rolled back"), "{how}: {out}");
+        // Nothing left, and the monolith still answers right.
+        assert_eq!(names(&cluster, "deployments"), "monolith", "{how}");
+        assert!(
+            !names(&cluster, "services").contains("sum-service"),
+            "{how}"
+        );
+        assert!(!monolith_env(&cluster).contains("SUM_SERVICE_URL"), "{how}");
+        assert_eq!(names(&cluster, "leases"), "", "{how}");
+        let (pod, total) = served(&calc(&cluster), "sum");
+        assert!(
+            pod.starts_with("monolith-") && total == "9",
+            "{how}: {pod} {total}"
+        );
+    }
+}
+
 #[test]
 fn a_user_without_patch_on_deployments_is_refused_at_the_preflight() {
     let cluster = TestCluster::start(true);
