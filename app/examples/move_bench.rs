@@ -7,7 +7,10 @@
 //! As a soak (`-- 10`): ten rounds, and what a long session must not do — fail a probe, grow,
 //! or leave processes and listening ports behind on the cluster — is reported at the end.
 //!
-//! cargo run --release -p hybrid-console --example move_bench -- [rounds, default 3]
+//! cargo run --release -p hybrid-console --example move_bench -- [rounds, default 3] [kubeconfig]
+//!
+//! With a kubeconfig (of `local-cluster up --with-calculator`), the cluster runs in its own
+//! process and the memory reported is the console's alone.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -44,14 +47,27 @@ async fn run() -> anyhow::Result<()> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(3);
+    // `-- ROUNDS KUBECONFIG`: a cluster of its own (`local-cluster up --with-calculator`), so
+    // this process's memory is the console's alone.
+    let external = std::env::args().nth(2).map(std::path::PathBuf::from);
     let dir = tempfile::tempdir()?;
-    let kubeconfig = dir.path().join("kubeconfig");
-    let cluster = LocalCluster::start(ClusterConfig {
-        kubeconfig_path: Some(kubeconfig.clone()),
-        with_calculator: true,
-        ..ClusterConfig::default()
-    })
-    .await?;
+    let (kubeconfig, cluster) = match external {
+        Some(path) => (path, None),
+        None => {
+            let kubeconfig = dir.path().join("kubeconfig");
+            let cluster = LocalCluster::start(ClusterConfig {
+                kubeconfig_path: Some(kubeconfig.clone()),
+                with_calculator: true,
+                ..ClusterConfig::default()
+            })
+            .await?;
+            (kubeconfig, Some(cluster))
+        }
+    };
+    let cluster_pid = match &cluster {
+        Some(_) => std::process::id(),
+        None => listener_pid(&connection_port(&kubeconfig)?)?,
+    };
     let connection = connection::open(
         &ConnectionTarget::Kubeconfig {
             path: Some(kubeconfig),
@@ -62,7 +78,7 @@ async fn run() -> anyhow::Result<()> {
     .await?;
     let plan = Arc::new(plans::load(None)?);
     let mover = Mover::new(&connection, plan.clone()).await;
-    let before = Footprint::now();
+    let before = Footprint::now(cluster_pid);
     // The calculator probe, 20 calls a second through the front Service, all along.
     let probe = {
         let proxy = connection.proxy.clone();
@@ -87,7 +103,15 @@ async fn run() -> anyhow::Result<()> {
         (stop, task)
     };
     let mut measured = Vec::new();
-    for _ in 0..rounds {
+    for round in 0..rounds {
+        if round > 0 {
+            // Resident memory round by round: growth that levels off is the cluster's bounded
+            // histories filling; growth that does not is a leak.
+            eprintln!(
+                "after round {round}: resident {:.1} MB",
+                Footprint::now(cluster_pid).rss_mb
+            );
+        }
         // Every service out (the operations first, then the page), then back in reverse.
         let order: Vec<(String, Direction)> = plan
             .services
@@ -179,22 +203,31 @@ async fn run() -> anyhow::Result<()> {
     );
     // Moved-out pods end after their grace period: give them time before counting.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut after = Footprint::now();
+    let mut after = Footprint::now(cluster_pid);
     while (after.processes > before.processes || after.listening > before.listening)
         && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        after = Footprint::now();
+        after = Footprint::now(cluster_pid);
     }
     println!(
-        "this process (console and embedded cluster): resident {:.1} MB after connecting, {:.1} MB after the last move (peak {:.1} MB)",
-        before.rss_mb, after.rss_mb, after.peak_mb
+        "this process ({}): resident {:.1} MB after connecting, {:.1} MB after the last move (peak {:.1} MB)",
+        if cluster_pid == std::process::id() {
+            "console and embedded cluster"
+        } else {
+            "the console alone"
+        },
+        before.rss_mb,
+        after.rss_mb,
+        after.peak_mb
     );
     println!(
         "calculator processes: {} before, {} after; their listening ports: {} before, {} after",
         before.processes, after.processes, before.listening, after.listening
     );
-    cluster.shutdown().await;
+    if let Some(cluster) = cluster {
+        cluster.shutdown().await;
+    }
     anyhow::ensure!(failures.is_empty(), "{} probe calls failed", failures.len());
     anyhow::ensure!(
         after.processes <= before.processes && after.listening <= before.listening,
@@ -203,8 +236,36 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The API server's port in `kubeconfig`.
+fn connection_port(kubeconfig: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(kubeconfig)?;
+    let config: serde_yaml::Value = serde_yaml::from_str(&text)?;
+    let server = config["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no server in {}", kubeconfig.display()))?;
+    Ok(server
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// The process listening on `port` (the local cluster), from `ss`.
+fn listener_pid(port: &str) -> anyhow::Result<u32> {
+    let output = std::process::Command::new("ss")
+        .args(["-ltnpH", &format!("sport = :{port}")])
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split("pid=")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|pid| pid.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no process listens on port {port}: {text}"))
+}
+
 /// What the session holds: this process's memory, the calculator processes the cluster runs
-/// (this process's children) and the TCP ports they listen on.
+/// (`cluster`'s children) and the TCP ports they listen on.
 struct Footprint {
     rss_mb: f64,
     peak_mb: f64,
@@ -213,7 +274,7 @@ struct Footprint {
 }
 
 impl Footprint {
-    fn now() -> Footprint {
+    fn now(cluster: u32) -> Footprint {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let field = |name: &str| {
             status
@@ -224,7 +285,7 @@ impl Footprint {
         };
         let children: Vec<String> = std::process::Command::new("pgrep")
             .arg("-P")
-            .arg(std::process::id().to_string())
+            .arg(cluster.to_string())
             .output()
             .map(|o| {
                 String::from_utf8_lossy(&o.stdout)
