@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::ServiceConfig;
@@ -54,6 +55,14 @@ pub async fn serve(
         state.mark_shutting_down();
         tracing::info!("shutting down: finishing in-flight requests");
     };
+    // Answers are a few small HTTP/2 frames: without TCP_NODELAY, Nagle's algorithm holds the
+    // last one back until the peer's delayed ACK (up to 40 ms) — the fan-out's p99 was exactly
+    // that (BENCHMARKS.md).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(graceful)
         .await
