@@ -202,3 +202,79 @@ fn the_status_command_asks_again_when_the_server_says_to() {
         assert_eq!(nodes, 4, "{board}");
     }
 }
+
+/// The names of `kind` objects in namespace `calculator`, read from the store (the API server
+/// is refusing requests).
+fn stored_names(
+    cluster: &TestCluster,
+    kind: &'static local_cluster::resources::ResourceKind,
+) -> Vec<String> {
+    cluster
+        .registry()
+        .store
+        .list(kind, Some("calculator"), |_| true, 0, None)
+        .items
+        .iter()
+        .map(|item| item.index.name.clone())
+        .collect()
+}
+
+#[test]
+fn moves_under_refused_requests_complete_or_roll_back_by_themselves() {
+    let cluster = TestCluster::start_with_faults_and_calculator("error-rate=0.2");
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    for round in 0..2 {
+        for to in ["linux", "monolith"] {
+            let output = cluster.console(&[
+                "--kubeconfig",
+                &kubeconfig,
+                "migrate",
+                "sum",
+                "--to",
+                to,
+                "--yes",
+            ]);
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            // Finished either way by itself: never left for an operator to resume.
+            let rolled_back = said.contains("the move rolled back");
+            let refused = said.contains("the move is refused");
+            assert!(
+                output.status.success() || rolled_back || refused,
+                "round {round}, to {to}: {said}"
+            );
+            assert!(
+                !said.contains("INCOMPLETE") && !said.contains("interrupted"),
+                "{said}"
+            );
+            let monolith = cluster
+                .registry()
+                .get(resources::deployments(), "calculator", "monolith")
+                .unwrap();
+            let monolith: serde_json::Value = serde_json::from_slice(&monolith.json).unwrap();
+            assert!(
+                monolith["metadata"]["annotations"]["hybrid-console.io/move"].is_null(),
+                "a move record is left: {said}"
+            );
+            assert!(
+                stored_names(&cluster, resources::leases()).is_empty(),
+                "a Lease is left"
+            );
+            // The routing and the objects agree: the sum is served by exactly one side.
+            let routed = monolith["spec"]["template"]["spec"]["containers"][0]["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|v| v["name"] == "SUM_SERVICE_URL");
+            let deployed = stored_names(&cluster, resources::deployments())
+                .contains(&"sum-service".to_owned());
+            assert_eq!(
+                routed, deployed,
+                "round {round}, to {to}: half a move is left: {said}"
+            );
+        }
+    }
+}

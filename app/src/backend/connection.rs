@@ -432,8 +432,10 @@ pub async fn verified(config: kube::Config) -> Result<Connection, ConnectError> 
         ))
     };
     let client = super::retry::client(config).map_err(failed)?;
-    // The calculator's answers through the proxy are shown as they come, never asked twice.
-    let proxy = kube::Client::try_from(proxy_config).map_err(failed)?;
+    // The calculator's answers through the proxy are shown as they come (kube-rs's own retry of
+    // 503/504 is off: those may be the calculator's); only the API server's 500 with
+    // Retry-After — it never reached the calculator — is asked again.
+    let proxy = super::retry::client(proxy_config).map_err(failed)?;
     checked(client, proxy, server).await.map_err(named)
 }
 

@@ -1,7 +1,8 @@
-//! Reads asked again when the server says to. kube-rs already retries 429, 503 and 504 (the
+//! Requests asked again when the server says to. kube-rs already retries 429, 503 and 504 (the
 //! server refused before doing anything); a 500 may come after a write took effect, so, as
-//! client-go does, only a read — a GET that is not a watch — is asked again, and only when the
-//! server's `Retry-After` says when. Watches are the watchers' to restart.
+//! client-go does with reads, only what changes nothing when repeated — a GET that is not a
+//! watch, an access review, a server-side apply — is asked again, and only when the server's
+//! `Retry-After` says when. Watches are the watchers' to restart.
 
 use std::time::Duration;
 
@@ -65,15 +66,28 @@ impl<B> Policy<Request<Body>, Response<B>, BoxError> for ReadRetry {
     }
 }
 
-/// A GET that is not a watch: asking it twice changes nothing.
+/// A request that changes nothing however often it is sent: a GET that is not a watch, a
+/// question asked by creating a review (`SelfSubjectAccessReview`: nothing is stored), or a
+/// server-side apply (the same apply twice leaves the object as one apply does).
 fn is_read(request: &Request<Body>) -> bool {
-    request.method() == Method::GET
-        && !request
+    let path = request.uri().path();
+    let question =
+        path.ends_with("selfsubjectaccessreviews") || path.ends_with("selfsubjectreviews");
+    let apply = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/apply-patch"));
+    match *request.method() {
+        Method::GET => !request
             .uri()
             .query()
             .unwrap_or_default()
             .split('&')
-            .any(|pair| matches!(pair, "watch=true" | "watch=1"))
+            .any(|pair| matches!(pair, "watch=true" | "watch=1")),
+        Method::POST => question,
+        Method::PATCH => apply,
+        _ => false,
+    }
 }
 
 /// `Retry-After` in seconds (the form API servers send), if within [`MAX_WAIT`].
@@ -136,7 +150,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn only_reads_answered_500_with_retry_after_are_asked_again() {
+    async fn only_what_changes_nothing_when_repeated_is_asked_again_after_a_500() {
         let mut policy = ReadRetry::default();
         let mut list = request(Method::GET, "/api/v1/pods?limit=500");
         assert!(
@@ -157,6 +171,26 @@ mod tests {
             policy
                 .retry(&mut list, &mut answer(500, Some("soon")))
                 .is_none()
+        );
+        // A question and a server-side apply change nothing when repeated.
+        let mut review = request(
+            Method::POST,
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        );
+        assert!(
+            policy
+                .retry(&mut review, &mut answer(500, Some("1")))
+                .is_some()
+        );
+        let mut apply = request(Method::PATCH, "/apis/apps/v1/namespaces/a/deployments/b");
+        apply.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/apply-patch+yaml"),
+        );
+        assert!(
+            policy
+                .retry(&mut apply, &mut answer(500, Some("1")))
+                .is_some()
         );
         // A write may have taken effect before the 500.
         let mut write = request(Method::PATCH, "/apis/apps/v1/namespaces/a/deployments/b");

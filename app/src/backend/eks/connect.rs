@@ -124,7 +124,7 @@ pub async fn open(
     let api = super::super::retry::with_read_retry(builder(config.clone())?);
     let mut proxy_config = config;
     proxy_config.default_retry = false;
-    let proxy = builder(proxy_config)?.build();
+    let proxy = super::super::retry::with_read_retry(builder(proxy_config)?);
     connection::checked(api, proxy, server).await
 }
 

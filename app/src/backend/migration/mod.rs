@@ -549,6 +549,7 @@ impl Mover {
                 let port = service_port(&plan.service_object);
                 verify::verify(
                     &self.proxy,
+                    &self.client,
                     &ns,
                     plan.service_name(),
                     &port,
@@ -631,6 +632,7 @@ impl Mover {
                 };
                 verify::verify(
                     &self.proxy,
+                    &self.client,
                     &ns,
                     &self.plan.front.service,
                     &self.plan.front.port,

@@ -126,15 +126,43 @@ impl Driver {
                     },
                     spec: Some(spec(0)),
                 };
-                api.create(&PostParams::default(), &lease)
-                    .await
-                    .map_err(|e| match e {
-                        kube::Error::Api(s) if s.code == 409 => MoveError::Busy {
-                            holder: "another console".into(),
-                            until: String::new(),
-                        },
-                        e => MoveError::kube(context, e),
-                    })?;
+                let mut server_errors = 0;
+                loop {
+                    match api.create(&PostParams::default(), &lease).await {
+                        Ok(_) => break,
+                        Err(kube::Error::Api(s)) if s.code == 409 => {
+                            return Err(MoveError::Busy {
+                                holder: "another console".into(),
+                                until: String::new(),
+                            });
+                        }
+                        // A server error: the Lease may or may not exist now. Ask, then claim
+                        // again only if it does not.
+                        Err(kube::Error::Api(s)) if s.code == 500 && server_errors < 5 => {
+                            server_errors += 1;
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            match api
+                                .get_opt(&name)
+                                .await
+                                .map_err(|e| MoveError::kube(context, e))?
+                            {
+                                None => continue,
+                                Some(lease) if holder(&lease) == Some(self.identity.as_str()) => {
+                                    break;
+                                }
+                                Some(lease) => {
+                                    return Err(MoveError::Busy {
+                                        holder: holder(&lease)
+                                            .unwrap_or("another console")
+                                            .to_owned(),
+                                        until: String::new(),
+                                    });
+                                }
+                            }
+                        }
+                        Err(e) => return Err(MoveError::kube(context, e)),
+                    }
+                }
             }
             Some(lease) => {
                 let mine = holder(&lease) == Some(self.identity.as_str());
@@ -267,6 +295,14 @@ impl Driver {
                 Ok(_) => return Ok(()),
                 // The monolith changed since it was read (its status, mostly): read it again.
                 Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                // A server error: the write may or may not have happened. Reading the record
+                // again tells which, and the patch carries the resourceVersion, so writing it
+                // twice is impossible: ask again after a pause.
+                Err(kube::Error::Api(s)) if s.code == 500 => {
+                    tracing::debug!(error = %s.message, "writing the move's record: server error; reading it again");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
                 Err(e) => {
                     return Err(MoveError::kube(
                         "write the move's record on the monolith",

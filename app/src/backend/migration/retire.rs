@@ -110,6 +110,7 @@ impl Mover {
                 check.answered_by = None;
                 let answered = verify::verify(
                     &self.proxy,
+                    &self.client,
                     &ns,
                     &plan.front.service,
                     &plan.front.port,
