@@ -177,9 +177,8 @@ pub async fn inject(State(faults): State<Arc<Faults>>, request: Request, next: N
 }
 
 fn is_watch(request: &Request) -> bool {
-    crate::api::query_map(request.uri().query())
-        .get("watch")
-        .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"))
+    let query = crate::api::query_map(request.uri().query());
+    crate::api::go_bool(query.get("watch").map(String::as_str))
 }
 
 /// The response's body until `after`, then an error: the server aborts the stream (HTTP/2

@@ -474,7 +474,7 @@ async fn serve(state: Arc<ApiState>, target: Target, request: Request) -> Respon
 }
 
 /// A boolean query parameter as Go's `strconv.ParseBool` reads it: absent or anything else is false.
-fn go_bool(value: Option<&str>) -> bool {
+pub(crate) fn go_bool(value: Option<&str>) -> bool {
     matches!(value, Some("1" | "t" | "T" | "true" | "TRUE" | "True"))
 }
 

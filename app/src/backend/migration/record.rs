@@ -54,12 +54,27 @@ impl LeaseGuard {
     /// Gives the Lease up so another console need not wait for it to expire.
     pub async fn release(self) {
         self.renewer.abort();
-        if let Ok(lease) = self.api.get(&self.name).await
-            && holder(&lease) == Some(self.identity.as_str())
-            && let Err(e) = self.api.delete(&self.name, &DeleteParams::default()).await
-        {
-            tracing::warn!(error = %e, "could not release the move's Lease; it expires by itself");
+        // A server error may come before or after the delete took effect: read the Lease again
+        // and delete it only while it is still this console's (a few tries).
+        for _ in 0..5 {
+            let Ok(lease) = self.api.get(&self.name).await else {
+                return;
+            };
+            if holder(&lease) != Some(self.identity.as_str()) {
+                return;
+            }
+            match self.api.delete(&self.name, &DeleteParams::default()).await {
+                Ok(_) => return,
+                Err(kube::Error::Api(s)) if s.code == 500 => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not release the move's Lease; it expires by itself");
+                    return;
+                }
+            }
         }
+        tracing::warn!("could not release the move's Lease (server errors); it expires by itself");
     }
 }
 
