@@ -71,12 +71,10 @@ pub async fn reroute(
     namespace: &str,
     change: &RouteChange,
 ) -> Result<(), MoveError> {
-    Api::<Deployment>::namespaced(client.clone(), namespace)
-        .patch(
-            &change.deployment,
-            &patch_params(),
-            &Patch::Strategic(&route_patch(change)),
-        )
+    let api = Api::<Deployment>::namespaced(client.clone(), namespace);
+    let (params, patch) = (patch_params(), Patch::Strategic(route_patch(change)));
+    // Setting the variable twice leaves it as setting it once.
+    again_after_server_errors(|| api.patch(&change.deployment, &params, &patch))
         .await
         .map_err(|e| {
             MoveError::kube(
@@ -144,15 +142,20 @@ pub async fn delete(
         propagation_policy: Some(PropagationPolicy::Background),
         ..DeleteParams::default()
     };
+    // Deleting twice is harmless (the second finds nothing: 404).
     let result = match kind {
-        "Deployment" => Api::<Deployment>::namespaced(client.clone(), namespace)
-            .delete(name, &params)
-            .await
-            .map(|_| ()),
-        "Service" => Api::<Service>::namespaced(client.clone(), namespace)
-            .delete(name, &params)
-            .await
-            .map(|_| ()),
+        "Deployment" => {
+            let api = Api::<Deployment>::namespaced(client.clone(), namespace);
+            again_after_server_errors(|| api.delete(name, &params))
+                .await
+                .map(|_| ())
+        }
+        "Service" => {
+            let api = Api::<Service>::namespaced(client.clone(), namespace);
+            again_after_server_errors(|| api.delete(name, &params))
+                .await
+                .map(|_| ())
+        }
         other => {
             return Err(MoveError::Cluster(format!(
                 "the move does not delete {other} objects"
@@ -166,6 +169,27 @@ pub async fn delete(
             &format!("delete {kind} {namespace}/{name}"),
             e,
         )),
+    }
+}
+
+/// Runs `write` until it is not answered with a server error (at most five times more, a second
+/// apart). A 500 may come before or after the write took effect, so this is only for writes that
+/// leave the same result however often they are made.
+async fn again_after_server_errors<T, F, Fut>(mut write: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let mut server_errors = 0;
+    loop {
+        match write().await {
+            Err(kube::Error::Api(s)) if s.code == 500 && server_errors < 5 => {
+                server_errors += 1;
+                tracing::debug!(error = %s.message, "server error on a repeatable write; writing again");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
     }
 }
 
