@@ -366,7 +366,7 @@ fn follow_pods(
                     }
                 }
                 Err(e) => {
-                    let _ = failing.send(Some(WatchError::now(e)));
+                    let _ = failing.send(Some(WatchError::now(&e)));
                 }
             }
         }
@@ -407,7 +407,7 @@ where
                     changed.notify_one();
                 }
                 Err(e) => {
-                    let _ = failing.send(Some(WatchError::now(e)));
+                    let _ = failing.send(Some(WatchError::now(&e)));
                 }
             }
         }
@@ -422,9 +422,23 @@ struct WatchError {
 }
 
 impl WatchError {
-    fn now(error: impl std::fmt::Display) -> WatchError {
+    fn now(error: &watcher::Error) -> WatchError {
+        // What the server said, not kube-rs's dump of its Status object.
+        let said = |what: &str, status: &kube::core::Status| {
+            format!(
+                "{what}: the server answered {} {}: {}",
+                status.code, status.reason, status.message
+            )
+        };
+        let message = match error {
+            watcher::Error::InitialListFailed(kube::Error::Api(s)) => said("listing failed", s),
+            watcher::Error::WatchStartFailed(kube::Error::Api(s)) => said("watching failed", s),
+            watcher::Error::WatchFailed(kube::Error::Api(s)) => said("the watch failed", s),
+            watcher::Error::WatchError(s) => said("the watch failed", s),
+            other => other.to_string(),
+        };
         WatchError {
-            message: error.to_string(),
+            message,
             at: Instant::now(),
         }
     }
