@@ -12,27 +12,13 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use local_cluster::resources;
 use serde_json::Value;
 use support::TestCluster;
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn migrate(cluster: &TestCluster, args: &[&str]) -> Output {
-    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
-    let mut all = vec!["--kubeconfig", &kubeconfig, "migrate"];
-    all.extend_from_slice(args);
-    cluster.console(&all)
-}
+use support::{migrate, monolith_env, names, text};
 
 /// The monolith's move record (`hybrid-console.io/move`), read from the store.
 fn record(cluster: &TestCluster) -> Option<Value> {
@@ -77,29 +63,6 @@ fn kill_console_at(cluster: &TestCluster, args: &[&str], step: &str, phase: &str
         assert!(Instant::now() < deadline, "step {step} never came");
         std::thread::sleep(Duration::from_millis(2));
     }
-}
-
-fn names(cluster: &TestCluster, kind: &str) -> String {
-    cluster.kubectl().ok(&[
-        "get",
-        kind,
-        "-n",
-        "calculator",
-        "-o",
-        "jsonpath={.items[*].metadata.name}",
-    ])
-}
-
-fn monolith_env(cluster: &TestCluster) -> String {
-    cluster.kubectl().ok(&[
-        "get",
-        "deployment",
-        "monolith",
-        "-n",
-        "calculator",
-        "-o",
-        "jsonpath={.spec.template.spec.containers[0].env[*].name}",
-    ])
 }
 
 /// Which pod answered the sum through the front Service.

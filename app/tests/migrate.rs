@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -16,21 +16,7 @@ use hybrid_console::backend::calculator::{self, CalcTarget};
 use hybrid_console::backend::connection::{self, ConnectionTarget};
 use serde_json::Value;
 use support::TestCluster;
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn migrate(cluster: &TestCluster, args: &[&str]) -> Output {
-    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
-    let mut all = vec!["--kubeconfig", &kubeconfig, "migrate"];
-    all.extend_from_slice(args);
-    cluster.console(&all)
-}
+use support::{migrate, monolith_env, names, text};
 
 fn moved(cluster: &TestCluster, args: &[&str]) -> String {
     let output = migrate(cluster, args);
@@ -80,29 +66,6 @@ fn node_os(cluster: &TestCluster, pod: &str, namespace: &str) -> String {
         &node,
         "-o",
         "jsonpath={.metadata.labels.kubernetes\\.io/os}",
-    ])
-}
-
-fn monolith_env(cluster: &TestCluster) -> String {
-    cluster.kubectl().ok(&[
-        "get",
-        "deployment",
-        "monolith",
-        "-n",
-        "calculator",
-        "-o",
-        "jsonpath={.spec.template.spec.containers[0].env[*].name}",
-    ])
-}
-
-fn names(cluster: &TestCluster, kind: &str) -> String {
-    cluster.kubectl().ok(&[
-        "get",
-        kind,
-        "-n",
-        "calculator",
-        "-o",
-        "jsonpath={.items[*].metadata.name}",
     ])
 }
 

@@ -438,3 +438,45 @@ impl Seen {
             .map(|n| n.name.clone())
     }
 }
+
+/// stdout and stderr of a console run, together.
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// `hybrid-console --kubeconfig … migrate <args>` against `cluster`.
+pub fn migrate(cluster: &TestCluster, args: &[&str]) -> Output {
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let mut all = vec!["--kubeconfig", &kubeconfig, "migrate"];
+    all.extend_from_slice(args);
+    cluster.console(&all)
+}
+
+/// The names of the monolith container's environment variables.
+pub fn monolith_env(cluster: &TestCluster) -> String {
+    cluster.kubectl().ok(&[
+        "get",
+        "deployment",
+        "monolith",
+        "-n",
+        "calculator",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].env[*].name}",
+    ])
+}
+
+/// The names of `kind` objects in namespace `calculator`.
+pub fn names(cluster: &TestCluster, kind: &str) -> String {
+    cluster.kubectl().ok(&[
+        "get",
+        kind,
+        "-n",
+        "calculator",
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+    ])
+}
