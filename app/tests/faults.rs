@@ -12,7 +12,7 @@ use std::time::Duration;
 use hybrid_console::backend::{Backend, Command, ConnectionStatus, ConnectionTarget};
 use local_cluster::registry::{DeleteOptions, WriteOptions};
 use local_cluster::resources;
-use support::{Seen, TestCluster, wait_for};
+use support::{Seen, TestCluster, monolith_env, move_record, names, sum_served_by, wait_for};
 
 fn connect(cluster: &TestCluster) -> (Backend, Seen) {
     let backend = Backend::start(
@@ -277,4 +277,198 @@ fn moves_under_refused_requests_complete_or_roll_back_by_themselves() {
             );
         }
     }
+    // The front moves by a selector switch, a write made against the version it read.
+    for to in ["linux", "monolith"] {
+        let output = cluster.console(&[
+            "--kubeconfig",
+            &kubeconfig,
+            "migrate",
+            "ui",
+            "--to",
+            to,
+            "--yes",
+        ]);
+        let said = support::text(&output);
+        assert!(
+            output.status.success()
+                || said.contains("the move rolled back")
+                || said.contains("the move is refused"),
+            "ui to {to}: {said}"
+        );
+        assert!(
+            move_record(&cluster).is_none(),
+            "a move record is left: {said}"
+        );
+        let front = cluster
+            .registry()
+            .get(resources::services(), "calculator", "calculator")
+            .unwrap();
+        let front: serde_json::Value = serde_json::from_slice(&front.json).unwrap();
+        let selected = front["spec"]["selector"]["app.kubernetes.io/component"].clone();
+        let deployed =
+            stored_names(&cluster, resources::deployments()).contains(&"ui-service".to_owned());
+        assert_eq!(
+            selected,
+            if deployed { "ui" } else { "monolith" },
+            "ui to {to}: half a move is left: {said}"
+        );
+    }
+}
+
+/// Starts `migrate sum --to <to>`, stops the API server for `outage` the moment the move's
+/// record names `step`, and returns whether the console succeeded and what it said once it ended
+/// by itself.
+fn move_through_an_outage(
+    cluster: &TestCluster,
+    to: &str,
+    step: &str,
+    outage: Duration,
+) -> (bool, String) {
+    let log = cluster.dir().join(format!("move-{to}-{step}.log"));
+    let file = std::fs::File::create(&log).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .args(["migrate", "sum", "--to", to, "--yes"])
+        .env("HOME", cluster.dir())
+        .env_remove("KUBECONFIG")
+        .env("RUST_LOG", "warn")
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let said = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !move_record(cluster).is_some_and(|r| r["step"] == step) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the move ended before step {step}:\n{}",
+            said()
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "step {step} never came"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    cluster.stop_api_server();
+    std::thread::sleep(outage);
+    cluster.restart_api_server();
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.success(), said());
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the move never ended after the outage:\n{}", said());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Nothing of the move is left but what it was asked to do: no record, no Lease, and the sum
+/// routed to and answered by `side` (`sum-service` or `monolith`).
+fn only_the_move_is_left(cluster: &TestCluster, side: &str, said: &str) {
+    assert!(
+        move_record(cluster).is_none(),
+        "a move record is left:\n{said}"
+    );
+    assert_eq!(names(cluster, "leases"), "", "a Lease is left:\n{said}");
+    let routed = monolith_env(cluster).contains("SUM_SERVICE_URL");
+    let deployed = names(cluster, "deployments").contains("sum-service");
+    assert_eq!(routed, side == "sum-service", "{said}");
+    assert_eq!(deployed, side == "sum-service", "{said}");
+    let pod = sum_served_by(cluster);
+    assert!(pod.starts_with(&format!("{side}-")), "{pod}:\n{said}");
+}
+
+#[test]
+fn a_move_outlasts_an_api_server_outage_and_completes_by_itself() {
+    let cluster = TestCluster::start_with_faults_and_calculator("latency=100");
+    // Out while the new service is verified through the service proxy (an outage longer than
+    // the verification's patience and than the move's Lease), back while the monolith rolls out
+    // again with its own sum.
+    for (to, step, seconds, side) in [
+        ("linux", "verify-service", 20, "sum-service"),
+        ("monolith", "wait-reroute", 5, "monolith"),
+    ] {
+        let outage = Duration::from_secs(seconds);
+        let (succeeded, said) = move_through_an_outage(&cluster, to, step, outage);
+        assert!(succeeded, "to {to}, outage at {step}:\n{said}");
+        // A step that failed for the outage is said to wait for the server (the rollout's
+        // watches just resume).
+        if step == "verify-service" {
+            assert!(
+                said.contains("the API server does not answer"),
+                "the wait was not shown:\n{said}"
+            );
+        }
+        only_the_move_is_left(&cluster, side, &said);
+    }
+}
+
+#[test]
+fn a_move_whose_api_server_stays_away_is_left_recorded_and_resumed_later() {
+    use hybrid_console::backend::migration::{Mover, Timeouts};
+    use hybrid_console::backend::{connection, plans};
+    use hybrid_console::model::moves::{Direction, MoveEvent, MoveOutcome};
+
+    let cluster = TestCluster::start_with_faults_and_calculator("latency=100");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let outcome = std::thread::scope(|scope| {
+        // The API server goes away while the new service is verified, and stays away.
+        scope.spawn(|| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !move_record(&cluster).is_some_and(|r| r["step"] == "verify-service") {
+                assert!(std::time::Instant::now() < deadline, "never verified");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            cluster.stop_api_server();
+        });
+        runtime.block_on(async {
+            let target = ConnectionTarget::Kubeconfig {
+                path: Some(cluster.kubeconfig.clone()),
+                context: None,
+            };
+            let connection = connection::open(&target, None).await.unwrap();
+            let plan = std::sync::Arc::new(plans::load(None).unwrap());
+            let mut mover = Mover::new(&connection, plan).await;
+            mover.timeouts = Timeouts {
+                outage: Duration::from_secs(3),
+                ..Timeouts::default()
+            };
+            let planned = mover
+                .prepare("sum", Direction::Extract, None)
+                .await
+                .unwrap();
+            let heard = said.clone();
+            let report = std::sync::Arc::new(move |event: MoveEvent| {
+                heard.lock().unwrap().push(format!("{event:?}"));
+            });
+            mover
+                .execute(planned, report, tokio_util::sync::CancellationToken::new())
+                .await
+                .unwrap()
+        })
+    });
+    let said = said.lock().unwrap().join("\n");
+    let MoveOutcome::Interrupted { step, reason } = &outcome else {
+        panic!("{outcome:?}\n{said}");
+    };
+    assert_eq!(step.title(), "Verify service", "{said}");
+    assert!(
+        reason.contains("the API server did not answer for 3 s")
+            && reason.contains("hybrid-console migrate --resume"),
+        "{reason}"
+    );
+    assert!(said.contains("the API server does not answer"), "{said}");
+    // Nothing was undone or lost while it was away: the record still names the step.
+    assert_eq!(move_record(&cluster).unwrap()["step"], "verify-service");
+
+    cluster.restart_api_server();
+    let output = support::migrate(&cluster, &["--resume", "--yes"]);
+    assert!(output.status.success(), "{}", support::text(&output));
+    only_the_move_is_left(&cluster, "sum-service", &support::text(&output));
 }

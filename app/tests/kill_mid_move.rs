@@ -15,21 +15,8 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use local_cluster::resources;
-use serde_json::Value;
 use support::TestCluster;
-use support::{migrate, monolith_env, names, text};
-
-/// The monolith's move record (`hybrid-console.io/move`), read from the store.
-fn record(cluster: &TestCluster) -> Option<Value> {
-    let stored = cluster
-        .registry()
-        .get(resources::deployments(), "calculator", "monolith")
-        .ok()?;
-    let monolith: Value = serde_json::from_slice(&stored.json).ok()?;
-    let text = monolith["metadata"]["annotations"]["hybrid-console.io/move"].as_str()?;
-    serde_json::from_str(text).ok()
-}
+use support::{migrate, monolith_env, move_record as record, names, sum_served_by, text};
 
 /// Starts `migrate sum --to linux` and SIGKILLs it as soon as its record names `step`.
 fn kill_at(cluster: &TestCluster, step: &str) {
@@ -63,22 +50,6 @@ fn kill_console_at(cluster: &TestCluster, args: &[&str], step: &str, phase: &str
         assert!(Instant::now() < deadline, "step {step} never came");
         std::thread::sleep(Duration::from_millis(2));
     }
-}
-
-/// Which pod answered the sum through the front Service.
-fn sum_served_by(cluster: &TestCluster) -> String {
-    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
-    let output = cluster.console(&["--kubeconfig", &kubeconfig, "calc", "6", "3", "-o", "json"]);
-    assert!(output.status.success(), "calc failed:\n{}", text(&output));
-    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let sum = answer["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["operation"] == "sum")
-        .unwrap();
-    assert_eq!(sum["total"], 9, "{answer}");
-    sum["served-by"]["pod"].as_str().unwrap().to_owned()
 }
 
 /// Kills the console at `step`, checks the move is shown, then lets the next console `recover`

@@ -480,3 +480,34 @@ pub fn names(cluster: &TestCluster, kind: &str) -> String {
         "jsonpath={.items[*].metadata.name}",
     ])
 }
+
+/// The monolith's move record (`hybrid-console.io/move`), read from the store.
+pub fn move_record(cluster: &TestCluster) -> Option<serde_json::Value> {
+    let stored = cluster
+        .registry()
+        .get(
+            local_cluster::resources::deployments(),
+            "calculator",
+            "monolith",
+        )
+        .ok()?;
+    let monolith: serde_json::Value = serde_json::from_slice(&stored.json).ok()?;
+    let text = monolith["metadata"]["annotations"]["hybrid-console.io/move"].as_str()?;
+    serde_json::from_str(text).ok()
+}
+
+/// Which pod answered the sum through the front Service.
+pub fn sum_served_by(cluster: &TestCluster) -> String {
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let output = cluster.console(&["--kubeconfig", &kubeconfig, "calc", "6", "3", "-o", "json"]);
+    assert!(output.status.success(), "calc failed:\n{}", text(&output));
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let sum = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["operation"] == "sum")
+        .unwrap();
+    assert_eq!(sum["total"], 9, "{answer}");
+    sum["served-by"]["pod"].as_str().unwrap().to_owned()
+}

@@ -89,7 +89,9 @@ pub async fn reroute(
 }
 
 /// Points the front Service at the pods `selector` picks (a JSON merge patch: keys not in
-/// `selector` are removed).
+/// `selector` are removed). The patch carries the resourceVersion it was built from, so it is
+/// built again from a fresh read when the Service changed meanwhile (409) or the server failed
+/// (500: the switch may or may not have happened, and making it twice leaves it made once).
 pub async fn select_front(
     client: &kube::Client,
     namespace: &str,
@@ -97,10 +99,40 @@ pub async fn select_front(
     selector: &BTreeMap<String, String>,
 ) -> Result<(), MoveError> {
     let api = Api::<Service>::namespaced(client.clone(), namespace);
-    let current = api
-        .get(front)
-        .await
-        .map_err(|e| MoveError::kube(&format!("read Service {namespace}/{front}"), e))?;
+    let mut server_errors = 0;
+    for _ in 0..10 {
+        let current = api
+            .get(front)
+            .await
+            .map_err(|e| MoveError::kube(&format!("read Service {namespace}/{front}"), e))?;
+        let body = front_switch(&current, selector);
+        match api
+            .patch(front, &patch_params(), &Patch::Merge(&body))
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(kube::Error::Api(s)) if s.code == 500 && server_errors < 5 => {
+                server_errors += 1;
+                tracing::debug!(error = %s.message, "switching the front: server error; reading it again");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                return Err(MoveError::kube(
+                    &format!("switch the selector of Service {namespace}/{front}"),
+                    e,
+                ));
+            }
+        }
+    }
+    Err(MoveError::Cluster(format!(
+        "Service {namespace}/{front} kept changing while its selector was switched"
+    )))
+}
+
+/// The merge patch that makes `current`'s selector exactly `selector`, valid only against the
+/// version read.
+fn front_switch(current: &Service, selector: &BTreeMap<String, String>) -> Value {
     let mut patch = serde_json::Map::new();
     for key in current
         .spec
@@ -116,19 +148,10 @@ pub async fn select_front(
     for (k, v) in selector {
         patch.insert(k.clone(), json!(v));
     }
-    let body = json!({
+    json!({
         "metadata": {"resourceVersion": current.metadata.resource_version},
         "spec": {"selector": patch},
-    });
-    api.patch(front, &patch_params(), &Patch::Merge(&body))
-        .await
-        .map_err(|e| {
-            MoveError::kube(
-                &format!("switch the selector of Service {namespace}/{front}"),
-                e,
-            )
-        })?;
-    Ok(())
+    })
 }
 
 /// Deletes an object the move created or retires; one already gone is fine.
@@ -196,6 +219,23 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_front_switch_replaces_the_selector_as_of_the_version_read() {
+        let current: Service = serde_json::from_value(json!({
+            "metadata": {"name": "calculator", "resourceVersion": "42"},
+            "spec": {"selector": {"app": "monolith", "tier": "front"}},
+        }))
+        .unwrap_or_default();
+        let wanted = BTreeMap::from([("app".to_owned(), "ui-service".to_owned())]);
+        assert_eq!(
+            front_switch(&current, &wanted),
+            json!({
+                "metadata": {"resourceVersion": "42"},
+                "spec": {"selector": {"app": "ui-service", "tier": null}},
+            })
+        );
+    }
 
     #[test]
     fn a_route_patch_sets_or_deletes_one_variable_by_name() {

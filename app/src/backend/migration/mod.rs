@@ -103,6 +103,9 @@ pub struct Timeouts {
     /// A new Service's first endpoints (the proxy answering 503 meanwhile), or the front's
     /// switch.
     pub settle: Duration,
+    /// An API server that stopped answering, before the move gives up waiting for it and is
+    /// left recorded for `--resume` or `--rollback`.
+    pub outage: Duration,
 }
 
 impl Default for Timeouts {
@@ -110,9 +113,25 @@ impl Default for Timeouts {
         Timeouts {
             rollout: Duration::from_secs(180),
             settle: Duration::from_secs(10),
+            outage: Duration::from_secs(300),
         }
     }
 }
+
+/// What became of the API server after something failed.
+enum Outage {
+    /// It answers: the failure stands.
+    None,
+    /// It had stopped answering and answers again: what failed can be repeated.
+    Over,
+    /// The operator aborted while it did not answer.
+    Aborted,
+    /// It did not come back in time: why, in words.
+    Lasting(String),
+}
+
+/// How many outages one move or rollback waits out before it stops asking.
+const OUTAGES_WAITED_OUT: usize = 10;
 
 /// Moves services of one migration plan on one cluster.
 #[derive(Clone)]
@@ -384,7 +403,9 @@ impl Mover {
                 "done before the console restarted",
             ));
         }
-        for &step in &plan.steps[from..] {
+        let mut index = from;
+        let mut outages = 0;
+        while let Some(&step) = plan.steps.get(index) {
             if lease.lost() {
                 let outcome = MoveOutcome::Interrupted {
                     step,
@@ -398,8 +419,37 @@ impl Mover {
                 result = self.run_step(step, &plan, &mut record, &report) => result,
                 _ = abort.cancelled() => Err(StepFailure::plain(format!("aborted by {}", self.driver.user))),
             };
+            let result = match result {
+                // Every step is safe to repeat (a resumed move repeats the recorded one): when
+                // the API server stopped answering, wait for it and repeat the step.
+                Err(failure) if !abort.is_cancelled() && outages < OUTAGES_WAITED_OUT => {
+                    let doing = format!("repeating step \"{}\"", step.title());
+                    match self.outlast_outage(&report, &doing, Some(&abort)).await {
+                        Outage::None => Err(failure),
+                        Outage::Over => {
+                            outages += 1;
+                            continue;
+                        }
+                        Outage::Aborted => Err(StepFailure::plain(format!(
+                            "aborted by {} while the API server did not answer",
+                            self.driver.user
+                        ))),
+                        Outage::Lasting(why) => {
+                            lease.release().await;
+                            let outcome = MoveOutcome::Interrupted {
+                                step,
+                                reason: format!("{why} ({})", failure.reason),
+                            };
+                            report(MoveEvent::Finished(outcome.clone()));
+                            return outcome;
+                        }
+                    }
+                }
+                other => other,
+            };
             match result {
                 Ok(detail) => {
+                    index += 1;
                     report(step_event(step, StepState::Done, detail.clone()));
                     self.driver
                         .event(
@@ -448,11 +498,7 @@ impl Mover {
                 }
             }
         }
-        let outcome = match self
-            .driver
-            .write_record(Some(&record), None, json!({}))
-            .await
-        {
+        let outcome = match self.clear_record(&record, &report).await {
             Ok(()) => {
                 self.driver
                     .event(
@@ -766,7 +812,32 @@ impl Mover {
             Some(problem) => self.logs_of(problem).await,
             None => None,
         };
-        let result = self.undo(&mut record, report).await;
+        let mut outages = 0;
+        let result = loop {
+            let Err(error) = self.undo(&mut record, report).await else {
+                break Ok(());
+            };
+            if outages == OUTAGES_WAITED_OUT {
+                break Err(error);
+            }
+            // Every part of the rollback is safe to repeat: when the API server stopped
+            // answering, wait for it and roll back again.
+            match self
+                .outlast_outage(report, "rolling back again", None)
+                .await
+            {
+                Outage::Over => {
+                    outages += 1;
+                    // The write that clears the record may have landed before the answer was
+                    // lost: then the rollback is over.
+                    if matches!(self.recorded().await, Ok(None)) {
+                        break Ok(());
+                    }
+                }
+                Outage::Lasting(why) => break Err(format!("{error} ({why})")),
+                Outage::None | Outage::Aborted => break Err(error),
+            }
+        };
         let outcome = match result {
             Ok(()) => {
                 self.driver
@@ -811,6 +882,104 @@ impl Mover {
         lease.release().await;
         report(MoveEvent::Finished(outcome.clone()));
         outcome
+    }
+
+    /// Removes the record of a move whose every step passed, waiting out an outage of the API
+    /// server in between.
+    async fn clear_record(&self, record: &MoveRecord, report: &Reporter) -> Result<(), MoveError> {
+        let mut outages = 0;
+        loop {
+            let Err(error) = self
+                .driver
+                .write_record(Some(record), None, json!({}))
+                .await
+            else {
+                return Ok(());
+            };
+            if outages == OUTAGES_WAITED_OUT {
+                return Err(error);
+            }
+            match self
+                .outlast_outage(report, "clearing the move's record again", None)
+                .await
+            {
+                Outage::Over => {
+                    outages += 1;
+                    // The write may have landed before its answer was lost.
+                    if matches!(self.recorded().await, Ok(None)) {
+                        return Ok(());
+                    }
+                }
+                Outage::Lasting(why) => {
+                    return Err(MoveError::Cluster(format!("{error} ({why})")));
+                }
+                Outage::None | Outage::Aborted => return Err(error),
+            }
+        }
+    }
+
+    /// Whether the API server answers at all: any HTTP answer counts, even a refusal; a refused
+    /// or reset connection, or none within five seconds, does not.
+    async fn server_answers(&self) -> bool {
+        let Ok(request) = http::Request::get("/readyz").body(Vec::new()) else {
+            return true;
+        };
+        match tokio::time::timeout(Duration::from_secs(5), self.client.request_text(request)).await
+        {
+            Ok(Ok(_) | Err(kube::Error::Api(_))) => true,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "the API server does not answer");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// After something failed: when the API server has stopped answering, waits (saying so)
+    /// until it answers again, for at most `timeouts.outage`, before `doing` (in words: what is
+    /// repeated).
+    async fn outlast_outage(
+        &self,
+        report: &Reporter,
+        doing: &str,
+        abort: Option<&CancellationToken>,
+    ) -> Outage {
+        if self.server_answers().await {
+            return Outage::None;
+        }
+        let since = tokio::time::Instant::now();
+        let patience = self.timeouts.outage;
+        report(MoveEvent::Explain(format!(
+            "the API server does not answer; waiting up to {} s for it before {doing}",
+            patience.as_secs()
+        )));
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let aborted = async {
+                match abort {
+                    Some(abort) => abort.cancelled().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = aborted => return Outage::Aborted,
+            }
+            if self.server_answers().await {
+                report(MoveEvent::Explain(format!(
+                    "the API server answers again after {:.1} s; {doing}",
+                    since.elapsed().as_secs_f64()
+                )));
+                return Outage::Over;
+            }
+            if since.elapsed() >= patience {
+                return Outage::Lasting(format!(
+                    "the API server did not answer for {} s; the move stays recorded on the monolith: once it answers, finish it with `hybrid-console migrate --resume` or undo it with `hybrid-console migrate --rollback`",
+                    patience.as_secs()
+                ));
+            }
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
     }
 
     /// Puts routing back as recorded, waits for it, removes what the move created, clears the
