@@ -10,8 +10,8 @@ mod support;
 use std::process::Output;
 use std::time::Duration;
 
-use support::TestCluster;
 use support::moto::{Moto, url_in_child};
+use support::{TestCluster, text};
 
 const REGION: &str = "us-west-2";
 const CLUSTER_FILE: &str = concat!(
@@ -20,17 +20,14 @@ const CLUSTER_FILE: &str = concat!(
 );
 const NODE_ROLE: &str = "arn:aws:iam::123456789012:role/node";
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 /// `hybrid-console --kubeconfig <cluster> <args>` in this process's AWS environment.
 fn console(cluster: &TestCluster, args: &[&str]) -> Output {
-    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    console_as(cluster, &cluster.kubeconfig, args)
+}
+
+/// The same as the user of `kubeconfig`.
+fn console_as(cluster: &TestCluster, kubeconfig: &std::path::Path, args: &[&str]) -> Output {
+    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
     let mut all = vec!["--kubeconfig", kubeconfig.as_str()];
     all.extend_from_slice(args);
     std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
@@ -543,4 +540,67 @@ eks.create_nodegroup(clusterName='arm', nodegroupName='windows', nodeRole='arn:a
         .cloned()
         .unwrap();
     assert_eq!(skipped["severity"], "skipped");
+}
+
+#[test]
+fn taking_a_group_out_of_service_needs_the_drain_role_from_the_rbac_manifest() {
+    const NAME: &str = "taking_a_group_out_of_service_needs_the_drain_role_from_the_rbac_manifest";
+    let Some(moto_url) = url_in_child() else {
+        let moto = Moto::start();
+        moto.hybrid_cluster(REGION, "hybrid");
+        moto.run_test_in_aws_env(NAME, REGION);
+        return;
+    };
+    let cluster = TestCluster::start_following("hybrid", &moto_url, true);
+    let manifest = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../manifests/console/rbac.yaml"
+    );
+    cluster.kubectl().ok(&["apply", "-f", manifest]);
+    let viewer = cluster.user_in_groups("vera", &["hybrid-console:viewers"]);
+    let operator = cluster.user_in_groups("otto", &["hybrid-console:node-operators"]);
+    let scale_linux_to_zero = [
+        "eks",
+        "scale-nodegroup",
+        "--cluster",
+        "hybrid",
+        "--nodegroup",
+        "linux",
+        "--size",
+        "0",
+        "--yes",
+    ];
+    let linux = nodes_of_group(&cluster, "linux");
+    assert_eq!(linux.len(), 2);
+
+    // A viewer is refused before any node is cordoned or EKS asked, told what is missing.
+    let out = console_as(&cluster, &viewer, &scale_linux_to_zero);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("not allowed: patch nodes, create pods/eviction (cluster-wide)")
+            && said.contains("hybrid-console:drain"),
+        "{said}"
+    );
+    let cordoned = cluster.kubectl().ok(&[
+        "get",
+        "nodes",
+        "-o",
+        "jsonpath={.items[*].spec.unschedulable}",
+    ]);
+    assert_eq!(cordoned.trim(), "", "a node was cordoned: {said}");
+    assert_eq!(nodes_of_group(&cluster, "linux"), linux);
+
+    // A node operator (viewer as well, by the manifest's bindings) takes the group out.
+    let out = console_as(&cluster, &operator, &scale_linux_to_zero);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("cordoned ip-"), "{said}");
+    assert!(
+        said.contains("EKS is scaling node group linux of cluster hybrid to 0 nodes"),
+        "{said}"
+    );
+    wait_until("the Linux group's nodes to leave", 30, || {
+        nodes_of_group(&cluster, "linux").is_empty()
+    });
 }

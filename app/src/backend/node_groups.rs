@@ -12,7 +12,9 @@ use serde::Serialize;
 
 use super::connection::Connection;
 use super::eks::{Aws, AwsError};
+use super::migration::access;
 use crate::model::eks::{EksCluster, EksNodeGroup};
+use crate::model::move_plan::Permission;
 
 /// Where a node group to add is described.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,19 +92,35 @@ pub struct GroupSurvey {
     /// A Cluster Autoscaler found in the cluster (`namespace/name`), which may scale the group
     /// back up.
     pub autoscaler: Option<String>,
+    /// What the drain needs and the console's user may not do (`patch nodes`), as the server
+    /// answered access reviews.
+    pub not_allowed: Vec<String>,
 }
 
 impl GroupSurvey {
     /// Why the group may not be taken out of service yet, if it may not.
     pub fn refusal(&self, retirement: Retirement) -> Option<String> {
-        if self.workload_pods.is_empty() {
+        let mut why = Vec::new();
+        if !self.workload_pods.is_empty() {
+            why.push(format!(
+                "{} workload pod(s) still run on its nodes: {}. Move them off first (hybrid-console migrate SERVICE --to linux for each service, then hybrid-console retire for the monolith).",
+                self.workload_pods.len(),
+                self.workload_pods.join(", ")
+            ));
+        }
+        if !self.not_allowed.is_empty() {
+            why.push(format!(
+                "not allowed: {} (cluster-wide), which cordoning and draining its nodes needs; ask your cluster administrator for the hybrid-console:drain ClusterRole (manifests/console/rbac.yaml).",
+                self.not_allowed.join(", ")
+            ));
+        }
+        if why.is_empty() {
             return None;
         }
         Some(format!(
-            "Refusing to {}: {} workload pod(s) still run on its nodes: {}. Move them off first (hybrid-console migrate SERVICE --to linux for each service, then hybrid-console retire for the monolith).",
+            "Refusing to {}: {}",
             retirement.describe(&self.cluster, &self.group.name),
-            self.workload_pods.len(),
-            self.workload_pods.join(", ")
+            why.join(" And ")
         ))
     }
 
@@ -141,6 +159,9 @@ pub enum NodeGroupError {
         #[source]
         source: kube::Error,
     },
+    /// The access reviews could not be made.
+    #[error("{0}")]
+    Access(String),
     /// The drain did not finish in time.
     #[error(
         "the drain did not finish within {seconds} s; still on the nodes: {pods}. Last refusal: {last}. The nodes stay cordoned; nothing was changed in EKS. Run it again once the disruption budgets allow it (kubectl get pdb -A)."
@@ -181,6 +202,24 @@ fn is_workload(pod: &Pod) -> bool {
         .as_ref()
         .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
     !finished && !daemon && !mirror
+}
+
+/// What a drain asks of the Kubernetes API, in every namespace (the pods to evict may be in
+/// any); the EKS side is judged by EKS itself.
+fn drain_permissions() -> Vec<Permission> {
+    let cluster_wide = |verb: &str, resource: &str, subresource: Option<&str>| Permission {
+        verb: verb.into(),
+        group: String::new(),
+        resource: resource.into(),
+        subresource: subresource.map(Into::into),
+        namespace: String::new(),
+        name: None,
+        allowed: None,
+    };
+    vec![
+        cluster_wide("patch", "nodes", None),
+        cluster_wide("create", "pods", Some("eviction")),
+    ]
 }
 
 /// Workload pods on `nodes`, as `(namespace, name, node)`; with `terminating`, also those
@@ -233,6 +272,16 @@ pub async fn survey(
         .filter_map(|n| n.metadata.name)
         .collect();
     let pods = workload_pods(client, &nodes, false).await?;
+    let needs = drain_permissions();
+    let answers = access::check(client, &needs)
+        .await
+        .map_err(|e| NodeGroupError::Access(e.to_string()))?;
+    let not_allowed = needs
+        .iter()
+        .zip(answers)
+        .filter(|(_, allowed)| !allowed)
+        .map(|(p, _)| p.describe())
+        .collect();
     let deployments = Api::<Deployment>::all(client.clone())
         .list(&ListParams::default())
         .await
@@ -271,6 +320,7 @@ pub async fn survey(
             .map(|(ns, name, node)| format!("{ns}/{name} on {node}"))
             .collect(),
         autoscaler,
+        not_allowed,
     };
     Ok((described, survey))
 }
