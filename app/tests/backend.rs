@@ -202,6 +202,7 @@ fn the_console_keeps_the_last_board_while_the_cluster_is_away_and_recovers_by_it
             ConnectionStatus::Connecting { .. } => "connecting",
             ConnectionStatus::Live { .. } => "live",
             ConnectionStatus::Reconnecting { .. } => "reconnecting",
+            ConnectionStatus::Resuming { .. } => "resuming",
             ConnectionStatus::Failed { .. } => "failed",
         })
         .collect();

@@ -69,7 +69,7 @@ fn stale_banners(seen: &Seen) -> Vec<String> {
     seen.statuses
         .iter()
         .filter_map(|s| match s {
-            ConnectionStatus::Reconnecting { error, .. } => Some(error.clone()),
+            ConnectionStatus::Resuming { error, .. } => Some(error.clone()),
             _ => None,
         })
         .collect()
@@ -117,6 +117,16 @@ fn refused_requests_and_cut_watches_never_leave_a_silently_stale_board() {
                 .iter()
                 .any(|b| b.contains("a watch failed"))
         },
+    );
+    // The server answered all along (refusals are answers): the console never said it was
+    // gone, only that a watch was being resumed.
+    assert!(
+        !seen
+            .statuses
+            .iter()
+            .any(|s| matches!(s, ConnectionStatus::Reconnecting { .. })),
+        "said to be reconnecting to a server that answers: {:?}",
+        seen.statuses
     );
     // And the board is still true.
     assert!(seen.node_of("default", "placed-0").is_none());

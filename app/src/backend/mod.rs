@@ -161,6 +161,14 @@ pub enum ConnectionStatus {
         /// Why.
         error: String,
     },
+    /// The server answers, but a watch failed lately and is being resumed: changes made
+    /// meanwhile may not have reached the board yet.
+    Resuming {
+        /// Which target.
+        target: String,
+        /// What failed, in the server's words.
+        error: String,
+    },
     /// Connecting failed; nothing to show.
     Failed {
         /// Which target.

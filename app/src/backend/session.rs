@@ -449,6 +449,21 @@ impl WatchError {
 /// that keeps failing then fails again well within [`WATCH_FAILURE_SHOWN`].
 const WATCH_RETRY_MAX: Duration = Duration::from_secs(4);
 
+/// Whether the API server is there: its readiness endpoint (exempt from API Priority and
+/// Fairness on a real server, as kubelets' probes are) answered at all. A refusal (429, 5xx)
+/// still proves it is there — whether the board is current is the watches' to say; 401 and 403
+/// do not, as fresh credentials may be what is missing.
+async fn answers(client: &kube::Client) -> Result<(), kube::Error> {
+    let request = http::Request::get("/readyz")
+        .body(Vec::new())
+        .map_err(kube::Error::HttpError)?;
+    match client.request_text(request).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 429 || status.code >= 500 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// How long after a watch failed the board says it may be stale. A watch resumed from its last
 /// resourceVersion misses nothing, but nothing tells the board it has resumed until the next
 /// change arrives: the banner stays for this long after the last failure.
@@ -663,7 +678,7 @@ async fn watch_cluster(
                 sink.send(Event::ClusterEvents(Vec::new()));
             }
             _ = health.tick() => {
-                let alive = tokio::time::timeout(Duration::from_secs(3), client.apiserver_version()).await;
+                let alive = tokio::time::timeout(Duration::from_secs(3), answers(&client)).await;
                 // A server busy sending a big list (150,000 pods) may answer /version late: what
                 // arrives on the watches proves it is there, so that is no miss (counting it one
                 // would drop the connection and start the list again, for ever).
@@ -686,9 +701,8 @@ async fn watch_cluster(
                         if !was_failing {
                             was_failing = true;
                             let message = watch_failure.map(|f| f.message).unwrap_or_default();
-                            sink.send(Event::Connection(ConnectionStatus::Reconnecting {
+                            sink.send(Event::Connection(ConnectionStatus::Resuming {
                                 target: label.to_owned(),
-                                last_update: last_update.unwrap_or_else(SystemTime::now),
                                 error: format!("a watch failed and is being resumed: {message}"),
                             }));
                         }
@@ -709,7 +723,7 @@ async fn watch_cluster(
                     outcome => {
                         misses += 1;
                         let why = match outcome {
-                            Ok(Err(e)) => ConnectError::classify(&e, server, "get", "/version").to_string(),
+                            Ok(Err(e)) => ConnectError::classify(&e, server, "get", "/readyz").to_string(),
                             _ => format!("the API server at {server} did not answer within 3 s"),
                         };
                         if misses == 1 {

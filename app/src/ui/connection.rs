@@ -79,7 +79,8 @@ impl ConnectionView {
             } => {
                 ui.label(egui::RichText::new(format!("{server}\n{version}")).weak());
             }
-            ConnectionStatus::Reconnecting { error, .. } => {
+            ConnectionStatus::Reconnecting { error, .. }
+            | ConnectionStatus::Resuming { error, .. } => {
                 ui.label(egui::RichText::new(error).weak());
             }
             ConnectionStatus::Idle => {}

@@ -71,9 +71,23 @@ pub struct ConsoleState {
 }
 
 impl ConsoleState {
-    /// Whether what the board shows may be out of date (the cluster stopped answering).
+    /// Whether what the board shows may be out of date (the cluster stopped answering, or a
+    /// watch failed and may have missed changes).
     pub fn stale(&self) -> bool {
-        matches!(self.status, ConnectionStatus::Reconnecting { .. })
+        self.stale_banner().is_some()
+    }
+
+    /// What the board says above itself while it may be out of date.
+    pub fn stale_banner(&self) -> Option<&'static str> {
+        match self.status {
+            ConnectionStatus::Reconnecting { .. } => {
+                Some("reconnecting… showing the last known state")
+            }
+            ConnectionStatus::Resuming { .. } => Some(
+                "a watch failed and is being resumed: changes of the last seconds may be missing",
+            ),
+            _ => None,
+        }
     }
 }
 
@@ -328,6 +342,12 @@ impl ConsoleApp {
                             "reconnecting… {target} · last update {} ago",
                             log::age(*last_update)
                         ),
+                    );
+                }
+                ConnectionStatus::Resuming { target, .. } => {
+                    ui.colored_label(
+                        egui::Color32::from_rgb(210, 153, 34),
+                        format!("resuming a watch… {target} · the board may be behind"),
                     );
                 }
                 ConnectionStatus::Connecting { target, stage } => {

@@ -537,11 +537,8 @@ impl Panel for BoardView {
             }
             return;
         }
-        if state.stale() {
-            ui.colored_label(
-                state_color(PodState::Pending),
-                "reconnecting… showing the last known state",
-            );
+        if let Some(banner) = state.stale_banner() {
+            ui.colored_label(state_color(PodState::Pending), banner);
         }
         let response = self.draw(ui, &snapshot, state.stale(), Some(&state.plan));
         if let Some(request) = response.move_request {
