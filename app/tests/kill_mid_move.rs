@@ -54,18 +54,17 @@ fn kill_console_at(cluster: &TestCluster, args: &[&str], step: &str, phase: &str
 
 /// Kills the console at `step`, checks the move is shown, then lets the next console `recover`
 /// (`--resume` or `--rollback`) and checks what is left.
-fn killed_at_then(step: &str, recover: &str) {
-    let cluster = TestCluster::start_with_faults_and_calculator("latency=100");
-    kill_at(&cluster, step);
+fn kill_at_then(cluster: &TestCluster, step: &str, recover: &str) {
+    kill_at(cluster, step);
 
-    let status = migrate(&cluster, &["--status"]);
+    let status = migrate(cluster, &["--status"]);
     let shown = text(&status);
     assert!(
         shown.starts_with("moving sum out of the monolith: step"),
         "{shown}"
     );
 
-    let output = migrate(&cluster, &[recover, "--yes"]);
+    let output = migrate(cluster, &[recover, "--yes"]);
     let said = text(&output);
     assert!(
         output.status.success(),
@@ -73,25 +72,25 @@ fn killed_at_then(step: &str, recover: &str) {
     );
 
     // Whichever way it went, the move is over and holds nothing.
-    assert!(record(&cluster).is_none(), "the move record is left");
-    assert_eq!(names(&cluster, "leases"), "", "the move's Lease is left");
-    let env = monolith_env(&cluster);
+    assert!(record(cluster).is_none(), "the move record is left");
+    assert_eq!(names(cluster, "leases"), "", "the move's Lease is left");
+    let env = monolith_env(cluster);
     if recover == "--resume" {
-        assert_eq!(names(&cluster, "deployments"), "monolith sum-service");
+        assert_eq!(names(cluster, "deployments"), "monolith sum-service");
         assert_eq!(
-            names(&cluster, "services"),
+            names(cluster, "services"),
             "calculator monolith sum-service"
         );
         assert!(env.contains("SUM_SERVICE_URL"), "{env}");
-        assert!(sum_served_by(&cluster).starts_with("sum-service-"));
+        assert!(sum_served_by(cluster).starts_with("sum-service-"));
     } else {
         assert_eq!(
-            names(&cluster, "deployments"),
+            names(cluster, "deployments"),
             "monolith",
             "an orphaned Deployment"
         );
         assert_eq!(
-            names(&cluster, "services"),
+            names(cluster, "services"),
             "calculator monolith",
             "an orphaned Service"
         );
@@ -99,55 +98,75 @@ fn killed_at_then(step: &str, recover: &str) {
             !env.contains("SUM_SERVICE_URL"),
             "a routing variable is left: {env}"
         );
-        assert!(sum_served_by(&cluster).starts_with("monolith-"));
+        assert!(sum_served_by(cluster).starts_with("monolith-"));
     }
 }
 
-#[test]
-fn killed_while_deploying_then_rolled_back() {
-    killed_at_then("deploy", "--rollback");
+/// Both ways out of a move killed at `step`: rolled back by the next console, then, the move
+/// started again and killed at the same step, finished by the next console.
+fn killed_at_then_rolled_back_and_resumed(step: &str) {
+    let cluster = TestCluster::start_with_faults_and_calculator("latency=100");
+    kill_at_then(&cluster, step, "--rollback");
+    kill_at_then(&cluster, step, "--resume");
 }
 
 #[test]
-fn killed_while_waiting_for_the_rollout_then_resumed() {
-    killed_at_then("wait-service", "--resume");
+fn killed_while_deploying_then_rolled_back_or_resumed() {
+    killed_at_then_rolled_back_and_resumed("deploy");
 }
 
 #[test]
-fn killed_while_verifying_the_service_then_rolled_back() {
-    killed_at_then("verify-service", "--rollback");
+fn killed_while_waiting_for_the_rollout_then_rolled_back_or_resumed() {
+    killed_at_then_rolled_back_and_resumed("wait-service");
 }
 
 #[test]
-fn killed_while_rerouting_then_resumed() {
-    killed_at_then("reroute", "--resume");
+fn killed_while_verifying_the_service_then_rolled_back_or_resumed() {
+    killed_at_then_rolled_back_and_resumed("verify-service");
 }
 
 #[test]
-fn killed_while_waiting_for_the_redeploy_then_rolled_back() {
-    killed_at_then("wait-reroute", "--rollback");
+fn killed_while_rerouting_then_rolled_back_or_resumed() {
+    killed_at_then_rolled_back_and_resumed("reroute");
 }
 
 #[test]
-fn killed_while_verifying_end_to_end_then_resumed() {
-    killed_at_then("verify-front", "--resume");
+fn killed_while_waiting_for_the_redeploy_then_rolled_back_or_resumed() {
+    killed_at_then_rolled_back_and_resumed("wait-reroute");
+}
+
+#[test]
+fn killed_while_verifying_end_to_end_then_rolled_back_or_resumed() {
+    killed_at_then_rolled_back_and_resumed("verify-front");
 }
 
 /// Kills the console during the move, then the console rolling it back at `step` of the
-/// rollback; a third console finishes the rollback.
-fn killed_while_rolling_back_at(step: &str) {
+/// rollback; a third console finishes the rollback (`--rollback`, or `--resume`, which goes on
+/// with a rollback it finds begun).
+fn killed_while_rolling_back_at(step: &str, recover: &str) {
     let cluster = TestCluster::start_with_faults_and_calculator("latency=100");
     kill_at(&cluster, "wait-reroute");
     kill_console_at(&cluster, &["--rollback", "--yes"], step, "rolling-back");
     let shown = text(&migrate(&cluster, &["--status"]));
     assert!(shown.contains("rolling back"), "{shown}");
 
-    let output = migrate(&cluster, &["--rollback", "--yes"]);
+    let output = migrate(&cluster, &[recover, "--yes"]);
     let said = text(&output);
-    assert!(
-        output.status.success(),
-        "rollback after a kill at {step}:\n{said}"
-    );
+    if recover == "--resume" {
+        // What was recorded was a rollback: finished, and the move is not done, so the exit
+        // code says so.
+        assert!(
+            !output.status.success()
+                && said.contains("the move rolled back")
+                && said.contains("a rollback was in progress when the console stopped"),
+            "--resume after a kill at {step} of the rollback:\n{said}"
+        );
+    } else {
+        assert!(
+            output.status.success(),
+            "{recover} after a kill at {step} of the rollback:\n{said}"
+        );
+    }
     assert!(record(&cluster).is_none(), "the move record is left");
     assert_eq!(names(&cluster, "leases"), "", "the move's Lease is left");
     assert_eq!(
@@ -173,10 +192,10 @@ fn killed_while_rolling_back_at(step: &str) {
 /// "restore-route", the console dies during that wait (the wait-restore step).
 #[test]
 fn killed_while_the_rollback_waits_for_the_restored_monolith_then_rolled_back() {
-    killed_while_rolling_back_at("restore-route");
+    killed_while_rolling_back_at("restore-route", "--rollback");
 }
 
 #[test]
-fn killed_while_removing_what_the_move_created_then_rolled_back() {
-    killed_while_rolling_back_at("remove-created");
+fn killed_while_removing_what_the_move_created_then_resumed() {
+    killed_while_rolling_back_at("remove-created", "--resume");
 }
