@@ -11,6 +11,7 @@ mod index;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -126,7 +127,8 @@ pub struct ListPage {
 
 struct Collection {
     objects: BTreeMap<ObjectKey, Stored>,
-    history: VecDeque<Arc<Change>>,
+    /// Changes, oldest first, each with when it was made.
+    history: VecDeque<(Instant, Arc<Change>)>,
     /// Every change with a revision above this one is in `history`.
     history_floor: u64,
     feed: broadcast::Sender<Arc<Change>>,
@@ -137,11 +139,18 @@ pub struct Store {
     collections: Vec<Mutex<Collection>>,
     revision: AtomicU64,
     history_capacity: usize,
+    history_kept_for: Duration,
 }
 
 /// How many live changes a slow watcher may fall behind before its watch is ended (it then
 /// re-watches from its last revision, which the history still holds).
 const FEED_CAPACITY: usize = 16_384;
+
+/// How long a change stays in the history: a real API server asks etcd to compact everything
+/// older than five minutes (`--etcd-compaction-interval`), after which a watch from an older
+/// revision is answered 410 Gone and the client lists again. Without it the history grew with
+/// every change up to its count bound (the local cluster's memory rose ~6 MB per ten moves).
+pub const HISTORY_KEPT_FOR: Duration = Duration::from_secs(5 * 60);
 
 impl Store {
     /// An empty store keeping `history_capacity` changes per resource for watches.
@@ -160,7 +169,14 @@ impl Store {
                 .collect(),
             revision: AtomicU64::new(1),
             history_capacity: history_capacity.max(1),
+            history_kept_for: HISTORY_KEPT_FOR,
         }
+    }
+
+    /// The same store compacting changes older than `kept_for` instead of [`HISTORY_KEPT_FOR`].
+    pub fn with_history_kept_for(mut self, kept_for: Duration) -> Store {
+        self.history_kept_for = kept_for;
+        self
     }
 
     fn collection(&self, resource: ResourceId) -> MutexGuard<'_, Collection> {
@@ -257,11 +273,15 @@ impl Store {
 
     fn commit(&self, collection: &mut Collection, change: Change) -> Arc<Change> {
         let change = Arc::new(change);
-        collection.history.push_back(change.clone());
-        while collection.history.len() > self.history_capacity {
-            if let Some(oldest) = collection.history.pop_front() {
-                collection.history_floor = oldest.object.revision;
+        let now = Instant::now();
+        collection.history.push_back((now, change.clone()));
+        while let Some((made, oldest)) = collection.history.front() {
+            let compacted = now.duration_since(*made) > self.history_kept_for;
+            if collection.history.len() <= self.history_capacity && !compacted {
+                break;
             }
+            collection.history_floor = oldest.object.revision;
+            collection.history.pop_front();
         }
         // No receiver is fine: nobody watches this resource right now.
         let _ = collection.feed.send(change.clone());
@@ -368,6 +388,7 @@ impl Store {
                 collection
                     .history
                     .iter()
+                    .map(|(_, change)| change)
                     .filter(|c| c.object.revision > from)
                     .cloned()
                     .collect()
@@ -384,5 +405,61 @@ impl Store {
     /// watch history (otherwise the continue token has expired).
     pub fn revision_retained(&self, kind: &'static ResourceKind, from: u64) -> bool {
         from >= self.collection(kind.id()).history_floor
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources;
+
+    fn put(store: &Store, name: &str) -> u64 {
+        let (change, ()) = store
+            .mutate(resources::configmaps(), "default", name, |_| {
+                Ok::<_, ()>((
+                    Write::Put(
+                        serde_json::json!({"metadata": {"name": name, "namespace": "default"}}),
+                    ),
+                    (),
+                ))
+            })
+            .unwrap_or_default();
+        change.map_or(0, |c| c.object.revision)
+    }
+
+    #[test]
+    fn the_history_keeps_changes_by_count_and_by_age() {
+        // By count: the oldest of four changes goes when only three are kept.
+        let store = Store::new(3);
+        let first = put(&store, "a");
+        for name in ["b", "c", "d"] {
+            put(&store, name);
+        }
+        let kind = resources::configmaps();
+        assert!(store.watch(kind, WatchStart::After(first - 1)).is_err());
+        assert_eq!(
+            store
+                .watch(kind, WatchStart::After(first))
+                .map(|w| w.backlog.len())
+                .ok(),
+            Some(3)
+        );
+
+        // By age: a change older than the retention is compacted by the next write, as etcd's
+        // compaction makes a watch from before it answer 410 Gone.
+        let store = Store::new(100).with_history_kept_for(Duration::from_millis(50));
+        let old = put(&store, "a");
+        std::thread::sleep(Duration::from_millis(120));
+        let new = put(&store, "b");
+        let expired = store.watch(kind, WatchStart::After(old - 1)).err();
+        assert_eq!(expired.map(|e| e.oldest), Some(old + 1));
+        assert_eq!(
+            store
+                .watch(kind, WatchStart::After(old))
+                .map(|w| w.backlog.len())
+                .ok(),
+            Some(1)
+        );
+        assert!(new > old);
     }
 }
