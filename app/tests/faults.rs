@@ -9,20 +9,13 @@ mod support;
 
 use std::time::Duration;
 
-use hybrid_console::backend::{Backend, Command, ConnectionStatus, ConnectionTarget};
+use hybrid_console::backend::{Backend, ConnectionStatus, ConnectionTarget};
 use local_cluster::registry::{DeleteOptions, WriteOptions};
 use local_cluster::resources;
 use support::{Seen, TestCluster, monolith_env, move_record, names, sum_served_by, wait_for};
 
 fn connect(cluster: &TestCluster) -> (Backend, Seen) {
-    let backend = Backend::start(
-        || {},
-        std::sync::Arc::new(hybrid_console::backend::plans::load(None).unwrap()),
-    );
-    backend.send(Command::Connect(ConnectionTarget::Kubeconfig {
-        path: Some(cluster.kubeconfig.clone()),
-        context: None,
-    }));
+    let backend = support::backend_connected_to(&cluster.kubeconfig);
     let mut seen = Seen::default();
     wait_for(
         &backend,

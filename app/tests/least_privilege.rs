@@ -11,9 +11,7 @@ mod support;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use hybrid_console::backend::{
-    Backend, Command as BackendCommand, ConnectionStatus, ConnectionTarget,
-};
+use hybrid_console::backend::ConnectionStatus;
 use support::TestCluster;
 
 fn token_of(kubeconfig: &std::path::Path) -> String {
@@ -138,14 +136,7 @@ fn the_token_never_reaches_output_logs_or_the_events_panel() {
     assert!(!everything.contains(&token), "the token was printed");
 
     // A window's session: every event the backend sends the UI (the events panel among them).
-    let backend = Backend::start(
-        || {},
-        std::sync::Arc::new(hybrid_console::backend::plans::load(None).unwrap()),
-    );
-    backend.send(BackendCommand::Connect(ConnectionTarget::Kubeconfig {
-        path: Some(cluster.kubeconfig.clone()),
-        context: None,
-    }));
+    let backend = support::backend_connected_to(&cluster.kubeconfig);
     let mut events = Vec::new();
     let mut live = false;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -220,14 +211,7 @@ fn each_feature_works_under_its_role_from_the_rbac_manifest_and_is_refused_witho
     );
 
     // The window's session as a viewer: every watch allowed, the board live.
-    let backend = Backend::start(
-        || {},
-        std::sync::Arc::new(hybrid_console::backend::plans::load(None).unwrap()),
-    );
-    backend.send(BackendCommand::Connect(ConnectionTarget::Kubeconfig {
-        path: Some(viewer.clone()),
-        context: None,
-    }));
+    let backend = support::backend_connected_to(&viewer);
     let mut seen = support::Seen::default();
     support::wait_for(
         &backend,

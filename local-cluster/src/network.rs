@@ -120,7 +120,13 @@ impl ServiceNetwork {
     }
 
     fn open(&self, key: (String, String), service: Value) {
-        let spec = service["spec"].clone();
+        // What the listeners depend on: the addresses and ports. A selector switch (a frontend
+        // moved) changes only where connections go, which is read per connection; reopening
+        // for it raced the old listeners' teardown and left a NodePort unserved.
+        let spec = json!({
+            "clusterIP": service["spec"]["clusterIP"],
+            "ports": service["spec"]["ports"],
+        });
         {
             let listeners = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
             if listeners.get(&key).is_some_and(|(old, _)| *old == spec) {
@@ -217,11 +223,20 @@ async fn serve(
     address: SocketAddr,
     next: Arc<AtomicUsize>,
 ) {
-    let listener = match TcpListener::bind(address).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!(%address, service = %name, error = %e, "cannot listen for the service");
-            return;
+    // A listener just closed for this address is dropped when its task is next polled: give
+    // it a moment before calling the address taken.
+    let mut attempts = 0;
+    let listener = loop {
+        match TcpListener::bind(address).await {
+            Ok(l) => break l,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempts < 40 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => {
+                tracing::warn!(%address, service = %name, error = %e, "cannot listen for the service");
+                return;
+            }
         }
     };
     loop {

@@ -141,6 +141,36 @@ fn the_calculator_rolls_out_on_the_right_os_and_answers_through_services() {
         .to_owned();
     let body = reqwest::blocking_get(&format!("http://{node}:30000/sum/2/3"));
     assert!(body.contains("\"total\":5"), "{body}");
+    // And still on every node after the Service's spec changed underneath (a frontend move
+    // switches its selector): the listeners stay, nothing is left unserved.
+    let service = cluster.ok(&[
+        "get",
+        "services",
+        "-n",
+        "calculator",
+        "-o",
+        "jsonpath={.items[?(@.spec.type==\"NodePort\")].metadata.name}",
+    ]);
+    for affinity in ["ClientIP", "None", "ClientIP", "None"] {
+        cluster.ok(&[
+            "patch",
+            "service",
+            service.trim(),
+            "-n",
+            "calculator",
+            "--type=merge",
+            "-p",
+            &format!(r#"{{"spec":{{"sessionAffinity":"{affinity}"}}}}"#),
+        ]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let nodes = cluster.json(&["get", "nodes"]);
+    for node in nodes["items"].as_array().unwrap() {
+        let ip = node["status"]["addresses"][0]["address"].as_str().unwrap();
+        // Either frontend behind the Service may answer: both fan out /api/calculate.
+        let body = reqwest::blocking_get(&format!("http://{ip}:30000/api/calculate?a=2&b=3"));
+        assert!(body.contains("\"total\":5"), "{ip}: {body}");
+    }
 
     let logs = cluster.ok(&["logs", "-n", "calculator", "deployment/sum-service"]);
     assert!(

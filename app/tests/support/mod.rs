@@ -359,6 +359,19 @@ impl Drop for TestCluster {
     }
 }
 
+/// A window's backend (the built-in plan) told to connect with `kubeconfig`'s current context.
+pub fn backend_connected_to(kubeconfig: &Path) -> Backend {
+    let plan = hybrid_console::backend::plans::load(None).expect("the built-in plan");
+    let backend = Backend::start(|| {}, std::sync::Arc::new(plan));
+    backend.send(hybrid_console::backend::Command::Connect(
+        hybrid_console::backend::ConnectionTarget::Kubeconfig {
+            path: Some(kubeconfig.to_path_buf()),
+            context: None,
+        },
+    ));
+    backend
+}
+
 /// Waits for backend events until `done` says so; panics with what was seen after `timeout`.
 pub fn wait_for(
     backend: &Backend,

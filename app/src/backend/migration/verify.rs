@@ -120,31 +120,25 @@ pub async fn verify(
                 "/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy{}",
                 check.path
             );
-            let (status, body) = loop {
-                match proxy_get(client, &path).await {
-                    Ok((status, body)) if !from_the_proxy(status, &body) => break (status, body),
-                    outcome if Instant::now() < deadline => {
-                        tracing::debug!(?outcome, "service not reachable yet; retrying");
+            // Until `settle` is over, a pod that should not answer is asked again: a pod of the
+            // old ReplicaSet, terminating once its rollout is complete, can stay among the
+            // Service's endpoints for a moment, on a real cluster as here.
+            loop {
+                let (status, body) = answer(client, namespace, service, &path, deadline).await?;
+                let pod = judge(check, status, &body).map_err(StepFailure::plain)?;
+                let Some(pod) = pod else { break };
+                // Reads of the cluster go through the API client, which asks refusals again.
+                match check_answerer(api, namespace, &pod, answerers).await {
+                    Ok(()) => {
+                        *answered.entry(pod).or_default() += 1;
+                        break;
+                    }
+                    Err(failure) if Instant::now() < deadline => {
+                        tracing::debug!(reason = %failure.reason, "not the pods expected yet; asking again");
                         tokio::time::sleep(Duration::from_millis(250)).await;
                     }
-                    Ok((status, body)) => {
-                        return Err(StepFailure::plain(format!(
-                            "Service {namespace}/{service} is not reachable: HTTP {status}: {}",
-                            String::from_utf8_lossy(&body)
-                        )));
-                    }
-                    Err(e) => {
-                        return Err(StepFailure::plain(format!(
-                            "Service {namespace}/{service} is not reachable: {e}"
-                        )));
-                    }
+                    Err(failure) => return Err(failure),
                 }
-            };
-            let pod = judge(check, status, &body).map_err(StepFailure::plain)?;
-            if let Some(pod) = pod {
-                // Reads of the cluster go through the API client, which asks refusals again.
-                check_answerer(api, namespace, &pod, answerers).await?;
-                *answered.entry(pod).or_default() += 1;
             }
         }
     }
@@ -158,6 +152,37 @@ pub async fn verify(
             format!(", answered by {}", pods.join(", "))
         }
     ))
+}
+
+/// `path` through the service proxy, asked again while the proxy itself says the Service has
+/// no endpoints yet (until `deadline`).
+async fn answer(
+    client: &kube::Client,
+    namespace: &str,
+    service: &str,
+    path: &str,
+    deadline: Instant,
+) -> Result<(u16, bytes::Bytes), StepFailure> {
+    loop {
+        match proxy_get(client, path).await {
+            Ok((status, body)) if !from_the_proxy(status, &body) => return Ok((status, body)),
+            outcome if Instant::now() < deadline => {
+                tracing::debug!(?outcome, "service not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Ok((status, body)) => {
+                return Err(StepFailure::plain(format!(
+                    "Service {namespace}/{service} is not reachable: HTTP {status}: {}",
+                    String::from_utf8_lossy(&body)
+                )));
+            }
+            Err(e) => {
+                return Err(StepFailure::plain(format!(
+                    "Service {namespace}/{service} is not reachable: {e}"
+                )));
+            }
+        }
+    }
 }
 
 async fn check_answerer(
