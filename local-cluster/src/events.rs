@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::registry::{Part, Registry, WriteOptions, now};
+use crate::registry::{DeleteOptions, Part, Registry, WriteOptions, now};
 use crate::resources::{self, ResourceKind};
 
 /// Normal or Warning.
@@ -152,5 +153,126 @@ impl EventRecorder {
             }
             Err(e) => tracing::debug!(error = %e, reason, "could not record an event"),
         }
+    }
+}
+
+/// How long a real API server keeps an Event after its last write (`--event-ttl`, one hour).
+pub const EVENT_TTL: Duration = Duration::from_secs(60 * 60);
+
+/// When an Event was last seen: the latest of its timestamps (`lastTimestamp`, `eventTime`,
+/// the series' `lastObservedTime`, `metadata.creationTimestamp`).
+fn last_seen(event: &Value) -> Option<jiff::Timestamp> {
+    [
+        &event["lastTimestamp"],
+        &event["eventTime"],
+        &event["series"]["lastObservedTime"],
+        &event["metadata"]["creationTimestamp"],
+    ]
+    .into_iter()
+    .filter_map(|t| t.as_str()?.parse::<jiff::Timestamp>().ok())
+    .max()
+}
+
+/// Deletes every Event last seen more than `ttl` ago; returns how many. An Event whose time
+/// cannot be read is kept.
+pub fn expire(registry: &Registry, ttl: Duration) -> usize {
+    let Ok(ttl) = jiff::SignedDuration::try_from(ttl) else {
+        return 0;
+    };
+    let cutoff = jiff::Timestamp::now() - ttl;
+    let expired: Vec<(String, String)> = registry
+        .store
+        .list(resources::events(), None, |_| true, 0, None)
+        .items
+        .iter()
+        .filter_map(|stored| {
+            let event = stored.value();
+            (last_seen(&event)? < cutoff)
+                .then(|| (stored.index.namespace.clone(), stored.index.name.clone()))
+        })
+        .collect();
+    expired
+        .iter()
+        .filter(|(namespace, name)| {
+            registry
+                .delete(
+                    resources::events(),
+                    namespace,
+                    name,
+                    &DeleteOptions::default(),
+                )
+                .is_ok()
+        })
+        .count()
+}
+
+/// Expires Events every tenth of `ttl` (at least every minute), as the real server's storage
+/// lets them lapse.
+pub async fn expire_every(registry: Arc<Registry>, ttl: Duration) {
+    let period = (ttl / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    loop {
+        tokio::time::sleep(period).await;
+        let expired = expire(&registry, ttl);
+        if expired > 0 {
+            tracing::debug!(expired, "Events past their time to live deleted");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_last_seen_longer_ago_than_their_time_to_live_are_deleted() {
+        let registry = Registry::for_tests(100);
+        let event = |name: &str, last: &str| {
+            json!({
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": name, "namespace": "default"},
+                "involvedObject": {"kind": "Pod", "name": "web", "namespace": "default"},
+                "reason": "Started",
+                "message": "Started container web",
+                "type": "Normal",
+                "firstTimestamp": "2026-01-01T00:00:00Z",
+                "lastTimestamp": last,
+            })
+        };
+        let recent = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        for (name, last) in [("old", "2026-01-01T00:00:00Z"), ("new", recent.as_str())] {
+            registry
+                .create(
+                    resources::events(),
+                    "default",
+                    event(name, last),
+                    &WriteOptions::default(),
+                )
+                .map(drop)
+                .unwrap_or_else(|e| panic!("{e:?}"));
+        }
+        // Created (written) now, so kept for an hour whatever its own timestamps say, as the
+        // real server's TTL runs from the last write: backdate the first one's creation too.
+        let backdated = registry
+            .store
+            .mutate(resources::events(), "default", "old", |current| {
+                let mut value = current.map(|s| s.value()).unwrap_or_default();
+                value["metadata"]["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
+                Ok::<_, ()>((crate::store::Write::Put(value), ()))
+            });
+        assert!(backdated.is_ok());
+        assert_eq!(expire(&registry, EVENT_TTL), 1);
+        let left: Vec<String> = registry
+            .store
+            .list(resources::events(), None, |_| true, 0, None)
+            .items
+            .iter()
+            .map(|s| s.index.name.clone())
+            .collect();
+        assert_eq!(left, ["new"]);
+        // The recent one stays.
+        assert_eq!(expire(&registry, EVENT_TTL), 0);
     }
 }

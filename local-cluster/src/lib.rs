@@ -98,6 +98,8 @@ pub struct ClusterConfig {
     pub faults: faults::Faults,
     /// Where to append the audit log (a line per request, `audit.k8s.io/v1` Events), if anywhere.
     pub audit_log: Option<PathBuf>,
+    /// How long an Event is kept after it was last seen (a real API server's `--event-ttl`).
+    pub event_ttl: Duration,
 }
 
 impl Default for ClusterConfig {
@@ -119,6 +121,7 @@ impl Default for ClusterConfig {
             churn_per_second: 0,
             faults: faults::Faults::default(),
             audit_log: None,
+            event_ttl: events::EVENT_TTL,
         }
     }
 }
@@ -319,6 +322,10 @@ impl LocalCluster {
             &plan,
             block.nodes(),
         ));
+        tasks.push(tokio::spawn(events::expire_every(
+            registry.clone(),
+            config.event_ttl,
+        )));
         tasks.push(tokio::spawn(nodes::heartbeats(
             registry.clone(),
             pool.beating.clone(),

@@ -33,6 +33,10 @@ enum Command {
         /// Changes kept per resource for watches to resume from (older ones get 410 Gone).
         #[arg(long, default_value_t = 50_000)]
         watch_history: usize,
+        /// Keep Events this many seconds after they were last seen, as a real API server's
+        /// `--event-ttl` (one hour).
+        #[arg(long, default_value_t = 3600)]
+        event_ttl: u64,
         /// Deploy the calculator's starting point (the Windows monolith) and wait until it is ready.
         #[arg(long)]
         with_calculator: bool,
@@ -96,6 +100,7 @@ fn main() -> anyhow::Result<()> {
                 linux_nodes,
                 port,
                 watch_history,
+                event_ttl,
                 with_calculator,
                 eks_cluster,
                 eks_sts_endpoint,
@@ -132,6 +137,7 @@ fn main() -> anyhow::Result<()> {
                     churn_per_second: churn,
                     faults: inject.unwrap_or_default(),
                     audit_log,
+                    event_ttl: std::time::Duration::from_secs(event_ttl),
                     ..ClusterConfig::default()
                 };
                 let cluster = LocalCluster::start(config).await?;
