@@ -2,11 +2,13 @@
 # Load-tests calc-services with wrk, as recorded in BENCHMARKS.md:
 #   /sum/2/3 on the sum role, and /api/calculate on the ui role fanning out to four services.
 # Usage: scripts/bench-calc-services.sh [duration, default 10s]
+#   PROFILE=quick scripts/bench-calc-services.sh   the same built as scripts/run.sh builds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10s}
-cargo build --release -q -p calc-services --bin calc-services --example minimal_axum
-bin=target/release/calc-services
+profile=${PROFILE:-release}
+cargo build --profile "$profile" -q -p calc-services --bin calc-services --example minimal_axum
+bin=target/$profile/calc-services
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -28,7 +30,7 @@ done
 curl -fs "http://127.0.0.1:18000/api/calculate?a=6&b=3"; echo
 
 echo "== machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -r)"
-target/release/examples/minimal_axum &
+target/$profile/examples/minimal_axum &
 pids+=($!)
 sleep 0.5
 echo "== yardstick: minimal axum handler, same JSON (wrk -t2 -c64 -d$duration)"

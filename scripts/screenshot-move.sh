@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 out="${1:-assets}"
 
 scripts/install-deps.sh
-cargo build --release --locked -p hybrid-console
+cargo build --profile quick --locked -p hybrid-console
 
 home="$(mktemp -d)"
 display=":$((100 + RANDOM % 400))"
@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 sleep 1
 export DISPLAY="$display"
-HOME="$home" LIBGL_ALWAYS_SOFTWARE=1 target/release/hybrid-console &
+HOME="$home" LIBGL_ALWAYS_SOFTWARE=1 target/quick/hybrid-console &
 console=$!
 sleep 8
 # The first monolith tile's `sum` chip, dragged in steps into the Linux lane.
