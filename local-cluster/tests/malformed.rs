@@ -217,3 +217,190 @@ fn namespaces_cannot_be_deleted_as_a_collection() {
         .unwrap();
     assert!(!namespaces.contains("deletecollection"), "{namespaces}");
 }
+
+/// Where a patch of a Deployment may point: fields that exist, that do not, that may not change,
+/// and paths that are not paths.
+const PATCH_PATHS: &[&str] = &[
+    "/spec/replicas",
+    "/spec/template/spec/containers/0/image",
+    "/spec/template/spec/containers/-",
+    "/spec/template/spec/containers/5",
+    "/spec/template/metadata/labels/app",
+    "/spec/selector/matchLabels/app",
+    "/metadata/labels/team",
+    "/metadata/labels/a~1b",
+    "/metadata/name",
+    "/metadata/uid",
+    "/status",
+    "/nope/deeper",
+    "",
+    "spec",
+    "/~2",
+];
+
+/// Keys a merge, strategic or apply patch of a Deployment may carry, ordinary and directive.
+fn deployment_key() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "spec",
+        "replicas",
+        "template",
+        "metadata",
+        "labels",
+        "name",
+        "containers",
+        "image",
+        "selector",
+        "matchLabels",
+        "app",
+        "status",
+        "$patch",
+        "$retainKeys",
+        "$setElementOrder/containers",
+        "x",
+    ])
+    .prop_map(str::to_owned)
+}
+
+fn patch_json() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        (-3i64..5).prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        prop::sample::select(vec!["web", "nginx:1", "delete", "replace", "merge", ""])
+            .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(deployment_key(), inner, 0..5)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+/// A patch of one of the four types, well-formed as that type's JSON but random in what it says.
+fn typed_patch() -> impl Strategy<Value = (&'static str, serde_json::Value)> {
+    let operation = (
+        prop::sample::select(vec![
+            "add", "remove", "replace", "move", "copy", "test", "explode",
+        ]),
+        prop::sample::select(PATCH_PATHS.to_vec()),
+        prop::sample::select(PATCH_PATHS.to_vec()),
+        patch_json(),
+    )
+        .prop_map(|(op, path, from, value)| {
+            serde_json::json!({"op": op, "path": path, "from": from, "value": value})
+        });
+    prop_oneof![
+        prop::collection::vec(operation, 0..4)
+            .prop_map(|ops| ("application/json-patch+json", serde_json::Value::Array(ops))),
+        patch_json().prop_map(|p| ("application/merge-patch+json", p)),
+        patch_json().prop_map(|p| ("application/strategic-merge-patch+json", p)),
+        patch_json().prop_map(|mut p| {
+            // An apply configuration names what it applies; the rest is random.
+            if let Some(object) = p.as_object_mut() {
+                object.insert("apiVersion".into(), "apps/v1".into());
+                object.insert("kind".into(), "Deployment".into());
+                object
+                    .entry("metadata")
+                    .or_insert_with(|| serde_json::json!({}));
+                if let Some(metadata) = object["metadata"].as_object_mut() {
+                    metadata.insert("name".into(), "d".into());
+                }
+            }
+            ("application/apply-patch+yaml", p)
+        }),
+    ]
+}
+
+#[test]
+fn random_patches_of_every_type_are_applied_or_refused_and_the_object_stays_valid() {
+    let cluster = Cluster::start();
+    cluster.ok(&[
+        "create",
+        "deployment",
+        "d",
+        "--image=nginx:1",
+        "--replicas=0",
+    ]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(cluster.raw_client());
+    let path = "/apis/apps/v1/namespaces/default/deployments/d";
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let codes = std::cell::RefCell::new(std::collections::BTreeMap::<String, usize>::new());
+    runner
+        .run(&typed_patch(), |(content_type, patch)| {
+            // Server-side apply needs a field manager, and force takes the fields over.
+            let uri = if content_type == "application/apply-patch+yaml" {
+                format!("{path}?fieldManager=proptest&force=true")
+            } else {
+                path.to_owned()
+            };
+            let request = http::Request::patch(uri)
+                .header("Content-Type", content_type)
+                .body(serde_json::to_vec(&patch).unwrap().into())
+                .unwrap();
+            let response = runtime
+                .block_on(client.send(request))
+                .map_err(|e| TestCaseError::fail(format!("no answer: {e}")))?;
+            let status = response.status().as_u16();
+            let kind = content_type.trim_start_matches("application/");
+            *codes
+                .borrow_mut()
+                .entry(format!("{kind} {status}"))
+                .or_default() += 1;
+            let body = runtime
+                .block_on(response.into_body().collect_bytes())
+                .map_err(|e| TestCaseError::fail(format!("answer cut: {e}")))?;
+            prop_assert!(
+                status < 500,
+                "{content_type} {patch} answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            if status >= 400 {
+                let said: serde_json::Value = serde_json::from_slice(&body)
+                    .map_err(|e| TestCaseError::fail(format!("{status} without a Status: {e}")))?;
+                prop_assert_eq!(&said["kind"], "Status");
+            }
+            // Whatever was answered, what is stored is still a Deployment named d, readable by a
+            // typed client.
+            let stored = runtime
+                .block_on(client.request::<k8s_openapi::api::apps::v1::Deployment>(
+                    http::Request::get(path).body(Vec::new()).unwrap(),
+                ))
+                .map_err(|e| TestCaseError::fail(format!("after {content_type} {patch}: {e}")))?;
+            prop_assert_eq!(stored.metadata.name.as_deref(), Some("d"));
+            prop_assert!(
+                stored.spec.replicas.is_none_or(|r| r >= 0),
+                "after {} {}: negative replicas stored",
+                content_type,
+                patch
+            );
+            Ok(())
+        })
+        .unwrap();
+    let codes = codes.into_inner();
+    eprintln!("answers by patch type and code: {codes:?}");
+    // Each type was both applied and refused at least once, or the patches were not varied.
+    for kind in [
+        "json-patch+json",
+        "merge-patch+json",
+        "strategic-merge-patch+json",
+        "apply-patch+yaml",
+    ] {
+        assert!(
+            codes.keys().any(|c| c.starts_with(&format!("{kind} 2"))),
+            "no {kind} patch applied: {codes:?}"
+        );
+        assert!(
+            codes.keys().any(|c| c.starts_with(&format!("{kind} 4"))),
+            "no {kind} patch refused: {codes:?}"
+        );
+    }
+}
