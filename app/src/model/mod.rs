@@ -13,6 +13,7 @@ pub mod pod_details;
 mod pods;
 pub mod readiness;
 pub mod rollout;
+mod search;
 pub mod topology;
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,6 +29,7 @@ pub use nodes::{
 };
 pub use plan::MigrationPlan;
 pub use pods::{Labels, PodList, PodPlacement, PodState, PodsByNode, board_order};
+pub use search::Search;
 pub use topology::{Monolith, MonolithTopology, ServiceState};
 
 /// Everything the board, the calculator chips and `status` show, at one moment.

@@ -175,19 +175,11 @@ impl PodPlacement {
         format!("{}/{}", self.namespace, self.name)
     }
 
-    /// Whether `query` (case-insensitive) is in the name, the namespace or a label key or value.
+    /// Whether `query` (case-insensitive) is in the name, the namespace or a label key or value,
+    /// or is one of its labels as `key=value`. To look through many pods, prepare the search
+    /// once with [`super::Search`].
     pub fn matches(&self, query: &str) -> bool {
-        let query = query.trim().to_lowercase();
-        if query.is_empty() {
-            return true;
-        }
-        self.name.to_lowercase().contains(&query)
-            || self.namespace.to_lowercase().contains(&query)
-            || self.labels.iter().any(|(k, v)| {
-                k.to_lowercase().contains(&query)
-                    || v.to_lowercase().contains(&query)
-                    || format!("{k}={v}").to_lowercase() == query
-            })
+        super::Search::new(query).finds(self)
     }
 
     /// Rows of service chips its tile draws for it: three operations to a row for what the

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use egui::{Pos2, Rect, Vec2};
 
-use crate::model::{ClusterSnapshot, GroupSummary, NodeOs, NodeTile, PodPlacement, Pressure};
+use crate::model::{
+    ClusterSnapshot, GroupSummary, NodeOs, NodeTile, PodPlacement, Pressure, Search,
+};
 
 pub const TILE_WIDTH: f32 = 236.0;
 pub const TILE_HEADER: f32 = 74.0;
@@ -442,27 +444,33 @@ impl Layout {
     }
 
     /// The first tile whose node's name, or one of whose pods (under the filter), matches
-    /// `query`: where a search takes the operator.
-    pub fn first_match(&self, query: &str) -> Option<Rect> {
-        let query = query.trim();
-        if query.is_empty() {
+    /// `search`: where a search takes the operator.
+    pub fn first_match(&self, search: &Search) -> Option<Rect> {
+        if search.is_empty() {
             return None;
         }
         self.items
             .iter()
-            .find(|placed| self.matches(&placed.item, query))
+            .find(|placed| {
+                self.tile(&placed.item)
+                    .is_some_and(|tile| self.tile_matches(tile, search))
+            })
             .map(|placed| placed.rect)
     }
 
-    /// Whether `item` is a tile that a search for `query` finds: its node's name, or one of its
-    /// pods shown under the filter (by name or label).
-    pub fn matches(&self, item: &Item, query: &str) -> bool {
+    /// The node tile `item` draws, if it is one.
+    pub fn tile(&self, item: &Item) -> Option<&Arc<NodeTile>> {
         let Item::Tile { lane, group, node } = *item else {
-            return false;
+            return None;
         };
-        let tile = &self.snapshot.lanes[lane].groups[group].nodes[node];
-        tile.name.to_lowercase().contains(&query.to_lowercase())
-            || visible(&tile.pods, self.namespace.as_deref()).any(|p| p.matches(query))
+        self.snapshot.lanes[lane].groups[group].nodes.get(node)
+    }
+
+    /// Whether a search finds `tile`: its node's name, or one of its pods shown under the
+    /// filter (by name or label).
+    pub fn tile_matches(&self, tile: &NodeTile, search: &Search) -> bool {
+        search.finds_in(&tile.name)
+            || visible(&tile.pods, self.namespace.as_deref()).any(|p| search.finds(p))
     }
 }
 

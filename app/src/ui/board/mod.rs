@@ -10,6 +10,7 @@ mod layout;
 mod overview;
 mod tile;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use egui::{Align2, Color32, CornerRadius, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
@@ -21,7 +22,7 @@ use crate::backend::{Command, ConnectionStatus};
 use crate::model::moves::Direction;
 use crate::model::placement;
 use crate::model::{
-    ClusterSnapshot, MigrationPlan, NodeOs, NodeTile, PodPlacement, PodState, Pressure,
+    ClusterSnapshot, MigrationPlan, NodeOs, NodeTile, PodPlacement, PodState, Pressure, Search,
 };
 
 /// Below this zoom a node is drawn as a compact cell: a tile's words would be under 4 px.
@@ -77,9 +78,22 @@ pub struct BoardView {
     search_moved: bool,
     /// The board has been fitted once for a cluster too big for the window.
     fitted: bool,
-    /// Which tiles (by item index) match the search, for the layout and query they were
-    /// computed for: computed when either changes, not every frame.
-    hits: Option<(String, usize, Vec<bool>)>,
+    /// Which tiles match the search: computed when the search or the layout changes, not every
+    /// frame, and then only for the tiles that changed.
+    hits: Option<SearchHits>,
+}
+
+/// The tiles a search found, for one layout.
+struct SearchHits {
+    search: Search,
+    namespace: Option<String>,
+    /// The snapshot the layout was built from (by address; the layout holds it).
+    snapshot: usize,
+    /// By item index.
+    hits: Vec<bool>,
+    /// By tile: a tile the next snapshot shares (its node and pods unchanged) is not looked
+    /// through again. The tile is held so that its address cannot be reused by another.
+    tiles: HashMap<usize, (Arc<NodeTile>, bool)>,
 }
 
 impl Default for BoardView {
@@ -131,26 +145,52 @@ impl BoardView {
         self.focus(target, zoom);
     }
 
-    /// The tiles matching the search, recomputed only when the query or the layout changed.
-    fn search_hits(&mut self, layout: &Layout, query: &str) -> Option<&[bool]> {
-        if query.is_empty() {
+    /// The tiles matching the search (by item index), recomputed only when the search or the
+    /// layout changed, and then only for tiles not shared with the layout before.
+    fn search_hits(&mut self, layout: &Layout, search: &Search) -> Option<&[bool]> {
+        if search.is_empty() {
             self.hits = None;
             return None;
         }
-        let key = Arc::as_ptr(&layout.snapshot) as usize;
-        let stale = self
+        let snapshot = Arc::as_ptr(&layout.snapshot) as usize;
+        let namespace = self.namespace.as_deref();
+        let previous = self
             .hits
+            .take()
+            .filter(|h| &h.search == search && h.namespace.as_deref() == namespace);
+        let current = previous
             .as_ref()
-            .is_none_or(|(q, k, hits)| q != query || *k != key || hits.len() != layout.items.len());
-        if stale {
+            .is_some_and(|h| h.snapshot == snapshot && h.hits.len() == layout.items.len());
+        if current {
+            self.hits = previous;
+        } else {
+            let known = previous.map(|h| h.tiles).unwrap_or_default();
+            let mut tiles = HashMap::with_capacity(known.len());
             let hits = layout
                 .items
                 .iter()
-                .map(|placed| layout.matches(&placed.item, query))
+                .map(|placed| {
+                    let Some(tile) = layout.tile(&placed.item) else {
+                        return false;
+                    };
+                    let key = Arc::as_ptr(tile) as usize;
+                    let hit = match known.get(&key) {
+                        Some((_, hit)) => *hit,
+                        None => layout.tile_matches(tile, search),
+                    };
+                    tiles.insert(key, (tile.clone(), hit));
+                    hit
+                })
                 .collect();
-            self.hits = Some((query.to_owned(), key, hits));
+            self.hits = Some(SearchHits {
+                search: search.clone(),
+                namespace: namespace.map(str::to_owned),
+                snapshot,
+                hits,
+                tiles,
+            });
         }
-        self.hits.as_ref().map(|(_, _, hits)| hits.as_slice())
+        self.hits.as_ref().map(|h| h.hits.as_slice())
     }
 
     /// Draws the board; `stale` greys it (the cluster stopped answering). With a migration
@@ -203,9 +243,9 @@ impl BoardView {
                 self.pan += scroll;
             }
         }
-        let query = self.search.trim().to_owned();
+        let search = Search::new(&self.search);
         if std::mem::take(&mut self.search_moved)
-            && let Some(target) = self.layout.as_ref().and_then(|l| l.first_match(&query))
+            && let Some(target) = self.layout.as_ref().and_then(|l| l.first_match(&search))
         {
             let zoom = self.zoom.max(1.0);
             self.focus(target, zoom);
@@ -213,7 +253,7 @@ impl BoardView {
         let Some(layout) = self.layout.take() else {
             return out;
         };
-        let hits: Option<Vec<bool>> = self.search_hits(&layout, &query).map(<[bool]>::to_vec);
+        let hits: Option<Vec<bool>> = self.search_hits(&layout, &search).map(<[bool]>::to_vec);
         let painter = ui.painter_at(viewport);
         let origin = viewport.min + Vec2::splat(PADDING) + self.pan;
         let zoom = self.zoom;
@@ -269,7 +309,7 @@ impl BoardView {
                             rect,
                             tile,
                             zoom,
-                            &query,
+                            &search,
                             self.namespace.as_deref(),
                             &mut out,
                         );
@@ -320,7 +360,7 @@ impl BoardView {
                         rect.min + Vec2::new(4.0 * zoom, 4.0 * zoom),
                         Vec2::splat(SQUARE * zoom),
                     );
-                    let faded = !pod.matches(&query);
+                    let faded = !search.finds(pod);
                     painter.rect_filled(
                         square,
                         CornerRadius::same(2),

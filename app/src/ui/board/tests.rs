@@ -246,3 +246,73 @@ fn clicking_a_node_group_summary_zooms_to_the_group() {
             || on_screen.height() > board.viewport.height() / 2.0
     );
 }
+
+#[test]
+fn a_search_looks_again_through_changed_tiles_only_and_finds_what_changed() {
+    use crate::model::{PodPlacement, PodsByNode, Search};
+    let mut nodes = [node("n1", "linux", true), node("n2", "linux", true)];
+    // A tile is shared with the next snapshot only when its Node's version is known.
+    for n in &mut nodes {
+        n.metadata.resource_version = Some("7".into());
+    }
+    let placed = |name: &str, node: &str| Arc::new(PodPlacement::of(&pod(name, node, running())));
+    let mut by_node: PodsByNode = [placed("web-a", "n1"), placed("web-b", "n2")]
+        .into_iter()
+        .collect();
+    let first = Arc::new(ClusterSnapshot::from_placements(
+        &nodes,
+        &by_node,
+        [],
+        [],
+        None,
+        None,
+    ));
+    let viewport = egui::vec2(1400.0, 900.0);
+    let tile_hits = |board: &mut BoardView, snapshot: &Arc<ClusterSnapshot>, search: &Search| {
+        let layout = Layout::new(snapshot, None, viewport, None);
+        let hits = board.search_hits(&layout, search).unwrap().to_vec();
+        layout
+            .items
+            .iter()
+            .zip(hits)
+            .filter_map(|(placed, hit)| Some((layout.tile(&placed.item)?.name.clone(), hit)))
+            .collect::<Vec<_>>()
+    };
+    let mut board = BoardView::default();
+    let search = Search::new("DB-");
+    assert_eq!(
+        tile_hits(&mut board, &first, &search),
+        [("n1".to_owned(), false), ("n2".to_owned(), false)]
+    );
+    // Mark n1's remembered answer as found: were n1's tile looked through again, it would say
+    // no.
+    for (tile, hit) in board.hits.as_mut().unwrap().tiles.values_mut() {
+        *hit = tile.name == "n1";
+    }
+    // A matching pod arrives on n2: n2's tile is new and looked through; n1's is shared with
+    // the snapshot before and its answer reused.
+    by_node.insert(placed("db-c", "n2"));
+    let second = Arc::new(ClusterSnapshot::from_placements(
+        &nodes,
+        &by_node,
+        [],
+        [],
+        None,
+        Some(&first),
+    ));
+    assert_eq!(
+        tile_hits(&mut board, &second, &search),
+        [("n1".to_owned(), true), ("n2".to_owned(), true)]
+    );
+    let cached = &board.hits.as_ref().unwrap().tiles;
+    assert_eq!(cached.len(), 2, "one entry per tile of the current layout");
+    // Another search looks through everything again.
+    assert_eq!(
+        tile_hits(&mut board, &second, &Search::new("web-a")),
+        [("n1".to_owned(), true), ("n2".to_owned(), false)]
+    );
+    // Blank: no search, nothing kept.
+    let layout = Layout::new(&second, None, viewport, None);
+    assert!(board.search_hits(&layout, &Search::new(" ")).is_none());
+    assert!(board.hits.is_none());
+}

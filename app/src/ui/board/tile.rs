@@ -7,7 +7,7 @@ use super::layout::{
 };
 use super::{BoardResponse, fade, lane_color, pod_interaction, state_color};
 use crate::model::moves::Direction;
-use crate::model::{NodeTile, PodPlacement, PodState, Pressure};
+use crate::model::{NodeTile, PodPlacement, PodState, Pressure, Search};
 use crate::ui::migration::MoveRequest;
 
 /// Paints one node's tile: name, instance type, readiness, pods against capacity, taints,
@@ -20,7 +20,7 @@ pub fn paint(
     rect: Rect,
     tile: &NodeTile,
     zoom: f32,
-    query: &str,
+    search: &Search,
     namespace: Option<&str>,
     out: &mut BoardResponse,
 ) {
@@ -150,7 +150,7 @@ pub fn paint(
             ),
             Vec2::splat(SQUARE * zoom),
         );
-        let faded = !pod.matches(query);
+        let faded = !search.finds(pod);
         painter.rect_filled(
             square,
             CornerRadius::same(2),
