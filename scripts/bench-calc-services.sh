@@ -5,10 +5,12 @@
 #   PROFILE=quick scripts/bench-calc-services.sh   the same built as scripts/run.sh builds
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-deps.sh
 duration=${1:-10s}
 profile=${PROFILE:-release}
 cargo build --profile "$profile" -q -p calc-services --bin calc-services --example minimal_axum
-bin=target/$profile/calc-services
+out=${CARGO_TARGET_DIR:-target}/$profile
+bin=$out/calc-services
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -30,7 +32,7 @@ done
 curl -fs "http://127.0.0.1:18000/api/calculate?a=6&b=3"; echo
 
 echo "== machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -r)"
-target/$profile/examples/minimal_axum &
+"$out/examples/minimal_axum" &
 pids+=($!)
 sleep 0.5
 echo "== yardstick: minimal axum handler, same JSON (wrk -t2 -c64 -d$duration)"

@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-# The `quick` profile: optimised enough for a cluster of a few nodes, and built in about 80 % of
-# the release profile's time (BENCHMARKS.md, "Time to first window").
+# The `quick` profile: optimised enough for a cluster of a few nodes, and built in 78 % of the
+# release profile's time on a fresh machine (BENCHMARKS.md, "Time to first window").
 cargo build --profile quick --locked -p hybrid-console
 binary=target/quick/hybrid-console
 
