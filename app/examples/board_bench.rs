@@ -4,27 +4,33 @@
 //! screen) and tessellating the shapes into meshes; only the GPU upload is left out (this
 //! machine has no GPU).
 //!
-//! Three runs: fitted (every node on screen as a cell), zoomed in at 100 %, and fitted under
-//! churn: a new snapshot every 6 frames (100 ms at 60 frames/s) in which 200 pods changed, that
-//! is 2,000 pod changes per second. The snapshots are built beforehand, as the backend's thread
-//! builds them in the console; their build time is reported apart.
+//! Four runs: fitted (every node on screen as a cell), zoomed in at 100 %, fitted under churn:
+//! a new snapshot every 6 frames (100 ms at 60 frames/s) in which 200 pods changed, that is
+//! 2,000 pod changes per second, and the same with a search typed that matches no pod. The
+//! snapshots are built beforehand, as the backend's thread builds them in the console; their
+//! build time is reported apart.
 //!
 //! cargo run --release -p hybrid-console --example board_bench -- [frames per run, default 600]
 //!
 //! Live, against a real cluster (`local-cluster up --simulated-pods 150000 --churn 2000`): the
 //! console's backend connects as the window does (watches into reflectors, snapshots on its
 //! thread) and the time to the first full board is measured, then frames are drawn from the
-//! snapshots as they arrive for a while, and the process's resident memory is read:
+//! snapshots as they arrive for a while — the first half of `--seconds` fitted, the second zoomed
+//! in to 100 % — and the process's resident memory is read:
 //!
 //! cargo run --release -p hybrid-console --example board_bench -- --kubeconfig PATH --pods 150000 [--seconds 30]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hybrid_console::model::ClusterSnapshot;
+use hybrid_console::model::{ClusterSnapshot, PodPlacement, PodsByNode};
 use hybrid_console::ui::board::BoardView;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde_json::json;
+
+/// The console's allocator (`app/src/main.rs`), so that frames pay what they pay there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const WINDOWS: usize = 500;
 const LINUX: usize = 4_500;
@@ -34,7 +40,7 @@ const FRAMES_PER_SNAPSHOT: usize = 6;
 
 fn node(name: &str, os: &str) -> anyhow::Result<Node> {
     Ok(serde_json::from_value(json!({
-        "metadata": {"name": name, "labels": {
+        "metadata": {"name": name, "resourceVersion": "1", "labels": {
             "kubernetes.io/os": os,
             "eks.amazonaws.com/nodegroup": format!("{os}-ng"),
             "node.kubernetes.io/instance-type": "m5.2xlarge",
@@ -128,6 +134,30 @@ fn memory() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// Where the live run looks.
+#[derive(Clone, Copy)]
+enum LiveView {
+    Fitted,
+    ZoomedIn,
+}
+
+impl LiveView {
+    fn name(self) -> &'static str {
+        match self {
+            LiveView::Fitted => "fitted",
+            LiveView::ZoomedIn => "zoomed in to 100 %",
+        }
+    }
+}
+
+/// Frame times of one live view.
+#[derive(Default)]
+struct LiveFrames {
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+    cpu_with_new_snapshot: Vec<Duration>,
+}
+
 /// The live run: connect, time the first full board, then draw what arrives.
 fn live(kubeconfig: std::path::PathBuf, pods: usize, seconds: u64) -> anyhow::Result<()> {
     use hybrid_console::backend::connection::ConnectionTarget;
@@ -168,34 +198,57 @@ fn live(kubeconfig: std::path::PathBuf, pods: usize, seconds: u64) -> anyhow::Re
         first.as_secs_f64() * 1e3,
         run.board.zoom
     );
-    let mut times = Vec::new();
-    let mut cpu_times = Vec::new();
+    // Half the time fitted (every node a cell), half zoomed in to 100 % in the middle of the
+    // Linux lane, as `run` does with the synthetic board.
     let mut gaps = Vec::new();
     let mut last_snapshot = Instant::now();
-    let until = Instant::now() + Duration::from_secs(seconds);
-    while Instant::now() < until {
-        for event in backend.drain() {
-            match event {
-                Event::Snapshot(new) => {
-                    snapshot = new;
-                    gaps.push(last_snapshot.elapsed());
-                    last_snapshot = Instant::now();
-                }
-                // A lost connection makes every other figure meaningless: say so.
-                Event::Connection(status) if !matches!(status, ConnectionStatus::Live { .. }) => {
-                    println!("connection: {status:?}");
-                }
-                _ => {}
+    let half = Duration::from_secs(seconds) / 2;
+    for view in [LiveView::Fitted, LiveView::ZoomedIn] {
+        match view {
+            LiveView::Fitted => run.board.fit(),
+            LiveView::ZoomedIn => {
+                run.board.zoom = 1.0;
+                run.board.pan = egui::vec2(-8_000.0, -4_000.0);
             }
         }
-        let (frame, cpu) = run.timed_frame(&snapshot);
-        times.push(frame);
-        cpu_times.push(cpu);
-        // 60 frames a second, as a window would be asked to repaint.
-        std::thread::sleep(Duration::from_micros(16_667).saturating_sub(frame));
+        let mut frames = LiveFrames::default();
+        let until = Instant::now() + half;
+        while Instant::now() < until {
+            let mut fresh = false;
+            for event in backend.drain() {
+                match event {
+                    Event::Snapshot(new) => {
+                        snapshot = new;
+                        fresh = true;
+                        gaps.push(last_snapshot.elapsed());
+                        last_snapshot = Instant::now();
+                    }
+                    // A lost connection makes every other figure meaningless: say so.
+                    Event::Connection(status)
+                        if !matches!(status, ConnectionStatus::Live { .. }) =>
+                    {
+                        println!("connection: {status:?}");
+                    }
+                    _ => {}
+                }
+            }
+            let (frame, cpu) = run.timed_frame(&snapshot);
+            frames.wall.push(frame);
+            frames.cpu.push(cpu);
+            if fresh {
+                frames.cpu_with_new_snapshot.push(cpu);
+            }
+            // 60 frames a second, as a window would be asked to repaint.
+            std::thread::sleep(Duration::from_micros(16_667).saturating_sub(frame));
+        }
+        let what = view.name();
+        report(&format!("live, {what} (wall)"), frames.wall);
+        report(&format!("live, {what} (CPU)"), frames.cpu);
+        report(
+            "  of which frames with a new snapshot (CPU)",
+            frames.cpu_with_new_snapshot,
+        );
     }
-    report("live, fitted, what the cluster sends (wall)", times);
-    report("live, fitted, what the cluster sends (CPU)", cpu_times);
     gaps.sort();
     println!(
         "new snapshots: {} in {seconds} s; gap between them p50 {:.0} ms, max {:.0} ms",
@@ -249,29 +302,38 @@ fn main() -> anyhow::Result<()> {
         pods.len(),
         build.as_secs_f64() * 1e3
     );
-    // Snapshots under churn: each flips the readiness of the next 200 pods.
-    let churned: Vec<Arc<ClusterSnapshot>> = (0..10)
-        .map(|round| {
-            let mut changed = pods.clone();
-            for k in 0..CHANGES_PER_SNAPSHOT {
-                let i = (round * CHANGES_PER_SNAPSHOT + k) * 7 % changed.len();
-                let name = changed[i].metadata.name.clone().unwrap_or_default();
-                let node = changed[i]
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.node_name.clone())
-                    .unwrap_or_default();
-                changed[i] = pod(&name, &node, round % 2 == 0)?;
-            }
-            Ok(Arc::new(ClusterSnapshot::build(
-                &nodes,
-                &changed,
-                [],
-                [],
-                None,
-            )))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    // Snapshots under churn, built as the backend builds them: the pods grouped by node as
+    // watch events arrive, each snapshot made from the one before (a node whose pods did not
+    // change keeps its tile). Each flips the readiness of the next 200 pods.
+    let mut by_node: PodsByNode = pods.iter().map(|p| Arc::new(PodPlacement::of(p))).collect();
+    let mut previous = base.clone();
+    let mut churned: Vec<Arc<ClusterSnapshot>> = Vec::new();
+    for round in 0..frames.div_ceil(FRAMES_PER_SNAPSHOT) {
+        for k in 0..CHANGES_PER_SNAPSHOT {
+            let i = (round * CHANGES_PER_SNAPSHOT + k) * 7 % pods.len();
+            let name = pods[i].metadata.name.clone().unwrap_or_default();
+            let node = pods[i]
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_default();
+            by_node.insert(Arc::new(PodPlacement::of(&pod(
+                &name,
+                &node,
+                round % 2 == 0,
+            )?)));
+        }
+        let next = Arc::new(ClusterSnapshot::from_placements(
+            &nodes,
+            &by_node,
+            [],
+            [],
+            None,
+            Some(&previous),
+        ));
+        churned.push(next.clone());
+        previous = next;
+    }
 
     let mut run = Frames {
         ctx: egui::Context::default(),
@@ -304,6 +366,22 @@ fn main() -> anyhow::Result<()> {
         churn.push(time);
     }
     report("fitted, 2,000 pod changes/s (all frames)", churn);
+    report("  of which frames with a new snapshot", relayouts);
+
+    // The same, with a search typed that no pod matches: the worst case, every tile's pods
+    // looked through when a snapshot is new.
+    run.board.search = "payments".to_owned();
+    let mut searching = Vec::new();
+    let mut relayouts = Vec::new();
+    for i in 0..frames {
+        let snapshot = &churned[(i / FRAMES_PER_SNAPSHOT) % churned.len()];
+        let time = run.frame(snapshot);
+        if i % FRAMES_PER_SNAPSHOT == 0 {
+            relayouts.push(time);
+        }
+        searching.push(time);
+    }
+    report("fitted, 2,000 changes/s, a search (all)", searching);
     report("  of which frames with a new snapshot", relayouts);
     Ok(())
 }

@@ -6,6 +6,13 @@ use clap::Parser;
 use hybrid_console::cli::{self, Cli};
 use hybrid_console::ui::{ConsoleApp, Persisted};
 
+/// Every frame allocates and frees the board's meshes (megabytes at 5,000 nodes). glibc's
+/// allocator hands such blocks back to the kernel and takes them again, page by page, so a
+/// frame of a big board cost three times its work in page faults (BENCHMARKS.md, "The board at
+/// 5,000 nodes"); mimalloc keeps them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // The embedded cluster runs calculator containers by re-running this executable.
     local_cluster::calculator::serve_if_requested();
