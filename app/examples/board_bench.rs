@@ -88,6 +88,25 @@ impl Frames {
         self.timed_frame(snapshot).0
     }
 
+    /// `frames` frames under churn, a new snapshot of `churned` every [`FRAMES_PER_SNAPSHOT`]:
+    /// the time of every frame, and of those that took a new snapshot.
+    fn churn(
+        &mut self,
+        churned: &[Arc<ClusterSnapshot>],
+        frames: usize,
+    ) -> (Vec<Duration>, Vec<Duration>) {
+        let mut all = Vec::new();
+        let mut with_new_snapshot = Vec::new();
+        for i in 0..frames {
+            let time = self.frame(&churned[(i / FRAMES_PER_SNAPSHOT) % churned.len()]);
+            if i % FRAMES_PER_SNAPSHOT == 0 {
+                with_new_snapshot.push(time);
+            }
+            all.push(time);
+        }
+        (all, with_new_snapshot)
+    }
+
     /// One frame, timed by the wall clock and by the thread's CPU clock.
     fn timed_frame(&mut self, snapshot: &Arc<ClusterSnapshot>) -> (Duration, Duration) {
         let input = egui::RawInput {
@@ -355,32 +374,14 @@ fn main() -> anyhow::Result<()> {
     report("zoomed in to 100 %", zoomed);
 
     run.board.fit();
-    let mut churn = Vec::new();
-    let mut relayouts = Vec::new();
-    for i in 0..frames {
-        let snapshot = &churned[(i / FRAMES_PER_SNAPSHOT) % churned.len()];
-        let time = run.frame(snapshot);
-        if i % FRAMES_PER_SNAPSHOT == 0 {
-            relayouts.push(time);
-        }
-        churn.push(time);
-    }
+    let (churn, relayouts) = run.churn(&churned, frames);
     report("fitted, 2,000 pod changes/s (all frames)", churn);
     report("  of which frames with a new snapshot", relayouts);
 
     // The same, with a search typed that no pod matches: the worst case, every tile's pods
     // looked through when a snapshot is new.
     run.board.search = "payments".to_owned();
-    let mut searching = Vec::new();
-    let mut relayouts = Vec::new();
-    for i in 0..frames {
-        let snapshot = &churned[(i / FRAMES_PER_SNAPSHOT) % churned.len()];
-        let time = run.frame(snapshot);
-        if i % FRAMES_PER_SNAPSHOT == 0 {
-            relayouts.push(time);
-        }
-        searching.push(time);
-    }
+    let (searching, relayouts) = run.churn(&churned, frames);
     report("fitted, 2,000 changes/s, a search (all)", searching);
     report("  of which frames with a new snapshot", relayouts);
     Ok(())
