@@ -16,7 +16,7 @@ use hybrid_console::backend::calculator::{self, CalcTarget};
 use hybrid_console::backend::connection::{self, ConnectionTarget};
 use serde_json::Value;
 use support::TestCluster;
-use support::{migrate, monolith_env, names, text};
+use support::{migrate, monolith_env, monolith_field, names, text};
 
 fn moved(cluster: &TestCluster, args: &[&str]) -> String {
     let output = migrate(cluster, args);
@@ -245,15 +245,7 @@ fn a_move_whose_image_cannot_start_rolls_back_and_leaves_nothing_behind() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(!monolith_env(&cluster).contains("SUM_SERVICE_URL"));
-    let annotations = cluster.kubectl().ok(&[
-        "get",
-        "deployment",
-        "monolith",
-        "-n",
-        "calculator",
-        "-o",
-        "jsonpath={.metadata.annotations}",
-    ]);
+    let annotations = monolith_field(&cluster, ".metadata.annotations");
     assert!(
         !annotations.contains("hybrid-console.io/move"),
         "{annotations}"

@@ -320,15 +320,7 @@ subjects:
             .expect("start hybrid-console");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let record = self.kubectl().ok(&[
-                "get",
-                "deployment",
-                "monolith",
-                "-n",
-                "calculator",
-                "-o",
-                "jsonpath={.metadata.annotations.hybrid-console\\.io/move}",
-            ]);
+            let record = monolith_field(self, ".metadata.annotations.hybrid-console\\.io/move");
             if record.contains("\"step\"") {
                 return child;
             }
@@ -469,8 +461,8 @@ pub fn migrate(cluster: &TestCluster, args: &[&str]) -> Output {
     cluster.console(&all)
 }
 
-/// The names of the monolith container's environment variables.
-pub fn monolith_env(cluster: &TestCluster) -> String {
+/// `kubectl get deployment monolith -n calculator -o jsonpath={path}`.
+pub fn monolith_field(cluster: &TestCluster, path: &str) -> String {
     cluster.kubectl().ok(&[
         "get",
         "deployment",
@@ -478,8 +470,13 @@ pub fn monolith_env(cluster: &TestCluster) -> String {
         "-n",
         "calculator",
         "-o",
-        "jsonpath={.spec.template.spec.containers[0].env[*].name}",
+        &format!("jsonpath={{{path}}}"),
     ])
+}
+
+/// The names of the monolith container's environment variables.
+pub fn monolith_env(cluster: &TestCluster) -> String {
+    monolith_field(cluster, ".spec.template.spec.containers[0].env[*].name")
 }
 
 /// The names of `kind` objects in namespace `calculator`.
