@@ -175,13 +175,6 @@ impl PodPlacement {
         format!("{}/{}", self.namespace, self.name)
     }
 
-    /// Whether `query` (case-insensitive) is in the name, the namespace or a label key or value,
-    /// or is one of its labels as `key=value`. To look through many pods, prepare the search
-    /// once with [`super::Search`].
-    pub fn matches(&self, query: &str) -> bool {
-        super::Search::new(query).finds(self)
-    }
-
     /// Rows of service chips its tile draws for it: three operations to a row for what the
     /// monolith holds in process, one for the service it serves once moved out.
     pub fn chip_rows(&self) -> usize {

@@ -26,11 +26,6 @@ impl Search {
         self.text.is_empty()
     }
 
-    /// The text searched for, lower-cased.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
     /// Whether `text` contains the search, ignoring case.
     pub fn finds_in(&self, text: &str) -> bool {
         contains_folded(text, &self.text)
@@ -83,7 +78,6 @@ mod tests {
     #[test]
     fn text_is_found_whatever_its_case_ascii_or_not() {
         let search = Search::new("  Sum-Serv ");
-        assert_eq!(search.text(), "sum-serv");
         assert!(search.finds_in("calculator/SUM-SERVICE-abc"));
         assert!(!search.finds_in("sum-ser"));
         assert!(Search::new("ÉQUIPE").finds_in("l'équipe bleue"));

@@ -257,13 +257,15 @@ fn search_matches_names_namespaces_and_labels() {
         running(),
         json!({"app.kubernetes.io/component": "sum"}),
     ));
+    let finds = |typed: &str| Search::new(typed).finds(&p);
     assert!(
-        p.matches("sum-serv")
-            && p.matches("CALC")
-            && p.matches("app.kubernetes.io/component=sum")
-            && p.matches("")
+        finds("sum-serv")
+            && finds("CALC")
+            && finds("app.kubernetes.io/component=sum")
+            && finds("APP.kubernetes.io/component=SUM")
+            && finds("")
     );
-    assert!(!p.matches("division"));
+    assert!(!finds("division") && !finds("app.kubernetes.io/component=division"));
 }
 
 #[test]
