@@ -377,24 +377,11 @@ fn token_prints_an_exec_credential_and_kubeconfig_writes_a_context_that_uses_it(
 #[test]
 fn the_console_and_kubectl_reach_a_cluster_with_the_consoles_own_eks_tokens() {
     const NAME: &str = "the_console_and_kubectl_reach_a_cluster_with_the_consoles_own_eks_tokens";
-    let Some(moto_url) = std::env::var_os("HYBRID_CONSOLE_TEST_MOTO") else {
-        let moto = Moto::start();
+    let Some(moto_url) = support::moto::in_aws_env(NAME, REGION, |moto| {
         moto.hybrid_cluster(REGION, "hybrid");
-        let status = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", NAME, "--nocapture"])
-            .env("HYBRID_CONSOLE_TEST_MOTO", &moto.url)
-            .env("AWS_ENDPOINT_URL", &moto.url)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
-            .status()
-            .unwrap();
-        assert!(status.success(), "the test failed in its child process");
+    }) else {
         return;
     };
-    let moto_url = moto_url.to_string_lossy().into_owned();
     // moto's STS says the caller is this user; the cluster makes it an admin, as EKS's access
     // entry for the cluster creator does.
     let caller = "arn:aws:sts::123456789012:user/moto";

@@ -773,10 +773,9 @@ fn the_readiness_window_shows_each_finding_with_its_evidence_and_fix() {
 fn the_eks_view_offers_to_retire_the_windows_group_once_no_workload_runs_there() {
     const NAME: &str =
         "the_eks_view_offers_to_retire_the_windows_group_once_no_workload_runs_there";
-    let Some(moto_url) = support::moto::url_in_child() else {
-        let moto = support::moto::Moto::start();
+    let Some(moto_url) = support::moto::in_aws_env(NAME, "us-west-2", |moto| {
         moto.hybrid_cluster("us-west-2", "hybrid");
-        moto.run_test_in_aws_env(NAME, "us-west-2");
+    }) else {
         return;
     };
     let cluster = TestCluster::start_following("hybrid", &moto_url, true);
@@ -855,10 +854,9 @@ fn the_eks_view_offers_to_retire_the_windows_group_once_no_workload_runs_there()
 #[test]
 fn the_add_node_group_dialog_shows_the_findings_before_it_adds() {
     const NAME: &str = "the_add_node_group_dialog_shows_the_findings_before_it_adds";
-    let Some(moto_url) = support::moto::url_in_child() else {
-        let moto = support::moto::Moto::start();
+    let Some(moto_url) = support::moto::in_aws_env(NAME, "us-west-2", |moto| {
         moto.hybrid_cluster("us-west-2", "hybrid");
-        moto.run_test_in_aws_env(NAME, "us-west-2");
+    }) else {
         return;
     };
     let cluster = TestCluster::start_following("hybrid", &moto_url, false);

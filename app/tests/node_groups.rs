@@ -10,7 +10,7 @@ mod support;
 use std::process::Output;
 use std::time::Duration;
 
-use support::moto::{Moto, url_in_child};
+use support::moto::in_aws_env;
 use support::{TestCluster, text};
 
 const REGION: &str = "us-west-2";
@@ -57,10 +57,8 @@ fn nodes_of_group(cluster: &TestCluster, group: &str) -> Vec<String> {
 #[test]
 fn node_groups_are_added_and_retired_only_once_no_workload_runs_there() {
     const NAME: &str = "node_groups_are_added_and_retired_only_once_no_workload_runs_there";
-    let Some(moto_url) = url_in_child() else {
-        let moto = Moto::start();
-        moto.hybrid_cluster(REGION, "hybrid");
-        moto.run_test_in_aws_env(NAME, REGION);
+    let Some(moto_url) = in_aws_env(NAME, REGION, |moto| moto.hybrid_cluster(REGION, "hybrid"))
+    else {
         return;
     };
     // The local cluster's nodes are moto's node groups: 2 Windows, 2 Linux, the monolith on
@@ -490,16 +488,15 @@ spec:
 #[test]
 fn eks_check_judges_the_node_groups_from_the_eks_api() {
     const NAME: &str = "eks_check_judges_the_node_groups_from_the_eks_api";
-    let Some(_) = url_in_child() else {
-        let moto = Moto::start();
-        // A Windows group on Graviton (Windows runs only on x86_64), and no Linux group.
+    // A Windows group on Graviton (Windows runs only on x86_64), and no Linux group.
+    let Some(_) = in_aws_env(NAME, REGION, |moto| {
         moto.python(
             REGION,
             "eks.create_cluster(name='arm', version='1.33', roleArn='arn:aws:iam::123456789012:role/eks', resourcesVpcConfig={'subnetIds': ['subnet-1']})
 eks.create_nodegroup(clusterName='arm', nodegroupName='windows', nodeRole='arn:aws:iam::123456789012:role/node', subnets=['subnet-1'], amiType='WINDOWS_CORE_2022_x86_64', instanceTypes=['m6g.large'], scalingConfig={'minSize': 0, 'desiredSize': 2, 'maxSize': 2})
 ",
         );
-        moto.run_test_in_aws_env(NAME, REGION);
+    }) else {
         return;
     };
     let cluster = TestCluster::start(false);
@@ -545,10 +542,8 @@ eks.create_nodegroup(clusterName='arm', nodegroupName='windows', nodeRole='arn:a
 #[test]
 fn taking_a_group_out_of_service_needs_the_drain_role_from_the_rbac_manifest() {
     const NAME: &str = "taking_a_group_out_of_service_needs_the_drain_role_from_the_rbac_manifest";
-    let Some(moto_url) = url_in_child() else {
-        let moto = Moto::start();
-        moto.hybrid_cluster(REGION, "hybrid");
-        moto.run_test_in_aws_env(NAME, REGION);
+    let Some(moto_url) = in_aws_env(NAME, REGION, |moto| moto.hybrid_cluster(REGION, "hybrid"))
+    else {
         return;
     };
     let cluster = TestCluster::start_following("hybrid", &moto_url, true);

@@ -80,6 +80,19 @@ pub fn url_in_child() -> Option<String> {
     std::env::var("HYBRID_CONSOLE_TEST_MOTO").ok()
 }
 
+/// How an EKS test begins. In the child, the emulator's URL: go on with the test. In the first
+/// run: starts the emulator, lets `prepare` create what the test needs, runs test `name` again
+/// in a child whose AWS environment points at it, and answers `None`: the test is over.
+pub fn in_aws_env(name: &str, region: &str, prepare: impl FnOnce(&Moto)) -> Option<String> {
+    if let Some(url) = url_in_child() {
+        return Some(url);
+    }
+    let moto = Moto::start();
+    prepare(&moto);
+    moto.run_test_in_aws_env(name, region);
+    None
+}
+
 impl Moto {
     /// Runs test `name` again in a child process whose AWS environment points at this emulator
     /// (credentials, region, `AWS_ENDPOINT_URL`), for code that reads the environment the way the
