@@ -93,6 +93,36 @@ fn malformed() -> impl Strategy<Value = Malformed> {
         })
 }
 
+/// Sends `request` and checks the answer: below 500, and a Status with a message when it is a
+/// 4xx. Returns the status code; `what` names the request in a failure.
+fn answered_without_5xx(
+    runtime: &tokio::runtime::Runtime,
+    client: &kube::Client,
+    request: http::Request<Vec<u8>>,
+    what: &dyn std::fmt::Debug,
+) -> Result<u16, TestCaseError> {
+    let response = runtime
+        .block_on(client.send(request.map(Into::into)))
+        .map_err(|e| TestCaseError::fail(format!("no answer: {e}")))?;
+    let status = response.status().as_u16();
+    let body = runtime
+        .block_on(response.into_body().collect_bytes())
+        .map_err(|e| TestCaseError::fail(format!("answer cut: {e}")))?;
+    prop_assert!(
+        status < 500,
+        "{what:?} answered {status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    if status >= 400 {
+        let said: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            TestCaseError::fail(format!("{what:?}: {status} without a Status: {e}"))
+        })?;
+        prop_assert_eq!(&said["kind"], "Status");
+        prop_assert!(!said["message"].as_str().unwrap_or_default().is_empty());
+    }
+    Ok(status)
+}
+
 #[test]
 fn a_stream_of_malformed_requests_gets_4xx_answers_and_no_500() {
     let cluster = Cluster::start();
@@ -112,27 +142,9 @@ fn a_stream_of_malformed_requests_gets_4xx_answers_and_no_500() {
             if !request.content_type.is_empty() {
                 builder = builder.header("Content-Type", request.content_type);
             }
-            let sent = builder.body(request.body.clone().into()).unwrap();
-            let response = runtime
-                .block_on(client.send(sent))
-                .map_err(|e| TestCaseError::fail(format!("no answer: {e}")))?;
-            let status = response.status().as_u16();
+            let sent = builder.body(request.body.clone()).unwrap();
+            let status = answered_without_5xx(&runtime, &client, sent, &request)?;
             *codes.borrow_mut().entry(status).or_default() += 1;
-            let body = runtime
-                .block_on(response.into_body().collect_bytes())
-                .map_err(|e| TestCaseError::fail(format!("answer cut: {e}")))?;
-            prop_assert!(
-                status < 500,
-                "{request:?} answered {status}: {}",
-                String::from_utf8_lossy(&body)
-            );
-            if status >= 400 {
-                let said: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-                    TestCaseError::fail(format!("{request:?}: {status} without a Status: {e}"))
-                })?;
-                prop_assert_eq!(&said["kind"], "Status");
-                prop_assert!(!said["message"].as_str().unwrap_or_default().is_empty());
-            }
             Ok(())
         })
         .unwrap();
@@ -344,30 +356,19 @@ fn random_patches_of_every_type_are_applied_or_refused_and_the_object_stays_vali
             };
             let request = http::Request::patch(uri)
                 .header("Content-Type", content_type)
-                .body(serde_json::to_vec(&patch).unwrap().into())
+                .body(serde_json::to_vec(&patch).unwrap())
                 .unwrap();
-            let response = runtime
-                .block_on(client.send(request))
-                .map_err(|e| TestCaseError::fail(format!("no answer: {e}")))?;
-            let status = response.status().as_u16();
+            let status = answered_without_5xx(
+                &runtime,
+                &client,
+                request,
+                &format!("{content_type} {patch}"),
+            )?;
             let kind = content_type.trim_start_matches("application/");
             *codes
                 .borrow_mut()
                 .entry(format!("{kind} {status}"))
                 .or_default() += 1;
-            let body = runtime
-                .block_on(response.into_body().collect_bytes())
-                .map_err(|e| TestCaseError::fail(format!("answer cut: {e}")))?;
-            prop_assert!(
-                status < 500,
-                "{content_type} {patch} answered {status}: {}",
-                String::from_utf8_lossy(&body)
-            );
-            if status >= 400 {
-                let said: serde_json::Value = serde_json::from_slice(&body)
-                    .map_err(|e| TestCaseError::fail(format!("{status} without a Status: {e}")))?;
-                prop_assert_eq!(&said["kind"], "Status");
-            }
             // Whatever was answered, what is stored is still a Deployment named d, readable by a
             // typed client.
             let stored = runtime
