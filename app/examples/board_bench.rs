@@ -179,9 +179,10 @@ struct LiveFrames {
 
 /// The live run: connect, time the first full board, then draw what arrives.
 fn live(kubeconfig: std::path::PathBuf, pods: usize, seconds: u64) -> anyhow::Result<()> {
-    use hybrid_console::backend::connection::ConnectionTarget;
-    use hybrid_console::backend::{Backend, Command, ConnectionStatus, Event};
-    let plan = Arc::new(hybrid_console::backend::plans::load(None)?);
+    use hybrid_console::backend::Backend;
+    use hybrid_console::cluster::connection::ConnectionTarget;
+    use hybrid_console::protocol::{Command, ConnectionStatus, Event};
+    let plan = Arc::new(hybrid_console::migration::plans::load(None)?);
     let started = Instant::now();
     let backend = Backend::start(|| {}, plan);
     backend.send(Command::Connect(ConnectionTarget::Kubeconfig {

@@ -15,10 +15,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use hybrid_console::backend::calculator::{self, CalcTarget};
-use hybrid_console::backend::connection::{self, ConnectionTarget};
-use hybrid_console::backend::migration::{Mover, Reporter};
-use hybrid_console::backend::plans;
+use hybrid_console::calculator;
+use hybrid_console::cluster::connection::{self, ConnectionTarget};
+use hybrid_console::migration::plans;
+use hybrid_console::migration::{Mover, Reporter};
+use hybrid_console::model::calculation::CalcTarget;
 use hybrid_console::model::moves::{Direction, MoveProgress, StepKind};
 use local_cluster::{ClusterConfig, LocalCluster};
 use tokio_util::sync::CancellationToken;

@@ -7,8 +7,9 @@ mod support;
 
 use std::time::Duration;
 
-use hybrid_console::backend::{Backend, ConnectionStatus};
+use hybrid_console::backend::Backend;
 use hybrid_console::model::NodeOs;
+use hybrid_console::protocol::ConnectionStatus;
 use support::{Seen, TestCluster, wait_for};
 
 fn connect(cluster: &TestCluster) -> (Backend, Seen) {
@@ -157,7 +158,7 @@ fn the_console_keeps_the_last_board_while_the_cluster_is_away_and_recovers_by_it
     // Nothing replaces the last known board while the server is away.
     std::thread::sleep(Duration::from_secs(2));
     while let Some(event) = backend.next_event(Duration::from_millis(100)) {
-        if let hybrid_console::backend::Event::Snapshot(board) = event {
+        if let hybrid_console::protocol::Event::Snapshot(board) = event {
             panic!("a board arrived while the cluster was away: {board:?}");
         }
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use base64::Engine;
-use hybrid_console::backend::eks::token;
+use hybrid_console::eks::token;
 use serde_json::Value;
 use support::moto::Moto;
 
@@ -393,23 +393,18 @@ fn the_console_and_kubectl_reach_a_cluster_with_the_consoles_own_eks_tokens() {
     let (endpoint, ca) = cluster.endpoint_and_ca();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let aws = hybrid_console::backend::eks::Aws::load(
-            &hybrid_console::backend::eks::AwsTarget::default(),
-        )
-        .await
-        .unwrap();
-        let access = hybrid_console::backend::eks::ClusterAccess {
+        let aws = hybrid_console::eks::Aws::load(&hybrid_console::model::eks::AwsTarget::default())
+            .await
+            .unwrap();
+        let access = hybrid_console::eks::ClusterAccess {
             arn: "arn:aws:eks:us-west-2:123456789012:cluster/hybrid".into(),
             endpoint: endpoint.clone(),
             certificate_authority: ca.clone(),
         };
-        let connection = hybrid_console::backend::eks::connect::open(
-            std::sync::Arc::new(aws),
-            "hybrid",
-            &access,
-        )
-        .await
-        .unwrap();
+        let connection =
+            hybrid_console::eks::connect::open(std::sync::Arc::new(aws), "hybrid", &access)
+                .await
+                .unwrap();
         let nodes = kube::Api::<k8s_openapi::api::core::v1::Node>::all(connection.api.clone())
             .list(&Default::default())
             .await

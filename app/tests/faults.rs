@@ -9,7 +9,9 @@ mod support;
 
 use std::time::Duration;
 
-use hybrid_console::backend::{Backend, ConnectionStatus, ConnectionTarget};
+use hybrid_console::backend::Backend;
+use hybrid_console::cluster::connection::ConnectionTarget;
+use hybrid_console::protocol::ConnectionStatus;
 use local_cluster::registry::{DeleteOptions, WriteOptions};
 use local_cluster::resources;
 use support::{Seen, TestCluster, monolith_env, move_record, names, sum_served_by, wait_for};
@@ -158,7 +160,7 @@ fn an_api_server_outage_shows_the_board_stale_and_the_changes_made_meanwhile_arr
     place_pod(&cluster, "during", &windows[1]);
     std::thread::sleep(Duration::from_secs(3));
     while let Some(event) = backend.next_event(Duration::from_millis(100)) {
-        if let hybrid_console::backend::Event::Snapshot(board) = event {
+        if let hybrid_console::protocol::Event::Snapshot(board) = event {
             panic!("a board arrived while the API server was away: {board:?}");
         }
     }
@@ -413,8 +415,9 @@ fn a_move_outlasts_an_api_server_outage_and_completes_by_itself() {
 
 #[test]
 fn a_move_whose_api_server_stays_away_is_left_recorded_and_resumed_later() {
-    use hybrid_console::backend::migration::{Mover, Timeouts};
-    use hybrid_console::backend::{connection, plans};
+    use hybrid_console::cluster::connection;
+    use hybrid_console::migration::plans;
+    use hybrid_console::migration::{Mover, Timeouts};
     use hybrid_console::model::moves::{Direction, MoveEvent, MoveOutcome};
 
     let cluster = TestCluster::start_with_faults_and_calculator("latency=100");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use hybrid_console::backend::ConnectionTarget;
+use hybrid_console::cluster::connection::ConnectionTarget;
 use hybrid_console::ui::{ConsoleApp, Persisted};
 use support::TestCluster;
 
@@ -28,7 +28,7 @@ fn open(cluster: &TestCluster, kubeconfig: std::path::PathBuf) -> Harness<'stati
             context: None,
         },
         Some(kubeconfig),
-        std::sync::Arc::new(hybrid_console::backend::plans::load(None).unwrap()),
+        std::sync::Arc::new(hybrid_console::migration::plans::load(None).unwrap()),
         Persisted::default(),
         false,
     );

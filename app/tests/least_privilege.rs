@@ -11,7 +11,7 @@ mod support;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use hybrid_console::backend::ConnectionStatus;
+use hybrid_console::protocol::ConnectionStatus;
 use support::TestCluster;
 
 fn token_of(kubeconfig: &std::path::Path) -> String {
@@ -146,7 +146,7 @@ fn the_token_never_reaches_output_logs_or_the_events_panel() {
             Some(event) => {
                 live |= matches!(
                     event,
-                    hybrid_console::backend::Event::Connection(ConnectionStatus::Live { .. })
+                    hybrid_console::protocol::Event::Connection(ConnectionStatus::Live { .. })
                 );
                 events.push(format!("{event:?}"));
             }

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hybrid_console::backend::calculator::{self, CalcTarget};
-use hybrid_console::backend::connection::{self, ConnectionTarget};
+use hybrid_console::calculator;
+use hybrid_console::cluster::connection::{self, ConnectionTarget};
+use hybrid_console::model::calculation::CalcTarget;
 use serde_json::Value;
 use support::TestCluster;
 use support::{migrate, monolith_env, monolith_field, names, text};

@@ -419,17 +419,17 @@ spec:
         ]) == "2"
     });
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let target = hybrid_console::backend::ConnectionTarget::Kubeconfig {
+    let target = hybrid_console::cluster::connection::ConnectionTarget::Kubeconfig {
         path: Some(cluster.kubeconfig.clone()),
         context: None,
     };
     let connection = runtime
-        .block_on(hybrid_console::backend::connection::open(&target, None))
+        .block_on(hybrid_console::cluster::connection::open(&target, None))
         .unwrap();
     let seen = std::sync::Mutex::new(Vec::<String>::new());
     let progress = |line: String| seen.lock().unwrap().push(line);
     let nodes = vec![linux[0].clone()];
-    let refused = runtime.block_on(hybrid_console::backend::node_groups::drain(
+    let refused = runtime.block_on(hybrid_console::eks::retirement::drain(
         &connection,
         &nodes,
         Duration::from_secs(3),
@@ -465,7 +465,7 @@ spec:
         r#"{"spec":{"minAvailable":1}}"#,
     ]);
     let evicted = runtime
-        .block_on(hybrid_console::backend::node_groups::drain(
+        .block_on(hybrid_console::eks::retirement::drain(
             &connection,
             &nodes,
             Duration::from_secs(60),

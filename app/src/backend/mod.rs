@@ -1,269 +1,17 @@
-//! The console's background side: a tokio runtime that owns the cluster connection, watches it,
-//! calls the calculator, and talks to the UI only through commands in and events out. The UI
-//! thread never awaits and never touches the network.
+//! The console's background side: a tokio runtime on its own thread that receives the window's
+//! [`Command`]s, hands each to the feature that carries it out, and passes their [`Event`]s
+//! back. The UI thread never awaits and never touches the network.
 
-pub mod calculator;
-pub mod connection;
-mod details;
-pub mod eks;
-mod eks_actions;
-pub mod migration;
-mod moves;
-pub mod node_groups;
-mod placements;
-pub mod plans;
-pub mod readiness;
-mod retry;
-mod session;
+mod dispatch;
 
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::mpsc as async_mpsc;
 
-use crate::model::ClusterSnapshot;
-pub use crate::model::events::LogEntry;
-use crate::model::move_plan::MovePlan;
-use crate::model::moves::{Direction, MoveEvent};
 use crate::model::plan::MigrationPlan;
-pub use crate::model::pod_details::PodDetails;
-pub use calculator::{CalcOutcome, CalcTarget, ProbeSample};
-pub use connection::{ConnectError, ConnectionTarget, ContextEntry};
-pub use migration::RetireStage;
-
-/// What the UI asks of the backend.
-#[derive(Clone, Debug)]
-pub enum Command {
-    /// Connect (or switch) to a cluster.
-    Connect(ConnectionTarget),
-    /// Calculate once.
-    Calculate {
-        /// The panel's number for this request; the answer carries it back.
-        request: u64,
-        /// First number, as typed.
-        a: String,
-        /// Second number, as typed.
-        b: String,
-        /// Service proxy or URL.
-        target: CalcTarget,
-    },
-    /// Start or stop probing the calculator continuously.
-    Probe {
-        /// `None` stops it; otherwise calls per second.
-        per_second: Option<u32>,
-        /// First number.
-        a: String,
-        /// Second number.
-        b: String,
-        /// Service proxy or URL.
-        target: CalcTarget,
-    },
-    /// Show (and keep refreshing) the details of a pod; `None` stops.
-    SelectPod(Option<(String, String)>),
-    /// Which namespace's Events the log panel shows.
-    EventsNamespace(String),
-    /// Plan moving a service (answered with [`Event::MovePlanned`]).
-    PlanMove {
-        /// The plan's service.
-        service: String,
-        /// Which way.
-        direction: Direction,
-    },
-    /// Carry out the plan the operator confirmed.
-    StartMove(Box<MovePlan>),
-    /// Abort the move this console drives; it rolls back.
-    AbortMove,
-    /// Finish the move recorded on the monolith.
-    ResumeMove,
-    /// Roll back the move recorded on the monolith.
-    RollBackMove,
-    /// One stage of retiring the monolith.
-    Retire(RetireStage),
-    /// List the EKS clusters (and node groups) of a region.
-    ListEks(eks::AwsTarget),
-    /// Run the hybrid readiness check on the live connection; with `eks`, that cluster's node
-    /// groups are checked too (an EKS connection brings its own).
-    CheckReadiness {
-        /// What the check is told.
-        options: readiness::ReadinessOptions,
-        /// Region/profile and cluster name.
-        eks: Option<(eks::AwsTarget, String)>,
-    },
-    /// Read a node group and what runs on its nodes, before taking it out of service.
-    SurveyNodeGroup {
-        /// Region and profile.
-        aws: eks::AwsTarget,
-        /// The cluster.
-        cluster: String,
-        /// The node group.
-        group: String,
-        /// Scale to zero or delete.
-        retirement: node_groups::Retirement,
-    },
-    /// Take the surveyed node group out of service (the operator confirmed).
-    RetireNodeGroup {
-        /// Region and profile.
-        aws: eks::AwsTarget,
-        /// What was surveyed and shown.
-        survey: Box<node_groups::GroupSurvey>,
-        /// Scale to zero or delete.
-        retirement: node_groups::Retirement,
-    },
-    /// The findings that would apply to a node group about to be added.
-    ReviewNodeGroup {
-        /// Region and profile.
-        aws: eks::AwsTarget,
-        /// The cluster.
-        cluster: String,
-        /// The node group, or the eksctl file to read it from.
-        source: node_groups::ProposalSource,
-    },
-    /// Create the reviewed node group (the operator confirmed).
-    AddNodeGroup {
-        /// Region and profile.
-        aws: eks::AwsTarget,
-        /// The cluster.
-        cluster: String,
-        /// The node group.
-        proposal: Box<crate::model::eks::NodeGroupProposal>,
-    },
-}
-
-/// Where the connection stands.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub enum ConnectionStatus {
-    /// Nothing yet.
-    Idle,
-    /// Connecting; the text says what is happening (starting the local cluster, …).
-    Connecting {
-        /// Which target.
-        target: String,
-        /// What is being done.
-        stage: String,
-    },
-    /// Watching a live cluster.
-    Live {
-        /// Which target.
-        target: String,
-        /// API server URL.
-        server: String,
-        /// Its Kubernetes version.
-        version: String,
-    },
-    /// The cluster stopped answering; the board shows the last known state.
-    Reconnecting {
-        /// Which target.
-        target: String,
-        /// When the last successful update came.
-        last_update: SystemTime,
-        /// Why.
-        error: String,
-    },
-    /// The server answers, but a watch failed lately and is being resumed: changes made
-    /// meanwhile may not have reached the board yet.
-    Resuming {
-        /// Which target.
-        target: String,
-        /// What failed, in the server's words.
-        error: String,
-    },
-    /// Connecting failed; nothing to show.
-    Failed {
-        /// Which target.
-        target: String,
-        /// Why, and what to do.
-        error: String,
-    },
-}
-
-/// What the backend tells the UI.
-#[derive(Clone, Debug)]
-pub enum Event {
-    /// The connection changed.
-    Connection(ConnectionStatus),
-    /// The contexts the connection view can offer.
-    Contexts(Vec<ContextEntry>),
-    /// A new view of the cluster.
-    Snapshot(Arc<ClusterSnapshot>),
-    /// A calculation finished.
-    Calculated(CalcOutcome),
-    /// One probe call finished.
-    Probe(ProbeSample),
-    /// Details of the selected pod.
-    PodDetails(Box<PodDetails>),
-    /// The namespace's Events, newest first.
-    ClusterEvents(Vec<LogEntry>),
-    /// Something the console did or noticed.
-    Log(LogEntry),
-    /// The plan of a move, or why there is none.
-    MovePlanned(Result<Box<MovePlan>, String>),
-    /// Progress of the move this console drives.
-    Move(MoveEvent),
-    /// A move could not start (refused, another console holds it, …).
-    MoveNotStarted(String),
-    /// A stage of retiring the monolith finished.
-    Retired(Result<String, String>),
-    /// The readiness findings, or why there are none.
-    Readiness(Result<crate::model::readiness::ReadinessReport, String>),
-    /// A node group read for taking it out of service, or why it could not be.
-    NodeGroupSurvey {
-        /// What the operator asked for.
-        retirement: node_groups::Retirement,
-        /// The survey.
-        survey: Result<Box<node_groups::GroupSurvey>, String>,
-    },
-    /// A proposed node group (read from its source) and the findings for it, or why not.
-    NodeGroupReview(
-        Result<
-            (
-                Box<crate::model::eks::NodeGroupProposal>,
-                Vec<crate::model::readiness::Finding>,
-            ),
-            String,
-        >,
-    ),
-    /// A node group was added, scaled to zero or deleted (what was done), or why not.
-    NodeGroupChanged(Result<String, String>),
-    /// The EKS clusters of a region, or why there are none.
-    EksClusters {
-        /// The region listed.
-        region: String,
-        /// The clusters, or why not.
-        clusters: Result<Vec<crate::model::eks::EksCluster>, String>,
-    },
-}
-
-/// Sends events to the UI and asks it to repaint.
-#[derive(Clone)]
-pub struct EventSink {
-    sender: mpsc::Sender<Event>,
-    repaint: Arc<dyn Fn() + Send + Sync>,
-}
-
-impl EventSink {
-    /// Delivers `event`; a UI that has gone away is not an error.
-    pub fn send(&self, event: Event) {
-        if self.sender.send(event).is_ok() {
-            (self.repaint)();
-        }
-    }
-
-    /// Logs one of the console's own actions.
-    pub fn log(&self, reason: &str, message: impl Into<String>) {
-        let message = message.into();
-        tracing::info!(reason, %message);
-        self.send(Event::Log(LogEntry {
-            at: SystemTime::now(),
-            kind: "Console".into(),
-            reason: reason.into(),
-            object: String::new(),
-            message,
-            count: 1,
-        }));
-    }
-}
+use crate::protocol::{Command, ConnectionStatus, Event, EventSink};
 
 /// The running backend: its thread, the command channel and the event queue.
 pub struct Backend {
@@ -278,10 +26,7 @@ impl Backend {
     pub fn start(repaint: impl Fn() + Send + Sync + 'static, plan: Arc<MigrationPlan>) -> Backend {
         let (commands, receiver) = async_mpsc::unbounded_channel();
         let (sender, events) = mpsc::channel();
-        let sink = EventSink {
-            sender,
-            repaint: Arc::new(repaint),
-        };
+        let sink = EventSink::new(sender, Arc::new(repaint));
         let thread = std::thread::Builder::new()
             .name("hybrid-console-backend".into())
             .spawn(move || {
@@ -299,7 +44,7 @@ impl Backend {
                         return;
                     }
                 };
-                runtime.block_on(session::supervise(receiver, sink, plan));
+                runtime.block_on(dispatch::supervise(receiver, sink, plan));
                 // Let tasks (the local cluster's containers) stop before the runtime goes.
                 runtime.shutdown_timeout(Duration::from_secs(5));
             })

@@ -9,8 +9,9 @@ use clap::{Args, Subcommand};
 use serde_yaml::Value;
 
 use super::{Cli, Output};
-use crate::backend::eks::{Aws, token};
-use crate::backend::node_groups::{self, Retirement};
+use crate::eks::retirement;
+use crate::eks::{Aws, token};
+use crate::model::eks::Retirement;
 use crate::model::eks::{EksCluster, GroupTaint, NodeGroupProposal};
 
 /// `eks` arguments.
@@ -228,19 +229,16 @@ async fn kube_side(
     cli: &Cli,
     aws: &Aws,
     cluster: &str,
-    access: &crate::backend::eks::ClusterAccess,
-) -> anyhow::Result<crate::backend::connection::Connection> {
+    access: &crate::eks::ClusterAccess,
+) -> anyhow::Result<crate::cluster::connection::Connection> {
     if cli.kubeconfig.is_some() || cli.context.is_some() {
-        let target = crate::backend::ConnectionTarget::Kubeconfig {
+        let target = crate::cluster::connection::ConnectionTarget::Kubeconfig {
             path: cli.kubeconfig.clone(),
             context: cli.context.clone(),
         };
-        return Ok(crate::backend::connection::open(&target, None).await?);
+        return Ok(crate::cluster::connection::open(&target, None).await?);
     }
-    Ok(
-        crate::backend::eks::connect::open(std::sync::Arc::new(aws.clone()), cluster, access)
-            .await?,
-    )
+    Ok(crate::eks::connect::open(std::sync::Arc::new(aws.clone()), cluster, access).await?)
 }
 
 /// The clusters as text.
@@ -355,7 +353,7 @@ pub async fn eks(cli: &Cli, args: &EksArgs) -> anyhow::Result<(String, bool)> {
         EksCommand::Check { cluster, readiness } => {
             let (described, access) = aws.cluster(cluster).await?;
             let connection = kube_side(cli, &aws, cluster, &access).await?;
-            let report = crate::backend::readiness::check(
+            let report = crate::readiness::check(
                 &connection.api,
                 &described.name,
                 Some(&described),
@@ -406,14 +404,14 @@ pub async fn eks(cli: &Cli, args: &EksArgs) -> anyhow::Result<(String, bool)> {
 /// Surveys, refuses or confirms, drains, then scales to zero or deletes.
 async fn retire_group(
     aws: &Aws,
-    connection: &crate::backend::connection::Connection,
+    connection: &crate::cluster::connection::Connection,
     cluster: &str,
     nodegroup: &str,
     retirement: Retirement,
     yes: bool,
     timeout: u64,
 ) -> anyhow::Result<(String, bool)> {
-    let (_, survey) = node_groups::survey(aws, &connection.api, cluster, nodegroup).await?;
+    let (_, survey) = retirement::survey(aws, &connection.api, cluster, nodegroup).await?;
     if let Some(refusal) = survey.refusal(retirement) {
         anyhow::bail!(refusal);
     }
@@ -432,7 +430,7 @@ async fn retire_group(
     );
     confirm(&question, nodegroup, yes)?;
     let progress = |line: String| eprintln!("{line}");
-    let done = node_groups::retire(
+    let done = retirement::retire(
         aws,
         connection,
         &survey,
@@ -464,7 +462,7 @@ async fn add_nodegroup(
     let (described, access) = aws.cluster(&args.cluster).await?;
     // The VPC CNI's settings come from the cluster, when it can be reached.
     let vpc_cni = match kube_side(cli, aws, &args.cluster, &access).await {
-        Ok(connection) => Some(crate::backend::readiness::vpc_cni(&connection.api).await?),
+        Ok(connection) => Some(crate::readiness::vpc_cni(&connection.api).await?),
         Err(e) => {
             eprintln!(
                 "warning: the cluster's API is not reachable, so Windows IPAM is not checked: {e:#}"
@@ -538,7 +536,7 @@ fn named(list: &mut Vec<Value>, name: &str, entry: Value) {
 fn write_context(
     path: &Path,
     cluster: &EksCluster,
-    access: &crate::backend::eks::ClusterAccess,
+    access: &crate::eks::ClusterAccess,
     profile: &Option<String>,
     program: &Path,
 ) -> anyhow::Result<String> {

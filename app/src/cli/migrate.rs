@@ -12,9 +12,10 @@ use clap::{Args, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use super::{Cli, Output};
-use crate::backend::connection::Connection;
-use crate::backend::migration::{Mover, Reporter, RetireStage, direction_words};
+use crate::cluster::connection::Connection;
+use crate::migration::{Mover, Reporter, direction_words};
 use crate::model::move_plan::MovePlan;
+use crate::model::moves::RetireStage;
 use crate::model::moves::{Direction, MoveEvent, MoveOutcome, MoveProgress, event_line};
 use crate::model::plan::MigrationPlan;
 

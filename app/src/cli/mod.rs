@@ -12,8 +12,9 @@ use kube::Api;
 use kube::api::ListParams;
 use local_cluster::LocalCluster;
 
-use crate::backend::calculator::{self, CalcOutcome, CalcTarget};
-use crate::backend::connection::{self, Connection, ConnectionTarget};
+use crate::calculator;
+use crate::cluster::connection::{self, Connection, ConnectionTarget};
+use crate::model::calculation::{CalcOutcome, CalcTarget};
 use crate::model::move_plan::Location;
 use crate::model::{ClusterSnapshot, PodPlacement, PodState};
 
@@ -111,8 +112,8 @@ impl Cli {
     }
 
     /// The AWS region and profile the flags give.
-    pub fn aws(&self) -> crate::backend::eks::AwsTarget {
-        crate::backend::eks::AwsTarget {
+    pub fn aws(&self) -> crate::model::eks::AwsTarget {
+        crate::model::eks::AwsTarget {
             region: self.region.clone(),
             profile: self.profile.clone(),
         }
@@ -182,29 +183,28 @@ async fn execute(
     match command {
         Command::Migrate(args) => {
             // The plan is read first: a broken plan needs no cluster to be reported.
-            let plan = crate::backend::plans::load(cli.plan.as_deref())?;
+            let plan = crate::migration::plans::load(cli.plan.as_deref())?;
             let connection = connect(target, local).await?;
             migrate::migrate(cli, args, plan, &connection).await
         }
         Command::Eks(args) => eks::eks(cli, args).await,
         Command::Check(args) => {
             let connection = connect(target, local).await?;
-            let eks = match &connection.eks {
-                Some((aws, name)) => Some(aws.cluster(name).await?.0),
-                None => None,
+            // Reached through EKS: that cluster's node groups are checked too.
+            let eks = match target {
+                ConnectionTarget::Eks { aws, cluster } => {
+                    Some(crate::eks::Aws::load(aws).await?.cluster(cluster).await?.0)
+                }
+                ConnectionTarget::Local | ConnectionTarget::Kubeconfig { .. } => None,
             };
             let name = match (&eks, target) {
                 (Some(c), _) => c.name.clone(),
                 (None, ConnectionTarget::Local) => "the embedded local cluster".to_owned(),
                 (None, other) => other.describe(),
             };
-            let report = crate::backend::readiness::check(
-                &connection.api,
-                &name,
-                eks.as_ref(),
-                &args.options(),
-            )
-            .await?;
+            let report =
+                crate::readiness::check(&connection.api, &name, eks.as_ref(), &args.options())
+                    .await?;
             let passed = report.worst() < crate::model::readiness::Severity::Failed;
             let source = match &eks {
                 Some(c) => format!("EKS {}", c.region),
@@ -216,7 +216,7 @@ async fn execute(
             })
         }
         Command::Retire(args) => {
-            let plan = crate::backend::plans::load(cli.plan.as_deref())?;
+            let plan = crate::migration::plans::load(cli.plan.as_deref())?;
             let connection = connect(target, local).await?;
             migrate::retire(cli, args, plan, &connection).await
         }
@@ -252,7 +252,7 @@ async fn execute(
                 .await
                 .map_err(failed("services"))?
                 .items;
-            let plan = crate::backend::plans::load(cli.plan.as_deref())?;
+            let plan = crate::migration::plans::load(cli.plan.as_deref())?;
             let snapshot =
                 ClusterSnapshot::build(&nodes, &pods, &deployments, &services, Some(&plan));
             let text = match cli.output {

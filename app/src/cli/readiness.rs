@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use clap::Args;
 
-use crate::backend::readiness::ReadinessOptions;
+use crate::model::readiness::ReadinessOptions;
 use crate::model::readiness::{ExpectedTaint, ReadinessReport, Severity};
 
 /// What the readiness check may be told.

@@ -1,6 +1,7 @@
 //! The cluster as the console shows it: pure data built from Kubernetes objects, with no egui
 //! and no I/O, so it is computed once per change and read by every view and the CLI.
 
+pub mod access;
 pub mod calculation;
 pub mod eks;
 pub mod events;

@@ -604,6 +604,16 @@ pub fn event_line(event: &MoveEvent) -> Option<String> {
     }
 }
 
+/// The two stages of retiring the monolith.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetireStage {
+    /// Scale its Deployment to zero replicas.
+    ScaleToZero,
+    /// Delete its Deployment and Service (once at zero).
+    Delete,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,7 +36,7 @@ const FAILING_REASONS: &[&str] = &[
 ];
 
 /// A pod's labels, shared: the pods of one ReplicaSet (and all the simulated ones) carry the same
-/// set, kept once (see `backend::placements`).
+/// set, kept once (see `live::pods`).
 pub type Labels = Arc<BTreeMap<String, String>>;
 
 /// One pod, as the board and `status` show it. Snapshots hold them by `Arc`: one that did not

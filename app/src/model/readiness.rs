@@ -1111,6 +1111,15 @@ pub fn for_new_node_group(
     findings
 }
 
+/// What the operator may tune.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadinessOptions {
+    /// The taint Windows nodes should carry.
+    pub windows_taint: ExpectedTaint,
+    /// DaemonSets every Windows node must run (`namespace/name`).
+    pub required_daemonsets: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

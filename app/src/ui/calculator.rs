@@ -8,8 +8,9 @@ use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{CalcOutcome, CalcTarget, Command, ProbeSample};
 use crate::model::ClusterSnapshot;
+use crate::model::calculation::{CalcOutcome, CalcTarget, ProbeSample};
+use crate::protocol::Command;
 
 /// How long the chart looks back.
 const WINDOW: Duration = Duration::from_secs(120);

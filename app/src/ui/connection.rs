@@ -1,7 +1,8 @@
 //! The connection view: the kubeconfig's contexts and the local hybrid cluster, which one is
 //! active, and switching between them without restarting.
 
-use crate::backend::{Command, ConnectionStatus, ConnectionTarget, ContextEntry};
+use crate::cluster::connection::{ConnectionTarget, ContextEntry};
+use crate::protocol::{Command, ConnectionStatus};
 
 /// The panel.
 #[derive(Default)]

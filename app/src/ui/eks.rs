@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use super::node_groups::{AddDialog, NodeGroupDialogs};
 use super::{ConsoleState, Panel};
-use crate::backend::eks::AwsTarget;
-use crate::backend::node_groups::Retirement;
-use crate::backend::{Command, ConnectionTarget};
+use crate::cluster::connection::ConnectionTarget;
 use crate::model::NodeOs;
+use crate::model::eks::AwsTarget;
+use crate::model::eks::Retirement;
+use crate::protocol::Command;
 
 /// What survives a restart: where to look.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use egui::Color32;
 
 use super::{ConsoleState, Panel};
-use crate::backend::Command;
 use crate::model::events::LogEntry;
+use crate::protocol::Command;
 
 pub use crate::model::events::age;
 

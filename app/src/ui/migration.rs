@@ -7,10 +7,11 @@ use std::time::SystemTime;
 
 use egui::{Color32, RichText};
 
-use crate::backend::{Command, RetireStage};
 use crate::model::ClusterSnapshot;
 use crate::model::move_plan::MovePlan;
+use crate::model::moves::RetireStage;
 use crate::model::moves::{Direction, MoveOutcome, MoveProgress, StepProgress, StepState};
+use crate::protocol::Command;
 
 const OK: Color32 = Color32::from_rgb(46, 160, 67);
 const BAD: Color32 = Color32::from_rgb(218, 54, 51);

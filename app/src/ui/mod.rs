@@ -16,11 +16,12 @@ use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{
-    Backend, Command, ConnectionStatus, ConnectionTarget, ContextEntry, Event, PodDetails,
-};
+use crate::backend::Backend;
+use crate::cluster::connection::{ConnectionTarget, ContextEntry};
 use crate::model::moves::MoveProgress;
+use crate::model::pod_details::PodDetails;
 use crate::model::{ClusterSnapshot, MigrationPlan};
+use crate::protocol::{Command, ConnectionStatus, Event};
 
 /// Settings kept across restarts (eframe persistence).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -244,7 +245,7 @@ impl ConsoleApp {
                         if monolith_ready || !matches!(self.state.target, ConnectionTarget::Local) {
                             let took = self.state.opened.elapsed();
                             self.state.first_live = Some(took);
-                            self.log.push(crate::backend::LogEntry {
+                            self.log.push(crate::model::events::LogEntry {
                                 at: SystemTime::now(),
                                 kind: "Console".into(),
                                 reason: "Ready".into(),

@@ -5,12 +5,12 @@
 use egui::RichText;
 
 use super::readiness::{findings_ui, severity_color};
-use crate::backend::Command;
-use crate::backend::eks::AwsTarget;
-use crate::backend::node_groups::{GroupSurvey, ProposalSource, Retirement};
 use crate::model::NodeOs;
+use crate::model::eks::AwsTarget;
 use crate::model::eks::{CURRENT_WINDOWS_AMI_TYPES, GroupTaint, NodeGroupProposal, os_of_ami_type};
+use crate::model::eks::{GroupSurvey, ProposalSource, Retirement};
 use crate::model::readiness::{Finding, Severity};
+use crate::protocol::Command;
 
 /// Taking one node group out of service.
 pub struct RetireDialog {

@@ -2,7 +2,8 @@
 
 use super::log::age;
 use super::{ConsoleState, Panel};
-use crate::backend::{Command, PodDetails};
+use crate::model::pod_details::PodDetails;
+use crate::protocol::Command;
 
 /// The selected pod's window.
 pub struct PodPanel;

@@ -4,10 +4,10 @@
 use egui::{Color32, RichText};
 
 use super::{ConsoleState, Panel};
-use crate::backend::Command;
-use crate::backend::eks::AwsTarget;
-use crate::backend::readiness::ReadinessOptions;
+use crate::model::eks::AwsTarget;
+use crate::model::readiness::ReadinessOptions;
 use crate::model::readiness::{ExpectedTaint, ReadinessReport, Severity};
+use crate::protocol::Command;
 
 /// The window's state.
 pub struct ReadinessWindow {

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use hybrid_console::backend::{Backend, ConnectionStatus, Event};
+use hybrid_console::backend::Backend;
 use hybrid_console::model::ClusterSnapshot;
+use hybrid_console::protocol::{ConnectionStatus, Event};
 use local_cluster::kubelet::Launcher;
 use local_cluster::{ClusterConfig, LocalCluster};
 use test_harness::Kubectl;
@@ -353,10 +354,10 @@ impl Drop for TestCluster {
 
 /// A window's backend (the built-in plan) told to connect with `kubeconfig`'s current context.
 pub fn backend_connected_to(kubeconfig: &Path) -> Backend {
-    let plan = hybrid_console::backend::plans::load(None).expect("the built-in plan");
+    let plan = hybrid_console::migration::plans::load(None).expect("the built-in plan");
     let backend = Backend::start(|| {}, std::sync::Arc::new(plan));
-    backend.send(hybrid_console::backend::Command::Connect(
-        hybrid_console::backend::ConnectionTarget::Kubeconfig {
+    backend.send(hybrid_console::protocol::Command::Connect(
+        hybrid_console::cluster::connection::ConnectionTarget::Kubeconfig {
             path: Some(kubeconfig.to_path_buf()),
             context: None,
         },

@@ -18,12 +18,12 @@ use egui::{Align2, Color32, CornerRadius, FontId, Pos2, Rect, Sense, Stroke, Str
 use self::layout::{Item, Layout, PADDING, SQUARE};
 use super::migration::MoveRequest;
 use super::{ConsoleState, Panel};
-use crate::backend::{Command, ConnectionStatus};
 use crate::model::moves::Direction;
 use crate::model::placement;
 use crate::model::{
     ClusterSnapshot, MigrationPlan, NodeOs, NodeTile, PodPlacement, PodState, Pressure, Search,
 };
+use crate::protocol::{Command, ConnectionStatus};
 
 /// Below this zoom a node is drawn as a compact cell: a tile's words would be under 4 px.
 const COMPACT_BELOW: f32 = 0.35;

@@ -1,10 +1,6 @@
-//! Amazon EKS: the AWS configuration (the SDK's standard credential chain; nothing stored), the
-//! region's clusters and node groups, and the bearer token the console connects with. Errors are
-//! said in words an operator can act on, with the command that fixes them.
-
-pub mod connect;
-pub mod node_groups;
-pub mod token;
+//! The AWS side of EKS: the configuration (the SDK's standard credential chain; nothing stored),
+//! the region's clusters and their node groups, and a signed bearer token. Errors are said in
+//! words an operator can act on, with the command that fixes them.
 
 use std::time::SystemTime;
 
@@ -13,20 +9,10 @@ use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_eks::Client;
 use aws_smithy_http_client::tls;
-use serde::Serialize;
 
+use super::token::{self, EksToken};
+use crate::model::eks::AwsTarget;
 use crate::model::eks::{EksCluster, EksNodeGroup, os_of_ami_type};
-pub use token::EksToken;
-
-/// Where the console looks for EKS: a region and an optional named profile (`None`: the SDK's
-/// defaults — `AWS_REGION`, `AWS_PROFILE`, `~/.aws/config`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct AwsTarget {
-    /// The region.
-    pub region: Option<String>,
-    /// The named profile.
-    pub profile: Option<String>,
-}
 
 /// Why AWS could not be used, and what to do.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -252,7 +238,7 @@ impl Aws {
         Ok(names)
     }
 
-    fn sdk_error<E>(&self, error: aws_sdk_eks::error::SdkError<E>) -> AwsError
+    pub(super) fn sdk_error<E>(&self, error: aws_sdk_eks::error::SdkError<E>) -> AwsError
     where
         E: std::error::Error + Send + Sync + 'static,
     {

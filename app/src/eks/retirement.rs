@@ -5,138 +5,14 @@
 
 use std::time::{Duration, Instant};
 
+use super::{Aws, AwsError};
+use crate::cluster::access;
+use crate::cluster::connection::Connection;
+use crate::model::access::Permission;
+use crate::model::eks::{EksCluster, GroupSurvey, Retirement};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
-use serde::Serialize;
-
-use super::connection::Connection;
-use super::eks::{Aws, AwsError};
-use super::migration::access;
-use crate::model::eks::{EksCluster, EksNodeGroup};
-use crate::model::move_plan::Permission;
-
-/// Where a node group to add is described.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProposalSource {
-    /// A managed node group in an eksctl ClusterConfig file.
-    Eksctl {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The node group's name in it.
-        group: String,
-        /// The node role ARN, if the file does not give one.
-        node_role: Option<String>,
-    },
-    /// Given field by field.
-    Fields(Box<crate::model::eks::NodeGroupProposal>),
-}
-
-impl ProposalSource {
-    /// The proposal (reading the file, for an eksctl source).
-    pub async fn proposal(&self) -> Result<crate::model::eks::NodeGroupProposal, String> {
-        match self {
-            ProposalSource::Fields(p) => Ok((**p).clone()),
-            ProposalSource::Eksctl {
-                path,
-                group,
-                node_role,
-            } => {
-                let text = tokio::fs::read_to_string(path)
-                    .await
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                let mut proposal = crate::model::eks::NodeGroupProposal::from_eksctl(&text, group)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                if proposal.node_role.is_none() {
-                    proposal.node_role = node_role.clone();
-                }
-                Ok(proposal)
-            }
-        }
-    }
-}
-
-/// What to do with the node group once its nodes are drained.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Retirement {
-    /// `UpdateNodegroupConfig` to zero nodes (the group stays, to scale up again).
-    ScaleToZero,
-    /// `DeleteNodegroup`.
-    Delete,
-}
-
-impl Retirement {
-    /// `scale node group windows of cluster hybrid to 0` / `delete node group …`.
-    pub fn describe(self, cluster: &str, group: &str) -> String {
-        match self {
-            Retirement::ScaleToZero => {
-                format!("scale node group {group} of cluster {cluster} to 0 nodes")
-            }
-            Retirement::Delete => format!("delete node group {group} of cluster {cluster}"),
-        }
-    }
-}
-
-/// A node group's nodes and what runs on them, read before anything changes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GroupSurvey {
-    /// The EKS cluster.
-    pub cluster: String,
-    /// The node group as EKS describes it.
-    pub group: EksNodeGroup,
-    /// Its nodes in the cluster (label `eks.amazonaws.com/nodegroup`).
-    pub nodes: Vec<String>,
-    /// Workload pods on them (`namespace/name on node`), DaemonSet and mirror pods aside.
-    pub workload_pods: Vec<String>,
-    /// A Cluster Autoscaler found in the cluster (`namespace/name`), which may scale the group
-    /// back up.
-    pub autoscaler: Option<String>,
-    /// What the drain needs and the console's user may not do (`patch nodes`), as the server
-    /// answered access reviews.
-    pub not_allowed: Vec<String>,
-}
-
-impl GroupSurvey {
-    /// Why the group may not be taken out of service yet, if it may not.
-    pub fn refusal(&self, retirement: Retirement) -> Option<String> {
-        let mut why = Vec::new();
-        if !self.workload_pods.is_empty() {
-            why.push(format!(
-                "{} workload pod(s) still run on its nodes: {}. Move them off first (hybrid-console migrate SERVICE --to linux for each service, then hybrid-console retire for the monolith).",
-                self.workload_pods.len(),
-                self.workload_pods.join(", ")
-            ));
-        }
-        if !self.not_allowed.is_empty() {
-            why.push(format!(
-                "not allowed: {} (cluster-wide), which cordoning and draining its nodes needs; ask your cluster administrator for the hybrid-console:drain ClusterRole (manifests/console/rbac.yaml).",
-                self.not_allowed.join(", ")
-            ));
-        }
-        if why.is_empty() {
-            return None;
-        }
-        Some(format!(
-            "Refusing to {}: {}",
-            retirement.describe(&self.cluster, &self.group.name),
-            why.join(" And ")
-        ))
-    }
-
-    /// Warnings to show with the confirmation.
-    pub fn warnings(&self) -> Vec<String> {
-        self.autoscaler
-            .iter()
-            .map(|a| {
-                format!(
-                    "Cluster Autoscaler runs in this cluster ({a}): it may add nodes to {} again while pods are pending; the group's minimum is set to 0 with its size",
-                    self.group.name
-                )
-            })
-            .collect()
-    }
-}
 
 /// Why a node group could not be taken out of service.
 #[derive(Debug, thiserror::Error)]
@@ -273,7 +149,7 @@ pub async fn survey(
         .collect();
     let pods = workload_pods(client, &nodes, false).await?;
     let needs = drain_permissions();
-    let answers = access::check(client, &needs)
+    let answers = access::may(client, &needs)
         .await
         .map_err(|e| NodeGroupError::Access(e.to_string()))?;
     let not_allowed = needs

@@ -8,16 +8,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::connection::Connection;
-use super::migration::{Mover, Reporter, RetireStage};
-use super::{Event, EventSink};
+use super::{Mover, Reporter};
+use crate::cluster::connection::Connection;
 use crate::model::move_plan::MovePlan;
-use crate::model::moves::{Direction, MoveEvent, MoveOutcome};
+use crate::model::moves::{Direction, MoveEvent, MoveOutcome, RetireStage};
 use crate::model::plan::MigrationPlan;
+use crate::protocol::{Event, EventSink};
 
 /// The move this console drives, if any.
 #[derive(Default)]
-pub(super) struct MoveDesk {
+pub struct MoveDesk {
     running: Option<(JoinHandle<()>, CancellationToken)>,
 }
 
@@ -52,7 +52,7 @@ impl MoveDesk {
     }
 
     /// Plans a move and sends the plan (or why there is none).
-    pub(super) fn plan(
+    pub fn plan(
         &self,
         plan: &Arc<MigrationPlan>,
         connection: &watch::Receiver<Option<Connection>>,
@@ -97,7 +97,7 @@ impl MoveDesk {
     }
 
     /// Carries out the plan the operator confirmed.
-    pub(super) fn start(
+    pub fn start(
         &mut self,
         plan: &Arc<MigrationPlan>,
         connection: &watch::Receiver<Option<Connection>>,
@@ -116,7 +116,7 @@ impl MoveDesk {
     }
 
     /// Finishes (`resume`) or rolls back the move recorded on the monolith.
-    pub(super) fn recorded(
+    pub fn recorded(
         &mut self,
         plan: &Arc<MigrationPlan>,
         connection: &watch::Receiver<Option<Connection>>,
@@ -136,7 +136,7 @@ impl MoveDesk {
     }
 
     /// Aborts the running move: it rolls back by itself.
-    pub(super) fn abort(&self, sink: &EventSink) {
+    pub fn abort(&self, sink: &EventSink) {
         match &self.running {
             Some((task, abort)) if !task.is_finished() => {
                 sink.log("MoveAborted", "abort requested: rolling back");
@@ -147,7 +147,7 @@ impl MoveDesk {
     }
 
     /// One stage of retiring the monolith.
-    pub(super) fn retire(
+    pub fn retire(
         &mut self,
         plan: &Arc<MigrationPlan>,
         connection: &watch::Receiver<Option<Connection>>,
@@ -176,7 +176,7 @@ impl MoveDesk {
 
     /// Stops whatever runs (the console is closing: a move left half-way stays recorded on
     /// the monolith for the next console).
-    pub(super) fn stop(&mut self) {
+    pub fn stop(&mut self) {
         if let Some((task, _)) = self.running.take() {
             task.abort();
         }

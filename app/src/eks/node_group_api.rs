@@ -1,6 +1,6 @@
 //! Managed node groups: create one from a proposal, scale one, delete one — the EKS API calls
 //! alone. What must happen in the cluster first (cordon, drain, the refusal while workloads
-//! remain) is [`crate::backend::node_groups`]'s job.
+//! remain) is [`crate::eks::retirement`]'s job.
 
 use aws_sdk_eks::types::{AmiTypes, NodegroupScalingConfig, Taint, TaintEffect};
 

@@ -1,6 +1,6 @@
-//! One connection at a time: connect, watch, publish snapshots; when the server goes away, keep
-//! the last state, say so, and reconnect by itself (re-reading the kubeconfig, whose credentials
-//! or address may have changed).
+//! Watching a connected cluster into board snapshots: nodes, pods, Deployments, the plan's
+//! Services and the namespace's Events through kube-runtime watchers, node usage from
+//! `metrics.k8s.io`, and the server's liveness; returns when the server is lost.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,338 +13,22 @@ use k8s_openapi::api::core::v1::{Event as KubeEvent, Node, Pod, Service};
 use kube::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use local_cluster::LocalCluster;
-use tokio::sync::{Mutex, Notify, mpsc, watch};
+use tokio::sync::{Mutex, Notify, watch};
 use tokio::task::JoinHandle;
 
-use super::connection::{self, ConnectError, Connection, ConnectionTarget};
-use super::moves::MoveDesk;
-use super::placements::Placements;
-use super::{ConnectionStatus, Event, EventSink, LogEntry, calculator, details};
+use super::pods::WatchedPods;
+use crate::cluster::connection::{ConnectError, Connection};
+use crate::cluster::liveness::{self, Liveness};
+use crate::model::events::LogEntry;
 use crate::model::moves::MOVE_ANNOTATION;
 use crate::model::plan::MigrationPlan;
 use crate::model::{ClusterSnapshot, NodeUsage, node_usage_from_metrics};
-
-/// The embedded cluster, started on first use and kept until the console exits.
-type LocalSlot = Arc<Mutex<Option<LocalCluster>>>;
-
-/// Runs until the command channel closes.
-pub(super) async fn supervise(
-    mut commands: mpsc::UnboundedReceiver<super::Command>,
-    sink: EventSink,
-    plan: Arc<MigrationPlan>,
-) {
-    let mut desk = MoveDesk::default();
-    let local: LocalSlot = Arc::default();
-    let (client_tx, client_rx) = watch::channel::<Option<Connection>>(None);
-    let (namespace_tx, namespace_rx) = watch::channel("calculator".to_owned());
-    let http = calculator::http_client();
-    let mut session: Option<JoinHandle<()>> = None;
-    let mut probe: Option<JoinHandle<()>> = None;
-    let mut selected: Option<JoinHandle<()>> = None;
-    while let Some(command) = commands.recv().await {
-        match command {
-            super::Command::Connect(target) => {
-                if let Some(s) = session.take() {
-                    s.abort();
-                }
-                let _ = client_tx.send(None);
-                sink.send(Event::Contexts(connection::list_contexts(match &target {
-                    ConnectionTarget::Kubeconfig { path, .. } => path.as_ref(),
-                    ConnectionTarget::Local | ConnectionTarget::Eks { .. } => None,
-                })));
-                session = Some(tokio::spawn(run(
-                    target,
-                    sink.clone(),
-                    local.clone(),
-                    client_tx.clone(),
-                    namespace_rx.clone(),
-                    plan.clone(),
-                )));
-            }
-            super::Command::Calculate {
-                request,
-                a,
-                b,
-                target,
-            } => {
-                let (sink, client, http) = (
-                    sink.clone(),
-                    client_rx.borrow().as_ref().map(|c| c.proxy.clone()),
-                    http.clone(),
-                );
-                tokio::spawn(async move {
-                    let outcome =
-                        calculator::calculate(request, client.as_ref(), &http, &target, &a, &b)
-                            .await;
-                    sink.send(Event::Calculated(outcome));
-                });
-            }
-            super::Command::Probe {
-                per_second,
-                a,
-                b,
-                target,
-            } => {
-                if let Some(p) = probe.take() {
-                    p.abort();
-                }
-                if let Some(rate) = per_second {
-                    sink.log(
-                        "Probe",
-                        format!("probing the calculator {rate} times a second"),
-                    );
-                    probe = Some(tokio::spawn(calculator::probe(
-                        rate,
-                        a,
-                        b,
-                        target,
-                        client_rx.clone(),
-                        http.clone(),
-                        sink.clone(),
-                    )));
-                } else {
-                    sink.log("Probe", "probing stopped");
-                }
-            }
-            super::Command::SelectPod(pod) => {
-                if let Some(s) = selected.take() {
-                    s.abort();
-                }
-                if let Some((namespace, name)) = pod {
-                    selected = Some(tokio::spawn(details::follow(
-                        namespace,
-                        name,
-                        client_rx.clone(),
-                        sink.clone(),
-                    )));
-                }
-            }
-            super::Command::EventsNamespace(namespace) => {
-                let _ = namespace_tx.send(namespace);
-            }
-            super::Command::PlanMove { service, direction } => {
-                desk.plan(&plan, &client_rx, &sink, service, direction);
-            }
-            super::Command::StartMove(confirmed) => {
-                desk.start(&plan, &client_rx, &sink, *confirmed);
-            }
-            super::Command::AbortMove => desk.abort(&sink),
-            super::Command::ResumeMove => desk.recorded(&plan, &client_rx, &sink, true),
-            super::Command::RollBackMove => desk.recorded(&plan, &client_rx, &sink, false),
-            super::Command::Retire(stage) => desk.retire(&plan, &client_rx, &sink, stage),
-            super::Command::CheckReadiness { options, eks } => {
-                tokio::spawn(super::eks_actions::check(
-                    options,
-                    eks,
-                    client_rx.clone(),
-                    sink.clone(),
-                ));
-            }
-            super::Command::SurveyNodeGroup {
-                aws,
-                cluster,
-                group,
-                retirement,
-            } => {
-                tokio::spawn(super::eks_actions::survey(
-                    aws,
-                    cluster,
-                    group,
-                    retirement,
-                    client_rx.clone(),
-                    sink.clone(),
-                ));
-            }
-            super::Command::RetireNodeGroup {
-                aws,
-                survey,
-                retirement,
-            } => {
-                tokio::spawn(super::eks_actions::retire(
-                    aws,
-                    *survey,
-                    retirement,
-                    client_rx.clone(),
-                    sink.clone(),
-                ));
-            }
-            super::Command::ReviewNodeGroup {
-                aws,
-                cluster,
-                source,
-            } => {
-                tokio::spawn(super::eks_actions::review(
-                    aws,
-                    cluster,
-                    source,
-                    client_rx.clone(),
-                    sink.clone(),
-                ));
-            }
-            super::Command::AddNodeGroup {
-                aws,
-                cluster,
-                proposal,
-            } => {
-                tokio::spawn(super::eks_actions::add(
-                    aws,
-                    cluster,
-                    *proposal,
-                    sink.clone(),
-                ));
-            }
-            super::Command::ListEks(target) => {
-                let sink = sink.clone();
-                tokio::spawn(async move {
-                    let (region, clusters) = match super::eks::Aws::load(&target).await {
-                        Ok(aws) => {
-                            let clusters = aws.clusters().await.map_err(|e| e.to_string());
-                            (aws.region.clone(), clusters)
-                        }
-                        Err(e) => (
-                            target.region.clone().unwrap_or_default(),
-                            Err(e.to_string()),
-                        ),
-                    };
-                    sink.send(Event::EksClusters { region, clusters });
-                });
-            }
-        }
-    }
-    desk.stop();
-    for task in [session, probe, selected].into_iter().flatten() {
-        task.abort();
-    }
-    if let Some(cluster) = local.lock().await.take() {
-        cluster.shutdown().await;
-    }
-}
-
-async fn local_kubeconfig(
-    local: &LocalSlot,
-    sink: &EventSink,
-    label: &str,
-) -> Result<String, ConnectError> {
-    let mut slot = local.lock().await;
-    if let Some(cluster) = slot.as_ref() {
-        return Ok(cluster.kubeconfig().to_owned());
-    }
-    sink.send(Event::Connection(ConnectionStatus::Connecting {
-        target: label.to_owned(),
-        stage: "Starting the local hybrid cluster (2 Windows + 2 Linux nodes) and the calculator monolith…".into(),
-    }));
-    let started = Instant::now();
-    let cluster = connection::start_local_cluster().await?;
-    sink.log(
-        "LocalCluster",
-        format!(
-            "local hybrid cluster up at {} with the calculator monolith ready, in {:.1} s",
-            cluster.url(),
-            started.elapsed().as_secs_f64()
-        ),
-    );
-    let kubeconfig = cluster.kubeconfig().to_owned();
-    *slot = Some(cluster);
-    Ok(kubeconfig)
-}
-
-async fn connect_once(
-    target: &ConnectionTarget,
-    local: &LocalSlot,
-    sink: &EventSink,
-) -> Result<Connection, ConnectError> {
-    let label = target.describe();
-    let kubeconfig = match target {
-        ConnectionTarget::Local => Some(local_kubeconfig(local, sink, &label).await?),
-        ConnectionTarget::Kubeconfig { .. } | ConnectionTarget::Eks { .. } => None,
-    };
-    sink.send(Event::Connection(ConnectionStatus::Connecting {
-        target: label,
-        stage: "Contacting the API server…".into(),
-    }));
-    connection::open(target, kubeconfig.as_deref()).await
-}
-
-/// Errors a retry will not fix.
-fn permanent(error: &ConnectError) -> bool {
-    matches!(
-        error,
-        ConnectError::UnknownContext { .. }
-            | ConnectError::Kubeconfig(_)
-            | ConnectError::LocalCluster(_)
-            | ConnectError::Forbidden { .. }
-            | ConnectError::Aws(_)
-    )
-}
-
-async fn run(
-    target: ConnectionTarget,
-    sink: EventSink,
-    local: LocalSlot,
-    client_tx: watch::Sender<Option<Connection>>,
-    namespace: watch::Receiver<String>,
-    plan: Arc<MigrationPlan>,
-) {
-    let label = target.describe();
-    let mut last_update: Option<SystemTime> = None;
-    loop {
-        match connect_once(&target, &local, &sink).await {
-            Ok(connected) => {
-                let (server, version) = (connected.server.clone(), connected.version.clone());
-                sink.log(
-                    "Connected",
-                    format!("{label}: {server} (Kubernetes {version})"),
-                );
-                sink.send(Event::Connection(ConnectionStatus::Live {
-                    target: label.clone(),
-                    server: server.clone(),
-                    version: version.clone(),
-                }));
-                let _ = client_tx.send(Some(connected.clone()));
-                let lost = watch_cluster(
-                    &connected,
-                    &label,
-                    &plan,
-                    &sink,
-                    namespace.clone(),
-                    &mut last_update,
-                )
-                .await;
-                let _ = client_tx.send(None);
-                sink.log("Disconnected", format!("{label}: {lost}"));
-                sink.send(Event::Connection(ConnectionStatus::Reconnecting {
-                    target: label.clone(),
-                    last_update: last_update.unwrap_or_else(SystemTime::now),
-                    error: lost,
-                }));
-            }
-            Err(error) => match last_update {
-                // Never connected: say why. Retry only what a retry can fix.
-                None => {
-                    sink.send(Event::Connection(ConnectionStatus::Failed {
-                        target: label.clone(),
-                        error: error.to_string(),
-                    }));
-                    if permanent(&error) {
-                        return;
-                    }
-                }
-                Some(at) => sink.send(Event::Connection(ConnectionStatus::Reconnecting {
-                    target: label.clone(),
-                    last_update: at,
-                    error: error.to_string(),
-                })),
-            },
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-}
+use crate::protocol::{ConnectionStatus, Event, EventSink};
 
 /// Follows every pod into `placements`, signalling every change to the board and every error.
 fn follow_pods(
     api: Api<Pod>,
-    placements: Arc<std::sync::Mutex<Placements>>,
+    placements: Arc<std::sync::Mutex<WatchedPods>>,
     changed: Arc<Notify>,
     failing: watch::Sender<Option<WatchError>>,
     progress: Arc<AtomicU64>,
@@ -449,21 +133,6 @@ impl WatchError {
 /// that keeps failing then fails again well within [`WATCH_FAILURE_SHOWN`].
 const WATCH_RETRY_MAX: Duration = Duration::from_secs(4);
 
-/// Whether the API server is there: its readiness endpoint (exempt from API Priority and
-/// Fairness on a real server, as kubelets' probes are) answered at all. A refusal (429, 5xx)
-/// still proves it is there — whether the board is current is the watches' to say; 401 and 403
-/// do not, as fresh credentials may be what is missing.
-async fn answers(client: &kube::Client) -> Result<(), kube::Error> {
-    let request = http::Request::get("/readyz")
-        .body(Vec::new())
-        .map_err(kube::Error::HttpError)?;
-    match client.request_text(request).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 429 || status.code >= 500 => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 /// How long after a watch failed the board says it may be stale. A watch resumed from its last
 /// resourceVersion misses nothing, but nothing tells the board it has resumed until the next
 /// change arrives: the banner stays for this long after the last failure.
@@ -559,7 +228,7 @@ fn log_entries(store: &Store<KubeEvent>) -> Vec<LogEntry> {
 }
 
 /// Watches until the server is lost; returns why.
-async fn watch_cluster(
+pub async fn watch_cluster(
     connection: &Connection,
     label: &str,
     plan: &MigrationPlan,
@@ -572,7 +241,7 @@ async fn watch_cluster(
     let changed = Arc::new(Notify::new());
     let (failing_tx, failing_rx) = watch::channel::<Option<WatchError>>(None);
     let (nodes, nodes_writer) = reflector::store::<Node>();
-    let placements: Arc<std::sync::Mutex<Placements>> = Arc::default();
+    let placements: Arc<std::sync::Mutex<WatchedPods>> = Arc::default();
     // Watch events received on any watch, of any kind (list pages, node heartbeats included):
     // the server's sign of life.
     let progress: Arc<AtomicU64> = Arc::default();
@@ -678,7 +347,7 @@ async fn watch_cluster(
                 sink.send(Event::ClusterEvents(Vec::new()));
             }
             _ = health.tick() => {
-                let alive = tokio::time::timeout(Duration::from_secs(3), answers(&client)).await;
+                let alive = liveness::ask(&client, Duration::from_secs(3)).await;
                 // A server busy sending a big list (150,000 pods) may answer /version late: what
                 // arrives on the watches proves it is there, so that is no miss (counting it one
                 // would drop the connection and start the list again, for ever).
@@ -696,7 +365,7 @@ async fn watch_cluster(
                     .clone()
                     .filter(|failure| failure.at.elapsed() < WATCH_FAILURE_SHOWN);
                 match alive {
-                    Ok(Ok(_)) if watch_failure.is_some() => {
+                    alive if alive.present() && watch_failure.is_some() => {
                         misses = 0;
                         if !was_failing {
                             was_failing = true;
@@ -707,7 +376,7 @@ async fn watch_cluster(
                             }));
                         }
                     }
-                    Ok(Ok(_)) => {
+                    alive if alive.present() => {
                         // The board is known current as of now, even if nothing changed.
                         *last_update = Some(SystemTime::now());
                         misses = 0;
@@ -717,14 +386,15 @@ async fn watch_cluster(
                         }
                     }
                     // Timed out while the watches deliver: busy, not gone.
-                    Err(_) if streaming => {
+                    Liveness::Silent if streaming => {
                         misses = 0;
                     }
                     outcome => {
                         misses += 1;
                         let why = match outcome {
-                            Ok(Err(e)) => ConnectError::classify(&e, server, "get", "/readyz").to_string(),
-                            _ => format!("the API server at {server} did not answer within 3 s"),
+                            Liveness::Refused(status) => ConnectError::classify(&kube::Error::Api(Box::new(status)), server, "get", "/readyz").to_string(),
+                            Liveness::Unreachable(e) => ConnectError::classify(&e, server, "get", "/readyz").to_string(),
+                            Liveness::Answered | Liveness::Silent => format!("the API server at {server} did not answer within 3 s"),
                         };
                         if misses == 1 {
                             was_failing = true;

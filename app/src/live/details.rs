@@ -12,9 +12,9 @@ use kube::api::LogParams;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use tokio::sync::{Mutex, Notify, watch};
 
-use super::connection::Connection;
-use super::{Event, EventSink};
+use crate::cluster::connection::Connection;
 use crate::model::pod_details::PodDetails;
+use crate::protocol::{Event, EventSink};
 
 /// The last lines of the first container's log, as followed so far.
 #[derive(Default)]

@@ -6,16 +6,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use kube::api::{Api, ListParams};
 
 use crate::model::eks::EksCluster;
-use crate::model::readiness::{self, ExpectedTaint, ReadinessInputs, ReadinessReport};
-
-/// What the operator may tune.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReadinessOptions {
-    /// The taint Windows nodes should carry.
-    pub windows_taint: ExpectedTaint,
-    /// DaemonSets every Windows node must run (`namespace/name`).
-    pub required_daemonsets: Vec<String>,
-}
+use crate::model::readiness::{self, ReadinessInputs, ReadinessOptions, ReadinessReport};
 
 /// Why the check could not run.
 #[derive(Debug, thiserror::Error)]

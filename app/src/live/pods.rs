@@ -15,14 +15,14 @@ use crate::model::{Labels, PodPlacement, PodsByNode};
 /// Pods by namespace and name, as the watch last said; a relist is collected aside and swapped
 /// in whole at its end, as kube-runtime's reflector does, so the board never shows half a list.
 #[derive(Debug, Default)]
-pub struct Placements {
+pub struct WatchedPods {
     live: HashMap<(String, String), Arc<PodPlacement>>,
     /// The same pods by node, each node's in the board's order: what a snapshot takes.
     by_node: PodsByNode,
     relisting: Option<HashMap<(String, String), Arc<PodPlacement>>>,
     /// Every label set in use, once.
     labels: HashSet<Labels>,
-    /// Placements taken in since the label sets were last swept of unused ones.
+    /// WatchedPods taken in since the label sets were last swept of unused ones.
     since_sweep: usize,
 }
 
@@ -33,7 +33,7 @@ fn key_of(pod: &Pod) -> (String, String) {
     )
 }
 
-impl Placements {
+impl WatchedPods {
     /// Classifies `pod`, its labels shared with every other pod that has the same.
     fn placement(&mut self, pod: &Pod) -> Arc<PodPlacement> {
         let mut placement = PodPlacement::of(pod);
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn changes_apply_one_by_one_and_a_relist_replaces_everything_at_its_end() {
-        let mut placements = Placements::default();
+        let mut placements = WatchedPods::default();
         assert!(placements.apply(watcher::Event::Apply(pod("a", "n1"))));
         assert!(placements.apply(watcher::Event::Apply(pod("b", "n1"))));
         // A change replaces the pod's placement: it moved.
@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn pods_with_the_same_labels_share_one_set() {
-        let mut placements = Placements::default();
+        let mut placements = WatchedPods::default();
         let mut twin = pod("a", "n1");
         twin.metadata.name = Some("a-twin".into());
         placements.apply(watcher::Event::Apply(pod("a", "n1")));

@@ -5,6 +5,8 @@
 
 pub mod access;
 mod actions;
+pub mod desk;
+pub mod plans;
 mod record;
 mod retire;
 mod verify;
@@ -20,7 +22,8 @@ use kube::api::LogParams;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::connection::Connection;
+use crate::cluster::connection::Connection;
+use crate::cluster::liveness::{self, Liveness};
 use crate::model::move_plan::{self, MovePlan, Recorded};
 use crate::model::moves::{
     Direction, MoveEvent, MoveOutcome, MovePhase, MoveRecord, StepKind, StepState,
@@ -28,7 +31,6 @@ use crate::model::moves::{
 use crate::model::plan::MigrationPlan;
 use crate::model::rollout::PodProblem;
 pub use record::LEASE_SECONDS;
-pub use retire::RetireStage;
 
 /// Why a move could not be started, resumed or rolled back (a move that started and failed
 /// ends with a [`MoveOutcome`] instead).
@@ -178,7 +180,7 @@ impl Mover {
     /// A mover for `plan`, acting as whoever the connection's credentials are.
     pub async fn new(connection: &Connection, plan: Arc<MigrationPlan>) -> Mover {
         let client = connection.api.clone();
-        let user = access::whoami(&client).await;
+        let user = crate::cluster::access::whoami(&client).await;
         let driver = record::Driver::new(
             client.clone(),
             &plan.monolith.namespace,
@@ -921,18 +923,11 @@ impl Mover {
     /// Whether the API server answers at all: any HTTP answer counts, even a refusal; a refused
     /// or reset connection, or none within five seconds, does not.
     async fn server_answers(&self) -> bool {
-        let Ok(request) = http::Request::get("/readyz").body(Vec::new()) else {
-            return true;
-        };
-        match tokio::time::timeout(Duration::from_secs(5), self.client.request_text(request)).await
-        {
-            Ok(Ok(_) | Err(kube::Error::Api(_))) => true,
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "the API server does not answer");
-                false
-            }
-            Err(_) => false,
+        let answer = liveness::ask(&self.client, Duration::from_secs(5)).await;
+        if let Liveness::Unreachable(e) = &answer {
+            tracing::debug!(error = %e, "the API server does not answer");
         }
+        answer.answered_at_all()
     }
 
     /// After something failed: when the API server has stopped answering, waits (saying so)

@@ -7,15 +7,12 @@ use std::time::{Duration, SystemTime};
 
 use std::sync::RwLock;
 
-use http::header::AUTHORIZATION;
-use http::{HeaderValue, Request};
-use kube::client::Body;
+use http::HeaderValue;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use tower::util::MapRequestLayer;
 
 use super::{Aws, ClusterAccess, EksToken};
-use crate::backend::connection::{self, ConnectError, Connection};
+use crate::cluster::connection::{self, ConnectError, Connection, FreshToken};
 
 /// A token is signed again this long before the console stops using it.
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
@@ -32,10 +29,7 @@ fn bearer(token: &EksToken) -> Result<HeaderValue, ConnectError> {
 
 /// Signs the first token, then keeps the header fresh in the background for as long as a
 /// client holds it.
-async fn token_header(
-    aws: Arc<Aws>,
-    cluster: &str,
-) -> Result<Arc<RwLock<HeaderValue>>, ConnectError> {
+async fn token_header(aws: Arc<Aws>, cluster: &str) -> Result<FreshToken, ConnectError> {
     let sign = |aws: Arc<Aws>, cluster: String| async move {
         aws.token(&cluster)
             .await
@@ -99,33 +93,9 @@ pub async fn open(
     cluster: &str,
     access: &ClusterAccess,
 ) -> Result<Connection, ConnectError> {
-    let server = access.endpoint.clone();
-    let uri: http::Uri = server.parse().map_err(|e| {
-        ConnectError::Other(format!(
-            "the cluster's endpoint {server:?} is not a URL: {e}"
-        ))
-    })?;
-    let mut config = kube::Config::new(uri);
-    config.root_cert = Some(certificates(&access.certificate_authority)?);
-    config.connect_timeout = Some(Duration::from_secs(5));
-    config.read_timeout = Some(Duration::from_secs(30));
-    let header = token_header(aws, cluster).await?;
-    let layer = MapRequestLayer::new(move |mut request: Request<Body>| {
-        if let Ok(value) = header.read() {
-            request.headers_mut().insert(AUTHORIZATION, value.clone());
-        }
-        request
-    });
-    let builder = |config: kube::Config| {
-        kube::client::ClientBuilder::try_from(config)
-            .map(|builder| builder.with_layer(&layer))
-            .map_err(|e| ConnectError::classify(&e, &server, "authenticate", "to the cluster"))
-    };
-    let api = super::super::retry::with_read_retry(builder(config.clone())?);
-    let mut proxy_config = config;
-    proxy_config.default_retry = false;
-    let proxy = super::super::retry::with_read_retry(builder(proxy_config)?);
-    connection::checked(api, proxy, server).await
+    let ca = certificates(&access.certificate_authority)?;
+    let token = token_header(aws, cluster).await?;
+    connection::with_token(access.endpoint.clone(), ca, token).await
 }
 
 #[cfg(test)]

@@ -2,9 +2,19 @@
 
 use std::path::PathBuf;
 
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request};
+use kube::client::Body;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use local_cluster::{ClusterConfig, LocalCluster};
 use serde::Serialize;
+use tower::util::MapRequestLayer;
+
+use super::retry;
+use crate::model::eks::AwsTarget;
 
 /// Where the console's cluster comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -21,7 +31,7 @@ pub enum ConnectionTarget {
     /// An EKS cluster, reached with the console's own tokens (no kubeconfig, no `aws` CLI).
     Eks {
         /// Region and profile.
-        aws: super::eks::AwsTarget,
+        aws: AwsTarget,
         /// The cluster's name.
         cluster: String,
     },
@@ -362,9 +372,17 @@ pub struct Connection {
     pub server: String,
     /// Its Kubernetes version.
     pub version: String,
-    /// For a cluster reached through the EKS API: that API and the cluster's name, so the
-    /// readiness check and node-group actions use the same identity.
-    pub eks: Option<(std::sync::Arc<super::eks::Aws>, String)>,
+}
+
+/// The connection the live session holds now (`None` while there is none), as features read it.
+pub type Current = tokio::sync::watch::Receiver<Option<Connection>>;
+
+/// The current connection, or why there is none.
+pub fn connected(current: &Current) -> Result<Connection, String> {
+    current.borrow().clone().ok_or_else(|| {
+        "not connected to a cluster: connect to it first (the console works through that connection)"
+            .to_owned()
+    })
 }
 
 /// Starts the embedded local hybrid cluster with the calculator monolith.
@@ -377,27 +395,52 @@ pub async fn start_local_cluster() -> Result<LocalCluster, ConnectError> {
     .map_err(|e| ConnectError::LocalCluster(e.to_string()))
 }
 
-/// Connects to `target` (for the embedded cluster, with its kubeconfig text): the one path the
-/// window and the CLI share.
+/// Connects to a kubeconfig context or the embedded cluster (with its kubeconfig text). An EKS
+/// target is reached by its own way in, which hands [`with_token`] what it found.
 pub async fn open(
     target: &ConnectionTarget,
     local_kubeconfig: Option<&str>,
 ) -> Result<Connection, ConnectError> {
-    if let ConnectionTarget::Eks { aws, cluster } = target {
-        let aws = super::eks::Aws::load(aws)
-            .await
-            .map_err(|e| ConnectError::Aws(e.to_string()))?;
-        let (_, access) = aws
-            .cluster(cluster)
-            .await
-            .map_err(|e| ConnectError::Aws(e.to_string()))?;
-        let aws = std::sync::Arc::new(aws);
-        let mut connection = super::eks::connect::open(aws.clone(), cluster, &access).await?;
-        connection.eks = Some((aws, cluster.clone()));
-        return Ok(connection);
-    }
     let config = kube_config(target, local_kubeconfig).await?;
     verified(config).await
+}
+
+/// A bearer token that whoever handed it in keeps fresh (EKS tokens last 15 minutes); every
+/// request carries its current value.
+pub type FreshToken = Arc<RwLock<HeaderValue>>;
+
+/// Connects to `server`, trusting the CA certificates `ca` (DER), authenticating every request
+/// with `token`.
+pub async fn with_token(
+    server: String,
+    ca: Vec<Vec<u8>>,
+    token: FreshToken,
+) -> Result<Connection, ConnectError> {
+    let uri: http::Uri = server.parse().map_err(|e| {
+        ConnectError::Other(format!(
+            "the cluster's endpoint {server:?} is not a URL: {e}"
+        ))
+    })?;
+    let mut config = kube::Config::new(uri);
+    config.root_cert = Some(ca);
+    config.connect_timeout = Some(Duration::from_secs(5));
+    config.read_timeout = Some(Duration::from_secs(30));
+    let layer = MapRequestLayer::new(move |mut request: Request<Body>| {
+        if let Ok(value) = token.read() {
+            request.headers_mut().insert(AUTHORIZATION, value.clone());
+        }
+        request
+    });
+    let builder = |config: kube::Config| {
+        kube::client::ClientBuilder::try_from(config)
+            .map(|builder| builder.with_layer(&layer))
+            .map_err(|e| ConnectError::classify(&e, &server, "authenticate", "to the cluster"))
+    };
+    let api = retry::with_read_retry(builder(config.clone())?);
+    let mut proxy_config = config;
+    proxy_config.default_retry = false;
+    let proxy = retry::with_read_retry(builder(proxy_config)?);
+    checked(api, proxy, server).await
 }
 
 /// Clients for `config`, checked by asking the server's version and listing nodes (the least
@@ -418,8 +461,8 @@ pub async fn verified(config: kube::Config) -> Result<Connection, ConnectError> 
         (other, _) => other,
     };
     let mut config = config;
-    config.connect_timeout = Some(std::time::Duration::from_secs(5));
-    config.read_timeout = Some(std::time::Duration::from_secs(30));
+    config.connect_timeout = Some(Duration::from_secs(5));
+    config.read_timeout = Some(Duration::from_secs(30));
     let mut proxy_config = config.clone();
     proxy_config.default_retry = false;
     // Building the client may already run the credential plugin.
@@ -431,17 +474,17 @@ pub async fn verified(config: kube::Config) -> Result<Connection, ConnectError> 
             "to the cluster",
         ))
     };
-    let client = super::retry::client(config).map_err(failed)?;
+    let client = retry::client(config).map_err(failed)?;
     // The calculator's answers through the proxy are shown as they come (kube-rs's own retry of
     // 503/504 is off: those may be the calculator's); only the API server's 500 with
     // Retry-After — it never reached the calculator — is asked again.
-    let proxy = super::retry::client(proxy_config).map_err(failed)?;
+    let proxy = retry::client(proxy_config).map_err(failed)?;
     checked(client, proxy, server).await.map_err(named)
 }
 
 /// A connection of `api` and `proxy` to `server`, checked by asking the server's version and
 /// listing nodes (the least the board needs).
-pub async fn checked(
+async fn checked(
     api: kube::Client,
     proxy: kube::Client,
     server: String,
@@ -460,7 +503,6 @@ pub async fn checked(
         proxy,
         server,
         version: version.git_version,
-        eks: None,
     })
 }
 

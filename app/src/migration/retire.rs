@@ -11,17 +11,7 @@ use serde_json::json;
 
 use super::{MoveError, Mover, Reporter, StepKind, actions, verify, wait};
 use crate::model::move_plan::{self, Location};
-use crate::model::moves::{FIELD_MANAGER, MoveEvent, StepState};
-
-/// The two stages of retiring the monolith.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RetireStage {
-    /// Scale its Deployment to zero replicas.
-    ScaleToZero,
-    /// Delete its Deployment and Service (once at zero).
-    Delete,
-}
+use crate::model::moves::{FIELD_MANAGER, MoveEvent, RetireStage, StepState};
 
 impl Mover {
     /// Why the monolith cannot be retired now (empty: it can).

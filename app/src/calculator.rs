@@ -5,16 +5,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use calc_services::CalculateAnswer;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::watch;
 
-use super::connection::Connection;
-use super::{Event, EventSink};
-pub use crate::model::calculation::{CalcOutcome, CalcTarget, ProbeSample};
+use crate::cluster::connection::Connection;
+use crate::cluster::proxy::{proxy_get, read_whole};
+use crate::model::calculation::{CalcOutcome, CalcTarget, ProbeSample};
 use crate::model::calculation::{query, read_answer};
+use crate::protocol::{Event, EventSink};
 
 /// Plain HTTP client for the URL target.
 pub type HttpClient = Client<HttpConnector, Empty<Bytes>>;
@@ -91,35 +92,6 @@ async fn call(
                 .and_then(|(status, body)| read_answer(status, &body))
         }
     }
-}
-
-/// Reads a whole response, whichever client it came from: its status and body.
-async fn read_whole<B>(response: http::Response<B>) -> Result<(u16, Bytes), String>
-where
-    B: hyper::body::Body,
-    B::Error: std::fmt::Display,
-{
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    Ok((status, body))
-}
-
-/// GETs `path` from the API server (a service proxy path, say): the status and the body,
-/// whatever the status.
-pub async fn proxy_get(client: &kube::Client, path: &str) -> Result<(u16, Bytes), String> {
-    let request = http::Request::get(path)
-        .body(Vec::new())
-        .map_err(|e| e.to_string())?;
-    let response = client
-        .send(request.map(kube::client::Body::from))
-        .await
-        .map_err(|e| e.to_string())?;
-    read_whole(response).await
 }
 
 /// Calls the calculator `per_second` times a second until aborted.

@@ -1,45 +1,14 @@
-//! What the move needs to know before it starts: the live objects, who the console is to the
-//! cluster, and whether it may do each thing the move does (`SelfSubjectAccessReview`, the
-//! question `kubectl auth can-i` asks).
+//! Who the console is to the cluster (`kubectl auth whoami`) and what it may do
+//! (`SelfSubjectAccessReview`, the question `kubectl auth can-i` asks), before an action tries.
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use kube::Api;
-use kube::api::{ListParams, PostParams};
+use kube::api::PostParams;
 
-use super::MoveError;
-use crate::model::move_plan::{LiveObjects, Permission};
-
-/// Reads everything a plan is made against.
-pub async fn live_objects(
-    client: &kube::Client,
-    namespace: &str,
-) -> Result<LiveObjects, MoveError> {
-    let all = ListParams::default();
-    let (deployments, services, nodes, pods) = (
-        Api::<Deployment>::namespaced(client.clone(), namespace),
-        Api::<Service>::namespaced(client.clone(), namespace),
-        Api::<Node>::all(client.clone()),
-        Api::<Pod>::all(client.clone()),
-    );
-    let (deployments, services, nodes, pods) = tokio::try_join!(
-        deployments.list(&all),
-        services.list(&all),
-        nodes.list(&all),
-        pods.list(&all),
-    )
-    .map_err(|e| MoveError::kube("read the cluster (deployments, services, nodes, pods)", e))?;
-    Ok(LiveObjects {
-        deployments: deployments.items,
-        services: services.items,
-        nodes: nodes.items,
-        pods: pods.items,
-    })
-}
+use crate::model::access::Permission;
 
 /// The user the cluster knows the console as (`kubectl auth whoami`), or what the server will
 /// not say.
@@ -62,11 +31,12 @@ pub async fn whoami(client: &kube::Client) -> String {
     }
 }
 
-/// Asks the server about each permission, all at once; `true` where it is granted.
-pub async fn check(
+/// Asks the server about each permission, all at once (`kubectl auth can-i`); `true` where
+/// it is granted.
+pub async fn may(
     client: &kube::Client,
     permissions: &[Permission],
-) -> Result<Vec<bool>, MoveError> {
+) -> Result<Vec<bool>, kube::Error> {
     let api = Api::<SelfSubjectAccessReview>::all(client.clone());
     let asks = permissions.iter().map(|p| {
         let review = SelfSubjectAccessReview {
@@ -87,12 +57,7 @@ pub async fn check(
         let api = api.clone();
         async move { api.create(&PostParams::default(), &review).await }
     });
-    let answers = futures::future::try_join_all(asks).await.map_err(|e| {
-        MoveError::kube(
-            "check permissions (create selfsubjectaccessreviews.authorization.k8s.io)",
-            e,
-        )
-    })?;
+    let answers = futures::future::try_join_all(asks).await?;
     Ok(answers
         .into_iter()
         .map(|a| a.status.is_some_and(|s| s.allowed))

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::StepFailure;
-use crate::backend::calculator::proxy_get;
+use crate::cluster::proxy::proxy_get;
 use crate::model::plan::HttpCheck;
 
 /// The pods a check may be answered by.

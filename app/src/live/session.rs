@@ -1,0 +1,140 @@
+//! One connection at a time: connect, watch, publish snapshots; when the server goes away, keep
+//! the last state, say so, and reconnect by itself (re-reading the kubeconfig, whose credentials
+//! or address may have changed).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use local_cluster::LocalCluster;
+use tokio::sync::{Mutex, watch};
+
+use super::connect;
+use super::watch::watch_cluster;
+use crate::cluster::connection::{self, ConnectError, Connection, ConnectionTarget};
+use crate::model::plan::MigrationPlan;
+use crate::protocol::{ConnectionStatus, Event, EventSink};
+
+/// The embedded cluster, started on first use and kept until the console exits.
+pub type LocalSlot = Arc<Mutex<Option<LocalCluster>>>;
+
+async fn local_kubeconfig(
+    local: &LocalSlot,
+    sink: &EventSink,
+    label: &str,
+) -> Result<String, ConnectError> {
+    let mut slot = local.lock().await;
+    if let Some(cluster) = slot.as_ref() {
+        return Ok(cluster.kubeconfig().to_owned());
+    }
+    sink.send(Event::Connection(ConnectionStatus::Connecting {
+        target: label.to_owned(),
+        stage: "Starting the local hybrid cluster (2 Windows + 2 Linux nodes) and the calculator monolith…".into(),
+    }));
+    let started = Instant::now();
+    let cluster = connection::start_local_cluster().await?;
+    sink.log(
+        "LocalCluster",
+        format!(
+            "local hybrid cluster up at {} with the calculator monolith ready, in {:.1} s",
+            cluster.url(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    let kubeconfig = cluster.kubeconfig().to_owned();
+    *slot = Some(cluster);
+    Ok(kubeconfig)
+}
+
+async fn connect_once(
+    target: &ConnectionTarget,
+    local: &LocalSlot,
+    sink: &EventSink,
+) -> Result<Connection, ConnectError> {
+    let label = target.describe();
+    let kubeconfig = match target {
+        ConnectionTarget::Local => Some(local_kubeconfig(local, sink, &label).await?),
+        ConnectionTarget::Kubeconfig { .. } | ConnectionTarget::Eks { .. } => None,
+    };
+    sink.send(Event::Connection(ConnectionStatus::Connecting {
+        target: label,
+        stage: "Contacting the API server…".into(),
+    }));
+    connect::open(target, kubeconfig.as_deref()).await
+}
+
+/// Errors a retry will not fix.
+fn permanent(error: &ConnectError) -> bool {
+    matches!(
+        error,
+        ConnectError::UnknownContext { .. }
+            | ConnectError::Kubeconfig(_)
+            | ConnectError::LocalCluster(_)
+            | ConnectError::Forbidden { .. }
+            | ConnectError::Aws(_)
+    )
+}
+
+/// Connects to `target` and keeps the board live until the task is stopped, reconnecting when
+/// the server goes away; `client_tx` carries the current connection to the features.
+pub async fn run(
+    target: ConnectionTarget,
+    sink: EventSink,
+    local: LocalSlot,
+    client_tx: watch::Sender<Option<Connection>>,
+    namespace: watch::Receiver<String>,
+    plan: Arc<MigrationPlan>,
+) {
+    let label = target.describe();
+    let mut last_update: Option<SystemTime> = None;
+    loop {
+        match connect_once(&target, &local, &sink).await {
+            Ok(connected) => {
+                let (server, version) = (connected.server.clone(), connected.version.clone());
+                sink.log(
+                    "Connected",
+                    format!("{label}: {server} (Kubernetes {version})"),
+                );
+                sink.send(Event::Connection(ConnectionStatus::Live {
+                    target: label.clone(),
+                    server: server.clone(),
+                    version: version.clone(),
+                }));
+                let _ = client_tx.send(Some(connected.clone()));
+                let lost = watch_cluster(
+                    &connected,
+                    &label,
+                    &plan,
+                    &sink,
+                    namespace.clone(),
+                    &mut last_update,
+                )
+                .await;
+                let _ = client_tx.send(None);
+                sink.log("Disconnected", format!("{label}: {lost}"));
+                sink.send(Event::Connection(ConnectionStatus::Reconnecting {
+                    target: label.clone(),
+                    last_update: last_update.unwrap_or_else(SystemTime::now),
+                    error: lost,
+                }));
+            }
+            Err(error) => match last_update {
+                // Never connected: say why. Retry only what a retry can fix.
+                None => {
+                    sink.send(Event::Connection(ConnectionStatus::Failed {
+                        target: label.clone(),
+                        error: error.to_string(),
+                    }));
+                    if permanent(&error) {
+                        return;
+                    }
+                }
+                Some(at) => sink.send(Event::Connection(ConnectionStatus::Reconnecting {
+                    target: label.clone(),
+                    last_update: at,
+                    error: error.to_string(),
+                })),
+            },
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}

@@ -1,0 +1,252 @@
+//! What the window and the backend say to each other: [`Command`]s in, [`Event`]s out, and the
+//! [`EventSink`] features write their progress to. It sits below every feature (they all send
+//! events) and above the cluster access they report on; it runs nothing itself.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::cluster::connection::{ConnectionTarget, ContextEntry};
+use crate::model::ClusterSnapshot;
+use crate::model::calculation::{CalcOutcome, CalcTarget, ProbeSample};
+use crate::model::eks::{
+    AwsTarget, EksCluster, GroupSurvey, NodeGroupProposal, ProposalSource, Retirement,
+};
+use crate::model::events::LogEntry;
+use crate::model::move_plan::MovePlan;
+use crate::model::moves::{Direction, MoveEvent, RetireStage};
+use crate::model::pod_details::PodDetails;
+use crate::model::readiness::{Finding, ReadinessOptions, ReadinessReport};
+
+/// What the UI asks of the backend.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Connect (or switch) to a cluster.
+    Connect(ConnectionTarget),
+    /// Calculate once.
+    Calculate {
+        /// The panel's number for this request; the answer carries it back.
+        request: u64,
+        /// First number, as typed.
+        a: String,
+        /// Second number, as typed.
+        b: String,
+        /// Service proxy or URL.
+        target: CalcTarget,
+    },
+    /// Start or stop probing the calculator continuously.
+    Probe {
+        /// `None` stops it; otherwise calls per second.
+        per_second: Option<u32>,
+        /// First number.
+        a: String,
+        /// Second number.
+        b: String,
+        /// Service proxy or URL.
+        target: CalcTarget,
+    },
+    /// Show (and keep refreshing) the details of a pod; `None` stops.
+    SelectPod(Option<(String, String)>),
+    /// Which namespace's Events the log panel shows.
+    EventsNamespace(String),
+    /// Plan moving a service (answered with [`Event::MovePlanned`]).
+    PlanMove {
+        /// The plan's service.
+        service: String,
+        /// Which way.
+        direction: Direction,
+    },
+    /// Carry out the plan the operator confirmed.
+    StartMove(Box<MovePlan>),
+    /// Abort the move this console drives; it rolls back.
+    AbortMove,
+    /// Finish the move recorded on the monolith.
+    ResumeMove,
+    /// Roll back the move recorded on the monolith.
+    RollBackMove,
+    /// One stage of retiring the monolith.
+    Retire(RetireStage),
+    /// List the EKS clusters (and node groups) of a region.
+    ListEks(AwsTarget),
+    /// Run the hybrid readiness check on the live connection; with `eks`, that cluster's node
+    /// groups are checked too (an EKS connection brings its own).
+    CheckReadiness {
+        /// What the check is told.
+        options: ReadinessOptions,
+        /// Region/profile and cluster name.
+        eks: Option<(AwsTarget, String)>,
+    },
+    /// Read a node group and what runs on its nodes, before taking it out of service.
+    SurveyNodeGroup {
+        /// Region and profile.
+        aws: AwsTarget,
+        /// The cluster.
+        cluster: String,
+        /// The node group.
+        group: String,
+        /// Scale to zero or delete.
+        retirement: Retirement,
+    },
+    /// Take the surveyed node group out of service (the operator confirmed).
+    RetireNodeGroup {
+        /// Region and profile.
+        aws: AwsTarget,
+        /// What was surveyed and shown.
+        survey: Box<GroupSurvey>,
+        /// Scale to zero or delete.
+        retirement: Retirement,
+    },
+    /// The findings that would apply to a node group about to be added.
+    ReviewNodeGroup {
+        /// Region and profile.
+        aws: AwsTarget,
+        /// The cluster.
+        cluster: String,
+        /// The node group, or the eksctl file to read it from.
+        source: ProposalSource,
+    },
+    /// Create the reviewed node group (the operator confirmed).
+    AddNodeGroup {
+        /// Region and profile.
+        aws: AwsTarget,
+        /// The cluster.
+        cluster: String,
+        /// The node group.
+        proposal: Box<NodeGroupProposal>,
+    },
+}
+
+/// Where the connection stands.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum ConnectionStatus {
+    /// Nothing yet.
+    Idle,
+    /// Connecting; the text says what is happening (starting the local cluster, …).
+    Connecting {
+        /// Which target.
+        target: String,
+        /// What is being done.
+        stage: String,
+    },
+    /// Watching a live cluster.
+    Live {
+        /// Which target.
+        target: String,
+        /// API server URL.
+        server: String,
+        /// Its Kubernetes version.
+        version: String,
+    },
+    /// The cluster stopped answering; the board shows the last known state.
+    Reconnecting {
+        /// Which target.
+        target: String,
+        /// When the last successful update came.
+        last_update: SystemTime,
+        /// Why.
+        error: String,
+    },
+    /// The server answers, but a watch failed lately and is being resumed: changes made
+    /// meanwhile may not have reached the board yet.
+    Resuming {
+        /// Which target.
+        target: String,
+        /// What failed, in the server's words.
+        error: String,
+    },
+    /// Connecting failed; nothing to show.
+    Failed {
+        /// Which target.
+        target: String,
+        /// Why, and what to do.
+        error: String,
+    },
+}
+
+/// What the backend tells the UI.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The connection changed.
+    Connection(ConnectionStatus),
+    /// The contexts the connection view can offer.
+    Contexts(Vec<ContextEntry>),
+    /// A new view of the cluster.
+    Snapshot(Arc<ClusterSnapshot>),
+    /// A calculation finished.
+    Calculated(CalcOutcome),
+    /// One probe call finished.
+    Probe(ProbeSample),
+    /// Details of the selected pod.
+    PodDetails(Box<PodDetails>),
+    /// The namespace's Events, newest first.
+    ClusterEvents(Vec<LogEntry>),
+    /// Something the console did or noticed.
+    Log(LogEntry),
+    /// The plan of a move, or why there is none.
+    MovePlanned(Result<Box<MovePlan>, String>),
+    /// Progress of the move this console drives.
+    Move(MoveEvent),
+    /// A move could not start (refused, another console holds it, …).
+    MoveNotStarted(String),
+    /// A stage of retiring the monolith finished.
+    Retired(Result<String, String>),
+    /// The readiness findings, or why there are none.
+    Readiness(Result<ReadinessReport, String>),
+    /// A node group read for taking it out of service, or why it could not be.
+    NodeGroupSurvey {
+        /// What the operator asked for.
+        retirement: Retirement,
+        /// The survey.
+        survey: Result<Box<GroupSurvey>, String>,
+    },
+    /// A proposed node group (read from its source) and the findings for it, or why not.
+    NodeGroupReview(Result<(Box<NodeGroupProposal>, Vec<Finding>), String>),
+    /// A node group was added, scaled to zero or deleted (what was done), or why not.
+    NodeGroupChanged(Result<String, String>),
+    /// The EKS clusters of a region, or why there are none.
+    EksClusters {
+        /// The region listed.
+        region: String,
+        /// The clusters, or why not.
+        clusters: Result<Vec<EksCluster>, String>,
+    },
+}
+
+/// Sends events to the UI and asks it to repaint.
+#[derive(Clone)]
+pub struct EventSink {
+    sender: mpsc::Sender<Event>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl EventSink {
+    /// A sink delivering to `sender`, calling `repaint` after each event.
+    pub fn new(sender: mpsc::Sender<Event>, repaint: Arc<dyn Fn() + Send + Sync>) -> EventSink {
+        EventSink { sender, repaint }
+    }
+}
+
+impl EventSink {
+    /// Delivers `event`; a UI that has gone away is not an error.
+    pub fn send(&self, event: Event) {
+        if self.sender.send(event).is_ok() {
+            (self.repaint)();
+        }
+    }
+
+    /// Logs one of the console's own actions.
+    pub fn log(&self, reason: &str, message: impl Into<String>) {
+        let message = message.into();
+        tracing::info!(reason, %message);
+        self.send(Event::Log(LogEntry {
+            at: SystemTime::now(),
+            kind: "Console".into(),
+            reason: reason.into(),
+            object: String::new(),
+            message,
+            count: 1,
+        }));
+    }
+}

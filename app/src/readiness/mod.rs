@@ -1,0 +1,8 @@
+//! The hybrid readiness check, cluster side: gathering what the pure check in
+//! [`crate::model::readiness`] reads (nodes, pods, workloads, the VPC CNI's settings, an EKS
+//! cluster's node groups) and what the window asks of it.
+
+pub mod desk;
+mod gather;
+
+pub use gather::{ReadinessError, check, vpc_cni};
