@@ -15,6 +15,7 @@ use crate::registry::{Part, Registry, WriteOptions, now};
 use crate::resources;
 use crate::store::EventKind;
 use kube_units::quantity;
+use kube_units::taints::{self, Taint, Toleration};
 
 /// CPU (millicores) and memory (bytes) requested.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -142,24 +143,23 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
     ]
 }
 
-/// Whether `tolerations` tolerate `taint` (key, value, effect; `Exists` and empty keys).
+/// Whether `tolerations` tolerate `taint` (key, value, effect; `Exists` and empty keys), by the
+/// rules the console judges a move by too ([`kube_units::taints`]).
 pub fn tolerates(tolerations: &[Value], taint: &Value) -> bool {
-    tolerations.iter().any(|t| {
-        let effect_ok = t["effect"]
-            .as_str()
-            .is_none_or(|e| e.is_empty() || Some(e) == taint["effect"].as_str());
-        let key = t["key"].as_str().unwrap_or_default();
-        let operator = t["operator"].as_str().unwrap_or("Equal");
-        let key_ok = if key.is_empty() {
-            operator == "Exists"
-        } else {
-            Some(key) == taint["key"].as_str()
-        };
-        let value_ok = operator == "Exists"
-            || t["value"].as_str().unwrap_or_default()
-                == taint["value"].as_str().unwrap_or_default();
-        effect_ok && key_ok && value_ok
-    })
+    let taint = Taint {
+        key: taint["key"].as_str().unwrap_or_default(),
+        value: taint["value"].as_str(),
+        effect: taint["effect"].as_str().unwrap_or_default(),
+    };
+    taints::tolerated(
+        tolerations.iter().map(|t| Toleration {
+            key: t["key"].as_str(),
+            operator: t["operator"].as_str(),
+            value: t["value"].as_str(),
+            effect: t["effect"].as_str(),
+        }),
+        &taint,
+    )
 }
 
 fn expression_matches(

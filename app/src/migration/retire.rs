@@ -9,15 +9,17 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
-use super::{MoveError, Mover, Reporter, StepKind, actions, verify, wait};
+use super::errors::MoveError;
+use super::mover::{Mover, Reporter, StepReport};
+use super::{access, actions, verify, wait};
 use crate::model::move_plan::{self, Location};
-use crate::model::moves::{FIELD_MANAGER, MoveEvent, RetireStage, StepState};
+use crate::model::moves::{FIELD_MANAGER, MoveEvent, RetireStage, StepKind, StepState};
 
 impl Mover {
     /// Why the monolith cannot be retired now (empty: it can).
     pub async fn retire_blockers(&self) -> Result<Vec<String>, MoveError> {
         let plan = self.plan();
-        let live = super::access::live_objects(&self.client, &plan.monolith.namespace).await?;
+        let live = access::live_objects(&self.client, &plan.monolith.namespace).await?;
         let mut blockers = Vec::new();
         let Some(monolith) = live.deployment(&plan.monolith.deployment) else {
             blockers.push(format!(
@@ -83,7 +85,7 @@ impl Mover {
                 )
                 .await
                 .map_err(|e| MoveError::kube(&format!("scale {ns}/{name} to zero"), e))?;
-                let progress = super::StepReport {
+                let progress = StepReport {
                     step: StepKind::WaitReroute,
                     report: &report,
                 };

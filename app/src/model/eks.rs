@@ -230,7 +230,7 @@ impl NodeGroupProposal {
         let family = group.ami_family.as_deref().unwrap_or("AmazonLinux2023");
         let arm = instance_types
             .iter()
-            .any(|t| super::readiness::is_arm_instance_type(t));
+            .any(|t| super::instance_types::is_arm_instance_type(t));
         let ami_type = AMI_FAMILIES
             .iter()
             .find(|(f, _, _)| *f == family)

@@ -79,6 +79,11 @@ impl StepKind {
         StepKind::RemoveCreated,
     ];
 
+    /// Whether it is a step of a rollback (never run by the forward drive).
+    pub fn is_rollback(self) -> bool {
+        Self::ROLLBACK.contains(&self)
+    }
+
     /// How the step list names it.
     pub fn title(self) -> &'static str {
         match self {

@@ -285,8 +285,8 @@ impl NodeTile {
     }
 
     /// What the scheduler's first checks look at.
-    pub fn facts(&self) -> super::placement::NodeFacts<'_> {
-        super::placement::NodeFacts {
+    pub fn facts(&self) -> super::fit::NodeFacts<'_> {
+        super::fit::NodeFacts {
             labels: &self.labels,
             ready: self.ready,
             unschedulable: self.unschedulable,

@@ -138,7 +138,7 @@ impl PodPlacement {
         } else {
             PodState::Starting
         };
-        let (cpu, memory) = spec.map(super::placement::requests).unwrap_or((0, 0));
+        let (cpu, memory) = spec.map(super::fit::requests).unwrap_or((0, 0));
         PodPlacement {
             namespace: meta.namespace.clone().unwrap_or_default(),
             name: meta.name.clone().unwrap_or_default(),

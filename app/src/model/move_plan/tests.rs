@@ -4,7 +4,13 @@
 use serde_json::json;
 
 use super::*;
+use k8s_openapi::api::core::v1::{Node, Service};
+
+use super::planning::set_env as set_container_env;
+use crate::model::access::Permission;
 use crate::model::moves::MovePhase;
+use crate::model::moves::{Direction, MoveRecord, RoutingBefore, StepKind};
+use crate::model::plan::MigrationPlan;
 use crate::model::plan::PlanFiles;
 
 fn node(name: &str, os: &str) -> Node {
@@ -99,7 +105,7 @@ fn set_env(live: &mut LiveObjects, deployment: &str, variable: &str, value: &str
         .iter_mut()
         .find(|d| d.metadata.name.as_deref() == Some(deployment))
         .unwrap();
-    super::set_env(d, "calculator", variable, value);
+    set_container_env(d, "calculator", variable, value);
 }
 
 #[test]
@@ -166,7 +172,7 @@ fn moving_the_ui_pins_the_front_then_switches_it_and_reaches_what_stays_in_the_m
 fn an_operation_moved_after_the_ui_reroutes_the_ui_too() {
     let mut live = starting_point();
     let mut ui = calculator().service("ui").unwrap().deployment.clone();
-    super::set_env(
+    set_container_env(
         &mut ui,
         "calculator",
         "DIVISION_SERVICE_URL",

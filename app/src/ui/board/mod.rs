@@ -18,8 +18,8 @@ use egui::{Align2, Color32, CornerRadius, FontId, Pos2, Rect, Sense, Stroke, Str
 use self::layout::{Item, Layout, PADDING, SQUARE};
 use super::migration::MoveRequest;
 use super::{ConsoleState, Panel};
+use crate::model::fit;
 use crate::model::moves::Direction;
-use crate::model::placement;
 use crate::model::{
     ClusterSnapshot, MigrationPlan, NodeOs, NodeTile, PodPlacement, PodState, Pressure, Search,
 };
@@ -535,7 +535,7 @@ fn paint_tile_verdict(
     else {
         return;
     };
-    let (color, words) = match placement::fit(&tile.facts(), spec) {
+    let (color, words) = match fit::fit(&tile.facts(), spec) {
         Ok(room) => (state_color(PodState::Ready), format!("room for {room}")),
         Err(why) if why.starts_with("no room") => {
             (state_color(PodState::Failing), "no room".to_owned())
