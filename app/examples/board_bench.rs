@@ -182,7 +182,7 @@ fn live(kubeconfig: std::path::PathBuf, pods: usize, seconds: u64) -> anyhow::Re
     use hybrid_console::backend::Backend;
     use hybrid_console::cluster::connection::ConnectionTarget;
     use hybrid_console::protocol::{Command, ConnectionStatus, Event};
-    let plan = Arc::new(hybrid_console::migration::plans::load(None)?);
+    let plan = Arc::new(hybrid_console::migration::plan_file::load(None)?);
     let started = Instant::now();
     let backend = Backend::start(|| {}, plan);
     backend.send(Command::Connect(ConnectionTarget::Kubeconfig {

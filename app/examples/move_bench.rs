@@ -17,10 +17,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hybrid_console::calculator;
 use hybrid_console::cluster::connection::{self, ConnectionTarget};
-use hybrid_console::migration::plans;
+use hybrid_console::migration::plan_file;
 use hybrid_console::migration::{Mover, Reporter};
 use hybrid_console::model::calculation::CalcTarget;
-use hybrid_console::model::moves::{Direction, MoveProgress, StepKind};
+use hybrid_console::model::move_progress::MoveProgress;
+use hybrid_console::model::moves::{Direction, StepKind};
 use local_cluster::{ClusterConfig, LocalCluster};
 use tokio_util::sync::CancellationToken;
 
@@ -77,7 +78,7 @@ async fn run() -> anyhow::Result<()> {
         None,
     )
     .await?;
-    let plan = Arc::new(plans::load(None)?);
+    let plan = Arc::new(plan_file::load(None)?);
     let mover = Mover::new(&connection, plan.clone()).await;
     let before = Footprint::now(cluster_pid);
     // The calculator probe, 20 calls a second through the front Service, all along.

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
 }
 
 fn run_window(cli: &Cli) -> ExitCode {
-    let plan = match hybrid_console::migration::plans::load(cli.plan.as_deref()) {
+    let plan = match hybrid_console::migration::plan_file::load(cli.plan.as_deref()) {
         Ok(plan) => std::sync::Arc::new(plan),
         Err(e) => {
             eprintln!("error: {e}");

@@ -16,7 +16,8 @@ use crate::model::eks::{
 };
 use crate::model::events::LogEntry;
 use crate::model::move_plan::MovePlan;
-use crate::model::moves::{Direction, MoveEvent, RetireStage};
+use crate::model::move_progress::MoveEvent;
+use crate::model::moves::{Direction, RetireStage};
 use crate::model::pod_details::PodDetails;
 use crate::model::readiness::{Finding, ReadinessOptions, ReadinessReport};
 

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
 
 use hybrid_console::cluster::connection::{ConnectionTarget, kube_config};
-use hybrid_console::model::plan::{MigrationPlan, PlanFiles};
+use hybrid_console::model::migration_plan::{MigrationPlan, PlanFiles};
 use proptest::prelude::*;
 
 const KUBECONFIG: &str = "apiVersion: v1

@@ -416,9 +416,10 @@ fn a_move_outlasts_an_api_server_outage_and_completes_by_itself() {
 #[test]
 fn a_move_whose_api_server_stays_away_is_left_recorded_and_resumed_later() {
     use hybrid_console::cluster::connection;
-    use hybrid_console::migration::plans;
+    use hybrid_console::migration::plan_file;
     use hybrid_console::migration::{Mover, Timeouts};
-    use hybrid_console::model::moves::{Direction, MoveEvent, MoveOutcome};
+    use hybrid_console::model::move_progress::{MoveEvent, MoveOutcome};
+    use hybrid_console::model::moves::Direction;
 
     let cluster = TestCluster::start_with_faults_and_calculator("latency=100");
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -439,7 +440,7 @@ fn a_move_whose_api_server_stays_away_is_left_recorded_and_resumed_later() {
                 context: None,
             };
             let connection = connection::open(&target, None).await.unwrap();
-            let plan = std::sync::Arc::new(plans::load(None).unwrap());
+            let plan = std::sync::Arc::new(plan_file::load(None).unwrap());
             let mut mover = Mover::new(&connection, plan).await;
             mover.timeouts = Timeouts {
                 outage: Duration::from_secs(3),

@@ -28,7 +28,7 @@ fn open(cluster: &TestCluster, kubeconfig: std::path::PathBuf) -> Harness<'stati
             context: None,
         },
         Some(kubeconfig),
-        std::sync::Arc::new(hybrid_console::migration::plans::load(None).unwrap()),
+        std::sync::Arc::new(hybrid_console::migration::plan_file::load(None).unwrap()),
         Persisted::default(),
         false,
     );

@@ -282,7 +282,7 @@ fn a_move_whose_image_cannot_start_rolls_back_and_leaves_nothing_behind() {
 /// The built-in plan written to `dir`, with `sum-service` deployed misbehaving as `how`
 /// (`CALC_MISBEHAVE`); returns the plan's path.
 fn plan_with_misbehaving_sum(dir: &std::path::Path, how: &str) -> std::path::PathBuf {
-    let files = hybrid_console::model::plan::PlanFiles::built_in();
+    let files = hybrid_console::model::migration_plan::PlanFiles::built_in();
     for (path, text) in &files.others {
         let text = if path.ends_with("sum-service.yaml") {
             let marker = "          env:\n";

@@ -11,7 +11,7 @@ use crate::cluster::connection::{self, Connection, ConnectionTarget};
 use crate::eks;
 use crate::live::{self, session::LocalSlot};
 use crate::migration::desk::MoveDesk;
-use crate::model::plan::MigrationPlan;
+use crate::model::migration_plan::MigrationPlan;
 use crate::protocol::{Command, Event, EventSink};
 
 /// Runs until the command channel closes.

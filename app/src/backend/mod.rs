@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc as async_mpsc;
 
-use crate::model::plan::MigrationPlan;
+use crate::model::migration_plan::MigrationPlan;
 use crate::protocol::{Command, ConnectionStatus, Event, EventSink};
 
 /// The running backend: its thread, the command channel and the event queue.

@@ -14,10 +14,11 @@ use tokio_util::sync::CancellationToken;
 use super::{Cli, Output};
 use crate::cluster::connection::Connection;
 use crate::migration::{Mover, Reporter, direction_words};
+use crate::model::migration_plan::MigrationPlan;
 use crate::model::move_plan::MovePlan;
+use crate::model::move_progress::{MoveEvent, MoveOutcome, MoveProgress, event_line};
+use crate::model::moves::Direction;
 use crate::model::moves::RetireStage;
-use crate::model::moves::{Direction, MoveEvent, MoveOutcome, MoveProgress, event_line};
-use crate::model::plan::MigrationPlan;
 
 /// Where a service goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

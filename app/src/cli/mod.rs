@@ -183,7 +183,7 @@ async fn execute(
     match command {
         Command::Migrate(args) => {
             // The plan is read first: a broken plan needs no cluster to be reported.
-            let plan = crate::migration::plans::load(cli.plan.as_deref())?;
+            let plan = crate::migration::plan_file::load(cli.plan.as_deref())?;
             let connection = connect(target, local).await?;
             migrate::migrate(cli, args, plan, &connection).await
         }
@@ -216,7 +216,7 @@ async fn execute(
             })
         }
         Command::Retire(args) => {
-            let plan = crate::migration::plans::load(cli.plan.as_deref())?;
+            let plan = crate::migration::plan_file::load(cli.plan.as_deref())?;
             let connection = connect(target, local).await?;
             migrate::retire(cli, args, plan, &connection).await
         }
@@ -252,7 +252,7 @@ async fn execute(
                 .await
                 .map_err(failed("services"))?
                 .items;
-            let plan = crate::migration::plans::load(cli.plan.as_deref())?;
+            let plan = crate::migration::plan_file::load(cli.plan.as_deref())?;
             let snapshot =
                 ClusterSnapshot::build(&nodes, &pods, &deployments, &services, Some(&plan));
             let text = match cli.output {

@@ -11,7 +11,7 @@ use tokio::sync::{Mutex, watch};
 use super::connect;
 use super::watch::watch_cluster;
 use crate::cluster::connection::{self, ConnectError, Connection, ConnectionTarget};
-use crate::model::plan::MigrationPlan;
+use crate::model::migration_plan::MigrationPlan;
 use crate::protocol::{ConnectionStatus, Event, EventSink};
 
 /// The embedded cluster, started on first use and kept until the console exits.

@@ -20,8 +20,8 @@ use super::pods::WatchedPods;
 use crate::cluster::connection::{ConnectError, Connection};
 use crate::cluster::liveness::{self, Liveness};
 use crate::model::events::LogEntry;
+use crate::model::migration_plan::MigrationPlan;
 use crate::model::moves::MOVE_ANNOTATION;
-use crate::model::plan::MigrationPlan;
 use crate::model::{ClusterSnapshot, NodeUsage, node_usage_from_metrics};
 use crate::protocol::{ConnectionStatus, Event, EventSink};
 

@@ -10,9 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Mover, Reporter};
 use crate::cluster::connection::Connection;
+use crate::model::migration_plan::MigrationPlan;
 use crate::model::move_plan::MovePlan;
-use crate::model::moves::{Direction, MoveEvent, MoveOutcome, RetireStage};
-use crate::model::plan::MigrationPlan;
+use crate::model::move_progress::{MoveEvent, MoveOutcome};
+use crate::model::moves::{Direction, RetireStage};
 use crate::protocol::{Event, EventSink};
 
 /// The move this console drives, if any.
@@ -157,7 +158,7 @@ impl MoveDesk {
         // Retiring is not a move: its progress goes to the log, not to the move's step list.
         let log = sink.clone();
         let report: Reporter = Arc::new(move |event: MoveEvent| {
-            if let Some(line) = crate::model::moves::event_line(&event) {
+            if let Some(line) = crate::model::move_progress::event_line(&event) {
                 log.log("MonolithRetire", line);
             }
         });

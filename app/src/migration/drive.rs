@@ -10,7 +10,8 @@ use super::lease::LeaseGuard;
 use super::mover::{Mover, Reporter, direction_words, started, step_event};
 use super::outage::{OUTAGES_WAITED_OUT, Outage};
 use crate::model::move_plan::MovePlan;
-use crate::model::moves::{MoveEvent, MoveOutcome, MoveRecord, StepKind, StepState};
+use crate::model::move_progress::{MoveEvent, MoveOutcome, StepState};
+use crate::model::moves::{MoveRecord, StepKind};
 
 impl Mover {
     pub(super) async fn drive(

@@ -16,7 +16,7 @@ mod errors;
 mod lease;
 mod mover;
 mod outage;
-pub mod plans;
+pub mod plan_file;
 mod record;
 mod retire;
 mod rollback;

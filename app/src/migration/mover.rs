@@ -12,8 +12,9 @@ use super::record::Driver;
 use super::wait::WaitReport;
 use crate::cluster::access;
 use crate::cluster::connection::Connection;
-use crate::model::moves::{Direction, MoveEvent, MoveRecord, StepKind, StepState};
-use crate::model::plan::MigrationPlan;
+use crate::model::migration_plan::MigrationPlan;
+use crate::model::move_progress::{MoveEvent, StepState};
+use crate::model::moves::{Direction, MoveRecord, StepKind};
 
 /// Where progress goes: the window's event channel, or the CLI's printer.
 pub type Reporter = Arc<dyn Fn(MoveEvent) + Send + Sync>;

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::mover::{Mover, Reporter};
 use crate::cluster::liveness::{self, Liveness};
-use crate::model::moves::MoveEvent;
+use crate::model::move_progress::MoveEvent;
 
 /// What became of the API server after something failed.
 pub(super) enum Outage {

@@ -13,7 +13,8 @@ use super::errors::MoveError;
 use super::mover::{Mover, Reporter, StepReport};
 use super::{access, actions, verify, wait};
 use crate::model::move_plan::{self, Location};
-use crate::model::moves::{FIELD_MANAGER, MoveEvent, RetireStage, StepKind, StepState};
+use crate::model::move_progress::{MoveEvent, StepState};
+use crate::model::moves::{FIELD_MANAGER, RetireStage, StepKind};
 
 impl Mover {
     /// Why the monolith cannot be retired now (empty: it can).

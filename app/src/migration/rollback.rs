@@ -13,7 +13,8 @@ use super::mover::{Mover, Reporter, StepReport, direction_words, step_event};
 use super::outage::{OUTAGES_WAITED_OUT, Outage};
 use super::{access, actions};
 use crate::model::move_plan;
-use crate::model::moves::{MoveEvent, MoveOutcome, MovePhase, MoveRecord, StepKind, StepState};
+use crate::model::move_progress::{MoveEvent, MoveOutcome, StepState};
+use crate::model::moves::{MovePhase, MoveRecord, StepKind};
 use crate::model::rollout::PodProblem;
 
 impl Mover {

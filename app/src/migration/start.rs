@@ -10,7 +10,8 @@ use super::errors::{MoveError, StepFailure};
 use super::lease::LeaseGuard;
 use super::mover::{Mover, Reporter, direction_words, started};
 use crate::model::move_plan::{self, MovePlan, Recorded};
-use crate::model::moves::{Direction, MoveEvent, MoveOutcome, MovePhase, MoveRecord};
+use crate::model::move_progress::{MoveEvent, MoveOutcome};
+use crate::model::moves::{Direction, MovePhase, MoveRecord};
 
 impl Mover {
     /// Plans a move: reads the cluster, checks every permission it needs.

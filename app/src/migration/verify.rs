@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::StepFailure;
 use crate::cluster::proxy::proxy_get;
-use crate::model::plan::HttpCheck;
+use crate::model::migration_plan::HttpCheck;
 
 /// The pods a check may be answered by.
 #[derive(Clone, Debug)]

@@ -7,10 +7,12 @@ pub mod eks;
 pub mod events;
 pub mod fit;
 pub mod instance_types;
+pub mod migration_plan;
 pub mod move_plan;
+pub mod move_progress;
 pub mod moves;
 mod nodes;
-pub mod plan;
+pub mod plan_files;
 pub mod pod_details;
 mod pods;
 pub mod readiness;
@@ -25,11 +27,11 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use serde::Serialize;
 
+pub use migration_plan::MigrationPlan;
 pub use nodes::{
     GroupSummary, NodeGroup, NodeOs, NodeTile, NodeUsage, OsLane, PodCounts, Pressure,
     node_group_of, node_usage_from_metrics,
 };
-pub use plan::MigrationPlan;
 pub use pods::{Labels, PodList, PodPlacement, PodState, PodsByNode, board_order};
 pub use search::Search;
 pub use topology::{Monolith, MonolithTopology, ServiceState};

@@ -176,7 +176,7 @@ fn pod_states_follow_kubectls_reading_of_status() {
 
 #[test]
 fn the_plan_says_what_the_monolith_still_serves_and_who_serves_the_rest() {
-    let plan = MigrationPlan::parse(&plan::PlanFiles::built_in()).unwrap();
+    let plan = MigrationPlan::parse(&migration_plan::PlanFiles::built_in()).unwrap();
     let deployment = |name: &str, component: &str, env: serde_json::Value| -> Deployment {
         serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": "calculator"},

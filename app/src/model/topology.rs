@@ -8,9 +8,9 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use serde::Serialize;
 
+use super::migration_plan::MigrationPlan;
 use super::move_plan::{self, LiveObjects, Location};
 use super::moves::MoveRecord;
-use super::plan::MigrationPlan;
 use super::pods::{PodPlacement, PodState};
 
 /// The monolith Deployment and what it still serves.

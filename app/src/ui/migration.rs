@@ -9,8 +9,9 @@ use egui::{Color32, RichText};
 
 use crate::model::ClusterSnapshot;
 use crate::model::move_plan::MovePlan;
+use crate::model::move_progress::{MoveOutcome, MoveProgress, StepProgress, StepState};
+use crate::model::moves::Direction;
 use crate::model::moves::RetireStage;
-use crate::model::moves::{Direction, MoveOutcome, MoveProgress, StepProgress, StepState};
 use crate::protocol::Command;
 
 const OK: Color32 = Color32::from_rgb(46, 160, 67);

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
 use crate::cluster::connection::{ConnectionTarget, ContextEntry};
-use crate::model::moves::MoveProgress;
+use crate::model::move_progress::MoveProgress;
 use crate::model::pod_details::PodDetails;
 use crate::model::{ClusterSnapshot, MigrationPlan};
 use crate::protocol::{Command, ConnectionStatus, Event};

@@ -354,7 +354,7 @@ impl Drop for TestCluster {
 
 /// A window's backend (the built-in plan) told to connect with `kubeconfig`'s current context.
 pub fn backend_connected_to(kubeconfig: &Path) -> Backend {
-    let plan = hybrid_console::migration::plans::load(None).expect("the built-in plan");
+    let plan = hybrid_console::migration::plan_file::load(None).expect("the built-in plan");
     let backend = Backend::start(|| {}, std::sync::Arc::new(plan));
     backend.send(hybrid_console::protocol::Command::Connect(
         hybrid_console::cluster::connection::ConnectionTarget::Kubeconfig {

@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::{Node, Pod, PodSpec, Service};
 use serde::Serialize;
 
 use crate::model::fit::{self, NodeFit};
+use crate::model::migration_plan::{MigrationPlan, ServicePlan, ServiceRoute};
 use crate::model::nodes::NodeTile;
-use crate::model::plan::{MigrationPlan, ServicePlan, ServiceRoute};
 
 /// The objects a plan is made against, all read at one moment.
 #[derive(Clone, Debug, Default)]

@@ -9,10 +9,10 @@ use sha2::{Digest, Sha256};
 
 use crate::model::access::Permission;
 use crate::model::fit::{self};
+use crate::model::migration_plan::{MigrationPlan, ServicePlan, ServiceRoute};
 use crate::model::moves::{
     Direction, FIELD_MANAGER, MoveRecord, ObjectRef, RoutingBefore, StepKind,
 };
-use crate::model::plan::{MigrationPlan, ServicePlan, ServiceRoute};
 
 use super::contents::{MovePlan, PlannedChange, Recorded, RouteChange};
 use super::live::{LiveObjects, Location, container_of, env_value, location, node_fits};

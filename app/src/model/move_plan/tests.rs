@@ -8,10 +8,10 @@ use k8s_openapi::api::core::v1::{Node, Service};
 
 use super::planning::set_env as set_container_env;
 use crate::model::access::Permission;
+use crate::model::migration_plan::MigrationPlan;
+use crate::model::migration_plan::PlanFiles;
 use crate::model::moves::MovePhase;
 use crate::model::moves::{Direction, MoveRecord, RoutingBefore, StepKind};
-use crate::model::plan::MigrationPlan;
-use crate::model::plan::PlanFiles;
 
 fn node(name: &str, os: &str) -> Node {
     let taints = if os == "windows" {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::model::plan::{MigrationPlan, PlanError, PlanFiles};
+use crate::model::migration_plan::{MigrationPlan, PlanError, PlanFiles};
 
 /// The files a plan names, read before it is parsed in full.
 #[derive(Deserialize)]
