@@ -370,7 +370,7 @@ fn confirm_and_finish(harness: &mut Harness<'_, ConsoleApp>, title: &str) {
     assert!(
         harness.query_by_label("Move completed").is_some(),
         "{:?}",
-        harness.state().moves.progress
+        harness.state().state.moves.progress
     );
     // Every step is there for a screen reader, with its outcome.
     for step in ["Deploy: done", "Re-route: done", "Verify end to end: done"] {
@@ -397,7 +397,10 @@ fn dragging_the_sum_chip_to_the_linux_lane_moves_sum_onto_linux() {
     // Dropped on the Windows lane, it goes nowhere: services move to Linux.
     drag_chip_to_lane(&mut harness, "sum (in-process in monolith-", "Windows");
     harness.run_steps(5);
-    assert!(harness.state().moves.planning.is_none() && harness.state().moves.planned.is_none());
+    assert!(
+        harness.state().state.moves.planning.is_none()
+            && harness.state().state.moves.planned.is_none()
+    );
 
     drag_chip_to_lane(&mut harness, "sum (in-process in monolith-", "Linux");
     confirm_and_finish(&mut harness, "Move sum out of the monolith, onto Linux");
@@ -527,7 +530,7 @@ fn a_chip_opens_its_move_without_a_mouse_drag_and_a_cancelled_plan_changes_nothi
         &mut harness,
         Duration::from_secs(5),
         "the dialog to close",
-        |h| h.state().moves.planned.is_none(),
+        |h| h.state().state.moves.planned.is_none(),
     );
     assert_eq!(
         cluster.kubectl().ok(&[

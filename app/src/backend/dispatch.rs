@@ -1,18 +1,21 @@
-//! Hands each [`Command`] to the feature that carries it out, and keeps the handles of what
-//! runs in the background (the live session, the probe, the followed pod, the move).
+//! Hands each [`Command`] to the feature that carries it out. Everything it starts runs in one
+//! owned set of [`Tasks`]: the live session, the probe and the followed pod are one of a kind
+//! (a new one replaces the old), the rest run side by side, and a task that panics is reported
+//! to the window instead of leaving it waiting.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 
 use crate::calculator;
 use crate::cluster::connection::{self, Connection, ConnectionTarget};
 use crate::eks;
 use crate::live::{self, session::LocalSlot};
 use crate::migration::desk::MoveDesk;
+use crate::model::eks::AwsTarget;
 use crate::model::migration_plan::MigrationPlan;
-use crate::protocol::{Command, Event, EventSink};
+use crate::protocol::{Command, Event, EventSink, Task, Tasks};
+use crate::readiness;
 
 /// Runs until the command channel closes.
 pub(super) async fn supervise(
@@ -20,33 +23,45 @@ pub(super) async fn supervise(
     sink: EventSink,
     plan: Arc<MigrationPlan>,
 ) {
+    let mut tasks = Tasks::new(sink.clone());
     let mut desk = MoveDesk::default();
     let local: LocalSlot = Arc::default();
     let (client_tx, client_rx) = watch::channel::<Option<Connection>>(None);
     let (namespace_tx, namespace_rx) = watch::channel("calculator".to_owned());
     let http = calculator::http_client();
-    let mut session: Option<JoinHandle<()>> = None;
-    let mut probe: Option<JoinHandle<()>> = None;
-    let mut selected: Option<JoinHandle<()>> = None;
-    while let Some(command) = commands.recv().await {
+    // The EKS cluster the connection goes through, if it does: the readiness check then checks
+    // its node groups with the same identity.
+    let mut through_eks: Option<(AwsTarget, String)> = None;
+    loop {
+        let command = tokio::select! {
+            command = commands.recv() => match command {
+                Some(command) => command,
+                None => break,
+            },
+            () = tasks.ended() => continue,
+        };
         match command {
             Command::Connect(target) => {
-                if let Some(s) = session.take() {
-                    s.abort();
-                }
                 let _ = client_tx.send(None);
                 sink.send(Event::Contexts(connection::list_contexts(match &target {
                     ConnectionTarget::Kubeconfig { path, .. } => path.as_ref(),
                     ConnectionTarget::Local | ConnectionTarget::Eks { .. } => None,
                 })));
-                session = Some(tokio::spawn(live::session::run(
-                    target,
-                    sink.clone(),
-                    local.clone(),
-                    client_tx.clone(),
-                    namespace_rx.clone(),
-                    plan.clone(),
-                )));
+                through_eks = match &target {
+                    ConnectionTarget::Eks { aws, cluster } => Some((aws.clone(), cluster.clone())),
+                    ConnectionTarget::Local | ConnectionTarget::Kubeconfig { .. } => None,
+                };
+                tasks.replace(
+                    Task::Session,
+                    live::session::run(
+                        target,
+                        sink.clone(),
+                        local.clone(),
+                        client_tx.clone(),
+                        namespace_rx.clone(),
+                        plan.clone(),
+                    ),
+                );
             }
             Command::Calculate {
                 request,
@@ -59,7 +74,7 @@ pub(super) async fn supervise(
                     client_rx.borrow().as_ref().map(|c| c.proxy.clone()),
                     http.clone(),
                 );
-                tokio::spawn(async move {
+                tasks.spawn(Task::Calculation, async move {
                     let outcome =
                         calculator::calculate(request, client.as_ref(), &http, &target, &a, &b)
                             .await;
@@ -71,61 +86,60 @@ pub(super) async fn supervise(
                 a,
                 b,
                 target,
-            } => {
-                if let Some(p) = probe.take() {
-                    p.abort();
-                }
-                if let Some(rate) = per_second {
+            } => match per_second {
+                Some(rate) => {
                     sink.log(
                         "Probe",
                         format!("probing the calculator {rate} times a second"),
                     );
-                    probe = Some(tokio::spawn(calculator::probe(
-                        rate,
-                        a,
-                        b,
-                        target,
-                        client_rx.clone(),
-                        http.clone(),
-                        sink.clone(),
-                    )));
-                } else {
+                    tasks.replace(
+                        Task::Probe,
+                        calculator::probe(
+                            rate,
+                            a,
+                            b,
+                            target,
+                            client_rx.clone(),
+                            http.clone(),
+                            sink.clone(),
+                        ),
+                    );
+                }
+                None => {
+                    tasks.stop(Task::Probe);
                     sink.log("Probe", "probing stopped");
                 }
-            }
-            Command::SelectPod(pod) => {
-                if let Some(s) = selected.take() {
-                    s.abort();
-                }
-                if let Some((namespace, name)) = pod {
-                    selected = Some(tokio::spawn(live::details::follow(
-                        namespace,
-                        name,
-                        client_rx.clone(),
-                        sink.clone(),
-                    )));
-                }
-            }
+            },
+            Command::SelectPod(pod) => match pod {
+                Some((namespace, name)) => tasks.replace(
+                    Task::PodDetails,
+                    live::details::follow(namespace, name, client_rx.clone(), sink.clone()),
+                ),
+                None => tasks.stop(Task::PodDetails),
+            },
             Command::EventsNamespace(namespace) => {
                 let _ = namespace_tx.send(namespace);
             }
             Command::PlanMove { service, direction } => {
-                desk.plan(&plan, &client_rx, &sink, service, direction);
+                desk.plan(&mut tasks, &plan, &client_rx, &sink, service, direction);
             }
             Command::StartMove(confirmed) => {
-                desk.start(&plan, &client_rx, &sink, *confirmed);
+                desk.start(&mut tasks, &plan, &client_rx, &sink, *confirmed);
             }
-            Command::AbortMove => desk.abort(&sink),
-            Command::ResumeMove => desk.recorded(&plan, &client_rx, &sink, true),
-            Command::RollBackMove => desk.recorded(&plan, &client_rx, &sink, false),
-            Command::Retire(stage) => desk.retire(&plan, &client_rx, &sink, stage),
+            Command::AbortMove => desk.abort(&tasks, &sink),
+            Command::ResumeMove => desk.recorded(&mut tasks, &plan, &client_rx, &sink, true),
+            Command::RollBackMove => desk.recorded(&mut tasks, &plan, &client_rx, &sink, false),
+            Command::Retire(stage) => desk.retire(&mut tasks, &plan, &client_rx, &sink, stage),
             Command::CheckReadiness { options, eks } => {
-                tokio::spawn(crate::readiness::desk::check(
-                    options,
-                    eks,
-                    client_rx.clone(),
-                    sink.clone(),
-                ));
+                tasks.spawn(
+                    Task::Readiness,
+                    readiness::desk::check(
+                        options,
+                        eks.or_else(|| through_eks.clone()),
+                        client_rx.clone(),
+                        sink.clone(),
+                    ),
+                );
             }
             Command::SurveyNodeGroup {
                 aws,
@@ -133,70 +147,64 @@ pub(super) async fn supervise(
                 group,
                 retirement,
             } => {
-                tokio::spawn(eks::desk::survey(
-                    aws,
-                    cluster,
-                    group,
-                    retirement,
-                    client_rx.clone(),
-                    sink.clone(),
-                ));
+                tasks.spawn(
+                    Task::NodeGroupSurvey,
+                    eks::desk::survey(
+                        aws,
+                        cluster,
+                        group,
+                        retirement,
+                        client_rx.clone(),
+                        sink.clone(),
+                    ),
+                );
             }
             Command::RetireNodeGroup {
                 aws,
                 survey,
                 retirement,
             } => {
-                tokio::spawn(eks::desk::retire(
-                    aws,
-                    *survey,
-                    retirement,
-                    client_rx.clone(),
-                    sink.clone(),
-                ));
+                tasks.spawn(
+                    Task::NodeGroupChange,
+                    eks::desk::retire(aws, *survey, retirement, client_rx.clone(), sink.clone()),
+                );
             }
             Command::ReviewNodeGroup {
                 aws,
                 cluster,
                 source,
+                windows_taint,
             } => {
-                tokio::spawn(crate::readiness::desk::review(
-                    aws,
-                    cluster,
-                    source,
-                    client_rx.clone(),
-                    sink.clone(),
-                ));
+                tasks.spawn(
+                    Task::NodeGroupReview,
+                    readiness::desk::review(
+                        aws,
+                        cluster,
+                        source,
+                        windows_taint,
+                        client_rx.clone(),
+                        sink.clone(),
+                    ),
+                );
             }
             Command::AddNodeGroup {
                 aws,
                 cluster,
                 proposal,
             } => {
-                tokio::spawn(eks::desk::add(aws, cluster, *proposal, sink.clone()));
+                tasks.spawn(
+                    Task::NodeGroupChange,
+                    eks::desk::add(aws, cluster, *proposal, sink.clone()),
+                );
             }
             Command::ListEks(target) => {
-                let sink = sink.clone();
-                tokio::spawn(async move {
-                    let (region, clusters) = match eks::Aws::load(&target).await {
-                        Ok(aws) => {
-                            let clusters = aws.clusters().await.map_err(|e| e.to_string());
-                            (aws.region.clone(), clusters)
-                        }
-                        Err(e) => (
-                            target.region.clone().unwrap_or_default(),
-                            Err(e.to_string()),
-                        ),
-                    };
-                    sink.send(Event::EksClusters { region, clusters });
-                });
+                tasks.spawn(Task::EksClusters, eks::desk::list(target, sink.clone()));
             }
         }
     }
-    desk.stop();
-    for task in [session, probe, selected].into_iter().flatten() {
-        task.abort();
-    }
+    // The console is closing: a move left half-way stays recorded on the monolith for the next
+    // console (its Lease is released as its task is dropped).
+    tasks.stop_all();
     if let Some(cluster) = local.lock().await.take() {
         cluster.shutdown().await;
     }

@@ -11,54 +11,57 @@ use std::time::Duration;
 use tokio::sync::mpsc as async_mpsc;
 
 use crate::model::migration_plan::MigrationPlan;
-use crate::protocol::{Command, ConnectionStatus, Event, EventSink};
+use crate::protocol::{Command, Event, EventSink};
 
 /// The running backend: its thread, the command channel and the event queue.
 pub struct Backend {
     commands: async_mpsc::UnboundedSender<Command>,
     events: mpsc::Receiver<Event>,
+    /// Tells the window when the backend is gone, so no command waits for an answer that
+    /// cannot come.
+    sink: EventSink,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Backend {
     /// Starts the backend thread for `plan`; `repaint` is called after every event (egui's
-    /// `Context::request_repaint`).
+    /// `Context::request_repaint`). A backend that cannot start says so as
+    /// [`Event::BackendStopped`].
     pub fn start(repaint: impl Fn() + Send + Sync + 'static, plan: Arc<MigrationPlan>) -> Backend {
         let (commands, receiver) = async_mpsc::unbounded_channel();
         let (sender, events) = mpsc::channel();
         let sink = EventSink::new(sender, Arc::new(repaint));
+        let backend_sink = sink.clone();
         let thread = std::thread::Builder::new()
             .name("hybrid-console-backend".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        sink.send(Event::Connection(ConnectionStatus::Failed {
-                            target: String::new(),
-                            error: format!("cannot start the background runtime: {e}"),
-                        }));
-                        return;
-                    }
-                };
-                runtime.block_on(dispatch::supervise(receiver, sink, plan));
-                // Let tasks (the local cluster's containers) stop before the runtime goes.
-                runtime.shutdown_timeout(Duration::from_secs(5));
-            })
-            .ok();
+            .spawn(move || run(receiver, backend_sink, plan));
+        let thread = match thread {
+            Ok(thread) => Some(thread),
+            Err(e) => {
+                sink.send(Event::BackendStopped {
+                    why: format!(
+                        "the console's background thread could not start ({e}): nothing can be done with the cluster; restart the console"
+                    ),
+                });
+                None
+            }
+        };
         Backend {
             commands,
             events,
+            sink,
             thread,
         }
     }
 
-    /// Sends a command; the backend answers with events.
+    /// Sends a command; the backend answers with events (or, when it has stopped, with
+    /// [`Event::BackendStopped`]).
     pub fn send(&self, command: Command) {
-        let _ = self.commands.send(command);
+        if self.commands.send(command).is_err() {
+            self.sink.send(Event::BackendStopped {
+                why: "the console's background side has stopped: restart the console".into(),
+            });
+        }
     }
 
     /// Every event that arrived since the last call.
@@ -70,6 +73,39 @@ impl Backend {
     pub fn next_event(&self, timeout: Duration) -> Option<Event> {
         self.events.recv_timeout(timeout).ok()
     }
+}
+
+/// The backend thread: a runtime running the dispatcher until the window goes.
+fn run(
+    receiver: async_mpsc::UnboundedReceiver<Command>,
+    sink: EventSink,
+    plan: Arc<MigrationPlan>,
+) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            sink.send(Event::BackendStopped {
+                why: format!(
+                    "the console's background runtime could not start ({e}): restart the console"
+                ),
+            });
+            return;
+        }
+    };
+    let supervised = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(dispatch::supervise(receiver, sink.clone(), plan));
+    }));
+    if supervised.is_err() {
+        sink.send(Event::BackendStopped {
+            why: "the console's background side stopped unexpectedly (see the log): restart the console".into(),
+        });
+    }
+    // Let tasks (the local cluster's containers) stop before the runtime goes.
+    runtime.shutdown_timeout(Duration::from_secs(5));
 }
 
 impl Drop for Backend {

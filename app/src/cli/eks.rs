@@ -5,202 +5,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
 use serde_yaml::Value;
 
-use super::{Cli, Output};
+use super::args::{AddNodegroupArgs, Cli, EksArgs, EksCommand, Output};
 use crate::eks::retirement;
 use crate::eks::{Aws, token};
+use crate::model::eks::EksCluster;
 use crate::model::eks::Retirement;
-use crate::model::eks::{EksCluster, GroupTaint, NodeGroupProposal};
-
-/// `eks` arguments.
-#[derive(Debug, Args)]
-pub struct EksArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: EksCommand,
-}
-
-/// `eks` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum EksCommand {
-    /// The region's clusters with their node groups (OS from the AMI type, scaling, status).
-    Clusters,
-    /// Prints an ExecCredential with a fresh bearer token for the cluster (for kubectl).
-    Token {
-        /// The cluster.
-        #[arg(long)]
-        cluster: String,
-    },
-    /// Writes a kubeconfig context for the cluster whose credentials come from `eks token`.
-    Kubeconfig {
-        /// The cluster.
-        #[arg(long)]
-        cluster: String,
-    },
-    /// Checks the cluster for hybrid readiness, from the EKS API and the cluster itself; exit
-    /// code 1 if a check fails.
-    Check {
-        /// The cluster.
-        #[arg(long)]
-        cluster: String,
-        /// What the check may be told.
-        #[command(flatten)]
-        readiness: super::readiness::ReadinessArgs,
-    },
-    /// Adds a managed node group, from an eksctl ClusterConfig or from flags, after showing the
-    /// readiness findings that would apply to it.
-    AddNodegroup(AddNodegroupArgs),
-    /// Scales a node group. To zero, it first refuses while workload pods run on its nodes,
-    /// then cordons and drains them (PodDisruptionBudgets respected).
-    ScaleNodegroup {
-        /// The cluster.
-        #[arg(long)]
-        cluster: String,
-        /// The node group.
-        #[arg(long)]
-        nodegroup: String,
-        /// The new desired size.
-        #[arg(long)]
-        size: i32,
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        yes: bool,
-        /// How long the drain may take, in seconds.
-        #[arg(long, default_value_t = 300)]
-        timeout: u64,
-    },
-    /// Deletes a node group: refuses while workload pods run on its nodes, then cordons and
-    /// drains them (PodDisruptionBudgets respected) before asking EKS to delete it.
-    DeleteNodegroup {
-        /// The cluster.
-        #[arg(long)]
-        cluster: String,
-        /// The node group.
-        #[arg(long)]
-        nodegroup: String,
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        yes: bool,
-        /// How long the drain may take, in seconds.
-        #[arg(long, default_value_t = 300)]
-        timeout: u64,
-    },
-}
-
-/// `eks add-nodegroup` arguments.
-#[derive(Debug, Args)]
-pub struct AddNodegroupArgs {
-    /// The cluster.
-    #[arg(long)]
-    pub cluster: String,
-    /// An eksctl ClusterConfig to take the node group from (with --nodegroup).
-    #[arg(long, requires = "nodegroup", conflicts_with_all = ["name", "ami_type"])]
-    pub config: Option<PathBuf>,
-    /// The managed node group in --config.
-    #[arg(long)]
-    pub nodegroup: Option<String>,
-    /// The new node group's name (without --config).
-    #[arg(long, required_unless_present = "config")]
-    pub name: Option<String>,
-    /// Its EKS AMI type (without --config), e.g. WINDOWS_CORE_2022_x86_64 or AL2023_x86_64_STANDARD.
-    #[arg(long, required_unless_present = "config")]
-    pub ami_type: Option<String>,
-    /// EC2 instance type (repeatable; default m5.large).
-    #[arg(long = "instance-type")]
-    pub instance_types: Vec<String>,
-    /// Minimum nodes.
-    #[arg(long)]
-    pub min: Option<i32>,
-    /// Desired nodes.
-    #[arg(long)]
-    pub desired: Option<i32>,
-    /// Maximum nodes.
-    #[arg(long)]
-    pub max: Option<i32>,
-    /// Subnet ID (repeatable; default the cluster's subnets).
-    #[arg(long = "subnet")]
-    pub subnets: Vec<String>,
-    /// The IAM role ARN the nodes run as.
-    #[arg(long)]
-    pub node_role: Option<String>,
-    /// A node label key=value (repeatable).
-    #[arg(long = "label")]
-    pub labels: Vec<String>,
-    /// A node taint key=value:Effect (repeatable).
-    #[arg(long = "taint")]
-    pub taints: Vec<String>,
-    /// The taint Windows nodes should carry, for the findings.
-    #[arg(long, default_value = "os=windows:NoSchedule")]
-    pub windows_taint: String,
-    /// Do not ask for confirmation.
-    #[arg(long)]
-    pub yes: bool,
-}
-
-impl AddNodegroupArgs {
-    /// The proposal the flags (or the eksctl file) describe; flags override the file.
-    fn proposal(&self) -> anyhow::Result<NodeGroupProposal> {
-        let mut proposal = match (&self.config, &self.nodegroup) {
-            (Some(path), Some(group)) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                NodeGroupProposal::from_eksctl(&text, group)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-            }
-            _ => NodeGroupProposal {
-                name: self.name.clone().unwrap_or_default(),
-                ami_type: self.ami_type.clone().unwrap_or_default(),
-                instance_types: vec!["m5.large".into()],
-                min: 2,
-                desired: 2,
-                max: 2,
-                labels: Default::default(),
-                taints: Vec::new(),
-                subnets: Vec::new(),
-                node_role: None,
-            },
-        };
-        if !self.instance_types.is_empty() {
-            proposal.instance_types = self.instance_types.clone();
-        }
-        if let Some(n) = self.desired {
-            proposal.desired = n;
-            proposal.min = proposal.min.min(n);
-            proposal.max = proposal.max.max(n);
-        }
-        if let Some(n) = self.min {
-            proposal.min = n;
-        }
-        if let Some(n) = self.max {
-            proposal.max = n;
-        }
-        if !self.subnets.is_empty() {
-            proposal.subnets = self.subnets.clone();
-        }
-        if self.node_role.is_some() {
-            proposal.node_role = self.node_role.clone();
-        }
-        for label in &self.labels {
-            let (k, v) = label
-                .split_once('=')
-                .with_context(|| format!("--label {label:?}: write it as key=value"))?;
-            proposal.labels.insert(k.to_owned(), v.to_owned());
-        }
-        for taint in &self.taints {
-            let parsed: crate::model::readiness::ExpectedTaint = taint
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("--taint: {e}"))?;
-            proposal.taints.push(GroupTaint {
-                key: parsed.key,
-                value: parsed.value,
-                effect: parsed.effect,
-            });
-        }
-        Ok(proposal)
-    }
-}
 
 /// Asks the operator to type `answer` to go ahead, unless `yes`. Without a terminal to ask on,
 /// refuses: a script must say --yes.
@@ -461,8 +272,8 @@ async fn add_nodegroup(
         args.windows_taint.parse().map_err(anyhow::Error::msg)?;
     let (described, access) = aws.cluster(&args.cluster).await?;
     // The VPC CNI's settings come from the cluster, when it can be reached.
-    let vpc_cni = match kube_side(cli, aws, &args.cluster, &access).await {
-        Ok(connection) => Some(crate::readiness::vpc_cni(&connection.api).await?),
+    let connection = match kube_side(cli, aws, &args.cluster, &access).await {
+        Ok(connection) => Some(connection),
         Err(e) => {
             eprintln!(
                 "warning: the cluster's API is not reachable, so Windows IPAM is not checked: {e:#}"
@@ -470,16 +281,13 @@ async fn add_nodegroup(
             None
         }
     };
-    let findings = crate::model::readiness::for_new_node_group(
-        &proposal,
+    let report = crate::readiness::review_node_group(
         &described,
-        vpc_cni.as_ref().map(|c| c.as_ref()),
+        &proposal,
+        connection.as_ref().map(|c| &c.api),
         &windows_taint,
-    );
-    let report = crate::model::readiness::ReadinessReport {
-        cluster: described.name.clone(),
-        findings,
-    };
+    )
+    .await?;
     let text = super::readiness::table(
         &report,
         &format!("node group {} as proposed", proposal.name),

@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
-use super::{Cli, Output};
+use super::args::{Cli, Destination, MigrateArgs, Output, RetireArgs, RetireChoice};
 use crate::cluster::connection::Connection;
 use crate::migration::{Mover, Reporter, direction_words};
 use crate::model::migration_plan::MigrationPlan;
@@ -19,64 +18,6 @@ use crate::model::move_plan::MovePlan;
 use crate::model::move_progress::{MoveEvent, MoveOutcome, MoveProgress, event_line};
 use crate::model::moves::Direction;
 use crate::model::moves::RetireStage;
-
-/// Where a service goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Destination {
-    /// Its own Deployment on Linux nodes.
-    Linux,
-    /// Back into the monolith.
-    Monolith,
-}
-
-/// `migrate` arguments.
-#[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("what").required(true).args(["service", "status", "resume", "rollback"]))]
-pub struct MigrateArgs {
-    /// The service to move (`sum`, `subtraction`, `multiplication`, `division`, `ui`).
-    pub service: Option<String>,
-    /// Where it goes.
-    #[arg(long, value_enum, required_unless_present_any = ["status", "resume", "rollback"])]
-    pub to: Option<Destination>,
-    /// Print the plan and change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Deploy this image instead of the plan's.
-    #[arg(long)]
-    pub image: Option<String>,
-    /// Do not ask for confirmation (needed when stdin is not a terminal).
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Show the move in progress, if any.
-    #[arg(long, conflicts_with_all = ["service", "resume", "rollback"])]
-    pub status: bool,
-    /// Finish the move in progress (a console stopped in the middle of it).
-    #[arg(long, conflicts_with_all = ["service", "rollback"])]
-    pub resume: bool,
-    /// Roll back the move in progress.
-    #[arg(long, conflicts_with = "service")]
-    pub rollback: bool,
-}
-
-/// `retire` arguments.
-#[derive(Debug, Args)]
-pub struct RetireArgs {
-    /// Which stage: scale the monolith to zero first, then delete it.
-    #[arg(long, value_enum)]
-    pub stage: RetireChoice,
-    /// Do not ask for confirmation.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-}
-
-/// The stages of retiring.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RetireChoice {
-    /// Scale the monolith to zero replicas, then check the application still answers.
-    ScaleToZero,
-    /// Delete the monolith's Deployment and Service.
-    Delete,
-}
 
 /// The plan as a person reviews it.
 pub fn plan_text(plan: &MovePlan, migration: &MigrationPlan, user: &str) -> String {

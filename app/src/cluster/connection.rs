@@ -156,7 +156,7 @@ pub fn list_contexts(path: Option<&PathBuf>) -> Vec<ContextEntry> {
 }
 
 /// Why the console cannot talk to the cluster.
-#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq, Serialize)]
 pub enum ConnectError {
     /// The kubeconfig cannot be read or parsed.
     #[error("The kubeconfig cannot be used: {0}")]
@@ -377,12 +377,9 @@ pub struct Connection {
 /// The connection the live session holds now (`None` while there is none), as features read it.
 pub type Current = tokio::sync::watch::Receiver<Option<Connection>>;
 
-/// The current connection, or why there is none.
-pub fn connected(current: &Current) -> Result<Connection, String> {
-    current.borrow().clone().ok_or_else(|| {
-        "not connected to a cluster: connect to it first (the console works through that connection)"
-            .to_owned()
-    })
+/// The current connection, or `None` while there is none.
+pub fn connected(current: &Current) -> Option<Connection> {
+    current.borrow().clone()
 }
 
 /// Starts the embedded local hybrid cluster with the calculator monolith.

@@ -11,7 +11,7 @@ pub enum Liveness {
     /// It answered.
     Answered,
     /// It answered with a refusal (its Status).
-    Refused(kube::core::Status),
+    Refused(Box<kube::core::Status>),
     /// The request failed without an answer (refused or reset connection, TLS, credentials).
     Unreachable(kube::Error),
     /// Nothing within the time allowed.
@@ -43,7 +43,7 @@ pub async fn ask(client: &kube::Client, within: Duration) -> Liveness {
     };
     match tokio::time::timeout(within, client.request_text(request)).await {
         Ok(Ok(_)) => Liveness::Answered,
-        Ok(Err(kube::Error::Api(status))) => Liveness::Refused(*status),
+        Ok(Err(kube::Error::Api(status))) => Liveness::Refused(status),
         Ok(Err(e)) => Liveness::Unreachable(e),
         Err(_) => Liveness::Silent,
     }

@@ -13,6 +13,7 @@ use aws_smithy_http_client::tls;
 use super::token::{self, EksToken};
 use crate::model::eks::AwsTarget;
 use crate::model::eks::{EksCluster, EksNodeGroup, os_of_ami_type};
+use crate::protocol::ActionError;
 
 /// Why AWS could not be used, and what to do.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +79,27 @@ pub enum AwsError {
     /// Anything else EKS said.
     #[error("EKS: {0}")]
     Service(String),
+}
+
+impl From<AwsError> for ActionError {
+    fn from(error: AwsError) -> ActionError {
+        let message = error.to_string();
+        match error {
+            AwsError::NoRegion | AwsError::BadRegion(_) | AwsError::Invalid(_) => {
+                ActionError::Invalid { message }
+            }
+            AwsError::NoCredentials { .. }
+            | AwsError::Expired { .. }
+            | AwsError::Refused { .. } => ActionError::Credentials { message },
+            AwsError::AccessDenied(_) => ActionError::Forbidden {
+                message,
+                ask_for: Some("the IAM permissions in manifests/eks-console-policy.json".into()),
+            },
+            AwsError::UnknownCluster { .. } => ActionError::NotFound { message },
+            AwsError::Unreachable { .. } => ActionError::ServerAway { message },
+            AwsError::Service(_) => ActionError::Failed { message },
+        }
+    }
 }
 
 fn profile_words(profile: &Option<String>) -> String {

@@ -1,11 +1,11 @@
-//! What the window asks of EKS: node groups surveyed, taken out of service and added. The
-//! Kubernetes side is always the live connection.
+//! What the window asks of EKS: the region's clusters, and node groups surveyed, taken out of
+//! service and added. The Kubernetes side is always the live connection.
 
 use super::Aws;
 use super::retirement;
 use crate::cluster::connection::{Current, connected};
 use crate::model::eks::{AwsTarget, GroupSurvey, NodeGroupProposal, ProposalSource, Retirement};
-use crate::protocol::{Event, EventSink};
+use crate::protocol::{ActionError, Event, EventSink};
 
 /// Reads the group for the confirmation and sends [`Event::NodeGroupSurvey`].
 pub async fn survey(
@@ -17,18 +17,30 @@ pub async fn survey(
     sink: EventSink,
 ) {
     let outcome = async {
-        let connection = connected(&client)?;
-        let aws = Aws::load(&target).await.map_err(|e| e.to_string())?;
+        let connection = connected(&client).ok_or(ActionError::NotConnected)?;
+        let aws = Aws::load(&target).await?;
         retirement::survey(&aws, &connection.api, &cluster, &group)
             .await
             .map(|(_, survey)| Box::new(survey))
-            .map_err(|e| e.to_string())
+            .map_err(ActionError::from)
     }
     .await;
     sink.send(Event::NodeGroupSurvey {
         retirement,
         survey: outcome,
     });
+}
+
+/// Lists the clusters of a region (with their node groups): sends [`Event::EksClusters`].
+pub async fn list(target: AwsTarget, sink: EventSink) {
+    let (region, clusters) = match Aws::load(&target).await {
+        Ok(aws) => {
+            let clusters = aws.clusters().await.map_err(ActionError::from);
+            (aws.region.clone(), clusters)
+        }
+        Err(e) => (target.region.clone().unwrap_or_default(), Err(e.into())),
+    };
+    sink.send(Event::EksClusters { region, clusters });
 }
 
 /// Drains and retires the group, logging each step, then sends [`Event::NodeGroupChanged`].
@@ -47,8 +59,8 @@ pub async fn retire(
         ),
     );
     let outcome = async {
-        let connection = connected(&client)?;
-        let aws = Aws::load(&target).await.map_err(|e| e.to_string())?;
+        let connection = connected(&client).ok_or(ActionError::NotConnected)?;
+        let aws = Aws::load(&target).await?;
         let progress_sink = sink.clone();
         let progress = move |line: String| progress_sink.log("Drain", line);
         retirement::retire(
@@ -60,7 +72,7 @@ pub async fn retire(
             &progress,
         )
         .await
-        .map_err(|e| e.to_string())
+        .map_err(ActionError::from)
     }
     .await;
     if let Ok(done) = &outcome {
@@ -72,11 +84,9 @@ pub async fn retire(
 /// Creates the group: sends [`Event::NodeGroupChanged`].
 pub async fn add(target: AwsTarget, cluster: String, proposal: NodeGroupProposal, sink: EventSink) {
     let outcome = async {
-        let aws = Aws::load(&target).await.map_err(|e| e.to_string())?;
-        let (described, _) = aws.cluster(&cluster).await.map_err(|e| e.to_string())?;
-        aws.create_node_group(&described, &proposal)
-            .await
-            .map_err(|e| e.to_string())?;
+        let aws = Aws::load(&target).await?;
+        let (described, _) = aws.cluster(&cluster).await?;
+        aws.create_node_group(&described, &proposal).await?;
         Ok(format!(
             "EKS is creating node group {} in cluster {cluster}",
             proposal.name
@@ -90,7 +100,7 @@ pub async fn add(target: AwsTarget, cluster: String, proposal: NodeGroupProposal
 }
 
 /// The proposal a source describes (reading the file, for an eksctl source).
-pub async fn read_proposal(source: &ProposalSource) -> Result<NodeGroupProposal, String> {
+pub async fn read_proposal(source: &ProposalSource) -> Result<NodeGroupProposal, ActionError> {
     match source {
         ProposalSource::Fields(p) => Ok((**p).clone()),
         ProposalSource::Eksctl {
@@ -100,9 +110,13 @@ pub async fn read_proposal(source: &ProposalSource) -> Result<NodeGroupProposal,
         } => {
             let text = tokio::fs::read_to_string(path)
                 .await
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let mut proposal = NodeGroupProposal::from_eksctl(&text, group)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+                .map_err(|e| ActionError::Invalid {
+                    message: format!("cannot read {}: {e}", path.display()),
+                })?;
+            let mut proposal =
+                NodeGroupProposal::from_eksctl(&text, group).map_err(|e| ActionError::Invalid {
+                    message: format!("{}: {e}", path.display()),
+                })?;
             if proposal.node_role.is_none() {
                 proposal.node_role = node_role.clone();
             }

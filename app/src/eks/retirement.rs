@@ -10,6 +10,7 @@ use crate::cluster::access;
 use crate::cluster::connection::Connection;
 use crate::model::access::Permission;
 use crate::model::eks::{EksCluster, GroupSurvey, Retirement};
+use crate::protocol::ActionError;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
@@ -36,8 +37,8 @@ pub enum NodeGroupError {
         source: kube::Error,
     },
     /// The access reviews could not be made.
-    #[error("{0}")]
-    Access(String),
+    #[error("cannot check the drain's permissions (create selfsubjectaccessreviews): {0}")]
+    Access(#[source] kube::Error),
     /// The drain did not finish in time.
     #[error(
         "the drain did not finish within {seconds} s; still on the nodes: {pods}. Last refusal: {last}. The nodes stay cordoned; nothing was changed in EKS. Run it again once the disruption budgets allow it (kubectl get pdb -A)."
@@ -50,6 +51,28 @@ pub enum NodeGroupError {
         /// The last refusal's words.
         last: String,
     },
+}
+
+impl From<NodeGroupError> for ActionError {
+    fn from(error: NodeGroupError) -> ActionError {
+        match error {
+            NodeGroupError::Aws(aws) => aws.into(),
+            NodeGroupError::UnknownGroup(message) => ActionError::NotFound { message },
+            NodeGroupError::Refused(reason) => ActionError::Refused {
+                reasons: vec![reason],
+            },
+            NodeGroupError::Kubernetes { action, source } => {
+                ActionError::from_kube(&action, &source)
+            }
+            NodeGroupError::Access(source) => ActionError::from_kube(
+                "check the drain's permissions (create selfsubjectaccessreviews)",
+                &source,
+            ),
+            timeout @ NodeGroupError::DrainTimeout { .. } => ActionError::ServerAway {
+                message: timeout.to_string(),
+            },
+        }
+    }
 }
 
 fn kubernetes(action: impl Into<String>) -> impl FnOnce(kube::Error) -> NodeGroupError {
@@ -151,7 +174,7 @@ pub async fn survey(
     let needs = drain_permissions();
     let answers = access::may(client, &needs)
         .await
-        .map_err(|e| NodeGroupError::Access(e.to_string()))?;
+        .map_err(NodeGroupError::Access)?;
     let not_allowed = needs
         .iter()
         .zip(answers)

@@ -122,7 +122,7 @@ pub async fn run(
                 None => {
                     sink.send(Event::Connection(ConnectionStatus::Failed {
                         target: label.clone(),
-                        error: error.to_string(),
+                        error: error.clone(),
                     }));
                     if permanent(&error) {
                         return;

@@ -392,7 +392,7 @@ pub async fn watch_cluster(
                     outcome => {
                         misses += 1;
                         let why = match outcome {
-                            Liveness::Refused(status) => ConnectError::classify(&kube::Error::Api(Box::new(status)), server, "get", "/readyz").to_string(),
+                            Liveness::Refused(status) => ConnectError::classify(&kube::Error::Api(status), server, "get", "/readyz").to_string(),
                             Liveness::Unreachable(e) => ConnectError::classify(&e, server, "get", "/readyz").to_string(),
                             Liveness::Answered | Liveness::Silent => format!("the API server at {server} did not answer within 3 s"),
                         };

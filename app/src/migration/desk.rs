@@ -4,29 +4,25 @@
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Mover, Reporter};
-use crate::cluster::connection::Connection;
+use crate::cluster::connection::{Connection, Current, connected};
 use crate::model::migration_plan::MigrationPlan;
 use crate::model::move_plan::MovePlan;
 use crate::model::move_progress::{MoveEvent, MoveOutcome};
 use crate::model::moves::{Direction, RetireStage};
-use crate::protocol::{Event, EventSink};
+use crate::protocol::{ActionError, Event, EventSink, Task, Tasks};
 
-/// The move this console drives, if any.
+/// The move this console drives, if any: its task runs in the backend's [`Tasks`] (as
+/// [`Task::Move`] or [`Task::Retire`]); the desk keeps the token that asks it to roll back.
 #[derive(Default)]
 pub struct MoveDesk {
-    running: Option<(JoinHandle<()>, CancellationToken)>,
+    abort: Option<CancellationToken>,
 }
 
-fn mover_for(connection: &watch::Receiver<Option<Connection>>) -> Result<Connection, String> {
-    connection
-        .borrow()
-        .clone()
-        .ok_or_else(|| "not connected to a cluster".to_owned())
+fn mover_for(connection: &Current) -> Result<Connection, ActionError> {
+    connected(connection).ok_or(ActionError::NotConnected)
 }
 
 fn reporter(sink: &EventSink) -> Reporter {
@@ -46,100 +42,103 @@ fn reporter(sink: &EventSink) -> Reporter {
 }
 
 impl MoveDesk {
-    fn busy(&self) -> bool {
-        self.running
-            .as_ref()
-            .is_some_and(|(task, _)| !task.is_finished())
+    fn busy(tasks: &Tasks) -> bool {
+        tasks.running(Task::Move) || tasks.running(Task::Retire)
     }
 
     /// Plans a move and sends the plan (or why there is none).
     pub fn plan(
         &self,
+        tasks: &mut Tasks,
         plan: &Arc<MigrationPlan>,
-        connection: &watch::Receiver<Option<Connection>>,
+        connection: &Current,
         sink: &EventSink,
         service: String,
         direction: Direction,
     ) {
         let (plan, sink) = (plan.clone(), sink.clone());
         let connection = mover_for(connection);
-        tokio::spawn(async move {
+        tasks.spawn(Task::MovePlan, async move {
             let planned = match connection {
                 Ok(c) => Mover::new(&c, plan)
                     .await
                     .prepare(&service, direction, None)
                     .await
                     .map(Box::new)
-                    .map_err(|e| e.to_string()),
+                    .map_err(ActionError::from),
                 Err(e) => Err(e),
             };
             sink.send(Event::MovePlanned(planned));
         });
     }
 
-    fn spawn<F>(&mut self, sink: &EventSink, work: impl FnOnce(CancellationToken) -> F)
-    where
-        F: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    fn spawn<F>(
+        &mut self,
+        tasks: &mut Tasks,
+        task: Task,
+        sink: &EventSink,
+        work: impl FnOnce(CancellationToken) -> F,
+    ) where
+        F: std::future::Future<Output = Result<(), ActionError>> + Send + 'static,
     {
-        if self.busy() {
+        if Self::busy(tasks) {
             sink.log("MoveRefused", "a move is already running in this console");
             return;
         }
         let abort = CancellationToken::new();
         let future = work(abort.clone());
         let sink = sink.clone();
-        let task = tokio::spawn(async move {
+        tasks.replace(task, async move {
             if let Err(why) = future.await {
-                sink.log("MoveNotStarted", why.clone());
+                sink.log("MoveNotStarted", why.to_string());
                 sink.send(Event::MoveNotStarted(why));
             }
         });
-        self.running = Some((task, abort));
+        self.abort = Some(abort);
     }
 
     /// Carries out the plan the operator confirmed.
     pub fn start(
         &mut self,
+        tasks: &mut Tasks,
         plan: &Arc<MigrationPlan>,
-        connection: &watch::Receiver<Option<Connection>>,
+        connection: &Current,
         sink: &EventSink,
         confirmed: MovePlan,
     ) {
         let (plan, connection, report) = (plan.clone(), mover_for(connection), reporter(sink));
-        self.spawn(sink, move |abort| async move {
+        self.spawn(tasks, Task::Move, sink, move |abort| async move {
             let mover = Mover::new(&connection?, plan).await;
-            mover
-                .execute(confirmed, report, abort)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
+            mover.execute(confirmed, report, abort).await?;
+            Ok(())
         });
     }
 
     /// Finishes (`resume`) or rolls back the move recorded on the monolith.
     pub fn recorded(
         &mut self,
+        tasks: &mut Tasks,
         plan: &Arc<MigrationPlan>,
-        connection: &watch::Receiver<Option<Connection>>,
+        connection: &Current,
         sink: &EventSink,
         resume: bool,
     ) {
         let (plan, connection, report) = (plan.clone(), mover_for(connection), reporter(sink));
-        self.spawn(sink, move |abort| async move {
+        self.spawn(tasks, Task::Move, sink, move |abort| async move {
             let mover = Mover::new(&connection?, plan).await;
-            let outcome = if resume {
-                mover.resume(report, abort).await
+            if resume {
+                mover.resume(report, abort).await?;
             } else {
-                mover.roll_back_recorded(report).await
-            };
-            outcome.map(drop).map_err(|e| e.to_string())
+                mover.roll_back_recorded(report).await?;
+            }
+            Ok(())
         });
     }
 
     /// Aborts the running move: it rolls back by itself.
-    pub fn abort(&self, sink: &EventSink) {
-        match &self.running {
-            Some((task, abort)) if !task.is_finished() => {
+    pub fn abort(&self, tasks: &Tasks, sink: &EventSink) {
+        match &self.abort {
+            Some(abort) if tasks.running(Task::Move) => {
                 sink.log("MoveAborted", "abort requested: rolling back");
                 abort.cancel();
             }
@@ -150,8 +149,9 @@ impl MoveDesk {
     /// One stage of retiring the monolith.
     pub fn retire(
         &mut self,
+        tasks: &mut Tasks,
         plan: &Arc<MigrationPlan>,
-        connection: &watch::Receiver<Option<Connection>>,
+        connection: &Current,
         sink: &EventSink,
         stage: RetireStage,
     ) {
@@ -163,23 +163,21 @@ impl MoveDesk {
             }
         });
         let (plan, connection, done) = (plan.clone(), mover_for(connection), sink.clone());
-        self.spawn(sink, move |_| async move {
-            let mover = Mover::new(&connection?, plan).await;
-            let result = mover.retire(stage, report).await.map_err(|e| e.to_string());
+        self.spawn(tasks, Task::Retire, sink, move |_| async move {
+            let result = match connection {
+                Ok(connection) => Mover::new(&connection, plan)
+                    .await
+                    .retire(stage, report)
+                    .await
+                    .map_err(ActionError::from),
+                Err(e) => Err(e),
+            };
             match &result {
                 Ok(message) => done.log("MonolithRetire", message.clone()),
-                Err(why) => done.log("MonolithRetire", why.clone()),
+                Err(why) => done.log("MonolithRetire", why.to_string()),
             }
             done.send(Event::Retired(result));
             Ok(())
         });
-    }
-
-    /// Stops whatever runs (the console is closing: a move left half-way stays recorded on
-    /// the monolith for the next console).
-    pub fn stop(&mut self) {
-        if let Some((task, _)) = self.running.take() {
-            task.abort();
-        }
     }
 }

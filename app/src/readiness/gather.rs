@@ -5,8 +5,11 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use kube::api::{Api, ListParams};
 
-use crate::model::eks::EksCluster;
-use crate::model::readiness::{self, ReadinessInputs, ReadinessOptions, ReadinessReport};
+use crate::model::eks::{EksCluster, NodeGroupProposal};
+use crate::model::readiness::{
+    self, ExpectedTaint, ReadinessInputs, ReadinessOptions, ReadinessReport,
+};
+use crate::protocol::ActionError;
 
 /// Why the check could not run.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +18,15 @@ pub struct ReadinessError {
     what: &'static str,
     #[source]
     source: kube::Error,
+}
+
+impl From<ReadinessError> for ActionError {
+    fn from(error: ReadinessError) -> ActionError {
+        ActionError::from_kube(
+            &format!("read {} for the readiness check", error.what),
+            &error.source,
+        )
+    }
 }
 
 async fn list<K>(client: &kube::Client, what: &'static str) -> Result<Vec<K>, ReadinessError>
@@ -75,4 +87,28 @@ pub async fn check(
             required_daemonsets: &options.required_daemonsets,
         },
     ))
+}
+
+/// The findings for a node group about to be added to `cluster`, judged against the taint
+/// Windows nodes should carry; Windows IPAM is read through `kube` when the cluster can be
+/// reached. The one review the CLI and the window both show.
+pub async fn review_node_group(
+    cluster: &EksCluster,
+    proposal: &NodeGroupProposal,
+    kube: Option<&kube::Client>,
+    windows_taint: &ExpectedTaint,
+) -> Result<ReadinessReport, ReadinessError> {
+    let vpc_cni = match kube {
+        Some(client) => Some(vpc_cni(client).await?),
+        None => None,
+    };
+    Ok(ReadinessReport {
+        cluster: cluster.name.clone(),
+        findings: readiness::for_new_node_group(
+            proposal,
+            cluster,
+            vpc_cni.as_ref().map(|c| c.as_ref()),
+            windows_taint,
+        ),
+    })
 }

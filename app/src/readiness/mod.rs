@@ -5,4 +5,4 @@
 pub mod desk;
 mod gather;
 
-pub use gather::{ReadinessError, check, vpc_cni};
+pub use gather::{ReadinessError, check, review_node_group, vpc_cni};

@@ -2,18 +2,17 @@
 //! and OS answered; a probe switch that calls continuously and charts latency and failures.
 
 use std::collections::VecDeque;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use egui::Color32;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use serde::{Deserialize, Serialize};
 
+use super::state::PROBE_WINDOW;
+use super::{CalculatorView, ConsoleState, Panel, Request};
 use crate::model::ClusterSnapshot;
 use crate::model::calculation::{CalcOutcome, CalcTarget, ProbeSample};
 use crate::protocol::Command;
-
-/// How long the chart looks back.
-const WINDOW: Duration = Duration::from_secs(120);
 
 /// What survives a restart.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -39,21 +38,12 @@ impl Default for CalculatorSettings {
     }
 }
 
-/// The panel.
+/// The panel: the fields the operator types (what came back is in the state's
+/// [`CalculatorView`]).
 #[derive(Default)]
 pub struct CalculatorPanel {
     /// Persisted fields.
     pub settings: CalculatorSettings,
-    /// The last calculation.
-    pub last: Option<CalcOutcome>,
-    /// Probing now.
-    pub probing: bool,
-    /// Recent probe samples.
-    pub samples: VecDeque<ProbeSample>,
-    /// Whether a calculation is on its way.
-    pub waiting: bool,
-    /// The number of the latest request; answers to earlier ones are dropped.
-    pub request: u64,
 }
 
 impl CalculatorPanel {
@@ -66,26 +56,12 @@ impl CalculatorPanel {
         }
     }
 
-    /// Shows an answer, unless a newer request is on its way (quick clicks may be answered out
-    /// of order).
-    pub fn answered(&mut self, outcome: CalcOutcome) {
-        if outcome.request != self.request {
-            return;
-        }
-        self.waiting = false;
-        self.last = Some(outcome);
-    }
-
-    /// Keeps a probe sample.
-    pub fn record(&mut self, sample: ProbeSample) {
-        self.samples.push_back(sample);
-        let cutoff = SystemTime::now() - WINDOW;
-        while self.samples.front().is_some_and(|s| s.at < cutoff) {
-            self.samples.pop_front();
-        }
-    }
-
-    fn draw(&mut self, ui: &mut egui::Ui, snapshot: &ClusterSnapshot) -> Vec<Command> {
+    fn draw(
+        &mut self,
+        ui: &mut egui::Ui,
+        view: &CalculatorView,
+        snapshot: &ClusterSnapshot,
+    ) -> Vec<Command> {
         let mut commands = Vec::new();
         ui.heading("Calculator");
         ui.label(egui::RichText::new(format!("Calls {}", self.target().describe())).weak());
@@ -112,26 +88,24 @@ impl CalculatorPanel {
             });
         ui.horizontal(|ui| {
             if ui.button("Calculate").clicked() {
-                self.waiting = true;
-                self.request += 1;
                 commands.push(Command::Calculate {
-                    request: self.request,
+                    request: view.request + 1,
                     a: self.settings.a.clone(),
                     b: self.settings.b.clone(),
                     target: self.target(),
                 });
             }
-            if self.waiting {
+            if view.waiting {
                 ui.spinner();
             }
         });
-        if let Some(outcome) = &self.last {
+        if let Some(outcome) = &view.last {
             result_table(ui, outcome, snapshot);
         }
         ui.separator();
         ui.horizontal(|ui| {
-            let before = self.probing;
-            ui.checkbox(&mut self.probing, "Probe");
+            let mut probing = view.probing;
+            ui.checkbox(&mut probing, "Probe");
             let rate = ui.label("rate");
             let rate_changed = ui
                 .add(
@@ -142,69 +116,65 @@ impl CalculatorPanel {
                 .labelled_by(rate.id)
                 .on_hover_text("Calls per second")
                 .changed();
-            if before != self.probing || (self.probing && rate_changed) {
-                if self.probing {
-                    self.samples.clear();
-                }
+            if probing != view.probing || (probing && rate_changed) {
                 commands.push(Command::Probe {
-                    per_second: self.probing.then_some(self.settings.probe_rate),
+                    per_second: probing.then_some(self.settings.probe_rate),
                     a: self.settings.a.clone(),
                     b: self.settings.b.clone(),
                     target: self.target(),
                 });
             }
         });
-        if self.probing || !self.samples.is_empty() {
-            self.chart(ui);
+        if view.probing || !view.samples.is_empty() {
+            chart(ui, &view.samples);
         }
         commands
     }
+}
 
-    fn chart(&self, ui: &mut egui::Ui) {
-        let now = SystemTime::now();
-        let age = |s: &ProbeSample| -(now.duration_since(s.at).unwrap_or_default().as_secs_f64());
-        let ok: Vec<[f64; 2]> = self
-            .samples
+/// Latency and failures of the probe calls kept.
+fn chart(ui: &mut egui::Ui, samples: &VecDeque<ProbeSample>) {
+    let now = SystemTime::now();
+    let age = |s: &ProbeSample| -(now.duration_since(s.at).unwrap_or_default().as_secs_f64());
+    let ok: Vec<[f64; 2]> = samples
+        .iter()
+        .filter(|s| s.ok)
+        .map(|s| [age(s), s.latency_ms])
+        .collect();
+    let failed: Vec<[f64; 2]> = samples
+        .iter()
+        .filter(|s| !s.ok)
+        .map(|s| [age(s), s.latency_ms])
+        .collect();
+    let failures = failed.len();
+    ui.label(format!(
+        "{} calls, {} failed{}",
+        samples.len(),
+        failures,
+        samples
             .iter()
-            .filter(|s| s.ok)
-            .map(|s| [age(s), s.latency_ms])
-            .collect();
-        let failed: Vec<[f64; 2]> = self
-            .samples
-            .iter()
-            .filter(|s| !s.ok)
-            .map(|s| [age(s), s.latency_ms])
-            .collect();
-        let failures = failed.len();
-        ui.label(format!(
-            "{} calls, {} failed{}",
-            self.samples.len(),
-            failures,
-            self.samples
-                .iter()
-                .rev()
-                .find_map(|s| s.error.clone())
-                .map(|e| format!(" — last: {e}"))
-                .unwrap_or_default()
-        ));
-        Plot::new("probe")
-            .height(150.0)
-            .legend(Legend::default())
-            .x_axis_label("seconds ago")
-            .y_axis_label("ms")
-            .include_x(-(WINDOW.as_secs_f64()))
-            .include_x(0.0)
-            .include_y(0.0)
-            .allow_scroll(false)
-            .show(ui, |plot| {
-                plot.line(Line::new("latency", PlotPoints::from(ok)));
-                plot.points(
-                    Points::new("failed", PlotPoints::from(failed))
-                        .color(Color32::from_rgb(218, 54, 51))
-                        .radius(3.0),
-                );
-            });
-    }
+            .rev()
+            .find_map(|s| s.error.clone())
+            .map(|e| format!(" — last: {e}"))
+            .unwrap_or_default()
+    ));
+    Plot::new("probe")
+        .height(150.0)
+        .legend(Legend::default())
+        .x_axis_label("seconds ago")
+        .y_axis_label("ms")
+        .include_x(-(PROBE_WINDOW.as_secs_f64()))
+        .include_x(0.0)
+        .include_y(0.0)
+        .allow_scroll(false)
+        .show(ui, |plot| {
+            plot.line(Line::new("latency", PlotPoints::from(ok)));
+            plot.points(
+                Points::new("failed", PlotPoints::from(failed))
+                    .color(Color32::from_rgb(218, 54, 51))
+                    .radius(3.0),
+            );
+        });
 }
 
 /// The per-operation table: result or error, pod, node, the node's OS, latency.
@@ -289,9 +259,10 @@ fn result_table(ui: &mut egui::Ui, outcome: &CalcOutcome, snapshot: &ClusterSnap
     }
 }
 
-impl super::Panel for CalculatorPanel {
-    fn ui(&mut self, ui: &mut egui::Ui, state: &super::ConsoleState, commands: &mut Vec<Command>) {
-        commands.extend(self.draw(ui, &state.snapshot));
+impl Panel for CalculatorPanel {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, requests: &mut Vec<Request>) {
+        let commands = self.draw(ui, &state.calculator, &state.snapshot);
+        requests.extend(commands.into_iter().map(Request::from));
     }
 }
 
@@ -312,7 +283,7 @@ mod tests {
 
     #[test]
     fn a_late_answer_to_an_earlier_click_is_not_shown() {
-        let mut panel = CalculatorPanel {
+        let mut panel = CalculatorView {
             request: 2,
             waiting: true,
             ..Default::default()

@@ -1,6 +1,7 @@
 //! The connection view: the kubeconfig's contexts and the local hybrid cluster, which one is
 //! active, and switching between them without restarting.
 
+use super::Request;
 use crate::cluster::connection::{ConnectionTarget, ContextEntry};
 use crate::protocol::{Command, ConnectionStatus};
 
@@ -64,7 +65,7 @@ impl ConnectionView {
         ui.separator();
         match status {
             ConnectionStatus::Failed { error, .. } => {
-                ui.colored_label(egui::Color32::from_rgb(218, 54, 51), error);
+                ui.colored_label(egui::Color32::from_rgb(218, 54, 51), error.to_string());
                 if ui.button("Retry").clicked() {
                     command = Some(Command::Connect(active.clone()));
                 }
@@ -91,7 +92,10 @@ impl ConnectionView {
 }
 
 impl super::Panel for ConnectionView {
-    fn ui(&mut self, ui: &mut egui::Ui, state: &super::ConsoleState, commands: &mut Vec<Command>) {
-        commands.extend(self.draw(ui, &state.contexts, &state.target, &state.status));
+    fn ui(&mut self, ui: &mut egui::Ui, state: &super::ConsoleState, requests: &mut Vec<Request>) {
+        requests.extend(
+            self.draw(ui, &state.contexts, &state.target, &state.status)
+                .map(Request::from),
+        );
     }
 }

@@ -4,8 +4,8 @@
 use egui::RichText;
 use serde::{Deserialize, Serialize};
 
-use super::node_groups::{AddDialog, NodeGroupDialogs};
-use super::{ConsoleState, Panel};
+use super::failure::failure_ui;
+use super::{ConsoleState, Panel, Request};
 use crate::cluster::connection::ConnectionTarget;
 use crate::model::NodeOs;
 use crate::model::eks::AwsTarget;
@@ -37,12 +37,10 @@ impl EksSettings {
 pub struct EksPanel {
     /// Region and profile fields.
     pub settings: EksSettings,
-    /// The node-group dialogs.
-    pub dialogs: NodeGroupDialogs,
 }
 
 impl Panel for EksPanel {
-    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, commands: &mut Vec<Command>) {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, requests: &mut Vec<Request>) {
         ui.heading("Amazon EKS");
         egui::Grid::new("eks-target").num_columns(2).show(ui, |ui| {
             let label = ui.label("Region");
@@ -64,7 +62,7 @@ impl Panel for EksPanel {
         });
         ui.horizontal(|ui| {
             if ui.button("List clusters").clicked() {
-                commands.push(Command::ListEks(self.settings.target()));
+                requests.push(Command::ListEks(self.settings.target()).into());
             }
             if state.eks.listing {
                 ui.spinner();
@@ -72,9 +70,10 @@ impl Panel for EksPanel {
         });
         match &state.eks.clusters {
             None => {}
-            Some(Err(why)) => {
-                ui.colored_label(egui::Color32::from_rgb(218, 54, 51), why);
+            Some(Err(why)) if failure_ui(ui, why).is_some() => {
+                requests.push(Command::ListEks(self.settings.target()).into());
             }
+            Some(Err(_)) => {}
             Some(Ok(clusters)) if clusters.is_empty() => {
                 ui.label(RichText::new(format!("No clusters in {}", state.eks.region)).weak());
             }
@@ -105,7 +104,7 @@ impl Panel for EksPanel {
                                 .on_hover_text("Reach it with the console's own EKS tokens: no kubeconfig, no aws CLI")
                                 .clicked()
                             {
-                                commands.push(Command::Connect(target));
+                                requests.push(Command::Connect(target).into());
                             }
                             ui.horizontal(|ui| {
                                 if ui
@@ -113,14 +112,16 @@ impl Panel for EksPanel {
                                     .on_hover_text("The hybrid readiness findings: its node groups from EKS, nodes and pods from the connected cluster")
                                     .clicked()
                                 {
-                                    commands.push(Command::CheckReadiness {
-                                        options: Default::default(),
-                                        eks: Some((aws.clone(), cluster.name.clone())),
-                                    });
+                                    requests.push(Request::CheckReadiness(Some((
+                                        aws.clone(),
+                                        cluster.name.clone(),
+                                    ))));
                                 }
                                 if ui.button("Add node group…").clicked() {
-                                    self.dialogs.add =
-                                        Some(AddDialog::new(aws.clone(), cluster.name.clone()));
+                                    requests.push(Request::AddNodeGroup {
+                                        aws: aws.clone(),
+                                        cluster: cluster.name.clone(),
+                                    });
                                 }
                             });
                             if cluster.node_groups.is_empty() {
@@ -156,7 +157,7 @@ impl Panel for EksPanel {
                                         .map(|i| format!("\nhealth: {i}"))
                                         .collect::<String>()
                                 ));
-                                self.retirement_offer(ui, state, &aws, &cluster.name, group, commands);
+                                self.retirement_offer(ui, state, &aws, &cluster.name, group, requests);
                             }
                         });
                 }
@@ -176,7 +177,7 @@ impl EksPanel {
         aws: &AwsTarget,
         cluster: &str,
         group: &crate::model::eks::EksNodeGroup,
-        commands: &mut Vec<Command>,
+        requests: &mut Vec<Request>,
     ) {
         let on_board = state.snapshot.nodes().any(|n| n.group == group.name);
         if !on_board || group.desired == 0 || group.os != NodeOs::Windows {
@@ -188,20 +189,20 @@ impl EksPanel {
                 ui.label(RichText::new("no workload pods on its nodes any more").weak());
                 ui.horizontal(|ui| {
                     if ui.small_button("Scale to 0…").clicked() {
-                        commands.push(self.dialogs.open_retire(
-                            aws.clone(),
-                            cluster,
-                            &group.name,
-                            Retirement::ScaleToZero,
-                        ));
+                        requests.push(Request::RetireNodeGroup {
+                            aws: aws.clone(),
+                            cluster: cluster.to_owned(),
+                            group: group.name.clone(),
+                            retirement: Retirement::ScaleToZero,
+                        });
                     }
                     if ui.small_button("Delete…").clicked() {
-                        commands.push(self.dialogs.open_retire(
-                            aws.clone(),
-                            cluster,
-                            &group.name,
-                            Retirement::Delete,
-                        ));
+                        requests.push(Request::RetireNodeGroup {
+                            aws: aws.clone(),
+                            cluster: cluster.to_owned(),
+                            group: group.name.clone(),
+                            retirement: Retirement::Delete,
+                        });
                     }
                 });
             } else {

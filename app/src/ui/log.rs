@@ -1,40 +1,24 @@
 //! Events and the console's own actions, newest first.
 
-use std::collections::VecDeque;
-
 use egui::Color32;
 
-use super::{ConsoleState, Panel};
+use super::{ConsoleState, LogView, Panel, Request};
 use crate::model::events::LogEntry;
-use crate::protocol::Command;
 
 pub use crate::model::events::age;
 
-/// The panel.
+/// The panel (its entries are the state's [`LogView`]).
 #[derive(Default)]
-pub struct LogPanel {
-    /// The namespace's Kubernetes Events (newest first, from the backend).
-    pub cluster: Vec<LogEntry>,
-    /// The console's own actions.
-    pub console: VecDeque<LogEntry>,
-}
+pub struct LogPanel;
 
 impl LogPanel {
-    /// Keeps one of the console's actions (the last 500).
-    pub fn push(&mut self, entry: LogEntry) {
-        self.console.push_back(entry);
-        while self.console.len() > 500 {
-            self.console.pop_front();
-        }
-    }
-
     /// Draws Events and console actions merged, newest first.
-    fn draw(&mut self, ui: &mut egui::Ui, namespace: &str) {
+    fn draw(&mut self, ui: &mut egui::Ui, log: &LogView, namespace: &str) {
         ui.horizontal(|ui| {
             ui.strong("Events and actions");
             ui.label(egui::RichText::new(format!("(Events of namespace {namespace})")).weak());
         });
-        let mut merged: Vec<&LogEntry> = self.cluster.iter().chain(self.console.iter()).collect();
+        let mut merged: Vec<&LogEntry> = log.cluster.iter().chain(log.console.iter()).collect();
         merged.sort_by_key(|entry| std::cmp::Reverse(entry.at));
         egui::ScrollArea::vertical()
             .auto_shrink([false, false])
@@ -69,7 +53,7 @@ impl LogPanel {
 }
 
 impl Panel for LogPanel {
-    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, _commands: &mut Vec<Command>) {
-        self.draw(ui, &state.events_namespace);
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, _requests: &mut Vec<Request>) {
+        self.draw(ui, &state.log, &state.events_namespace);
     }
 }

@@ -7,53 +7,25 @@ use std::time::SystemTime;
 
 use egui::{Color32, RichText};
 
-use crate::model::ClusterSnapshot;
-use crate::model::move_plan::MovePlan;
-use crate::model::move_progress::{MoveOutcome, MoveProgress, StepProgress, StepState};
+use super::failure::failure_ui;
+use super::{ConsoleState, MoveRequest, MoveView, Panel, Request, Shown};
+use crate::model::move_progress::{MoveOutcome, StepProgress, StepState};
 use crate::model::moves::Direction;
 use crate::model::moves::RetireStage;
-use crate::protocol::Command;
+use crate::protocol::{Command, NextAction};
 
 const OK: Color32 = Color32::from_rgb(46, 160, 67);
 const BAD: Color32 = Color32::from_rgb(218, 54, 51);
 const WARN: Color32 = Color32::from_rgb(210, 153, 34);
 
-/// A move the operator asked for (by dragging a chip, its menu, or the keyboard).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MoveRequest {
-    /// The plan's service.
-    pub service: String,
-    /// Which way.
-    pub direction: Direction,
-}
-
-impl MoveRequest {
-    /// `Move sum to Linux` / `Move sum back into the monolith`.
-    pub fn title(&self, target_os: &str) -> String {
-        match self.direction {
-            Direction::Extract => format!("Move {} to {target_os}", self.service),
-            Direction::Return => format!("Move {} back into the monolith", self.service),
-        }
-    }
-}
-
-/// The panel's state.
+/// The panel: only the confirmation it asks for (the move itself is the state's
+/// [`MoveView`]).
 #[derive(Default)]
 pub struct MovePanel {
-    /// Waiting for the backend's plan of this request.
-    pub planning: Option<MoveRequest>,
-    /// The plan on show, waiting for the operator.
-    pub planned: Option<MovePlan>,
-    /// Why the last plan or move could not be made.
-    pub problem: Option<String>,
-    /// The move this console drives (or drove last).
-    pub progress: Option<MoveProgress>,
     /// A retire stage waiting for confirmation.
     pub confirm_retire: Option<RetireStage>,
-    /// The last retire stage's result.
-    pub retired: Option<Result<String, String>>,
-    /// Whether a retire stage runs now.
-    pub retiring: bool,
+    /// The move asked for last, planned again when the operator tries again.
+    last_request: Option<MoveRequest>,
 }
 
 fn seconds(step: &StepProgress, now: SystemTime) -> String {
@@ -107,30 +79,52 @@ fn step_line(ui: &mut egui::Ui, step: &StepProgress, now: SystemTime) {
 }
 
 impl MovePanel {
-    /// Whether a move runs in this console now.
-    pub fn running(&self) -> bool {
-        self.progress.as_ref().is_some_and(|p| !p.finished())
-    }
-
-    fn problem_window(&mut self, ctx: &egui::Context) {
-        let Some(problem) = self.problem.clone() else {
+    fn problem_window(
+        &mut self,
+        ctx: &egui::Context,
+        state: &ConsoleState,
+        requests: &mut Vec<Request>,
+    ) {
+        let view = &state.moves;
+        let Some(problem) = &view.problem else {
             return;
         };
         let mut open = true;
+        let mut next = None;
         egui::Window::new("The move cannot go ahead")
             .id(egui::Id::unique("move-problem"))
             .open(&mut open)
             .anchor(egui::Align2::CENTER_TOP, [0.0, 60.0])
             .show(ctx, |ui| {
-                ui.colored_label(BAD, problem);
+                next = failure_ui(ui, problem);
             });
+        match next {
+            Some(NextAction::Connect) => {
+                requests.push(Request::Dismiss(Shown::MoveProblem));
+                requests.push(Command::Connect(state.target.clone()).into());
+            }
+            // Trying again, or planning again, is asking for a fresh plan of the same move.
+            Some(NextAction::TryAgain | NextAction::PlanAgain) => {
+                if let Some(last) = &self.last_request {
+                    requests.push(
+                        Command::PlanMove {
+                            service: last.service.clone(),
+                            direction: last.direction,
+                        }
+                        .into(),
+                    );
+                }
+            }
+            Some(NextAction::FixInput | NextAction::None) | None => {}
+        }
         if !open {
-            self.problem = None;
+            requests.push(Request::Dismiss(Shown::MoveProblem));
         }
     }
 
-    fn plan_dialog(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
-        if let Some(request) = &self.planning {
+    fn plan_dialog(&mut self, ctx: &egui::Context, view: &MoveView, requests: &mut Vec<Request>) {
+        if let Some(request) = &view.planning {
+            self.last_request = Some(request.clone());
             let request = request.clone();
             egui::Modal::new(egui::Id::unique("planning")).show(ctx, |ui| {
                 ui.horizontal(|ui| {
@@ -143,7 +137,7 @@ impl MovePanel {
             });
             return;
         }
-        let Some(plan) = &self.planned else {
+        let Some(plan) = &view.planned else {
             return;
         };
         let mut decision = None;
@@ -248,26 +242,19 @@ impl MovePanel {
             });
         });
         match decision {
-            Some(true) => {
-                if let Some(plan) = self.planned.take() {
-                    self.progress = Some(MoveProgress::new(
-                        &plan.plan,
-                        &plan.service,
-                        plan.direction,
-                        "",
-                        &plan.steps,
-                        SystemTime::now(),
-                    ));
-                    commands.push(Command::StartMove(Box::new(plan)));
-                }
-            }
-            Some(false) => self.planned = None,
+            Some(true) => requests.push(Command::StartMove(Box::new(plan.clone())).into()),
+            Some(false) => requests.push(Request::Dismiss(Shown::MovePlan)),
             None => {}
         }
     }
 
-    fn progress_window(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
-        let Some(progress) = &self.progress else {
+    fn progress_window(
+        &mut self,
+        ctx: &egui::Context,
+        view: &MoveView,
+        requests: &mut Vec<Request>,
+    ) {
+        let Some(progress) = &view.progress else {
             return;
         };
         let now = SystemTime::now();
@@ -318,7 +305,7 @@ impl MovePanel {
                             .on_hover_text("Stops the move and puts everything back as it was")
                             .clicked()
                         {
-                            commands.push(Command::AbortMove);
+                            requests.push(Command::AbortMove.into());
                         }
                     }
                     Some(outcome) => {
@@ -335,20 +322,21 @@ impl MovePanel {
                 }
             });
         if close {
-            self.progress = None;
+            requests.push(Request::Dismiss(Shown::MoveProgress));
         }
     }
 
     fn recorded_banner(
         &mut self,
         ctx: &egui::Context,
-        snapshot: &ClusterSnapshot,
-        commands: &mut Vec<Command>,
+        state: &ConsoleState,
+        requests: &mut Vec<Request>,
     ) {
+        let snapshot = &state.snapshot;
         let Some(record) = snapshot.topology.as_ref().and_then(|t| t.moving.as_ref()) else {
             return;
         };
-        if self.running() {
+        if state.moves.running() {
             return;
         }
         egui::Window::new("A move is in progress")
@@ -363,12 +351,10 @@ impl MovePanel {
                 );
                 ui.horizontal(|ui| {
                     if ui.button("Finish the move").clicked() {
-                        self.progress = None;
-                        commands.push(Command::ResumeMove);
+                        requests.push(Command::ResumeMove.into());
                     }
                     if ui.button("Roll it back").clicked() {
-                        self.progress = None;
-                        commands.push(Command::RollBackMove);
+                        requests.push(Command::RollBackMove.into());
                     }
                 });
             });
@@ -377,16 +363,17 @@ impl MovePanel {
     fn retire_offer(
         &mut self,
         ctx: &egui::Context,
-        snapshot: &ClusterSnapshot,
-        commands: &mut Vec<Command>,
+        state: &ConsoleState,
+        requests: &mut Vec<Request>,
     ) {
+        let (snapshot, view) = (&state.snapshot, &state.moves);
         let Some(topology) = snapshot.topology.as_ref() else {
             return;
         };
         let Some(monolith) = &topology.monolith else {
             return;
         };
-        if !topology.retirable || self.running() || self.progress.is_some() {
+        if !topology.retirable || view.running() || view.progress.is_some() {
             return;
         }
         let scaled_down = monolith.ready.1 == 0;
@@ -401,12 +388,12 @@ impl MovePanel {
                     monolith.namespace, monolith.deployment
                 ));
                 ui.horizontal(|ui| {
-                    if self.retiring {
+                    if view.retiring {
                         ui.spinner();
                     }
                     if ui
                         .add_enabled(
-                            !scaled_down && !self.retiring,
+                            !scaled_down && !view.retiring,
                             egui::Button::new("Scale it to zero…"),
                         )
                         .clicked()
@@ -415,7 +402,7 @@ impl MovePanel {
                     }
                     if ui
                         .add_enabled(
-                            scaled_down && !self.retiring,
+                            scaled_down && !view.retiring,
                             egui::Button::new("Delete it…"),
                         )
                         .clicked()
@@ -423,13 +410,23 @@ impl MovePanel {
                         self.confirm_retire = Some(RetireStage::Delete);
                     }
                 });
-                match &self.retired {
+                match &view.retired {
                     Some(Ok(message)) => {
                         ui.colored_label(OK, message);
                     }
-                    Some(Err(why)) => {
-                        ui.colored_label(BAD, why);
-                    }
+                    Some(Err(why)) => match failure_ui(ui, why) {
+                        Some(NextAction::Connect) => {
+                            requests.push(Command::Connect(state.target.clone()).into());
+                        }
+                        Some(NextAction::TryAgain) => {
+                            self.confirm_retire = Some(if scaled_down {
+                                RetireStage::Delete
+                            } else {
+                                RetireStage::ScaleToZero
+                            });
+                        }
+                        _ => {}
+                    },
                     None => {}
                 }
             });
@@ -458,9 +455,7 @@ impl MovePanel {
             });
             match decision {
                 Some(true) => {
-                    self.retiring = true;
-                    self.retired = None;
-                    commands.push(Command::Retire(stage));
+                    requests.push(Command::Retire(stage).into());
                     self.confirm_retire = None;
                 }
                 Some(false) => self.confirm_retire = None,
@@ -470,13 +465,13 @@ impl MovePanel {
     }
 }
 
-impl super::Panel for MovePanel {
-    fn ui(&mut self, ui: &mut egui::Ui, state: &super::ConsoleState, commands: &mut Vec<Command>) {
+impl Panel for MovePanel {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, requests: &mut Vec<Request>) {
         let ctx = ui.ctx().clone();
-        self.plan_dialog(&ctx, commands);
-        self.progress_window(&ctx, commands);
-        self.recorded_banner(&ctx, &state.snapshot, commands);
-        self.retire_offer(&ctx, &state.snapshot, commands);
-        self.problem_window(&ctx);
+        self.plan_dialog(&ctx, &state.moves, requests);
+        self.progress_window(&ctx, &state.moves, requests);
+        self.recorded_banner(&ctx, state, requests);
+        self.retire_offer(&ctx, state, requests);
+        self.problem_window(&ctx, state, requests);
     }
 }

@@ -1,26 +1,35 @@
 //! The window: a connection view, the board, the calculator panel, events, and pod details.
-//! Each panel is its own struct; this file only lays them out and routes backend events.
+//! Each panel is its own struct drawing from one [`ConsoleState`]; this file lays them out,
+//! applies the backend's events to the state, and carries out what the panels ask for.
 
 pub mod board;
 pub mod calculator;
 pub mod connection;
 pub mod eks;
+mod failure;
 pub mod log;
 pub mod migration;
 pub mod node_groups;
 pub mod pod;
 pub mod readiness;
+mod state;
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+pub use state::{
+    CalculatorView, ConsoleState, EksState, LogView, MoveRequest, MoveView, NodeGroupView, Panel,
+    ReadinessView, Request, Shown,
+};
+
 use crate::backend::Backend;
-use crate::cluster::connection::{ConnectionTarget, ContextEntry};
+use crate::cluster::connection::ConnectionTarget;
+use crate::model::ClusterSnapshot;
+use crate::model::migration_plan::MigrationPlan;
 use crate::model::move_progress::MoveProgress;
 use crate::model::pod_details::PodDetails;
-use crate::model::{ClusterSnapshot, MigrationPlan};
 use crate::protocol::{Command, ConnectionStatus, Event};
 
 /// Settings kept across restarts (eframe persistence).
@@ -33,70 +42,6 @@ pub struct Persisted {
     /// Where the EKS view looks.
     #[serde(default)]
     pub eks: eks::EksSettings,
-}
-
-/// What the EKS view shows, from the backend.
-#[derive(Default)]
-pub struct EksState {
-    /// A listing is on its way.
-    pub listing: bool,
-    /// The region listed last.
-    pub region: String,
-    /// The clusters, or why there are none.
-    pub clusters: Option<Result<Vec<crate::model::eks::EksCluster>, String>>,
-}
-
-/// Everything the panels read, updated only from backend events and the commands the panels
-/// issue (both applied in one place, [`ConsoleApp`]).
-pub struct ConsoleState {
-    /// The connection.
-    pub status: ConnectionStatus,
-    /// What is (being) connected to.
-    pub target: ConnectionTarget,
-    /// Contexts for the connection view.
-    pub contexts: Vec<ContextEntry>,
-    /// The latest board.
-    pub snapshot: Arc<ClusterSnapshot>,
-    /// The migration plan moves follow.
-    pub plan: Arc<MigrationPlan>,
-    /// The namespace whose Events the log panel shows.
-    pub events_namespace: String,
-    /// When the window opened (for the startup time).
-    pub opened: Instant,
-    /// When the first live board arrived.
-    pub first_live: Option<std::time::Duration>,
-    /// The selected pod's details.
-    pub details: Option<PodDetails>,
-    /// The EKS view's clusters.
-    pub eks: EksState,
-}
-
-impl ConsoleState {
-    /// Whether what the board shows may be out of date (the cluster stopped answering, or a
-    /// watch failed and may have missed changes).
-    pub fn stale(&self) -> bool {
-        self.stale_banner().is_some()
-    }
-
-    /// What the board says above itself while it may be out of date.
-    pub fn stale_banner(&self) -> Option<&'static str> {
-        match self.status {
-            ConnectionStatus::Reconnecting { .. } => {
-                Some("reconnecting… showing the last known state")
-            }
-            ConnectionStatus::Resuming { .. } => Some(
-                "a watch failed and is being resumed: changes of the last seconds may be missing",
-            ),
-            _ => None,
-        }
-    }
-}
-
-/// A part of the window. Every panel draws from the same state and says what the user asked
-/// for as [`Command`]s; none talks to the backend itself.
-pub trait Panel {
-    /// Draws the panel; the user's requests go to `commands`.
-    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, commands: &mut Vec<Command>);
 }
 
 /// The application.
@@ -118,6 +63,8 @@ pub struct ConsoleApp {
     pub pod: pod::PodPanel,
     /// The EKS view.
     pub eks: eks::EksPanel,
+    /// The node-group dialogs the EKS view opens.
+    pub node_groups: node_groups::NodeGroupDialogs,
     /// The readiness window.
     pub readiness: readiness::ReadinessWindow,
     exit_when_ready: bool,
@@ -146,31 +93,19 @@ impl ConsoleApp {
         board.namespace = persisted.namespace.clone();
         ConsoleApp {
             backend,
-            state: ConsoleState {
-                status: ConnectionStatus::Idle,
-                target,
-                contexts: Vec::new(),
-                snapshot: Arc::new(ClusterSnapshot::default()),
-                plan,
-                events_namespace,
-                opened: Instant::now(),
-                first_live: None,
-                details: None,
-                eks: EksState::default(),
-            },
+            state: ConsoleState::new(target, plan, events_namespace),
             board,
             calculator: calculator::CalculatorPanel {
                 settings: persisted.calculator,
-                ..Default::default()
             },
             connection: connection::ConnectionView { kubeconfig },
-            log: log::LogPanel::default(),
+            log: log::LogPanel,
             moves: migration::MovePanel::default(),
             pod: pod::PodPanel,
             eks: eks::EksPanel {
                 settings: persisted.eks,
-                ..Default::default()
             },
+            node_groups: node_groups::NodeGroupDialogs::default(),
             readiness: readiness::ReadinessWindow::default(),
             exit_when_ready,
         }
@@ -185,46 +120,115 @@ impl ConsoleApp {
         }
     }
 
+    /// Carries out what a panel asked for.
+    fn dispatch(&mut self, request: Request) {
+        match request {
+            Request::Backend(command) => self.send(command),
+            Request::CheckReadiness(eks) => {
+                // The window's own fields say what to check for.
+                if let Some(command) = self.readiness.request(eks) {
+                    self.send(command);
+                }
+            }
+            Request::RetireNodeGroup {
+                aws,
+                cluster,
+                group,
+                retirement,
+            } => {
+                self.node_groups
+                    .open_retire(aws.clone(), &cluster, &group, retirement);
+                self.send(Command::SurveyNodeGroup {
+                    aws,
+                    cluster,
+                    group,
+                    retirement,
+                });
+            }
+            Request::AddNodeGroup { aws, cluster } => {
+                self.state.node_groups = NodeGroupView::default();
+                self.node_groups.open_add(aws, cluster);
+            }
+            Request::Dismiss(shown) => match shown {
+                Shown::MoveProblem => self.state.moves.problem = None,
+                Shown::MovePlan => self.state.moves.planned = None,
+                Shown::MoveProgress => self.state.moves.progress = None,
+                Shown::NodeGroupDialog => self.state.node_groups = NodeGroupView::default(),
+                Shown::BackendStopped => self.state.backend_stopped = None,
+            },
+        }
+    }
+
     /// Applies what a command changes in the window at once, then sends it to the backend.
-    fn dispatch(&mut self, command: Command) {
+    fn send(&mut self, command: Command) {
+        let state = &mut self.state;
         match &command {
             Command::Connect(target) => {
-                self.state.target = target.clone();
-                self.state.snapshot = Arc::new(ClusterSnapshot::default());
-                self.state.details = None;
+                state.target = target.clone();
+                state.snapshot = Arc::new(ClusterSnapshot::default());
+                state.details = None;
             }
             Command::SelectPod(Some((namespace, name))) => {
-                self.state.details = Some(PodDetails::loading(namespace, name));
+                state.details = Some(PodDetails::loading(namespace, name));
             }
-            Command::SelectPod(None) => self.state.details = None,
-            Command::CheckReadiness { eks, .. } => {
-                // The window's own fields say what to check for.
-                if let Some(command) = self.readiness.request(eks.clone()) {
-                    self.backend.send(command);
+            Command::SelectPod(None) => state.details = None,
+            Command::Calculate { request, .. } => {
+                state.calculator.request = *request;
+                state.calculator.waiting = true;
+            }
+            Command::Probe { per_second, .. } => {
+                if per_second.is_some() && !state.calculator.probing {
+                    state.calculator.samples.clear();
                 }
-                return;
+                state.calculator.probing = per_second.is_some();
             }
             Command::ListEks(target) => {
-                self.state.eks.listing = true;
-                self.state.eks.region = target.region.clone().unwrap_or_default();
+                state.eks.listing = true;
+                state.eks.region = target.region.clone().unwrap_or_default();
             }
             Command::EventsNamespace(namespace) => {
-                if *namespace == self.state.events_namespace {
+                if *namespace == state.events_namespace {
                     return;
                 }
-                self.state.events_namespace = namespace.clone();
+                state.events_namespace = namespace.clone();
             }
             Command::PlanMove { service, direction } => {
-                if self.moves.running() {
+                if state.moves.running() {
                     return;
                 }
-                self.moves.problem = None;
-                self.moves.planning = Some(migration::MoveRequest {
+                state.moves.problem = None;
+                state.moves.planning = Some(MoveRequest {
                     service: service.clone(),
                     direction: *direction,
                 });
             }
-            _ => {}
+            Command::StartMove(plan) => {
+                state.moves.planned = None;
+                state.moves.progress = Some(MoveProgress::new(
+                    &plan.plan,
+                    &plan.service,
+                    plan.direction,
+                    "",
+                    &plan.steps,
+                    SystemTime::now(),
+                ));
+            }
+            Command::ResumeMove | Command::RollBackMove => state.moves.progress = None,
+            Command::Retire(_) => {
+                state.moves.retiring = true;
+                state.moves.retired = None;
+            }
+            Command::CheckReadiness { .. } => state.readiness.running = true,
+            Command::SurveyNodeGroup { .. } => state.node_groups = NodeGroupView::default(),
+            Command::ReviewNodeGroup { .. } => {
+                state.node_groups.running = true;
+                state.node_groups.review = None;
+                state.node_groups.done = None;
+            }
+            Command::RetireNodeGroup { .. } | Command::AddNodeGroup { .. } => {
+                state.node_groups.running = true;
+            }
+            Command::AbortMove => {}
         }
         self.backend.send(command);
     }
@@ -232,96 +236,103 @@ impl ConsoleApp {
     /// Applies every backend event that arrived.
     pub fn apply_events(&mut self) {
         for event in self.backend.drain() {
-            match event {
-                Event::Connection(status) => self.state.status = status,
-                Event::Contexts(list) => self.state.contexts = list,
-                Event::Snapshot(snapshot) => {
-                    if self.state.first_live.is_none() && snapshot.nodes().next().is_some() {
-                        let monolith_ready = snapshot
-                            .topology
-                            .as_ref()
-                            .and_then(|t| t.monolith.as_ref())
-                            .is_some_and(|m| m.ready.0 > 0 && m.ready.0 >= m.ready.1);
-                        if monolith_ready || !matches!(self.state.target, ConnectionTarget::Local) {
-                            let took = self.state.opened.elapsed();
-                            self.state.first_live = Some(took);
-                            self.log.push(crate::model::events::LogEntry {
-                                at: SystemTime::now(),
-                                kind: "Console".into(),
-                                reason: "Ready".into(),
-                                object: String::new(),
-                                message: format!(
-                                    "cluster shown {:.2} s after the window opened",
-                                    took.as_secs_f64()
-                                ),
-                                count: 1,
-                            });
-                        }
-                    }
-                    self.state.snapshot = snapshot;
-                }
-                Event::Calculated(outcome) => self.calculator.answered(outcome),
-                Event::Probe(sample) => self.calculator.record(sample),
-                Event::PodDetails(details) => {
-                    if self
-                        .state
-                        .details
-                        .as_ref()
-                        .is_some_and(|d| d.namespace == details.namespace && d.name == details.name)
-                    {
-                        self.state.details = Some(*details);
-                    }
-                }
-                Event::ClusterEvents(list) => self.log.cluster = list,
-                Event::Log(entry) => self.log.push(entry),
-                Event::MovePlanned(planned) => {
-                    self.moves.planning = None;
-                    match planned {
-                        Ok(plan) => {
-                            self.moves.planned = Some(*plan);
-                            self.moves.problem = None;
-                        }
-                        Err(why) => self.moves.problem = Some(why),
-                    }
-                }
-                Event::Move(event) => {
-                    MoveProgress::follow(&mut self.moves.progress, &event, SystemTime::now());
-                }
-                Event::MoveNotStarted(why) => {
-                    self.moves.progress = None;
-                    self.moves.problem = Some(why);
-                }
-                Event::EksClusters { region, clusters } => {
-                    self.state.eks.listing = false;
-                    self.state.eks.region = region;
-                    self.state.eks.clusters = Some(clusters);
-                }
-                Event::Readiness(report) => {
-                    self.readiness.running = false;
-                    self.readiness.report = Some(report);
-                }
-                Event::NodeGroupSurvey { retirement, survey } => {
-                    self.eks.dialogs.surveyed(retirement, survey.map(|s| *s));
-                }
-                Event::NodeGroupReview(review) => {
-                    self.eks.dialogs.reviewed(review.map(|(p, f)| (*p, f)));
-                }
-                Event::NodeGroupChanged(outcome) => {
-                    let changed = outcome.is_ok();
-                    self.eks.dialogs.changed(outcome);
-                    if changed {
-                        self.dispatch(Command::ListEks(self.eks.settings.target()));
-                    }
-                }
-                Event::Retired(result) => {
-                    self.moves.retiring = false;
-                    self.moves.retired = Some(result);
-                }
-            }
+            self.apply_event(event);
         }
     }
 
-    fn status_bar(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    /// Applies one backend event to what the window shows: the one place events are read.
+    pub fn apply_event(&mut self, event: Event) {
+        let state = &mut self.state;
+        match event {
+            Event::Connection(status) => state.status = status,
+            Event::Contexts(list) => state.contexts = list,
+            Event::Snapshot(snapshot) => {
+                if state.first_live.is_none() && snapshot.nodes().next().is_some() {
+                    let monolith_ready = snapshot
+                        .topology
+                        .as_ref()
+                        .and_then(|t| t.monolith.as_ref())
+                        .is_some_and(|m| m.ready.0 > 0 && m.ready.0 >= m.ready.1);
+                    if monolith_ready || !matches!(state.target, ConnectionTarget::Local) {
+                        let took = state.opened.elapsed();
+                        state.first_live = Some(took);
+                        state.log.console(
+                            "Ready",
+                            format!(
+                                "cluster shown {:.2} s after the window opened",
+                                took.as_secs_f64()
+                            ),
+                        );
+                    }
+                }
+                state.snapshot = snapshot;
+            }
+            Event::Calculated(outcome) => state.calculator.answered(outcome),
+            Event::Probe(sample) => state.calculator.record(sample),
+            Event::PodDetails(details) => {
+                if state
+                    .details
+                    .as_ref()
+                    .is_some_and(|d| d.namespace == details.namespace && d.name == details.name)
+                {
+                    state.details = Some(*details);
+                }
+            }
+            Event::ClusterEvents(list) => state.log.cluster = list,
+            Event::Log(entry) => state.log.push(entry),
+            Event::MovePlanned(planned) => {
+                state.moves.planning = None;
+                match planned {
+                    Ok(plan) => {
+                        state.moves.planned = Some(*plan);
+                        state.moves.problem = None;
+                    }
+                    Err(why) => state.moves.problem = Some(why),
+                }
+            }
+            Event::Move(event) => {
+                MoveProgress::follow(&mut state.moves.progress, &event, SystemTime::now());
+            }
+            Event::MoveNotStarted(why) => {
+                state.moves.progress = None;
+                state.moves.problem = Some(why);
+            }
+            Event::EksClusters { region, clusters } => {
+                state.eks.listing = false;
+                state.eks.region = region;
+                state.eks.clusters = Some(clusters);
+            }
+            Event::Readiness(report) => {
+                state.readiness.running = false;
+                state.readiness.report = Some(report);
+            }
+            Event::NodeGroupSurvey { retirement, survey } => {
+                if state.node_groups.survey.is_none() {
+                    state.node_groups.survey = Some((retirement, survey.map(|s| *s)));
+                }
+            }
+            Event::NodeGroupReview(review) => {
+                state.node_groups.running = false;
+                state.node_groups.review = Some(review.map(|(p, f)| (*p, f)));
+            }
+            Event::NodeGroupChanged(outcome) => {
+                state.node_groups.running = false;
+                let changed = outcome.is_ok();
+                state.node_groups.done = Some(outcome);
+                if changed {
+                    self.send(Command::ListEks(self.eks.settings.target()));
+                }
+            }
+            Event::Retired(result) => {
+                state.moves.retiring = false;
+                state.moves.retired = Some(result);
+            }
+            Event::TaskFailed { task, why } => state.task_failed(task, why),
+            Event::BackendStopped { why } => state.backend_stopped(why),
+        }
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui, requests: &mut Vec<Request>) {
         ui.horizontal(|ui| {
             ui.heading("hybrid-console");
             ui.separator();
@@ -369,50 +380,59 @@ impl ConsoleApp {
                 .on_hover_text("Check the cluster for hybrid readiness")
                 .clicked()
             {
-                commands.push(Command::CheckReadiness {
-                    options: Default::default(),
-                    eks: None,
-                });
+                requests.push(Request::CheckReadiness(None));
             }
             ui.separator();
-            self.board.toolbar(ui, &self.state, commands);
+            self.board.toolbar(ui, &self.state, requests);
         });
     }
 
     /// Lays out and draws every panel, then carries out what the user asked for.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.apply_events();
-        let mut commands = Vec::new();
-        egui::Panel::top("status").show(ui, |ui| self.status_bar(ui, &mut commands));
+        let mut requests = Vec::new();
+        egui::Panel::top("status").show(ui, |ui| self.status_bar(ui, &mut requests));
+        if let Some(why) = &self.state.backend_stopped {
+            egui::Panel::top("backend-stopped").show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.colored_label(egui::Color32::from_rgb(218, 54, 51), why);
+                    if ui.small_button("Dismiss").clicked() {
+                        requests.push(Request::Dismiss(Shown::BackendStopped));
+                    }
+                });
+            });
+        }
         egui::Panel::bottom("log")
             .resizable(true)
             .default_size(180.0)
             .size_range(80.0..=500.0)
-            .show(ui, |ui| self.log.ui(ui, &self.state, &mut commands));
+            .show(ui, |ui| self.log.ui(ui, &self.state, &mut requests));
         egui::Panel::left("connection")
             .resizable(true)
             .default_size(200.0)
             .size_range(160.0..=260.0)
             .show(ui, |ui| {
-                self.connection.ui(ui, &self.state, &mut commands);
+                self.connection.ui(ui, &self.state, &mut requests);
                 ui.separator();
                 egui::ScrollArea::vertical()
                     .id_salt("eks-scroll")
-                    .show(ui, |ui| self.eks.ui(ui, &self.state, &mut commands));
+                    .show(ui, |ui| {
+                        self.eks.ui(ui, &self.state, &mut requests);
+                    });
             });
         egui::Panel::right("calculator")
             .resizable(true)
             .default_size(430.0)
             .size_range(340.0..=520.0)
-            .show(ui, |ui| self.calculator.ui(ui, &self.state, &mut commands));
-        egui::CentralPanel::default().show(ui, |ui| self.board.ui(ui, &self.state, &mut commands));
-        self.moves.ui(ui, &self.state, &mut commands);
-        self.pod.ui(ui, &self.state, &mut commands);
-        self.readiness.ui(ui, &self.state, &mut commands);
+            .show(ui, |ui| self.calculator.ui(ui, &self.state, &mut requests));
+        egui::CentralPanel::default().show(ui, |ui| self.board.ui(ui, &self.state, &mut requests));
+        self.moves.ui(ui, &self.state, &mut requests);
+        self.pod.ui(ui, &self.state, &mut requests);
+        self.readiness.ui(ui, &self.state, &mut requests);
         // Dialogs after the board, so they stay above it for the pointer as well as the eye.
-        self.eks.dialogs.ui(ui.ctx(), &mut commands);
-        for command in commands {
-            self.dispatch(command);
+        self.node_groups.ui(ui, &self.state, &mut requests);
+        for request in requests {
+            self.dispatch(request);
         }
         if self.exit_when_ready
             && let Some(took) = self.state.first_live

@@ -1,15 +1,20 @@
 //! The node-group dialogs of the EKS view: taking a group out of service (what runs on it, the
 //! refusal or the confirmation that names the cluster and group, the drain) and adding one (from
-//! the project's eksctl file or field by field, with the findings that would apply first).
+//! the project's eksctl file or field by field, with the findings that would apply first,
+//! judged against the Windows taint the operator names). What the backend answered is in the
+//! state's [`NodeGroupView`]; the dialogs keep what the operator types.
 
 use egui::RichText;
 
+use super::failure::failure_ui;
 use super::readiness::{findings_ui, severity_color};
+use super::{ConsoleState, NodeGroupView, Panel, Request, Shown};
 use crate::model::NodeOs;
-use crate::model::eks::AwsTarget;
-use crate::model::eks::{CURRENT_WINDOWS_AMI_TYPES, GroupTaint, NodeGroupProposal, os_of_ami_type};
-use crate::model::eks::{GroupSurvey, ProposalSource, Retirement};
-use crate::model::readiness::{Finding, Severity};
+use crate::model::eks::{
+    AwsTarget, CURRENT_WINDOWS_AMI_TYPES, GroupTaint, NodeGroupProposal, ProposalSource,
+    Retirement, os_of_ami_type,
+};
+use crate::model::readiness::{ExpectedTaint, Severity};
 use crate::protocol::Command;
 
 /// Taking one node group out of service.
@@ -22,14 +27,8 @@ pub struct RetireDialog {
     pub group: String,
     /// Scale to zero or delete.
     pub retirement: Retirement,
-    /// What runs there (`None`: being read).
-    pub survey: Option<Result<GroupSurvey, String>>,
     /// What the operator typed to confirm.
     pub typed: String,
-    /// The drain and the EKS call are under way.
-    pub running: bool,
-    /// What was done, or why not.
-    pub done: Option<Result<String, String>>,
 }
 
 /// How the new group is described.
@@ -63,14 +62,15 @@ pub struct AddDialog {
     pub subnets: String,
     /// Node IAM role ARN.
     pub node_role: String,
-    /// Put `os=windows:NoSchedule` on Windows nodes.
-    pub windows_taint: bool,
-    /// The reviewed proposal and its findings (`None`: not reviewed, or being reviewed).
-    pub review: Option<Result<(NodeGroupProposal, Vec<Finding>), String>>,
-    /// A review or the creation is under way.
-    pub running: bool,
-    /// What was done, or why not.
-    pub done: Option<Result<String, String>>,
+    /// The taint Windows nodes should carry (`key=value:Effect`), as typed: the findings are
+    /// judged against it, and a new Windows group's nodes get it when [`Self::taint_nodes`].
+    pub windows_taint: String,
+    /// Put the Windows taint on a new Windows group's nodes.
+    pub taint_nodes: bool,
+    /// The review on show belongs to what the fields say now.
+    pub reviewed: bool,
+    /// Why the fields cannot be reviewed as typed.
+    pub invalid: Option<String>,
 }
 
 impl AddDialog {
@@ -87,14 +87,33 @@ impl AddDialog {
             scaling: [0, 2, 3],
             subnets: String::new(),
             node_role: String::new(),
-            windows_taint: true,
-            review: None,
-            running: false,
-            done: None,
+            windows_taint: ExpectedTaint::default().to_string(),
+            taint_nodes: true,
+            reviewed: false,
+            invalid: None,
         }
     }
 
-    fn source(&self) -> ProposalSource {
+    /// The review of what the fields say, or why they cannot be reviewed.
+    fn review_command(&mut self) -> Option<Command> {
+        let taint = match self.windows_taint.parse::<ExpectedTaint>() {
+            Ok(taint) => taint,
+            Err(why) => {
+                self.invalid = Some(format!("Windows taint: {why}"));
+                return None;
+            }
+        };
+        self.invalid = None;
+        self.reviewed = true;
+        Some(Command::ReviewNodeGroup {
+            aws: self.aws.clone(),
+            cluster: self.cluster.clone(),
+            source: self.source(&taint),
+            windows_taint: taint,
+        })
+    }
+
+    fn source(&self, windows_taint: &ExpectedTaint) -> ProposalSource {
         let role = Some(self.node_role.trim().to_owned()).filter(|r| !r.is_empty());
         match self.source {
             AddSource::Eksctl => ProposalSource::Eksctl {
@@ -112,11 +131,11 @@ impl AddDialog {
                     desired: self.scaling[1],
                     max: self.scaling[2],
                     labels: Default::default(),
-                    taints: if windows && self.windows_taint {
+                    taints: if windows && self.taint_nodes {
                         vec![GroupTaint {
-                            key: "os".into(),
-                            value: Some("windows".into()),
-                            effect: "NoSchedule".into(),
+                            key: windows_taint.key.clone(),
+                            value: windows_taint.value.clone(),
+                            effect: windows_taint.effect.clone(),
                         }]
                     } else {
                         Vec::new()
@@ -163,69 +182,36 @@ pub struct NodeGroupDialogs {
 }
 
 impl NodeGroupDialogs {
-    /// Opens the retire dialog and asks for the survey.
+    /// Opens the retire dialog (the survey is asked for beside it).
     pub fn open_retire(
         &mut self,
         aws: AwsTarget,
         cluster: &str,
         group: &str,
         retirement: Retirement,
-    ) -> Command {
+    ) {
+        self.add = None;
         self.retire = Some(RetireDialog {
-            aws: aws.clone(),
-            cluster: cluster.to_owned(),
-            group: group.to_owned(),
-            retirement,
-            survey: None,
-            typed: String::new(),
-            running: false,
-            done: None,
-        });
-        Command::SurveyNodeGroup {
             aws,
             cluster: cluster.to_owned(),
             group: group.to_owned(),
             retirement,
-        }
+            typed: String::new(),
+        });
     }
 
-    /// The survey arrived.
-    pub fn surveyed(&mut self, retirement: Retirement, survey: Result<GroupSurvey, String>) {
-        if let Some(d) = self
-            .retire
-            .as_mut()
-            .filter(|d| d.retirement == retirement && d.survey.is_none())
-        {
-            d.survey = Some(survey);
-        }
+    /// Opens the add dialog.
+    pub fn open_add(&mut self, aws: AwsTarget, cluster: String) {
+        self.retire = None;
+        self.add = Some(AddDialog::new(aws, cluster));
     }
 
-    /// The findings for the proposed group arrived.
-    pub fn reviewed(&mut self, review: Result<(NodeGroupProposal, Vec<Finding>), String>) {
-        if let Some(d) = self.add.as_mut() {
-            d.running = false;
-            d.review = Some(review);
-        }
-    }
-
-    /// A node group changed (or could not): the open dialog shows it.
-    pub fn changed(&mut self, outcome: Result<String, String>) {
-        if let Some(d) = self.retire.as_mut().filter(|d| d.running) {
-            d.running = false;
-            d.done = Some(outcome);
-        } else if let Some(d) = self.add.as_mut().filter(|d| d.running) {
-            d.running = false;
-            d.done = Some(outcome);
-        }
-    }
-
-    /// Draws whichever dialogs are open.
-    pub fn ui(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
-        self.retire_ui(ctx, commands);
-        self.add_ui(ctx, commands);
-    }
-
-    fn retire_ui(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
+    fn retire_ui(
+        &mut self,
+        ctx: &egui::Context,
+        state: &NodeGroupView,
+        requests: &mut Vec<Request>,
+    ) {
         let Some(dialog) = self.retire.as_mut() else {
             return;
         };
@@ -246,19 +232,26 @@ impl NodeGroupDialogs {
                     RichText::new(format!("cluster {} · node group {}", dialog.cluster, dialog.group))
                         .strong(),
                 );
-                let Some(survey) = &dialog.survey else {
-                    ui.horizontal(|ui| {
-                        ui.spinner();
-                        ui.label("reading the node group and its nodes…");
-                    });
-                    return;
-                };
-                let survey = match survey {
-                    Err(why) => {
-                        ui.colored_label(red, why);
+                let survey = match (&state.survey, &state.done) {
+                    (Some((_, Ok(survey))), _) => survey,
+                    (Some((_, Err(why))), _) | (None, Some(Err(why))) => {
+                        if failure_ui(ui, why).is_some() {
+                            requests.push(Request::RetireNodeGroup {
+                                aws: dialog.aws.clone(),
+                                cluster: dialog.cluster.clone(),
+                                group: dialog.group.clone(),
+                                retirement: dialog.retirement,
+                            });
+                        }
                         return;
                     }
-                    Ok(s) => s,
+                    (None, _) => {
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            ui.label("reading the node group and its nodes…");
+                        });
+                        return;
+                    }
                 };
                 ui.label(format!(
                     "{} node(s): {}",
@@ -279,12 +272,24 @@ impl NodeGroupDialogs {
                 ui.label(
                     "Its nodes are cordoned and drained through the Eviction API (disruption budgets respected) before EKS is asked.",
                 );
-                if let Some(done) = &dialog.done {
-                    match done {
-                        Ok(what) => ui.colored_label(severity_color(Severity::Passed), what),
-                        Err(why) => ui.colored_label(red, why),
-                    };
-                    return;
+                match &state.done {
+                    Some(Ok(what)) => {
+                        ui.colored_label(severity_color(Severity::Passed), what);
+                        return;
+                    }
+                    Some(Err(why)) => {
+                        // Trying again starts from a fresh survey: the drain may have moved on.
+                        if failure_ui(ui, why).is_some() {
+                            requests.push(Request::RetireNodeGroup {
+                                aws: dialog.aws.clone(),
+                                cluster: dialog.cluster.clone(),
+                                group: dialog.group.clone(),
+                                retirement: dialog.retirement,
+                            });
+                        }
+                        return;
+                    }
+                    None => {}
                 }
                 ui.horizontal(|ui| {
                     let label = ui.label(format!("Type {} to confirm", dialog.group));
@@ -298,32 +303,36 @@ impl NodeGroupDialogs {
                     };
                     let confirmed = dialog.typed.trim() == dialog.group;
                     if ui
-                        .add_enabled(confirmed && !dialog.running, egui::Button::new(verb))
+                        .add_enabled(confirmed && !state.running, egui::Button::new(verb))
                         .clicked()
                     {
-                        dialog.running = true;
-                        commands.push(Command::RetireNodeGroup {
-                            aws: dialog.aws.clone(),
-                            survey: Box::new(survey.clone()),
-                            retirement: dialog.retirement,
-                        });
+                        requests.push(
+                            Command::RetireNodeGroup {
+                                aws: dialog.aws.clone(),
+                                survey: Box::new(survey.clone()),
+                                retirement: dialog.retirement,
+                            }
+                            .into(),
+                        );
                     }
-                    if dialog.running {
+                    if state.running {
                         ui.spinner();
                         ui.label("draining… (see the events below)");
                     }
                 });
             });
-        if !open && !self.retire.as_ref().is_some_and(|d| d.running) {
+        if !open && !state.running {
             self.retire = None;
+            requests.push(Request::Dismiss(Shown::NodeGroupDialog));
         }
     }
 
-    fn add_ui(&mut self, ctx: &egui::Context, commands: &mut Vec<Command>) {
+    fn add_ui(&mut self, ctx: &egui::Context, state: &NodeGroupView, requests: &mut Vec<Request>) {
         let Some(dialog) = self.add.as_mut() else {
             return;
         };
         let mut open = true;
+        let mut review = false;
         egui::Window::new(format!("Add a node group to {}", dialog.cluster))
             .id(egui::Id::unique("add-node-group"))
             .open(&mut open)
@@ -375,47 +384,39 @@ impl NodeGroupDialogs {
                                 ui.end_row();
                                 edited |= field(ui, "Subnets", &mut dialog.subnets);
                                 if os_of_ami_type(&dialog.ami_type) == NodeOs::Windows {
-                                    ui.label("Taint");
+                                    ui.label("Taint its nodes");
                                     edited |= ui
-                                        .checkbox(
-                                            &mut dialog.windows_taint,
-                                            "os=windows:NoSchedule",
-                                        )
+                                        .checkbox(&mut dialog.taint_nodes, "with the Windows taint")
                                         .changed();
                                     ui.end_row();
                                 }
                             }
                         }
                         edited |= field(ui, "Node role ARN", &mut dialog.node_role);
+                        edited |= field(ui, "Windows taint", &mut dialog.windows_taint);
                     });
                 // What was reviewed no longer matches what is shown.
                 if edited || before != dialog.source {
-                    dialog.review = None;
-                    dialog.done = None;
+                    dialog.reviewed = false;
+                }
+                if let Some(why) = &dialog.invalid {
+                    ui.colored_label(severity_color(Severity::Failed), why);
                 }
                 ui.horizontal(|ui| {
                     if ui
-                        .add_enabled(!dialog.running, egui::Button::new("Review"))
+                        .add_enabled(!state.running, egui::Button::new("Review"))
                         .clicked()
                     {
-                        dialog.running = true;
-                        dialog.review = None;
-                        dialog.done = None;
-                        commands.push(Command::ReviewNodeGroup {
-                            aws: dialog.aws.clone(),
-                            cluster: dialog.cluster.clone(),
-                            source: dialog.source(),
-                        });
+                        review = true;
                     }
-                    if dialog.running {
+                    if state.running {
                         ui.spinner();
                     }
                 });
-                match &dialog.review {
+                match state.review.as_ref().filter(|_| dialog.reviewed) {
                     None => {}
-                    Some(Err(why)) => {
-                        ui.colored_label(severity_color(Severity::Failed), why);
-                    }
+                    Some(Err(why)) if failure_ui(ui, why).is_some() => review = true,
+                    Some(Err(_)) => {}
                     Some(Ok((proposal, findings))) => {
                         ui.separator();
                         ui.label(
@@ -441,17 +442,19 @@ impl NodeGroupDialogs {
                                 "A check failed: fix it, then review again.",
                             );
                         }
-                        match &dialog.done {
+                        match &state.done {
                             Some(Ok(what)) => {
                                 ui.colored_label(severity_color(Severity::Passed), what);
                             }
                             Some(Err(why)) => {
-                                ui.colored_label(severity_color(Severity::Failed), why);
+                                if failure_ui(ui, why).is_some() {
+                                    review = true;
+                                }
                             }
                             None => {
                                 if ui
                                     .add_enabled(
-                                        !blocked && !dialog.running,
+                                        !blocked && !state.running,
                                         egui::Button::new(format!(
                                             "Add {} to {}",
                                             proposal.name, dialog.cluster
@@ -459,20 +462,34 @@ impl NodeGroupDialogs {
                                     )
                                     .clicked()
                                 {
-                                    dialog.running = true;
-                                    commands.push(Command::AddNodeGroup {
-                                        aws: dialog.aws.clone(),
-                                        cluster: dialog.cluster.clone(),
-                                        proposal: Box::new(proposal.clone()),
-                                    });
+                                    requests.push(
+                                        Command::AddNodeGroup {
+                                            aws: dialog.aws.clone(),
+                                            cluster: dialog.cluster.clone(),
+                                            proposal: Box::new(proposal.clone()),
+                                        }
+                                        .into(),
+                                    );
                                 }
                             }
                         }
                     }
                 }
             });
-        if !open && !self.add.as_ref().is_some_and(|d| d.running) {
-            self.add = None;
+        if review && let Some(command) = dialog.review_command() {
+            requests.push(command.into());
         }
+        if !open && !state.running {
+            self.add = None;
+            requests.push(Request::Dismiss(Shown::NodeGroupDialog));
+        }
+    }
+}
+
+impl Panel for NodeGroupDialogs {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, requests: &mut Vec<Request>) {
+        let ctx = ui.ctx().clone();
+        self.retire_ui(&ctx, &state.node_groups, requests);
+        self.add_ui(&ctx, &state.node_groups, requests);
     }
 }

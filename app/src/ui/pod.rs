@@ -1,7 +1,7 @@
 //! The selected pod: containers, images, environment, its events and the tail of its log.
 
 use super::log::age;
-use super::{ConsoleState, Panel};
+use super::{ConsoleState, Panel, Request};
 use crate::model::pod_details::PodDetails;
 use crate::protocol::Command;
 
@@ -9,11 +9,11 @@ use crate::protocol::Command;
 pub struct PodPanel;
 
 impl Panel for PodPanel {
-    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, commands: &mut Vec<Command>) {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, requests: &mut Vec<Request>) {
         if let Some(details) = &state.details
             && !details_window(ui.ctx(), details)
         {
-            commands.push(Command::SelectPod(None));
+            requests.push(Command::SelectPod(None).into());
         }
     }
 }

@@ -3,11 +3,12 @@
 
 use egui::{Color32, RichText};
 
-use super::{ConsoleState, Panel};
+use super::failure::failure_ui;
+use super::{ConsoleState, Panel, Request};
 use crate::model::eks::AwsTarget;
 use crate::model::readiness::ReadinessOptions;
-use crate::model::readiness::{ExpectedTaint, ReadinessReport, Severity};
-use crate::protocol::Command;
+use crate::model::readiness::{ExpectedTaint, Severity};
+use crate::protocol::{Command, NextAction};
 
 /// The window's state.
 pub struct ReadinessWindow {
@@ -19,10 +20,8 @@ pub struct ReadinessWindow {
     pub required: String,
     /// The EKS cluster whose node groups are checked too, if one was chosen in the EKS view.
     pub eks: Option<(AwsTarget, String)>,
-    /// A check is on its way.
-    pub running: bool,
-    /// The last report, or why there is none.
-    pub report: Option<Result<ReadinessReport, String>>,
+    /// Why the fields cannot be checked as typed.
+    pub invalid: Option<String>,
 }
 
 impl Default for ReadinessWindow {
@@ -32,8 +31,7 @@ impl Default for ReadinessWindow {
             taint: ExpectedTaint::default().to_string(),
             required: String::new(),
             eks: None,
-            running: false,
-            report: None,
+            invalid: None,
         }
     }
 }
@@ -98,11 +96,11 @@ impl ReadinessWindow {
         let taint = match self.taint.parse::<ExpectedTaint>() {
             Ok(t) => t,
             Err(why) => {
-                self.report = Some(Err(why));
+                self.invalid = Some(format!("Windows taint: {why}"));
                 return None;
             }
         };
-        self.running = true;
+        self.invalid = None;
         Some(Command::CheckReadiness {
             options: ReadinessOptions {
                 windows_taint: taint,
@@ -120,7 +118,7 @@ impl ReadinessWindow {
 }
 
 impl Panel for ReadinessWindow {
-    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, commands: &mut Vec<Command>) {
+    fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, requests: &mut Vec<Request>) {
         let mut open = self.open;
         egui::Window::new("Hybrid readiness")
             .open(&mut open)
@@ -158,24 +156,35 @@ impl Panel for ReadinessWindow {
                     });
                 ui.horizontal(|ui| {
                     if ui
-                        .add_enabled(!self.running, egui::Button::new("Check"))
+                        .add_enabled(!state.readiness.running, egui::Button::new("Check"))
                         .clicked()
                         && let Some(command) = self.command()
                     {
-                        commands.push(command);
+                        requests.push(command.into());
                     }
-                    if self.running {
+                    if state.readiness.running {
                         ui.spinner();
                     }
                 });
+                if let Some(why) = &self.invalid {
+                    ui.colored_label(severity_color(Severity::Failed), why);
+                }
                 ui.separator();
-                match &self.report {
+                match &state.readiness.report {
                     None => {
                         ui.label(RichText::new("No check run yet.").weak());
                     }
-                    Some(Err(why)) => {
-                        ui.colored_label(severity_color(Severity::Failed), why);
-                    }
+                    Some(Err(why)) => match failure_ui(ui, why) {
+                        Some(NextAction::Connect) => {
+                            requests.push(Command::Connect(state.target.clone()).into());
+                        }
+                        Some(_) => {
+                            if let Some(command) = self.command() {
+                                requests.push(command.into());
+                            }
+                        }
+                        None => {}
+                    },
                     Some(Ok(report)) => {
                         ui.label(
                             RichText::new(format!(

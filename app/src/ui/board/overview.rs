@@ -5,7 +5,7 @@
 use egui::{Align2, Color32, CornerRadius, FontId, Rect, Sense, Stroke, StrokeKind, Vec2};
 
 use super::layout::Cell;
-use super::{lane_color, state_color};
+use super::paint::{lane_color, state_color};
 use crate::model::{GroupSummary, NodeTile, OsLane, PodState, Pressure};
 
 /// Words are never drawn smaller than this, whatever the zoom (the layout makes headers tall

@@ -5,10 +5,10 @@ use egui::{Align2, Color32, CornerRadius, FontId, Pos2, Rect, Sense, Stroke, Str
 use super::layout::{
     CHIP_HEIGHT, GAP, PADDING, SQUARE, TILE_HEADER, TILE_WIDTH, squares_per_row, visible,
 };
-use super::{BoardResponse, fade, lane_color, pod_interaction, state_color};
+use super::paint::{BoardResponse, fade, lane_color, pod_interaction, state_color};
 use crate::model::moves::Direction;
 use crate::model::{NodeTile, PodPlacement, PodState, Pressure, Search};
-use crate::ui::migration::MoveRequest;
+use crate::ui::MoveRequest;
 
 /// Paints one node's tile: name, instance type, readiness, pods against capacity, taints,
 /// requests against allocatable, its pods as squares, and the services its pods serve as chips

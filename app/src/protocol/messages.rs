@@ -1,6 +1,5 @@
-//! What the window and the backend say to each other: [`Command`]s in, [`Event`]s out, and the
-//! [`EventSink`] features write their progress to. It sits below every feature (they all send
-//! events) and above the cluster access they report on; it runs nothing itself.
+//! The messages themselves: [`Command`]s the window sends, [`Event`]s the backend answers
+//! with, where the connection stands, and the sink events go through.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -8,7 +7,9 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::cluster::connection::{ConnectionTarget, ContextEntry};
+use super::failure::ActionError;
+use super::task::Task;
+use crate::cluster::connection::{ConnectError, ConnectionTarget, ContextEntry};
 use crate::model::ClusterSnapshot;
 use crate::model::calculation::{CalcOutcome, CalcTarget, ProbeSample};
 use crate::model::eks::{
@@ -19,7 +20,7 @@ use crate::model::move_plan::MovePlan;
 use crate::model::move_progress::MoveEvent;
 use crate::model::moves::{Direction, RetireStage};
 use crate::model::pod_details::PodDetails;
-use crate::model::readiness::{Finding, ReadinessOptions, ReadinessReport};
+use crate::model::readiness::{ExpectedTaint, Finding, ReadinessOptions, ReadinessReport};
 
 /// What the UI asks of the backend.
 #[derive(Clone, Debug)]
@@ -107,6 +108,8 @@ pub enum Command {
         cluster: String,
         /// The node group, or the eksctl file to read it from.
         source: ProposalSource,
+        /// The taint Windows nodes should carry, for the findings.
+        windows_taint: ExpectedTaint,
     },
     /// Create the reviewed node group (the operator confirmed).
     AddNodeGroup {
@@ -162,7 +165,7 @@ pub enum ConnectionStatus {
         /// Which target.
         target: String,
         /// Why, and what to do.
-        error: String,
+        error: ConnectError,
     },
 }
 
@@ -186,32 +189,45 @@ pub enum Event {
     /// Something the console did or noticed.
     Log(LogEntry),
     /// The plan of a move, or why there is none.
-    MovePlanned(Result<Box<MovePlan>, String>),
+    MovePlanned(Result<Box<MovePlan>, ActionError>),
     /// Progress of the move this console drives.
     Move(MoveEvent),
     /// A move could not start (refused, another console holds it, …).
-    MoveNotStarted(String),
+    MoveNotStarted(ActionError),
     /// A stage of retiring the monolith finished.
-    Retired(Result<String, String>),
+    Retired(Result<String, ActionError>),
     /// The readiness findings, or why there are none.
-    Readiness(Result<ReadinessReport, String>),
+    Readiness(Result<ReadinessReport, ActionError>),
     /// A node group read for taking it out of service, or why it could not be.
     NodeGroupSurvey {
         /// What the operator asked for.
         retirement: Retirement,
         /// The survey.
-        survey: Result<Box<GroupSurvey>, String>,
+        survey: Result<Box<GroupSurvey>, ActionError>,
     },
     /// A proposed node group (read from its source) and the findings for it, or why not.
-    NodeGroupReview(Result<(Box<NodeGroupProposal>, Vec<Finding>), String>),
+    NodeGroupReview(Result<(Box<NodeGroupProposal>, Vec<Finding>), ActionError>),
     /// A node group was added, scaled to zero or deleted (what was done), or why not.
-    NodeGroupChanged(Result<String, String>),
+    NodeGroupChanged(Result<String, ActionError>),
+    /// A background task ended in a panic: whatever the window waited for from it will not
+    /// come.
+    TaskFailed {
+        /// What it was.
+        task: Task,
+        /// What it was doing and what it said.
+        why: String,
+    },
+    /// The backend itself stopped (or never started): nothing more will be answered.
+    BackendStopped {
+        /// Why, and what to do.
+        why: String,
+    },
     /// The EKS clusters of a region, or why there are none.
     EksClusters {
         /// The region listed.
         region: String,
         /// The clusters, or why not.
-        clusters: Result<Vec<EksCluster>, String>,
+        clusters: Result<Vec<EksCluster>, ActionError>,
     },
 }
 

@@ -1,0 +1,405 @@
+//! The command line as the operator types it (clap): the global flags, every subcommand and
+//! its flags, and what they mean once parsed (where to connect, which AWS identity, the node
+//! group a flag set describes). What each subcommand does is in its own room.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::cluster::connection::ConnectionTarget;
+use crate::model::eks::{GroupTaint, NodeGroupProposal};
+use crate::model::readiness::{ExpectedTaint, ReadinessOptions};
+
+/// A native console for hybrid (Windows + Linux) Kubernetes clusters. Without a subcommand it
+/// opens the window; without a cluster configured it runs an embedded local hybrid cluster.
+#[derive(Debug, Parser)]
+#[command(name = "hybrid-console", version, about)]
+pub struct Cli {
+    /// Use the embedded local hybrid cluster, even if a kubeconfig exists.
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// The kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Connect to this EKS cluster directly (its endpoint and CA from the EKS API, tokens signed
+    /// by the console), instead of through a kubeconfig.
+    #[arg(long, global = true)]
+    pub eks_cluster: Option<String>,
+    /// The AWS region (default: AWS_REGION, or the profile's region).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// The named AWS profile (default: AWS_PROFILE, or `default`).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// How subcommands print their result.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// The migration plan (default: the built-in calculator plan,
+    /// manifests/calculator-migration.yaml).
+    #[arg(long, global = true)]
+    pub plan: Option<PathBuf>,
+    /// What to do; none opens the window.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned text for people.
+    Table,
+    /// JSON for scripts.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Nodes by OS and node group, with their pods, and the calculator's state.
+    Status,
+    /// Calls the calculator with two numbers: each operation's result and who answered.
+    Calc {
+        /// First number.
+        #[arg(allow_hyphen_values = true)]
+        a: String,
+        /// Second number.
+        #[arg(allow_hyphen_values = true)]
+        b: String,
+        /// Call this base URL instead of the front Service through the API server.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Moves a service out of the monolith (--to linux) or back (--to monolith): plan,
+    /// deploy, verify, re-route, verify end to end; rolls back by itself on failure.
+    Migrate(MigrateArgs),
+    /// Retires the monolith once it serves nothing: scale it to zero, then delete it.
+    Retire(RetireArgs),
+    /// Amazon EKS: clusters and node groups, tokens, kubeconfig contexts, readiness.
+    Eks(EksArgs),
+    /// Checks the cluster for hybrid readiness (Linux nodes, Windows IPAM, taints, OS
+    /// selectors, Windows pod features and capacity, Windows DaemonSets); exit code 1 if a
+    /// check fails. The EKS-only checks need --eks-cluster (or `eks check`).
+    Check(ReadinessArgs),
+}
+
+impl Cli {
+    /// Where to connect, by the documented order.
+    pub fn target(&self) -> ConnectionTarget {
+        match &self.eks_cluster {
+            Some(cluster) if !self.local => ConnectionTarget::Eks {
+                aws: self.aws(),
+                cluster: cluster.clone(),
+            },
+            _ => {
+                ConnectionTarget::resolve(self.local, self.kubeconfig.clone(), self.context.clone())
+            }
+        }
+    }
+
+    /// The AWS region and profile the flags give.
+    pub fn aws(&self) -> crate::model::eks::AwsTarget {
+        crate::model::eks::AwsTarget {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+}
+
+/// `eks` arguments.
+#[derive(Debug, Args)]
+pub struct EksArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: EksCommand,
+}
+
+/// `eks` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EksCommand {
+    /// The region's clusters with their node groups (OS from the AMI type, scaling, status).
+    Clusters,
+    /// Prints an ExecCredential with a fresh bearer token for the cluster (for kubectl).
+    Token {
+        /// The cluster.
+        #[arg(long)]
+        cluster: String,
+    },
+    /// Writes a kubeconfig context for the cluster whose credentials come from `eks token`.
+    Kubeconfig {
+        /// The cluster.
+        #[arg(long)]
+        cluster: String,
+    },
+    /// Checks the cluster for hybrid readiness, from the EKS API and the cluster itself; exit
+    /// code 1 if a check fails.
+    Check {
+        /// The cluster.
+        #[arg(long)]
+        cluster: String,
+        /// What the check may be told.
+        #[command(flatten)]
+        readiness: ReadinessArgs,
+    },
+    /// Adds a managed node group, from an eksctl ClusterConfig or from flags, after showing the
+    /// readiness findings that would apply to it.
+    AddNodegroup(AddNodegroupArgs),
+    /// Scales a node group. To zero, it first refuses while workload pods run on its nodes,
+    /// then cordons and drains them (PodDisruptionBudgets respected).
+    ScaleNodegroup {
+        /// The cluster.
+        #[arg(long)]
+        cluster: String,
+        /// The node group.
+        #[arg(long)]
+        nodegroup: String,
+        /// The new desired size.
+        #[arg(long)]
+        size: i32,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// How long the drain may take, in seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Deletes a node group: refuses while workload pods run on its nodes, then cordons and
+    /// drains them (PodDisruptionBudgets respected) before asking EKS to delete it.
+    DeleteNodegroup {
+        /// The cluster.
+        #[arg(long)]
+        cluster: String,
+        /// The node group.
+        #[arg(long)]
+        nodegroup: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// How long the drain may take, in seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+}
+
+/// `eks add-nodegroup` arguments.
+#[derive(Debug, Args)]
+pub struct AddNodegroupArgs {
+    /// The cluster.
+    #[arg(long)]
+    pub cluster: String,
+    /// An eksctl ClusterConfig to take the node group from (with --nodegroup).
+    #[arg(long, requires = "nodegroup", conflicts_with_all = ["name", "ami_type"])]
+    pub config: Option<PathBuf>,
+    /// The managed node group in --config.
+    #[arg(long)]
+    pub nodegroup: Option<String>,
+    /// The new node group's name (without --config).
+    #[arg(long, required_unless_present = "config")]
+    pub name: Option<String>,
+    /// Its EKS AMI type (without --config), e.g. WINDOWS_CORE_2022_x86_64 or AL2023_x86_64_STANDARD.
+    #[arg(long, required_unless_present = "config")]
+    pub ami_type: Option<String>,
+    /// EC2 instance type (repeatable; default m5.large).
+    #[arg(long = "instance-type")]
+    pub instance_types: Vec<String>,
+    /// Minimum nodes.
+    #[arg(long)]
+    pub min: Option<i32>,
+    /// Desired nodes.
+    #[arg(long)]
+    pub desired: Option<i32>,
+    /// Maximum nodes.
+    #[arg(long)]
+    pub max: Option<i32>,
+    /// Subnet ID (repeatable; default the cluster's subnets).
+    #[arg(long = "subnet")]
+    pub subnets: Vec<String>,
+    /// The IAM role ARN the nodes run as.
+    #[arg(long)]
+    pub node_role: Option<String>,
+    /// A node label key=value (repeatable).
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// A node taint key=value:Effect (repeatable).
+    #[arg(long = "taint")]
+    pub taints: Vec<String>,
+    /// The taint Windows nodes should carry, for the findings.
+    #[arg(long, default_value = "os=windows:NoSchedule")]
+    pub windows_taint: String,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+impl AddNodegroupArgs {
+    /// The proposal the flags (or the eksctl file) describe; flags override the file.
+    pub fn proposal(&self) -> anyhow::Result<NodeGroupProposal> {
+        let mut proposal = match (&self.config, &self.nodegroup) {
+            (Some(path), Some(group)) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                NodeGroupProposal::from_eksctl(&text, group)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            }
+            _ => NodeGroupProposal {
+                name: self.name.clone().unwrap_or_default(),
+                ami_type: self.ami_type.clone().unwrap_or_default(),
+                instance_types: vec!["m5.large".into()],
+                min: 2,
+                desired: 2,
+                max: 2,
+                labels: Default::default(),
+                taints: Vec::new(),
+                subnets: Vec::new(),
+                node_role: None,
+            },
+        };
+        if !self.instance_types.is_empty() {
+            proposal.instance_types = self.instance_types.clone();
+        }
+        if let Some(n) = self.desired {
+            proposal.desired = n;
+            proposal.min = proposal.min.min(n);
+            proposal.max = proposal.max.max(n);
+        }
+        if let Some(n) = self.min {
+            proposal.min = n;
+        }
+        if let Some(n) = self.max {
+            proposal.max = n;
+        }
+        if !self.subnets.is_empty() {
+            proposal.subnets = self.subnets.clone();
+        }
+        if self.node_role.is_some() {
+            proposal.node_role = self.node_role.clone();
+        }
+        for label in &self.labels {
+            let (k, v) = label
+                .split_once('=')
+                .with_context(|| format!("--label {label:?}: write it as key=value"))?;
+            proposal.labels.insert(k.to_owned(), v.to_owned());
+        }
+        for taint in &self.taints {
+            let parsed: crate::model::readiness::ExpectedTaint = taint
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--taint: {e}"))?;
+            proposal.taints.push(GroupTaint {
+                key: parsed.key,
+                value: parsed.value,
+                effect: parsed.effect,
+            });
+        }
+        Ok(proposal)
+    }
+}
+
+/// Where a service goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Destination {
+    /// Its own Deployment on Linux nodes.
+    Linux,
+    /// Back into the monolith.
+    Monolith,
+}
+
+/// `migrate` arguments.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["service", "status", "resume", "rollback"]))]
+pub struct MigrateArgs {
+    /// The service to move (`sum`, `subtraction`, `multiplication`, `division`, `ui`).
+    pub service: Option<String>,
+    /// Where it goes.
+    #[arg(long, value_enum, required_unless_present_any = ["status", "resume", "rollback"])]
+    pub to: Option<Destination>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Deploy this image instead of the plan's.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Show the move in progress, if any.
+    #[arg(long, conflicts_with_all = ["service", "resume", "rollback"])]
+    pub status: bool,
+    /// Finish the move in progress (a console stopped in the middle of it).
+    #[arg(long, conflicts_with_all = ["service", "rollback"])]
+    pub resume: bool,
+    /// Roll back the move in progress.
+    #[arg(long, conflicts_with = "service")]
+    pub rollback: bool,
+}
+
+/// `retire` arguments.
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    /// Which stage: scale the monolith to zero first, then delete it.
+    #[arg(long, value_enum)]
+    pub stage: RetireChoice,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+/// The stages of retiring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RetireChoice {
+    /// Scale the monolith to zero replicas, then check the application still answers.
+    ScaleToZero,
+    /// Delete the monolith's Deployment and Service.
+    Delete,
+}
+
+/// What the readiness check may be told.
+#[derive(Clone, Debug, Args)]
+pub struct ReadinessArgs {
+    /// The taint Windows nodes should carry (key=value:Effect).
+    #[arg(long, default_value = "os=windows:NoSchedule", value_parser = parse_taint)]
+    pub windows_taint: ExpectedTaint,
+    /// A DaemonSet every Windows node must run (namespace/name); repeat for more.
+    #[arg(long = "require-daemonset", value_name = "NAMESPACE/NAME", value_parser = parse_qualified)]
+    pub required_daemonsets: Vec<String>,
+}
+
+fn parse_taint(text: &str) -> Result<ExpectedTaint, String> {
+    text.parse()
+}
+
+fn parse_qualified(text: &str) -> Result<String, String> {
+    match text.split_once('/') {
+        Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok(text.to_owned())
+        }
+        _ => Err(format!(
+            "{text:?} is not namespace/name (e.g. amazon-cloudwatch/fluent-bit-windows)"
+        )),
+    }
+}
+
+impl ReadinessArgs {
+    /// The backend's options.
+    pub fn options(&self) -> ReadinessOptions {
+        ReadinessOptions {
+            windows_taint: self.windows_taint.clone(),
+            required_daemonsets: self.required_daemonsets.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daemonset_names_must_be_qualified() {
+        assert!(parse_qualified("kube-system/agent").is_ok());
+        for bad in ["agent", "/agent", "ns/", "a/b/c"] {
+            assert!(parse_qualified(bad).is_err(), "{bad}");
+        }
+    }
+}
