@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::api::ServedBy;
 use crate::role::Role;
-use crate::routing::RoutingTable;
+use crate::routing::{RoutingTable, RoutingUrlError};
 
 /// A variable that cannot be used, with what to set instead.
 #[derive(Debug, Error)]
@@ -40,17 +40,8 @@ pub enum ConfigError {
     #[error(transparent)]
     Misbehave(#[from] crate::misbehave::MisbehaveError),
     /// A routing variable is not a usable base URL.
-    #[error(
-        "{variable}={value:?} is not a usable base URL ({reason}); set it to e.g. http://sum-service:3000, or leave it unset"
-    )]
-    RoutingUrl {
-        /// `SUM_SERVICE_URL` …
-        variable: &'static str,
-        /// The value found.
-        value: String,
-        /// What is wrong.
-        reason: String,
-    },
+    #[error(transparent)]
+    RoutingUrl(#[from] RoutingUrlError),
 }
 
 /// Default per-call timeout of a frontend calling an operation service.

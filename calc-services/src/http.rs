@@ -15,12 +15,13 @@ use crate::api::{
     CalculateAnswer, ErrorBody, ErrorDetail, ExactNumber, OperationAnswer, OperationOutcome,
     ServedBy,
 };
+use crate::arithmetic::parse_operand;
 use crate::backend::{ServiceClient, ServiceReply};
 use crate::config::ServiceConfig;
 use crate::error::CalcError;
 use crate::metrics::{self, Metrics};
 use crate::misbehave::Misbehaviour;
-use crate::operation::{InvalidReason, Operand, Operation, parse_operand};
+use crate::operation::{InvalidReason, Operand, Operation};
 use crate::role::Role;
 use crate::routing::{Route, RoutingTable};
 

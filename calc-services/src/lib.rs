@@ -5,27 +5,32 @@
 //! frontends fan out to the operations concurrently, each either in-process or remote according
 //! to the strangler-fig routing variables.
 
-pub mod api;
-pub mod backend;
-pub mod config;
-pub mod discovery;
-pub mod error;
-pub mod http;
-pub mod metrics;
-pub mod misbehave;
-pub mod operation;
-pub mod role;
-pub mod routing;
-pub mod served_by;
-pub mod server;
+mod api;
+mod arithmetic;
+mod backend;
+mod config;
+mod discovery;
+mod error;
+mod http;
+mod metrics;
+mod misbehave;
+mod operation;
+mod role;
+mod routing;
+mod served_by;
+mod server;
 
 pub use api::{
     CalculateAnswer, ErrorBody, ExactNumber, OperationAnswer, OperationOutcome, RouteReport,
     ServedBy,
 };
+pub use arithmetic::parse_operand;
 pub use config::{ConfigError, ServiceConfig};
-pub use operation::Operation;
+pub use error::CalcError;
+pub use operation::{InvalidReason, Operand, Operation, RangeReason};
 pub use role::Role;
+pub use routing::{RoutingUrlError, default_service_url};
+pub use server::{serve, termination_signal};
 
 /// Reads the role's configuration from the environment and serves until SIGTERM or Ctrl-C.
 pub async fn run_from_env(role: Role) -> anyhow::Result<()> {

@@ -6,7 +6,7 @@ use std::fmt;
 use hyper::Uri;
 
 use crate::api::RouteReport;
-use crate::config::ConfigError;
+
 use crate::operation::Operation;
 use crate::role::Role;
 
@@ -43,7 +43,7 @@ impl RoutingTable {
     pub fn from_lookup(
         role: Role,
         lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, RoutingUrlError> {
         let mut routes = BTreeMap::new();
         for op in Operation::ALL {
             let variable = op.routing_variable();
@@ -92,8 +92,22 @@ pub fn default_service_url(op: Operation) -> ServiceUrl {
     ServiceUrl(format!("http://{}-service:3000", op.name()))
 }
 
-fn parse_base_url(variable: &'static str, value: &str) -> Result<ServiceUrl, ConfigError> {
-    let bad = |reason: String| ConfigError::RoutingUrl {
+/// A routing variable that is not a usable base URL.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{variable}={value:?} is not a usable base URL ({reason}); set it to e.g. http://sum-service:3000, or leave it unset"
+)]
+pub struct RoutingUrlError {
+    /// `SUM_SERVICE_URL` …
+    pub variable: &'static str,
+    /// The value found.
+    pub value: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn parse_base_url(variable: &'static str, value: &str) -> Result<ServiceUrl, RoutingUrlError> {
+    let bad = |reason: String| RoutingUrlError {
         variable,
         value: value.to_owned(),
         reason,

@@ -1,7 +1,7 @@
 //! Properties of the exact arithmetic, checked over generated decimals.
 
 use calc_services::Operation;
-use calc_services::operation::{Operand, parse_operand};
+use calc_services::{Operand, parse_operand};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use calc_services::Operation;
-use calc_services::routing::default_service_url;
+use calc_services::default_service_url;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::registry::{DeleteOptions, Part, Registry, WriteOptions, now};
+use crate::clock::now;
+use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources::{self, ResourceKind};
 
 /// Normal or Warning.

@@ -4,10 +4,11 @@
 
 use serde_json::{Value, json};
 
+use crate::clock::now;
 use crate::controllers::disruption::selected;
 use crate::controllers::replicaset::{is_active, is_ready};
 use crate::errors::ApiError;
-use crate::registry::{DeleteOptions, Part, Registry, WriteOptions, now};
+use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources;
 
 /// The real server's refusal, which tells a client to wait and try again (429).

@@ -23,6 +23,7 @@ pub(crate) mod authorization;
 #[cfg(test)]
 mod bad_input;
 pub mod calculator;
+pub mod clock;
 pub(crate) mod controllers;
 pub(crate) mod defaults;
 pub mod eks_auth;
@@ -40,6 +41,7 @@ pub(crate) mod node_pool;
 pub(crate) mod nodes;
 pub mod registry;
 pub mod resources;
+pub(crate) mod schedule;
 pub(crate) mod scheduler;
 pub(crate) mod selectors;
 pub(crate) mod server;

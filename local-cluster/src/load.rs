@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::clock::now;
 use crate::errors::ApiError;
-use crate::registry::{Part, Registry, WriteOptions, now};
+use crate::registry::{Part, Registry, WriteOptions};
 use crate::resources;
 
 /// The label every simulated pod carries (`kubectl get pods -A -l local-cluster.hybrid-console.io/simulated`).

@@ -150,7 +150,7 @@ fn main() -> anyhow::Result<()> {
                     "try: kubectl --kubeconfig {} get nodes -o wide",
                     kubeconfig.display()
                 );
-                calc_services::server::termination_signal().await;
+                calc_services::termination_signal().await;
                 cluster.shutdown().await;
                 Ok(())
             }

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
+use crate::clock::now;
 use crate::errors::ApiError;
-use crate::registry::now;
 use crate::resources::ResourceKind;
 use crate::strategic::{self, ListStrategy, list_strategy};
 

@@ -19,10 +19,11 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::api::{LogOptions, LogOutput, ProxyTarget, Runtime};
+use crate::api::{ProxyTarget, Runtime};
 use crate::controllers::follow;
 use crate::errors::ApiError;
 use crate::kubelet::LogStore;
+use crate::kubelet::{LogOptions, LogOutput};
 use crate::registry::Registry;
 use crate::resources;
 use crate::store::EventKind;

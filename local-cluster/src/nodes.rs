@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::registry::{Part, Registry, WriteOptions, now, now_micro};
+use crate::clock::{now, now_micro};
+use crate::registry::{Part, Registry, WriteOptions};
 use crate::resources;
 
 /// An operating system a node (and an image) can have.

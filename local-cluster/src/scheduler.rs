@@ -9,9 +9,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+use crate::clock::now;
 use crate::controllers::{ObjectRef, WorkQueue, follow, worker};
 use crate::events::{EventRecorder, EventType};
-use crate::registry::{Part, Registry, WriteOptions, now};
+use crate::registry::{Part, Registry, WriteOptions};
 use crate::resources;
 use crate::store::EventKind;
 use kube_units::quantity;

@@ -216,14 +216,14 @@ pub fn validate(kind: &ResourceKind, object: &Value) -> Result<(), ApiError> {
         ("batch", "CronJob") => {
             let spec = &object["spec"];
             let schedule = spec["schedule"].as_str().unwrap_or_default();
-            if let Err(why) = crate::controllers::cronjob::parse_schedule(schedule) {
+            if let Err(why) = crate::schedule::parse_schedule(schedule) {
                 errors.push(FieldError::invalid(
                     "spec.schedule",
                     format!("{schedule:?}"),
                     why,
                 ));
             }
-            if let Err(why) = crate::controllers::cronjob::time_zone(spec) {
+            if let Err(why) = crate::schedule::time_zone(spec) {
                 errors.push(FieldError::invalid(
                     "spec.timeZone",
                     format!("{:?}", spec["timeZone"].as_str().unwrap_or_default()),

@@ -211,7 +211,7 @@ pub(super) async fn serve(state: Arc<ApiState>, target: Target, request: Request
         body
     };
     parts.headers.remove(header::CONTENT_LENGTH);
-    let response = super::serve(state, core, Request::from_parts(parts, body)).await;
+    let response = super::serve::serve(state, core, Request::from_parts(parts, body)).await;
     let (parts, body) = response.into_parts();
     let is_json = parts
         .headers

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 
 use super::{ApiState, Target, json_response};
+use crate::clock::now;
 use crate::errors::ApiError;
 use crate::kubelet::Usage;
 use crate::kubelet::usage::SIMULATED;
-use crate::registry::now;
 use crate::resources;
 use crate::selectors::LabelSelector;
 use crate::store::{ObjectIndex, Stored};

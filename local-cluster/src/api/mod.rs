@@ -8,116 +8,72 @@ mod metrics;
 mod objects;
 mod openapi;
 pub(crate) mod protobuf;
+mod request;
+mod response;
 mod reviews;
+mod runtime;
+mod serve;
 mod spdy;
+mod state;
 mod streams;
 mod subresources;
 mod table;
+mod version;
 mod watch;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::authorization::{self, Attributes, UserInfo, Users};
+use crate::authorization::{self, Attributes, UserInfo};
 use crate::errors::ApiError;
-use crate::registry::Registry;
-use crate::resources::{self, ResourceKind};
+use crate::resources::{self};
 
-pub use discovery::SERVER_MINOR;
-pub use subresources::{LogOptions, LogOutput, ProxyTarget, Runtime};
-
-/// A LabelSelector as the `selector` string of a Scale (`app=web,tier in (a)`).
-pub fn table_selector(selector: &serde_json::Value) -> String {
-    let mut parts: Vec<String> = selector["matchLabels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-        .collect();
-    for e in selector["matchExpressions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let values: Vec<&str> = e["values"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str())
-            .collect();
-        let key = e["key"].as_str().unwrap_or_default();
-        parts.push(match e["operator"].as_str() {
-            Some("In") => format!("{key} in ({})", values.join(",")),
-            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
-            Some("Exists") => key.to_owned(),
-            _ => format!("!{key}"),
-        });
-    }
-    parts.join(",")
-}
-
-/// What every handler shares.
-pub struct ApiState {
-    /// Objects and their lifecycle rules.
-    pub registry: Arc<Registry>,
-    /// The bearer tokens accepted, and whose they are.
-    pub users: Arc<Users>,
-    /// The server's own address, for discovery's serverAddressByClientCIDRs.
-    pub address: String,
-    /// Logs and proxying, provided by the kubelets and the service network.
-    pub runtime: Option<Arc<dyn Runtime>>,
-    /// EKS bearer tokens, when the cluster stands in for an EKS cluster.
-    pub eks: Option<Arc<crate::eks_auth::EksAuthenticator>>,
-    /// Where every answered request is recorded, if anywhere.
-    pub audit: Option<crate::audit::AuditLog>,
-    openapi: openapi::Documents,
-}
-
-impl ApiState {
-    /// State for a server at `address` accepting the tokens of `users`.
-    pub fn new(
-        registry: Arc<Registry>,
-        users: Arc<Users>,
-        address: String,
-        runtime: Option<Arc<dyn Runtime>>,
-        eks: Option<crate::eks_auth::EksIdentity>,
-        audit: Option<crate::audit::AuditLog>,
-    ) -> Arc<ApiState> {
-        Arc::new(ApiState {
-            registry,
-            users,
-            address,
-            runtime,
-            eks: eks.map(|identity| Arc::new(crate::eks_auth::EksAuthenticator::new(identity))),
-            audit,
-            openapi: openapi::Documents::build(),
-        })
-    }
-}
-
-/// The most a request body may hold: a real API server's `MaxRequestBodyBytes` (3 MiB).
-const MAX_REQUEST_BODY: usize = 3 * 1024 * 1024;
+use request::{MAX_REQUEST_BODY, parse_target, verb};
+pub(crate) use request::{
+    Representation, RequestContext, Target, go_bool, query_map, table_selector,
+};
+pub(crate) use response::{json_response, with_warnings};
+pub use runtime::{ProxyTarget, Runtime};
+use serve::serve;
+pub use state::ApiState;
+pub use version::SERVER_MINOR;
 
 /// The whole API as an axum router.
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
-        .route("/version", get(discovery::version))
+        .route("/version", get(version::version))
         .route("/healthz", get(|| async { "ok" }))
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .route("/api", get(discovery::core_versions))
         .route("/apis", get(discovery::groups))
-        .route("/openapi/v2", get(openapi::v2))
-        .route("/openapi/v3", get(openapi::v3_index))
-        .route("/openapi/v3/{*path}", get(openapi::v3_document))
+        .route(
+            "/openapi/v2",
+            get(|State(state): State<Arc<ApiState>>, headers: HeaderMap| async move {
+                openapi::v2(&state.openapi, &headers)
+            }),
+        )
+        .route(
+            "/openapi/v3",
+            get(|State(state): State<Arc<ApiState>>| async move {
+                openapi::v3_index(&state.openapi)
+            }),
+        )
+        .route(
+            "/openapi/v3/{*path}",
+            get(
+                |State(state): State<Arc<ApiState>>, Path(path): Path<String>| async move {
+                    openapi::v3_document(&state.openapi, &path)
+                },
+            ),
+        )
         .fallback(resource)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)
@@ -219,138 +175,6 @@ fn audit_event(
     crate::audit::event(who, &uri.to_string(), &subject, code, received)
 }
 
-/// A request for a resource, parsed from its path.
-#[derive(Debug)]
-pub struct Target {
-    /// The resource.
-    pub kind: &'static ResourceKind,
-    /// From `/namespaces/{ns}/…`, if present.
-    pub namespace: Option<String>,
-    /// The object name, for item paths.
-    pub name: Option<String>,
-    /// `status`, `scale`, `log`, `proxy`, …
-    pub subresource: Option<String>,
-    /// Whatever follows a `proxy` subresource.
-    pub rest: String,
-}
-
-impl Target {
-    /// The namespace for storage: the URL's, or empty for cluster-scoped kinds.
-    pub fn namespace_or_empty(&self) -> &str {
-        self.namespace.as_deref().unwrap_or_default()
-    }
-}
-
-/// Parses `/api/v1/...` and `/apis/{group}/{version}/...`.
-fn parse_target(path: &str) -> Result<Target, ApiError> {
-    let not_found = || ApiError::no_route(path);
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (group, version, rest) = match segments.as_slice() {
-        ["api", version, rest @ ..] => ("", *version, rest),
-        ["apis", group, version, rest @ ..] => (*group, *version, rest),
-        _ => return Err(not_found()),
-    };
-    let lookup = |plural: &str| resources::find(group, version, plural);
-    let mut namespace = None;
-    let mut rest = rest;
-    if let ["namespaces", ns, next, ..] = rest
-        && let Some(kind) = lookup(next)
-        && kind.namespaced
-    {
-        namespace = Some((*ns).to_owned());
-        rest = &rest[2..];
-    }
-    let (plural, tail) = rest.split_first().ok_or_else(not_found)?;
-    let kind = lookup(plural).ok_or_else(not_found)?;
-    if kind.namespaced && namespace.is_none() && !tail.is_empty() {
-        // `/api/v1/pods/x` is not a path: an item of a namespaced kind needs its namespace.
-        return Err(not_found());
-    }
-    let name = tail.first().map(|s| (*s).to_owned());
-    let subresource = tail.get(1).map(|s| (*s).to_owned());
-    if let Some(sub) = &subresource
-        && !kind.subresources.contains(&sub.as_str())
-    {
-        return Err(not_found());
-    }
-    let rest_path = if tail.len() > 2 {
-        tail[2..].join("/")
-    } else {
-        String::new()
-    };
-    if subresource.as_deref() != Some("proxy") && tail.len() > 2 {
-        return Err(not_found());
-    }
-    Ok(Target {
-        kind,
-        namespace,
-        name,
-        subresource,
-        rest: rest_path,
-    })
-}
-
-/// The query string as a map; empty pairs (`?&container=x`, sent by older kube-rs) are skipped.
-pub fn query_map(query: Option<&str>) -> HashMap<String, String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or_default())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| !k.is_empty())
-        .collect()
-}
-
-/// What representation the client asked for in `Accept`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Representation {
-    /// The objects themselves.
-    Object,
-    /// `meta.k8s.io/v1 Table` (kubectl get).
-    Table,
-    /// `PartialObjectMetadata(List)` (metadata-only clients).
-    Metadata,
-}
-
-fn representation(headers: &HeaderMap) -> Representation {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    // Clients list preferences in order; the first one we can serve wins.
-    for choice in accept.split(',') {
-        let choice = choice.replace(' ', "");
-        if choice.contains("as=Table") {
-            return Representation::Table;
-        }
-        if choice.contains("as=PartialObjectMetadata") {
-            return Representation::Metadata;
-        }
-        if choice.starts_with("application/json") || choice.starts_with("*/*") {
-            return Representation::Object;
-        }
-    }
-    Representation::Object
-}
-
-/// A JSON response with the given status.
-pub fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body.into())
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-/// Adds `Warning: 299 - "…"` headers, as kubectl prints them.
-pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
-    for w in warnings {
-        let text = format!("299 - {:?}", w);
-        if let Ok(value) = HeaderValue::from_str(&text) {
-            response.headers_mut().append(header::WARNING, value);
-        }
-    }
-    response
-}
-
 /// Every `/api/...` and `/apis/...` path that is not discovery.
 async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
@@ -376,131 +200,6 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
         return event_versions::serve(state, target, request).await;
     }
     serve(state, target, request).await
-}
-
-/// Runs `answer` on the blocking pool: work that walks every pod (metrics at 150,000 pods) must
-/// not hold one of the runtime's few threads, or every other request and watch waits behind it.
-async fn off_the_runtime(answer: impl FnOnce() -> Response + Send + 'static) -> Response {
-    tokio::task::spawn_blocking(answer)
-        .await
-        .unwrap_or_else(|e| ApiError::internal(format!("the answer failed: {e}")).into_response())
-}
-
-/// Serves an authorized request for `target`.
-async fn serve(state: Arc<ApiState>, target: Target, request: Request) -> Response {
-    let query = query_map(request.uri().query());
-    let headers = request.headers().clone();
-    let method = request.method().clone();
-    let user = request.extensions().get::<UserInfo>().cloned();
-    if target.kind.group == "metrics.k8s.io" {
-        return off_the_runtime(move || metrics::serve(&state, &target, &method, &query)).await;
-    }
-    match target.subresource.as_deref() {
-        // The kubelet's summary API, which this cluster's kubelets answer in process.
-        Some("proxy") if target.kind.kind == "Node" && target.rest == "stats/summary" => {
-            let node = target.name.clone().unwrap_or_default();
-            return off_the_runtime(move || metrics::summary(&state, &node)).await;
-        }
-        Some("proxy") => return subresources::proxy(&state, &target, request).await,
-        Some("exec") if target.kind.kind == "Pod" => {
-            return streams::exec(&state, &target, request).await;
-        }
-        Some("attach") if target.kind.kind == "Pod" => {
-            return streams::attach(&state, &target, request).await;
-        }
-        Some("portforward") if target.kind.kind == "Pod" => {
-            return streams::port_forward(&state, &target, request).await;
-        }
-        _ => {}
-    }
-    let body = match axum::body::to_bytes(request.into_body(), MAX_REQUEST_BODY).await {
-        Ok(b) => b,
-        Err(e) => {
-            let e = e.into_inner();
-            if e.is::<http_body_util::LengthLimitError>() {
-                return ApiError::entity_too_large(MAX_REQUEST_BODY).into_response();
-            }
-            return ApiError::bad_request(format!("cannot read the request body: {e}"))
-                .into_response();
-        }
-    };
-    let context = RequestContext {
-        state: state.clone(),
-        target,
-        query,
-        headers,
-        body,
-        user,
-    };
-    if context.target.kind.is_review() {
-        return match (method, context.target.name.is_some()) {
-            (Method::POST, false) => reviews::create(&context),
-            (method, _) => Err(ApiError::method_not_allowed(format!(
-                "the server does not allow this method on the requested resource ({method})"
-            ))),
-        }
-        .unwrap_or_else(IntoResponse::into_response);
-    }
-    let result = match (
-        method,
-        context.target.name.is_some(),
-        context.target.subresource.as_deref(),
-    ) {
-        (Method::GET, false, None) => {
-            if context.flag("watch") {
-                watch::watch(context).await
-            } else {
-                objects::list(&context)
-            }
-        }
-        (Method::POST, false, None) => objects::create(&context),
-        (Method::DELETE, false, None) => objects::delete_collection(&context),
-        (Method::GET, true, None | Some("status")) => objects::get(&context),
-        (Method::PUT, true, None | Some("status")) => objects::replace(&context),
-        (Method::PATCH, true, None | Some("status")) => objects::patch(&context),
-        (Method::DELETE, true, None) => objects::delete(&context),
-        (Method::GET | Method::PUT | Method::PATCH, true, Some("scale")) => {
-            subresources::scale(&context)
-        }
-        (Method::POST, true, Some("binding")) => subresources::binding(&context),
-        (Method::POST, true, Some("eviction")) => eviction::evict(&context),
-        (Method::PUT, true, Some("finalize")) => subresources::finalize(&context),
-        (Method::GET, true, Some("log")) => subresources::log(&context).await,
-        (method, _, _) => Err(ApiError::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource ({method})"
-        ))),
-    };
-    result.unwrap_or_else(IntoResponse::into_response)
-}
-
-/// A boolean query parameter as Go's `strconv.ParseBool` reads it: absent or anything else is false.
-pub(crate) fn go_bool(value: Option<&str>) -> bool {
-    matches!(value, Some("1" | "t" | "T" | "true" | "TRUE" | "True"))
-}
-
-/// RBAC's verb for a request, as the real server derives it from method, path and `watch`.
-fn verb(method: &Method, target: &Target, query: &HashMap<String, String>) -> &'static str {
-    let named = target.name.is_some();
-    let watching = go_bool(query.get("watch").map(String::as_str));
-    // A WebSocket stream is a GET, but opening one needs `create`, as on a real server since
-    // 1.31 (and SPDY's POST always did).
-    if matches!(
-        target.subresource.as_deref(),
-        Some("exec" | "attach" | "portforward")
-    ) {
-        return "create";
-    }
-    match *method {
-        Method::GET | Method::HEAD if watching => "watch",
-        Method::GET | Method::HEAD if named => "get",
-        Method::GET | Method::HEAD => "list",
-        Method::POST => "create",
-        Method::PUT => "update",
-        Method::PATCH => "patch",
-        Method::DELETE if named => "delete",
-        Method::DELETE => "deletecollection",
-        _ => "unknown",
-    }
 }
 
 fn authorize(
@@ -532,55 +231,6 @@ fn authorize(
             target.name.as_deref(),
         ),
     )
-}
-
-/// A parsed resource request.
-pub struct RequestContext {
-    /// Shared state.
-    pub state: Arc<ApiState>,
-    /// What the path names.
-    pub target: Target,
-    /// Query parameters.
-    pub query: HashMap<String, String>,
-    /// Request headers.
-    pub headers: HeaderMap,
-    /// The request body.
-    pub body: Bytes,
-    /// Who asked (every resource request is authenticated).
-    pub user: Option<UserInfo>,
-}
-
-impl RequestContext {
-    /// The representation asked for.
-    pub fn representation(&self) -> Representation {
-        representation(&self.headers)
-    }
-
-    /// The object name (item paths only).
-    pub fn name(&self) -> &str {
-        self.target.name.as_deref().unwrap_or_default()
-    }
-
-    /// A query parameter.
-    pub fn param(&self, key: &str) -> Option<&str> {
-        self.query.get(key).map(String::as_str)
-    }
-
-    /// A boolean parameter, parsed as Go's `strconv.ParseBool` parses it (`true`, `True`, `1`, `t`…).
-    pub fn flag(&self, key: &str) -> bool {
-        go_bool(self.param(key))
-    }
-
-    /// `dryRun=All`.
-    pub fn dry_run(&self) -> Result<bool, ApiError> {
-        match self.param("dryRun") {
-            None | Some("") => Ok(false),
-            Some("All") => Ok(true),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
-            ))),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -7,16 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Arc;
 
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use super::{ApiState, json_response};
+use super::json_response;
 use crate::errors::ApiError;
 use crate::resources::{self, RESOURCES, ResourceKind};
 use crate::strategic::{self, ListStrategy};
@@ -312,7 +310,7 @@ fn digest(bytes: &[u8]) -> String {
 impl Documents {
     /// Renders every document.
     pub(super) fn build() -> Documents {
-        let info = json!({"title": "Kubernetes", "version": format!("v1.{}.0", super::discovery::SERVER_MINOR)});
+        let info = json!({"title": "Kubernetes", "version": format!("v1.{}.0", super::version::SERVER_MINOR)});
 
         let v2_settings = SchemaSettings::draft07().with(|s| {
             s.meta_schema = None;
@@ -388,15 +386,13 @@ fn minimal_v2_protobuf() -> Vec<u8> {
         out.extend_from_slice(bytes);
         out
     }
-    let version = format!("v1.{}.0", super::discovery::SERVER_MINOR);
+    let version = format!("v1.{}.0", super::version::SERVER_MINOR);
     let info = [field(1, b"Kubernetes"), field(2, version.as_bytes())].concat();
     [field(1, b"2.0"), field(2, &info)].concat()
 }
 
-pub(super) async fn v2(
-    State(state): State<Arc<ApiState>>,
-    headers: axum::http::HeaderMap,
-) -> Response {
+/// `/openapi/v2`: JSON, or (for kubectl's first question) a minimal Protobuf document.
+pub(super) fn v2(documents: &Documents, headers: &axum::http::HeaderMap) -> Response {
     let accept = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -408,18 +404,17 @@ pub(super) async fn v2(
             .body(axum::body::Body::from(minimal_v2_protobuf()))
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
-    json_response(StatusCode::OK, state.openapi.v2.clone())
+    json_response(StatusCode::OK, documents.v2.clone())
 }
 
-pub(super) async fn v3_index(State(state): State<Arc<ApiState>>) -> Response {
-    json_response(StatusCode::OK, state.openapi.v3_index.clone())
+/// `/openapi/v3`: the index of group-version documents.
+pub(super) fn v3_index(documents: &Documents) -> Response {
+    json_response(StatusCode::OK, documents.v3_index.clone())
 }
 
-pub(super) async fn v3_document(
-    State(state): State<Arc<ApiState>>,
-    Path(path): Path<String>,
-) -> Response {
-    match state.openapi.v3.get(path.trim_matches('/')) {
+/// `/openapi/v3/{group-version}`.
+pub(super) fn v3_document(documents: &Documents, path: &str) -> Response {
+    match documents.v3.get(path.trim_matches('/')) {
         Some(bytes) => json_response(StatusCode::OK, bytes.clone()),
         None => ApiError::no_route(&format!("/openapi/v3/{path}")).into_response(),
     }

@@ -21,8 +21,6 @@
 //! number, little-endian. Each WebSocket is one connection to the pod's own address. kubectl's
 //! port-forward tunnels SPDY inside the WebSocket: see [`spdy`].
 
-use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
@@ -34,11 +32,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::spdy;
-use super::subresources::LogOptions;
 use super::{ApiState, Request, Target};
 use crate::errors::ApiError;
-use crate::kubelet::images::{Image, ImageKind};
-use crate::kubelet::process::container_env;
+use crate::kubelet::LogOptions;
+use crate::kubelet::{self, exec::not_running};
 use crate::resources;
 
 /// Channels of the remote command protocol.
@@ -147,27 +144,6 @@ fn running_pod(state: &ApiState, target: &Target, verb: &str) -> Result<Value, A
     Ok(pod)
 }
 
-/// Why nothing can run in `container` of `pod` here, if so.
-fn not_running(pod: &Value, container: &Value) -> Option<String> {
-    let name = container["name"].as_str().unwrap_or_default();
-    let image = Image::resolve(container["image"].as_str().unwrap_or_default());
-    let status = pod["status"]["containerStatuses"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s["name"] == name);
-    let running = status.is_some_and(|s| s["state"]["running"].is_object());
-    if !running {
-        return Some(format!("container {name:?} is not running"));
-    }
-    (image.kind == ImageKind::Simulated).then(|| {
-        format!(
-            "container {name:?} is not running: its image {} is simulated here, with no process to run in",
-            image.reference
-        )
-    })
-}
-
 fn upgrade_required() -> ApiError {
     ApiError::bad_request(
         "Upgrade request required: this server takes exec and port-forward over WebSocket (v5.channel.k8s.io or v4.channel.k8s.io)",
@@ -203,17 +179,7 @@ async fn prepare_exec(
             "error executing command in container: {why}"
         )));
     }
-    let mut env = container_env(&state.registry, &pod, container);
-    // An image sets PATH and HOSTNAME; the host's PATH stands in for the image's.
-    if let Some(path) = std::env::var_os("PATH").and_then(|p| p.into_string().ok()) {
-        env.entry("PATH".into()).or_insert(path);
-    }
-    env.entry("HOSTNAME".into())
-        .or_insert_with(|| pod["metadata"]["name"].as_str().unwrap_or_default().into());
-    let working_dir = container["workingDir"]
-        .as_str()
-        .filter(|d| std::path::Path::new(d).is_dir())
-        .map(str::to_owned);
+    let place = kubelet::exec::Place::of(&state.registry, &pod, container);
     let (mut parts, _body) = request.into_parts();
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
         .await
@@ -225,46 +191,22 @@ async fn prepare_exec(
     );
     Ok(upgrade
         .protocols(EXEC_PROTOCOLS)
-        .on_upgrade(move |socket| run_command(socket, options, env, working_dir)))
+        .on_upgrade(move |socket| run_command(socket, options, place)))
 }
 
 /// Runs the command and carries its streams over the socket until it exits.
-async fn run_command(
-    socket: WebSocket,
-    options: ExecOptions,
-    env: BTreeMap<String, String>,
-    working_dir: Option<String>,
-) {
+async fn run_command(socket: WebSocket, options: ExecOptions, place: kubelet::exec::Place) {
     let v5 = socket
         .protocol()
         .and_then(|p| p.to_str().ok())
         .is_some_and(|p| p == EXEC_PROTOCOLS[0]);
     let (mut sink, mut incoming) = socket.split();
-    let mut command = tokio::process::Command::new(&options.command[0]);
-    command
-        .args(&options.command[1..])
-        .env_clear()
-        .envs(&env)
-        .stdin(if options.stdin {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(if options.stdout {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stderr(if options.stderr {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .kill_on_drop(true);
-    if let Some(dir) = &working_dir {
-        command.current_dir(dir);
-    }
-    let mut child = match command.spawn() {
+    let streams = kubelet::exec::Streams {
+        stdin: options.stdin,
+        stdout: options.stdout,
+        stderr: options.stderr,
+    };
+    let mut child = match place.spawn(&options.command, streams) {
         Ok(child) => child,
         Err(e) => {
             let status = failure(
@@ -691,20 +633,5 @@ mod tests {
         );
         let single = json!({"metadata": {"name": "web"}, "spec": {"containers": [{"name": "a"}]}});
         assert_eq!(container_of(&single, None).unwrap()["name"], "a");
-    }
-
-    #[test]
-    fn a_simulated_container_has_nothing_to_run_in() {
-        let pod = json!({
-            "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
-            "status": {"containerStatuses": [{"name": "web", "state": {"running": {}}}]},
-        });
-        let why = not_running(&pod, &pod["spec"]["containers"][0]).unwrap();
-        assert!(why.contains("nginx:1.27 is simulated"), "{why}");
-        let calculator = json!({
-            "spec": {"containers": [{"name": "c", "image": "ghcr.io/hybrid-console/calculator:0.1.0"}]},
-            "status": {"containerStatuses": [{"name": "c", "state": {"running": {}}}]},
-        });
-        assert!(not_running(&calculator, &calculator["spec"]["containers"][0]).is_none());
     }
 }

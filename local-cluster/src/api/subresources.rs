@@ -1,5 +1,6 @@
 //! Subresources: `scale`, `binding`, `finalize`, and the two that reach running workloads, `log`
-//! and `proxy`, which the kubelets and the service network provide through [`Runtime`].
+//! and `proxy`, which the kubelets and the service network provide through
+//! [`super::Runtime`].
 
 use std::sync::Arc;
 
@@ -7,83 +8,18 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::objects::body_value;
+use super::runtime::ProxyTarget;
 use super::{ApiState, RequestContext, Target, json_response};
 use crate::errors::ApiError;
+use crate::kubelet::LogOptions;
 use crate::registry::{Part, WriteOptions};
 use crate::resources;
 use crate::strategic;
-
-/// `pods/log` parameters.
-#[derive(Clone, Debug, Default)]
-pub struct LogOptions {
-    /// Which container (resolved: always set).
-    pub container: String,
-    /// Keep streaming new lines.
-    pub follow: bool,
-    /// Only the last N lines.
-    pub tail_lines: Option<usize>,
-    /// Prefix each line with its RFC 3339 timestamp.
-    pub timestamps: bool,
-    /// The previous (terminated) instance's output.
-    pub previous: bool,
-    /// Only lines newer than this many seconds.
-    pub since_seconds: Option<u64>,
-    /// Stop after this many bytes.
-    pub limit_bytes: Option<usize>,
-}
-
-/// What a proxy request reaches.
-#[derive(Clone, Debug)]
-pub enum ProxyTarget {
-    /// `services/[scheme:]name[:port]/proxy/…`
-    Service {
-        /// Namespace of the Service.
-        namespace: String,
-        /// Service name.
-        name: String,
-        /// Port name or number, if given.
-        port: Option<String>,
-    },
-    /// `pods/name[:port]/proxy/…`
-    Pod {
-        /// Namespace of the pod.
-        namespace: String,
-        /// Pod name.
-        name: String,
-        /// Port number or name, if given.
-        port: Option<String>,
-    },
-}
-
-/// Output of a log request: what exists now, and (when following) the lines that come later.
-pub struct LogOutput {
-    /// Lines already written, each ending in a newline.
-    pub existing: Vec<Bytes>,
-    /// New lines as they come, when following.
-    pub follow: Option<mpsc::Receiver<Bytes>>,
-}
-
-/// Access to running workloads, provided by the kubelets and the service network.
-pub trait Runtime: Send + Sync {
-    /// The output of one container of a pod.
-    fn logs(&self, namespace: &str, pod: &str, options: &LogOptions)
-    -> Result<LogOutput, ApiError>;
-    /// Forwards an HTTP request to a Service or pod; `path` is what follows `/proxy`.
-    fn proxy(
-        &self,
-        target: ProxyTarget,
-        path: String,
-        request: Request,
-    ) -> BoxFuture<'static, Response>;
-    /// What a container's process uses now; `None` when it runs no process here.
-    fn usage(&self, namespace: &str, pod: &str, container: &str) -> Option<crate::kubelet::Usage>;
-}
 
 fn scale_of(object: &Value) -> Value {
     let selector = crate::api::table_selector(&object["spec"]["selector"]);

@@ -7,7 +7,6 @@
 //!
 //! When a run is due is decided by [`due`], a pure function of the schedule and the clock.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use crate::errors::ApiError;
 use crate::events::{EventRecorder, EventType};
 use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources;
+use crate::schedule::{parse_schedule, time_zone};
 
 /// Starts the controller.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
@@ -31,29 +31,6 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
         .owns(resources::jobs())
         .run(reconcile)
         .tasks
-}
-
-/// Parses a CronJob schedule as the API server accepts it: five fields or a descriptor
-/// (`@hourly`), no seconds.
-pub fn parse_schedule(schedule: &str) -> Result<Cron, String> {
-    let fields = schedule.split_whitespace().count();
-    if !schedule.trim_start().starts_with('@') && fields != 5 {
-        return Err(format!(
-            "expected exactly 5 fields, found {fields}: {schedule}"
-        ));
-    }
-    Cron::from_str(schedule).map_err(|e| e.to_string())
-}
-
-/// The time zone a CronJob's schedule is read in: its `spec.timeZone` (an IANA name), UTC
-/// when unset. `Err` carries the API server's words for an unknown zone.
-pub fn time_zone(spec: &Value) -> Result<Tz, String> {
-    match spec["timeZone"].as_str() {
-        None => Ok(Tz::UTC),
-        Some(name) => name
-            .parse::<Tz>()
-            .map_err(|_| format!("unknown time zone {name}")),
-    }
 }
 
 /// The latest time the schedule names, read as wall-clock time in `zone`, after `after` and no

@@ -14,8 +14,9 @@ use tokio::task::JoinHandle;
 
 use super::runtime::{Action, Context, Controller, Reconciled};
 use super::{ObjectRef, controller_uid, pod_from_template};
+use crate::clock::now;
 use crate::events::EventType;
-use crate::registry::{DeleteOptions, Part, Registry, WriteOptions, now};
+use crate::registry::{DeleteOptions, Part, Registry, WriteOptions};
 use crate::resources;
 use crate::validation::label_selector_from_json;
 

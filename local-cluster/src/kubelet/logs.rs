@@ -5,10 +5,36 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
-use crate::api::{LogOptions, LogOutput};
 use crate::errors::ApiError;
+
+/// `pods/log` parameters.
+#[derive(Clone, Debug, Default)]
+pub struct LogOptions {
+    /// Which container (resolved: always set).
+    pub container: String,
+    /// Keep streaming new lines.
+    pub follow: bool,
+    /// Only the last N lines.
+    pub tail_lines: Option<usize>,
+    /// Prefix each line with its RFC 3339 timestamp.
+    pub timestamps: bool,
+    /// The previous (terminated) instance's output.
+    pub previous: bool,
+    /// Only lines newer than this many seconds.
+    pub since_seconds: Option<u64>,
+    /// Stop after this many bytes.
+    pub limit_bytes: Option<usize>,
+}
+
+/// Output of a log request: what exists now, and (when following) the lines that come later.
+pub struct LogOutput {
+    /// Lines already written, each ending in a newline.
+    pub existing: Vec<Bytes>,
+    /// New lines as they come, when following.
+    pub follow: Option<mpsc::Receiver<Bytes>>,
+}
 
 /// Lines kept per container instance.
 const MAX_LINES: usize = 20_000;

@@ -2,17 +2,18 @@
 //! loopback address, other images are simulated (as kwok does), and pod status, events and logs
 //! look like a real kubelet's.
 
+pub mod exec;
 pub mod images;
 pub mod logs;
 pub mod probes;
 pub mod process;
 pub mod usage;
 
+mod node;
 mod pod;
 pub mod status;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,13 +22,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::controllers::follow;
-use crate::events::EventRecorder;
 use crate::nodes::NodeSpec;
 use crate::registry::Registry;
 use crate::resources;
 use crate::store::EventKind;
 
-pub use logs::LogStore;
+pub use logs::{LogOptions, LogOutput, LogStore};
+use node::Shared;
+pub use node::{KubeletConfig, PodAddresses};
 pub use process::Launcher;
 pub use usage::{ProcessTable, Usage};
 
@@ -35,103 +37,8 @@ pub use usage::{ProcessTable, Usage};
 /// completion (`restartPolicy` Never or OnFailure, as a Job's pods): a testing knob, as kwok has.
 pub const SIMULATED_EXIT_CODE: &str = "local-cluster.hybrid-console.io/simulated-exit-code";
 
-/// How the kubelets behave.
-#[derive(Clone, Debug)]
-pub struct KubeletConfig {
-    /// How calculator containers are started.
-    pub launcher: Launcher,
-    /// How long a simulated container takes to become Running.
-    pub simulated_start: Duration,
-    /// How long the first pull of an image appears to take.
-    pub simulated_pull: Duration,
-    /// The first crash-loop back-off (then doubling up to 5 minutes).
-    pub crash_backoff: Duration,
-}
-
-/// Pod IPs: one loopback address per running pod, from 127.`octet`.0.0/16.
-pub struct PodAddresses {
-    used: Mutex<BTreeSet<u32>>,
-    first: u32,
-    last: u32,
-}
-
-impl PodAddresses {
-    /// Addresses from 127.`octet`.0.1 to 127.`octet`.255.254.
-    pub fn new(octet: u8) -> PodAddresses {
-        PodAddresses {
-            used: Mutex::default(),
-            first: u32::from_be_bytes([127, octet, 0, 1]),
-            last: u32::from_be_bytes([127, octet, 255, 254]),
-        }
-    }
-
-    /// A free address, or `None` when all 65,000 are taken.
-    pub fn allocate(&self) -> Option<Ipv4Addr> {
-        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        let start = used
-            .last()
-            .map_or(self.first, |last| last + 1)
-            .clamp(self.first, self.last);
-        let candidate = (start..=self.last)
-            .chain(self.first..start)
-            .find(|n| (n & 0xff) != 0 && (n & 0xff) != 255 && !used.contains(n))?;
-        used.insert(candidate);
-        Some(Ipv4Addr::from(candidate))
-    }
-
-    /// Returns an address to the pool.
-    pub fn release(&self, ip: Ipv4Addr) {
-        self.used
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&u32::from(ip));
-    }
-
-    /// Marks an address as taken (a pod that already reports it).
-    pub fn claim(&self, ip: Ipv4Addr) {
-        self.used
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(u32::from(ip));
-    }
-}
-
 /// The kubelet of each node, by node name.
 type NodeKubelets = Arc<Mutex<HashMap<String, Arc<Shared>>>>;
-
-/// What the workers of one node share.
-pub(crate) struct Shared {
-    registry: Arc<Registry>,
-    node: NodeSpec,
-    recorder: EventRecorder,
-    logs: LogStore,
-    processes: ProcessTable,
-    addresses: Arc<PodAddresses>,
-    config: KubeletConfig,
-    pulled: Mutex<HashSet<String>>,
-}
-
-impl Shared {
-    fn new(
-        registry: &Arc<Registry>,
-        node: &NodeSpec,
-        logs: &LogStore,
-        processes: &ProcessTable,
-        addresses: &Arc<PodAddresses>,
-        config: &KubeletConfig,
-    ) -> Shared {
-        Shared {
-            registry: registry.clone(),
-            node: node.clone(),
-            recorder: EventRecorder::new(registry.clone(), "kubelet", Some(node.name.clone())),
-            logs: logs.clone(),
-            processes: processes.clone(),
-            addresses: addresses.clone(),
-            config: config.clone(),
-            pulled: Mutex::new(HashSet::new()),
-        }
-    }
-}
 
 type PodKey = (String, String, String);
 

@@ -7,13 +7,20 @@ use std::net::Ipv4Addr;
 
 use serde_json::{Value, json};
 
-use super::Registry;
+use std::sync::Mutex;
+
 use crate::errors::{ApiError, FieldError};
 use crate::resources::{self, ResourceKind};
 
 /// Service addresses handed out, so two Services never share a ClusterIP or NodePort.
-#[derive(Default)]
 pub(super) struct ServiceAddresses {
+    /// ClusterIPs come from 127.`octet`.0.0/16: loopback, so the cluster really listens on them.
+    octet: u8,
+    taken: Mutex<Taken>,
+}
+
+#[derive(Default)]
+struct Taken {
     cluster_ips: BTreeSet<Ipv4Addr>,
     node_ports: BTreeSet<u16>,
 }
@@ -24,7 +31,15 @@ pub(super) enum Allocation {
     NodePort(u16),
 }
 
-impl Registry {
+impl ServiceAddresses {
+    /// None taken yet; ClusterIPs from 127.`octet`.0.0/16.
+    pub(super) fn new(octet: u8) -> ServiceAddresses {
+        ServiceAddresses {
+            octet,
+            taken: Mutex::default(),
+        }
+    }
+
     /// Takes the addresses a Service being written needs.
     pub(super) fn allocate(
         &self,
@@ -39,7 +54,7 @@ impl Registry {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let mut addresses = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        let mut addresses = self.taken.lock().unwrap_or_else(|e| e.into_inner());
         let mut allocated = Vec::new();
         let spec = &mut object["spec"];
         let kind_of = spec["type"].as_str().unwrap_or("ClusterIP").to_owned();
@@ -94,14 +109,12 @@ impl Registry {
             }
             _ => {
                 let ip = (1..=u16::MAX)
-                    .map(|n| {
-                        Ipv4Addr::new(127, self.service_octet, (n >> 8) as u8, (n & 0xff) as u8)
-                    })
+                    .map(|n| Ipv4Addr::new(127, self.octet, (n >> 8) as u8, (n & 0xff) as u8))
                     .find(|ip| ip.octets()[3] != 0 && !addresses.cluster_ips.contains(ip))
                     .ok_or_else(|| {
                         ApiError::internal(format!(
                             "no free ClusterIP left in 127.{}.0.0/16",
-                            self.service_octet
+                            self.octet
                         ))
                     })?;
                 addresses.cluster_ips.insert(ip);
@@ -174,9 +187,9 @@ impl Registry {
         Ok(allocated)
     }
 
-    /// Gives back what [`Registry::allocate`] took.
+    /// Gives back what [`ServiceAddresses::allocate`] took.
     pub(super) fn release_list(&self, allocated: &[Allocation]) {
-        let mut addresses = self.addresses.lock().unwrap_or_else(|e| e.into_inner());
+        let mut addresses = self.taken.lock().unwrap_or_else(|e| e.into_inner());
         for a in allocated {
             match a {
                 Allocation::Ip(ip) => addresses.cluster_ips.remove(ip),

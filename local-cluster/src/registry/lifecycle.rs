@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{DeleteOptions, now};
+use super::options::DeleteOptions;
+use crate::clock::now;
 use crate::defaults;
 use crate::errors::{ApiError, FieldError};
 use crate::resources::ResourceKind;

@@ -7,12 +7,15 @@
 //! object goes), and [`allocation`] hands out Service addresses.
 
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 mod allocation;
 mod lifecycle;
+mod options;
+
+pub use options::{ApplyPatch, DeleteOptions, Part, WriteOptions};
 
 use allocation::ServiceAddresses;
 pub use lifecycle::random_suffix;
@@ -20,75 +23,18 @@ use lifecycle::{
     DeletionPlan, check_immutable, deletion_plan, finalized, prepare_create, spec_changed, unsaved,
 };
 
+use crate::clock::now;
 use crate::errors::ApiError;
 use crate::managed_fields;
 use crate::resources::{self, ResourceKind};
 use crate::store::{Store, Stored, Write};
 use crate::{defaults, validation};
 
-/// The current time as the API writes it (`2026-11-25T18:05:23Z`).
-pub fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
-
-/// The same, with microseconds, for fields the real API writes as MicroTime.
-pub fn now_micro() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S.%6fZ")
-        .to_string()
-}
-
-/// Options of a write request.
-#[derive(Clone, Debug, Default)]
-pub struct WriteOptions {
-    /// `dryRun=All`: validate and answer, write nothing.
-    pub dry_run: bool,
-    /// Who writes, for managedFields; `None` for internal writers, which record nothing.
-    pub field_manager: Option<String>,
-}
-
-/// Which part of an object a write targets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Part {
-    /// The object (`.status` changes are ignored for kinds with a status subresource).
-    Main,
-    /// The `status` subresource (only `.status` changes are kept).
-    Status,
-}
-
-/// `DeleteOptions`, from the query string or the request body.
-#[derive(Clone, Debug, Default)]
-pub struct DeleteOptions {
-    /// `gracePeriodSeconds`.
-    pub grace_period_seconds: Option<i64>,
-    /// `propagationPolicy`: Orphan, Background or Foreground.
-    pub propagation_policy: Option<String>,
-    /// `preconditions.uid`.
-    pub precondition_uid: Option<String>,
-    /// `preconditions.resourceVersion`.
-    pub precondition_resource_version: Option<String>,
-    /// `dryRun=All`.
-    pub dry_run: bool,
-}
-
-/// A server-side apply request.
-#[derive(Clone, Debug)]
-pub struct ApplyPatch {
-    /// The applied configuration.
-    pub object: Value,
-    /// `fieldManager`.
-    pub manager: String,
-    /// `force`: take fields other managers own.
-    pub force: bool,
-}
-
 /// The lifecycle rules over a [`Store`].
 pub struct Registry {
     /// The objects.
     pub store: Arc<Store>,
-    addresses: Mutex<ServiceAddresses>,
+    addresses: ServiceAddresses,
     /// ClusterIPs come from 127.`service_octet`.0.0/16: loopback, so the cluster really listens on them.
     service_octet: u8,
 }
@@ -98,7 +44,7 @@ impl Registry {
     pub fn new(store: Arc<Store>, service_octet: u8) -> Registry {
         Registry {
             store,
-            addresses: Mutex::new(ServiceAddresses::default()),
+            addresses: ServiceAddresses::new(service_octet),
             service_octet,
         }
     }
@@ -239,7 +185,7 @@ impl Registry {
         })?;
         if let Some(change) = change {
             if change.kind == crate::store::EventKind::Deleted {
-                self.release(kind, &change.object.value());
+                self.addresses.release(kind, &change.object.value());
             }
             return Ok(change.object.clone());
         }
@@ -340,9 +286,9 @@ impl Registry {
             return Ok(None);
         }
         if kind.kind == "Service" {
-            let allocated = self.allocate(kind, &mut next, Some(old))?;
+            let allocated = self.addresses.allocate(kind, &mut next, Some(old))?;
             if options.dry_run {
-                self.release_list(&allocated);
+                self.addresses.release_list(&allocated);
             }
         }
         Ok(Some(next))
@@ -402,9 +348,9 @@ impl Registry {
         dry_run: bool,
     ) -> Result<Stored, ApiError> {
         self.check_namespace(kind, namespace, name)?;
-        let allocated = self.allocate(kind, &mut object, None)?;
+        let allocated = self.addresses.allocate(kind, &mut object, None)?;
         if dry_run {
-            self.release_list(&allocated);
+            self.addresses.release_list(&allocated);
             return Ok(unsaved(kind, object, self.store.revision()));
         }
         let result = self.store.mutate(kind, namespace, name, |current| {
@@ -417,7 +363,7 @@ impl Registry {
             Ok((Some(change), ())) => Ok(change.object.clone()),
             Ok((None, ())) => Err(ApiError::internal("create wrote nothing")),
             Err(e) => {
-                self.release_list(&allocated);
+                self.addresses.release_list(&allocated);
                 Err(e)
             }
         }
@@ -528,7 +474,7 @@ impl Registry {
         match change {
             Some(change) => {
                 if change.kind == crate::store::EventKind::Deleted {
-                    self.release(kind, &change.object.value());
+                    self.addresses.release(kind, &change.object.value());
                 }
                 Ok(change.object.clone())
             }

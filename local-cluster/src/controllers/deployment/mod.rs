@@ -6,9 +6,12 @@
 //! [`rollout`] scales the sets one step, [`history`] keeps revisions and prunes old sets,
 //! [`status`] reports.
 
+mod context;
 mod history;
 mod rollout;
 mod status;
+
+use context::{Context, replicas_of, status_of};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::runtime::{self, Action, Controller, Reconciled};
 use super::{ObjectRef, controller_uid, owner_reference};
-use crate::errors::ApiError;
-use crate::events::{EventRecorder, EventType};
+use crate::events::EventType;
 use crate::registry::{Part, Registry, WriteOptions};
 use crate::resources;
 pub use history::template_hash;
@@ -33,64 +35,6 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
         .resync_every(Duration::from_secs(2))
         .run(reconcile)
         .tasks
-}
-
-/// The replicas a ReplicaSet is asked for.
-fn replicas_of(rs: &Value) -> i64 {
-    rs["spec"]["replicas"].as_i64().unwrap_or(0)
-}
-
-/// A count from a ReplicaSet's status.
-fn status_of(rs: &Value, field: &str) -> i64 {
-    rs["status"][field].as_i64().unwrap_or(0)
-}
-
-/// What one reconcile of one Deployment works with.
-struct Context<'a> {
-    registry: &'a Registry,
-    recorder: &'a EventRecorder,
-    deployment: &'a Value,
-    namespace: &'a str,
-}
-
-impl Context<'_> {
-    /// Sets an RS's replicas and records the ScalingReplicaSet event.
-    fn scale(&self, rs: &mut Value, to: i64) -> Result<(), ApiError> {
-        let from = replicas_of(rs);
-        if from == to {
-            return Ok(());
-        }
-        let name = rs["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let desired = self.deployment["spec"]["replicas"].clone();
-        let stored = self.registry.update_with(
-            resources::replicasets(),
-            self.namespace,
-            &name,
-            Part::Main,
-            &WriteOptions::default(),
-            |old| {
-                let mut next = old.clone();
-                next["spec"]["replicas"] = json!(to);
-                next["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
-                    json!(desired.to_string());
-                Ok(next)
-            },
-        )?;
-        *rs = stored.value();
-        let direction = if to > from { "up" } else { "down" };
-        self.recorder.record(
-            resources::deployments(),
-            self.deployment,
-            EventType::Normal,
-            "ScalingReplicaSet",
-            &format!("Scaled {direction} replica set {name} from {from} to {to}"),
-            None,
-        );
-        Ok(())
-    }
 }
 
 fn reconcile(

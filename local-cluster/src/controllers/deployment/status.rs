@@ -5,8 +5,9 @@
 use serde_json::{Value, json};
 
 use super::{Context, replicas_of, status_of};
+use crate::clock::now;
 use crate::errors::ApiError;
-use crate::registry::{Part, WriteOptions, now};
+use crate::registry::{Part, WriteOptions};
 use crate::resources;
 
 fn condition(

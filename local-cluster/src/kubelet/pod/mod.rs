@@ -17,14 +17,15 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::Shared;
 use super::images::{Image, ImageKind};
+use super::node::Shared;
 use super::probes::ProbeKind;
 use super::process::{self, ContainerProcess};
 use super::status::{ContainerView, PodView, pod_status};
+use crate::clock::now;
 use crate::controllers::runtime::backoff;
 use crate::events::EventType;
-use crate::registry::{Part, WriteOptions, now};
+use crate::registry::{Part, WriteOptions};
 use crate::resources;
 
 /// Longest crash-loop back-off, as on a real kubelet.

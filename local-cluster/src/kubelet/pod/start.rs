@@ -8,10 +8,10 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::clock::now;
 use crate::events::EventType;
 use crate::kubelet::probes::{self, ProbeKind};
 use crate::kubelet::process;
-use crate::registry::now;
 
 use super::{Internal, MAX_BACKOFF, PodWorker, ProbeCount, random_id};
 

@@ -8,11 +8,12 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::clock::now;
 use crate::controllers::runtime::backoff;
 use crate::events::EventType;
 use crate::kubelet::probes;
 use crate::kubelet::process;
-use crate::registry::{DeleteOptions, now};
+use crate::registry::DeleteOptions;
 use crate::resources;
 
 use super::PodWorker;
