@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The project's one test command: installs what the tests need on a fresh machine, then runs the
-# format check, clippy with warnings as errors, and every test of the workspace.
+# format check, clippy with warnings as errors, the rooms check (no import loop between modules,
+# no long file without a reason; `cargo xtask rooms`), and every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo xtask rooms
 cargo test --workspace --locked

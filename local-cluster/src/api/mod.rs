@@ -1,12 +1,15 @@
 //! The Kubernetes REST API over HTTP: routing of the irregular URL space, authentication,
 //! content negotiation; the verbs themselves live in the submodules.
 
+mod channels;
 mod discovery;
 mod event_versions;
 mod eviction;
+mod list;
 mod metrics;
 mod objects;
 mod openapi;
+mod port_forward;
 pub(crate) mod protobuf;
 mod request;
 mod response;

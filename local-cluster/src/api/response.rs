@@ -23,3 +23,8 @@ pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     }
     response
 }
+
+/// An object as `PartialObjectMetadata`, for clients that asked for metadata only.
+pub(crate) fn partial_metadata(object: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": object["metadata"]})
+}

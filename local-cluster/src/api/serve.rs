@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::request::{MAX_REQUEST_BODY, RequestContext, Target, query_map};
 use super::state::ApiState;
-use super::{eviction, metrics, objects, reviews, streams, subresources, watch};
+use super::{
+    eviction, list, metrics, objects, port_forward, reviews, streams, subresources, watch,
+};
 use crate::authorization::UserInfo;
 use crate::errors::ApiError;
 
@@ -44,7 +46,7 @@ pub(super) async fn serve(state: Arc<ApiState>, target: Target, request: Request
             return streams::attach(&state, &target, request).await;
         }
         Some("portforward") if target.kind.kind == "Pod" => {
-            return streams::port_forward(&state, &target, request).await;
+            return port_forward::port_forward(&state, &target, request).await;
         }
         _ => {}
     }
@@ -85,7 +87,7 @@ pub(super) async fn serve(state: Arc<ApiState>, target: Target, request: Request
             if context.flag("watch") {
                 watch::watch(context).await
             } else {
-                objects::list(&context)
+                list::list(&context)
             }
         }
         (Method::POST, false, None) => objects::create(&context),

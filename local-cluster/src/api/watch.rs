@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::objects::Selection;
+use super::list::Selection;
 use super::table::{self, IncludeObject};
 use super::{Representation, RequestContext, json_response};
 use crate::errors::ApiError;
