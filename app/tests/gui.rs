@@ -697,20 +697,17 @@ fn the_eks_view_lists_clusters_with_their_node_groups_os_and_scaling() {
     if std::env::var_os("HYBRID_CONSOLE_TEST_CHILD").is_none() {
         let moto = support::moto::Moto::start();
         moto.hybrid_cluster("us-west-2", "hybrid");
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", NAME, "--nocapture"])
-            .env("HYBRID_CONSOLE_TEST_CHILD", "1")
-            .env("AWS_ENDPOINT_URL", &moto.url)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_REGION")
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "the EKS view test failed in its child process"
+        // No AWS_REGION: the view's own Region field must be what picks the region.
+        support::moto::run_again(
+            NAME,
+            &[
+                ("HYBRID_CONSOLE_TEST_CHILD", "1"),
+                ("AWS_ENDPOINT_URL", moto.url.as_str()),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+            ],
+            &["AWS_PROFILE", "AWS_REGION"],
         );
         return;
     }
@@ -913,6 +910,12 @@ fn the_add_node_group_dialog_shows_the_findings_before_it_adds() {
         .get_by_label("Node role ARN")
         .type_text("arn:aws:iam::123456789012:role/node");
     harness.step();
+    // A taint of the operator's own: the review judges by it, and the new group carries it,
+    // as `eks add-nodegroup --windows-taint` does on the command line.
+    harness
+        .get_by_label("Windows taint")
+        .set_text_value_accesskit("dedicated=windows:NoSchedule");
+    harness.step();
     harness.get_by_label("Review").click();
     step_until(
         &mut harness,
@@ -920,7 +923,12 @@ fn the_add_node_group_dialog_shows_the_findings_before_it_adds() {
         "the second review",
         |h| h.query_by_label("Add windows-2022 to hybrid").is_some(),
     );
-    harness.get_by_label_contains("the nodes will be tainted os=windows:NoSchedule");
+    harness.get_by_label_contains("the nodes will be tainted dedicated=windows:NoSchedule");
+    assert!(
+        harness
+            .query_by_label_contains("the nodes will be tainted os=windows:NoSchedule")
+            .is_none()
+    );
     harness.get_by_label("Add windows-2022 to hybrid").click();
     step_until(
         &mut harness,
@@ -945,5 +953,62 @@ fn the_add_node_group_dialog_shows_the_findings_before_it_adds() {
                 .count()
                 == 2
         },
+    );
+}
+
+/// A background task that dies (a panic) is reported to the window as `TaskFailed`: whatever
+/// waited on it stops waiting and says why, and the operator can ask again. A backend that is
+/// gone says so above the board and leaves nothing waiting either.
+#[test]
+fn a_task_that_dies_leaves_no_window_waiting() {
+    use hybrid_console::protocol::{Event, Task};
+    let cluster = TestCluster::start(false);
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the live board",
+        |h| h.state().state.snapshot.nodes().count() == 4,
+    );
+    // A readiness check is in flight in the window (its window open, the spinner on) when its
+    // task dies before answering.
+    harness.state_mut().readiness.open = true;
+    harness.state_mut().state.readiness.running = true;
+    harness.step();
+    harness.state_mut().apply_event(Event::TaskFailed {
+        task: Task::Readiness,
+        why: "checking readiness stopped unexpectedly: the check fell over".into(),
+    });
+    harness.step();
+    assert!(!harness.state().state.readiness.running);
+    // Said in the readiness window (and in the log below).
+    assert!(
+        harness
+            .query_all_by_label("checking readiness stopped unexpectedly: the check fell over")
+            .count()
+            >= 2
+    );
+    assert!(
+        !harness.get_by_label("Check").accesskit_node().is_disabled(),
+        "the check can be asked again"
+    );
+    // Its next action asks again, and a real check answers.
+    harness.get_by_label("Try again").click();
+    step_until(&mut harness, Duration::from_secs(30), "a report", |h| {
+        matches!(h.state().state.readiness.report, Some(Ok(_)))
+    });
+    // A calculation waits when the backend goes away: the window stops waiting and says why.
+    harness.state_mut().state.calculator.waiting = true;
+    harness.state_mut().apply_event(Event::BackendStopped {
+        why: "the console's background side has stopped: restart the console".into(),
+    });
+    harness.step();
+    assert!(!harness.state().state.calculator.waiting);
+    // Said above the board (and in the log below).
+    assert!(
+        harness
+            .query_all_by_label("the console's background side has stopped: restart the console")
+            .count()
+            >= 2
     );
 }

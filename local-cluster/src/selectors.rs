@@ -70,7 +70,7 @@ impl LabelSelector {
 }
 
 /// Splits on commas that are not inside `( … )`.
-fn split_terms(text: &str) -> Vec<&str> {
+pub(crate) fn split_terms(text: &str) -> Vec<&str> {
     let mut terms = Vec::new();
     let mut depth = 0usize;
     let mut start = 0;

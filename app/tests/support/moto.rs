@@ -98,19 +98,53 @@ impl Moto {
     /// (credentials, region, `AWS_ENDPOINT_URL`), for code that reads the environment the way the
     /// SDK does; a test cannot change its own process's environment safely.
     pub fn run_test_in_aws_env(&self, name: &str, region: &str) {
-        let status = Command::new(std::env::current_exe().expect("the test binary"))
-            .args(["--exact", name, "--nocapture"])
-            .env("HYBRID_CONSOLE_TEST_MOTO", &self.url)
-            .env("AWS_ENDPOINT_URL", &self.url)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", region)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
-            .status()
-            .expect("run the test again");
-        assert!(status.success(), "the test failed in its child process");
+        run_again(
+            name,
+            &[
+                ("HYBRID_CONSOLE_TEST_MOTO", self.url.as_str()),
+                ("AWS_ENDPOINT_URL", self.url.as_str()),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_REGION", region),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+            ],
+            &["AWS_PROFILE"],
+        );
     }
+}
+
+/// Runs test `name` again in a child process of this test binary with `env` set and `unset`
+/// removed. Fails when the child fails, and when it did not run exactly that one test: a test
+/// renamed without its `NAME` would otherwise run nothing in the child and pass.
+pub fn run_again(name: &str, env: &[(&str, &str)], unset: &[&str]) {
+    // libtest names a test's thread after the test (unless it runs tests on the main thread).
+    if let Some(thread) = std::thread::current().name().filter(|t| *t != "main") {
+        assert_eq!(
+            thread, name,
+            "the test passes {name:?} as its own name, but it is {thread:?}: rename NAME with the test"
+        );
+    }
+    let mut child = Command::new(std::env::current_exe().expect("the test binary"));
+    child.args(["--exact", name, "--nocapture"]);
+    for (key, value) in env {
+        child.env(key, value);
+    }
+    for key in unset {
+        child.env_remove(key);
+    }
+    let output = child.output().expect("run the test again");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The child's words belong in this test's output.
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the test failed in its child process"
+    );
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "the child process ran no test named {name:?} (is NAME the test's name?)"
+    );
 }
 
 impl Drop for Moto {
