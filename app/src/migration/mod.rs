@@ -1,7 +1,7 @@
 //! The move: a service carried out of the monolith (or back) step by step against the cluster,
 //! recorded on the monolith as it goes, reported as it runs, and rolled back by itself when a
 //! step fails or the operator aborts. The window ([`desk`]) and the CLI both drive it through
-//! the [`Mover`]; it knows nothing of calculators, only of the plan ([`plans`]).
+//! the [`Mover`]; it knows nothing of calculators, only of the plan ([`plan_file`]).
 //!
 //! Inside, by phase: [`start`] (plan, claim, record, or take over a recorded move), `drive`
 //! (the steps in order), `steps`, `rollback`, `outage` (waiting out an API server that stopped

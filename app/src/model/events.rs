@@ -24,6 +24,18 @@ pub struct LogEntry {
 }
 
 impl LogEntry {
+    /// One of the console's own actions (or what it noticed), as of now.
+    pub fn console(reason: &str, message: String) -> LogEntry {
+        LogEntry {
+            at: std::time::SystemTime::now(),
+            kind: "Console".into(),
+            reason: reason.into(),
+            object: String::new(),
+            message,
+            count: 1,
+        }
+    }
+
     /// The line of a Kubernetes Event.
     pub fn of_event(event: &KubeEvent) -> LogEntry {
         let when = event

@@ -257,13 +257,6 @@ impl EventSink {
     pub fn log(&self, reason: &str, message: impl Into<String>) {
         let message = message.into();
         tracing::info!(reason, %message);
-        self.send(Event::Log(LogEntry {
-            at: SystemTime::now(),
-            kind: "Console".into(),
-            reason: reason.into(),
-            object: String::new(),
-            message,
-            count: 1,
-        }));
+        self.send(Event::Log(LogEntry::console(reason, message)));
     }
 }

@@ -31,6 +31,18 @@ pub struct RetireDialog {
     pub typed: String,
 }
 
+impl RetireDialog {
+    /// The same request again, from a fresh survey (the drain may have moved on).
+    fn again(&self) -> Request {
+        Request::RetireNodeGroup {
+            aws: self.aws.clone(),
+            cluster: self.cluster.clone(),
+            group: self.group.clone(),
+            retirement: self.retirement,
+        }
+    }
+}
+
 /// How the new group is described.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AddSource {
@@ -236,12 +248,7 @@ impl NodeGroupDialogs {
                     (Some((_, Ok(survey))), _) => survey,
                     (Some((_, Err(why))), _) | (None, Some(Err(why))) => {
                         if failure_ui(ui, why).is_some() {
-                            requests.push(Request::RetireNodeGroup {
-                                aws: dialog.aws.clone(),
-                                cluster: dialog.cluster.clone(),
-                                group: dialog.group.clone(),
-                                retirement: dialog.retirement,
-                            });
+                            requests.push(dialog.again());
                         }
                         return;
                     }
@@ -280,12 +287,7 @@ impl NodeGroupDialogs {
                     Some(Err(why)) => {
                         // Trying again starts from a fresh survey: the drain may have moved on.
                         if failure_ui(ui, why).is_some() {
-                            requests.push(Request::RetireNodeGroup {
-                                aws: dialog.aws.clone(),
-                                cluster: dialog.cluster.clone(),
-                                group: dialog.group.clone(),
-                                retirement: dialog.retirement,
-                            });
+                            requests.push(dialog.again());
                         }
                         return;
                     }

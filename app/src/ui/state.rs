@@ -213,14 +213,7 @@ impl LogView {
 
     /// The console's own words, as an entry of its own.
     pub fn console(&mut self, reason: &str, message: String) {
-        self.push(LogEntry {
-            at: SystemTime::now(),
-            kind: "Console".into(),
-            reason: reason.into(),
-            object: String::new(),
-            message,
-            count: 1,
-        });
+        self.push(LogEntry::console(reason, message));
     }
 }
 
