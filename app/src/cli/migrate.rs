@@ -167,12 +167,13 @@ pub async fn migrate(
     }
     let abort = CancellationToken::new();
     let on_interrupt = abort.clone();
-    tokio::spawn(async move {
+    // Stopped with the command: a Ctrl-C after it has nothing to abort.
+    let _interrupt = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("\ninterrupted: aborting the move and rolling back (this takes a moment)");
             on_interrupt.cancel();
         }
-    });
+    }));
     let (report, progress) = printer(json);
     if args.resume || args.rollback {
         let Some(record) = mover.recorded().await? else {

@@ -11,6 +11,7 @@ use kube::client::Body;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use local_cluster::{ClusterConfig, LocalCluster};
 use serde::Serialize;
+use tokio_util::task::AbortOnDropHandle;
 use tower::util::MapRequestLayer;
 
 use super::retry;
@@ -402,9 +403,32 @@ pub async fn open(
     verified(config).await
 }
 
-/// A bearer token that whoever handed it in keeps fresh (EKS tokens last 15 minutes); every
-/// request carries its current value.
-pub type FreshToken = Arc<RwLock<HeaderValue>>;
+/// A bearer token that whoever handed it in keeps fresh (EKS tokens last 15 minutes) with a task
+/// of its own; every request carries its current value, and the task is stopped when the last
+/// client holding the token goes.
+#[derive(Clone)]
+pub struct FreshToken {
+    value: Arc<RwLock<HeaderValue>>,
+    _renewer: Arc<AbortOnDropHandle<()>>,
+}
+
+impl FreshToken {
+    /// The token `value`, kept fresh by `renewer`.
+    pub fn new(
+        value: Arc<RwLock<HeaderValue>>,
+        renewer: tokio::task::JoinHandle<()>,
+    ) -> FreshToken {
+        FreshToken {
+            value,
+            _renewer: Arc::new(AbortOnDropHandle::new(renewer)),
+        }
+    }
+
+    /// The value to send now.
+    fn current(&self) -> Option<HeaderValue> {
+        self.value.read().ok().map(|v| v.clone())
+    }
+}
 
 /// Connects to `server`, trusting the CA certificates `ca` (DER), authenticating every request
 /// with `token`.
@@ -423,8 +447,8 @@ pub async fn with_token(
     config.connect_timeout = Some(Duration::from_secs(5));
     config.read_timeout = Some(Duration::from_secs(30));
     let layer = MapRequestLayer::new(move |mut request: Request<Body>| {
-        if let Ok(value) = token.read() {
-            request.headers_mut().insert(AUTHORIZATION, value.clone());
+        if let Some(value) = token.current() {
+            request.headers_mut().insert(AUTHORIZATION, value);
         }
         request
     });

@@ -40,21 +40,19 @@ async fn token_header(aws: Arc<Aws>, cluster: &str) -> Result<FreshToken, Connec
     };
     let first = sign(aws.clone(), cluster.to_owned()).await?;
     let header = Arc::new(RwLock::new(bearer(&first)?));
-    let held = Arc::downgrade(&header);
+    let renewed = header.clone();
     let cluster = cluster.to_owned();
-    tokio::spawn(async move {
+    let renewer = tokio::spawn(async move {
         let mut next = renew_at(&first);
         loop {
             let wait = next.duration_since(SystemTime::now()).unwrap_or_default();
             tokio::time::sleep(wait).await;
-            // The clients are gone: so is the need for tokens.
-            let Some(header) = held.upgrade() else { return };
             match sign(aws.clone(), cluster.clone())
                 .await
                 .and_then(|t| Ok((bearer(&t)?, t)))
             {
                 Ok((value, token)) => {
-                    if let Ok(mut current) = header.write() {
+                    if let Ok(mut current) = renewed.write() {
                         *current = value;
                     }
                     next = renew_at(&token);
@@ -66,7 +64,8 @@ async fn token_header(aws: Arc<Aws>, cluster: &str) -> Result<FreshToken, Connec
             }
         }
     });
-    Ok(header)
+    // The renewer stops with the last client holding the token.
+    Ok(FreshToken::new(header, renewer))
 }
 
 /// The CA certificates of a kubeconfig-style `certificate-authority-data` (base64 PEM).

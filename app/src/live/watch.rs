@@ -3,6 +3,7 @@
 //! `metrics.k8s.io`, and the server's liveness; returns when the server is lost.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -14,7 +15,7 @@ use kube::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::{Mutex, Notify, watch};
-use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
 
 use super::pods::WatchedPods;
 use crate::cluster::connection::{ConnectError, Connection};
@@ -26,47 +27,44 @@ use crate::model::{ClusterSnapshot, NodeUsage, node_usage_from_metrics};
 use crate::protocol::{ConnectionStatus, Event, EventSink};
 
 /// Follows every pod into `placements`, signalling every change to the board and every error.
-fn follow_pods(
+async fn follow_pods(
     api: Api<Pod>,
     placements: Arc<std::sync::Mutex<WatchedPods>>,
     changed: Arc<Notify>,
     failing: watch::Sender<Option<WatchError>>,
     progress: Arc<AtomicU64>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let stream = watcher(api, watcher::Config::default()).backoff(board_backoff());
-        let mut stream = std::pin::pin!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(event) => {
-                    progress.fetch_add(1, Ordering::Relaxed);
-                    let _ = failing.send(None);
-                    let shown = placements
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .apply(event);
-                    if shown {
-                        changed.notify_one();
-                    }
-                }
-                Err(e) => {
-                    let _ = failing.send(Some(WatchError::now(&e)));
+) {
+    let stream = watcher(api, watcher::Config::default()).backoff(board_backoff());
+    let mut stream = std::pin::pin!(stream);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(event) => {
+                progress.fetch_add(1, Ordering::Relaxed);
+                let _ = failing.send(None);
+                let shown = placements
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .apply(event);
+                if shown {
+                    changed.notify_one();
                 }
             }
+            Err(e) => {
+                let _ = failing.send(Some(WatchError::now(&e)));
+            }
         }
-    })
+    }
 }
 
 /// Streams one kind into a reflector store, signalling every change and every error.
-fn reflect<K>(
+async fn reflect<K>(
     api: Api<K>,
     writer: reflector::store::Writer<K>,
     prune: fn(&mut K),
     changed: Arc<Notify>,
     failing: watch::Sender<Option<WatchError>>,
     progress: Arc<AtomicU64>,
-) -> JoinHandle<()>
-where
+) where
     K: kube::Resource
         + Clone
         + std::fmt::Debug
@@ -76,26 +74,24 @@ where
         + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
-    tokio::spawn(async move {
-        let stream = reflector::reflector(
-            writer,
-            watcher(api, watcher::Config::default()).modify(prune),
-        )
-        .backoff(board_backoff());
-        let mut stream = std::pin::pin!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(_) => {
-                    progress.fetch_add(1, Ordering::Relaxed);
-                    let _ = failing.send(None);
-                    changed.notify_one();
-                }
-                Err(e) => {
-                    let _ = failing.send(Some(WatchError::now(&e)));
-                }
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, watcher::Config::default()).modify(prune),
+    )
+    .backoff(board_backoff());
+    let mut stream = std::pin::pin!(stream);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(_) => {
+                progress.fetch_add(1, Ordering::Relaxed);
+                let _ = failing.send(None);
+                changed.notify_one();
+            }
+            Err(e) => {
+                let _ = failing.send(Some(WatchError::now(&e)));
             }
         }
-    })
+    }
 }
 
 /// A watch's last failure, and when it came.
@@ -247,60 +243,65 @@ pub async fn watch_cluster(
     let progress: Arc<AtomicU64> = Arc::default();
     let (deployments, deployments_writer) = reflector::store::<Deployment>();
     let (services, services_writer) = reflector::store::<Service>();
-    let mut tasks = vec![
-        reflect(
+    // Every watch runs in this set: one that ends (a panic, say) ends the connection, which is
+    // opened again, instead of leaving the board silently behind.
+    let mut watches = JoinSet::new();
+    for watch in [
+        Box::pin(reflect(
             Api::<Node>::all(client.clone()),
             nodes_writer,
             prune_node,
             changed.clone(),
             failing_tx.clone(),
             progress.clone(),
-        ),
-        follow_pods(
+        )) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+        Box::pin(follow_pods(
             Api::<Pod>::all(client.clone()),
             placements.clone(),
             changed.clone(),
             failing_tx.clone(),
             progress.clone(),
-        ),
-        reflect(
+        )),
+        Box::pin(reflect(
             Api::<Deployment>::all(client.clone()),
             deployments_writer,
             prune_deployment,
             changed.clone(),
             failing_tx.clone(),
             progress.clone(),
-        ),
+        )),
         // The plan's Services: the front's selector says who serves the page.
-        reflect(
+        Box::pin(reflect(
             Api::<Service>::namespaced(client.clone(), &plan.monolith.namespace),
             services_writer,
             prune_service,
             changed.clone(),
             failing_tx.clone(),
             progress.clone(),
-        ),
-    ];
+        )),
+    ] {
+        watches.spawn(watch);
+    }
     let usage: NodeUsageShared = Arc::default();
-    tasks.push(tokio::spawn(follow_node_usage(
+    watches.spawn(follow_node_usage(
         client.clone(),
         usage.clone(),
         changed.clone(),
-    )));
+    ));
     let events_changed = Arc::new(Notify::new());
-    let start_events = |ns: &str| {
+    let start_events = |ns: &str, watches: &mut JoinSet<()>| {
         let (store, writer) = reflector::store::<KubeEvent>();
-        let task = reflect(
+        let task = watches.spawn(reflect(
             Api::<KubeEvent>::namespaced(client.clone(), ns),
             writer,
             prune_event,
             events_changed.clone(),
             failing_tx.clone(),
             progress.clone(),
-        );
+        ));
         (store, task)
     };
-    let (mut events, mut events_task) = start_events(&namespace.borrow().clone());
+    let (mut events, mut events_task) = start_events(&namespace.borrow().clone(), &mut watches);
     let mut health = tokio::time::interval(Duration::from_secs(2));
     let mut misses = 0;
     let mut seen_progress = progress.load(Ordering::Relaxed);
@@ -343,9 +344,18 @@ pub async fn watch_cluster(
                     break "the console is closing".to_owned();
                 }
                 events_task.abort();
-                (events, events_task) = start_events(&namespace.borrow().clone());
+                (events, events_task) = start_events(&namespace.borrow().clone(), &mut watches);
                 sink.send(Event::ClusterEvents(Vec::new()));
             }
+            Some(ended) = watches.join_next() => match ended {
+                // The namespace's Events watch, replaced when the namespace changed.
+                Err(e) if e.is_cancelled() => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "a watch of the board panicked");
+                    break format!("a watch of the board stopped unexpectedly ({e}); connecting again");
+                }
+                Ok(()) => break "a watch of the board ended; connecting again".to_owned(),
+            },
             _ = health.tick() => {
                 let alive = liveness::ask(&client, Duration::from_secs(3)).await;
                 // A server busy sending a big list (150,000 pods) may answer /version late: what
@@ -414,9 +424,6 @@ pub async fn watch_cluster(
             }
         }
     };
-    events_task.abort();
-    for task in tasks.drain(..) {
-        task.abort();
-    }
+    watches.abort_all();
     lost
 }
