@@ -94,12 +94,14 @@ pub async fn run(
                     "Connected",
                     format!("{label}: {server} (Kubernetes {version})"),
                 );
+                // The features get the connection before the window hears it is live: a
+                // command sent on seeing Live finds it.
+                let _ = client_tx.send(Some(connected.clone()));
                 sink.send(Event::Connection(ConnectionStatus::Live {
                     target: label.clone(),
                     server: server.clone(),
                     version: version.clone(),
                 }));
-                let _ = client_tx.send(Some(connected.clone()));
                 let lost = watch_cluster(
                     &connected,
                     &label,
