@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::cluster::connection::Connection;
 use crate::cluster::proxy::{proxy_get, read_whole};
-use crate::model::calculation::{CalcOutcome, CalcTarget, ProbeSample};
+use crate::model::calculation::{CalcFailure, CalcOutcome, CalcTarget, ProbeSample};
 use crate::model::calculation::{query, read_answer};
 use crate::protocol::{Event, EventSink};
 
@@ -37,7 +37,11 @@ pub async fn calculate(
     let started = Instant::now();
     let result = tokio::time::timeout(Duration::from_secs(10), call(client, http, target, a, b))
         .await
-        .unwrap_or_else(|_| Err("the calculator did not answer within 10 s".into()));
+        .unwrap_or_else(|_| {
+            Err(CalcFailure::NoAnswer(
+                "the calculator did not answer within 10 s".into(),
+            ))
+        });
     CalcOutcome {
         request,
         a: a.to_owned(),
@@ -54,19 +58,21 @@ async fn call(
     target: &CalcTarget,
     a: &str,
     b: &str,
-) -> Result<CalculateAnswer, String> {
+) -> Result<CalculateAnswer, CalcFailure> {
     match target {
         CalcTarget::ServiceProxy {
             namespace,
             service,
             port,
         } => {
-            let client = client.ok_or("not connected to a cluster")?;
+            let client = client.ok_or(CalcFailure::NotConnected)?;
             let path = format!(
                 "/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy/api/calculate?{}",
                 query(a, b)
             );
-            let (status, body) = proxy_get(client, &path).await?;
+            let (status, body) = proxy_get(client, &path)
+                .await
+                .map_err(|e| CalcFailure::NoAnswer(e.to_string()))?;
             read_answer(status, &body)
         }
         CalcTarget::Url(base) => {
@@ -77,19 +83,20 @@ async fn call(
             );
             let uri: hyper::Uri = url
                 .parse()
-                .map_err(|e| format!("{url} is not a URL: {e}"))?;
+                .map_err(|e| CalcFailure::BadTarget(format!("{url} is not a URL: {e}")))?;
             if uri.scheme_str() != Some("http") {
-                return Err(format!(
+                return Err(CalcFailure::BadTarget(format!(
                     "{url}: only http:// URLs can be called directly; use the service proxy for anything else"
-                ));
+                )));
             }
             let response = http
                 .get(uri)
                 .await
-                .map_err(|e| format!("cannot reach {url}: {e}"))?;
-            read_whole(response)
+                .map_err(|e| CalcFailure::NoAnswer(format!("cannot reach {url}: {e}")))?;
+            let (status, body) = read_whole(response)
                 .await
-                .and_then(|(status, body)| read_answer(status, &body))
+                .map_err(|e| CalcFailure::NoAnswer(e.to_string()))?;
+            read_answer(status, &body)
         }
     }
 }

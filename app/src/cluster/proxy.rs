@@ -4,8 +4,22 @@
 use bytes::Bytes;
 use http_body_util::BodyExt;
 
+/// Why a GET through the API server has no answer to read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The request cannot be made (the path is not a URI).
+    #[error("{0}")]
+    Request(#[from] http::Error),
+    /// Nothing answered: the API server is not reachable, or the connection broke.
+    #[error("{0}")]
+    NoAnswer(#[from] kube::Error),
+    /// An answer began but its body could not be read.
+    #[error("{0}")]
+    Body(String),
+}
+
 /// Reads a whole response, whichever client it came from: its status and body.
-pub async fn read_whole<B>(response: http::Response<B>) -> Result<(u16, Bytes), String>
+pub async fn read_whole<B>(response: http::Response<B>) -> Result<(u16, Bytes), ProxyError>
 where
     B: hyper::body::Body,
     B::Error: std::fmt::Display,
@@ -15,20 +29,15 @@ where
         .into_body()
         .collect()
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| ProxyError::Body(e.to_string()))?
         .to_bytes();
     Ok((status, body))
 }
 
 /// GETs `path` from the API server (a service proxy path, say): the status and the body,
 /// whatever the status.
-pub async fn proxy_get(client: &kube::Client, path: &str) -> Result<(u16, Bytes), String> {
-    let request = http::Request::get(path)
-        .body(Vec::new())
-        .map_err(|e| e.to_string())?;
-    let response = client
-        .send(request.map(kube::client::Body::from))
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn proxy_get(client: &kube::Client, path: &str) -> Result<(u16, Bytes), ProxyError> {
+    let request = http::Request::get(path).body(Vec::new())?;
+    let response = client.send(request.map(kube::client::Body::from)).await?;
     read_whole(response).await
 }

@@ -46,6 +46,30 @@ impl CalcTarget {
     }
 }
 
+/// Why the calculator gave no answer, by what can be done about it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CalcFailure {
+    /// No cluster is connected to call it through.
+    #[error("not connected to a cluster")]
+    NotConnected,
+    /// Nothing answered (the URL, the API server), or not in time.
+    #[error("{0}")]
+    NoAnswer(String),
+    /// It answered with an error: the calculator's own words, or the proxy's.
+    #[error("{0}")]
+    Refused(String),
+    /// The URL given cannot be called.
+    #[error("{0}")]
+    BadTarget(String),
+}
+
+/// Written as its words, as scripts reading `calc -o json` have always read it.
+impl Serialize for CalcFailure {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// One calculation and how it went.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CalcOutcome {
@@ -57,7 +81,7 @@ pub struct CalcOutcome {
     /// Second number as sent.
     pub b: String,
     /// The calculator's answer, or why there is none.
-    pub result: Result<CalculateAnswer, String>,
+    pub result: Result<CalculateAnswer, CalcFailure>,
     /// Round trip, milliseconds.
     pub latency_ms: f64,
     /// When it finished.
@@ -77,7 +101,7 @@ impl CalcOutcome {
     /// The first problem, for a failed probe sample.
     pub fn first_error(&self) -> Option<String> {
         match &self.result {
-            Err(e) => Some(e.clone()),
+            Err(e) => Some(e.to_string()),
             Ok(answer) => answer.results.iter().find_map(|r| {
                 r.error
                     .as_ref()
@@ -109,27 +133,29 @@ pub fn query(a: &str, b: &str) -> String {
 
 /// Reads a calculator answer, or turns an error body (the calculator's or a Kubernetes Status)
 /// into its message.
-pub fn read_answer(status: u16, body: &[u8]) -> Result<CalculateAnswer, String> {
+pub fn read_answer(status: u16, body: &[u8]) -> Result<CalculateAnswer, CalcFailure> {
     if status == 200 {
         return serde_json::from_slice(body).map_err(|e| {
-            format!("the calculator answered something that is not a calculation: {e}")
+            CalcFailure::Refused(format!(
+                "the calculator answered something that is not a calculation: {e}"
+            ))
         });
     }
     if let Ok(error) = serde_json::from_slice::<ErrorBody>(body) {
-        return Err(error.error.message);
+        return Err(CalcFailure::Refused(error.error.message));
     }
     if let Ok(status_object) = serde_json::from_slice::<serde_json::Value>(body)
         && let Some(message) = status_object["message"].as_str()
     {
-        return Err(format!("{message} (HTTP {status})"));
+        return Err(CalcFailure::Refused(format!("{message} (HTTP {status})")));
     }
-    Err(format!(
+    Err(CalcFailure::Refused(format!(
         "HTTP {status}: {}",
         String::from_utf8_lossy(body)
             .chars()
             .take(200)
             .collect::<String>()
-    ))
+    )))
 }
 
 #[cfg(test)]
@@ -141,16 +167,19 @@ mod tests {
         let calc = br#"{"error":{"code":"invalid_number","message":"The first number \"x\" is not a number."}}"#;
         assert_eq!(
             read_answer(400, calc).unwrap_err(),
-            "The first number \"x\" is not a number."
+            CalcFailure::Refused("The first number \"x\" is not a number.".into())
         );
         let status = br#"{"kind":"Status","message":"no endpoints available for service \"calculator\"","code":503}"#;
         assert_eq!(
             read_answer(503, status).unwrap_err(),
-            "no endpoints available for service \"calculator\" (HTTP 503)"
+            CalcFailure::Refused(
+                "no endpoints available for service \"calculator\" (HTTP 503)".into()
+            )
         );
         assert!(
             read_answer(502, b"bad gateway")
                 .unwrap_err()
+                .to_string()
                 .starts_with("HTTP 502")
         );
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::state::PROBE_WINDOW;
 use super::{CalculatorView, ConsoleState, Panel, Request};
 use crate::model::ClusterSnapshot;
-use crate::model::calculation::{CalcOutcome, CalcTarget, ProbeSample};
+use crate::model::calculation::{CalcFailure, CalcOutcome, CalcTarget, ProbeSample};
 use crate::protocol::Command;
 
 /// What survives a restart.
@@ -187,7 +187,10 @@ fn result_table(ui: &mut egui::Ui, outcome: &CalcOutcome, snapshot: &ClusterSnap
     };
     match &outcome.result {
         Err(e) => {
-            ui.colored_label(Color32::from_rgb(218, 54, 51), e);
+            ui.colored_label(Color32::from_rgb(218, 54, 51), e.to_string());
+            if *e == CalcFailure::NotConnected {
+                ui.label("Connect to a cluster (left panel), or give a URL to call directly.");
+            }
         }
         Ok(answer) => {
             egui::Grid::new("calc-results")
@@ -275,7 +278,7 @@ mod tests {
             request,
             a: "6".into(),
             b: "3".into(),
-            result: Err("no answer".into()),
+            result: Err(CalcFailure::NoAnswer("no answer".into())),
             latency_ms: 1.0,
             at: SystemTime::now(),
         }
