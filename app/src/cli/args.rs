@@ -359,15 +359,11 @@ pub enum RetireChoice {
 #[derive(Clone, Debug, Args)]
 pub struct ReadinessArgs {
     /// The taint Windows nodes should carry (key=value:Effect).
-    #[arg(long, default_value = "os=windows:NoSchedule", value_parser = parse_taint)]
+    #[arg(long, default_value = "os=windows:NoSchedule")]
     pub windows_taint: ExpectedTaint,
     /// A DaemonSet every Windows node must run (namespace/name); repeat for more.
     #[arg(long = "require-daemonset", value_name = "NAMESPACE/NAME", value_parser = parse_qualified)]
     pub required_daemonsets: Vec<String>,
-}
-
-fn parse_taint(text: &str) -> Result<ExpectedTaint, String> {
-    text.parse()
 }
 
 fn parse_qualified(text: &str) -> Result<String, String> {

@@ -108,10 +108,7 @@ pub async fn eks(cli: &Cli, args: &EksArgs) -> anyhow::Result<(String, bool)> {
             timeout,
         } => {
             let (described, access) = aws.cluster(cluster).await?;
-            let group = described
-                .group(nodegroup)
-                .map_err(anyhow::Error::msg)?
-                .clone();
+            let group = described.group(nodegroup)?.clone();
             if *size > 0 {
                 // Above zero EKS drains the nodes it removes itself, as managed node groups do.
                 confirm(

@@ -160,7 +160,7 @@ pub async fn survey(
     let (described, _) = aws.cluster(cluster).await?;
     let found = described
         .group(group)
-        .map_err(NodeGroupError::UnknownGroup)?
+        .map_err(|e| NodeGroupError::UnknownGroup(e.to_string()))?
         .clone();
     let nodes: Vec<String> = Api::<Node>::all(client.clone())
         .list(&ListParams::default().labels(&format!("{NODEGROUP_LABEL}={group}")))

@@ -74,7 +74,7 @@ impl Driver {
             .and_then(|m| MoveRecord::from_annotations(m.metadata.annotations.as_ref()))
         {
             Some(Ok(record)) => Some(record),
-            Some(Err(why)) => return Err(MoveError::Cluster(why)),
+            Some(Err(why)) => return Err(MoveError::Cluster(why.to_string())),
             None => None,
         };
         Ok((monolith, record))

@@ -34,7 +34,7 @@ impl Mover {
         ) {
             blockers.push(match record {
                 Ok(r) => format!("a move is in progress: {}", r.summary()),
-                Err(e) => e,
+                Err(e) => e.to_string(),
             });
         }
         let still: Vec<&str> = plan

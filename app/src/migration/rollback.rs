@@ -7,7 +7,7 @@ use kube::Api;
 use kube::api::LogParams;
 use serde_json::json;
 
-use super::errors::StepFailure;
+use super::errors::{MoveError, StepFailure};
 use super::lease::LeaseGuard;
 use super::mover::{Mover, Reporter, StepReport, direction_words, step_event};
 use super::outage::{OUTAGES_WAITED_OUT, Outage};
@@ -40,7 +40,7 @@ impl Mover {
                 break Ok(());
             };
             if outages == OUTAGES_WAITED_OUT {
-                break Err(error);
+                break Err(error.to_string());
             }
             // Every part of the rollback is safe to repeat: when the API server stopped
             // answering, wait for it and roll back again.
@@ -57,7 +57,7 @@ impl Mover {
                     }
                 }
                 Outage::Lasting(why) => break Err(format!("{error} ({why})")),
-                Outage::None | Outage::Aborted => break Err(error),
+                Outage::None | Outage::Aborted => break Err(error.to_string()),
             }
         };
         let outcome = match result {
@@ -108,7 +108,7 @@ impl Mover {
 
     /// Puts routing back as recorded, waits for it, removes what the move created, clears the
     /// record. Every part is safe to repeat.
-    async fn undo(&self, record: &mut MoveRecord, report: &Reporter) -> Result<(), String> {
+    async fn undo(&self, record: &mut MoveRecord, report: &Reporter) -> Result<(), MoveError> {
         let ns = self.namespace().to_owned();
         let client = &self.client;
         let mut rolling = record.clone();
@@ -116,9 +116,7 @@ impl Mover {
         rolling.step = StepKind::RestoreRoute;
         // Restore routing.
         report(step_event(StepKind::RestoreRoute, StepState::Running, ""));
-        let live = access::live_objects(client, &ns)
-            .await
-            .map_err(|e| e.to_string())?;
+        let live = access::live_objects(client, &ns).await?;
         let restores: Vec<move_plan::RouteChange> =
             match (&record.before.variable, &record.before.container) {
                 (Some(variable), Some(container)) => record
@@ -142,23 +140,18 @@ impl Mover {
             .unwrap_or_else(|| json!({}));
         self.driver
             .write_record(Some(record), Some(&rolling), monolith_patch)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         *record = rolling;
         for change in restores
             .iter()
             .filter(|c| c.deployment != self.plan.monolith.deployment)
         {
-            actions::reroute(client, &ns, change)
-                .await
-                .map_err(|e| e.to_string())?;
+            actions::reroute(client, &ns, change).await?;
         }
         if let Some(selector) = &record.before.front_selector
             && live.service(&self.plan.front.service).is_some()
         {
-            actions::select_front(client, &ns, &self.plan.front.service, selector)
-                .await
-                .map_err(|e| e.to_string())?;
+            actions::select_front(client, &ns, &self.plan.front.service, selector).await?;
         }
         report(step_event(
             StepKind::RestoreRoute,
@@ -182,7 +175,9 @@ impl Mover {
             .filter(|_| live.service(&self.plan.front.service).is_some());
         self.wait_routing(&restores, front, &progress)
             .await
-            .map_err(|f| format!("the restored routing did not settle: {}", f.reason))?;
+            .map_err(|f| {
+                MoveError::Cluster(format!("the restored routing did not settle: {}", f.reason))
+            })?;
         report(step_event(StepKind::WaitRestore, StepState::Done, ""));
         // Remove what the move created.
         report(step_event(StepKind::RemoveCreated, StepState::Running, ""));
@@ -190,13 +185,10 @@ impl Mover {
         next.step = StepKind::RemoveCreated;
         self.driver
             .write_record(Some(record), Some(&next), json!({}))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         *record = next;
         for object in &record.created {
-            actions::delete(client, &ns, &object.kind, &object.name)
-                .await
-                .map_err(|e| e.to_string())?;
+            actions::delete(client, &ns, &object.kind, &object.name).await?;
         }
         let removed: Vec<String> = record.created.iter().map(ToString::to_string).collect();
         report(step_event(
@@ -211,7 +203,6 @@ impl Mover {
         self.driver
             .write_record(Some(record), None, json!({}))
             .await
-            .map_err(|e| e.to_string())
     }
 
     async fn logs_of(&self, problem: &PodProblem) -> Option<String> {

@@ -33,7 +33,7 @@ impl Mover {
             &live,
             recorded.as_ref().map_or(Recorded::Nothing, Recorded::Other),
         )
-        .map_err(|e| MoveError::Refused(vec![e]))?;
+        .map_err(|e| MoveError::Refused(vec![e.to_string()]))?;
         let answers = access::check(&self.client, &plan.permissions).await?;
         plan.record_permissions(&answers);
         Ok(plan)
@@ -139,7 +139,7 @@ impl Mover {
             }
             Err(e) => {
                 lease.release().await;
-                return Err(MoveError::Refused(vec![e]));
+                return Err(MoveError::Refused(vec![e.to_string()]));
             }
         };
         let from = plan

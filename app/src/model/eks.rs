@@ -51,23 +51,65 @@ pub struct EksCluster {
     pub subnets: Vec<String>,
 }
 
+/// A node group a cluster does not have, with the ones it has.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cluster {cluster} has no node group {group:?} (it has: {})", names_or_none(.available))]
+pub struct UnknownNodeGroup {
+    /// The cluster.
+    pub cluster: String,
+    /// The group asked for.
+    pub group: String,
+    /// The groups there are.
+    pub available: Vec<String>,
+}
+
+/// `a, b` or `none`.
+fn names_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Why a node group cannot be read from an eksctl file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EksctlError {
+    /// Not YAML of a ClusterConfig's shape.
+    #[error("not an eksctl ClusterConfig: {0}")]
+    Unreadable(String),
+    /// Another kind of file.
+    #[error("not an eksctl ClusterConfig (kind: ClusterConfig)")]
+    NotClusterConfig,
+    /// An AMI family EKS has no AMI type for.
+    #[error(
+        "amiFamily {family:?} has no EKS AMI type (a custom AMI needs a launch template); use one of {}",
+        AMI_FAMILIES.iter().map(|(f, _, _)| *f).collect::<Vec<_>>().join(", ")
+    )]
+    NoAmiType {
+        /// The family named.
+        family: String,
+    },
+    /// No such managed node group in it.
+    #[error("no managed node group {group:?} in it (it has: {})", names_or_none(.available))]
+    NoSuchGroup {
+        /// The group asked for.
+        group: String,
+        /// The managed node groups there are.
+        available: Vec<String>,
+    },
+}
+
 impl EksCluster {
     /// The node group called `name`, or an error naming the ones there are.
-    pub fn group(&self, name: &str) -> Result<&EksNodeGroup, String> {
+    pub fn group(&self, name: &str) -> Result<&EksNodeGroup, UnknownNodeGroup> {
         self.node_groups
             .iter()
             .find(|g| g.name == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = self.node_groups.iter().map(|g| g.name.as_str()).collect();
-                format!(
-                    "cluster {} has no node group {name:?} (it has: {})",
-                    self.name,
-                    if names.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        names.join(", ")
-                    }
-                )
+            .ok_or_else(|| UnknownNodeGroup {
+                cluster: self.name.clone(),
+                group: name.to_owned(),
+                available: self.node_groups.iter().map(|g| g.name.clone()).collect(),
             })
     }
 
@@ -163,7 +205,7 @@ const AMI_FAMILIES: &[(&str, &str, Option<&str>)] = &[
 impl NodeGroupProposal {
     /// Reads managed node group `nodegroup` from an eksctl `ClusterConfig` (YAML), turning its
     /// `amiFamily` into the EKS AMI type as eksctl does.
-    pub fn from_eksctl(yaml: &str, nodegroup: &str) -> Result<NodeGroupProposal, String> {
+    pub fn from_eksctl(yaml: &str, nodegroup: &str) -> Result<NodeGroupProposal, EksctlError> {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Config {
@@ -197,28 +239,21 @@ impl NodeGroupProposal {
             instance_role_arn: Option<String>,
         }
         let config: Config =
-            serde_yaml::from_str(yaml).map_err(|e| format!("not an eksctl ClusterConfig: {e}"))?;
+            serde_yaml::from_str(yaml).map_err(|e| EksctlError::Unreadable(e.to_string()))?;
         if config.kind.as_deref() != Some("ClusterConfig") {
-            return Err("not an eksctl ClusterConfig (kind: ClusterConfig)".into());
+            return Err(EksctlError::NotClusterConfig);
         }
-        let names: Vec<&str> = config
-            .managed_node_groups
-            .iter()
-            .map(|g| g.name.as_str())
-            .collect();
         let group = config
             .managed_node_groups
             .iter()
             .find(|g| g.name == nodegroup)
-            .ok_or_else(|| {
-                format!(
-                    "no managed node group {nodegroup:?} in it (it has: {})",
-                    if names.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        names.join(", ")
-                    }
-                )
+            .ok_or_else(|| EksctlError::NoSuchGroup {
+                group: nodegroup.to_owned(),
+                available: config
+                    .managed_node_groups
+                    .iter()
+                    .map(|g| g.name.clone())
+                    .collect(),
             })?;
         let mut instance_types = group.instance_types.clone();
         if let Some(t) = &group.instance_type {
@@ -238,11 +273,8 @@ impl NodeGroupProposal {
                 (true, Some(a)) => (*a).to_owned(),
                 _ => (*x86).to_owned(),
             })
-            .ok_or_else(|| {
-                format!(
-                    "amiFamily {family:?} has no EKS AMI type (a custom AMI needs a launch template); use one of {}",
-                    AMI_FAMILIES.iter().map(|(f, _, _)| *f).collect::<Vec<_>>().join(", ")
-                )
+            .ok_or_else(|| EksctlError::NoAmiType {
+                family: family.to_owned(),
             })?;
         let desired = group.desired_capacity.unwrap_or(2);
         Ok(NodeGroupProposal {
@@ -426,7 +458,10 @@ mod tests {
         let linux = NodeGroupProposal::from_eksctl(yaml, "linux").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(linux.ami_type, "AL2023_x86_64_STANDARD");
         let missing = NodeGroupProposal::from_eksctl(yaml, "gpu").unwrap_err();
-        assert!(missing.contains("it has: linux, windows"), "{missing}");
+        assert!(
+            missing.to_string().contains("it has: linux, windows"),
+            "{missing}"
+        );
         let arm = "kind: ClusterConfig\nmanagedNodeGroups: [{name: a, instanceType: m7g.large}]";
         let arm = NodeGroupProposal::from_eksctl(arm, "a").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
@@ -439,6 +474,7 @@ mod tests {
         assert!(
             NodeGroupProposal::from_eksctl(ubuntu, "u")
                 .unwrap_err()
+                .to_string()
                 .contains("launch template")
         );
     }

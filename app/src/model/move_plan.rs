@@ -8,7 +8,7 @@ mod planning;
 
 pub use contents::{MovePlan, PlannedChange, Recorded, RouteChange};
 pub use live::{LiveObjects, Location, env_value, location};
-pub use planning::plan_move;
+pub use planning::{UnknownService, plan_move};
 
 #[cfg(test)]
 mod tests;

@@ -184,16 +184,19 @@ pub struct MoveRecord {
     pub before: RoutingBefore,
 }
 
+/// A move's record that is there but cannot be read (edited by hand, or by another version).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the {} annotation on the monolith cannot be read: {}", MOVE_ANNOTATION, .0)]
+pub struct UnreadableRecord(pub String);
+
 impl MoveRecord {
     /// Reads the record from the monolith's annotations; `None` when there is none, an error
     /// when there is one that cannot be read.
     pub fn from_annotations(
         annotations: Option<&BTreeMap<String, String>>,
-    ) -> Option<Result<MoveRecord, String>> {
+    ) -> Option<Result<MoveRecord, UnreadableRecord>> {
         let text = annotations?.get(MOVE_ANNOTATION)?;
-        Some(serde_json::from_str(text).map_err(|e| {
-            format!("the {MOVE_ANNOTATION} annotation on the monolith cannot be read: {e}")
-        }))
+        Some(serde_json::from_str(text).map_err(|e| UnreadableRecord(e.to_string())))
     }
 
     /// The annotation's value.

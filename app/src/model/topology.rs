@@ -131,7 +131,7 @@ impl MonolithTopology {
             .and_then(|m| MoveRecord::from_annotations(m.metadata.annotations.as_ref()))
         {
             Some(Ok(record)) => (Some(record), None),
-            Some(Err(why)) => (None, Some(why)),
+            Some(Err(why)) => (None, Some(why.to_string())),
             None => (None, None),
         };
         let monolith = monolith_object.map(|d| Monolith {

@@ -17,6 +17,18 @@ use crate::model::moves::{
 use super::contents::{MovePlan, PlannedChange, Recorded, RouteChange};
 use super::live::{LiveObjects, Location, container_of, env_value, location, node_fits};
 
+/// A service the migration plan does not name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the plan {plan} has no service {service:?}; it has: {available}")]
+pub struct UnknownService {
+    /// The plan.
+    pub plan: String,
+    /// The service asked for.
+    pub service: String,
+    /// The services it has, comma-separated.
+    pub available: String,
+}
+
 /// Plans moving `service` in `direction`; `image` replaces the plan's image.
 pub fn plan_move(
     plan: &MigrationPlan,
@@ -25,13 +37,11 @@ pub fn plan_move(
     image: Option<&str>,
     live: &LiveObjects,
     recorded: Recorded<'_>,
-) -> Result<MovePlan, String> {
-    let service = plan.service(service_name).ok_or_else(|| {
-        format!(
-            "the plan {} has no service {service_name:?}; it has: {}",
-            plan.name,
-            plan.service_names()
-        )
+) -> Result<MovePlan, UnknownService> {
+    let service = plan.service(service_name).ok_or_else(|| UnknownService {
+        plan: plan.name.clone(),
+        service: service_name.to_owned(),
+        available: plan.service_names(),
     })?;
     let service = match image {
         Some(image) => service.with_image(image),

@@ -299,7 +299,7 @@ fn refusals_say_why() {
     )
     .unwrap_err();
     assert_eq!(
-        err,
+        err.to_string(),
         "the plan calculator has no service \"modulo\"; it has: sum, subtraction, multiplication, division, ui"
     );
     // Missing permissions are named.
