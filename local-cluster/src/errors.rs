@@ -350,10 +350,113 @@ impl ApiError {
     }
 }
 
+/// The order the real API server writes a `Status`'s fields in (Go's struct order): clients
+/// and their tests compare error bodies as text.
+const STATUS_ORDER: &[&str] = &[
+    "kind",
+    "apiVersion",
+    "metadata",
+    "status",
+    "message",
+    "reason",
+    "details",
+    "code",
+];
+/// `StatusDetails`' field order.
+const DETAILS_ORDER: &[&str] = &[
+    "name",
+    "group",
+    "kind",
+    "uid",
+    "causes",
+    "retryAfterSeconds",
+];
+/// `StatusCause`'s field order.
+const CAUSE_ORDER: &[&str] = &["reason", "message", "field"];
+
+/// A JSON value written with an object's known keys in `order` first, then the rest as they
+/// come (serde_json keeps its maps sorted, which is not the server's order).
+struct Ordered<'a> {
+    value: &'a Value,
+    order: &'static [&'static str],
+}
+
+impl serde::Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.value {
+            Value::Object(map) => {
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                let known = self.order.iter().filter_map(|k| map.get_key_value(*k));
+                let rest = map
+                    .iter()
+                    .filter(|(k, _)| !self.order.contains(&k.as_str()));
+                for (key, value) in known.chain(rest) {
+                    let inner = match key.as_str() {
+                        "details" => DETAILS_ORDER,
+                        "causes" => CAUSE_ORDER,
+                        _ => &[],
+                    };
+                    out.serialize_entry(
+                        key,
+                        &Ordered {
+                            value,
+                            order: inner,
+                        },
+                    )?;
+                }
+                out.end()
+            }
+            // `causes` is a list of causes, each in the cause's order.
+            Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for value in items {
+                    out.serialize_element(&Ordered {
+                        value,
+                        order: self.order,
+                    })?;
+                }
+                out.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+impl ApiError {
+    /// The `Status` as the real API server writes it, field for field and in its order, and
+    /// ending in a newline as Go's JSON encoder ends it.
+    pub fn status_body(&self) -> Vec<u8> {
+        let mut body = serde_json::to_vec(&Ordered {
+            value: &self.to_status(),
+            order: STATUS_ORDER,
+        })
+        .unwrap_or_default();
+        body.push(b'\n');
+        body
+    }
+}
+
+/// A success `Status` (`code` 201 for a binding or an eviction), in the server's field order.
+pub fn success_status(code: u16) -> String {
+    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code});
+    serde_json::to_string(&Ordered {
+        value: &status,
+        order: STATUS_ORDER,
+    })
+    .unwrap_or_default()
+}
+
+/// A watch's `ERROR` event carrying `error`'s Status, the Status in the server's field order.
+pub fn watch_error_event(error: &ApiError) -> String {
+    let status = String::from_utf8_lossy(&error.status_body()).into_owned();
+    format!(r#"{{"type":"ERROR","object":{}}}"#, status.trim_end())
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self.to_status()).unwrap_or_default();
+        let body = self.status_body();
         (
             code,
             [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -376,5 +479,41 @@ pub(crate) fn report<T>(doing: &str, result: Result<T, ApiError>) {
         } else {
             tracing::warn!(doing, error = %e.message, reason = e.reason, file = at.file(), line = at.line(), "write failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_is_written_in_the_real_servers_field_order() {
+        // As the official Python client's e2e test expects it, byte for byte.
+        let body =
+            ApiError::already_exists(crate::resources::deployments(), "triple-nginx").status_body();
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"deployments.apps \\\"triple-nginx\\\" already exists\",\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"triple-nginx\",\"group\":\"apps\",\"kind\":\"deployments\"},\"code\":409}\n"
+        );
+        assert_eq!(
+            success_status(201),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","code":201}"#
+        );
+        // Causes in a cause's order.
+        let invalid = ApiError::invalid(
+            crate::resources::deployments(),
+            "web",
+            &[FieldError::required("spec.selector", "")],
+        );
+        let text = String::from_utf8_lossy(&invalid.status_body()).into_owned();
+        let at = |key: &str| text.find(key).unwrap_or(usize::MAX);
+        assert!(at(r#""kind":"Status""#) < at(r#""apiVersion""#), "{text}");
+        assert!(at(r#""reason":"Invalid""#) < at(r#""details""#), "{text}");
+        assert!(at(r#""details""#) < at(r#""code":422"#), "{text}");
+        assert!(at(r#""name":"web""#) < at(r#""causes""#), "{text}");
+        assert!(
+            at(r#""reason":"FieldValueRequired""#) < at(r#""field":"spec.selector""#),
+            "{text}"
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::http::{StatusCode, header};
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{RequestContext, json_response};
 use crate::errors::ApiError;
@@ -59,6 +59,6 @@ pub(super) fn evict(context: &RequestContext) -> Result<Response, ApiError> {
     crate::eviction::evict(&context.state.registry, &namespace, &name, &options)?;
     Ok(json_response(
         StatusCode::CREATED,
-        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}).to_string(),
+        crate::errors::success_status(201),
     ))
 }

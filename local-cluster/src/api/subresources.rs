@@ -134,7 +134,7 @@ pub(super) fn binding(context: &RequestContext) -> Result<Response, ApiError> {
     )?;
     Ok(json_response(
         StatusCode::CREATED,
-        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}).to_string(),
+        crate::errors::success_status(201),
     ))
 }
 

@@ -75,8 +75,10 @@ pub(super) async fn watch(context: RequestContext) -> Result<Response, ApiError>
     match context.state.registry.store.watch(kind, start) {
         Err(expired) => {
             // Real servers answer 200 with a single ERROR event; clients then re-list.
-            let status = ApiError::expired(expired.to_string()).to_status();
-            let line = format!("{}\n", json!({"type": "ERROR", "object": status}));
+            let line = format!(
+                "{}\n",
+                crate::errors::watch_error_event(&ApiError::expired(expired.to_string()))
+            );
             return Ok(json_response(StatusCode::OK, line));
         }
         Ok(feed) => {
