@@ -523,6 +523,47 @@ fn bootstrap(registry: &Registry, plan: &[nodes::NodeSpec]) -> Result<(), errors
             &internal,
         )?;
     }
+    // Every group-version the server serves is an APIService of its own, served locally (as on
+    // a real server; metrics.k8s.io's included, the local cluster answers it itself).
+    for (group, version) in resources::group_versions() {
+        registry.create(
+            resources::apiservices(),
+            "",
+            local_api_service(group, version),
+            &internal,
+        )?;
+    }
     authorization::bootstrap(registry)?;
     Ok(())
+}
+
+/// The APIService of a group-version this server serves itself: `Local`, `Available`.
+fn local_api_service(group: &str, version: &str) -> serde_json::Value {
+    // The real server's priorities: the core group first, then the built-in groups.
+    let (group_priority, version_priority) = if group.is_empty() {
+        (18000, 1)
+    } else {
+        (17000, 15)
+    };
+    json!({
+        "metadata": {
+            "name": format!("{version}.{group}"),
+            "labels": {"kube-aggregator.kubernetes.io/automanaged": "onstart"},
+        },
+        "spec": {
+            "group": group,
+            "version": version,
+            "groupPriorityMinimum": group_priority,
+            "versionPriority": version_priority,
+        },
+        "status": {
+            "conditions": [{
+                "type": "Available",
+                "status": "True",
+                "reason": "Local",
+                "message": "Local APIServices are always available",
+                "lastTransitionTime": clock::now(),
+            }],
+        },
+    })
 }

@@ -774,6 +774,53 @@ fn explain_and_discovery_describe_the_served_kinds() {
     assert!(version.contains("Server Version: v1.33"), "{version}");
 }
 
+/// Every served group version has its APIService, as on a real server (where the aggregator
+/// lists them), so `kubectl get apiservices` and clients that read them see what is served.
+#[test]
+fn every_served_group_version_has_an_api_service() {
+    let cluster = Cluster::start();
+    let table = cluster.ok(&["get", "apiservices"]);
+    let metrics = table
+        .lines()
+        .find(|line| line.starts_with("v1beta1.metrics.k8s.io "))
+        .unwrap_or_else(|| panic!("no metrics APIService in\n{table}"));
+    let columns: Vec<&str> = metrics.split_whitespace().collect();
+    assert_eq!(columns[1..3], ["Local", "True"], "{table}");
+    for name in ["v1.", "v1.apps", "v1.batch", "v1.coordination.k8s.io"] {
+        assert!(
+            table
+                .lines()
+                .any(|line| line.starts_with(&format!("{name} "))),
+            "{name} missing from\n{table}"
+        );
+    }
+    let apps = cluster.json(&["get", "apiservice", "v1.apps"]);
+    assert_eq!(apps["spec"]["group"], "apps");
+    assert_eq!(apps["spec"]["version"], "v1");
+    assert_eq!(apps["status"]["conditions"][0]["type"], "Available");
+    assert_eq!(apps["status"]["conditions"][0]["status"], "True");
+
+    let mine = "apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata:\n  name: v1alpha1.example.com\nspec:\n  group: example.com\n  version: v1alpha1\n  groupPriorityMinimum: 1000\n  versionPriority: 15\n";
+    cluster.ok_stdin(&["create", "-f", "-"], mine);
+    let again = cluster.fails_stdin(&["create", "-f", "-"], mine);
+    assert!(
+        again
+            .contains("apiservices.apiregistration.k8s.io \"v1alpha1.example.com\" already exists"),
+        "{again}"
+    );
+    let misnamed = cluster.fails_stdin(
+        &["create", "-f", "-"],
+        &mine.replace("name: v1alpha1.example.com", "name: example"),
+    );
+    assert!(
+        misnamed.contains("must be `spec.version+\".\"+spec.group`: \"v1alpha1.example.com\""),
+        "{misnamed}"
+    );
+    cluster.ok(&["delete", "apiservice", "v1alpha1.example.com"]);
+    let gone = cluster.fails(&["get", "apiservice", "v1alpha1.example.com"]);
+    assert!(gone.contains("not found"), "{gone}");
+}
+
 /// The imperative commands send Protobuf bodies for built-in kinds, as kubectl does against
 /// any real server; each creates what it says, with the fields it was given.
 #[test]

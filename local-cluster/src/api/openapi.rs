@@ -70,6 +70,10 @@ fn generate(
     );
     add!(resources::endpointslices(), discovery::EndpointSlice);
     add!(resources::leases(), coordination::Lease);
+    add!(
+        resources::apiservices(),
+        k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService
+    );
     add!(resources::roles(), rbac::Role);
     add!(resources::rolebindings(), rbac::RoleBinding);
     add!(resources::clusterroles(), rbac::ClusterRole);

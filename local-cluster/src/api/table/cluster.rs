@@ -348,6 +348,38 @@ pub(super) fn leases() -> Printer {
     }
 }
 
+/// `kubectl get apiservices`: a local one's service is `Local`; availability is the
+/// `Available` condition, with its reason when it is not `True`.
+pub(super) fn apiservices() -> Printer {
+    Printer {
+        columns: vec![
+            NAME,
+            Column::string("Service", "The service the API is served by."),
+            Column::string("Available", "Whether this service is available."),
+            AGE,
+        ],
+        cells: |o, Common { name, created }| {
+            let service = &o["spec"]["service"];
+            let served_by = if service.is_object() {
+                format!("{}/{}", text(&service["namespace"]), text(&service["name"]))
+            } else {
+                "Local".to_owned()
+            };
+            let available = o["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == "Available")
+                .map(|c| match c["status"].as_str() {
+                    Some("True") => "True".to_owned(),
+                    other => format!("{} ({})", other.unwrap_or("Unknown"), text(&c["reason"])),
+                })
+                .unwrap_or_else(|| "Unknown".to_owned());
+            vec![name, json!(served_by), json!(available), json!(created)]
+        },
+    }
+}
+
 /// `kubectl get endpointslices`.
 pub(super) fn endpointslices() -> Printer {
     Printer {

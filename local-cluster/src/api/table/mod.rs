@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::errors::ApiError;
 use crate::resources::ResourceKind;
 use cluster::{
-    configmaps, endpoints, endpointslices, events, leases, namespaces, nodes, secrets,
+    apiservices, configmaps, endpoints, endpointslices, events, leases, namespaces, nodes, secrets,
     serviceaccounts, services,
 };
 use columns::{Column, Common, NAME, Printer, text};
@@ -64,6 +64,7 @@ fn printer(kind: &ResourceKind) -> Printer {
         ("", "Secret") => secrets(),
         ("", "ServiceAccount") => serviceaccounts(),
         ("coordination.k8s.io", "Lease") => leases(),
+        ("apiregistration.k8s.io", "APIService") => apiservices(),
         ("discovery.k8s.io", "EndpointSlice") => endpointslices(),
         _ => any_kind(),
     }
