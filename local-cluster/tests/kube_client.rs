@@ -502,3 +502,55 @@ async fn events_k8s_io_is_a_view_of_the_core_events() {
     ]);
     assert!(table.contains("sum answered 10"), "{table}");
 }
+
+/// The kubelet summary read with a raw request and the node block decoded into the fields
+/// kube-rs's `request_raw` example decodes (CPU by `usageNanoCores`, memory by `usageBytes`,
+/// told apart by which one is there), then checked against the node's capacity.
+#[tokio::test]
+async fn raw_requests_read_the_kubelet_summary_as_kube_rs_example_does() {
+    #[derive(serde::Deserialize, Debug)]
+    struct NodeStats {
+        cpu: Stat,
+        memory: Stat,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(untagged)]
+    enum Stat {
+        #[serde(rename_all = "camelCase")]
+        Cpu { usage_nano_cores: u64 },
+        #[serde(rename_all = "camelCase")]
+        Memory {
+            usage_bytes: u64,
+            available_bytes: u64,
+        },
+    }
+    let cluster = Cluster::start();
+    let client = cluster.client().await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let list = nodes.list(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 4);
+    for node in list.items {
+        let name = node.metadata.name.unwrap_or_default();
+        let request = http::Request::get(format!("/api/v1/nodes/{name}/proxy/stats/summary"))
+            .body(Vec::new())
+            .unwrap();
+        let summary: serde_json::Value = client.request(request).await.unwrap();
+        let stats: NodeStats = serde_json::from_value(summary["node"].clone())
+            .unwrap_or_else(|e| panic!("{e}: {}", summary["node"]));
+        let Stat::Cpu { usage_nano_cores } = stats.cpu else {
+            panic!("the CPU block reads as memory: {stats:?}")
+        };
+        let Stat::Memory {
+            usage_bytes,
+            available_bytes,
+        } = stats.memory
+        else {
+            panic!("the memory block reads as CPU: {stats:?}")
+        };
+        let capacity = node.status.unwrap_or_default().capacity.unwrap_or_default();
+        let memory = kube_units::quantity::bytes(&capacity["memory"].0).unwrap() as u64;
+        assert_eq!(usage_bytes + available_bytes, memory, "{name}");
+        let cores = kube_units::quantity::cpu_millis(&capacity["cpu"].0).unwrap() as u64 / 1000;
+        assert!(usage_nano_cores <= cores * 1_000_000_000, "{name}");
+    }
+}

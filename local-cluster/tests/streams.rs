@@ -282,6 +282,22 @@ fn kubectl_top_reports_what_the_processes_use() {
         .find(|p| p["podRef"]["name"] == "calc")
         .expect("the summary lists the pod");
     assert!(pod["memory"]["workingSetBytes"].as_u64().unwrap() > 1024 * 1024);
+    // What the process has counted itself: its pages faulted in and its CPU time so far.
+    let container = &pod["containers"][0];
+    assert_eq!(container["name"], "calculator");
+    assert!(
+        container["memory"]["pageFaults"].as_u64().unwrap() > 100,
+        "{container}"
+    );
+    // (An idle process a second old may not have used a 10 ms clock tick yet.)
+    assert!(
+        container["cpu"]["usageCoreNanoSeconds"].is_u64(),
+        "{container}"
+    );
+    assert_eq!(
+        container["memory"]["usageBytes"],
+        container["memory"]["workingSetBytes"]
+    );
     assert!(
         summary["node"]["memory"]["workingSetBytes"]
             .as_u64()

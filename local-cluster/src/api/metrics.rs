@@ -81,8 +81,17 @@ fn answer(
     Ok(json_response(StatusCode::OK, list.to_string()))
 }
 
+/// A running container: its name, what it uses, its memory limit if it has one, and whether
+/// its figures are the simulated ones (no process).
+struct ContainerUsage {
+    name: String,
+    usage: Usage,
+    memory_limit: Option<u64>,
+    simulated: bool,
+}
+
 /// A running pod's containers and their usage.
-type Containers = Vec<(String, Usage)>;
+type Containers = Vec<ContainerUsage>;
 
 /// What usage needs of a stored pod, read without building the whole object: at 150,000 pods
 /// parsing each into a `Value` took seconds and gigabytes per request.
@@ -100,11 +109,37 @@ struct ContainerNames {
 #[derive(serde::Deserialize)]
 struct Named {
     name: String,
+    #[serde(default)]
+    resources: Resources,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Resources {
+    #[serde(default)]
+    limits: Limits,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Limits {
+    memory: Option<String>,
+}
+
+/// Seconds since an RFC 3339 time (0 if it is missing or cannot be read).
+fn seconds_since(time: Option<&str>) -> u64 {
+    time.and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| {
+            jiff::Timestamp::now()
+                .duration_since(t)
+                .as_secs()
+                .max(0)
+                .unsigned_abs()
+        })
+        .unwrap_or(0)
 }
 
 /// Every running pod (in `namespace`, or all; on `node`, or any) with its containers' usage.
-/// Name, namespace, node and labels come from the store's index; only the container names are
-/// parsed.
+/// Name, namespace, node and labels come from the store's index; only the container names and
+/// memory limits are parsed.
 fn running_pods(
     state: &ApiState,
     namespace: Option<&str>,
@@ -128,12 +163,23 @@ fn running_pods(
             let (ns, name) = (&stored.index.namespace, &stored.index.name);
             let containers = names
                 .into_iter()
-                .map(|Named { name: container }| {
+                .map(|named| {
                     let measured = state
                         .runtime
                         .as_ref()
-                        .and_then(|r| r.usage(ns, name, &container));
-                    (container, measured.unwrap_or(SIMULATED))
+                        .and_then(|r| r.usage(ns, name, &named.name));
+                    ContainerUsage {
+                        simulated: measured.is_none(),
+                        usage: measured.unwrap_or(SIMULATED),
+                        memory_limit: named
+                            .resources
+                            .limits
+                            .memory
+                            .as_deref()
+                            .and_then(kube_units::quantity::bytes)
+                            .and_then(|b| u64::try_from(b).ok()),
+                        name: named.name,
+                    }
                 })
                 .collect();
             (stored, containers)
@@ -149,11 +195,17 @@ fn labels_of(index: &ObjectIndex) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn total(containers: &[(String, Usage)]) -> Usage {
+fn total(containers: &[ContainerUsage]) -> Usage {
     containers
         .iter()
-        .map(|(_, u)| *u)
+        .map(|c| c.usage)
         .fold(Usage::default(), |a, b| a + b)
+}
+
+/// A pod's memory limit: its containers' together, if every one has one (else the pod's
+/// cgroup has none).
+fn pod_memory_limit(containers: &[ContainerUsage]) -> Option<u64> {
+    containers.iter().map(|c| c.memory_limit).sum()
 }
 
 fn pod_metrics(
@@ -178,7 +230,7 @@ fn pod_metrics(
                 "window": WINDOW,
                 "containers": containers
                     .iter()
-                    .map(|(name, usage)| json!({"name": name, "usage": quantities(*usage)}))
+                    .map(|c| json!({"name": c.name, "usage": quantities(c.usage)}))
                     .collect::<Vec<_>>(),
             });
             (labels, metrics)
@@ -235,33 +287,63 @@ fn quantities(usage: Usage) -> Value {
     })
 }
 
-/// The kubelet's `/stats/summary` of `node`: the node's and each pod's CPU and memory.
+/// The kubelet's `/stats/summary` of `node`: the node's and each pod's CPU and memory, in the
+/// kubelet's fields. A process's memory here is its resident set, so usage, working set and RSS
+/// are the same figure (no page cache is charged to it); `availableBytes` is written where
+/// there is a limit: the node's capacity, a container's limit, a pod's when all its containers
+/// have one.
 pub(super) fn summary(state: &ApiState, node: &str) -> Response {
     let at = now();
     let Some(node_object) = state.registry.store.get(resources::nodes(), "", node) else {
         return ApiError::not_found(resources::nodes(), node).into_response();
     };
     let node_object = node_object.value();
-    // Only this node's pods are parsed whole (their uid and start time are reported).
+    // Only this node's pods are parsed whole (their uid and start time are reported; a
+    // simulated container's CPU time is its steady rate over the time since the start).
     let pods: Vec<(Value, Containers)> = running_pods(state, None, Some(node))
         .into_iter()
-        .map(|(stored, containers)| (stored.value(), containers))
+        .map(|(stored, mut containers)| {
+            let pod = stored.value();
+            let running_for = seconds_since(pod["status"]["startTime"].as_str());
+            for container in containers.iter_mut().filter(|c| c.simulated) {
+                container.usage = Usage::simulated(running_for);
+            }
+            (pod, containers)
+        })
         .collect();
     let node_total = pods
         .iter()
         .map(|(_, containers)| total(containers))
         .fold(Usage::default(), |a, b| a + b);
-    let stats = |usage: Usage| {
-        (
-            json!({"time": at, "usageNanoCores": usage.cpu_nanocores}),
-            json!({"time": at, "workingSetBytes": usage.memory_bytes, "rssBytes": usage.memory_bytes}),
-        )
+    let cpu = |usage: Usage| {
+        json!({
+            "time": at,
+            "usageNanoCores": usage.cpu_nanocores,
+            "usageCoreNanoSeconds": usage.cpu_core_nanoseconds,
+        })
     };
-    let (cpu, memory) = stats(node_total);
+    let memory = |usage: Usage, limit: Option<u64>| {
+        let mut stats = json!({
+            "time": at,
+            "usageBytes": usage.memory_bytes,
+            "workingSetBytes": usage.memory_bytes,
+            "rssBytes": usage.memory_bytes,
+            "pageFaults": usage.page_faults,
+            "majorPageFaults": usage.major_page_faults,
+        });
+        if let Some(limit) = limit {
+            stats["availableBytes"] = json!(limit.saturating_sub(usage.memory_bytes));
+        }
+        stats
+    };
+    let capacity = node_object["status"]["capacity"]["memory"]
+        .as_str()
+        .and_then(kube_units::quantity::bytes)
+        .and_then(|b| u64::try_from(b).ok());
     let pods: Vec<Value> = pods
         .iter()
         .map(|(pod, containers)| {
-            let (cpu, memory) = stats(total(containers));
+            let usage = total(containers);
             json!({
                 "podRef": {
                     "name": pod["metadata"]["name"],
@@ -269,12 +351,16 @@ pub(super) fn summary(state: &ApiState, node: &str) -> Response {
                     "uid": pod["metadata"]["uid"],
                 },
                 "startTime": pod["status"]["startTime"],
-                "containers": containers.iter().map(|(name, usage)| {
-                    let (cpu, memory) = stats(*usage);
-                    json!({"name": name, "startTime": pod["status"]["startTime"], "cpu": cpu, "memory": memory})
+                "containers": containers.iter().map(|c| {
+                    json!({
+                        "name": c.name,
+                        "startTime": pod["status"]["startTime"],
+                        "cpu": cpu(c.usage),
+                        "memory": memory(c.usage, c.memory_limit),
+                    })
                 }).collect::<Vec<_>>(),
-                "cpu": cpu,
-                "memory": memory,
+                "cpu": cpu(usage),
+                "memory": memory(usage, pod_memory_limit(containers)),
             })
         })
         .collect();
@@ -282,8 +368,8 @@ pub(super) fn summary(state: &ApiState, node: &str) -> Response {
         "node": {
             "nodeName": node_object["metadata"]["name"],
             "startTime": node_object["metadata"]["creationTimestamp"],
-            "cpu": cpu,
-            "memory": memory,
+            "cpu": cpu(node_total),
+            "memory": memory(node_total, capacity),
         },
         "pods": pods,
     });
@@ -307,7 +393,8 @@ mod tests {
             .map(|n| (n.to_string(), "linux".to_owned()))
             .collect();
         for (name, os) in &nodes {
-            let node = json!({"metadata": {"name": name, "labels": {"kubernetes.io/os": os}}});
+            let node = json!({"metadata": {"name": name, "labels": {"kubernetes.io/os": os}},
+                "status": {"capacity": {"memory": "8Gi"}}});
             registry
                 .create(resources::nodes(), "", node, &WriteOptions::default())
                 .unwrap();
@@ -335,6 +422,7 @@ mod tests {
             quantities(Usage {
                 cpu_nanocores: SIMULATED.cpu_nanocores * pods,
                 memory_bytes: SIMULATED.memory_bytes * pods,
+                ..Usage::default()
             })
         };
         assert_eq!(usage["n1"]["usage"], expected(3));
@@ -373,24 +461,64 @@ mod tests {
     }
 
     #[test]
-    fn a_nodes_summary_lists_only_its_own_pods() {
+    fn a_nodes_summary_lists_only_its_own_pods_in_the_kubelets_fields() {
         let state = cluster(7);
+        // One more pod on n2, started a minute ago, with a memory limit.
+        let mut limited =
+            crate::load::simulated_pod("sim-00", "limited", "n2", "linux", "127.9.9.9");
+        limited["spec"]["containers"][0]["resources"]["limits"] = json!({"memory": "64Mi"});
+        let minute_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
+        limited["status"]["startTime"] =
+            json!(minute_ago.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+        state
+            .registry
+            .bulk_put(resources::pods(), std::iter::once(limited));
         let response = summary(&state, "n2");
         assert_eq!(response.status(), StatusCode::OK);
         let body = futures::executor::block_on(axum::body::to_bytes(response.into_body(), 1 << 20))
             .unwrap();
         let summary: Value = serde_json::from_slice(&body).unwrap();
-        let pods: Vec<&str> = summary["pods"]
-            .as_array()
-            .unwrap()
+        let pods: Vec<&Value> = summary["pods"].as_array().unwrap().iter().collect();
+        let names: Vec<&str> = pods
             .iter()
             .map(|p| p["podRef"]["name"].as_str().unwrap())
             .collect();
-        assert_eq!(pods, ["sim-000001", "sim-000004"]);
+        assert_eq!(names, ["limited", "sim-000001", "sim-000004"]);
+
+        let node = &summary["node"]["memory"];
+        let used = SIMULATED.memory_bytes * 3;
+        for field in ["usageBytes", "workingSetBytes", "rssBytes"] {
+            assert_eq!(node[field], used, "{field}: {node}");
+        }
+        assert_eq!(node["availableBytes"], 8 * 1024 * 1024 * 1024 - used);
+        assert_eq!(node["pageFaults"], SIMULATED.page_faults * 3);
+        assert_eq!(node["majorPageFaults"], 0);
+
+        // A container with a limit has what is left of it; one without, no availableBytes.
+        let limited = &pods[0]["containers"][0]["memory"];
         assert_eq!(
-            summary["node"]["memory"]["workingSetBytes"],
-            SIMULATED.memory_bytes * 2
+            limited["availableBytes"],
+            64 * 1024 * 1024 - SIMULATED.memory_bytes
         );
+        assert_eq!(
+            pods[0]["memory"]["availableBytes"],
+            limited["availableBytes"]
+        );
+        assert!(
+            pods[1]["containers"][0]["memory"]
+                .get("availableBytes")
+                .is_none()
+        );
+        assert!(pods[1]["memory"].get("availableBytes").is_none());
+
+        // CPU time adds up from the start: about 60 s at 1 millicore for the limited pod.
+        let cpu_time = pods[0]["cpu"]["usageCoreNanoSeconds"].as_u64().unwrap();
+        assert!(
+            (60 * SIMULATED.cpu_nanocores..=62 * SIMULATED.cpu_nanocores).contains(&cpu_time),
+            "{cpu_time}"
+        );
+        assert_eq!(pods[0]["cpu"]["usageNanoCores"], SIMULATED.cpu_nanocores);
+
         assert_eq!(
             super::summary(&state, "nowhere").status(),
             StatusCode::NOT_FOUND

@@ -1,17 +1,25 @@
 //! How much CPU and memory each container process uses, read from `/proc` as cAdvisor reads a
 //! cgroup: CPU as the rate of CPU time between two reads (the first read averages over the
-//! process's life), memory as the resident set. Containers of simulated images have no
-//! process; they report a small, steady figure so the metrics API covers every pod.
+//! process's life), memory as the resident set, page faults as the process has counted them.
+//! Containers of simulated images have no process; they report a small, steady figure so the
+//! metrics API covers every pod.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// What a simulated container reports: 1 millicore and 4 MiB.
+/// What a simulated container reports: 1 millicore and 4 MiB (each of its pages faulted in
+/// once), and no CPU time yet: [`Usage::simulated`] adds the time it has been running.
 pub const SIMULATED: Usage = Usage {
     cpu_nanocores: 1_000_000,
+    cpu_core_nanoseconds: 0,
     memory_bytes: 4 * 1024 * 1024,
+    page_faults: 4 * 1024 * 1024 / 4096,
+    major_page_faults: 0,
 };
+
+/// Nanoseconds of CPU time in one clock tick.
+const NANOSECONDS_PER_TICK: u64 = 1_000_000_000 / TICKS_PER_SECOND as u64;
 
 /// Clock ticks per second of `/proc/<pid>/stat`'s CPU times (`USER_HZ`, 100 on every Linux
 /// architecture).
@@ -24,10 +32,27 @@ const MIN_INTERVAL_SECONDS: f64 = 1.0;
 /// A container's use of CPU and memory.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
-    /// CPU, in billionths of a core.
+    /// CPU now, in billionths of a core.
     pub cpu_nanocores: u64,
+    /// CPU time used since the start, in nanoseconds (the kubelet's `usageCoreNanoSeconds`).
+    pub cpu_core_nanoseconds: u64,
     /// Resident memory, in bytes.
     pub memory_bytes: u64,
+    /// Page faults since the start, minor and major.
+    pub page_faults: u64,
+    /// Page faults since the start that had to read from disk.
+    pub major_page_faults: u64,
+}
+
+impl Usage {
+    /// A simulated container that has run for `seconds`: [`SIMULATED`], with the CPU time its
+    /// steady rate adds up to.
+    pub fn simulated(seconds: u64) -> Usage {
+        Usage {
+            cpu_core_nanoseconds: SIMULATED.cpu_nanocores * seconds,
+            ..SIMULATED
+        }
+    }
 }
 
 impl std::ops::Add for Usage {
@@ -35,7 +60,10 @@ impl std::ops::Add for Usage {
     fn add(self, other: Usage) -> Usage {
         Usage {
             cpu_nanocores: self.cpu_nanocores + other.cpu_nanocores,
+            cpu_core_nanoseconds: self.cpu_core_nanoseconds + other.cpu_core_nanoseconds,
             memory_bytes: self.memory_bytes + other.memory_bytes,
+            page_faults: self.page_faults + other.page_faults,
+            major_page_faults: self.major_page_faults + other.major_page_faults,
         }
     }
 }
@@ -74,12 +102,16 @@ impl ProcessTable {
         let process = inner.get_mut(&key)?;
         let sample = read_proc(process.pid)?;
         let now = Instant::now();
+        let usage = |cpu_nanocores| Usage {
+            cpu_nanocores,
+            cpu_core_nanoseconds: sample.cpu_ticks * NANOSECONDS_PER_TICK,
+            memory_bytes: sample.resident_bytes,
+            page_faults: sample.minor_faults + sample.major_faults,
+            major_page_faults: sample.major_faults,
+        };
         let cpu_nanocores = match process.last {
             Some((at, _, rate)) if now.duration_since(at).as_secs_f64() < MIN_INTERVAL_SECONDS => {
-                return Some(Usage {
-                    cpu_nanocores: rate,
-                    memory_bytes: sample.resident_bytes,
-                });
+                return Some(usage(rate));
             }
             Some((at, ticks, _)) => rate(
                 sample.cpu_ticks.saturating_sub(ticks),
@@ -88,10 +120,7 @@ impl ProcessTable {
             None => rate(sample.cpu_ticks, sample.age_seconds),
         };
         process.last = Some((now, sample.cpu_ticks, cpu_nanocores));
-        Some(Usage {
-            cpu_nanocores,
-            memory_bytes: sample.resident_bytes,
-        })
+        Some(usage(cpu_nanocores))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ContainerKey, Process>> {
@@ -110,9 +139,11 @@ struct ProcSample {
     cpu_ticks: u64,
     resident_bytes: u64,
     age_seconds: f64,
+    minor_faults: u64,
+    major_faults: u64,
 }
 
-/// `/proc/<pid>/stat` (utime, stime, starttime), `/proc/<pid>/statm` (resident pages) and
+/// `/proc/<pid>/stat` (minflt, majflt, utime, stime, starttime), `/proc/<pid>/statm` (resident pages) and
 /// `/proc/uptime`.
 fn read_proc(pid: u32) -> Option<ProcSample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -140,7 +171,10 @@ fn parse_proc(stat: &str, statm: &str, uptime: &str, page_size: u64) -> Option<P
     // The command name (field 2) is in parentheses and may hold spaces: count after it.
     let after_name = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // Fields 14, 15 and 22 of the file are 12, 13 and 20 after the name and state.
+    // Fields 10, 12, 14, 15 and 22 of the file are 8, 10, 12, 13 and 20 after the name and
+    // state.
+    let minor_faults: u64 = fields.get(7)?.parse().ok()?;
+    let major_faults: u64 = fields.get(9)?.parse().ok()?;
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     let start_ticks: f64 = fields.get(19)?.parse().ok()?;
@@ -150,6 +184,8 @@ fn parse_proc(stat: &str, statm: &str, uptime: &str, page_size: u64) -> Option<P
         cpu_ticks: utime + stime,
         resident_bytes: resident_pages * page_size,
         age_seconds: uptime - start_ticks / TICKS_PER_SECOND,
+        minor_faults,
+        major_faults,
     })
 }
 
@@ -159,9 +195,10 @@ mod tests {
 
     #[test]
     fn proc_files_parse_even_with_spaces_in_the_name() {
-        let stat = "4242 (calc service) S 1 4242 4242 0 -1 4194560 1200 0 0 0 250 50 0 0 20 0 4 0 10000 123456789 2048 18446744073709551615";
+        let stat = "4242 (calc service) S 1 4242 4242 0 -1 4194560 1200 0 7 0 250 50 0 0 20 0 4 0 10000 123456789 2048 18446744073709551615";
         let sample = parse_proc(stat, "5000 2048 300 10 0 900 0", "200.00 350.00", 4096).unwrap();
         assert_eq!(sample.cpu_ticks, 300);
+        assert_eq!((sample.minor_faults, sample.major_faults), (1200, 7));
         assert_eq!(sample.resident_bytes, 2048 * 4096);
         assert!((sample.age_seconds - 100.0).abs() < 1e-9);
         // 300 ticks (3 s of CPU) over 100 s of life: 0.03 cores.
@@ -177,6 +214,9 @@ mod tests {
             .usage("ns", "pod", "c")
             .expect("/proc has this process");
         assert!(usage.memory_bytes > 1024 * 1024, "{usage:?}");
+        // A running test binary has faulted its pages in and used some CPU.
+        assert!(usage.page_faults > 100, "{usage:?}");
+        assert!(usage.cpu_core_nanoseconds > 0, "{usage:?}");
         table.stopped("ns", "pod", "c");
         assert!(table.usage("ns", "pod", "c").is_none());
     }
