@@ -269,7 +269,10 @@ pub(super) fn patch(context: &RequestContext) -> Result<Response, ApiError> {
                             ApiError::bad_request(format!("error decoding json patch: {e}"))
                         })?;
                     let mut doc = old.clone();
-                    json_patch::patch(&mut doc, &ops).map_err(|e| ApiError {
+                    // On a copy, thrown away on error: `patch` would undo the applied operations
+                    // on error, and its undo panics on some (a move into the root, then a
+                    // failing operation), dropping the request.
+                    json_patch::patch_unsafe(&mut doc, &ops).map_err(|e| ApiError {
                         code: 422,
                         reason: "Invalid",
                         message: format!(

@@ -73,8 +73,10 @@ pub(super) fn scale(context: &RequestContext) -> Result<Response, ApiError> {
         let desired = if content_type.contains("json-patch") {
             let ops: json_patch::Patch = serde_json::from_value(body.clone())
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            // A copy, dropped on error (`patch`'s undo can panic; see `objects::patch`).
             let mut doc = current.clone();
-            json_patch::patch(&mut doc, &ops).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            json_patch::patch_unsafe(&mut doc, &ops)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
             doc
         } else if content_type.contains("merge-patch") {
             let mut doc = current.clone();
