@@ -22,6 +22,9 @@ fn object_at<'a>(value: &'a mut Value, key: &str) -> Option<&'a mut Map<String, 
 /// Fills in defaults for `object`, a `kind`, in place.
 pub fn apply(kind: &ResourceKind, object: &mut Value) {
     match (kind.group, kind.kind) {
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            crate::custom_resources::definition::default(object)
+        }
         ("", "Pod") => {
             if let Some(spec) = object.get_mut("spec") {
                 pod_spec(spec);

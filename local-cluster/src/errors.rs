@@ -33,6 +33,12 @@ pub enum FieldErrorKind {
     Duplicate,
     /// `Forbidden`
     Forbidden,
+    /// `Invalid value` of the wrong type (`FieldValueTypeInvalid`)
+    TypeInvalid,
+    /// `Too long`
+    TooLong,
+    /// `Too many`
+    TooMany,
 }
 
 impl FieldError {
@@ -75,6 +81,54 @@ impl FieldError {
         }
     }
 
+    /// `field: Unsupported value: v: supported values: …` with the values already quoted.
+    pub fn not_supported_listed(
+        field: impl Into<String>,
+        value: impl Into<String>,
+        supported: &[String],
+    ) -> Self {
+        FieldError {
+            kind: FieldErrorKind::NotSupported,
+            field: field.into(),
+            value: Some(value.into()),
+            detail: format!("supported values: {}", supported.join(", ")),
+        }
+    }
+
+    /// `field: Invalid value: v: detail` for a value of the wrong type.
+    pub fn type_invalid(
+        field: impl Into<String>,
+        value: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            kind: FieldErrorKind::TypeInvalid,
+            field: field.into(),
+            value: Some(value.into()),
+            detail: detail.into(),
+        }
+    }
+
+    /// `field: Too long: may not be more than N bytes`.
+    pub fn too_long(field: impl Into<String>, max: u64) -> Self {
+        FieldError {
+            kind: FieldErrorKind::TooLong,
+            field: field.into(),
+            value: None,
+            detail: format!("may not be more than {max} bytes"),
+        }
+    }
+
+    /// `field: Too many: N: must have at most M items`.
+    pub fn too_many(field: impl Into<String>, count: u64, max: u64) -> Self {
+        FieldError {
+            kind: FieldErrorKind::TooMany,
+            field: field.into(),
+            value: Some(count.to_string()),
+            detail: format!("must have at most {max} items"),
+        }
+    }
+
     /// `field: Duplicate value: v`.
     pub fn duplicate(field: impl Into<String>, value: impl Into<String>) -> Self {
         FieldError {
@@ -102,6 +156,9 @@ impl FieldError {
             FieldErrorKind::NotSupported => "FieldValueNotSupported",
             FieldErrorKind::Duplicate => "FieldValueDuplicate",
             FieldErrorKind::Forbidden => "FieldValueForbidden",
+            FieldErrorKind::TypeInvalid => "FieldValueTypeInvalid",
+            FieldErrorKind::TooLong => "FieldValueTooLong",
+            FieldErrorKind::TooMany => "FieldValueTooMany",
         }
     }
 
@@ -109,7 +166,9 @@ impl FieldError {
     fn body(&self) -> String {
         let head = match self.kind {
             FieldErrorKind::Required => "Required value",
-            FieldErrorKind::Invalid => "Invalid value",
+            FieldErrorKind::Invalid | FieldErrorKind::TypeInvalid => "Invalid value",
+            FieldErrorKind::TooLong => "Too long",
+            FieldErrorKind::TooMany => "Too many",
             FieldErrorKind::NotSupported => "Unsupported value",
             FieldErrorKind::Duplicate => "Duplicate value",
             FieldErrorKind::Forbidden => "Forbidden",
@@ -306,6 +365,18 @@ impl ApiError {
             "UnsupportedMediaType",
             format!(
                 "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
+            ),
+        )
+    }
+
+    /// 415 for a patch type a custom resource does not take (strategic merge needs the Go
+    /// types' patch strategies, which custom resources do not have).
+    pub fn unsupported_patch_for_custom(content_type: &str) -> ApiError {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
             ),
         )
     }

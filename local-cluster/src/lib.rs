@@ -25,6 +25,7 @@ mod bad_input;
 pub mod calculator;
 pub mod clock;
 pub(crate) mod controllers;
+pub(crate) mod custom_resources;
 pub(crate) mod defaults;
 pub mod eks_auth;
 pub mod eks_follow;
@@ -254,6 +255,7 @@ impl LocalCluster {
         tasks.extend(controllers::disruption::start(registry.clone()));
         tasks.extend(controllers::garbage_collector::start(registry.clone()));
         tasks.extend(controllers::namespace::start(registry.clone()));
+        tasks.extend(controllers::definitions::start(registry.clone()));
         tasks.extend(controllers::endpoints::start(registry.clone()));
         tasks.extend(scheduler::start(registry.clone()));
         let kubelets = Arc::new(kubelet::Kubelets::start(

@@ -24,6 +24,9 @@ pub struct ResourceKind {
     pub categories: &'static [&'static str],
     /// The verbs discovery lists (reviews are create-only).
     pub verbs: &'static [&'static str],
+    /// For a custom resource (served from a CustomResourceDefinition), its collection in the
+    /// cluster's store; built-in kinds are found by their place in [`RESOURCES`].
+    pub custom_slot: Option<usize>,
 }
 
 impl ResourceKind {
@@ -65,27 +68,30 @@ impl ResourceKind {
         self.subresources.contains(&"status")
     }
 
-    /// The position of this kind in [`RESOURCES`], used as a compact key by the store.
+    /// The compact key the store files this kind's objects under: its position in
+    /// [`RESOURCES`], or its custom resource's slot (numbered after them).
     pub fn id(&'static self) -> ResourceId {
+        if let Some(slot) = self.custom_slot {
+            return ResourceId(slot);
+        }
         ResourceId(
             RESOURCES
                 .iter()
                 .position(|r| std::ptr::eq(r, self))
-                .expect("every ResourceKind lives in RESOURCES"),
+                .expect("every built-in ResourceKind lives in RESOURCES"),
         )
     }
-}
 
-/// Index of a [`ResourceKind`] in [`RESOURCES`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ResourceId(pub usize);
-
-impl ResourceId {
-    /// The kind this id names.
-    pub fn kind(self) -> &'static ResourceKind {
-        &RESOURCES[self.0]
+    /// Whether this kind is served from a CustomResourceDefinition.
+    pub fn is_custom(&self) -> bool {
+        self.custom_slot.is_some()
     }
 }
+
+/// Where the store keeps a kind's objects: its index in [`RESOURCES`], or for a custom
+/// resource a slot numbered after them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId(pub usize);
 
 const CORE: &str = "";
 
@@ -97,6 +103,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "namespaces",
         singular: "namespace",
         kind: "Namespace",
+        custom_slot: None,
         namespaced: false,
         short_names: &["ns"],
         subresources: &["status", "finalize"],
@@ -112,6 +119,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "nodes",
         singular: "node",
         kind: "Node",
+        custom_slot: None,
         namespaced: false,
         short_names: &["no"],
         subresources: &["status", "proxy"],
@@ -124,6 +132,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "pods",
         singular: "pod",
         kind: "Pod",
+        custom_slot: None,
         namespaced: true,
         short_names: &["po"],
         subresources: &[
@@ -145,6 +154,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "services",
         singular: "service",
         kind: "Service",
+        custom_slot: None,
         namespaced: true,
         short_names: &["svc"],
         subresources: &["status", "proxy"],
@@ -157,6 +167,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "endpoints",
         singular: "endpoints",
         kind: "Endpoints",
+        custom_slot: None,
         namespaced: true,
         short_names: &["ep"],
         subresources: &[],
@@ -169,6 +180,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "configmaps",
         singular: "configmap",
         kind: "ConfigMap",
+        custom_slot: None,
         namespaced: true,
         short_names: &["cm"],
         subresources: &[],
@@ -181,6 +193,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "secrets",
         singular: "secret",
         kind: "Secret",
+        custom_slot: None,
         namespaced: true,
         short_names: &[],
         subresources: &[],
@@ -193,6 +206,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "events",
         singular: "event",
         kind: "Event",
+        custom_slot: None,
         namespaced: true,
         short_names: &["ev"],
         subresources: &[],
@@ -205,6 +219,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "events",
         singular: "event",
         kind: "Event",
+        custom_slot: None,
         namespaced: true,
         short_names: &["ev"],
         subresources: &[],
@@ -217,6 +232,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "serviceaccounts",
         singular: "serviceaccount",
         kind: "ServiceAccount",
+        custom_slot: None,
         namespaced: true,
         short_names: &["sa"],
         subresources: &[],
@@ -229,6 +245,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "deployments",
         singular: "deployment",
         kind: "Deployment",
+        custom_slot: None,
         namespaced: true,
         short_names: &["deploy"],
         subresources: &["status", "scale"],
@@ -241,6 +258,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "daemonsets",
         singular: "daemonset",
         kind: "DaemonSet",
+        custom_slot: None,
         namespaced: true,
         short_names: &["ds"],
         subresources: &["status"],
@@ -253,6 +271,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "replicasets",
         singular: "replicaset",
         kind: "ReplicaSet",
+        custom_slot: None,
         namespaced: true,
         short_names: &["rs"],
         subresources: &["status", "scale"],
@@ -265,6 +284,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "poddisruptionbudgets",
         singular: "poddisruptionbudget",
         kind: "PodDisruptionBudget",
+        custom_slot: None,
         namespaced: true,
         short_names: &["pdb"],
         subresources: &["status"],
@@ -277,6 +297,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "endpointslices",
         singular: "endpointslice",
         kind: "EndpointSlice",
+        custom_slot: None,
         namespaced: true,
         short_names: &[],
         subresources: &[],
@@ -289,8 +310,22 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "apiservices",
         singular: "apiservice",
         kind: "APIService",
+        custom_slot: None,
         namespaced: false,
         short_names: &[],
+        subresources: &["status"],
+        categories: &["api-extensions"],
+        verbs: VERBS,
+    },
+    ResourceKind {
+        group: "apiextensions.k8s.io",
+        version: "v1",
+        plural: "customresourcedefinitions",
+        singular: "customresourcedefinition",
+        kind: "CustomResourceDefinition",
+        custom_slot: None,
+        namespaced: false,
+        short_names: &["crd", "crds"],
         subresources: &["status"],
         categories: &["api-extensions"],
         verbs: VERBS,
@@ -301,6 +336,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "leases",
         singular: "lease",
         kind: "Lease",
+        custom_slot: None,
         namespaced: true,
         short_names: &[],
         subresources: &[],
@@ -313,6 +349,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "roles",
         singular: "role",
         kind: "Role",
+        custom_slot: None,
         namespaced: true,
         short_names: &[],
         subresources: &[],
@@ -325,6 +362,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "rolebindings",
         singular: "rolebinding",
         kind: "RoleBinding",
+        custom_slot: None,
         namespaced: true,
         short_names: &[],
         subresources: &[],
@@ -337,6 +375,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "clusterroles",
         singular: "clusterrole",
         kind: "ClusterRole",
+        custom_slot: None,
         namespaced: false,
         short_names: &[],
         subresources: &[],
@@ -349,6 +388,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "clusterrolebindings",
         singular: "clusterrolebinding",
         kind: "ClusterRoleBinding",
+        custom_slot: None,
         namespaced: false,
         short_names: &[],
         subresources: &[],
@@ -361,6 +401,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "selfsubjectreviews",
         singular: "selfsubjectreview",
         kind: "SelfSubjectReview",
+        custom_slot: None,
         namespaced: false,
         short_names: &[],
         subresources: &[],
@@ -373,6 +414,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "selfsubjectaccessreviews",
         singular: "selfsubjectaccessreview",
         kind: "SelfSubjectAccessReview",
+        custom_slot: None,
         namespaced: false,
         short_names: &[],
         subresources: &[],
@@ -385,6 +427,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "selfsubjectrulesreviews",
         singular: "selfsubjectrulesreview",
         kind: "SelfSubjectRulesReview",
+        custom_slot: None,
         namespaced: false,
         short_names: &[],
         subresources: &[],
@@ -397,6 +440,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "replicationcontrollers",
         singular: "replicationcontroller",
         kind: "ReplicationController",
+        custom_slot: None,
         namespaced: true,
         short_names: &["rc"],
         subresources: &["status", "scale"],
@@ -409,6 +453,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "statefulsets",
         singular: "statefulset",
         kind: "StatefulSet",
+        custom_slot: None,
         namespaced: true,
         short_names: &["sts"],
         subresources: &["status", "scale"],
@@ -421,6 +466,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "jobs",
         singular: "job",
         kind: "Job",
+        custom_slot: None,
         namespaced: true,
         short_names: &[],
         subresources: &["status"],
@@ -433,6 +479,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "cronjobs",
         singular: "cronjob",
         kind: "CronJob",
+        custom_slot: None,
         namespaced: true,
         short_names: &["cj"],
         subresources: &["status"],
@@ -445,6 +492,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "nodes",
         singular: "",
         kind: "NodeMetrics",
+        custom_slot: None,
         namespaced: false,
         short_names: &[],
         subresources: &[],
@@ -457,6 +505,7 @@ pub static RESOURCES: &[ResourceKind] = &[
         plural: "pods",
         singular: "",
         kind: "PodMetrics",
+        custom_slot: None,
         namespaced: true,
         short_names: &[],
         subresources: &[],
@@ -514,15 +563,60 @@ pub fn stored_as(kind: &'static ResourceKind) -> &'static ResourceKind {
     }
 }
 
-/// The (group, version) pairs served, core first.
+/// The built-in (group, version) pairs served, core first.
 pub fn group_versions() -> Vec<(&'static str, &'static str)> {
+    group_versions_of(RESOURCES.iter())
+}
+
+/// The (group, version) pairs of `kinds`, in their order, except that a group's versions go
+/// by Kubernetes' version priority (`v2` before `v1` before `v1beta2` before `v1alpha1`), as
+/// discovery lists them and its preferred version is the first.
+pub fn group_versions_of<'a>(
+    kinds: impl IntoIterator<Item = &'a ResourceKind>,
+) -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&'static str, &'static str)> = Vec::new();
-    for r in RESOURCES {
+    for r in kinds {
         if !out.contains(&(r.group, r.version)) {
             out.push((r.group, r.version));
         }
     }
+    // Stable: groups keep their first-seen order, versions within a group are ranked.
+    let first_seen: Vec<&str> = out.iter().map(|(g, _)| *g).collect();
+    out.sort_by_key(|(g, v)| {
+        (
+            first_seen.iter().position(|f| f == g),
+            std::cmp::Reverse(version_priority(v)),
+        )
+    });
     out
+}
+
+/// Kubernetes' version order: GA above beta above alpha, then by major and minor number; a
+/// version that does not look like one sorts last.
+fn version_priority(version: &str) -> (u8, u32, u32) {
+    let Some(rest) = version.strip_prefix('v') else {
+        return (0, 0, 0);
+    };
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let Ok(major) = rest[..digits_end].parse::<u32>() else {
+        return (0, 0, 0);
+    };
+    let tail = &rest[digits_end..];
+    let (level, minor) = if tail.is_empty() {
+        (3, 0)
+    } else if let Some(n) = tail.strip_prefix("beta") {
+        (2, n.parse().unwrap_or(u32::MAX))
+    } else if let Some(n) = tail.strip_prefix("alpha") {
+        (1, n.parse().unwrap_or(u32::MAX))
+    } else {
+        return (0, 0, 0);
+    };
+    if minor == u32::MAX {
+        return (0, 0, 0);
+    }
+    (level, major, minor)
 }
 
 /// Well-known kinds by name, so code reads `resources::PODS` instead of a lookup.
@@ -559,6 +653,7 @@ well_known! {
     endpointslices = "endpointslices" in "discovery.k8s.io",
     leases = "leases" in "coordination.k8s.io",
     apiservices = "apiservices" in "apiregistration.k8s.io",
+    customresourcedefinitions = "customresourcedefinitions" in "apiextensions.k8s.io",
     roles = "roles" in "rbac.authorization.k8s.io",
     rolebindings = "rolebindings" in "rbac.authorization.k8s.io",
     clusterroles = "clusterroles" in "rbac.authorization.k8s.io",
@@ -566,4 +661,23 @@ well_known! {
     selfsubjectreviews = "selfsubjectreviews" in "authentication.k8s.io",
     selfsubjectaccessreviews = "selfsubjectaccessreviews" in "authorization.k8s.io",
     selfsubjectrulesreviews = "selfsubjectrulesreviews" in "authorization.k8s.io",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_go_by_kubernetes_priority() {
+        let mut versions = vec![
+            "v1alpha1", "v1", "foo", "v2beta1", "v1beta2", "v2", "v1beta1",
+        ];
+        versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
+        assert_eq!(
+            versions,
+            vec![
+                "v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1", "foo"
+            ]
+        );
+    }
 }

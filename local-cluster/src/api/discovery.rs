@@ -14,14 +14,14 @@ use serde_json::{Value, json};
 
 use super::{ApiState, json_response};
 use crate::errors::ApiError;
-use crate::resources::{self, RESOURCES, ResourceKind};
+use crate::resources::{self, ResourceKind};
 
 pub(super) async fn core_versions(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,
 ) -> Response {
     if let Some(version) = aggregated_version(&headers) {
-        return aggregated(version, &[""]);
+        return aggregated(&state.registry.custom.all_kinds(), version, &[""]);
     }
     json_response(
         StatusCode::OK,
@@ -34,8 +34,8 @@ pub(super) async fn core_versions(
     )
 }
 
-fn group_json(group: &str) -> Value {
-    let versions: Vec<Value> = resources::group_versions()
+fn group_json(kinds: &[&'static ResourceKind], group: &str) -> Value {
+    let versions: Vec<Value> = resources::group_versions_of(kinds.iter().copied())
         .into_iter()
         .filter(|(g, _)| *g == group)
         .map(|(g, v)| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
@@ -43,35 +43,40 @@ fn group_json(group: &str) -> Value {
     json!({"name": group, "versions": versions, "preferredVersion": versions.first().cloned().unwrap_or(Value::Null)})
 }
 
-pub(super) async fn groups(headers: HeaderMap) -> Response {
-    let mut names: Vec<&str> = resources::group_versions()
+pub(super) async fn groups(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    let kinds = state.registry.custom.all_kinds();
+    let mut names: Vec<&str> = resources::group_versions_of(kinds.iter().copied())
         .into_iter()
         .map(|(g, _)| g)
         .filter(|g| !g.is_empty())
         .collect();
     names.dedup();
     if let Some(version) = aggregated_version(&headers) {
-        return aggregated(version, &names);
+        return aggregated(&kinds, version, &names);
     }
-    let groups: Vec<Value> = names.into_iter().map(group_json).collect();
+    let groups: Vec<Value> = names.into_iter().map(|g| group_json(&kinds, g)).collect();
     json_response(
         StatusCode::OK,
         json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}).to_string(),
     )
 }
 
-pub(super) fn group(group: &str) -> Response {
-    if !resources::group_versions().iter().any(|(g, _)| *g == group) {
+pub(super) fn group(kinds: &[&'static ResourceKind], group: &str) -> Response {
+    if !kinds.iter().any(|k| k.group == group) {
         return ApiError::no_route(&format!("/apis/{group}")).into_response();
     }
-    let mut body = group_json(group);
+    let mut body = group_json(kinds, group);
     body["kind"] = json!("APIGroup");
     body["apiVersion"] = json!("v1");
     json_response(StatusCode::OK, body.to_string())
 }
 
-pub(super) fn resource_list(group: &str, version: &str) -> Response {
-    let kinds: Vec<_> = RESOURCES
+pub(super) fn resource_list(
+    kinds: &[&'static ResourceKind],
+    group: &str,
+    version: &str,
+) -> Response {
+    let kinds: Vec<_> = kinds
         .iter()
         .filter(|r| r.group == group && r.version == version)
         .collect();
@@ -194,18 +199,18 @@ fn aggregated_version(headers: &HeaderMap) -> Option<&'static str> {
 }
 
 /// The `APIGroupDiscoveryList` of `groups` (`""` is the core group, served at `/api`).
-fn aggregated(version: &str, groups: &[&str]) -> Response {
+fn aggregated(kinds: &[&'static ResourceKind], version: &str, groups: &[&str]) -> Response {
     let items: Vec<Value> = groups
         .iter()
         .map(|group| {
-            let versions: Vec<Value> = resources::group_versions()
+            let versions: Vec<Value> = resources::group_versions_of(kinds.iter().copied())
                 .into_iter()
                 .filter(|(g, _)| g == group)
                 .map(|(g, v)| {
-                    let resources: Vec<Value> = RESOURCES
+                    let resources: Vec<Value> = kinds
                         .iter()
                         .filter(|r| r.group == g && r.version == v)
-                        .map(resource_discovery)
+                        .map(|r| resource_discovery(r))
                         .collect();
                     json!({"version": v, "resources": resources, "freshness": "Current"})
                 })

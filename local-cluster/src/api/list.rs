@@ -137,7 +137,16 @@ pub(super) fn list(context: &RequestContext) -> Result<Response, ApiError> {
             let values: Vec<Value> = page.items.iter().map(Stored::value).collect();
             json_response(
                 StatusCode::OK,
-                table::table(kind, &values, revision, token, remaining, include).to_string(),
+                table::table(
+                    kind,
+                    context.custom_columns().as_deref(),
+                    &values,
+                    revision,
+                    token,
+                    remaining,
+                    include,
+                )
+                .to_string(),
             )
         }
         Representation::Metadata => {

@@ -59,21 +59,23 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/apis", get(discovery::groups))
         .route(
             "/openapi/v2",
-            get(|State(state): State<Arc<ApiState>>, headers: HeaderMap| async move {
-                openapi::v2(&state.openapi, &headers)
-            }),
+            get(
+                |State(state): State<Arc<ApiState>>, headers: HeaderMap| async move {
+                    openapi::v2(&state.openapi, &headers)
+                },
+            ),
         )
         .route(
             "/openapi/v3",
             get(|State(state): State<Arc<ApiState>>| async move {
-                openapi::v3_index(&state.openapi)
+                openapi::v3_index(&state.openapi, &state.registry.custom)
             }),
         )
         .route(
             "/openapi/v3/{*path}",
             get(
                 |State(state): State<Arc<ApiState>>, Path(path): Path<String>| async move {
-                    openapi::v3_document(&state.openapi, &path)
+                    openapi::v3_document(&state.openapi, &state.registry.custom, &path)
                 },
             ),
         )
@@ -140,13 +142,21 @@ async fn authenticate(
     let code = response.status().as_u16();
     tracing::debug!(%method, %uri, status = code, "request");
     if let Some(audit) = &state.audit {
-        audit.record(&audit_event(user.as_ref(), &method, &uri, code, received));
+        audit.record(&audit_event(
+            &state.registry.custom,
+            user.as_ref(),
+            &method,
+            &uri,
+            code,
+            received,
+        ));
     }
     response
 }
 
 /// The audit Event for an answered request: its verb and object as RBAC saw them.
 fn audit_event(
+    custom: &crate::custom_resources::CustomKinds,
     user: Option<&UserInfo>,
     method: &Method,
     uri: &axum::http::Uri,
@@ -156,7 +166,7 @@ fn audit_event(
     use crate::audit::Subject;
     let who = user.map(|u| (u.name.as_str(), u.groups.as_slice()));
     let path_verb = method.as_str().to_ascii_lowercase();
-    let Ok(target) = parse_target(uri.path()) else {
+    let Ok(target) = parse_target(uri.path(), custom) else {
         return crate::audit::event(
             who,
             &uri.to_string(),
@@ -184,14 +194,18 @@ async fn resource(State(state): State<Arc<ApiState>>, request: Request) -> Respo
     // Discovery of one group-version, or of a group.
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (request.method(), segments.as_slice()) {
-        (&Method::GET, ["api", version]) => return discovery::resource_list("", version),
-        (&Method::GET, ["apis", group, version]) => {
-            return discovery::resource_list(group, version);
+        (&Method::GET, ["api", version]) => {
+            return discovery::resource_list(&state.registry.custom.all_kinds(), "", version);
         }
-        (&Method::GET, ["apis", group]) => return discovery::group(group),
+        (&Method::GET, ["apis", group, version]) => {
+            return discovery::resource_list(&state.registry.custom.all_kinds(), group, version);
+        }
+        (&Method::GET, ["apis", group]) => {
+            return discovery::group(&state.registry.custom.all_kinds(), group);
+        }
         _ => {}
     }
-    let target = match parse_target(&path) {
+    let target = match parse_target(&path, &state.registry.custom) {
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
@@ -240,9 +254,15 @@ fn authorize(
 mod tests {
     use super::*;
 
+    use crate::custom_resources::CustomKinds;
+
     #[test]
     fn paths_parse_like_the_real_server() {
-        let t = parse_target("/api/v1/namespaces/calculator/pods/web-1/log").unwrap();
+        let t = parse_target(
+            "/api/v1/namespaces/calculator/pods/web-1/log",
+            &CustomKinds::default(),
+        )
+        .unwrap();
         assert_eq!(
             (
                 t.kind.plural,
@@ -252,27 +272,42 @@ mod tests {
             ),
             ("pods", Some("calculator"), Some("web-1"), Some("log"))
         );
-        let t = parse_target("/api/v1/namespaces/calculator").unwrap();
+        let t = parse_target("/api/v1/namespaces/calculator", &CustomKinds::default()).unwrap();
         assert_eq!(
             (t.kind.plural, t.name.as_deref()),
             ("namespaces", Some("calculator"))
         );
-        let t = parse_target("/api/v1/namespaces/calculator/status").unwrap();
+        let t = parse_target(
+            "/api/v1/namespaces/calculator/status",
+            &CustomKinds::default(),
+        )
+        .unwrap();
         assert_eq!(
             (t.kind.plural, t.name.as_deref(), t.subresource.as_deref()),
             ("namespaces", Some("calculator"), Some("status"))
         );
-        let t = parse_target("/apis/apps/v1/deployments").unwrap();
+        let t = parse_target("/apis/apps/v1/deployments", &CustomKinds::default()).unwrap();
         assert_eq!((t.kind.plural, t.namespace), ("deployments", None));
-        let t = parse_target("/api/v1/namespaces/c/services/calculator:http/proxy/api/calculate")
-            .unwrap();
+        let t = parse_target(
+            "/api/v1/namespaces/c/services/calculator:http/proxy/api/calculate",
+            &CustomKinds::default(),
+        )
+        .unwrap();
         assert_eq!(
             (t.name.as_deref(), t.rest.as_str()),
             (Some("calculator:http"), "api/calculate")
         );
-        assert!(parse_target("/apis/extensions/v1beta1/deployments").is_err());
-        assert!(parse_target("/api/v1/pods/x").is_err());
-        assert!(parse_target("/api/v1/namespaces/c/pods/x/bogus").is_err());
+        assert!(
+            parse_target(
+                "/apis/extensions/v1beta1/deployments",
+                &CustomKinds::default()
+            )
+            .is_err()
+        );
+        assert!(parse_target("/api/v1/pods/x", &CustomKinds::default()).is_err());
+        assert!(
+            parse_target("/api/v1/namespaces/c/pods/x/bogus", &CustomKinds::default()).is_err()
+        );
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub(super) fn respond(
                 status,
                 table::table(
                     kind,
+                    context.custom_columns().as_deref(),
                     std::slice::from_ref(&value),
                     stored.revision,
                     None,
@@ -88,6 +89,20 @@ pub(super) fn body_value(context: &RequestContext) -> Result<Value, ApiError> {
     }
 }
 
+/// Decodes a request's object: built-in kinds by their types, custom kinds by their schema.
+fn decode(
+    context: &RequestContext,
+    object: &Value,
+    mode: FieldValidation,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let kind = context.target.kind;
+    if kind.is_custom() {
+        context.state.registry.custom.decode(kind, object, mode)
+    } else {
+        decode_checked(kind, object, mode)
+    }
+}
+
 fn check_type(kind: &ResourceKind, object: &Value) -> Result<(), ApiError> {
     if let Some(version) = object["apiVersion"].as_str()
         && version != kind.api_version()
@@ -135,7 +150,7 @@ pub(super) fn create(context: &RequestContext) -> Result<Response, ApiError> {
     let object = body_value(context)?;
     check_type(kind, &object)?;
     let mode = FieldValidation::parse(context.param("fieldValidation"))?;
-    let (typed, warnings) = decode_checked(kind, &object, mode)?;
+    let (typed, warnings) = decode(context, &object, mode)?;
     let stored = context.state.registry.create(
         kind,
         context.target.namespace_or_empty(),
@@ -153,7 +168,7 @@ pub(super) fn replace(context: &RequestContext) -> Result<Response, ApiError> {
     let object = body_value(context)?;
     check_type(kind, &object)?;
     let mode = FieldValidation::parse(context.param("fieldValidation"))?;
-    let (typed, warnings) = decode_checked(kind, &object, mode)?;
+    let (typed, warnings) = decode(context, &object, mode)?;
     let stored = context.state.registry.replace(
         kind,
         context.target.namespace_or_empty(),
@@ -187,6 +202,9 @@ pub(super) fn patch(context: &RequestContext) -> Result<Response, ApiError> {
     let patch_type = match media {
         "application/json-patch+json" => PatchType::Json,
         "application/merge-patch+json" => PatchType::Merge,
+        "application/strategic-merge-patch+json" if kind.is_custom() => {
+            return Err(ApiError::unsupported_patch_for_custom(media));
+        }
         "application/strategic-merge-patch+json" => PatchType::Strategic,
         "application/apply-patch+yaml" => PatchType::Apply,
         other => return Err(ApiError::unsupported_media_type(other)),
@@ -224,7 +242,7 @@ pub(super) fn patch(context: &RequestContext) -> Result<Response, ApiError> {
         let applied: Value = serde_yaml::from_slice(&context.body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
         check_type(kind, &applied)?;
-        let (typed, found) = decode_checked(kind, &applied, mode)?;
+        let (typed, found) = decode(context, &applied, mode)?;
         warnings = found;
         // The typed form fills required-but-empty fields; apply only what the client sent.
         let applied = prune_to(&applied, &typed);
@@ -290,7 +308,7 @@ pub(super) fn patch(context: &RequestContext) -> Result<Response, ApiError> {
                 PatchType::Strategic => strategic::apply(old, &patch)?,
                 PatchType::Apply => unreachable!("handled above"),
             };
-            let (typed, found) = decode_checked(kind, &patched, mode)?;
+            let (typed, found) = decode(context, &patched, mode)?;
             warnings = found;
             Ok(typed)
         },

@@ -15,15 +15,21 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 use super::json_response;
+use crate::custom_resources::CustomKinds;
 use crate::errors::ApiError;
 use crate::resources::{self, RESOURCES, ResourceKind};
 use crate::strategic::{self, ListStrategy};
 
-/// The documents, rendered once at start.
+/// The documents of the built-in kinds, rendered once at start; custom kinds' documents are
+/// rendered when asked for, from the definitions served then.
 pub(super) struct Documents {
     v2: Bytes,
-    v3_index: Bytes,
+    v3_index: Map<String, Value>,
     v3: BTreeMap<String, Bytes>,
+    info: Value,
+    /// The `meta.k8s.io` schemas a custom kind's document refers to (ObjectMeta and what it
+    /// uses, Patch).
+    meta_schemas: Map<String, Value>,
 }
 
 /// The schema name (`io.k8s.api.apps.v1.Deployment`) of every kind, and its definitions.
@@ -73,6 +79,10 @@ fn generate(
     add!(
         resources::apiservices(),
         k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService
+    );
+    add!(
+        resources::customresourcedefinitions(),
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition
     );
     add!(resources::roles(), rbac::Role);
     add!(resources::rolebindings(), rbac::RoleBinding);
@@ -272,12 +282,21 @@ fn paths_for(kind: &ResourceKind, schema: &str, v3: bool) -> Vec<(String, Value)
     };
     let collection = format!("{prefix}{scope}/{}", kind.plural);
     let item = format!("{collection}/{{name}}");
-    let patch_types = [
-        "application/json-patch+json",
-        "application/merge-patch+json",
-        "application/strategic-merge-patch+json",
-        "application/apply-patch+yaml",
-    ];
+    // Custom kinds take no strategic merge patch (it needs the Go types' merge keys).
+    let patch_types: &[&str] = if kind.is_custom() {
+        &[
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/apply-patch+yaml",
+        ]
+    } else {
+        &[
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/strategic-merge-patch+json",
+            "application/apply-patch+yaml",
+        ]
+    };
     if kind.is_review() {
         // A review is only ever created: there is nothing to list, read or change.
         return vec![(
@@ -298,7 +317,7 @@ fn paths_for(kind: &ResourceKind, schema: &str, v3: bool) -> Vec<(String, Value)
             json!({
                 "get": operation("read", "get", kind, &schema_ref, v3, vec![], &[]),
                 "put": operation("replace", "put", kind, &schema_ref, v3, write_parameters(v3, false), &["application/json"]),
-                "patch": operation("patch", "patch", kind, &schema_ref, v3, write_parameters(v3, true), &patch_types),
+                "patch": operation("patch", "patch", kind, &schema_ref, v3, write_parameters(v3, true), patch_types),
                 "delete": operation("delete", "delete", kind, &schema_ref, v3, vec![], &["application/json"]),
             }),
         ),
@@ -334,6 +353,7 @@ impl Documents {
         let v3_settings = SchemaSettings::openapi3().with(|s| s.meta_schema = None);
         let (schemas, names) = generate(v3_settings);
         let mut v3 = BTreeMap::new();
+        let info = json!(info);
         let mut index = Map::new();
         for (group, version) in resources::group_versions() {
             let key = if group.is_empty() {
@@ -368,10 +388,17 @@ impl Documents {
             names.len(),
             "every served kind has a schema"
         );
+        let meta_schemas = schemas
+            .iter()
+            .filter(|(name, _)| name.starts_with("io.k8s.apimachinery.pkg.apis.meta.v1."))
+            .map(|(name, schema)| (name.clone(), schema.clone()))
+            .collect();
         Documents {
             v2: Bytes::from(v2.to_string()),
-            v3_index: Bytes::from(json!({"paths": index}).to_string()),
+            v3_index: index,
             v3,
+            info,
+            meta_schemas,
         }
     }
 }
@@ -411,15 +438,77 @@ pub(super) fn v2(documents: &Documents, headers: &axum::http::HeaderMap) -> Resp
     json_response(StatusCode::OK, documents.v2.clone())
 }
 
-/// `/openapi/v3`: the index of group-version documents.
-pub(super) fn v3_index(documents: &Documents) -> Response {
-    json_response(StatusCode::OK, documents.v3_index.clone())
+/// `/openapi/v3`: the index of group-version documents, the custom ones as served now.
+pub(super) fn v3_index(documents: &Documents, custom: &CustomKinds) -> Response {
+    let mut index = documents.v3_index.clone();
+    let served = custom.served();
+    for (group, version) in resources::group_versions_of(served.iter().map(|s| s.kind)) {
+        let key = format!("apis/{group}/{version}");
+        let bytes = custom_document(documents, &served, group, version);
+        index.insert(
+            key.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", digest(&bytes))}),
+        );
+    }
+    json_response(StatusCode::OK, json!({"paths": index}).to_string())
 }
 
 /// `/openapi/v3/{group-version}`.
-pub(super) fn v3_document(documents: &Documents, path: &str) -> Response {
-    match documents.v3.get(path.trim_matches('/')) {
-        Some(bytes) => json_response(StatusCode::OK, bytes.clone()),
-        None => ApiError::no_route(&format!("/openapi/v3/{path}")).into_response(),
+pub(super) fn v3_document(documents: &Documents, custom: &CustomKinds, path: &str) -> Response {
+    let key = path.trim_matches('/');
+    if let Some(bytes) = documents.v3.get(key) {
+        return json_response(StatusCode::OK, bytes.clone());
     }
+    let served = custom.served();
+    if let Some(["apis", group, version]) = Some(key.split('/').collect::<Vec<_>>().as_slice())
+        && served
+            .iter()
+            .any(|s| s.kind.group == *group && s.kind.version == *version)
+    {
+        return json_response(
+            StatusCode::OK,
+            custom_document(documents, &served, group, version),
+        );
+    }
+    ApiError::no_route(&format!("/openapi/v3/{path}")).into_response()
+}
+
+/// The schema name the real server gives a custom kind (`com.example.v1.Widget`).
+fn custom_schema_name(kind: &ResourceKind) -> String {
+    let reversed: Vec<&str> = kind.group.split('.').rev().collect();
+    format!("{}.{}.{}", reversed.join("."), kind.version, kind.kind)
+}
+
+/// The OpenAPI v3 document of a custom group-version: each kind's schema as its definition
+/// writes it, with `apiVersion`, `kind` and `metadata` as every object has them, and the
+/// operations kubectl looks for.
+fn custom_document(
+    documents: &Documents,
+    served: &[std::sync::Arc<crate::custom_resources::Served>],
+    group: &str,
+    version: &str,
+) -> Bytes {
+    let mut schemas = documents.meta_schemas.clone();
+    let mut paths = Map::new();
+    for s in served
+        .iter()
+        .filter(|s| s.kind.group == group && s.kind.version == version)
+    {
+        let name = custom_schema_name(s.kind);
+        let mut schema = if s.schema.is_object() {
+            s.schema.clone()
+        } else {
+            json!({"type": "object"})
+        };
+        schema["properties"]["apiVersion"] = json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."});
+        schema["properties"]["kind"] = json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."});
+        schema["properties"]["metadata"] = json!({"allOf": [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}], "description": "Standard object's metadata."});
+        schema["x-kubernetes-group-version-kind"] = json!([gvk(s.kind)]);
+        schemas.insert(name.clone(), schema);
+        for (path, item) in paths_for(s.kind, &name, true) {
+            paths.insert(path, item);
+        }
+    }
+    let document = json!({"openapi": "3.0.0", "info": documents.info, "paths": paths, "components": {"schemas": schemas}});
+    Bytes::from(document.to_string())
 }

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Method, header};
 
 use super::state::ApiState;
 use crate::authorization::UserInfo;
+use crate::custom_resources::CustomKinds;
 use crate::errors::ApiError;
 use crate::resources::{self, ResourceKind};
 
@@ -68,8 +69,9 @@ impl Target {
     }
 }
 
-/// Parses `/api/v1/...` and `/apis/{group}/{version}/...`.
-pub(crate) fn parse_target(path: &str) -> Result<Target, ApiError> {
+/// Parses `/api/v1/...` and `/apis/{group}/{version}/...`; `custom` adds the kinds the cluster's
+/// CustomResourceDefinitions serve.
+pub(crate) fn parse_target(path: &str, custom: &CustomKinds) -> Result<Target, ApiError> {
     let not_found = || ApiError::no_route(path);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match segments.as_slice() {
@@ -77,7 +79,9 @@ pub(crate) fn parse_target(path: &str) -> Result<Target, ApiError> {
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return Err(not_found()),
     };
-    let lookup = |plural: &str| resources::find(group, version, plural);
+    let lookup = |plural: &str| {
+        resources::find(group, version, plural).or_else(|| custom.find(group, version, plural))
+    };
     let mut namespace = None;
     let mut rest = rest;
     if let ["namespaces", ns, next, ..] = rest
@@ -209,6 +213,15 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    /// The printer columns of the custom kind asked for, if it is one.
+    pub fn custom_columns(&self) -> Option<Vec<crate::custom_resources::PrinterColumn>> {
+        self.state
+            .registry
+            .custom
+            .get(self.target.kind)
+            .map(|served| served.columns.clone())
+    }
+
     /// The representation asked for.
     pub fn representation(&self) -> Representation {
         representation(&self.headers)

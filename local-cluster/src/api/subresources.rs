@@ -15,14 +15,26 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::objects::body_value;
 use super::runtime::ProxyTarget;
 use super::{ApiState, RequestContext, Target, json_response};
+use crate::custom_resources::{ScalePaths, find, set_path};
 use crate::errors::ApiError;
 use crate::kubelet::LogOptions;
 use crate::registry::{Part, WriteOptions};
 use crate::resources;
 use crate::strategic;
 
-fn scale_of(object: &Value) -> Value {
-    let selector = crate::api::table_selector(&object["spec"]["selector"]);
+/// The Scale of `object`; `paths` are a custom kind's (`custom`) or the built-in workloads'.
+fn scale_of(object: &Value, paths: &ScalePaths, custom: bool) -> Value {
+    let selector = match &paths.label_selector {
+        Some(path) => find(object, path)
+            .and_then(|s| s.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        None if custom => String::new(),
+        None => crate::api::table_selector(&object["spec"]["selector"]),
+    };
+    let spec_replicas = find(object, &paths.spec_replicas).unwrap_or(Value::Null);
+    let status_replicas = find(object, &paths.status_replicas)
+        .and_then(|r| r.as_i64())
+        .unwrap_or(0);
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -33,8 +45,8 @@ fn scale_of(object: &Value) -> Value {
             "resourceVersion": object["metadata"]["resourceVersion"],
             "creationTimestamp": object["metadata"]["creationTimestamp"],
         },
-        "spec": {"replicas": object["spec"]["replicas"]},
-        "status": {"replicas": object["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+        "spec": {"replicas": spec_replicas},
+        "status": {"replicas": status_replicas, "selector": selector},
     })
 }
 
@@ -43,9 +55,16 @@ pub(super) fn scale(context: &RequestContext) -> Result<Response, ApiError> {
     let namespace = context.target.namespace_or_empty();
     let name = context.name();
     let registry = &context.state.registry;
+    let paths = match registry.custom.get(kind) {
+        Some(served) => served.scale.clone().unwrap_or_default(),
+        None => ScalePaths::default(),
+    };
     if context.body.is_empty() {
         let object = registry.get_value(kind, namespace, name)?;
-        return Ok(json_response(StatusCode::OK, scale_of(&object).to_string()));
+        return Ok(json_response(
+            StatusCode::OK,
+            scale_of(&object, &paths, kind.is_custom()).to_string(),
+        ));
     }
     let is_patch = context
         .headers
@@ -69,7 +88,7 @@ pub(super) fn scale(context: &RequestContext) -> Result<Response, ApiError> {
         .unwrap_or_default()
         .to_owned();
     let stored = registry.update_with(kind, namespace, name, Part::Main, &options, |old| {
-        let current = scale_of(old);
+        let current = scale_of(old, &paths, kind.is_custom());
         let desired = if content_type.contains("json-patch") {
             let ops: json_patch::Patch = serde_json::from_value(body.clone())
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -97,13 +116,13 @@ pub(super) fn scale(context: &RequestContext) -> Result<Response, ApiError> {
             .as_i64()
             .ok_or_else(|| ApiError::bad_request("spec.replicas must be an integer"))?;
         let mut next = old.clone();
-        next["spec"]["replicas"] = json!(replicas);
+        set_path(&mut next, &paths.spec_replicas, json!(replicas));
         next["metadata"]["resourceVersion"] = Value::Null;
         Ok(next)
     })?;
     Ok(json_response(
         StatusCode::OK,
-        scale_of(&stored.value()).to_string(),
+        scale_of(&stored.value(), &paths, kind.is_custom()).to_string(),
     ))
 }
 

@@ -28,6 +28,8 @@ struct WatchOptions {
     selection: Selection,
     bookmarks: bool,
     table: Option<IncludeObject>,
+    /// A custom kind's printer columns, for tables.
+    columns: Option<Vec<crate::custom_resources::PrinterColumn>>,
 }
 
 pub(super) async fn watch(context: RequestContext) -> Result<Response, ApiError> {
@@ -70,6 +72,7 @@ pub(super) async fn watch(context: RequestContext) -> Result<Response, ApiError>
         selection,
         bookmarks,
         table,
+        columns: context.custom_columns(),
     };
     let (sender, receiver) = mpsc::channel::<Result<Bytes, Infallible>>(256);
     match context.state.registry.store.watch(kind, start) {
@@ -131,6 +134,7 @@ fn event_line(options: &WatchOptions, event: EventKind, change: &Change) -> Byte
             let value = change.object.value();
             let rendered = table::table(
                 options.kind,
+                options.columns.as_deref(),
                 std::slice::from_ref(&value),
                 change.object.revision,
                 None,

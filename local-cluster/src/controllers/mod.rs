@@ -3,6 +3,7 @@
 
 pub mod cronjob;
 pub mod daemonset;
+pub mod definitions;
 pub mod deployment;
 pub mod disruption;
 pub mod endpoints;

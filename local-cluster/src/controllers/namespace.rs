@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use super::ObjectRef;
 use super::runtime::{Action, Context, Controller, Reconciled};
 use crate::registry::{Part, Registry, WriteOptions};
-use crate::resources::{self, RESOURCES};
+use crate::resources;
 
 /// How often a terminating namespace is looked at while its objects go.
 const DRAIN_POLL: Duration = Duration::from_millis(200);
@@ -29,10 +29,18 @@ fn reconcile(context: &Context, (_, namespace): &ObjectRef, object: &Value) -> R
     let registry = &context.registry;
     let mut remaining = 0;
     // A kind seen through another version is deleted through its stored kind.
-    for kind in RESOURCES
-        .iter()
-        .filter(|k| k.namespaced && std::ptr::eq(resources::stored_as(k), *k))
-    {
+    // A custom kind's versions share one collection: its first served version stands for it.
+    let kinds = registry.custom.all_kinds();
+    let mut seen_slots = Vec::new();
+    for kind in kinds.into_iter().filter(|k| {
+        k.namespaced
+            && std::ptr::eq(resources::stored_as(k), *k)
+            && k.custom_slot.is_none_or(|slot| {
+                let first = !seen_slots.contains(&slot);
+                seen_slots.push(slot);
+                first
+            })
+    }) {
         for item in registry
             .store
             .list(kind, Some(namespace), |_| true, 0, None)

@@ -48,6 +48,14 @@ pub(super) fn deletion_plan(
             grace: None,
         };
     }
+    // A definition goes only after its objects: the real server adds this finalizer on
+    // delete, and the definitions controller removes it once the objects are gone.
+    if kind.kind == "CustomResourceDefinition" && kind.group == "apiextensions.k8s.io" {
+        return DeletionPlan::Mark {
+            finalizer: Some(crate::custom_resources::CLEANUP_FINALIZER),
+            grace: None,
+        };
+    }
     if kind.kind == "Pod"
         && object["spec"]["nodeName"]
             .as_str()
@@ -241,21 +249,24 @@ pub(super) fn prepare_create(
     Ok(())
 }
 
-/// Kinds whose spec changes bump `metadata.generation`.
+/// Kinds whose spec changes bump `metadata.generation`: custom kinds and their definitions
+/// too, as on a real server.
 pub(super) fn has_generation(kind: &ResourceKind) -> bool {
-    matches!(
-        kind.kind,
-        "Deployment"
-            | "ReplicaSet"
-            | "ReplicationController"
-            | "StatefulSet"
-            | "DaemonSet"
-            | "Pod"
-            | "Service"
-            | "Job"
-            | "CronJob"
-            | "PodDisruptionBudget"
-    )
+    kind.is_custom()
+        || kind.kind == "CustomResourceDefinition"
+        || matches!(
+            kind.kind,
+            "Deployment"
+                | "ReplicaSet"
+                | "ReplicationController"
+                | "StatefulSet"
+                | "DaemonSet"
+                | "Pod"
+                | "Service"
+                | "Job"
+                | "CronJob"
+                | "PodDisruptionBudget"
+        )
 }
 
 /// The 5 characters the real server appends to generateName.

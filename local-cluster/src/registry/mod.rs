@@ -24,6 +24,7 @@ use lifecycle::{
 };
 
 use crate::clock::now;
+use crate::custom_resources::CustomKinds;
 use crate::errors::ApiError;
 use crate::managed_fields;
 use crate::resources::{self, ResourceKind};
@@ -34,6 +35,8 @@ use crate::{defaults, validation};
 pub struct Registry {
     /// The objects.
     pub store: Arc<Store>,
+    /// The kinds CustomResourceDefinitions add, and their schemas.
+    pub custom: CustomKinds,
     addresses: ServiceAddresses,
     /// ClusterIPs come from 127.`service_octet`.0.0/16: loopback, so the cluster really listens on them.
     service_octet: u8,
@@ -44,6 +47,7 @@ impl Registry {
     pub fn new(store: Arc<Store>, service_octet: u8) -> Registry {
         Registry {
             store,
+            custom: CustomKinds::default(),
             addresses: ServiceAddresses::new(service_octet),
             service_octet,
         }
@@ -269,6 +273,7 @@ impl Registry {
         }
         defaults::apply(kind, &mut next);
         validation::validate(kind, &next)?;
+        self.custom.check(kind, &mut next)?;
         check_immutable(kind, old, &next)?;
         if part == Part::Main && spec_changed(old, &next) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
@@ -348,6 +353,7 @@ impl Registry {
         dry_run: bool,
     ) -> Result<Stored, ApiError> {
         self.check_namespace(kind, namespace, name)?;
+        self.custom.check(kind, &mut object)?;
         let allocated = self.addresses.allocate(kind, &mut object, None)?;
         if dry_run {
             self.addresses.release_list(&allocated);

@@ -134,9 +134,22 @@ struct Collection {
     feed: broadcast::Sender<Arc<Change>>,
 }
 
+impl Collection {
+    fn empty() -> Mutex<Collection> {
+        Mutex::new(Collection {
+            objects: BTreeMap::new(),
+            history: VecDeque::new(),
+            history_floor: 0,
+            feed: broadcast::channel(FEED_CAPACITY).0,
+        })
+    }
+}
+
 /// All objects of every resource.
 pub struct Store {
-    collections: Vec<Mutex<Collection>>,
+    /// One per built-in kind (by its place in `RESOURCES`), then one per custom resource added
+    /// since. Append-only, so a collection is reached without locking the list.
+    collections: boxcar::Vec<Mutex<Collection>>,
     revision: AtomicU64,
     history_capacity: usize,
     history_kept_for: Duration,
@@ -155,18 +168,12 @@ pub const HISTORY_KEPT_FOR: Duration = Duration::from_secs(5 * 60);
 impl Store {
     /// An empty store keeping `history_capacity` changes per resource for watches.
     pub fn new(history_capacity: usize) -> Store {
+        let collections = boxcar::Vec::new();
+        for _ in RESOURCES {
+            collections.push(Collection::empty());
+        }
         Store {
-            collections: RESOURCES
-                .iter()
-                .map(|_| {
-                    Mutex::new(Collection {
-                        objects: BTreeMap::new(),
-                        history: VecDeque::new(),
-                        history_floor: 0,
-                        feed: broadcast::channel(FEED_CAPACITY).0,
-                    })
-                })
-                .collect(),
+            collections,
             revision: AtomicU64::new(1),
             history_capacity: history_capacity.max(1),
             history_kept_for: HISTORY_KEPT_FOR,
@@ -179,12 +186,21 @@ impl Store {
         self
     }
 
+    /// A new, empty collection for a custom resource; its slot is the kind's `custom_slot`.
+    pub fn add_collection(&self) -> usize {
+        self.collections.push(Collection::empty())
+    }
+
     fn collection(&self, resource: ResourceId) -> MutexGuard<'_, Collection> {
+        // Slots are only handed out by `add_collection`, after which they exist for good; a
+        // kind from another store's slot numbering would be a bug in this crate.
+        let collection = self
+            .collections
+            .get(resource.0)
+            .expect("a resource's slot was added to this store");
         // A panic while holding the lock leaves the map consistent (writes are single inserts),
         // so a poisoned lock is safe to keep using.
-        self.collections[resource.0]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        collection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The latest committed revision.

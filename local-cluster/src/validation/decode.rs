@@ -63,6 +63,9 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
         ("apiregistration.k8s.io", "APIService") => {
             typed!(k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService)
         }
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            typed!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition)
+        }
         ("rbac.authorization.k8s.io", "Role") => typed!(rbac::Role),
         ("rbac.authorization.k8s.io", "RoleBinding") => typed!(rbac::RoleBinding),
         ("rbac.authorization.k8s.io", "ClusterRole") => typed!(rbac::ClusterRole),
@@ -176,14 +179,25 @@ pub fn decode_checked(
     mode: FieldValidation,
 ) -> Result<(Value, Vec<String>), ApiError> {
     let (typed, unknown) = decode(kind, object)?;
+    let warnings = unknown_fields_outcome(kind, &unknown, mode)?;
+    Ok((typed, warnings))
+}
+
+/// What `mode` makes of the unknown fields found decoding a `kind`: nothing (Ignore), warnings
+/// (Warn), or the real server's strict decoding error (Strict).
+pub fn unknown_fields_outcome(
+    kind: &ResourceKind,
+    unknown: &[String],
+    mode: FieldValidation,
+) -> Result<Vec<String>, ApiError> {
     if unknown.is_empty() || mode == FieldValidation::Ignore {
-        return Ok((typed, Vec::new()));
+        return Ok(Vec::new());
     }
+    let list: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
     if mode == FieldValidation::Strict {
-        let list: Vec<String> = unknown
-            .iter()
-            .map(|f| format!("unknown field \"{f}\""))
-            .collect();
         return Err(ApiError::bad_request(format!(
             "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
             kind.kind,
@@ -192,13 +206,7 @@ pub fn decode_checked(
             list.join(", ")
         )));
     }
-    Ok((
-        typed,
-        unknown
-            .iter()
-            .map(|f| format!("unknown field \"{f}\""))
-            .collect(),
-    ))
+    Ok(list)
 }
 
 #[cfg(test)]

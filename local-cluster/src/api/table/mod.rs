@@ -7,6 +7,7 @@ mod workloads;
 
 use serde_json::{Value, json};
 
+use crate::custom_resources::PrinterColumn;
 use crate::errors::ApiError;
 use crate::resources::ResourceKind;
 use cluster::{
@@ -87,9 +88,10 @@ fn any_kind() -> Printer {
     }
 }
 
-/// A Table of `objects`.
+/// A Table of `objects`; a custom kind's comes from its definition's printer `columns`.
 pub fn table(
     kind: &ResourceKind,
+    columns: Option<&[PrinterColumn]>,
     objects: &[Value],
     revision: u64,
     token: Option<String>,
@@ -97,17 +99,31 @@ pub fn table(
     include: IncludeObject,
 ) -> Value {
     let printer = printer(kind);
-    let definitions: Vec<Value> = printer
-        .columns
-        .iter()
-        .map(|c| {
-            json!({"name": c.name, "type": c.kind, "format": c.format, "description": c.description, "priority": c.priority})
-        })
-        .collect();
+    let definitions: Vec<Value> = match columns {
+        // As the real server: the name, then the definition's columns.
+        Some(columns) => std::iter::once(json!({"name": NAME.name, "type": NAME.kind, "format": NAME.format, "description": NAME.description, "priority": 0}))
+            .chain(columns.iter().map(|c| {
+                json!({"name": c.name, "type": c.kind, "format": c.format, "description": c.description, "priority": c.priority})
+            }))
+            .collect(),
+        None => printer
+            .columns
+            .iter()
+            .map(|c| {
+                json!({"name": c.name, "type": c.kind, "format": c.format, "description": c.description, "priority": c.priority})
+            })
+            .collect(),
+    };
     let rows: Vec<Value> = objects
         .iter()
         .map(|object| {
-            let mut row = json!({"cells": (printer.cells)(object, Common::of(object))});
+            let cells = match columns {
+                Some(columns) => std::iter::once(json!(object["metadata"]["name"]))
+                    .chain(columns.iter().map(|c| c.cell(object)))
+                    .collect(),
+                None => (printer.cells)(object, Common::of(object)),
+            };
+            let mut row = json!({"cells": cells});
             match include {
                 IncludeObject::None => {}
                 IncludeObject::Metadata => {

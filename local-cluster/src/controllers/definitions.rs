@@ -1,0 +1,190 @@
+//! CustomResourceDefinitions: a definition's kinds are served once its names are accepted (its
+//! `NamesAccepted` and `Established` conditions say so), and a deleted definition first loses
+//! its objects, then its finalizer, then goes, as the real server's controllers do it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use super::ObjectRef;
+use super::runtime::{Action, Context, Controller, Reconciled};
+use crate::clock::now;
+use crate::custom_resources::CLEANUP_FINALIZER;
+use crate::registry::{Part, Registry, WriteOptions};
+use crate::resources;
+
+/// How often a terminating definition is looked at while its objects go.
+const DRAIN_POLL: Duration = Duration::from_millis(200);
+
+/// Starts the controller.
+pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
+    Controller::new(
+        registry,
+        resources::customresourcedefinitions(),
+        "apiextensions-controller",
+    )
+    .on_gone(|context, (_, name)| {
+        // Gone without its cleanup (its finalizer removed by hand): stop serving it anyway.
+        context.registry.custom.withdraw(name);
+        look_again_at_the_others(context, name);
+        Ok(Action::await_change())
+    })
+    .run(reconcile)
+    .tasks
+}
+
+fn reconcile(context: &Context, (_, name): &ObjectRef, definition: &Value) -> Reconciled {
+    if definition["metadata"]["deletionTimestamp"].is_string() {
+        return clean_up(context, name, definition);
+    }
+    let registry = &context.registry;
+    let status = match registry.custom.establish(&registry.store, definition) {
+        Ok(()) => status(
+            definition,
+            &definition["spec"]["names"],
+            [
+                ("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
+                (
+                    "Established",
+                    "True",
+                    "InitialNamesAccepted",
+                    "the initial names have been accepted",
+                ),
+            ],
+        ),
+        Err(conflict) => {
+            // The names already accepted stay; none when it never was.
+            let accepted = definition["status"]["acceptedNames"].clone();
+            status(
+                definition,
+                &accepted,
+                [
+                    ("NamesAccepted", "False", conflict.reason, &conflict.message),
+                    (
+                        "Established",
+                        "False",
+                        "NotAccepted",
+                        "not all names are accepted",
+                    ),
+                ],
+            )
+        }
+    };
+    context.write_status(definition, status)?;
+    Ok(Action::await_change())
+}
+
+/// The definition's status with these conditions: a condition whose status did not change
+/// keeps its transition time, so a status already current is not written again.
+fn status(
+    definition: &Value,
+    accepted: &Value,
+    conditions: [(&str, &str, &str, &str); 2],
+) -> Value {
+    let old = &definition["status"];
+    let conditions: Vec<Value> = conditions
+        .iter()
+        .map(|(kind, state, reason, message)| {
+            let previous = old["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == *kind && c["status"] == *state);
+            let since = previous
+                .map(|c| c["lastTransitionTime"].clone())
+                .unwrap_or_else(|| json!(now()));
+            json!({"type": kind, "status": state, "lastTransitionTime": since, "reason": reason, "message": message})
+        })
+        .collect();
+    let mut stored: Vec<Value> = old["storedVersions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for version in definition["spec"]["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if version["storage"] == true && !stored.contains(&version["name"]) {
+            stored.push(version["name"].clone());
+        }
+    }
+    json!({"conditions": conditions, "acceptedNames": accepted, "storedVersions": stored})
+}
+
+/// Queues every other definition: one refused for names this one held may now be accepted.
+fn look_again_at_the_others(context: &Context, name: &str) {
+    let definitions = resources::customresourcedefinitions();
+    for other in context
+        .registry
+        .store
+        .list(definitions, None, |i| i.name != name, 0, None)
+        .items
+    {
+        context
+            .queue
+            .push((String::new(), other.index.name.clone()));
+    }
+}
+
+/// A deleted definition: its objects are deleted, then its finalizer removed (and it goes).
+fn clean_up(context: &Context, name: &str, definition: &Value) -> Reconciled {
+    let registry = &context.registry;
+    let served = registry.custom.served();
+    let kind = served
+        .iter()
+        .filter(|s| s.definition == name)
+        .map(|s| s.kind)
+        .next();
+    let mut remaining = 0;
+    if let Some(kind) = kind {
+        let terminating = definition["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Terminating");
+        if !terminating {
+            let mut status = definition["status"].clone();
+            let mut conditions = status["conditions"].as_array().cloned().unwrap_or_default();
+            conditions.push(json!({"type": "Terminating", "status": "True", "lastTransitionTime": now(),
+                "reason": "InstanceDeletionInProgress", "message": "CustomResource deletion is in progress"}));
+            status["conditions"] = json!(conditions);
+            context.write_status(definition, status)?;
+            return Ok(Action::requeue(Duration::ZERO));
+        }
+        for item in registry.store.list(kind, None, |_| true, 0, None).items {
+            remaining += 1;
+            if item.value()["metadata"]["deletionTimestamp"].is_null() {
+                context.delete_if_present(kind, &item.index.namespace, &item.index.name)?;
+            }
+        }
+    }
+    if remaining > 0 {
+        // Objects with finalizers take a while; look again soon.
+        return Ok(Action::requeue(DRAIN_POLL));
+    }
+    registry.custom.withdraw(name);
+    look_again_at_the_others(context, name);
+    registry.update_with(
+        resources::customresourcedefinitions(),
+        "",
+        name,
+        Part::Main,
+        &WriteOptions::default(),
+        |old| {
+            let mut next = old.clone();
+            let finalizers: Vec<Value> = old["metadata"]["finalizers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| *f != CLEANUP_FINALIZER)
+                .cloned()
+                .collect();
+            next["metadata"]["finalizers"] = json!(finalizers);
+            Ok(next)
+        },
+    )?;
+    Ok(Action::await_change())
+}

@@ -1,0 +1,301 @@
+//! Custom resources: the kinds CustomResourceDefinitions add, served like the built-in ones.
+//!
+//! A definition is *established* by its controller (`controllers::definitions`): its names are
+//! checked against the other definitions of its group, each served version becomes a
+//! [`ResourceKind`], and the store gets one collection for its objects (shared by its versions,
+//! which share one storage version). The API finds these kinds here next to the built-in ones;
+//! discovery, tables, the scale subresource and validation read the definition's parts kept
+//! beside each kind ([`Served`]).
+//!
+//! Kinds are `&'static` like the built-in ones, so every handler takes either. A kind is made
+//! once per distinct definition version and reused while the definition does not change it; a
+//! changed or removed definition leaves its old kind allocated (a few hundred bytes per change
+//! of a definition's names or versions, never per object).
+
+pub mod definition;
+mod printer;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde_json::Value;
+
+pub use printer::{PrinterColumn, find};
+
+use crate::errors::{ApiError, FieldError};
+use crate::resources::{self, ResourceKind};
+use crate::store::Store;
+use crate::validation::FieldValidation;
+
+/// The finalizer a definition carries from its deletion until its objects are gone.
+pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+/// Where the scale subresource reads and writes a custom object's replicas.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScalePaths {
+    /// `.spec.replicas`
+    pub spec_replicas: String,
+    /// `.status.replicas`
+    pub status_replicas: String,
+    /// `.status.selector`, when the definition names one.
+    pub label_selector: Option<String>,
+}
+
+impl Default for ScalePaths {
+    /// The built-in workloads' paths.
+    fn default() -> Self {
+        ScalePaths {
+            spec_replicas: ".spec.replicas".to_owned(),
+            status_replicas: ".status.replicas".to_owned(),
+            label_selector: None,
+        }
+    }
+}
+
+/// Sets the field at a dotted path (`.spec.replicas`), making the objects on the way.
+pub fn set_path(object: &mut Value, path: &str, value: Value) {
+    let mut current = object;
+    let keys: Vec<&str> = path.split('.').filter(|k| !k.is_empty()).collect();
+    let Some((last, parents)) = keys.split_last() else {
+        return;
+    };
+    for key in parents {
+        if !current[*key].is_object() {
+            current[*key] = Value::Object(serde_json::Map::new());
+        }
+        current = &mut current[*key];
+    }
+    current[*last] = value;
+}
+
+/// One served version of a definition, with what serving it needs.
+#[derive(Debug)]
+pub struct Served {
+    /// The kind handlers see.
+    pub kind: &'static ResourceKind,
+    /// The definition's name (`widgets.example.com`).
+    pub definition: String,
+    /// `openAPIV3Schema` of this version.
+    pub schema: Value,
+    /// `additionalPrinterColumns` (or the default `Age`).
+    pub columns: Vec<PrinterColumn>,
+    /// The scale subresource's paths, when the version has one.
+    pub scale: Option<ScalePaths>,
+    /// Whether objects are stored in this version.
+    pub storage: bool,
+}
+
+/// The custom kinds one cluster serves.
+#[derive(Default)]
+pub struct CustomKinds {
+    /// Every served version of every established definition; replaced whole on a change, so a
+    /// request reads one consistent set.
+    served: RwLock<Arc<Vec<Arc<Served>>>>,
+    /// The store collection of each definition, by name: kept when a definition is deleted and
+    /// made again, so its slot is reused.
+    slots: Mutex<HashMap<String, usize>>,
+}
+
+/// A definition whose names another definition of its group already uses.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct NamesConflict {
+    /// `PluralConflict` or `KindConflict`, as the condition's reason.
+    pub reason: &'static str,
+    /// The condition's message.
+    pub message: String,
+}
+
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_owned().into_boxed_str())
+}
+
+fn leak_list(values: &Value) -> &'static [&'static str] {
+    let list: Vec<&'static str> = values
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(leak)
+        .collect();
+    list.leak()
+}
+
+impl CustomKinds {
+    /// Every served version of every established definition.
+    pub fn served(&self) -> Arc<Vec<Arc<Served>>> {
+        self.served
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The custom kind at these URL coordinates.
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&'static ResourceKind> {
+        self.served()
+            .iter()
+            .map(|s| s.kind)
+            .find(|k| k.group == group && k.version == version && k.plural == plural)
+    }
+
+    /// What serving `kind` needs, if it is a custom kind served now.
+    pub fn get(&self, kind: &ResourceKind) -> Option<Arc<Served>> {
+        self.served()
+            .iter()
+            .find(|s| std::ptr::eq(s.kind, kind))
+            .cloned()
+    }
+
+    /// Every kind served now: the built-in ones, then the custom ones.
+    pub fn all_kinds(&self) -> Vec<&'static ResourceKind> {
+        resources::RESOURCES
+            .iter()
+            .chain(self.served().iter().map(|s| s.kind))
+            .collect()
+    }
+
+    /// Serves the versions of `definition` (a CustomResourceDefinition as stored), replacing
+    /// what it served before. Refused when another definition of its group uses its plural or
+    /// kind.
+    pub fn establish(&self, store: &Store, definition: &Value) -> Result<(), NamesConflict> {
+        let name = definition["metadata"]["name"].as_str().unwrap_or_default();
+        let spec = &definition["spec"];
+        let group = spec["group"].as_str().unwrap_or_default();
+        let names = &spec["names"];
+        let plural = names["plural"].as_str().unwrap_or_default();
+        let kind_name = names["kind"].as_str().unwrap_or_default();
+        let mut served = self.served.write().unwrap_or_else(|e| e.into_inner());
+        for other in served.iter().filter(|s| s.definition != name) {
+            if other.kind.group != group {
+                continue;
+            }
+            if other.kind.plural == plural {
+                return Err(NamesConflict {
+                    reason: "PluralConflict",
+                    message: format!("\"{plural}\" is already in use"),
+                });
+            }
+            if other.kind.kind == kind_name {
+                return Err(NamesConflict {
+                    reason: "KindConflict",
+                    message: format!("\"{kind_name}\" is already in use"),
+                });
+            }
+        }
+        let slot = *self
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_owned())
+            .or_insert_with(|| store.add_collection());
+        let previous: Vec<&Arc<Served>> = served.iter().filter(|s| s.definition == name).collect();
+        let mut versions = Vec::new();
+        for version in spec["versions"].as_array().into_iter().flatten() {
+            if version["served"].as_bool() != Some(true) {
+                continue;
+            }
+            let subresources = &version["subresources"];
+            let mut subs: Vec<&'static str> = Vec::new();
+            if subresources["status"].is_object() {
+                subs.push("status");
+            }
+            if subresources["scale"].is_object() {
+                subs.push("scale");
+            }
+            let candidate = ResourceKind {
+                group: leak(group),
+                version: leak(version["name"].as_str().unwrap_or_default()),
+                plural: leak(plural),
+                singular: leak(names["singular"].as_str().unwrap_or_default()),
+                kind: leak(kind_name),
+                custom_slot: Some(slot),
+                namespaced: spec["scope"] == "Namespaced",
+                short_names: leak_list(&names["shortNames"]),
+                subresources: subs.leak(),
+                categories: leak_list(&names["categories"]),
+                verbs: resources::VERBS,
+            };
+            // The same kind as before keeps its address, so requests in flight and watches
+            // holding it still compare equal.
+            let kind = match previous.iter().find(|p| *p.kind == candidate) {
+                Some(p) => p.kind,
+                None => Box::leak(Box::new(candidate)),
+            };
+            let scale = &subresources["scale"];
+            versions.push(Arc::new(Served {
+                kind,
+                definition: name.to_owned(),
+                schema: version["schema"]["openAPIV3Schema"].clone(),
+                columns: printer::columns(&version["additionalPrinterColumns"]),
+                scale: scale.is_object().then(|| ScalePaths {
+                    spec_replicas: scale["specReplicasPath"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    status_replicas: scale["statusReplicasPath"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    label_selector: scale["labelSelectorPath"].as_str().map(str::to_owned),
+                }),
+                storage: version["storage"].as_bool() == Some(true),
+            }));
+        }
+        let mut next: Vec<Arc<Served>> = served
+            .iter()
+            .filter(|s| s.definition != name)
+            .cloned()
+            .collect();
+        next.extend(versions);
+        *served = Arc::new(next);
+        Ok(())
+    }
+
+    /// Stops serving `definition`'s kinds (its objects stay in its collection until removed).
+    pub fn withdraw(&self, definition: &str) {
+        let mut served = self.served.write().unwrap_or_else(|e| e.into_inner());
+        if served.iter().any(|s| s.definition == definition) {
+            let next = served
+                .iter()
+                .filter(|s| s.definition != definition)
+                .cloned()
+                .collect();
+            *served = Arc::new(next);
+        }
+    }
+
+    /// A custom object as a request sent it, read as the server decodes it: fields its schema
+    /// does not declare pruned (refused or warned about as `mode` says), then its defaults
+    /// filled in. Built-in kinds pass through untouched.
+    pub fn decode(
+        &self,
+        kind: &ResourceKind,
+        object: &Value,
+        mode: FieldValidation,
+    ) -> Result<(Value, Vec<String>), ApiError> {
+        let Some(served) = self.get(kind) else {
+            return Ok((object.clone(), Vec::new()));
+        };
+        let mut decoded = object.clone();
+        let unknown = schema::prune(&served.schema, &mut decoded);
+        let warnings = crate::validation::unknown_fields_outcome(kind, &unknown, mode)?;
+        schema::default(&served.schema, &mut decoded);
+        Ok((decoded, warnings))
+    }
+
+    /// Defaults and validates a custom object about to be stored; built-in kinds pass.
+    pub fn check(&self, kind: &ResourceKind, object: &mut Value) -> Result<(), ApiError> {
+        let Some(served) = self.get(kind) else {
+            return Ok(());
+        };
+        schema::default(&served.schema, object);
+        let errors: Vec<FieldError> = schema::validate(&served.schema, object);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
+            Err(ApiError::invalid(kind, name, &errors))
+        }
+    }
+}
