@@ -376,3 +376,78 @@ spec:
     }
     cluster.fails(&["get", "crd", "things.example.com"]);
 }
+
+#[test]
+fn every_served_version_shows_the_same_objects_in_its_own_version() {
+    let cluster = Cluster::start();
+    let two_versions = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: gadgets, kind: Gadget}
+  versions:
+  - name: v1beta1
+    served: true
+    storage: false
+    schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {size: {type: integer}}}}}}
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, properties: {spec: {type: object, properties: {size: {type: integer, default: 1}, shape: {type: string}}}}}}
+  - name: v1alpha1
+    served: false
+    storage: false
+    schema: {openAPIV3Schema: {type: object}}
+"#;
+    cluster.ok_stdin(&["apply", "-f", "-"], two_versions);
+    cluster.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/gadgets.example.com",
+        "--timeout=10s",
+    ]);
+    // The preferred version is the highest, whatever the definition's order.
+    let group = raw_json(&cluster, "/apis/example.com");
+    assert_eq!(group["preferredVersion"]["version"], "v1", "{group}");
+    let versions: Vec<&str> = group["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v["version"].as_str())
+        .collect();
+    assert_eq!(
+        versions,
+        vec!["v1", "v1beta1"],
+        "an unserved version is not listed"
+    );
+    cluster.fails(&["get", "--raw", "/apis/example.com/v1alpha1/gadgets"]);
+
+    // Written through v1beta1 (its schema prunes `shape`), read through both.
+    cluster.ok_stdin(
+        &["apply", "--validate=false", "-f", "-"],
+        "apiVersion: example.com/v1beta1\nkind: Gadget\nmetadata: {name: g1}\nspec: {size: 4, shape: round}\n",
+    );
+    let beta = raw_json(
+        &cluster,
+        "/apis/example.com/v1beta1/namespaces/default/gadgets/g1",
+    );
+    let ga = raw_json(
+        &cluster,
+        "/apis/example.com/v1/namespaces/default/gadgets/g1",
+    );
+    assert_eq!(beta["apiVersion"], "example.com/v1beta1");
+    assert_eq!(ga["apiVersion"], "example.com/v1");
+    assert_eq!(
+        (beta["spec"].clone(), ga["spec"].clone()),
+        (json!({"size": 4}), json!({"size": 4}))
+    );
+    let listed = raw_json(&cluster, "/apis/example.com/v1beta1/gadgets");
+    assert_eq!(listed["apiVersion"], "example.com/v1beta1");
+    assert_eq!(listed["items"][0]["apiVersion"], "example.com/v1beta1");
+    // kubectl uses the preferred version.
+    let through_kubectl = cluster.json(&["get", "gadget", "g1"]);
+    assert_eq!(through_kubectl["apiVersion"], "example.com/v1");
+}

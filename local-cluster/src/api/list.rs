@@ -200,7 +200,7 @@ pub(super) fn list_body(
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(&item.json);
+        out.extend_from_slice(&crate::custom_resources::in_version(kind, &item.json));
     }
     out.extend_from_slice(b"]}");
     out

@@ -8,6 +8,7 @@ use super::list::{Selection, list_body};
 use super::response::partial_metadata;
 use super::table::{self, IncludeObject};
 use super::{Representation, RequestContext, json_response, with_warnings};
+use crate::custom_resources::in_version;
 use crate::errors::ApiError;
 use crate::registry::{DeleteOptions, Part, WriteOptions};
 use crate::resources::ResourceKind;
@@ -23,7 +24,7 @@ pub(super) fn respond(
 ) -> Result<Response, ApiError> {
     let kind = context.target.kind;
     Ok(match context.representation() {
-        Representation::Object => json_response(status, stored.json.clone()),
+        Representation::Object => json_response(status, in_version(kind, &stored.json)),
         Representation::Table => {
             let include = IncludeObject::parse(context.param("includeObject"))?;
             let value = stored.value();
@@ -375,7 +376,10 @@ pub(super) fn delete(context: &RequestContext) -> Result<Response, ApiError> {
         context.name(),
         &options,
     )?;
-    Ok(json_response(StatusCode::OK, stored.json.clone()))
+    Ok(json_response(
+        StatusCode::OK,
+        in_version(context.target.kind, &stored.json),
+    ))
 }
 
 pub(super) fn delete_collection(context: &RequestContext) -> Result<Response, ApiError> {

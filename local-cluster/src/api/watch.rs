@@ -143,7 +143,10 @@ fn event_line(options: &WatchOptions, event: EventKind, change: &Change) -> Byte
             );
             line.extend_from_slice(rendered.to_string().as_bytes());
         }
-        None => line.extend_from_slice(&change.object.json),
+        None => line.extend_from_slice(&crate::custom_resources::in_version(
+            options.kind,
+            &change.object.json,
+        )),
     }
     line.extend_from_slice(b"}\n");
     Bytes::from(line)

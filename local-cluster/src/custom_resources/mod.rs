@@ -53,6 +53,35 @@ impl Default for ScalePaths {
     }
 }
 
+/// A stored custom object as `kind`'s version shows it. Objects are stored in their
+/// definition's storage version; with conversion `None` (the only strategy served here, as
+/// for most definitions) another version differs only in `apiVersion`, which is rewritten.
+/// Built-in kinds and objects already in `kind`'s version are passed on as they are.
+pub fn in_version(kind: &ResourceKind, json: &bytes::Bytes) -> bytes::Bytes {
+    if !kind.is_custom() {
+        return json.clone();
+    }
+    // Only the top-level field counts (managedFields entries carry versions too).
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(rename = "apiVersion", borrow)]
+        api_version: Option<std::borrow::Cow<'a, str>>,
+    }
+    let wanted = kind.api_version();
+    if serde_json::from_slice::<Head>(json)
+        .is_ok_and(|head| head.api_version.as_deref() == Some(wanted.as_str()))
+    {
+        return json.clone();
+    }
+    match serde_json::from_slice::<Value>(json) {
+        Ok(mut object) => {
+            object["apiVersion"] = Value::String(wanted);
+            serde_json::to_vec(&object).map_or_else(|_| json.clone(), bytes::Bytes::from)
+        }
+        Err(_) => json.clone(),
+    }
+}
+
 /// Sets the field at a dotted path (`.spec.replicas`), making the objects on the way.
 pub fn set_path(object: &mut Value, path: &str, value: Value) {
     let mut current = object;
@@ -284,12 +313,20 @@ impl CustomKinds {
         Ok((decoded, warnings))
     }
 
-    /// Defaults and validates a custom object about to be stored; built-in kinds pass.
+    /// Defaults and validates a custom object about to be stored, and sets it in its storage
+    /// version; built-in kinds pass.
     pub fn check(&self, kind: &ResourceKind, object: &mut Value) -> Result<(), ApiError> {
         let Some(served) = self.get(kind) else {
             return Ok(());
         };
         schema::default(&served.schema, object);
+        if let Some(storage) = self
+            .served()
+            .iter()
+            .find(|s| s.definition == served.definition && s.storage)
+        {
+            object["apiVersion"] = Value::String(storage.kind.api_version());
+        }
         let errors: Vec<FieldError> = schema::validate(&served.schema, object);
         if errors.is_empty() {
             Ok(())
