@@ -451,3 +451,78 @@ spec:
     let through_kubectl = cluster.json(&["get", "gadget", "g1"]);
     assert_eq!(through_kubectl["apiVersion"], "example.com/v1");
 }
+
+#[test]
+fn cel_rules_hold_on_create_and_transition_rules_on_update() {
+    let cluster = Cluster::start();
+    let autoscalers = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: autoscalers.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: autoscalers, kind: Autoscaler}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-validations:
+            - {rule: "self.minReplicas <= self.maxReplicas", message: "minReplicas must not exceed maxReplicas"}
+            properties:
+              minReplicas: {type: integer}
+              maxReplicas: {type: integer}
+              tier:
+                type: string
+                x-kubernetes-validations:
+                - {rule: "self == oldSelf", message: "tier is immutable"}
+"#;
+    cluster.ok_stdin(&["apply", "-f", "-"], autoscalers);
+    cluster.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/autoscalers.example.com",
+        "--timeout=10s",
+    ]);
+    let object = |min: i64, max: i64, tier: &str| {
+        format!(
+            "apiVersion: example.com/v1\nkind: Autoscaler\nmetadata: {{name: web}}\nspec: {{minReplicas: {min}, maxReplicas: {max}, tier: {tier}}}\n"
+        )
+    };
+    let refused = cluster.fails_stdin(&["create", "-f", "-"], &object(9, 5, "standard"));
+    assert!(
+        refused.contains(
+            "The Autoscaler \"web\" is invalid: spec: Invalid value: \"object\": minReplicas must not exceed maxReplicas"
+        ),
+        "{refused}"
+    );
+    cluster.ok_stdin(&["create", "-f", "-"], &object(1, 5, "standard"));
+    let changed = cluster.fails_stdin(&["apply", "-f", "-"], &object(1, 5, "premium"));
+    assert!(
+        changed.contains("spec.tier: Invalid value: \"string\": tier is immutable"),
+        "{changed}"
+    );
+    cluster.ok_stdin(&["apply", "-f", "-"], &object(2, 5, "standard"));
+
+    // A rule that does not compile refuses the definition.
+    let broken = autoscalers
+        .replace("autoscalers.example.com", "brokens.example.com")
+        .replace(
+            "plural: autoscalers, kind: Autoscaler",
+            "plural: brokens, kind: Broken",
+        )
+        .replace("self == oldSelf", "self ==");
+    let refused = cluster.fails_stdin(&["apply", "-f", "-"], &broken);
+    assert!(
+        refused.contains(
+            "x-kubernetes-validations[0].rule: Invalid value: \"self ==\": compilation failed"
+        ),
+        "{refused}"
+    );
+}

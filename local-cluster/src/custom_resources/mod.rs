@@ -14,6 +14,7 @@
 
 pub mod definition;
 mod printer;
+mod rules;
 pub mod schema;
 
 use std::collections::HashMap;
@@ -107,6 +108,8 @@ pub struct Served {
     pub definition: String,
     /// `openAPIV3Schema` of this version.
     pub schema: Value,
+    /// Its `x-kubernetes-validations` rules, compiled, when it has any.
+    pub rules: Option<rules::Rules>,
     /// `additionalPrinterColumns` (or the default `Age`).
     pub columns: Vec<PrinterColumn>,
     /// The scale subresource's paths, when the version has one.
@@ -256,6 +259,7 @@ impl CustomKinds {
                 kind,
                 definition: name.to_owned(),
                 schema: version["schema"]["openAPIV3Schema"].clone(),
+                rules: rules::Rules::compile(&version["schema"]["openAPIV3Schema"]),
                 columns: printer::columns(&version["additionalPrinterColumns"]),
                 scale: scale.is_object().then(|| ScalePaths {
                     spec_replicas: scale["specReplicasPath"]
@@ -315,7 +319,13 @@ impl CustomKinds {
 
     /// Defaults and validates a custom object about to be stored, and sets it in its storage
     /// version; built-in kinds pass.
-    pub fn check(&self, kind: &ResourceKind, object: &mut Value) -> Result<(), ApiError> {
+    /// `old` is the object before an update, for transition rules.
+    pub fn check(
+        &self,
+        kind: &ResourceKind,
+        object: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<(), ApiError> {
         let Some(served) = self.get(kind) else {
             return Ok(());
         };
@@ -327,7 +337,13 @@ impl CustomKinds {
         {
             object["apiVersion"] = Value::String(storage.kind.api_version());
         }
-        let errors: Vec<FieldError> = schema::validate(&served.schema, object);
+        let mut errors: Vec<FieldError> = schema::validate(&served.schema, object);
+        // Rules run on a well-typed object only, as on the real server.
+        if errors.is_empty()
+            && let Some(rules) = &served.rules
+        {
+            errors = rules.check(object, old);
+        }
         if errors.is_empty() {
             Ok(())
         } else {

@@ -413,6 +413,7 @@ fn schema_problems(schema: &Value, path: &str, root: bool, out: &mut Vec<FieldEr
             "must be object at the root",
         ));
     }
+    out.extend(super::rules::compile_problems(schema, path));
     if let Some(pattern) = node.get("pattern").and_then(Value::as_str)
         && let Err(e) = regex::Regex::new(pattern)
     {

@@ -273,7 +273,7 @@ impl Registry {
         }
         defaults::apply(kind, &mut next);
         validation::validate(kind, &next)?;
-        self.custom.check(kind, &mut next)?;
+        self.custom.check(kind, &mut next, Some(old))?;
         check_immutable(kind, old, &next)?;
         if part == Part::Main && spec_changed(old, &next) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
@@ -353,7 +353,7 @@ impl Registry {
         dry_run: bool,
     ) -> Result<Stored, ApiError> {
         self.check_namespace(kind, namespace, name)?;
-        self.custom.check(kind, &mut object)?;
+        self.custom.check(kind, &mut object, None)?;
         let allocated = self.addresses.allocate(kind, &mut object, None)?;
         if dry_run {
             self.addresses.release_list(&allocated);
