@@ -518,6 +518,18 @@ pub fn success_status(code: u16) -> String {
     .unwrap_or_default()
 }
 
+/// The success `Status` a delete that removed the object at once answers with (custom
+/// objects; built-in kinds answer with the object), in the server's field order.
+pub fn deleted_status(kind: &ResourceKind, name: &str, uid: &str) -> String {
+    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+        "details": {"name": name, "group": kind.group, "kind": kind.plural, "uid": uid}});
+    serde_json::to_string(&Ordered {
+        value: &status,
+        order: STATUS_ORDER,
+    })
+    .unwrap_or_default()
+}
+
 /// A watch's `ERROR` event carrying `error`'s Status, the Status in the server's field order.
 pub fn watch_error_event(error: &ApiError) -> String {
     let status = String::from_utf8_lossy(&error.status_body()).into_owned();

@@ -370,15 +370,29 @@ fn delete_options(context: &RequestContext) -> Result<DeleteOptions, ApiError> {
 
 pub(super) fn delete(context: &RequestContext) -> Result<Response, ApiError> {
     let options = delete_options(context)?;
+    let kind = context.target.kind;
     let stored = context.state.registry.delete(
-        context.target.kind,
+        kind,
         context.target.namespace_or_empty(),
         context.name(),
         &options,
     )?;
+    let object = stored.value();
+    // As the real server: a custom object removed at once is answered with a Status (clients
+    // such as kube-rs tell "gone" from "going" by it), one still going with the object.
+    if kind.is_custom() && object["metadata"]["deletionTimestamp"].is_null() {
+        return Ok(json_response(
+            StatusCode::OK,
+            crate::errors::deleted_status(
+                kind,
+                context.name(),
+                object["metadata"]["uid"].as_str().unwrap_or_default(),
+            ),
+        ));
+    }
     Ok(json_response(
         StatusCode::OK,
-        in_version(context.target.kind, &stored.json),
+        in_version(kind, &stored.json),
     ))
 }
 

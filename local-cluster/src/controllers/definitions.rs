@@ -18,6 +18,12 @@ use crate::resources;
 /// How often a terminating definition is looked at while its objects go.
 const DRAIN_POLL: Duration = Duration::from_millis(200);
 
+/// How long a terminating definition's API stays served before its objects are deleted, so
+/// that requests already under way finish (the real server drains a definition's requests
+/// before removing its storage). It also keeps a deletion from being over before a client that
+/// deleted it has started watching for the end, as clients written against real servers do.
+const DRAIN_REQUESTS: Duration = Duration::from_secs(1);
+
 /// Starts the controller.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
     Controller::new(
@@ -152,7 +158,7 @@ fn clean_up(context: &Context, name: &str, definition: &Value) -> Reconciled {
                 "reason": "InstanceDeletionInProgress", "message": "CustomResource deletion is in progress"}));
             status["conditions"] = json!(conditions);
             context.write_status(definition, status)?;
-            return Ok(Action::requeue(Duration::ZERO));
+            return Ok(Action::requeue(DRAIN_REQUESTS));
         }
         for item in registry.store.list(kind, None, |_| true, 0, None).items {
             remaining += 1;

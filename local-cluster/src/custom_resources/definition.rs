@@ -27,6 +27,19 @@ pub fn default(definition: &mut Value) {
     if spec["conversion"].is_null() {
         spec["conversion"] = json!({"strategy": "None"});
     }
+    // A new definition's status, as the real server writes it on create (clients read
+    // `storedVersions` and `acceptedNames` from the create response).
+    if definition["status"].is_null() {
+        let stored: Vec<Value> = definition["spec"]["versions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| v["storage"] == true)
+            .map(|v| v["name"].clone())
+            .collect();
+        definition["status"] =
+            json!({"acceptedNames": {"kind": "", "plural": ""}, "storedVersions": stored});
+    }
 }
 
 /// Every problem with `definition`, as field errors.

@@ -330,13 +330,6 @@ impl CustomKinds {
             return Ok(());
         };
         schema::default(&served.schema, object);
-        if let Some(storage) = self
-            .served()
-            .iter()
-            .find(|s| s.definition == served.definition && s.storage)
-        {
-            object["apiVersion"] = Value::String(storage.kind.api_version());
-        }
         let mut errors: Vec<FieldError> = schema::validate(&served.schema, object);
         // Rules run on a well-typed object only, as on the real server.
         if errors.is_empty()
@@ -344,11 +337,23 @@ impl CustomKinds {
         {
             errors = rules.check(object, old);
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
+        if !errors.is_empty() {
             let name = object["metadata"]["name"].as_str().unwrap_or_default();
-            Err(ApiError::invalid(kind, name, &errors))
+            return Err(ApiError::invalid(kind, name, &errors));
         }
+        // Valid in the version it was written in, it is stored in the storage version, where
+        // it keeps only what that version's schema declares (conversion `None` changes nothing
+        // else), as on a real server.
+        if let Some(storage) = self
+            .served()
+            .iter()
+            .find(|s| s.definition == served.definition && s.storage)
+        {
+            object["apiVersion"] = Value::String(storage.kind.api_version());
+            if !std::ptr::eq(storage.kind, served.kind) {
+                schema::prune(&storage.schema, object);
+            }
+        }
+        Ok(())
     }
 }
