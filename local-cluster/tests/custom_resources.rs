@@ -526,3 +526,151 @@ spec:
         "{refused}"
     );
 }
+
+mod with_kube_rs {
+    //! The way kube-rs's CRD examples (`crd_derive`, `crd_apply`, `crd_reflector`) use a
+    //! definition: derived from a Rust type, applied server-side, awaited until established,
+    //! its objects written through a typed `Api`, followed by a reflector, deleted.
+
+    use super::support::Cluster;
+    use futures::StreamExt;
+    use kube::CustomResourceExt;
+    use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+    use kube::runtime::wait::{await_condition, conditions};
+    use kube::runtime::{WatchStreamExt, reflector, watcher};
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+    use std::time::Duration;
+
+    #[derive(kube::CustomResource, Deserialize, Serialize, Clone, Debug, JsonSchema)]
+    #[kube(
+        group = "clux.dev",
+        version = "v1",
+        kind = "Foo",
+        namespaced,
+        status = "FooStatus",
+        scale(
+            spec_replicas_path = ".spec.replicas",
+            status_replicas_path = ".status.replicas"
+        ),
+        printcolumn(name = "Team", type_ = "string", json_path = ".spec.team")
+    )]
+    pub struct FooSpec {
+        name: String,
+        team: String,
+        #[serde(default)]
+        replicas: i32,
+    }
+
+    #[derive(Deserialize, Serialize, Clone, Debug, Default, JsonSchema)]
+    pub struct FooStatus {
+        replicas: i32,
+    }
+
+    #[tokio::test]
+    async fn a_derived_definition_lives_through_kube_rs() {
+        let cluster = Cluster::start();
+        let client = cluster.client().await;
+        let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+            Api::all(client.clone());
+        let apply = PatchParams::apply("kube-rs-test").force();
+        crds.patch("foos.clux.dev", &apply, &Patch::Apply(Foo::crd()))
+            .await
+            .expect("the derived definition is applied");
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            await_condition(
+                crds.clone(),
+                "foos.clux.dev",
+                conditions::is_crd_established(),
+            ),
+        )
+        .await
+        .expect("established within 10 s")
+        .expect("the wait works");
+
+        let foos: Api<Foo> = Api::namespaced(client.clone(), "default");
+        let (reader, writer) = reflector::store::<Foo>();
+        let follow = tokio::spawn(
+            reflector(writer, watcher(foos.clone(), watcher::Config::default()))
+                .applied_objects()
+                .for_each(|_| async {}),
+        );
+        let created = foos
+            .create(
+                &PostParams::default(),
+                &Foo::new(
+                    "baz",
+                    FooSpec {
+                        name: "baz".into(),
+                        team: "edge".into(),
+                        replicas: 1,
+                    },
+                ),
+            )
+            .await
+            .expect("created through the typed Api");
+        assert_eq!(created.spec.team, "edge");
+        let patched = foos
+            .patch(
+                "baz",
+                // The creator owns `team`: taking it over needs force, as on a real server.
+                &PatchParams::apply("kube-rs-test").force(),
+                &Patch::Apply(serde_json::json!({
+                    "apiVersion": "clux.dev/v1", "kind": "Foo",
+                    "spec": {"name": "baz", "team": "core"}
+                })),
+            )
+            .await
+            .expect("applied");
+        assert_eq!(patched.spec.team, "core");
+        let status = foos
+            .patch_status(
+                "baz",
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"status": {"replicas": 1}})),
+            )
+            .await
+            .expect("status written");
+        assert_eq!(status.status.map(|s| s.replicas), Some(1));
+        let scale = foos.get_scale("baz").await.expect("scale read");
+        assert_eq!(scale.spec.and_then(|s| s.replicas), Some(1));
+
+        // The reflector sees what was written.
+        let seen = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                if reader.state().iter().any(|f| {
+                    f.spec.team == "core" && f.status.as_ref().is_some_and(|s| s.replicas == 1)
+                }) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert!(
+            seen.is_ok(),
+            "the reflector caught up: {:?}",
+            reader.state()
+        );
+
+        // A custom object removed at once answers with a Status, as kube-rs expects.
+        let deleted = foos
+            .delete("baz", &DeleteParams::default())
+            .await
+            .expect("deleted");
+        assert!(deleted.is_right(), "{deleted:?}");
+        follow.abort();
+
+        crds.delete("foos.clux.dev", &DeleteParams::default())
+            .await
+            .expect("definition deleted");
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            await_condition(crds.clone(), "foos.clux.dev", conditions::is_deleted("")),
+        )
+        .await
+        .expect("gone within 10 s")
+        .expect("the wait works");
+    }
+}
