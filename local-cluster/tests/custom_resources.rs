@@ -263,7 +263,19 @@ fn deleting_a_definition_takes_its_objects_and_its_api_with_it() {
     }
 
     let started = Instant::now();
-    cluster.ok(&["delete", "crd", "widgets.example.com", "--timeout=20s"]);
+    cluster.ok(&["delete", "crd", "widgets.example.com", "--wait=false"]);
+    // While its objects go, none may be made.
+    let refused = cluster.fails_stdin(&["create", "-f", "-"], &widget("late", "{size: 1}"));
+    assert!(
+        refused.contains("create not allowed while custom resource definition is terminating"),
+        "{refused}"
+    );
+    cluster.ok(&[
+        "wait",
+        "--for=delete",
+        "crd/widgets.example.com",
+        "--timeout=20s",
+    ]);
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "{:?}",
@@ -297,6 +309,16 @@ fn deleting_a_definition_takes_its_objects_and_its_api_with_it() {
     install_widgets(&cluster);
     let listed = cluster.json(&["get", "widgets", "-A"]);
     assert_eq!(listed["items"], json!([]));
+
+    // A namespace's deletion takes its custom objects with it.
+    cluster.ok(&["create", "namespace", "short-lived"]);
+    cluster.ok_stdin(
+        &["apply", "-n", "short-lived", "-f", "-"],
+        &widget("w3", "{size: 3}"),
+    );
+    cluster.ok(&["delete", "namespace", "short-lived", "--timeout=20s"]);
+    let left = raw_json(&cluster, "/apis/example.com/v1/widgets");
+    assert_eq!(left["items"], json!([]), "{left}");
 }
 
 #[test]

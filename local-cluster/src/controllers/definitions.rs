@@ -2,8 +2,9 @@
 //! `NamesAccepted` and `Established` conditions say so), and a deleted definition first loses
 //! its objects, then its finalizer, then goes, as the real server's controllers do it.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -26,6 +27,7 @@ const DRAIN_REQUESTS: Duration = Duration::from_secs(1);
 
 /// Starts the controller.
 pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
+    let draining = Draining::default();
     Controller::new(
         registry,
         resources::customresourcedefinitions(),
@@ -37,13 +39,39 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
         look_again_at_the_others(context, name);
         Ok(Action::await_change())
     })
-    .run(reconcile)
+    .run(move |context, key, definition| reconcile(context, key, definition, &draining))
     .tasks
 }
 
-fn reconcile(context: &Context, (_, name): &ObjectRef, definition: &Value) -> Reconciled {
+/// When each terminating definition (by uid) began to drain.
+type Draining = Mutex<HashMap<String, Instant>>;
+
+fn reconcile(
+    context: &Context,
+    (_, name): &ObjectRef,
+    definition: &Value,
+    draining: &Draining,
+) -> Reconciled {
     if definition["metadata"]["deletionTimestamp"].is_string() {
-        return clean_up(context, name, definition);
+        let uid = definition["metadata"]["uid"].as_str().unwrap_or_default();
+        let since = *draining
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(uid.to_owned())
+            .or_insert_with(Instant::now);
+        let drained_for = since.elapsed();
+        if drained_for < DRAIN_REQUESTS {
+            mark_terminating(context, definition)?;
+            return Ok(Action::requeue(DRAIN_REQUESTS - drained_for));
+        }
+        let outcome = clean_up(context, name);
+        if matches!(outcome, Ok(ref action) if *action == Action::await_change()) {
+            draining
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(uid);
+        }
+        return outcome;
     }
     let registry = &context.registry;
     let status = match registry.custom.establish(&registry.store, definition) {
@@ -135,8 +163,26 @@ fn look_again_at_the_others(context: &Context, name: &str) {
     }
 }
 
+/// Says on a deleted definition that its objects are going (once).
+fn mark_terminating(context: &Context, definition: &Value) -> Result<(), crate::errors::ApiError> {
+    let terminating = definition["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Terminating");
+    if terminating {
+        return Ok(());
+    }
+    let mut status = definition["status"].clone();
+    let mut conditions = status["conditions"].as_array().cloned().unwrap_or_default();
+    conditions.push(json!({"type": "Terminating", "status": "True", "lastTransitionTime": now(),
+        "reason": "InstanceDeletionInProgress", "message": "CustomResource deletion is in progress"}));
+    status["conditions"] = json!(conditions);
+    context.write_status(definition, status)
+}
+
 /// A deleted definition: its objects are deleted, then its finalizer removed (and it goes).
-fn clean_up(context: &Context, name: &str, definition: &Value) -> Reconciled {
+fn clean_up(context: &Context, name: &str) -> Reconciled {
     let registry = &context.registry;
     let served = registry.custom.served();
     let kind = served
@@ -146,20 +192,6 @@ fn clean_up(context: &Context, name: &str, definition: &Value) -> Reconciled {
         .next();
     let mut remaining = 0;
     if let Some(kind) = kind {
-        let terminating = definition["status"]["conditions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| c["type"] == "Terminating");
-        if !terminating {
-            let mut status = definition["status"].clone();
-            let mut conditions = status["conditions"].as_array().cloned().unwrap_or_default();
-            conditions.push(json!({"type": "Terminating", "status": "True", "lastTransitionTime": now(),
-                "reason": "InstanceDeletionInProgress", "message": "CustomResource deletion is in progress"}));
-            status["conditions"] = json!(conditions);
-            context.write_status(definition, status)?;
-            return Ok(Action::requeue(DRAIN_REQUESTS));
-        }
         for item in registry.store.list(kind, None, |_| true, 0, None).items {
             remaining += 1;
             if item.value()["metadata"]["deletionTimestamp"].is_null() {

@@ -127,6 +127,8 @@ pub struct CustomKinds {
     /// The store collection of each definition, by name: kept when a definition is deleted and
     /// made again, so its slot is reused.
     slots: Mutex<HashMap<String, usize>>,
+    /// Definitions being deleted: their objects may still be read and deleted, not created.
+    terminating: Mutex<std::collections::HashSet<String>>,
 }
 
 /// A definition whose names another definition of its group already uses.
@@ -285,8 +287,20 @@ impl CustomKinds {
         Ok(())
     }
 
+    /// Marks `definition` as being deleted: creating its objects is refused from now on.
+    pub fn terminate(&self, definition: &str) {
+        self.terminating
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(definition.to_owned());
+    }
+
     /// Stops serving `definition`'s kinds (its objects stay in its collection until removed).
     pub fn withdraw(&self, definition: &str) {
+        self.terminating
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(definition);
         let mut served = self.served.write().unwrap_or_else(|e| e.into_inner());
         if served.iter().any(|s| s.definition == definition) {
             let next = served
@@ -329,6 +343,17 @@ impl CustomKinds {
         let Some(served) = self.get(kind) else {
             return Ok(());
         };
+        if old.is_none()
+            && self
+                .terminating
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&served.definition)
+        {
+            return Err(ApiError::method_not_allowed(
+                "create not allowed while custom resource definition is terminating",
+            ));
+        }
         schema::default(&served.schema, object);
         let mut errors: Vec<FieldError> = schema::validate(&served.schema, object);
         // Rules run on a well-typed object only, as on the real server.

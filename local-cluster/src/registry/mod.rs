@@ -190,6 +190,8 @@ impl Registry {
         if let Some(change) = change {
             if change.kind == crate::store::EventKind::Deleted {
                 self.addresses.release(kind, &change.object.value());
+            } else {
+                self.serve_definition(kind, &change.object);
             }
             return Ok(change.object.clone());
         }
@@ -366,12 +368,32 @@ impl Registry {
             Ok((Write::Put(object), ()))
         });
         match result {
-            Ok((Some(change), ())) => Ok(change.object.clone()),
+            Ok((Some(change), ())) => {
+                self.serve_definition(kind, &change.object);
+                Ok(change.object.clone())
+            }
             Ok((None, ())) => Err(ApiError::internal("create wrote nothing")),
             Err(e) => {
                 self.addresses.release_list(&allocated);
                 Err(e)
             }
+        }
+    }
+
+    /// A CustomResourceDefinition just written is served at once, before the write is
+    /// answered, so a client that applies a definition and then its objects finds the kind
+    /// (and its new schema) in place. Names another definition holds are left to the
+    /// definitions controller, which reports the conflict in the status.
+    fn serve_definition(&self, kind: &ResourceKind, stored: &Stored) {
+        if kind.kind != "CustomResourceDefinition" || kind.group != "apiextensions.k8s.io" {
+            return;
+        }
+        let definition = stored.value();
+        if definition["metadata"]["deletionTimestamp"].is_null() {
+            let _ = self.custom.establish(&self.store, &definition);
+        } else {
+            self.custom
+                .terminate(definition["metadata"]["name"].as_str().unwrap_or_default());
         }
     }
 
@@ -481,6 +503,8 @@ impl Registry {
             Some(change) => {
                 if change.kind == crate::store::EventKind::Deleted {
                     self.addresses.release(kind, &change.object.value());
+                } else {
+                    self.serve_definition(kind, &change.object);
                 }
                 Ok(change.object.clone())
             }
