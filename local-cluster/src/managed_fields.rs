@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::clock::now;
 use crate::errors::ApiError;
 use crate::resources::ResourceKind;
-use crate::strategic::{self, ListStrategy, list_strategy};
+use crate::strategic::{self, ListStrategy, Lists};
 
 /// One path segment in `fieldsV1` syntax (`f:spec`, `k:{"name":"c"}`, `v:"x"`, `.`).
 type Segment = String;
@@ -36,8 +36,9 @@ const SERVER_METADATA: &[&str] = &[
     "deletionGracePeriodSeconds",
 ];
 
-/// The leaf paths of `object` (ignoring apiVersion, kind, status and server-owned metadata).
-fn leaves_of_object(object: &Value) -> FieldSet {
+/// The leaf paths of `object` (ignoring apiVersion, kind, status and server-owned metadata);
+/// `lists` says how its lists are keyed.
+fn leaves_of_object(object: &Value, lists: Lists) -> FieldSet {
     let mut out = FieldSet::new();
     if let Some(map) = object.as_object() {
         for (key, value) in map {
@@ -50,12 +51,19 @@ fn leaves_of_object(object: &Value) -> FieldSet {
                                 mv,
                                 mk,
                                 vec!["f:metadata".into(), format!("f:{mk}")],
+                                Lists::ByFieldName,
                                 &mut out,
                             );
                         }
                     }
                 }
-                _ => leaves(value, key, vec![format!("f:{key}")], &mut out),
+                _ => leaves(
+                    value,
+                    key,
+                    vec![format!("f:{key}")],
+                    lists.child(key),
+                    &mut out,
+                ),
             }
         }
     }
@@ -79,16 +87,16 @@ fn item_key(item: &Value, keys: &[&str]) -> Option<Segment> {
     Some(format!("k:{}", Value::Object(key)))
 }
 
-fn leaves(value: &Value, field: &str, path: FieldPath, out: &mut FieldSet) {
+fn leaves(value: &Value, field: &str, path: FieldPath, lists: Lists, out: &mut FieldSet) {
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (k, v) in map {
                 let mut child = path.clone();
                 child.push(format!("f:{k}"));
-                leaves(v, k, child, out);
+                leaves(v, k, child, lists.child(k), out);
             }
         }
-        Value::Array(items) if !items.is_empty() => match list_strategy(field, items.first()) {
+        Value::Array(items) if !items.is_empty() => match lists.strategy(field, items.first()) {
             ListStrategy::MergeBy(keys) => {
                 for item in items {
                     match item_key(item, keys) {
@@ -101,7 +109,7 @@ fn leaves(value: &Value, field: &str, path: FieldPath, out: &mut FieldSet) {
                             for (k, v) in item.as_object().into_iter().flatten() {
                                 let mut child = element.clone();
                                 child.push(format!("f:{k}"));
-                                leaves(v, k, child, out);
+                                leaves(v, k, child, lists.items().child(k), out);
                             }
                         }
                         None => {
@@ -245,6 +253,25 @@ fn remove(object: &mut Value, path: &[Segment]) {
     }
 }
 
+/// After `path` was removed: a map left empty by it goes too, and so on up (never the object's
+/// top-level fields), as structured-merge-diff drops the maps a removal empties. Otherwise a
+/// struct whose only applied field was dropped stays as `{}` and fails its own `required`.
+fn remove_emptied_maps(object: &mut Value, path: &[Segment]) {
+    let mut prefix = path.to_vec();
+    while prefix.len() > 2 {
+        prefix.pop();
+        if prefix.last().is_some_and(|s| !s.starts_with("f:")) {
+            return;
+        }
+        let emptied =
+            resolve(object, &prefix).is_some_and(|v| v.as_object().is_some_and(Map::is_empty));
+        if !emptied {
+            return;
+        }
+        remove(object, &prefix);
+    }
+}
+
 /// How a conflict path is shown: `.spec.template.spec.containers[name="c"].image`.
 fn display(path: &[Segment]) -> String {
     let mut text = String::new();
@@ -325,8 +352,9 @@ pub fn record(
     operation: &str,
     api_version: &str,
     old: Option<&Value>,
+    lists: Lists,
 ) {
-    let now_set = leaves_of_object(object);
+    let now_set = leaves_of_object(object, lists);
     let changed: FieldSet = match old {
         None => now_set,
         Some(old) => now_set
@@ -371,8 +399,9 @@ pub fn apply(
     applied: &Value,
     manager: &str,
     force: bool,
+    lists: Lists,
 ) -> Result<Value, ApiError> {
-    let claimed = leaves_of_object(applied);
+    let claimed = leaves_of_object(applied, lists);
     let api_version = kind.api_version();
     let Some(current) = current else {
         let mut object = applied.clone();
@@ -446,7 +475,7 @@ pub fn apply(
     if let Some(map) = body.as_object_mut() {
         map.remove("status");
     }
-    let mut merged = strategic::apply(current, &body)?;
+    let mut merged = strategic::apply_with(current, &body, lists)?;
     let previous: FieldSet = list
         .iter()
         .find(|e| e.manager == manager && e.operation == "Apply")
@@ -461,6 +490,7 @@ pub fn apply(
     for path in dropped.into_iter().rev() {
         if !others.contains(path) {
             remove(&mut merged, path);
+            remove_emptied_maps(&mut merged, path);
         }
     }
     list.retain(|e| !(e.manager == manager && e.operation == "Apply"));
@@ -504,14 +534,17 @@ mod tests {
     fn field_sets_use_the_real_fields_v1_shape() {
         let object = json!({"metadata": {"name": "x", "labels": {"app": "a"}},
             "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}});
-        let fields = to_fields_v1(&leaves_of_object(&object));
+        let fields = to_fields_v1(&leaves_of_object(&object, Lists::ByFieldName));
         assert_eq!(fields["f:metadata"]["f:labels"]["f:app"], json!({}));
         assert_eq!(fields["f:spec"]["f:replicas"], json!({}));
         assert_eq!(
             fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"c\"}"]["f:image"],
             json!({})
         );
-        assert_eq!(from_fields_v1(&fields), leaves_of_object(&object));
+        assert_eq!(
+            from_fields_v1(&fields),
+            leaves_of_object(&object, Lists::ByFieldName)
+        );
     }
 
     #[test]
@@ -522,6 +555,7 @@ mod tests {
             &json!({"metadata": {"name": "x"}, "spec": {"replicas": 2}}),
             "alice",
             false,
+            Lists::ByFieldName,
         )
         .unwrap();
         let err = apply(
@@ -530,6 +564,7 @@ mod tests {
             &json!({"metadata": {"name": "x"}, "spec": {"replicas": 3}}),
             "bob",
             false,
+            Lists::ByFieldName,
         )
         .unwrap_err();
         assert_eq!(err.code, 409);
@@ -543,6 +578,7 @@ mod tests {
             &json!({"metadata": {"name": "x"}, "spec": {"replicas": 3}}),
             "bob",
             true,
+            Lists::ByFieldName,
         )
         .unwrap();
         assert_eq!(forced["spec"]["replicas"], 3);
@@ -560,6 +596,7 @@ mod tests {
             &json!({"metadata": {"name": "x"}, "spec": {"replicas": 2}}),
             "bob",
             false,
+            Lists::ByFieldName,
         )
         .unwrap();
         assert_eq!(
@@ -579,6 +616,7 @@ mod tests {
             &json!({"metadata": {"name": "x", "labels": {"a": "1", "b": "2"}}}),
             "alice",
             false,
+            Lists::ByFieldName,
         )
         .unwrap();
         let second = apply(
@@ -587,6 +625,7 @@ mod tests {
             &json!({"metadata": {"name": "x", "labels": {"a": "1"}}}),
             "alice",
             false,
+            Lists::ByFieldName,
         )
         .unwrap();
         assert_eq!(second["metadata"]["labels"], json!({"a": "1"}));
@@ -600,11 +639,19 @@ mod tests {
             &json!({"metadata": {"name": "x"}, "spec": {"replicas": 2, "paused": false}}),
             "alice",
             false,
+            Lists::ByFieldName,
         )
         .unwrap();
         let old = first.clone();
         first["spec"]["replicas"] = json!(5);
-        record(&mut first, "kubectl-scale", "Update", "apps/v1", Some(&old));
+        record(
+            &mut first,
+            "kubectl-scale",
+            "Update",
+            "apps/v1",
+            Some(&old),
+            Lists::ByFieldName,
+        );
         let list = entries(&first);
         let scale = list.iter().find(|e| e.manager == "kubectl-scale").unwrap();
         assert!(
@@ -618,5 +665,79 @@ mod tests {
                 .fields
                 .contains(&vec!["f:spec".to_string(), "f:replicas".to_string()])
         );
+    }
+    /// A custom object's lists merge by its schema: a `set` is the union of what each manager
+    /// applies, a `map` merges by its keys, an unmarked list is atomic (the last applier's).
+    #[test]
+    fn a_custom_objects_lists_follow_its_schema() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                "items": {"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer"}}}},
+            "hosts": {"type": "array", "items": {"type": "string"}}
+        }}}});
+        let lists = Lists::Schema(&schema);
+        let kind = deployments();
+        let first = apply(
+            kind,
+            None,
+            &json!({"metadata": {"name": "x"}, "spec": {"tags": ["a"], "ports": [{"name": "http", "port": 80}], "hosts": ["x"]}}),
+            "one",
+            false,
+            lists,
+        )
+        .unwrap();
+        let second = apply(
+            kind,
+            Some(&first),
+            &json!({"metadata": {"name": "x"}, "spec": {"tags": ["b"], "ports": [{"name": "grpc", "port": 90}], "hosts": ["y"]}}),
+            "two",
+            true,
+            lists,
+        )
+        .unwrap();
+        assert_eq!(second["spec"]["tags"], json!(["a", "b"]));
+        assert_eq!(
+            second["spec"]["ports"],
+            json!([{"name": "http", "port": 80}, {"name": "grpc", "port": 90}])
+        );
+        assert_eq!(second["spec"]["hosts"], json!(["y"]));
+        // The first manager stops applying its tag: only its own item goes.
+        let third = apply(
+            kind,
+            Some(&second),
+            &json!({"metadata": {"name": "x"}, "spec": {"ports": [{"name": "http", "port": 80}]}}),
+            "one",
+            false,
+            lists,
+        )
+        .unwrap();
+        assert_eq!(third["spec"]["tags"], json!(["b"]));
+    }
+
+    /// A struct whose only applied field a manager stops applying goes with it, rather than
+    /// staying as `{}` (which would then fail the struct's own `required`).
+    #[test]
+    fn a_map_emptied_by_a_dropped_field_goes_too() {
+        let kind = deployments();
+        let first = apply(
+            kind,
+            None,
+            &json!({"metadata": {"name": "x"}, "spec": {"size": 1, "sub": {"field": "a"}}}),
+            "one",
+            false,
+            Lists::ByFieldName,
+        )
+        .unwrap();
+        let second = apply(
+            kind,
+            Some(&first),
+            &json!({"metadata": {"name": "x"}, "spec": {"size": 1}}),
+            "one",
+            false,
+            Lists::ByFieldName,
+        )
+        .unwrap();
+        assert_eq!(second["spec"], json!({"size": 1}));
     }
 }

@@ -67,11 +67,95 @@ pub fn list_strategy(field: &str, sample: Option<&Value>) -> ListStrategy {
     }
 }
 
+/// Where a list's merge strategy comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Lists<'a> {
+    /// Built-in kinds: their Go types' patch strategies, known here by field name.
+    ByFieldName,
+    /// A custom object: the schema node of the value at hand (`x-kubernetes-list-type` `set`
+    /// or `map` with `x-kubernetes-list-map-keys`; a list is atomic otherwise). Its `metadata`
+    /// is an ObjectMeta and goes by field name.
+    Schema(&'a Value),
+}
+
+static NO_SCHEMA: Value = Value::Null;
+
+impl<'a> Lists<'a> {
+    /// The rules for the value under `key` of the object at hand.
+    pub fn child(self, key: &str) -> Lists<'a> {
+        match self {
+            Lists::ByFieldName => Lists::ByFieldName,
+            Lists::Schema(_) if key == "metadata" => Lists::ByFieldName,
+            Lists::Schema(node) => Lists::Schema(
+                node["properties"]
+                    .get(key)
+                    .or(node.get("additionalProperties").filter(|a| a.is_object()))
+                    .unwrap_or(&NO_SCHEMA),
+            ),
+        }
+    }
+
+    /// The rules for the items of the list at hand.
+    pub fn items(self) -> Lists<'a> {
+        match self {
+            Lists::ByFieldName => Lists::ByFieldName,
+            Lists::Schema(node) => Lists::Schema(node.get("items").unwrap_or(&NO_SCHEMA)),
+        }
+    }
+
+    /// How the list at hand (named `field`, with an item like `sample`) merges.
+    pub fn strategy(self, field: &str, sample: Option<&Value>) -> ListStrategy {
+        match self {
+            Lists::ByFieldName => list_strategy(field, sample),
+            Lists::Schema(node) => match node["x-kubernetes-list-type"].as_str() {
+                Some("set") => ListStrategy::MergePrimitives,
+                Some("map") => {
+                    let keys: Vec<&str> = node["x-kubernetes-list-map-keys"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    if keys.is_empty() {
+                        ListStrategy::Replace
+                    } else {
+                        ListStrategy::MergeBy(interned(&keys))
+                    }
+                }
+                _ => ListStrategy::Replace,
+            },
+        }
+    }
+}
+
+/// One shared copy of each distinct list of map keys a definition names, so strategies stay
+/// `'static` like the built-in ones (definitions name a handful; they are never freed).
+fn interned(keys: &[&str]) -> &'static [&'static str] {
+    static SEEN: std::sync::Mutex<Vec<&'static [&'static str]>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = seen.iter().find(|s| **s == keys) {
+        return found;
+    }
+    let leaked: &'static [&'static str] = keys
+        .iter()
+        .map(|k| &*Box::leak(k.to_string().into_boxed_str()))
+        .collect::<Vec<&'static str>>()
+        .leak();
+    seen.push(leaked);
+    leaked
+}
+
 /// Applies a strategic merge patch to `original`.
 pub fn apply(original: &Value, patch: &Value) -> Result<Value, ApiError> {
+    apply_with(original, patch, Lists::ByFieldName)
+}
+
+/// Merges `patch` into `original` with the list strategies `lists` gives (server-side apply
+/// of a custom object merges by its schema).
+pub fn apply_with(original: &Value, patch: &Value, lists: Lists) -> Result<Value, ApiError> {
     match (original, patch) {
-        (Value::Object(o), Value::Object(p)) => Ok(Value::Object(merge_map(o, p)?)),
-        (_, Value::Object(p)) => Ok(Value::Object(merge_map(&Map::new(), p)?)),
+        (Value::Object(o), Value::Object(p)) => Ok(Value::Object(merge_map(o, p, lists)?)),
+        (_, Value::Object(p)) => Ok(Value::Object(merge_map(&Map::new(), p, lists)?)),
         _ => Err(ApiError::bad_request(
             "a strategic merge patch must be a JSON object",
         )),
@@ -81,6 +165,7 @@ pub fn apply(original: &Value, patch: &Value) -> Result<Value, ApiError> {
 fn merge_map(
     original: &Map<String, Value>,
     patch: &Map<String, Value>,
+    lists: Lists,
 ) -> Result<Map<String, Value>, ApiError> {
     match patch.get("$patch").and_then(Value::as_str) {
         Some("replace") => {
@@ -110,21 +195,22 @@ fn merge_map(
             result.remove(key);
             continue;
         }
+        let inner = lists.child(key);
         let merged = match (original.get(key), value) {
-            (Some(Value::Object(o)), Value::Object(p)) => Value::Object(merge_map(o, p)?),
+            (Some(Value::Object(o)), Value::Object(p)) => Value::Object(merge_map(o, p, inner)?),
             (Some(Value::Array(o)), Value::Array(p)) => {
                 let order = patch
                     .get(&format!("$setElementOrder/{key}"))
                     .and_then(Value::as_array);
-                Value::Array(merge_list(key, o, p, order)?)
+                Value::Array(merge_list(key, o, p, order, inner)?)
             }
             (None, Value::Array(p)) => {
                 let order = patch
                     .get(&format!("$setElementOrder/{key}"))
                     .and_then(Value::as_array);
-                Value::Array(merge_list(key, &[], p, order)?)
+                Value::Array(merge_list(key, &[], p, order, inner)?)
             }
-            (_, Value::Object(p)) => Value::Object(merge_map(&Map::new(), p)?),
+            (_, Value::Object(p)) => Value::Object(merge_map(&Map::new(), p, inner)?),
             (_, other) => other.clone(),
         };
         result.insert(key.clone(), merged);
@@ -168,9 +254,10 @@ fn merge_list(
     original: &[Value],
     patch: &[Value],
     order: Option<&Vec<Value>>,
+    lists: Lists,
 ) -> Result<Vec<Value>, ApiError> {
     let sample = patch.first().or(original.first());
-    match list_strategy(field, sample) {
+    match lists.strategy(field, sample) {
         ListStrategy::Replace => {
             if patch
                 .iter()
@@ -218,7 +305,9 @@ fn merge_list(
                     (None, Some("delete")) => {}
                     (Some(i), _) => {
                         let merged = match (&result[i], item) {
-                            (Value::Object(o), Value::Object(p)) => Value::Object(merge_map(o, p)?),
+                            (Value::Object(o), Value::Object(p)) => {
+                                Value::Object(merge_map(o, p, lists.items())?)
+                            }
                             (_, other) => other.clone(),
                         };
                         result[i] = merged;

@@ -280,7 +280,9 @@ pub(super) fn patch(context: &RequestContext) -> Result<Response, ApiError> {
         name,
         part(context),
         &options,
-        |old| {
+        |stored| {
+            let read = context.state.registry.custom.as_read(kind, stored);
+            let old = &read;
             let patched = match patch_type {
                 PatchType::Json => {
                     let ops: json_patch::Patch =

@@ -331,6 +331,19 @@ impl CustomKinds {
         Ok((decoded, warnings))
     }
 
+    /// A stored custom object as its definition's schema reads it now: fields the schema no
+    /// longer declares pruned and new defaults filled in, as the real server reads objects from
+    /// storage (a patch then applies to that, and the fields a schema change removed are not
+    /// reported as the patch's unknown fields). Built-in kinds pass through.
+    pub fn as_read(&self, kind: &ResourceKind, stored: &Value) -> Value {
+        let mut object = stored.clone();
+        if let Some(served) = self.get(kind) {
+            schema::prune(&served.schema, &mut object);
+            schema::default(&served.schema, &mut object);
+        }
+        object
+    }
+
     /// Defaults and validates a custom object about to be stored, and sets it in its storage
     /// version; built-in kinds pass.
     /// `old` is the object before an update, for transition rules.

@@ -29,7 +29,13 @@ use crate::errors::ApiError;
 use crate::managed_fields;
 use crate::resources::{self, ResourceKind};
 use crate::store::{Store, Stored, Write};
+use crate::strategic::Lists;
 use crate::{defaults, validation};
+
+/// How a kind's lists merge under server-side apply: a custom kind's by its schema.
+fn lists_of(served: Option<&crate::custom_resources::Served>) -> Lists<'_> {
+    served.map_or(Lists::ByFieldName, |s| Lists::Schema(&s.schema))
+}
 
 /// The lifecycle rules over a [`Store`].
 pub struct Registry {
@@ -136,7 +142,15 @@ impl Registry {
             .unwrap_or_default()
             .to_owned();
         if let Some(manager) = &options.field_manager {
-            managed_fields::record(&mut object, manager, "Update", &kind.api_version(), None);
+            let served = self.custom.get(kind);
+            managed_fields::record(
+                &mut object,
+                manager,
+                "Update",
+                &kind.api_version(),
+                None,
+                lists_of(served.as_deref()),
+            );
         }
         if options.dry_run && self.store.get(kind, namespace, &name).is_some() {
             return Err(ApiError::already_exists(kind, &name));
@@ -284,7 +298,15 @@ impl Registry {
         if let Some(manager) = &options.field_manager
             && part == Part::Main
         {
-            managed_fields::record(&mut next, manager, "Update", &kind.api_version(), Some(old));
+            let served = self.custom.get(kind);
+            managed_fields::record(
+                &mut next,
+                manager,
+                "Update",
+                &kind.api_version(),
+                Some(old),
+                lists_of(served.as_deref()),
+            );
         }
         // A no-op write keeps the resourceVersion, as on a real server.
         let mut comparable = next.clone();
@@ -327,12 +349,20 @@ impl Registry {
             )));
         }
         applied["metadata"]["name"] = json!(name);
+        let served = self.custom.get(kind);
         let internal = WriteOptions {
             dry_run: options.dry_run,
             field_manager: None,
         };
         if self.store.get(kind, namespace, name).is_none() {
-            let mut object = managed_fields::apply(kind, None, &applied, manager, force)?;
+            let mut object = managed_fields::apply(
+                kind,
+                None,
+                &applied,
+                manager,
+                force,
+                lists_of(served.as_deref()),
+            )?;
             prepare_create(kind, namespace, &mut object)?;
             // A concurrent create wins: fall through to the update path.
             match self.create_prepared(kind, namespace, name, object, options.dry_run) {
@@ -341,7 +371,14 @@ impl Registry {
             }
         }
         let stored = self.update_with(kind, namespace, name, Part::Main, &internal, |old| {
-            managed_fields::apply(kind, Some(old), &applied, manager, force)
+            managed_fields::apply(
+                kind,
+                Some(old),
+                &applied,
+                manager,
+                force,
+                lists_of(served.as_deref()),
+            )
         })?;
         Ok((stored, false))
     }
