@@ -50,6 +50,7 @@ pub(crate) mod store;
 pub(crate) mod strategic;
 pub(crate) mod tls;
 pub(crate) mod validation;
+pub(crate) mod version_order;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

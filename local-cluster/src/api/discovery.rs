@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::{ApiState, json_response};
 use crate::errors::ApiError;
-use crate::resources::{self, ResourceKind};
+use crate::resources::ResourceKind;
 
 pub(super) async fn core_versions(
     State(state): State<Arc<ApiState>>,
@@ -35,21 +35,23 @@ pub(super) async fn core_versions(
 }
 
 fn group_json(kinds: &[&'static ResourceKind], group: &str) -> Value {
-    let versions: Vec<Value> = resources::group_versions_of(kinds.iter().copied())
-        .into_iter()
-        .filter(|(g, _)| *g == group)
-        .map(|(g, v)| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
-        .collect();
+    let versions: Vec<Value> =
+        crate::version_order::group_versions_of(kinds.iter().map(|k| (k.group, k.version)))
+            .into_iter()
+            .filter(|(g, _)| *g == group)
+            .map(|(g, v)| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+            .collect();
     json!({"name": group, "versions": versions, "preferredVersion": versions.first().cloned().unwrap_or(Value::Null)})
 }
 
 pub(super) async fn groups(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
     let kinds = state.registry.custom.all_kinds();
-    let mut names: Vec<&str> = resources::group_versions_of(kinds.iter().copied())
-        .into_iter()
-        .map(|(g, _)| g)
-        .filter(|g| !g.is_empty())
-        .collect();
+    let mut names: Vec<&str> =
+        crate::version_order::group_versions_of(kinds.iter().map(|k| (k.group, k.version)))
+            .into_iter()
+            .map(|(g, _)| g)
+            .filter(|g| !g.is_empty())
+            .collect();
     names.dedup();
     if let Some(version) = aggregated_version(&headers) {
         return aggregated(&kinds, version, &names);
@@ -203,18 +205,19 @@ fn aggregated(kinds: &[&'static ResourceKind], version: &str, groups: &[&str]) -
     let items: Vec<Value> = groups
         .iter()
         .map(|group| {
-            let versions: Vec<Value> = resources::group_versions_of(kinds.iter().copied())
-                .into_iter()
-                .filter(|(g, _)| g == group)
-                .map(|(g, v)| {
-                    let resources: Vec<Value> = kinds
-                        .iter()
-                        .filter(|r| r.group == g && r.version == v)
-                        .map(|r| resource_discovery(r))
-                        .collect();
-                    json!({"version": v, "resources": resources, "freshness": "Current"})
-                })
-                .collect();
+            let versions: Vec<Value> =
+                crate::version_order::group_versions_of(kinds.iter().map(|k| (k.group, k.version)))
+                    .into_iter()
+                    .filter(|(g, _)| g == group)
+                    .map(|(g, v)| {
+                        let resources: Vec<Value> = kinds
+                            .iter()
+                            .filter(|r| r.group == g && r.version == v)
+                            .map(|r| resource_discovery(r))
+                            .collect();
+                        json!({"version": v, "resources": resources, "freshness": "Current"})
+                    })
+                    .collect();
             let metadata = if group.is_empty() {
                 json!({"creationTimestamp": null})
             } else {

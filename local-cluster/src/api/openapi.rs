@@ -442,7 +442,9 @@ pub(super) fn v2(documents: &Documents, headers: &axum::http::HeaderMap) -> Resp
 pub(super) fn v3_index(documents: &Documents, custom: &CustomKinds) -> Response {
     let mut index = documents.v3_index.clone();
     let served = custom.served();
-    for (group, version) in resources::group_versions_of(served.iter().map(|s| s.kind)) {
+    for (group, version) in crate::version_order::group_versions_of(
+        served.iter().map(|s| (s.kind.group, s.kind.version)),
+    ) {
         let key = format!("apis/{group}/{version}");
         let bytes = custom_document(documents, &served, group, version);
         index.insert(

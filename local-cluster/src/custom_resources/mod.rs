@@ -345,7 +345,7 @@ impl CustomKinds {
     }
 
     /// Defaults and validates a custom object about to be stored, and sets it in its storage
-    /// version; built-in kinds pass.
+    /// version; checks a definition about to be stored; other kinds pass.
     /// `old` is the object before an update, for transition rules.
     pub fn check(
         &self,
@@ -353,6 +353,15 @@ impl CustomKinds {
         object: &mut Value,
         old: Option<&Value>,
     ) -> Result<(), ApiError> {
+        if kind.kind == "CustomResourceDefinition" && kind.group == "apiextensions.k8s.io" {
+            let mut errors = Vec::new();
+            definition::validate(object, &mut errors);
+            if errors.is_empty() {
+                return Ok(());
+            }
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
+            return Err(ApiError::invalid(kind, name, &errors));
+        }
         let Some(served) = self.get(kind) else {
             return Ok(());
         };

@@ -28,9 +28,6 @@ pub fn validate(kind: &ResourceKind, object: &Value) -> Result<(), ApiError> {
             validate_api_service_name(name, &object["spec"], &mut errors)
         }
         ("batch", "Job") => validate_job(&object["spec"], &mut errors),
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
-            crate::custom_resources::definition::validate(object, &mut errors)
-        }
         ("batch", "CronJob") => {
             let spec = &object["spec"];
             let schedule = spec["schedule"].as_str().unwrap_or_default();
