@@ -71,15 +71,20 @@ fn raw_json(cluster: &Cluster, path: &str) -> serde_json::Value {
     serde_json::from_str(&cluster.ok(&["get", "--raw", path])).expect("JSON")
 }
 
-/// Applies the Widget definition and waits until kubectl can use it.
-fn install_widgets(cluster: &Cluster) {
-    cluster.ok_stdin(&["apply", "-f", "-"], WIDGETS);
+/// Waits until the definition `name` is Established, as kubectl sees it.
+fn wait_established(cluster: &Cluster, name: &str) {
     cluster.ok(&[
         "wait",
         "--for=condition=Established",
-        "crd/widgets.example.com",
+        &format!("crd/{name}"),
         "--timeout=10s",
     ]);
+}
+
+/// Applies the Widget definition and waits until kubectl can use it.
+fn install_widgets(cluster: &Cluster) {
+    cluster.ok_stdin(&["apply", "-f", "-"], WIDGETS);
+    wait_established(cluster, "widgets.example.com");
 }
 
 #[test]
@@ -352,12 +357,7 @@ spec:
     cluster.fails(&["get", "gizmos"]);
 
     cluster.ok(&["delete", "crd", "widgets.example.com"]);
-    cluster.ok(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/gizmos.example.com",
-        "--timeout=10s",
-    ]);
+    wait_established(&cluster, "gizmos.example.com");
     // kubectl still maps Widget to the old, namespaced widgets until it discovers again.
     cluster.ok(&["api-resources"]);
     cluster.ok_stdin(
@@ -425,12 +425,7 @@ spec:
     schema: {openAPIV3Schema: {type: object}}
 "#;
     cluster.ok_stdin(&["apply", "-f", "-"], two_versions);
-    cluster.ok(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/gadgets.example.com",
-        "--timeout=10s",
-    ]);
+    wait_established(&cluster, "gadgets.example.com");
     // The preferred version is the highest, whatever the definition's order.
     let group = raw_json(&cluster, "/apis/example.com");
     assert_eq!(group["preferredVersion"]["version"], "v1", "{group}");
@@ -506,12 +501,7 @@ spec:
                 - {rule: "self == oldSelf", message: "tier is immutable"}
 "#;
     cluster.ok_stdin(&["apply", "-f", "-"], autoscalers);
-    cluster.ok(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/autoscalers.example.com",
-        "--timeout=10s",
-    ]);
+    wait_established(&cluster, "autoscalers.example.com");
     let object = |min: i64, max: i64, tier: &str| {
         format!(
             "apiVersion: example.com/v1\nkind: Autoscaler\nmetadata: {{name: web}}\nspec: {{minReplicas: {min}, maxReplicas: {max}, tier: {tier}}}\n"
