@@ -8,9 +8,9 @@
 //! beside each kind ([`Served`]).
 //!
 //! Kinds are `&'static` like the built-in ones, so every handler takes either. A kind is made
-//! once per distinct definition version and reused while the definition does not change it; a
-//! changed or removed definition leaves its old kind allocated (a few hundred bytes per change
-//! of a definition's names or versions, never per object).
+//! once per distinct definition version and reused while the definition does not change it, its
+//! names allocated once each; a changed or removed definition leaves its old kind allocated (a
+//! few hundred bytes per change of a definition's names or versions, never per write or object).
 
 pub mod definition;
 mod printer;
@@ -129,6 +129,7 @@ pub struct CustomKinds {
     slots: Mutex<HashMap<String, usize>>,
     /// Definitions being deleted: their objects may still be read and deleted, not created.
     terminating: Mutex<std::collections::HashSet<String>>,
+    interned: Mutex<Interned>,
 }
 
 /// A definition whose names another definition of its group already uses.
@@ -141,19 +142,43 @@ pub struct NamesConflict {
     pub message: String,
 }
 
-fn leak(s: &str) -> &'static str {
-    Box::leak(s.to_owned().into_boxed_str())
+/// The names kinds are made of, each allocated once for good (kinds are `&'static`): a
+/// definition written again with the same names allocates nothing.
+#[derive(Default)]
+struct Interned {
+    strings: std::collections::HashSet<&'static str>,
+    lists: std::collections::HashSet<&'static [&'static str]>,
 }
 
-fn leak_list(values: &Value) -> &'static [&'static str] {
-    let list: Vec<&'static str> = values
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(leak)
-        .collect();
-    list.leak()
+impl Interned {
+    fn string(&mut self, s: &str) -> &'static str {
+        if let Some(found) = self.strings.get(s) {
+            return found;
+        }
+        let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
+        self.strings.insert(leaked);
+        leaked
+    }
+
+    fn list<'a>(&mut self, items: impl IntoIterator<Item = &'a str>) -> &'static [&'static str] {
+        let list: Vec<&'static str> = items.into_iter().map(|s| self.string(s)).collect();
+        if let Some(found) = self.lists.get(list.as_slice()) {
+            return found;
+        }
+        let leaked: &'static [&'static str] = list.leak();
+        self.lists.insert(leaked);
+        leaked
+    }
+
+    fn json_list(&mut self, values: &Value) -> &'static [&'static str] {
+        let items: Vec<&str> = values
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        self.list(items)
+    }
 }
 
 impl CustomKinds {
@@ -230,26 +255,24 @@ impl CustomKinds {
                 continue;
             }
             let subresources = &version["subresources"];
-            let mut subs: Vec<&'static str> = Vec::new();
-            if subresources["status"].is_object() {
-                subs.push("status");
-            }
-            if subresources["scale"].is_object() {
-                subs.push("scale");
-            }
+            let subs = ["status", "scale"]
+                .into_iter()
+                .filter(|sub| subresources[*sub].is_object());
+            let mut interned = self.interned.lock().unwrap_or_else(|e| e.into_inner());
             let candidate = ResourceKind {
-                group: leak(group),
-                version: leak(version["name"].as_str().unwrap_or_default()),
-                plural: leak(plural),
-                singular: leak(names["singular"].as_str().unwrap_or_default()),
-                kind: leak(kind_name),
+                group: interned.string(group),
+                version: interned.string(version["name"].as_str().unwrap_or_default()),
+                plural: interned.string(plural),
+                singular: interned.string(names["singular"].as_str().unwrap_or_default()),
+                kind: interned.string(kind_name),
                 custom_slot: Some(slot),
                 namespaced: spec["scope"] == "Namespaced",
-                short_names: leak_list(&names["shortNames"]),
-                subresources: subs.leak(),
-                categories: leak_list(&names["categories"]),
+                short_names: interned.json_list(&names["shortNames"]),
+                subresources: interned.list(subs),
+                categories: interned.json_list(&names["categories"]),
                 verbs: resources::VERBS,
             };
+            drop(interned);
             // The same kind as before keeps its address, so requests in flight and watches
             // holding it still compare equal.
             let kind = match previous.iter().find(|p| *p.kind == candidate) {
@@ -402,5 +425,43 @@ impl CustomKinds {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn widgets(short_names: Value) -> Value {
+        json!({
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": short_names},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object"}}}]}
+        })
+    }
+
+    /// A definition written again unchanged (a status write, a no-op apply) keeps its kind and
+    /// allocates no new names; a changed one gets a new kind in the same collection.
+    #[test]
+    fn a_definition_written_again_keeps_its_kind_and_its_collection() {
+        let store = Store::new(10);
+        let kinds = CustomKinds::default();
+        kinds.establish(&store, &widgets(json!(["wd"]))).unwrap();
+        let first = kinds.find("example.com", "v1", "widgets").unwrap();
+        let interned = kinds.interned.lock().unwrap().strings.len();
+        kinds.establish(&store, &widgets(json!(["wd"]))).unwrap();
+        let again = kinds.find("example.com", "v1", "widgets").unwrap();
+        assert!(std::ptr::eq(first, again));
+        assert_eq!(kinds.interned.lock().unwrap().strings.len(), interned);
+        kinds
+            .establish(&store, &widgets(json!(["wd", "wdg"])))
+            .unwrap();
+        let changed = kinds.find("example.com", "v1", "widgets").unwrap();
+        assert!(!std::ptr::eq(first, changed));
+        assert_eq!(changed.short_names, &["wd", "wdg"]);
+        assert_eq!(first.custom_slot, changed.custom_slot);
     }
 }
