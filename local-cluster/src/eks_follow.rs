@@ -151,6 +151,7 @@ pub async fn groups(
                 } else {
                     NodeOs::Linux
                 },
+                windows_server: crate::nodes::WindowsServer::of_ami_type(ami).unwrap_or_default(),
                 instance_type: group
                     .instance_types()
                     .first()

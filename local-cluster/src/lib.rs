@@ -17,6 +17,7 @@
 //! cluster's own business and stays `pub(crate)`.
 
 pub(crate) mod addresses;
+pub(crate) mod admission;
 pub(crate) mod api;
 pub(crate) mod audit;
 pub(crate) mod authorization;
@@ -39,7 +40,7 @@ pub(crate) mod load;
 pub(crate) mod managed_fields;
 pub(crate) mod network;
 pub(crate) mod node_pool;
-pub(crate) mod nodes;
+pub mod nodes;
 pub mod registry;
 pub mod resources;
 pub(crate) mod schedule;
@@ -70,6 +71,8 @@ use crate::store::Store;
 pub struct ClusterConfig {
     /// Windows nodes (node group `windows`).
     pub windows_nodes: usize,
+    /// The Windows Server releases the Windows nodes take in turn (2022 when empty).
+    pub windows_servers: Vec<nodes::WindowsServer>,
     /// Linux nodes (node group `linux`).
     pub linux_nodes: usize,
     /// API server port on 127.0.0.1; 0 picks a free one.
@@ -110,6 +113,7 @@ impl Default for ClusterConfig {
     fn default() -> Self {
         ClusterConfig {
             windows_nodes: 2,
+            windows_servers: Vec::new(),
             linux_nodes: 2,
             port: 0,
             kubeconfig_path: None,
@@ -230,7 +234,12 @@ impl LocalCluster {
         let plan = if config.follow_eks.is_some() {
             Vec::new()
         } else {
-            nodes::plan(config.windows_nodes, config.linux_nodes, block.nodes())
+            nodes::plan(
+                config.windows_nodes,
+                config.linux_nodes,
+                block.nodes(),
+                &config.windows_servers,
+            )
         };
         let followed = match &config.follow_eks {
             Some(follow) => {

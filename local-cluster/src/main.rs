@@ -27,6 +27,10 @@ enum Command {
         /// Number of Linux nodes.
         #[arg(long, default_value_t = 2)]
         linux_nodes: usize,
+        /// The Windows Server releases of the Windows nodes, taken in turn (`2019,2022`: one of
+        /// each), as AMIs of several releases give them: 2019, 2022 or 2025.
+        #[arg(long, value_delimiter = ',', value_parser = windows_server, default_value = "2022")]
+        windows_server: Vec<local_cluster::nodes::WindowsServer>,
         /// API server port; 0 picks a free one.
         #[arg(long, default_value_t = 0)]
         port: u16,
@@ -77,6 +81,13 @@ enum Command {
     },
 }
 
+/// A Windows Server release named by its year.
+fn windows_server(year: &str) -> Result<local_cluster::nodes::WindowsServer, String> {
+    local_cluster::nodes::WindowsServer::from_year(year).ok_or_else(|| {
+        format!("{year:?} is not a Windows Server release EKS has AMIs of: use 2019, 2022 or 2025")
+    })
+}
+
 fn main() -> anyhow::Result<()> {
     // A calculator container started by this cluster's kubelet runs this same executable.
     local_cluster::calculator::serve_if_requested();
@@ -98,6 +109,7 @@ fn main() -> anyhow::Result<()> {
                 kubeconfig,
                 windows_nodes,
                 linux_nodes,
+                windows_server,
                 port,
                 watch_history,
                 event_ttl,
@@ -126,6 +138,7 @@ fn main() -> anyhow::Result<()> {
                 });
                 let config = ClusterConfig {
                     windows_nodes,
+                    windows_servers: windows_server,
                     linux_nodes,
                     port,
                     kubeconfig_path: Some(kubeconfig.clone()),

@@ -42,6 +42,8 @@ pub struct GroupShape {
     pub labels: BTreeMap<String, String>,
     /// The group's taints (`None`: the OS default).
     pub taints: Option<Value>,
+    /// Its Windows release, from its AMI type (ignored on Linux).
+    pub windows_server: crate::nodes::WindowsServer,
 }
 
 impl NodePool {
@@ -106,6 +108,7 @@ impl NodePool {
         );
         spec.labels = shape.labels.clone();
         spec.taints = shape.taints.clone();
+        spec.windows_server = shape.windows_server;
         let internal = WriteOptions::default();
         self.registry
             .create(resources::nodes(), "", nodes::node_object(&spec), &internal)?;

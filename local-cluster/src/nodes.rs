@@ -31,6 +31,65 @@ impl NodeOs {
     }
 }
 
+/// The Windows Server release an EKS Windows AMI carries (`WINDOWS_CORE_2022_x86_64`, …), as
+/// its nodes report it: the `node.kubernetes.io/windows-build` label a RuntimeClass per build
+/// selects on, the kernel version and the OS image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WindowsServer {
+    /// Windows Server 2019 (LTSC), build 10.0.17763.
+    Ltsc2019,
+    /// Windows Server 2022 (LTSC), build 10.0.20348.
+    #[default]
+    Ltsc2022,
+    /// Windows Server 2025 (LTSC), build 10.0.26100.
+    Ltsc2025,
+}
+
+impl WindowsServer {
+    /// The build, as `node.kubernetes.io/windows-build` gives it (major.minor.build).
+    pub fn build(self) -> &'static str {
+        match self {
+            WindowsServer::Ltsc2019 => "10.0.17763",
+            WindowsServer::Ltsc2022 => "10.0.20348",
+            WindowsServer::Ltsc2025 => "10.0.26100",
+        }
+    }
+
+    fn kernel_version(self) -> &'static str {
+        match self {
+            WindowsServer::Ltsc2019 => "10.0.17763.6414",
+            WindowsServer::Ltsc2022 => "10.0.20348.2849",
+            WindowsServer::Ltsc2025 => "10.0.26100.2314",
+        }
+    }
+
+    fn os_image(self) -> &'static str {
+        match self {
+            WindowsServer::Ltsc2019 => "Windows Server 2019 Datacenter",
+            WindowsServer::Ltsc2022 => "Windows Server 2022 Datacenter",
+            WindowsServer::Ltsc2025 => "Windows Server 2025 Datacenter",
+        }
+    }
+
+    /// The release a year names (`2019`, `2022`, `2025`).
+    pub fn from_year(year: &str) -> Option<WindowsServer> {
+        match year.trim() {
+            "2019" => Some(WindowsServer::Ltsc2019),
+            "2022" => Some(WindowsServer::Ltsc2022),
+            "2025" => Some(WindowsServer::Ltsc2025),
+            _ => None,
+        }
+    }
+
+    /// The release of an EKS AMI type (`WINDOWS_FULL_2019_x86_64` → 2019).
+    pub fn of_ami_type(ami: &str) -> Option<WindowsServer> {
+        ["2019", "2022", "2025"]
+            .into_iter()
+            .find(|year| ami.contains(&format!("_{year}_")))
+            .and_then(WindowsServer::from_year)
+    }
+}
+
 /// One simulated node.
 #[derive(Clone, Debug)]
 pub struct NodeSpec {
@@ -50,6 +109,8 @@ pub struct NodeSpec {
     pub labels: std::collections::BTreeMap<String, String>,
     /// The node group's taints (`None`: the OS's default — `os=windows:NoSchedule` on Windows).
     pub taints: Option<Value>,
+    /// A Windows node's release (ignored on Linux).
+    pub windows_server: WindowsServer,
 }
 
 impl NodeSpec {
@@ -70,6 +131,7 @@ impl NodeSpec {
             zone: zones[index % zones.len()],
             labels: std::collections::BTreeMap::new(),
             taints: None,
+            windows_server: WindowsServer::default(),
         }
     }
 }
@@ -84,8 +146,8 @@ fn node_ip(octet: u8, index: usize) -> Ipv4Addr {
 }
 
 /// `windows` Windows nodes then `linux` Linux nodes, alternating zones, with addresses in
-/// 127.`octet`.0.0/16.
-pub fn plan(windows: usize, linux: usize, octet: u8) -> Vec<NodeSpec> {
+/// 127.`octet`.0.0/16; the Windows nodes take the `releases` in turn (2022 when none).
+pub fn plan(windows: usize, linux: usize, octet: u8, releases: &[WindowsServer]) -> Vec<NodeSpec> {
     (0..windows + linux)
         .map(|i| {
             let os = if i < windows {
@@ -98,7 +160,11 @@ pub fn plan(windows: usize, linux: usize, octet: u8) -> Vec<NodeSpec> {
             } else {
                 "t3.medium"
             };
-            NodeSpec::new(octet, i, os, os.label(), instance_type)
+            let mut spec = NodeSpec::new(octet, i, os, os.label(), instance_type);
+            if let Some(release) = releases.get(i % releases.len().max(1)) {
+                spec.windows_server = *release;
+            }
+            spec
         })
         .collect()
 }
@@ -150,7 +216,7 @@ pub fn node_object(node: &NodeSpec) -> Value {
         "hybrid-console.io/os-group": node.os.label(),
     });
     if windows {
-        labels["node.kubernetes.io/windows-build"] = json!("10.0.20348");
+        labels["node.kubernetes.io/windows-build"] = json!(node.windows_server.build());
     }
     for (k, v) in &node.labels {
         labels[k.as_str()] = json!(v);
@@ -200,8 +266,8 @@ pub fn node_object(node: &NodeSpec) -> Value {
                 "machineID": uuid::Uuid::new_v4().simple().to_string(),
                 "systemUUID": uuid::Uuid::new_v4().to_string().to_uppercase(),
                 "bootID": uuid::Uuid::new_v4().to_string(),
-                "kernelVersion": if windows { "10.0.20348.2849" } else { "6.1.115-126.197.amzn2023.x86_64" },
-                "osImage": if windows { "Windows Server 2022 Datacenter" } else { "Amazon Linux 2023.6.20241121" },
+                "kernelVersion": if windows { node.windows_server.kernel_version() } else { "6.1.115-126.197.amzn2023.x86_64" },
+                "osImage": if windows { node.windows_server.os_image() } else { "Amazon Linux 2023.6.20241121" },
                 "containerRuntimeVersion": "containerd://1.7.23",
                 "kubeletVersion": format!("v1.{}.0-eks-local", crate::api::SERVER_MINOR),
                 "kubeProxyVersion": format!("v1.{}.0-eks-local", crate::api::SERVER_MINOR),
@@ -311,5 +377,44 @@ pub async fn heartbeats(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_windows_ami_type_names_its_release() {
+        assert_eq!(
+            WindowsServer::of_ami_type("WINDOWS_CORE_2019_x86_64"),
+            Some(WindowsServer::Ltsc2019)
+        );
+        assert_eq!(
+            WindowsServer::of_ami_type("WINDOWS_FULL_2022_x86_64"),
+            Some(WindowsServer::Ltsc2022)
+        );
+        assert_eq!(
+            WindowsServer::of_ami_type("WINDOWS_CORE_2025_x86_64"),
+            Some(WindowsServer::Ltsc2025)
+        );
+        assert_eq!(WindowsServer::of_ami_type("AL2023_x86_64_STANDARD"), None);
+        let nodes = plan(
+            3,
+            1,
+            200,
+            &[WindowsServer::Ltsc2019, WindowsServer::Ltsc2025],
+        );
+        let builds: Vec<String> = nodes
+            .iter()
+            .filter(|n| n.os == NodeOs::Windows)
+            .map(|n| {
+                node_object(n)["metadata"]["labels"]["node.kubernetes.io/windows-build"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(builds, vec!["10.0.17763", "10.0.26100", "10.0.17763"]);
     }
 }

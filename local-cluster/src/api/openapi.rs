@@ -77,6 +77,10 @@ fn generate(
     add!(resources::endpointslices(), discovery::EndpointSlice);
     add!(resources::leases(), coordination::Lease);
     add!(
+        resources::runtimeclasses(),
+        k8s_openapi::api::node::v1::RuntimeClass
+    );
+    add!(
         resources::apiservices(),
         k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService
     );

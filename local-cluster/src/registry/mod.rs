@@ -393,6 +393,10 @@ impl Registry {
     ) -> Result<Stored, ApiError> {
         self.check_namespace(kind, namespace, name)?;
         self.custom.check(kind, &mut object, None)?;
+        if std::ptr::eq(kind, resources::pods()) {
+            crate::admission::runtime_class(&self.store, &mut object)
+                .map_err(|why| ApiError::forbidden(kind, name, &why))?;
+        }
         let allocated = self.addresses.allocate(kind, &mut object, None)?;
         if dry_run {
             self.addresses.release_list(&allocated);

@@ -81,6 +81,7 @@ well_known! {
     leases = "leases" in "coordination.k8s.io",
     apiservices = "apiservices" in "apiregistration.k8s.io",
     customresourcedefinitions = "customresourcedefinitions" in "apiextensions.k8s.io",
+    runtimeclasses = "runtimeclasses" in "node.k8s.io",
     roles = "roles" in "rbac.authorization.k8s.io",
     rolebindings = "rolebindings" in "rbac.authorization.k8s.io",
     clusterroles = "clusterroles" in "rbac.authorization.k8s.io",

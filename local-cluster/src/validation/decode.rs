@@ -66,6 +66,7 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             typed!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition)
         }
+        ("node.k8s.io", "RuntimeClass") => typed!(k8s_openapi::api::node::v1::RuntimeClass),
         ("rbac.authorization.k8s.io", "Role") => typed!(rbac::Role),
         ("rbac.authorization.k8s.io", "RoleBinding") => typed!(rbac::RoleBinding),
         ("rbac.authorization.k8s.io", "ClusterRole") => typed!(rbac::ClusterRole),

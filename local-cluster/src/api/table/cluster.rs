@@ -348,6 +348,21 @@ pub(super) fn leases() -> Printer {
     }
 }
 
+/// `kubectl get runtimeclasses`: the handler the kubelet's runtime runs pods with.
+pub(super) fn runtimeclasses() -> Printer {
+    Printer {
+        columns: vec![
+            NAME,
+            Column::string(
+                "Handler",
+                "Handler specifies the underlying runtime and configuration that the CRI implementation will use to handle pods of this class.",
+            ),
+            AGE,
+        ],
+        cells: |o, Common { name, created }| vec![name, json!(text(&o["handler"])), json!(created)],
+    }
+}
+
 /// `kubectl get apiservices`: a local one's service is `Local`; availability is the
 /// `Available` condition, with its reason when it is not `True`.
 pub(super) fn apiservices() -> Printer {

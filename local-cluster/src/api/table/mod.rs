@@ -11,8 +11,8 @@ use crate::custom_resources::PrinterColumn;
 use crate::errors::ApiError;
 use crate::resources::ResourceKind;
 use cluster::{
-    apiservices, configmaps, endpoints, endpointslices, events, leases, namespaces, nodes, secrets,
-    serviceaccounts, services,
+    apiservices, configmaps, endpoints, endpointslices, events, leases, namespaces, nodes,
+    runtimeclasses, secrets, serviceaccounts, services,
 };
 use columns::{Column, Common, NAME, Printer, text};
 use workloads::{
@@ -66,6 +66,7 @@ fn printer(kind: &ResourceKind) -> Printer {
         ("", "ServiceAccount") => serviceaccounts(),
         ("coordination.k8s.io", "Lease") => leases(),
         ("apiregistration.k8s.io", "APIService") => apiservices(),
+        ("node.k8s.io", "RuntimeClass") => runtimeclasses(),
         ("discovery.k8s.io", "EndpointSlice") => endpointslices(),
         _ => any_kind(),
     }
