@@ -952,3 +952,52 @@ fn imperative_create_run_and_expose_send_protobuf_and_work() {
             .contains("NotFound")
     );
 }
+
+/// NetworkPolicies are stored, listed and watched as on any cluster; nothing enforces them
+/// here (the README says so), as on a cluster without a network plugin that does.
+#[test]
+fn network_policies_are_stored_and_listed() {
+    let cluster = Cluster::start();
+    cluster.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: default}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: ui-to-sum, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: sum}}
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {app: ui}}
+    ports:
+    - {protocol: TCP, port: 8080}
+"#,
+    );
+    let table = cluster.ok(&["get", "netpol"]);
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], vec!["NAME", "POD-SELECTOR", "AGE"], "{table}");
+    assert_eq!(rows[1][..2], ["deny-all", "<none>"], "{table}");
+    assert_eq!(rows[2][..2], ["ui-to-sum", "app=sum"], "{table}");
+    let policy = cluster.json(&["get", "networkpolicy", "ui-to-sum"]);
+    assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], 8080);
+    let wrong = cluster.fails_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad}\nspec: {podSelector: {}, policyTypes: Ingress}\n",
+    );
+    assert!(
+        wrong.contains("NetworkPolicy in version \"v1\" cannot be handled as a NetworkPolicy"),
+        "{wrong}"
+    );
+    cluster.ok(&["delete", "netpol", "deny-all"]);
+    assert!(!cluster.ok(&["get", "netpol"]).contains("deny-all"));
+}

@@ -81,6 +81,10 @@ fn generate(
         k8s_openapi::api::node::v1::RuntimeClass
     );
     add!(
+        resources::networkpolicies(),
+        k8s_openapi::api::networking::v1::NetworkPolicy
+    );
+    add!(
         resources::apiservices(),
         k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService
     );

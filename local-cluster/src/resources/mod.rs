@@ -82,6 +82,7 @@ well_known! {
     apiservices = "apiservices" in "apiregistration.k8s.io",
     customresourcedefinitions = "customresourcedefinitions" in "apiextensions.k8s.io",
     runtimeclasses = "runtimeclasses" in "node.k8s.io",
+    networkpolicies = "networkpolicies" in "networking.k8s.io",
     roles = "roles" in "rbac.authorization.k8s.io",
     rolebindings = "rolebindings" in "rbac.authorization.k8s.io",
     clusterroles = "clusterroles" in "rbac.authorization.k8s.io",

@@ -67,6 +67,9 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
             typed!(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition)
         }
         ("node.k8s.io", "RuntimeClass") => typed!(k8s_openapi::api::node::v1::RuntimeClass),
+        ("networking.k8s.io", "NetworkPolicy") => {
+            typed!(k8s_openapi::api::networking::v1::NetworkPolicy)
+        }
         ("rbac.authorization.k8s.io", "Role") => typed!(rbac::Role),
         ("rbac.authorization.k8s.io", "RoleBinding") => typed!(rbac::RoleBinding),
         ("rbac.authorization.k8s.io", "ClusterRole") => typed!(rbac::ClusterRole),

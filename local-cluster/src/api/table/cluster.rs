@@ -348,6 +348,29 @@ pub(super) fn leases() -> Printer {
     }
 }
 
+/// `kubectl get networkpolicies`: the pods a policy selects (`<none>` for all of them).
+pub(super) fn networkpolicies() -> Printer {
+    Printer {
+        columns: vec![
+            NAME,
+            Column::string(
+                "Pod-Selector",
+                "Selects the pods to which this NetworkPolicy object applies.",
+            ),
+            AGE,
+        ],
+        cells: |o, Common { name, created }| {
+            let selector = crate::api::table_selector(&o["spec"]["podSelector"]);
+            let shown = if selector.is_empty() {
+                "<none>".to_owned()
+            } else {
+                selector
+            };
+            vec![name, json!(shown), json!(created)]
+        },
+    }
+}
+
 /// `kubectl get runtimeclasses`: the handler the kubelet's runtime runs pods with.
 pub(super) fn runtimeclasses() -> Printer {
     Printer {

@@ -11,8 +11,8 @@ use crate::custom_resources::PrinterColumn;
 use crate::errors::ApiError;
 use crate::resources::ResourceKind;
 use cluster::{
-    apiservices, configmaps, endpoints, endpointslices, events, leases, namespaces, nodes,
-    runtimeclasses, secrets, serviceaccounts, services,
+    apiservices, configmaps, endpoints, endpointslices, events, leases, namespaces,
+    networkpolicies, nodes, runtimeclasses, secrets, serviceaccounts, services,
 };
 use columns::{Column, Common, NAME, Printer, text};
 use workloads::{
@@ -67,6 +67,7 @@ fn printer(kind: &ResourceKind) -> Printer {
         ("coordination.k8s.io", "Lease") => leases(),
         ("apiregistration.k8s.io", "APIService") => apiservices(),
         ("node.k8s.io", "RuntimeClass") => runtimeclasses(),
+        ("networking.k8s.io", "NetworkPolicy") => networkpolicies(),
         ("discovery.k8s.io", "EndpointSlice") => endpointslices(),
         _ => any_kind(),
     }
