@@ -1,7 +1,11 @@
-//! What admission does to a pod before it is stored, as the real server's RuntimeClass plugin
-//! does it: a pod naming a RuntimeClass gets the class's overhead, node selector and
+//! What admission does to objects before they are stored, as the real server's plugins do it.
+//!
+//! RuntimeClass: a pod naming a RuntimeClass gets the class's overhead, node selector and
 //! tolerations merged in (so it lands on the nodes the class is for, e.g. one Windows build),
 //! and is refused when the class does not exist or contradicts the pod.
+//!
+//! DefaultIngressClass: an Ingress created without `ingressClassName` gets the class marked
+//! `ingressclass.kubernetes.io/is-default-class: "true"` (the newest, when several are).
 
 use serde_json::{Value, json};
 
@@ -60,6 +64,39 @@ pub fn runtime_class(store: &Store, pod: &mut Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The annotation that makes an IngressClass the default one.
+pub const DEFAULT_INGRESS_CLASS: &str = "ingressclass.kubernetes.io/is-default-class";
+
+/// Sets a new Ingress's class to the default class when it names none.
+pub fn default_ingress_class(store: &Store, ingress: &mut Value) {
+    if ingress["spec"]["ingressClassName"].is_string()
+        || ingress["metadata"]["annotations"]["kubernetes.io/ingress.class"].is_string()
+    {
+        return;
+    }
+    let default = store
+        .list(resources::ingressclasses(), None, |_| true, 0, None)
+        .items
+        .iter()
+        .map(|c| c.value())
+        .filter(|c| c["metadata"]["annotations"][DEFAULT_INGRESS_CLASS] == "true")
+        .max_by(|a, b| {
+            let created = |c: &Value| {
+                c["metadata"]["creationTimestamp"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            created(a).cmp(&created(b))
+        });
+    if let Some(class) = default {
+        if !ingress["spec"].is_object() {
+            ingress["spec"] = json!({});
+        }
+        ingress["spec"]["ingressClassName"] = class["metadata"]["name"].clone();
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,14 @@ pub struct Users {
     by_token: RwLock<HashMap<String, UserInfo>>,
 }
 
+impl std::fmt::Debug for Users {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the tokens themselves.
+        let count = self.by_token.read().map_or(0, |m| m.len());
+        f.debug_struct("Users").field("tokens", &count).finish()
+    }
+}
+
 impl Users {
     /// Accepts `token` as `user` from now on.
     pub fn add(&self, token: String, user: UserInfo) {

@@ -25,6 +25,8 @@ pub fn apply(kind: &ResourceKind, object: &mut Value) {
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             crate::custom_resources::definition::default(object)
         }
+        ("networking.k8s.io", "Ingress") => ingress_backend_ports(object),
+        ("", "LimitRange") => crate::quotas::limit_ranges::complete(object),
         ("", "Pod") => {
             if let Some(spec) = object.get_mut("spec") {
                 pod_spec(spec);
@@ -361,5 +363,44 @@ fn job(object: &mut Value) {
     }
     if let Some(template) = object.pointer_mut("/spec/template/spec") {
         pod_spec(template);
+    }
+}
+
+/// A Protobuf body carries an Ingress backend's unset port number as 0; the real server's JSON
+/// leaves it out (`omitempty`), so a port named by name reads as only its name.
+fn ingress_backend_ports(object: &mut Value) {
+    let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let mut backends: Vec<&mut Value> = Vec::new();
+    for (key, value) in spec.iter_mut() {
+        match key.as_str() {
+            "defaultBackend" => backends.push(value),
+            "rules" => {
+                for rule in value.as_array_mut().into_iter().flatten() {
+                    let paths = rule
+                        .get_mut("http")
+                        .and_then(|h| h.get_mut("paths"))
+                        .and_then(Value::as_array_mut);
+                    backends.extend(
+                        paths
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|p| p.get_mut("backend")),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    for backend in backends {
+        if let Some(port) = backend
+            .get_mut("service")
+            .and_then(|s| s.get_mut("port"))
+            .and_then(Value::as_object_mut)
+            && port.get("number") == Some(&json!(0))
+        {
+            port.remove("number");
+        }
     }
 }

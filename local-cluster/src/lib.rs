@@ -34,6 +34,7 @@ pub mod errors;
 pub(crate) mod events;
 pub(crate) mod eviction;
 pub mod faults;
+pub mod gateway;
 pub(crate) mod kubeconfig;
 pub mod kubelet;
 pub(crate) mod load;
@@ -41,6 +42,7 @@ pub(crate) mod managed_fields;
 pub(crate) mod network;
 pub(crate) mod node_pool;
 pub mod nodes;
+pub mod quotas;
 pub mod registry;
 pub mod resources;
 pub(crate) mod schedule;
@@ -107,6 +109,12 @@ pub struct ClusterConfig {
     pub audit_log: Option<PathBuf>,
     /// How long an Event is kept after it was last seen (a real API server's `--event-ttl`).
     pub event_ttl: Duration,
+    /// How often the kubelets bring mounted ConfigMaps, Secrets and downward-API files up to
+    /// date (a real kubelet: about a minute; here a few seconds).
+    pub volume_sync: Duration,
+    /// The port each Ingress is served on at its own loopback address (80, as a load balancer
+    /// listens; ports below 1024 need root or a lower `net.ipv4.ip_unprivileged_port_start`).
+    pub ingress_port: u16,
 }
 
 impl Default for ClusterConfig {
@@ -130,6 +138,8 @@ impl Default for ClusterConfig {
             faults: faults::Faults::default(),
             audit_log: None,
             event_ttl: events::EVENT_TTL,
+            ingress_port: 80,
+            volume_sync: Duration::from_secs(2),
         }
     }
 }
@@ -172,6 +182,9 @@ pub enum StartError {
     /// This executable's path is unknown, so calculator containers cannot be started.
     #[error("cannot find this executable to run calculator containers: {0}")]
     Launcher(std::io::Error),
+    /// No directory for pods' files (volumes) could be made in the temporary directory.
+    #[error("cannot make a directory for pods' volumes in the temporary directory (TMPDIR): {0}")]
+    PodFiles(std::io::Error),
     /// The calculator did not come up.
     #[error("{0}")]
     Calculator(errors::ApiError),
@@ -202,8 +215,11 @@ pub struct LocalCluster {
     pool: Arc<node_pool::NodePool>,
     kubelets: Arc<kubelet::Kubelets>,
     network: Arc<network::ServiceNetwork>,
+    gateways: Arc<gateway::DataPlane>,
     /// Held for the cluster's life: its addresses are its own.
     _addresses: addresses::AddressBlock,
+    /// Pods' files, removed with the cluster.
+    _pod_files: tempfile::TempDir,
 }
 
 impl LocalCluster {
@@ -251,6 +267,13 @@ impl LocalCluster {
         };
         bootstrap(&registry, &plan)?;
 
+        let users = Arc::new(authorization::Users::default());
+        // Pods' files (volumes, container roots) live as long as the cluster.
+        let pod_files = tempfile::Builder::new()
+            .prefix("local-cluster-pods-")
+            .tempdir()
+            .map_err(StartError::PodFiles)?;
+        let _ = registry.pod_files.set(pod_files.path().to_owned());
         let launcher = match config.launcher.clone() {
             Some(l) => l,
             None => kubelet::Launcher::current_exe().map_err(StartError::Launcher)?,
@@ -267,6 +290,7 @@ impl LocalCluster {
         tasks.extend(controllers::namespace::start(registry.clone()));
         tasks.extend(controllers::definitions::start(registry.clone()));
         tasks.extend(controllers::endpoints::start(registry.clone()));
+        tasks.extend(controllers::resource_quota::start(registry.clone()));
         tasks.extend(scheduler::start(registry.clone()));
         let kubelets = Arc::new(kubelet::Kubelets::start(
             registry.clone(),
@@ -276,18 +300,23 @@ impl LocalCluster {
                 simulated_start: config.simulated_start,
                 simulated_pull: Duration::from_millis(200),
                 crash_backoff: config.crash_backoff,
+                root_dir: pod_files.path().to_owned(),
+                volume_sync: config.volume_sync,
+                tokens: users.clone(),
             },
             block.pods(),
         ));
         let (network, network_task) =
             network::ServiceNetwork::start(registry.clone(), plan.iter().map(|n| n.ip).collect());
         tasks.push(network_task);
+        let (gateways, gateway_tasks) =
+            gateway::start(registry.clone(), block.nodes(), config.ingress_port);
+        tasks.extend(gateway_tasks);
         let runtime: Arc<dyn api::Runtime> = Arc::new(network::ClusterRuntime::new(
             registry.clone(),
             kubelets.logs.clone(),
             kubelets.processes.clone(),
         ));
-        let users = Arc::new(authorization::Users::default());
         users.add(
             token.clone(),
             authorization::UserInfo::new("kubernetes-admin", &[authorization::MASTERS]),
@@ -372,7 +401,9 @@ impl LocalCluster {
             pool,
             kubelets,
             network,
+            gateways,
             _addresses: block,
+            _pod_files: pod_files,
         };
         if config.with_calculator
             && let Err(e) = calculator::deploy(&cluster.registry, Duration::from_secs(60)).await
@@ -463,6 +494,7 @@ impl LocalCluster {
     pub async fn shutdown(self) {
         self.kubelets.shutdown().await;
         self.network.shutdown();
+        self.gateways.shutdown();
         let _ = self.power.send(server::Power::ShutDown);
         for task in self.tasks {
             task.abort();
@@ -535,6 +567,18 @@ fn bootstrap(registry: &Registry, plan: &[nodes::NodeSpec]) -> Result<(), errors
             &internal,
         )?;
     }
+    // The class of the Ingresses the local cluster serves itself (the gateway's data plane),
+    // the default one, as a cluster with one ingress controller usually has it.
+    registry.create(
+        resources::ingressclasses(),
+        "",
+        json!({
+            "metadata": {"name": gateway::CLASS_NAME,
+                         "annotations": {admission::DEFAULT_INGRESS_CLASS: "true"}},
+            "spec": {"controller": gateway::INGRESS_CONTROLLER},
+        }),
+        &internal,
+    )?;
     // Every group-version the server serves is an APIService of its own, served locally (as on
     // a real server; metrics.k8s.io's included, the local cluster answers it itself).
     for (group, version) in resources::group_versions() {

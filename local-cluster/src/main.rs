@@ -78,6 +78,14 @@ enum Command {
         /// Metadata) naming the user, verb, object and response code.
         #[arg(long, value_name = "PATH")]
         audit_log: Option<PathBuf>,
+        /// Serve each Ingress on this port at its own loopback address (ports below 1024 need
+        /// root or a lower net.ipv4.ip_unprivileged_port_start).
+        #[arg(long, default_value_t = 80)]
+        ingress_port: u16,
+        /// Bring mounted ConfigMaps, Secrets and downward-API files up to date this often
+        /// (seconds).
+        #[arg(long, default_value_t = 2)]
+        volume_sync_period: u64,
     },
 }
 
@@ -122,6 +130,8 @@ fn main() -> anyhow::Result<()> {
                 churn,
                 inject,
                 audit_log,
+                ingress_port,
+                volume_sync_period,
             } => {
                 let follow_eks = eks_endpoint.map(|endpoint| {
                     local_cluster::eks_follow::FollowConfig::new(
@@ -151,6 +161,8 @@ fn main() -> anyhow::Result<()> {
                     faults: inject.unwrap_or_default(),
                     audit_log,
                     event_ttl: std::time::Duration::from_secs(event_ttl),
+                    ingress_port,
+                    volume_sync: std::time::Duration::from_secs(volume_sync_period.max(1)),
                     ..ClusterConfig::default()
                 };
                 let cluster = LocalCluster::start(config).await?;

@@ -29,7 +29,7 @@ use crate::resources;
 use crate::store::EventKind;
 
 /// Ready endpoint addresses of a Service for one of its ports.
-fn ready_endpoints(
+pub(crate) fn ready_endpoints(
     registry: &Registry,
     namespace: &str,
     service: &str,

@@ -60,6 +60,8 @@ fn generate(
     add!(resources::events(), core::Event);
     add!(resources::events_v1(), k8s_openapi::api::events::v1::Event);
     add!(resources::serviceaccounts(), core::ServiceAccount);
+    add!(resources::resourcequotas(), core::ResourceQuota);
+    add!(resources::limitranges(), core::LimitRange);
     add!(resources::deployments(), apps::Deployment);
     add!(resources::replicasets(), apps::ReplicaSet);
     add!(resources::daemonsets(), apps::DaemonSet);
@@ -83,6 +85,14 @@ fn generate(
     add!(
         resources::networkpolicies(),
         k8s_openapi::api::networking::v1::NetworkPolicy
+    );
+    add!(
+        resources::ingresses(),
+        k8s_openapi::api::networking::v1::Ingress
+    );
+    add!(
+        resources::ingressclasses(),
+        k8s_openapi::api::networking::v1::IngressClass
     );
     add!(
         resources::apiservices(),

@@ -11,6 +11,7 @@ pub mod garbage_collector;
 pub mod job;
 pub mod namespace;
 pub mod replicaset;
+pub mod resource_quota;
 pub mod runtime;
 pub mod statefulset;
 

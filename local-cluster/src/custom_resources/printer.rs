@@ -105,11 +105,38 @@ pub fn find(object: &Value, path: &str) -> Option<Value> {
             let inside = after[..end].trim();
             rest = &after[end + 1..];
             current = step_bracket(&current, inside)?;
+            if inside == "*" {
+                return wildcard(&current, rest);
+            }
         } else {
             return None;
         }
     }
     Some(current)
+}
+
+/// The rest of a path after `[*]`, read from each item: one result is itself, several are
+/// shown space-separated as kubectl's JSONPath prints them, none is no value.
+fn wildcard(items: &Value, rest: &str) -> Option<Value> {
+    let found: Vec<Value> = items
+        .as_array()?
+        .iter()
+        .filter_map(|item| find(item, rest))
+        .collect();
+    match found.len() {
+        0 => None,
+        1 => found.into_iter().next(),
+        _ => Some(Value::String(
+            found
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        )),
+    }
 }
 
 /// Where the `]` closing a bracket that starts at `text` is (quotes may hold `]`).
@@ -131,6 +158,14 @@ fn unquote(text: &str) -> &str {
 }
 
 fn step_bracket(current: &Value, inside: &str) -> Option<Value> {
+    if inside == "*" {
+        // Every item (or every value of an object); what follows applies to each.
+        return match current {
+            Value::Array(items) => Some(Value::Array(items.clone())),
+            Value::Object(map) => Some(Value::Array(map.values().cloned().collect())),
+            _ => None,
+        };
+    }
     if let Ok(index) = inside.parse::<i64>() {
         let items = current.as_array()?;
         let at = if index < 0 {
@@ -188,6 +223,22 @@ mod tests {
             Some(json!("False"))
         );
         assert_eq!(find(&object, ".spec.missing"), None);
+        assert_eq!(
+            find(&object, ".status.conditions[*].type"),
+            Some(json!("Progressing Ready"))
+        );
+        let one = json!({"status": {"addresses": [{"value": "127.64.255.1"}]}});
+        assert_eq!(
+            find(&one, ".status.addresses[*].value"),
+            Some(json!("127.64.255.1"))
+        );
+        assert_eq!(
+            find(
+                &json!({"status": {"addresses": []}}),
+                ".status.addresses[*].value"
+            ),
+            None
+        );
     }
 
     #[test]

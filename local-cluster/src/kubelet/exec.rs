@@ -61,10 +61,12 @@ impl Place {
         }
         env.entry("HOSTNAME".into())
             .or_insert_with(|| pod["metadata"]["name"].as_str().unwrap_or_default().into());
+        // The image's working directory when the host has it, else the container's root.
         let working_dir = container["workingDir"]
             .as_str()
-            .filter(|d| std::path::Path::new(d).is_dir())
-            .map(str::to_owned);
+            .map(str::to_owned)
+            .or_else(|| env.get(super::process::CONTAINER_ROOT).cloned())
+            .filter(|d| std::path::Path::new(d).is_dir());
         Place { env, working_dir }
     }
 

@@ -8,6 +8,7 @@ pub mod logs;
 pub mod probes;
 pub mod process;
 pub mod usage;
+pub mod volumes;
 
 mod node;
 mod pod;

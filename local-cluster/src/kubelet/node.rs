@@ -23,6 +23,13 @@ pub struct KubeletConfig {
     pub simulated_pull: Duration,
     /// The first crash-loop back-off (then doubling up to 5 minutes).
     pub crash_backoff: Duration,
+    /// Where pods' files go (`pods/<uid>/volumes`, `…/containers/<name>/rootfs`).
+    pub root_dir: std::path::PathBuf,
+    /// How often mounted ConfigMaps, Secrets and downward-API files are brought up to date.
+    pub volume_sync: Duration,
+    /// Where service-account tokens a pod's projected volume holds are registered, so the API
+    /// server accepts them.
+    pub tokens: Arc<crate::authorization::Users>,
 }
 
 /// Pod IPs: one loopback address per running pod, from 127.`octet`.0.0/16.

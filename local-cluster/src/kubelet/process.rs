@@ -35,6 +35,10 @@ impl Launcher {
     }
 }
 
+/// The variable naming a container's root directory on this machine: a `mountPath` of the
+/// manifest is that path under it (`/etc/calculator` → `$CONTAINER_ROOT/etc/calculator`).
+pub const CONTAINER_ROOT: &str = "CONTAINER_ROOT";
+
 /// `sum-service` → `SUM_SERVICE`, as service-link variables spell Service names.
 fn env_name(service: &str) -> String {
     service.to_uppercase().replace(['-', '.'], "_")
@@ -195,6 +199,18 @@ pub fn container_env(
 ) -> BTreeMap<String, String> {
     let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
     let mut env: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(root) = registry.pod_files.get() {
+        let pod_dir =
+            super::volumes::pod_dir(root, pod["metadata"]["uid"].as_str().unwrap_or_default());
+        let container_root = super::volumes::container_root(
+            &pod_dir,
+            container["name"].as_str().unwrap_or_default(),
+        );
+        env.insert(
+            CONTAINER_ROOT.to_owned(),
+            container_root.display().to_string(),
+        );
+    }
     if pod["spec"]["enableServiceLinks"] != false {
         env.extend(service_links(registry, namespace));
     }
@@ -290,6 +306,13 @@ pub fn spawn(
         .kill_on_drop(true);
     if !env.contains_key("RUST_LOG") {
         command.env("RUST_LOG", "info");
+    }
+    // The container's root (its mounts) is its working directory, as `/` is in an image.
+    if let Some(root) = env
+        .get(CONTAINER_ROOT)
+        .filter(|r| std::path::Path::new(r).is_dir())
+    {
+        command.current_dir(root);
     }
     let mut child = command.spawn()?;
     let pid = child.id().unwrap_or_default();

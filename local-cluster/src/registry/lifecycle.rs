@@ -242,6 +242,10 @@ pub(super) fn prepare_create(
     meta.insert("creationTimestamp".into(), json!(now()));
     if has_generation(kind) {
         meta.insert("generation".into(), json!(1));
+    } else if meta.get("generation") == Some(&json!(0)) {
+        // A Protobuf body carries an unset generation as 0, which the real server's JSON leaves
+        // out (`omitempty`).
+        meta.remove("generation");
     }
     defaults::apply(kind, object);
     validation::validate(kind, object)?;
@@ -266,6 +270,9 @@ pub(super) fn has_generation(kind: &ResourceKind) -> bool {
                 | "Job"
                 | "CronJob"
                 | "PodDisruptionBudget"
+                | "Ingress"
+                | "IngressClass"
+                | "NetworkPolicy"
         )
 }
 

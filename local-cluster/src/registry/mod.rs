@@ -46,6 +46,9 @@ pub struct Registry {
     addresses: ServiceAddresses,
     /// ClusterIPs come from 127.`service_octet`.0.0/16: loopback, so the cluster really listens on them.
     service_octet: u8,
+    /// Where the kubelets keep pods' files (volumes, container roots), once they run: the exec
+    /// handler runs a command in its container's root, as the kubelet started the container.
+    pub pod_files: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 impl Registry {
@@ -56,6 +59,7 @@ impl Registry {
             custom: CustomKinds::default(),
             addresses: ServiceAddresses::new(service_octet),
             service_octet,
+            pod_files: std::sync::OnceLock::new(),
         }
     }
 
@@ -397,6 +401,11 @@ impl Registry {
             crate::admission::runtime_class(&self.store, &mut object)
                 .map_err(|why| ApiError::forbidden(kind, name, &why))?;
         }
+        if std::ptr::eq(kind, resources::ingresses()) {
+            crate::admission::default_ingress_class(&self.store, &mut object);
+        }
+        crate::quotas::admit(&self.store, kind, namespace, &mut object)
+            .map_err(|why| ApiError::forbidden(kind, name, &why))?;
         let allocated = self.addresses.allocate(kind, &mut object, None)?;
         if dry_run {
             self.addresses.release_list(&allocated);

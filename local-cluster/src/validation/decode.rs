@@ -50,6 +50,8 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
         ("", "Secret") => typed!(core::Secret),
         ("", "Event") => typed!(core::Event),
         ("", "ServiceAccount") => typed!(core::ServiceAccount),
+        ("", "ResourceQuota") => typed!(core::ResourceQuota),
+        ("", "LimitRange") => typed!(core::LimitRange),
         ("apps", "Deployment") => typed!(apps::Deployment),
         ("apps", "ReplicaSet") => typed!(apps::ReplicaSet),
         ("apps", "DaemonSet") => typed!(apps::DaemonSet),
@@ -69,6 +71,10 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
         ("node.k8s.io", "RuntimeClass") => typed!(k8s_openapi::api::node::v1::RuntimeClass),
         ("networking.k8s.io", "NetworkPolicy") => {
             typed!(k8s_openapi::api::networking::v1::NetworkPolicy)
+        }
+        ("networking.k8s.io", "Ingress") => typed!(k8s_openapi::api::networking::v1::Ingress),
+        ("networking.k8s.io", "IngressClass") => {
+            typed!(k8s_openapi::api::networking::v1::IngressClass)
         }
         ("rbac.authorization.k8s.io", "Role") => typed!(rbac::Role),
         ("rbac.authorization.k8s.io", "RoleBinding") => typed!(rbac::RoleBinding),

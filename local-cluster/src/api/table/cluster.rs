@@ -348,6 +348,132 @@ pub(super) fn leases() -> Printer {
     }
 }
 
+/// `kubectl get resourcequotas`: `used/hard` of each resource, requests and counts apart
+/// from limits, as kubectl prints them.
+pub(super) fn resourcequotas() -> Printer {
+    Printer {
+        columns: vec![
+            NAME,
+            AGE,
+            Column::string("Request", "The requested resources (used/hard)."),
+            Column::string("Limit", "The limited resources (used/hard)."),
+        ],
+        cells: |o, Common { name, created }| {
+            let (mut requests, mut limits) = (Vec::new(), Vec::new());
+            for (resource, hard) in o["spec"]["hard"].as_object().into_iter().flatten() {
+                let used = o["status"]["used"][resource].as_str().unwrap_or("0");
+                let shown = format!("{resource}: {used}/{}", text(hard));
+                if resource.starts_with("limits.") {
+                    limits.push(shown);
+                } else {
+                    requests.push(shown);
+                }
+            }
+            vec![
+                name,
+                json!(created),
+                json!(requests.join(", ")),
+                json!(limits.join(", ")),
+            ]
+        },
+    }
+}
+
+/// `kubectl get limitranges`: its creation time, written out.
+pub(super) fn limitranges() -> Printer {
+    Printer {
+        columns: vec![
+            NAME,
+            Column::string(
+                "Created At",
+                "CreationTimestamp is a timestamp representing the server time when this object was created.",
+            ),
+        ],
+        cells: |o, Common { name, .. }| {
+            vec![name, json!(text(&o["metadata"]["creationTimestamp"]))]
+        },
+    }
+}
+
+/// `kubectl get ingresses`: the class, the hosts its rules name (`*` for any), the addresses
+/// its controller gave it, and its ports (443 too when it has TLS).
+pub(super) fn ingresses() -> Printer {
+    Printer {
+        columns: vec![
+            NAME,
+            Column::string("Class", "The ingress class this ingress belongs to."),
+            Column::string("Hosts", "The hosts this ingress matches."),
+            Column::string("Address", "The addresses of the load balancer."),
+            Column::string("Ports", "The ports this ingress listens on."),
+            AGE,
+        ],
+        cells: |o, Common { name, created }| {
+            let class = o["spec"]["ingressClassName"].as_str().unwrap_or("<none>");
+            let hosts: Vec<&str> = o["spec"]["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["host"].as_str())
+                .collect();
+            let hosts = if hosts.is_empty() {
+                "*".to_owned()
+            } else {
+                hosts.join(",")
+            };
+            let addresses: Vec<&str> = o["status"]["loadBalancer"]["ingress"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["ip"].as_str().or_else(|| i["hostname"].as_str()))
+                .collect();
+            let ports = if o["spec"]["tls"].as_array().is_some_and(|t| !t.is_empty()) {
+                "80, 443"
+            } else {
+                "80"
+            };
+            vec![
+                name,
+                json!(class),
+                json!(hosts),
+                json!(addresses.join(",")),
+                json!(ports),
+                json!(created),
+            ]
+        },
+    }
+}
+
+/// `kubectl get ingressclasses`: the controller that serves a class.
+pub(super) fn ingressclasses() -> Printer {
+    Printer {
+        columns: vec![
+            NAME,
+            Column::string(
+                "Controller",
+                "Controller that is responsible for handling this class.",
+            ),
+            Column::string(
+                "Parameters",
+                "A reference to a resource with additional parameters.",
+            ),
+            AGE,
+        ],
+        cells: |o, Common { name, created }| {
+            let parameters = &o["spec"]["parameters"];
+            let shown = match parameters["name"].as_str() {
+                Some(n) => format!("{}/{n}", text(&parameters["kind"])),
+                None => "<none>".to_owned(),
+            };
+            vec![
+                name,
+                json!(text(&o["spec"]["controller"])),
+                json!(shown),
+                json!(created),
+            ]
+        },
+    }
+}
+
 /// `kubectl get networkpolicies`: the pods a policy selects (`<none>` for all of them).
 pub(super) fn networkpolicies() -> Printer {
     Printer {

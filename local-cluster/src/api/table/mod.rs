@@ -11,8 +11,9 @@ use crate::custom_resources::PrinterColumn;
 use crate::errors::ApiError;
 use crate::resources::ResourceKind;
 use cluster::{
-    apiservices, configmaps, endpoints, endpointslices, events, leases, namespaces,
-    networkpolicies, nodes, runtimeclasses, secrets, serviceaccounts, services,
+    apiservices, configmaps, endpoints, endpointslices, events, ingressclasses, ingresses, leases,
+    limitranges, namespaces, networkpolicies, nodes, resourcequotas, runtimeclasses, secrets,
+    serviceaccounts, services,
 };
 use columns::{Column, Common, NAME, Printer, text};
 use workloads::{
@@ -68,6 +69,10 @@ fn printer(kind: &ResourceKind) -> Printer {
         ("apiregistration.k8s.io", "APIService") => apiservices(),
         ("node.k8s.io", "RuntimeClass") => runtimeclasses(),
         ("networking.k8s.io", "NetworkPolicy") => networkpolicies(),
+        ("networking.k8s.io", "Ingress") => ingresses(),
+        ("", "ResourceQuota") => resourcequotas(),
+        ("", "LimitRange") => limitranges(),
+        ("networking.k8s.io", "IngressClass") => ingressclasses(),
         ("discovery.k8s.io", "EndpointSlice") => endpointslices(),
         _ => any_kind(),
     }

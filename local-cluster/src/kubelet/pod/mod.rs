@@ -22,6 +22,7 @@ use super::node::Shared;
 use super::probes::ProbeKind;
 use super::process::{self, ContainerProcess};
 use super::status::{ContainerView, PodView, pod_status};
+use super::volumes::PodVolumes;
 use crate::clock::now;
 use crate::controllers::runtime::backoff;
 use crate::events::EventType;
@@ -105,6 +106,15 @@ pub(super) struct PodWorker {
     /// Status writes failed in a row; the next try is due at `status_retry`.
     status_failures: u32,
     status_retry: Option<Instant>,
+    /// The pod's volumes; its containers start once they are all set up.
+    volumes: PodVolumes,
+    volumes_ready: bool,
+    /// When the volumes are next brought up to date (or set up again after a failure).
+    volume_sync: Option<Instant>,
+    /// The last failure to set them up, said once as an event until it changes.
+    mount_failure: Option<String>,
+    /// Service-account tokens issued for its projected volumes, by audience.
+    issued_tokens: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 fn random_id() -> String {
@@ -148,6 +158,10 @@ impl PodWorker {
             })
             .collect();
         let (sender, receiver) = mpsc::unbounded_channel();
+        let volumes = PodVolumes::new(
+            &shared.config.root_dir,
+            pod["metadata"]["uid"].as_str().unwrap_or_default(),
+        );
         PodWorker {
             namespace: text(&pod["metadata"]["namespace"]),
             name: text(&pod["metadata"]["name"]),
@@ -161,6 +175,11 @@ impl PodWorker {
             receiver,
             status_failures: 0,
             status_retry: None,
+            volumes,
+            volumes_ready: false,
+            volume_sync: None,
+            mount_failure: None,
+            issued_tokens: std::sync::Mutex::default(),
         }
     }
 
@@ -203,6 +222,7 @@ impl PodWorker {
                     c.next_action = Some(Instant::now() + delay);
                 }
             }
+            self.sync_volumes();
             self.write_status();
         }
         loop {
@@ -210,11 +230,15 @@ impl PodWorker {
                 self.terminate(&mut shutdown).await;
                 return;
             }
-            let wake = self
+            // Containers wait for the volumes they may mount.
+            let containers_due = self
                 .containers
                 .iter()
                 .filter_map(|c| c.next_action)
+                .filter(|_| self.volumes_ready);
+            let wake = containers_due
                 .chain(self.status_retry)
+                .chain(self.volume_sync)
                 .min();
             tokio::select! {
                 changed = updates.changed() => {
@@ -241,9 +265,92 @@ impl PodWorker {
         }
     }
 
+    /// Sets up the pod's volumes or brings them up to date, as the kubelet's volume manager
+    /// does every sync period; a volume that cannot be set up keeps the containers waiting
+    /// (`ContainerCreating`) with a `FailedMount` event, and is tried again.
+    fn sync_volumes(&mut self) {
+        let has_volumes = self.pod["spec"]["volumes"]
+            .as_array()
+            .is_some_and(|v| !v.is_empty());
+        if !has_volumes {
+            self.volumes_ready = true;
+            self.volume_sync = None;
+            return;
+        }
+        let registry = self.shared.registry.clone();
+        let namespace = self.namespace.clone();
+        let get = |kind: &'static crate::resources::ResourceKind, name: &str| {
+            registry
+                .store
+                .get(kind, &namespace, name)
+                .map(|o| o.value())
+        };
+        let config_map = |name: &str| get(resources::configmaps(), name);
+        let secret = |name: &str| get(resources::secrets(), name);
+        let account = self.pod["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap_or("default")
+            .to_owned();
+        let tokens = self.shared.config.tokens.clone();
+        let issued = &self.issued_tokens;
+        let token = |audience: &str| {
+            issued
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(audience.to_owned())
+                .or_insert_with(|| {
+                    let token = crate::tls::random_token();
+                    tokens.add(
+                        token.clone(),
+                        crate::authorization::UserInfo::new(
+                            format!("system:serviceaccount:{namespace}:{account}"),
+                            &[
+                                "system:serviceaccounts",
+                                &format!("system:serviceaccounts:{namespace}"),
+                            ],
+                        ),
+                    );
+                    token
+                })
+                .clone()
+        };
+        let lookups = super::volumes::payload::Lookups {
+            config_map: &config_map,
+            secret: &secret,
+            token: &token,
+        };
+        let period = self.shared.config.volume_sync;
+        match self.volumes.sync(&self.pod, &lookups) {
+            Ok(_) => {
+                self.volumes_ready = true;
+                self.mount_failure = None;
+                self.volume_sync = Some(Instant::now() + period);
+            }
+            Err(message) => {
+                if self.mount_failure.as_deref() != Some(message.as_str()) {
+                    self.event(EventType::Warning, "FailedMount", &message, None);
+                    self.mount_failure = Some(message);
+                }
+                // Until set up, tried again within a second; once running, at the next sync.
+                let retry = if self.volumes_ready {
+                    period
+                } else {
+                    Duration::from_secs(1).min(period)
+                };
+                self.volume_sync = Some(Instant::now() + retry);
+            }
+        }
+    }
+
     /// Performs every container action that is due.
     async fn act(&mut self) {
         let now_instant = Instant::now();
+        if self.volume_sync.is_some_and(|t| t <= now_instant) {
+            self.sync_volumes();
+        }
+        if !self.volumes_ready {
+            return;
+        }
         for index in 0..self.containers.len() {
             if self.containers[index]
                 .next_action

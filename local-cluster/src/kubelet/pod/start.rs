@@ -109,6 +109,9 @@ impl PodWorker {
         c.instance += 1;
         c.container_id = format!("containerd://{}", random_id());
         if c.kind_is_process() {
+            if let Err(e) = self.volumes.mount(&c.spec) {
+                tracing::warn!(pod = %self.name, container = %c.name, error = %e, "volume mounts not made");
+            }
             let env = self.environment(index, ip);
             let c = &self.containers[index];
             let role_args: Vec<String> = c.spec["args"]

@@ -189,5 +189,6 @@ impl PodWorker {
             self.shared.addresses.release(ip);
         }
         self.shared.logs.remove_pod(&self.namespace, &self.name);
+        self.volumes.remove();
     }
 }
