@@ -27,6 +27,18 @@ pub fn apply(kind: &ResourceKind, object: &mut Value) {
         }
         ("networking.k8s.io", "Ingress") => ingress_backend_ports(object),
         ("", "LimitRange") => crate::quotas::limit_ranges::complete(object),
+        ("autoscaling", "HorizontalPodAutoscaler") => {
+            if let Some(spec) = object_at(object, "spec") {
+                set_default(spec, "minReplicas", json!(1));
+                // autoscaling/v2's default metric: 80 % of the CPU requested.
+                set_default(
+                    spec,
+                    "metrics",
+                    json!([{"type": "Resource", "resource": {"name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 80}}}]),
+                );
+            }
+        }
         ("", "Pod") => {
             if let Some(spec) = object.get_mut("spec") {
                 pod_spec(spec);

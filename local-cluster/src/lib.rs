@@ -109,6 +109,9 @@ pub struct ClusterConfig {
     pub audit_log: Option<PathBuf>,
     /// How long an Event is kept after it was last seen (a real API server's `--event-ttl`).
     pub event_ttl: Duration,
+    /// How often each HorizontalPodAutoscaler is looked at (the real controller's
+    /// `--horizontal-pod-autoscaler-sync-period`, 15 s).
+    pub hpa_sync: Duration,
     /// How often the kubelets bring mounted ConfigMaps, Secrets and downward-API files up to
     /// date (a real kubelet: about a minute; here a few seconds).
     pub volume_sync: Duration,
@@ -140,6 +143,7 @@ impl Default for ClusterConfig {
             event_ttl: events::EVENT_TTL,
             ingress_port: 80,
             volume_sync: Duration::from_secs(2),
+            hpa_sync: Duration::from_secs(15),
         }
     }
 }
@@ -305,6 +309,12 @@ impl LocalCluster {
                 tokens: users.clone(),
             },
             block.pods(),
+        ));
+        let processes = kubelets.processes.clone();
+        tasks.extend(controllers::autoscaler::start(
+            registry.clone(),
+            Arc::new(move |namespace, pod, container| processes.usage(namespace, pod, container)),
+            config.hpa_sync,
         ));
         let (network, network_task) =
             network::ServiceNetwork::start(registry.clone(), plan.iter().map(|n| n.ip).collect());

@@ -86,6 +86,9 @@ enum Command {
         /// (seconds).
         #[arg(long, default_value_t = 2)]
         volume_sync_period: u64,
+        /// Look at each HorizontalPodAutoscaler this often (seconds; a real controller: 15).
+        #[arg(long, default_value_t = 15)]
+        hpa_sync_period: u64,
     },
 }
 
@@ -132,6 +135,7 @@ fn main() -> anyhow::Result<()> {
                 audit_log,
                 ingress_port,
                 volume_sync_period,
+                hpa_sync_period,
             } => {
                 let follow_eks = eks_endpoint.map(|endpoint| {
                     local_cluster::eks_follow::FollowConfig::new(
@@ -163,6 +167,7 @@ fn main() -> anyhow::Result<()> {
                     event_ttl: std::time::Duration::from_secs(event_ttl),
                     ingress_port,
                     volume_sync: std::time::Duration::from_secs(volume_sync_period.max(1)),
+                    hpa_sync: std::time::Duration::from_secs(hpa_sync_period.max(1)),
                     ..ClusterConfig::default()
                 };
                 let cluster = LocalCluster::start(config).await?;

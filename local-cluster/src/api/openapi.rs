@@ -62,6 +62,10 @@ fn generate(
     add!(resources::serviceaccounts(), core::ServiceAccount);
     add!(resources::resourcequotas(), core::ResourceQuota);
     add!(resources::limitranges(), core::LimitRange);
+    add!(
+        resources::horizontalpodautoscalers(),
+        k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler
+    );
     add!(resources::deployments(), apps::Deployment);
     add!(resources::replicasets(), apps::ReplicaSet);
     add!(resources::daemonsets(), apps::DaemonSet);

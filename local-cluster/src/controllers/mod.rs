@@ -1,6 +1,7 @@
 //! The controllers that make the cluster do what its objects say: each one reads the store,
 //! reacts to changes through an in-process watch, and writes through the registry like any client.
 
+pub mod autoscaler;
 pub mod cronjob;
 pub mod daemonset;
 pub mod definitions;

@@ -48,14 +48,17 @@ pub fn group_versions() -> Vec<(&'static str, &'static str)> {
 
 /// Well-known kinds by name, so code reads `resources::PODS` instead of a lookup.
 macro_rules! well_known {
-    ($($name:ident = $plural:literal in $group:literal),* $(,)?) => {
+    ($($name:ident = $plural:literal in $group:literal $(at $version:literal)?),* $(,)?) => {
         $(
             #[doc = concat!("The `", $plural, "` resource.")]
             pub fn $name() -> &'static ResourceKind {
-                find($group, "v1", $plural).expect(concat!($plural, " is in RESOURCES"))
+                let version = well_known!(@version $($version)?);
+                find($group, version, $plural).expect(concat!($plural, " is in RESOURCES"))
             }
         )*
     };
+    (@version) => { "v1" };
+    (@version $version:literal) => { $version };
 }
 
 well_known! {
@@ -86,6 +89,7 @@ well_known! {
     ingresses = "ingresses" in "networking.k8s.io",
     resourcequotas = "resourcequotas" in "",
     limitranges = "limitranges" in "",
+    horizontalpodautoscalers = "horizontalpodautoscalers" in "autoscaling" at "v2",
     ingressclasses = "ingressclasses" in "networking.k8s.io",
     roles = "roles" in "rbac.authorization.k8s.io",
     rolebindings = "rolebindings" in "rbac.authorization.k8s.io",

@@ -59,6 +59,9 @@ pub fn decode(kind: &ResourceKind, object: &Value) -> Result<(Value, Vec<String>
         ("", "ReplicationController") => typed!(core::ReplicationController),
         ("batch", "Job") => typed!(k8s_openapi::api::batch::v1::Job),
         ("batch", "CronJob") => typed!(k8s_openapi::api::batch::v1::CronJob),
+        ("autoscaling", "HorizontalPodAutoscaler") => {
+            typed!(k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler)
+        }
         ("policy", "PodDisruptionBudget") => typed!(policy::PodDisruptionBudget),
         ("discovery.k8s.io", "EndpointSlice") => typed!(discovery::EndpointSlice),
         ("coordination.k8s.io", "Lease") => typed!(coordination::Lease),

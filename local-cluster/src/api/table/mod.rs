@@ -72,6 +72,7 @@ fn printer(kind: &ResourceKind) -> Printer {
         ("networking.k8s.io", "Ingress") => ingresses(),
         ("", "ResourceQuota") => resourcequotas(),
         ("", "LimitRange") => limitranges(),
+        ("autoscaling", "HorizontalPodAutoscaler") => workloads::horizontalpodautoscalers(),
         ("networking.k8s.io", "IngressClass") => ingressclasses(),
         ("discovery.k8s.io", "EndpointSlice") => endpointslices(),
         _ => any_kind(),

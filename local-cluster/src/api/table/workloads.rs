@@ -1,5 +1,5 @@
 //! The printers of workloads: pods, Deployments, StatefulSets, CronJobs, Jobs, DaemonSets,
-//! ReplicaSets and PodDisruptionBudgets.
+//! ReplicaSets, PodDisruptionBudgets and HorizontalPodAutoscalers.
 
 use kube_units::durations::human_duration;
 use serde_json::{Value, json};
@@ -497,6 +497,72 @@ pub fn pod_status(pod: &Value) -> (String, usize, usize, i64) {
         };
     }
     (reason, ready, total, restarts)
+}
+
+/// `kubectl get hpa`: the target, each resource metric's current and target value, the bounds
+/// and the replicas now.
+pub(super) fn horizontalpodautoscalers() -> Printer {
+    Printer {
+        columns: vec![
+            NAME,
+            Column::string("Reference", "The reference to the target to scale."),
+            Column::string("Targets", "The current and target values of each metric."),
+            Column::string("MinPods", "The lower limit of replicas."),
+            Column::typed("MaxPods", "integer", "The upper limit of replicas."),
+            Column::typed("Replicas", "integer", "The current number of replicas."),
+            AGE,
+        ],
+        cells: |o, Common { name, created }| {
+            let reference = &o["spec"]["scaleTargetRef"];
+            let targets: Vec<String> = o["spec"]["metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["type"] == "Resource")
+                .map(|m| {
+                    let resource = text(&m["resource"]["name"]);
+                    let current = o["status"]["currentMetrics"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|c| c["resource"]["name"] == resource.as_str())
+                        .map(|c| &c["resource"]["current"]);
+                    let target = &m["resource"]["target"];
+                    match target["averageUtilization"].as_i64() {
+                        Some(t) => {
+                            let now = current
+                                .and_then(|c| c["averageUtilization"].as_i64())
+                                .map_or_else(|| "<unknown>".to_owned(), |u| format!("{u}%"));
+                            format!("{resource}: {now}/{t}%")
+                        }
+                        None => {
+                            let now = current
+                                .and_then(|c| c["averageValue"].as_str())
+                                .unwrap_or("<unknown>");
+                            format!("{resource}: {now}/{}", text(&target["averageValue"]))
+                        }
+                    }
+                })
+                .collect();
+            vec![
+                name,
+                json!(format!(
+                    "{}/{}",
+                    text(&reference["kind"]),
+                    text(&reference["name"])
+                )),
+                json!(if targets.is_empty() {
+                    "<none>".to_owned()
+                } else {
+                    targets.join(", ")
+                }),
+                json!(o["spec"]["minReplicas"].as_i64().unwrap_or(1).to_string()),
+                json!(o["spec"]["maxReplicas"].as_i64().unwrap_or(0)),
+                json!(o["status"]["currentReplicas"].as_i64().unwrap_or(0)),
+                json!(created),
+            ]
+        },
+    }
 }
 
 #[cfg(test)]
