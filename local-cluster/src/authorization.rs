@@ -374,8 +374,12 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": verbs},
             {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets", "poddisruptionbudgets/status"], "verbs": verbs},
             {"apiGroups": ["batch"], "resources": ["jobs", "jobs/status", "cronjobs", "cronjobs/status"], "verbs": verbs},
+            {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers", "horizontalpodautoscalers/status"], "verbs": verbs},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "ingresses/status", "networkpolicies"], "verbs": verbs},
         ])
     };
+    // Quotas and limits are read by `view` and `edit` alike; changing them is an admin's.
+    let quotas = json!({"apiGroups": [""], "resources": ["resourcequotas", "resourcequotas/status", "limitranges"], "verbs": read});
     // As metrics-server's `system:aggregated-metrics-reader` adds to view, edit and admin.
     let metrics =
         json!({"apiGroups": ["metrics.k8s.io"], "resources": ["pods", "nodes"], "verbs": read});
@@ -393,6 +397,7 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
         rules.push(json!({"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]}));
         rules.push(json!({"apiGroups": [""], "resources": ["pods/attach", "pods/exec", "pods/portforward"], "verbs": ["create", "get"]}));
         rules.push(metrics.clone());
+        rules.push(quotas.clone());
     }
     for (name, rules) in [
         (
@@ -413,6 +418,7 @@ pub fn bootstrap(registry: &Registry) -> Result<(), ApiError> {
             let mut rules = viewable(&read);
             if let Some(list) = rules.as_array_mut() {
                 list.push(metrics.clone());
+                list.push(quotas.clone());
             }
             rules
         }),

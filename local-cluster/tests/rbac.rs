@@ -82,6 +82,26 @@ subjects:
     };
     assert_eq!(can(&["list", "pods", "-n", "default"]), "yes");
     assert_eq!(can(&["get", "pods/log", "-n", "default"]), "yes");
+    // The kinds added since: viewers read ingresses, autoscalers and quotas, change none.
+    assert_eq!(
+        can(&["list", "ingresses.networking.k8s.io", "-n", "default"]),
+        "yes"
+    );
+    assert_eq!(
+        can(&[
+            "list",
+            "horizontalpodautoscalers.autoscaling",
+            "-n",
+            "default"
+        ]),
+        "yes"
+    );
+    assert_eq!(can(&["get", "resourcequotas", "-n", "default"]), "yes");
+    assert_eq!(can(&["create", "resourcequotas", "-n", "default"]), "no");
+    assert_eq!(
+        can(&["create", "ingresses.networking.k8s.io", "-n", "default"]),
+        "no"
+    );
     // Impersonation is refused rather than answered with the caller's own rights.
     let out = admin.run(&["auth", "can-i", "delete", "nodes", "--as", "someone"]);
     assert!(
