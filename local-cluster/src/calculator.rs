@@ -20,8 +20,16 @@ pub const SERVICE_MODE_ARG: &str = "__calc-service";
 /// every binary that embeds the cluster, before any async runtime is started (it starts its own).
 pub fn serve_if_requested() {
     let mut args = std::env::args().skip(1);
-    if args.next().as_deref() != Some(SERVICE_MODE_ARG) {
-        return;
+    match args.next().as_deref() {
+        Some(SERVICE_MODE_ARG) => {}
+        // An nginx or httpd container: the same executable serves its document root.
+        Some(crate::static_web::STATIC_WEB_ARG) => {
+            let document_root = args
+                .next()
+                .unwrap_or_else(|| "/usr/share/nginx/html".into());
+            std::process::exit(crate::static_web::serve(&document_root));
+        }
+        _ => return,
     }
     let role_name = args.next().unwrap_or_default();
     calc_services::init_logging();

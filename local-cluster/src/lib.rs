@@ -49,6 +49,7 @@ pub(crate) mod schedule;
 pub(crate) mod scheduler;
 pub(crate) mod selectors;
 pub(crate) mod server;
+pub mod static_web;
 pub(crate) mod store;
 pub(crate) mod strategic;
 pub(crate) mod tls;

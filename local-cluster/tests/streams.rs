@@ -29,7 +29,7 @@ metadata: {name: web, namespace: default}
 spec:
   nodeSelector: {kubernetes.io/os: linux}
   containers:
-  - {name: web, image: "nginx:1.27"}
+  - {name: web, image: "redis:7.2"}
 "#;
 
 fn start() -> Cluster {
@@ -84,7 +84,7 @@ fn exec_runs_the_command_with_the_containers_environment_and_exit_code() {
     // A simulated image has no process to run anything in.
     let simulated = cluster.fails(&["exec", "web", "--", "ls"]);
     assert!(
-        simulated.contains("container \"web\" is not running: its image nginx:1.27 is simulated"),
+        simulated.contains("container \"web\" is not running: its image redis:7.2 is simulated"),
         "{simulated}"
     );
 }
@@ -129,7 +129,7 @@ fn kubectl_attach_streams_the_containers_output_until_it_ends() {
     // A simulated container has nothing to attach to.
     let simulated = cluster.fails(&["attach", "web"]);
     assert!(
-        simulated.contains("container \"web\" is not running: its image nginx:1.27 is simulated"),
+        simulated.contains("container \"web\" is not running: its image redis:7.2 is simulated"),
         "{simulated}"
     );
 }

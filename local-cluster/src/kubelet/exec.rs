@@ -15,7 +15,7 @@ use crate::registry::Registry;
 /// Why nothing can run in `container` of `pod` here, if so.
 pub fn not_running(pod: &Value, container: &Value) -> Option<String> {
     let name = container["name"].as_str().unwrap_or_default();
-    let image = Image::resolve(container["image"].as_str().unwrap_or_default());
+    let image = Image::in_pod(container["image"].as_str().unwrap_or_default(), pod);
     let status = pod["status"]["containerStatuses"]
         .as_array()
         .into_iter()
@@ -54,13 +54,8 @@ pub struct Streams {
 impl Place {
     /// The place of `container` of `pod` (which [`not_running`] said can run a command).
     pub fn of(registry: &Registry, pod: &Value, container: &Value) -> Place {
-        let mut env = container_env(registry, pod, container);
-        // An image sets PATH and HOSTNAME; the host's PATH stands in for the image's.
-        if let Some(path) = std::env::var_os("PATH").and_then(|p| p.into_string().ok()) {
-            env.entry("PATH".into()).or_insert(path);
-        }
-        env.entry("HOSTNAME".into())
-            .or_insert_with(|| pod["metadata"]["name"].as_str().unwrap_or_default().into());
+        // PATH and HOSTNAME as the container's process has them.
+        let env = container_env(registry, pod, container);
         // The image's working directory when the host has it, else the container's root.
         let working_dir = container["workingDir"]
             .as_str()
@@ -115,11 +110,11 @@ mod tests {
     #[test]
     fn a_simulated_container_has_nothing_to_run_in() {
         let pod = json!({
-            "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+            "spec": {"containers": [{"name": "web", "image": "redis:7.2"}]},
             "status": {"containerStatuses": [{"name": "web", "state": {"running": {}}}]},
         });
         let why = not_running(&pod, &pod["spec"]["containers"][0]).unwrap();
-        assert!(why.contains("nginx:1.27 is simulated"), "{why}");
+        assert!(why.contains("redis:7.2 is simulated"), "{why}");
         let calculator = json!({
             "spec": {"containers": [{"name": "c", "image": "ghcr.io/hybrid-console/calculator:0.1.0"}]},
             "status": {"containerStatuses": [{"name": "c", "state": {"running": {}}}]},

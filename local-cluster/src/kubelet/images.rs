@@ -1,5 +1,7 @@
-//! What an image is to this cluster: the project's calculator (run as a real process) or anything
-//! else (simulated, as kwok does), and which operating systems it was built for.
+//! What an image is to this cluster: the project's calculator (run as a real process), a
+//! well-known image whose program this machine has (a shell, Python, a static web server: run
+//! as a real process too), or anything else (simulated, as kwok does), and which operating
+//! systems it was built for.
 
 use crate::nodes::NodeOs;
 
@@ -8,8 +10,41 @@ use crate::nodes::NodeOs;
 pub enum ImageKind {
     /// The calculator: `calc-services <role>` as a real process.
     Calculator,
+    /// A well-known image whose program the host has: the container's command runs as a host
+    /// process.
+    Host(HostImage),
     /// Any other image: Running and Ready after a short delay, without a process.
     Simulated,
+}
+
+/// The well-known images this machine can stand in for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostImage {
+    /// busybox, alpine, debian, ubuntu: the command runs with the host's shell and tools.
+    Shell,
+    /// python: `python`/`python3` is the host's `python3`.
+    Python,
+    /// nginx, httpd: a small built-in server of the document root on the container's port.
+    StaticWeb {
+        /// Where the image serves files from (`/usr/share/nginx/html`).
+        document_root: &'static str,
+    },
+}
+
+impl HostImage {
+    fn of(repository: &str) -> Option<HostImage> {
+        Some(match repository {
+            "busybox" | "alpine" | "debian" | "ubuntu" => HostImage::Shell,
+            "python" => HostImage::Python,
+            "nginx" => HostImage::StaticWeb {
+                document_root: "/usr/share/nginx/html",
+            },
+            "httpd" => HostImage::StaticWeb {
+                document_root: "/usr/local/apache2/htdocs",
+            },
+            _ => return None,
+        })
+    }
 }
 
 /// An image reference, resolved.
@@ -22,6 +57,10 @@ pub struct Image {
     /// The platforms its manifest list has.
     pub platforms: Vec<NodeOs>,
 }
+
+/// The pod annotation that sets the exit code of its simulated containers when the pod runs to
+/// completion (`restartPolicy` Never or OnFailure, as a Job's pods): a testing knob, as kwok has.
+pub const SIMULATED_EXIT_CODE: &str = "local-cluster.hybrid-console.io/simulated-exit-code";
 
 /// The repository name (last path segment, without tag or digest) that marks the calculator image,
 /// whatever registry and tag it carries.
@@ -51,11 +90,26 @@ impl Image {
             reference: reference.to_owned(),
             kind: if repository == CALCULATOR_REPOSITORY {
                 ImageKind::Calculator
+            } else if let Some(host) = HostImage::of(repository).filter(|_| !windows_only) {
+                ImageKind::Host(host)
             } else {
                 ImageKind::Simulated
             },
             platforms,
         }
+    }
+
+    /// How a container of `reference` runs in `pod`: a pod naming the exit code its containers
+    /// end with (the [`SIMULATED_EXIT_CODE`] annotation) asks for its well-known images to be
+    /// simulated.
+    pub fn in_pod(reference: &str, pod: &serde_json::Value) -> Image {
+        let mut image = Image::resolve(reference);
+        if matches!(image.kind, ImageKind::Host(_))
+            && pod["metadata"]["annotations"][SIMULATED_EXIT_CODE].is_string()
+        {
+            image.kind = ImageKind::Simulated;
+        }
+        image
     }
 
     /// The name kubectl shows once pulled (`docker.io/library/nginx:latest` for `nginx`).
@@ -127,8 +181,22 @@ mod tests {
         let nginx = Image::resolve("nginx");
         assert_eq!(
             (nginx.kind.clone(), nginx.platforms.clone()),
-            (ImageKind::Simulated, vec![NodeOs::Linux])
+            (
+                ImageKind::Host(HostImage::StaticWeb {
+                    document_root: "/usr/share/nginx/html"
+                }),
+                vec![NodeOs::Linux]
+            )
         );
+        assert_eq!(
+            Image::resolve("docker.io/library/busybox:1.36").kind,
+            ImageKind::Host(HostImage::Shell)
+        );
+        assert_eq!(
+            Image::resolve("python:3.12-slim").kind,
+            ImageKind::Host(HostImage::Python)
+        );
+        assert_eq!(Image::resolve("redis:7.2").kind, ImageKind::Simulated);
         assert_eq!(nginx.full_name(), "docker.io/library/nginx:latest");
         // One platform per tag, as the README's build steps make them.
         assert_eq!(

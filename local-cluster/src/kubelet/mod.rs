@@ -34,9 +34,7 @@ pub use node::{KubeletConfig, PodAddresses};
 pub use process::Launcher;
 pub use usage::{ProcessTable, Usage};
 
-/// The pod annotation that sets the exit code of its simulated containers when the pod runs to
-/// completion (`restartPolicy` Never or OnFailure, as a Job's pods): a testing knob, as kwok has.
-pub const SIMULATED_EXIT_CODE: &str = "local-cluster.hybrid-console.io/simulated-exit-code";
+pub use images::SIMULATED_EXIT_CODE;
 
 /// The kubelet of each node, by node name.
 type NodeKubelets = Arc<Mutex<HashMap<String, Arc<Shared>>>>;

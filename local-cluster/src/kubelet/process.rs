@@ -11,6 +11,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
+use super::images::HostImage;
 use super::logs::LogStore;
 use crate::registry::Registry;
 use crate::resources;
@@ -199,6 +200,15 @@ pub fn container_env(
 ) -> BTreeMap<String, String> {
     let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
     let mut env: BTreeMap<String, String> = BTreeMap::new();
+    // What an image and its runtime set: the host's PATH stands in for the image's, and the
+    // hostname is the pod's name. The container's own variables below win.
+    if let Some(path) = std::env::var_os("PATH").and_then(|p| p.into_string().ok()) {
+        env.insert("PATH".into(), path);
+    }
+    env.insert(
+        "HOSTNAME".into(),
+        pod["metadata"]["name"].as_str().unwrap_or_default().into(),
+    );
     if let Some(root) = registry.pod_files.get() {
         let pod_dir =
             super::volumes::pod_dir(root, pod["metadata"]["uid"].as_str().unwrap_or_default());
@@ -278,7 +288,98 @@ pub struct ContainerProcess {
     /// Its process id, for signals.
     pub pid: u32,
     /// Held open so the child notices (EOF) if this process dies without stopping it.
-    _stdin: ChildStdin,
+    _stdin: Option<ChildStdin>,
+}
+
+/// What a container's process is: a program, its arguments, and how it is attached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    /// The program (a path, or a name looked up in `PATH`).
+    pub path: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Whether its standard input is a pipe held open (the project's own processes watch it to
+    /// end with the kubelet; an image's command gets it only with `stdin: true`, as a
+    /// container does, else end-of-file at once).
+    pub stdin_open: bool,
+    /// Whether it leads a process group of its own, so stopping it stops what it started (a
+    /// shell's children), as a container's cgroup is stopped whole.
+    pub own_group: bool,
+}
+
+impl Program {
+    /// `calc-services <role>` through this executable.
+    pub fn calculator(launcher: &Launcher, role_args: &[String]) -> Program {
+        Program {
+            path: launcher.program.clone(),
+            args: launcher.args.iter().chain(role_args).cloned().collect(),
+            stdin_open: true,
+            own_group: false,
+        }
+    }
+
+    /// What a container of a well-known image runs here: its command and arguments (the
+    /// image's default when it has none) with the host's programs; the static web images run
+    /// this executable's small file server.
+    /// `$(VAR)` references in the command and arguments are the container's variables
+    /// (`env`), as the kubelet expands them.
+    pub fn host(
+        image: HostImage,
+        container: &Value,
+        launcher: &Launcher,
+        env: &BTreeMap<String, String>,
+    ) -> Program {
+        let words = |field: &str| -> Vec<String> {
+            container[field]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|w| w.as_str().map(|w| expand(w, env)))
+                .collect()
+        };
+        let stdin_open = container["stdin"].as_bool().unwrap_or(false);
+        let default = match image {
+            HostImage::StaticWeb { document_root } => {
+                return Program {
+                    path: launcher.program.clone(),
+                    args: vec![
+                        crate::static_web::STATIC_WEB_ARG.to_owned(),
+                        document_root.to_owned(),
+                    ],
+                    stdin_open: true,
+                    own_group: false,
+                };
+            }
+            HostImage::Shell => "sh",
+            HostImage::Python => "python3",
+        };
+        // The images have no ENTRYPOINT: `command` replaces it, `args` alone replace the CMD.
+        let mut line = words("command");
+        line.extend(words("args"));
+        if line.is_empty() {
+            line.push(default.to_owned());
+        }
+        let program = host_program(image, &line[0]);
+        Program {
+            path: program,
+            args: line[1..].to_vec(),
+            stdin_open,
+            own_group: true,
+        }
+    }
+}
+
+/// The host's program for an image's `program`: Python by any of its names is the host's
+/// `python3`; an absolute path the host lacks (`/usr/local/bin/…`) is looked up by name.
+fn host_program(image: HostImage, program: &str) -> PathBuf {
+    let name = program.rsplit('/').next().unwrap_or(program);
+    if image == HostImage::Python && name.starts_with("python") {
+        return PathBuf::from("python3");
+    }
+    if program.starts_with('/') && !std::path::Path::new(program).exists() {
+        return PathBuf::from(name);
+    }
+    PathBuf::from(program)
 }
 
 /// The tasks copying a process's output into its log: done once both pipes reach their end.
@@ -288,22 +389,28 @@ pub type OutputCopied = Vec<tokio::task::JoinHandle<()>>;
 /// the tasks copying its output, which the caller awaits after the exit so the last lines are
 /// in the log before the log says the container ended.
 pub fn spawn(
-    launcher: &Launcher,
-    role_args: &[String],
+    program: &Program,
     env: &BTreeMap<String, String>,
     logs: &LogStore,
     log_key: (&str, &str, &str),
 ) -> std::io::Result<(ContainerProcess, Child, OutputCopied)> {
-    let mut command = Command::new(&launcher.program);
+    let mut command = Command::new(&program.path);
     command
-        .args(&launcher.args)
-        .args(role_args)
+        .args(&program.args)
         .env_clear()
         .envs(env)
-        .stdin(Stdio::piped())
+        .stdin(if program.stdin_open {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    #[cfg(unix)]
+    if program.own_group {
+        command.process_group(0);
+    }
     if !env.contains_key("RUST_LOG") {
         command.env("RUST_LOG", "info");
     }
@@ -316,10 +423,7 @@ pub fn spawn(
     }
     let mut child = command.spawn()?;
     let pid = child.id().unwrap_or_default();
-    let stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| std::io::Error::other("no stdin pipe"))?;
+    let stdin = child.stdin.take();
     logs.start_instance(log_key.0, log_key.1, log_key.2);
     let streams: [Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>; 2] = [
         child
@@ -349,19 +453,25 @@ pub fn spawn(
     Ok((ContainerProcess { pid, _stdin: stdin }, child, copied))
 }
 
-/// Sends SIGTERM (`graceful`) or SIGKILL to a container process.
+/// Sends SIGTERM (`graceful`) or SIGKILL to a container process — to its whole process group
+/// when it leads one (an image's command and whatever it started).
 pub fn signal(pid: u32, graceful: bool) {
     #[cfg(unix)]
     {
-        use nix::sys::signal::{Signal, kill};
-        use nix::unistd::Pid;
+        use nix::sys::signal::{Signal, kill, killpg};
+        use nix::unistd::{Pid, getpgid};
         let signal = if graceful {
             Signal::SIGTERM
         } else {
             Signal::SIGKILL
         };
         if let Ok(pid) = i32::try_from(pid) {
-            let _ = kill(Pid::from_raw(pid), signal);
+            let pid = Pid::from_raw(pid);
+            if getpgid(Some(pid)).is_ok_and(|group| group == pid) {
+                let _ = killpg(pid, signal);
+            } else {
+                let _ = kill(pid, signal);
+            }
         }
     }
     #[cfg(not(unix))]

@@ -134,7 +134,7 @@ impl PodWorker {
             .unwrap_or_default()
             .into_iter()
             .map(|spec| {
-                let image = Image::resolve(spec["image"].as_str().unwrap_or_default());
+                let image = Image::in_pod(spec["image"].as_str().unwrap_or_default(), &pod);
                 Container {
                     name: text(&spec["name"]),
                     spec,
@@ -558,6 +558,6 @@ impl PodWorker {
 
 impl Container {
     fn kind_is_process(&self) -> bool {
-        self.image.kind == ImageKind::Calculator
+        matches!(self.image.kind, ImageKind::Calculator | ImageKind::Host(_))
     }
 }

@@ -10,8 +10,9 @@ use tokio::time::Instant;
 
 use crate::clock::now;
 use crate::events::EventType;
+use crate::kubelet::images::ImageKind;
 use crate::kubelet::probes::{self, ProbeKind};
-use crate::kubelet::process;
+use crate::kubelet::process::{self, Program};
 
 use super::{Internal, MAX_BACKOFF, PodWorker, ProbeCount, random_id};
 
@@ -114,15 +115,22 @@ impl PodWorker {
             }
             let env = self.environment(index, ip);
             let c = &self.containers[index];
-            let role_args: Vec<String> = c.spec["args"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|a| a.as_str().map(str::to_owned))
-                .collect();
+            let program = match c.image.kind {
+                ImageKind::Host(image) => {
+                    Program::host(image, &c.spec, &self.shared.config.launcher, &env)
+                }
+                _ => {
+                    let role_args: Vec<String> = c.spec["args"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|a| a.as_str().map(str::to_owned))
+                        .collect();
+                    Program::calculator(&self.shared.config.launcher, &role_args)
+                }
+            };
             let spawned = process::spawn(
-                &self.shared.config.launcher,
-                &role_args,
+                &program,
                 &env,
                 &self.shared.logs,
                 (&self.namespace, &self.name, &container_name),
@@ -208,7 +216,8 @@ impl PodWorker {
             .as_str()
             .unwrap_or("Always");
         if !self.containers[index].kind_is_process() && policy != "Always" {
-            let code = self.pod["metadata"]["annotations"][crate::kubelet::SIMULATED_EXIT_CODE]
+            let code = self.pod["metadata"]["annotations"]
+                [crate::kubelet::images::SIMULATED_EXIT_CODE]
                 .as_str()
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(0);

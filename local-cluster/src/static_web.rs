@@ -1,0 +1,103 @@
+//! What an `nginx` or `httpd` container runs here: a small static file server of the image's
+//! document root under the container's root (`$CONTAINER_ROOT/usr/share/nginx/html`, where a
+//! volume may be mounted), on the pod's address and the container's port, with an access log
+//! line per request on its output as those servers write one. A document root the container
+//! does not have gets the image's own welcome page, as the image ships one.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower_http::services::ServeDir;
+
+/// The argument that turns this executable into a static web container.
+pub const STATIC_WEB_ARG: &str = "__static-web";
+
+/// The page nginx's image ships at its document root.
+const WELCOME: &str = "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n</head>\n<body>\n<h1>Welcome to nginx!</h1>\n<p>If you see this page, the nginx web server is successfully installed and\nworking. Further configuration is required.</p>\n</body>\n</html>\n";
+
+/// Serves `document_root` (a path inside the container) until the kubelet stops this process
+/// (or goes away: it holds our stdin open). Returns the exit code.
+pub fn serve(document_root: &str) -> i32 {
+    let container_root = std::env::var("CONTAINER_ROOT").unwrap_or_else(|_| ".".into());
+    let root = PathBuf::from(container_root).join(document_root.trim_start_matches('/'));
+    if !root.exists()
+        && let Err(e) = std::fs::create_dir_all(&root)
+            .and_then(|()| std::fs::write(root.join("index.html"), WELCOME))
+    {
+        eprintln!(
+            "error: cannot make the document root {}: {e}",
+            root.display()
+        );
+        return 1;
+    }
+    let host = std::env::var("HOST").unwrap_or_else(|_| "0.0.0.0".into());
+    let port = std::env::var("PORT").unwrap_or_else(|_| "80".into());
+    let address: SocketAddr = match format!("{host}:{port}").parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: invalid listen address {host}:{port}: {e}");
+            return 1;
+        }
+    };
+    std::thread::spawn(|| {
+        let mut buffer = [0u8; 64];
+        let mut stdin = std::io::stdin();
+        loop {
+            match stdin.read(&mut buffer) {
+                Ok(0) | Err(_) => std::process::exit(137),
+                Ok(_) => {}
+            }
+        }
+    });
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(address).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("[emerg] bind() to {address} failed ({e})");
+                return 1;
+            }
+        };
+        println!("serving {} on {address}", root.display());
+        let app = Router::new()
+            .fallback_service(ServeDir::new(&root))
+            .layer(middleware::from_fn(access_log));
+        match axum::serve(listener, app)
+            .with_graceful_shutdown(calc_services::termination_signal())
+            .await
+        {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        }
+    })
+}
+
+/// One line per request, as a web server's access log (`"GET / HTTP/1.1" 200`).
+async fn access_log(request: Request, next: Next) -> Response {
+    let line = format!(
+        "\"{} {} {:?}\"",
+        request.method(),
+        request.uri(),
+        request.version()
+    );
+    let response = next.run(request).await;
+    println!("{line} {}", response.status().as_u16());
+    response
+}
