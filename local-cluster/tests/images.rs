@@ -45,6 +45,24 @@ spec:
 ---
 apiVersion: v1
 kind: ConfigMap
+metadata: {name: script}
+data: {hello.py: "print('hello from a mounted script')"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: script}
+spec:
+  restartPolicy: Never
+  nodeSelector: {kubernetes.io/os: linux}
+  containers:
+    - name: script
+      image: python:3.12-slim
+      command: ["python", "-u", "/opt/hello.py"]
+      volumeMounts: [{name: script, mountPath: /opt, readOnly: true}]
+  volumes: [{name: script, configMap: {name: script}}]
+---
+apiVersion: v1
+kind: ConfigMap
 metadata: {name: site}
 data: {index.html: "<h1>served from a ConfigMap</h1>"}
 ---
@@ -99,6 +117,16 @@ fn well_known_images_run_their_commands_for_real() {
     });
     assert_eq!(code, 3);
     assert_eq!(cluster.ok(&["logs", "fails"]), "about to fail\n");
+
+    // A script at an absolute path of the container's filesystem (a mounted ConfigMap) runs.
+    cluster.wait_for(30, "the script's pod to succeed", |c| {
+        (c.ok(&["get", "pod", "script", "-o", "jsonpath={.status.phase}"]) == "Succeeded")
+            .then_some(())
+    });
+    assert_eq!(
+        cluster.ok(&["logs", "script"]),
+        "hello from a mounted script\n"
+    );
 
     // A Job's command runs to completion.
     cluster.ok(&[

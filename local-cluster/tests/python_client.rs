@@ -50,6 +50,7 @@ fn the_python_client_creates_from_yaml_execs_and_port_forwards() {
     for line in [
         "created from YAML:",
         "exec said:",
+        "shell said: typed 42",
         "port-forward answered: HTTP/1.1 200",
         "job succeeded: 1",
         "replaced, deleted",

@@ -181,8 +181,8 @@ async fn run_command(socket: WebSocket, options: ExecOptions, place: kubelet::ex
                 // Both pipes closed: the command is done writing.
                 None => break,
             },
-            message = incoming.next(), if !client_gone => match message {
-                Some(Ok(Message::Binary(data))) => match data.first() {
+            message = incoming.next(), if !client_gone => match message.map(|m| m.map(as_frame)) {
+                Some(Ok(Some(data))) => match data.first() {
                     Some(&STDIN) => {
                         if let Some(pipe) = stdin.as_mut()
                             && pipe.write_all(&data[1..]).await.is_err()
@@ -194,13 +194,12 @@ async fn run_command(socket: WebSocket, options: ExecOptions, place: kubelet::ex
                     // A terminal resize: there is no terminal here.
                     Some(&RESIZE) | Some(_) | None => {}
                 },
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                Some(Ok(None)) | Some(Err(_)) | None => {
                     // v4 clients close the socket when they are done; the command is killed
                     // when it is dropped.
                     client_gone = true;
                     stdin = None;
                 }
-                Some(Ok(_)) => {}
             },
         }
     }
@@ -317,6 +316,18 @@ async fn relay_output(
     let status = json!({"metadata": {}, "status": "Success"});
     let _ = sink.send(frame(ERROR, status.to_string().as_bytes())).await;
     let _ = sink.send(normal_close()).await;
+}
+
+/// A client's message as a channel frame (its first byte the channel); `None` when the client
+/// closed. Clients send frames as binary messages, and some (the official Python client, for
+/// text it writes to stdin) as text ones; pings and pongs are empty frames, ignored.
+fn as_frame(message: Message) -> Option<Vec<u8>> {
+    match message {
+        Message::Binary(data) => Some(data.to_vec()),
+        Message::Text(text) => Some(text.as_bytes().to_vec()),
+        Message::Close(_) => None,
+        Message::Ping(_) | Message::Pong(_) => Some(Vec::new()),
+    }
 }
 
 #[cfg(test)]

@@ -359,6 +359,13 @@ impl Program {
         if line.is_empty() {
             line.push(default.to_owned());
         }
+        // An absolute path into the container's filesystem (a mounted file, `/opt/run.py`)
+        // is that path under the container's root, when it is there and not on the host.
+        if let Some(root) = env.get(CONTAINER_ROOT) {
+            for word in &mut line {
+                *word = in_container_root(word, std::path::Path::new(root));
+            }
+        }
         let program = host_program(image, &line[0]);
         Program {
             path: program,
@@ -366,6 +373,20 @@ impl Program {
             stdin_open,
             own_group: true,
         }
+    }
+}
+
+/// `word` as this machine reads it: an absolute path that exists under the container's `root`
+/// but not on the host becomes the path under `root`; anything else is kept.
+fn in_container_root(word: &str, root: &std::path::Path) -> String {
+    if !word.starts_with('/') || std::path::Path::new(word).exists() {
+        return word.to_owned();
+    }
+    let inside = root.join(word.trim_start_matches('/'));
+    if inside.exists() {
+        inside.display().to_string()
+    } else {
+        word.to_owned()
     }
 }
 

@@ -62,6 +62,20 @@ out = stream(
 assert out.strip() == f"fast from {pod_name}", out
 print("exec said:", out.strip())
 
+# An interactive shell: this client writes stdin as text frames.
+shell = stream(
+    core.connect_get_namespaced_pod_exec, pod_name, "py",
+    command=["sh"], stderr=True, stdin=True, stdout=True, tty=False,
+    _preload_content=False,
+)
+shell.write_stdin("echo typed $((6*7))\n")
+line = shell.readline_stdout(timeout=10)
+assert line == "typed 42", line
+shell.write_stdin("exit\n")
+shell.update(timeout=5)
+shell.close()
+print("shell said:", line)
+
 # Port-forward to the calculator's port.
 forward = portforward(core.connect_get_namespaced_pod_portforward, pod_name, "py", ports="3000")
 sock = forward.socket(3000)
