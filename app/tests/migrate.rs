@@ -268,10 +268,11 @@ fn a_move_whose_image_cannot_start_rolls_back_and_leaves_nothing_behind() {
         "{pod} {total}"
     );
 
-    // An image that runs but answers nothing fails at verification, and rolls back too.
+    // An image that runs but answers nothing (simulated here: Running and Ready, no process)
+    // fails at verification, and rolls back too.
     let output = migrate(
         &cluster,
-        &["sum", "--to", "linux", "--yes", "--image", "nginx:1.27"],
+        &["sum", "--to", "linux", "--yes", "--image", "redis:7.2"],
     );
     let out = text(&output);
     assert!(!output.status.success(), "{out}");

@@ -89,7 +89,12 @@ pub fn serve(document_root: &str) -> i32 {
     })
 }
 
-/// One line per request, as a web server's access log (`"GET / HTTP/1.1" 200`).
+/// Files up to this size are sent with their headers in one write, as nginx sends a small
+/// page (clients that read one chunk, as kube-rs's port-forward example does, get it whole).
+const WHOLE_UP_TO: u64 = 1024 * 1024;
+
+/// One line per request, as a web server's access log (`"GET / HTTP/1.1" 200`); a small file's
+/// body read before the answer goes out.
 async fn access_log(request: Request, next: Next) -> Response {
     let line = format!(
         "\"{} {} {:?}\"",
@@ -99,5 +104,20 @@ async fn access_log(request: Request, next: Next) -> Response {
     );
     let response = next.run(request).await;
     println!("{line} {}", response.status().as_u16());
-    response
+    let small = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|l| l.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|l| l <= WHOLE_UP_TO);
+    if !small {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, WHOLE_UP_TO as usize).await {
+        Ok(bytes) => Response::from_parts(parts, axum::body::Body::from(bytes)),
+        Err(e) => {
+            eprintln!("error: reading the file failed: {e}");
+            Response::from_parts(parts, axum::body::Body::empty())
+        }
+    }
 }
