@@ -2,7 +2,6 @@
 //! executable run `calc-services <role>` (so one binary is all a user needs), and the talk's
 //! starting point (the Windows monolith) deployed on demand.
 
-use std::io::Read;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -33,17 +32,7 @@ pub fn serve_if_requested() {
     }
     let role_name = args.next().unwrap_or_default();
     calc_services::init_logging();
-    // The kubelet holds our stdin open; if it goes away without stopping us, so do we.
-    std::thread::spawn(|| {
-        let mut buffer = [0u8; 64];
-        let mut stdin = std::io::stdin();
-        loop {
-            match stdin.read(&mut buffer) {
-                Ok(0) | Err(_) => std::process::exit(137),
-                Ok(_) => {}
-            }
-        }
-    });
+    crate::stdin_watch::exit_when_stdin_closes();
     let code = match <calc_services::Role as clap::ValueEnum>::from_str(&role_name, false) {
         Err(_) => {
             eprintln!(

@@ -4,7 +4,6 @@
 //! line per request on its output as those servers write one. A document root the container
 //! does not have gets the image's own welcome page, as the image ships one.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -44,16 +43,7 @@ pub fn serve(document_root: &str) -> i32 {
             return 1;
         }
     };
-    std::thread::spawn(|| {
-        let mut buffer = [0u8; 64];
-        let mut stdin = std::io::stdin();
-        loop {
-            match stdin.read(&mut buffer) {
-                Ok(0) | Err(_) => std::process::exit(137),
-                Ok(_) => {}
-            }
-        }
-    });
+    crate::stdin_watch::exit_when_stdin_closes();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -5,12 +5,12 @@
 use serde_json::Value;
 
 use super::compile::{RefProblems, compile_rules};
-use super::conditions::Condition;
 use super::names::GROUP;
 use super::plan::{
     CompiledRules, GatewayPlan, Lookups, ParentStatus, RoutePlan, key, route_order, text,
 };
 use super::routing::{Entry, Hostname};
+use crate::conditions::Condition;
 
 /// Whether `listener` of `gateway` lets a route from `namespace` attach.
 fn namespace_allowed(

@@ -10,7 +10,6 @@
 
 mod attach;
 mod compile;
-mod conditions;
 pub mod config;
 mod data_plane;
 mod ingress;

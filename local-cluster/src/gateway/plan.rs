@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::conditions::Condition;
 use super::routing::{Entry, Hostname, RequestMatch, Rule};
+use crate::conditions::Condition;
 
 /// A Service port, as a reference names it.
 #[derive(Clone, Copy, Debug)]

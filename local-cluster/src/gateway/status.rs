@@ -6,12 +6,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use serde_json::{Value, json};
 
-use super::conditions::{Condition, merge};
 use super::names::CONTROLLER_NAME;
 use super::plan::{GatewayPlan, RoutePlan};
+use crate::conditions::{Condition, merge};
 
-fn generation(object: &Value) -> i64 {
-    object["metadata"]["generation"].as_i64().unwrap_or(0)
+/// The generation Gateway API conditions say they were written for.
+fn generation(object: &Value) -> Option<i64> {
+    Some(object["metadata"]["generation"].as_i64().unwrap_or(0))
 }
 
 /// A GatewayClass of this cluster's.

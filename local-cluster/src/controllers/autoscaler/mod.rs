@@ -16,12 +16,13 @@ use tokio::task::JoinHandle;
 use super::ObjectRef;
 use super::runtime::{Action, Context, Controller};
 use crate::clock::now;
+use crate::conditions::{Condition, merge};
 use crate::events::EventType;
 use crate::kubelet::Usage;
 use crate::quotas::amounts;
 use crate::registry::{Part, Registry, WriteOptions};
 use crate::resources;
-use crate::validation::label_selector_from_json;
+use crate::validation::selector_matches;
 use recommend::{Direction, History, Limited};
 
 /// What a container uses now: `(namespace, pod, container)` → usage (`None`: not running).
@@ -44,34 +45,9 @@ pub fn start(registry: Arc<Registry>, usage: UsageSource, sync: Duration) -> Vec
     .tasks
 }
 
-/// A condition of the autoscaler's status.
-struct Condition {
-    kind: &'static str,
-    status: bool,
-    reason: &'static str,
-    message: String,
-}
-
+/// The autoscaler's conditions (they carry no generation).
 fn conditions(old: &Value, wanted: Vec<Condition>) -> Value {
-    let at = now();
-    Value::Array(
-        wanted
-            .into_iter()
-            .map(|c| {
-                let status = if c.status { "True" } else { "False" };
-                let since = old
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|o| o["type"] == c.kind && o["status"] == status)
-                    .and_then(|o| o["lastTransitionTime"].as_str())
-                    .unwrap_or(&at)
-                    .to_owned();
-                json!({"type": c.kind, "status": status, "reason": c.reason,
-                       "message": c.message, "lastTransitionTime": since})
-            })
-            .collect(),
-    )
+    merge(old, wanted, None, &now())
 }
 
 /// A metric the autoscaler reads: a resource, and a target utilization or average value.
@@ -149,8 +125,11 @@ fn direction(behavior: &Value, default: Direction) -> Direction {
 
 /// What one resource's pods use: the replica count it asks for, and the current figures.
 struct Measured {
+    /// The resource measured (`cpu`).
+    name: String,
     wanted: i64,
     current: Value,
+    /// What the scaling is from, for events and conditions.
     resource: String,
 }
 
@@ -200,6 +179,7 @@ fn measure(
             0
         };
         return Ok(Some(Measured {
+            name: metric.resource.clone(),
             wanted: recommend::by_utilization(
                 counted.min(current_replicas.max(1)),
                 utilization,
@@ -218,6 +198,7 @@ fn measure(
         (ratio * base as f64).ceil() as i64
     };
     Ok(Some(Measured {
+        name: metric.resource.clone(),
         wanted,
         current: json!({"averageValue": shown}),
         resource: format!("{resource} resource"),
@@ -284,7 +265,7 @@ fn reconcile(
         );
         return context.write_status(hpa, status);
     }
-    let selector = label_selector_from_json(&target["spec"]["selector"]);
+    let selector = &target["spec"]["selector"];
     let pods: Vec<Value> = registry
         .store
         .list(resources::pods(), Some(namespace), |_| true, 0, None)
@@ -292,13 +273,7 @@ fn reconcile(
         .iter()
         .map(|p| p.value())
         .filter(|p| {
-            let labels: std::collections::BTreeMap<String, String> = p["metadata"]["labels"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect();
-            selector.as_ref().is_some_and(|s| s.matches(&labels))
+            selector_matches(selector, p["metadata"]["labels"].as_object())
                 && p["metadata"]["deletionTimestamp"].is_null()
                 && p["status"]["phase"] == "Running"
         })
@@ -402,8 +377,9 @@ fn reconcile(
     status["currentMetrics"] = Value::Array(
         measured
             .iter()
-            .zip(metrics(hpa).unwrap_or_default())
-            .map(|(m, metric)| json!({"type": "Resource", "resource": {"name": metric.resource, "current": m.current}}))
+            .map(
+                |m| json!({"type": "Resource", "resource": {"name": m.name, "current": m.current}}),
+            )
             .collect(),
     );
     let limited = match limited {

@@ -5,10 +5,10 @@ use serde_json::{Map, Value, json};
 use std::time::Duration;
 
 use super::super::compile::parse_duration;
-use super::super::conditions::Condition;
 use super::super::names::CONTROLLER_NAME;
 use super::super::plan::{Lookups, ParentStatus, Plan, PortRef};
 use super::*;
+use crate::conditions::Condition;
 
 fn class(name: &str, controller: &str) -> Value {
     json!({"metadata": {"name": name}, "spec": {"controllerName": controller}})

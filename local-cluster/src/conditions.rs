@@ -1,5 +1,6 @@
-//! `metav1.Condition` lists as Gateway API objects carry them: a condition keeps its
-//! `lastTransitionTime` while its status stays, and says which generation it was written for.
+//! Status conditions as controllers write them: a condition keeps its `lastTransitionTime`
+//! while its status stays, and (`metav1.Condition`, as Gateway API objects carry them) says which
+//! generation it was written for.
 
 use serde_json::{Value, json};
 
@@ -39,9 +40,10 @@ impl Condition {
 }
 
 /// The condition list for `wanted`, given the list the object had (`old`) and the object's
-/// `generation`. A condition whose status did not change keeps its old transition time, so
-/// rewriting an unchanged status writes nothing.
-pub fn merge(old: &Value, wanted: Vec<Condition>, generation: i64, now: &str) -> Value {
+/// `generation` (`None` for kinds whose conditions carry none, as an autoscaler's). A condition
+/// whose status did not change keeps its old transition time, so rewriting an unchanged status
+/// writes nothing.
+pub fn merge(old: &Value, wanted: Vec<Condition>, generation: Option<i64>, now: &str) -> Value {
     let old = old.as_array();
     let conditions: Vec<Value> = wanted
         .into_iter()
@@ -54,14 +56,17 @@ pub fn merge(old: &Value, wanted: Vec<Condition>, generation: i64, now: &str) ->
                 .and_then(|o| o["lastTransitionTime"].as_str())
                 .filter(|t| !t.starts_with("1970-"))
                 .unwrap_or(now);
-            json!({
+            let mut condition = json!({
                 "type": c.kind,
                 "status": status,
                 "reason": c.reason,
                 "message": c.message,
-                "observedGeneration": generation,
                 "lastTransitionTime": since,
-            })
+            });
+            if let Some(generation) = generation {
+                condition["observedGeneration"] = json!(generation);
+            }
+            condition
         })
         .collect();
     Value::Array(conditions)
@@ -83,12 +88,19 @@ mod tests {
                 Condition::yes("Accepted", "Accepted", "ok"),
                 Condition::no("Programmed", "Invalid", "no"),
             ],
-            3,
+            Some(3),
             "2026-12-06T00:00:00Z",
         );
         assert_eq!(merged[0]["lastTransitionTime"], "2026-01-01T00:00:00Z");
         assert_eq!(merged[1]["lastTransitionTime"], "2026-12-06T00:00:00Z");
         assert_eq!(merged[1]["status"], "False");
         assert_eq!(merged[0]["observedGeneration"], 3);
+        let plain = merge(
+            &old,
+            vec![Condition::yes("Accepted", "Accepted", "ok")],
+            None,
+            "now",
+        );
+        assert!(plain[0].get("observedGeneration").is_none());
     }
 }
