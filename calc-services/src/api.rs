@@ -149,8 +149,51 @@ pub struct CalculateAnswer {
     pub results: Vec<OperationOutcome>,
 }
 
-/// The answer of `GET /api/routes`: per operation, `"in-process"` or the base URL it goes to.
+/// The answer of `GET /api/routes`: per operation, `"in-process"`, the base URL it goes to, or
+/// while it moves `"shadow URL"` or `"split 10% URL"`.
 pub type RouteReport = BTreeMap<Operation, String>;
+
+/// The answer of `GET /api/shadow`: per operation that has been in `shadow` mode since the
+/// process started, the comparisons since it last entered it.
+pub type ShadowReport = BTreeMap<Operation, ShadowRecord>;
+
+/// How the service's answers compared with this process's own while an operation was shadowed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ShadowRecord {
+    /// The service asked (its base URL).
+    pub service: String,
+    /// Whether the operation is in `shadow` mode now (the numbers stay after it leaves it).
+    pub active: bool,
+    /// Answers compared: `matched + mismatched`.
+    pub compared: u64,
+    /// The service answered as this process did (the same total, or the same error code).
+    pub matched: u64,
+    /// The service answered differently.
+    pub mismatched: u64,
+    /// The service could not be compared: unreachable, too slow, or a 5xx.
+    pub failed: u64,
+    /// Requests not shadowed because too many comparisons were already in flight.
+    pub skipped: u64,
+    /// The first few mismatches, in full.
+    pub mismatches: Vec<ShadowMismatch>,
+    /// Why the last failed comparison failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<String>,
+}
+
+/// One request whose answers differed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShadowMismatch {
+    /// The first operand.
+    pub a: ExactNumber,
+    /// The second operand.
+    pub b: ExactNumber,
+    /// What this process answered (and the client got).
+    pub monolith: OperationOutcome,
+    /// What the service answered.
+    pub service: OperationOutcome,
+}
 
 #[cfg(test)]
 mod tests {

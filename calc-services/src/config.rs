@@ -1,6 +1,7 @@
 //! Everything a calculator process reads from its environment, checked before it listens.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use thiserror::Error;
@@ -42,6 +43,14 @@ pub enum ConfigError {
     /// A routing variable is not a usable base URL.
     #[error(transparent)]
     RoutingUrl(#[from] RoutingUrlError),
+    /// `CALC_ROUTING_FILE` is set for a role that routes nothing by file.
+    #[error(
+        "CALC_ROUTING_FILE is set for the {role} service, but only the monolith reads a routing file; unset it"
+    )]
+    RoutingFileRole {
+        /// The role.
+        role: Role,
+    },
 }
 
 /// Default per-call timeout of a frontend calling an operation service.
@@ -62,6 +71,8 @@ pub struct ServiceConfig {
     pub served_by: ServedBy,
     /// How it goes wrong on purpose (`CALC_MISBEHAVE`), if at all.
     pub misbehave: Option<crate::misbehave::Misbehaviour>,
+    /// The monolith's routing file (`CALC_ROUTING_FILE`), re-read while it runs.
+    pub routing_file: Option<PathBuf>,
 }
 
 impl ServiceConfig {
@@ -100,14 +111,39 @@ impl ServiceConfig {
             None => None,
             Some(value) => Some(value.parse()?),
         };
+        let routing_file = match lookup("CALC_ROUTING_FILE").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(_) if role != Role::Monolith => return Err(ConfigError::RoutingFileRole { role }),
+            Some(path) => Some(container_path(
+                Path::new(path.trim()),
+                lookup("CONTAINER_ROOT").as_deref(),
+            )),
+        };
         Ok(ServiceConfig {
             role,
+            routing_file,
             listen: SocketAddr::new(host, port),
             backend_timeout,
             routes: RoutingTable::from_lookup(role, &lookup)?,
             served_by: ServedBy::from_lookup(role, &lookup),
             misbehave,
         })
+    }
+}
+
+/// Where `path` is for this process. In a container it is itself; on the local cluster, whose
+/// containers are processes on one host, each container's files are under its own root
+/// (`CONTAINER_ROOT`), so an absolute path from the manifest (a ConfigMap's `mountPath`) is there.
+fn container_path(path: &Path, container_root: Option<&str>) -> PathBuf {
+    match container_root.filter(|root| !root.is_empty()) {
+        Some(root) if path.has_root() => {
+            let relative: PathBuf = path
+                .components()
+                .filter(|c| matches!(c, std::path::Component::Normal(_)))
+                .collect();
+            Path::new(root).join(relative)
+        }
+        _ => path.to_path_buf(),
     }
 }
 
@@ -139,6 +175,35 @@ mod tests {
         assert!(
             timeout.to_string().contains("BACKEND_TIMEOUT_MS"),
             "{timeout}"
+        );
+        let file = ServiceConfig::from_lookup(Role::Sum, |k| {
+            (k == "CALC_ROUTING_FILE").then(|| "/etc/calculator/routing.yaml".into())
+        })
+        .unwrap_err();
+        assert!(file.to_string().contains("only the monolith"), "{file}");
+    }
+
+    #[test]
+    fn the_routing_file_is_under_the_container_root_when_there_is_one() {
+        let config = ServiceConfig::from_lookup(Role::Monolith, |k| match k {
+            "CALC_ROUTING_FILE" => Some("/etc/calculator/routing.yaml".into()),
+            "CONTAINER_ROOT" => Some("/tmp/pods/abc/monolith".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            config.routing_file.as_deref(),
+            Some(Path::new(
+                "/tmp/pods/abc/monolith/etc/calculator/routing.yaml"
+            ))
+        );
+        let config = ServiceConfig::from_lookup(Role::Monolith, |k| {
+            (k == "CALC_ROUTING_FILE").then(|| "routing.yaml".into())
+        })
+        .unwrap();
+        assert_eq!(
+            config.routing_file.as_deref(),
+            Some(Path::new("routing.yaml"))
         );
     }
 }

@@ -82,6 +82,16 @@ pub enum CalcError {
         /// What was wrong with the body.
         detail: String,
     },
+    /// `CALC_MISBEHAVE=fail-percent=N` chose this request to fail.
+    #[error(
+        "This {service} service fails {percent} % of its answers on purpose (CALC_MISBEHAVE=fail-percent={percent}); this was one."
+    )]
+    InjectedFailure {
+        /// The role that failed.
+        service: &'static str,
+        /// The share of answers it fails.
+        percent: u8,
+    },
     /// No such path on this role.
     #[error("There is no {path} here. This {role} service answers {available}.")]
     NotFound {
@@ -106,6 +116,7 @@ impl CalcError {
             CalcError::BackendTimeout { .. } => "backend_timeout",
             CalcError::BackendInvalid { .. } => "backend_invalid",
             CalcError::NotFound { .. } => "not_found",
+            CalcError::InjectedFailure { .. } => "injected_failure",
         }
     }
 
@@ -119,6 +130,7 @@ impl CalcError {
             CalcError::BackendUnavailable { .. } | CalcError::BackendInvalid { .. } => 502,
             CalcError::BackendTimeout { .. } => 504,
             CalcError::NotFound { .. } => 404,
+            CalcError::InjectedFailure { .. } => 500,
         }
     }
 }

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri, header};
@@ -11,51 +10,66 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 
-use crate::api::{
-    CalculateAnswer, ErrorBody, ErrorDetail, ExactNumber, OperationAnswer, OperationOutcome,
-    ServedBy,
-};
+use crate::api::{CalculateAnswer, ErrorBody, ErrorDetail, ExactNumber, ServedBy};
 use crate::arithmetic::parse_operand;
 use crate::backend::{ServiceClient, ServiceReply};
 use crate::config::ServiceConfig;
 use crate::error::CalcError;
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, Metrics, RouteTaken};
 use crate::misbehave::Misbehaviour;
 use crate::operation::{InvalidReason, Operand, Operation};
 use crate::role::Role;
-use crate::routing::{Route, RoutingTable};
+use crate::routing::Route;
+use crate::routing::live::LiveRoutes;
+use crate::shadow::Shadows;
 
 /// What every handler shares.
 pub struct AppState {
-    role: Role,
-    served_by: ServedBy,
-    routes: RoutingTable,
-    client: ServiceClient,
+    pub(crate) role: Role,
+    pub(crate) served_by: ServedBy,
+    /// The routing table in force, re-read from the routing file when there is one.
+    pub(crate) routes: Arc<LiveRoutes>,
+    pub(crate) client: ServiceClient,
     ready: AtomicBool,
-    misbehave: Option<Misbehaviour>,
+    pub(crate) misbehave: Option<Misbehaviour>,
     answered: AtomicU64,
+    /// Requests of each operation (by `Operation as usize`) seen by a `split` route, which picks
+    /// the service's share of them evenly.
+    pub(crate) split_counts: [AtomicU64; 4],
+    /// Answers seen by `CALC_MISBEHAVE=fail-percent`, which fails its share of them evenly.
+    pub(crate) failure_count: AtomicU64,
+    /// The shadow comparisons' record.
+    pub(crate) shadows: Shadows,
     /// The process's metrics, also rendered at `/metrics`.
     pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    /// State for a process configured by `config`.
-    pub fn new(config: &ServiceConfig) -> Arc<Self> {
+    /// State for a process configured by `config`, routed by `routes`.
+    pub fn new(config: &ServiceConfig, routes: Arc<LiveRoutes>) -> Arc<Self> {
+        let metrics = Arc::new(Metrics::default());
+        let shadows = Shadows::default();
+        let table = routes.current();
+        metrics.routes_in_force(&table);
+        shadows.follow(&table);
         Arc::new(AppState {
             role: config.role,
             served_by: config.served_by.clone(),
-            routes: config.routes.clone(),
+            routes,
             client: ServiceClient::new(config.backend_timeout),
             ready: AtomicBool::new(true),
             misbehave: config.misbehave,
             answered: AtomicU64::new(0),
-            metrics: Arc::new(Metrics::default()),
+            split_counts: Default::default(),
+            failure_count: AtomicU64::new(0),
+            shadows,
+            metrics,
         })
     }
 
     /// What `CALC_MISBEHAVE` does before an operation computed here is answered: wait, never
-    /// answer, answer garbage, or end the process; `None` to answer (a wrong answer is made
-    /// by [`AppState::total`]).
+    /// answer, answer garbage, or end the process; `None` to answer (wrong, drifting and failed
+    /// answers are made by the arithmetic itself, `dispatch`).
     async fn misbehave_first(&self) -> Option<Response> {
         match self.misbehave? {
             Misbehaviour::Slow(delay) => {
@@ -77,17 +91,7 @@ impl AppState {
                 }
                 None
             }
-            Misbehaviour::WrongAnswer => None,
-        }
-    }
-
-    /// The total to answer: `total`, or one more with `CALC_MISBEHAVE=wrong-answer`.
-    fn total(&self, total: rust_decimal::Decimal) -> rust_decimal::Decimal {
-        match self.misbehave {
-            Some(Misbehaviour::WrongAnswer) => total
-                .checked_add(rust_decimal::Decimal::ONE)
-                .unwrap_or(total),
-            _ => total,
+            Misbehaviour::WrongAnswer | Misbehaviour::Float | Misbehaviour::FailPercent(_) => None,
         }
     }
 
@@ -127,6 +131,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route("/api/calculate", get(calculate))
             .route("/api/routes", get(routes));
     }
+    if state.role == Role::Monolith {
+        router = router.route("/api/shadow", get(shadow));
+    }
     let metrics = state.metrics.clone();
     router
         .route("/healthz", get(|| async { "ok" }))
@@ -144,7 +151,7 @@ fn operands(a: &str, b: &str) -> Result<(ExactNumber, ExactNumber), CalcError> {
     ))
 }
 
-/// `GET /{op}/{a}/{b}`: computed here, or forwarded to the service the routing table names.
+/// `GET /{op}/{a}/{b}`: computed by the route in force (here, by its service, or both).
 async fn operation(
     op: Operation,
     State(state): State<Arc<AppState>>,
@@ -154,34 +161,26 @@ async fn operation(
         Ok(pair) => pair,
         Err(err) => return state.error_response(&err),
     };
-    match state.routes.route(op) {
-        Some(Route::Remote(base)) => match state.client.call(base, op, a, b).await.0 {
-            Ok(ServiceReply::Answer(answer)) => Json(answer).into_response(),
-            Ok(ServiceReply::Error { status, body }) => (
-                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-                Json(body),
-            )
-                .into_response(),
-            Err(err) => {
+    if matches!(
+        state.routes.current().route(op),
+        Some(Route::InProcess) | None
+    ) && let Some(misbehaved) = state.misbehave_first().await
+    {
+        return misbehaved;
+    }
+    let computed = state.compute(op, a, b).await;
+    match computed.reply {
+        Ok(ServiceReply::Answer(answer)) => Json(answer).into_response(),
+        Ok(ServiceReply::Error { status, body }) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            Json(body),
+        )
+            .into_response(),
+        Err(err) => {
+            if computed.route != RouteTaken::InProcess {
                 tracing::warn!(operation = %op, error = %err, "forwarding failed");
-                state.error_response(&err)
             }
-        },
-        _ => {
-            if let Some(misbehaved) = state.misbehave_first().await {
-                return misbehaved;
-            }
-            match op.apply(a.0, b.0) {
-                Ok(total) => Json(OperationAnswer {
-                    first_number: a,
-                    second_number: b,
-                    operation: op,
-                    total: ExactNumber(state.total(total)),
-                    served_by: state.served_by.clone(),
-                })
-                .into_response(),
-                Err(err) => state.error_response(&err),
-            }
+            state.error_response(&err)
         }
     }
 }
@@ -218,68 +217,24 @@ async fn calculate(
 }
 
 async fn outcome(
-    state: &AppState,
+    state: &Arc<AppState>,
     op: Operation,
     a: ExactNumber,
     b: ExactNumber,
-) -> OperationOutcome {
-    let failed = |err: &CalcError, served_by, latency_ms| OperationOutcome {
-        operation: op,
-        total: None,
-        error: Some(ErrorDetail::from(err)),
-        served_by,
-        latency_ms,
-    };
-    match state.routes.route(op) {
-        Some(Route::Remote(base)) => {
-            let (reply, elapsed) = state.client.call(base, op, a, b).await;
-            let latency_ms = millis(elapsed);
-            match reply {
-                Ok(ServiceReply::Answer(answer)) => OperationOutcome {
-                    operation: op,
-                    total: Some(answer.total),
-                    error: None,
-                    served_by: Some(answer.served_by),
-                    latency_ms,
-                },
-                Ok(ServiceReply::Error { body, .. }) => OperationOutcome {
-                    operation: op,
-                    total: None,
-                    error: Some(body.error),
-                    served_by: body.served_by,
-                    latency_ms,
-                },
-                Err(err) => {
-                    tracing::warn!(operation = %op, error = %err, "operation service failed");
-                    failed(&err, None, latency_ms)
-                }
-            }
-        }
-        _ => {
-            let started = Instant::now();
-            let result = op.apply(a.0, b.0);
-            let latency_ms = millis(started.elapsed());
-            match result {
-                Ok(total) => OperationOutcome {
-                    operation: op,
-                    total: Some(ExactNumber(total)),
-                    error: None,
-                    served_by: Some(state.served_by.clone()),
-                    latency_ms,
-                },
-                Err(err) => failed(&err, Some(state.served_by.clone()), latency_ms),
-            }
-        }
+) -> crate::api::OperationOutcome {
+    let computed = state.compute(op, a, b).await;
+    if let (Err(err), RouteTaken::Service) = (&computed.reply, computed.route) {
+        tracing::warn!(operation = %op, error = %err, "operation service failed");
     }
+    state.outcome_of(op, &computed)
 }
 
-/// Milliseconds with microsecond resolution: `1.632`, not `1.6315769999999998`.
-fn millis(elapsed: std::time::Duration) -> f64 {
-    elapsed.as_micros() as f64 / 1000.0
+async fn shadow(State(state): State<Arc<AppState>>) -> Response {
+    Json(state.shadows.report()).into_response()
 }
 
 async fn routes(State(state): State<Arc<AppState>>) -> Response {
-    Json(state.routes.report()).into_response()
+    Json(state.routes.current().report()).into_response()
 }
 
 async fn page() -> Html<&'static str> {
@@ -327,6 +282,9 @@ async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
             "/api/calculate?a=&b=".into(),
             "/api/routes".into(),
         ]);
+    }
+    if state.role == Role::Monolith {
+        available.push("/api/shadow".into());
     }
     available.extend(["/healthz".into(), "/readyz".into(), "/metrics".into()]);
     state.error_response(&CalcError::NotFound {

@@ -10,6 +10,7 @@ mod arithmetic;
 mod backend;
 mod config;
 mod discovery;
+mod dispatch;
 mod error;
 mod http;
 mod metrics;
@@ -19,16 +20,19 @@ mod role;
 mod routing;
 mod served_by;
 mod server;
+mod shadow;
+mod share;
 
 pub use api::{
     CalculateAnswer, ErrorBody, ExactNumber, OperationAnswer, OperationOutcome, RouteReport,
-    ServedBy,
+    ServedBy, ShadowMismatch, ShadowRecord, ShadowReport,
 };
 pub use arithmetic::parse_operand;
 pub use config::{ConfigError, ServiceConfig};
 pub use error::CalcError;
 pub use operation::{InvalidReason, Operand, Operation, RangeReason};
 pub use role::Role;
+pub use routing::live::RoutingFileError;
 pub use routing::{RoutingUrlError, default_service_url};
 pub use server::{serve, termination_signal};
 

@@ -5,7 +5,10 @@
 //!
 //! Values: `wrong-answer` (every total off by one), `garbage` (200 with a body that is not an
 //! answer), `slow=MS` (every answer that late), `hang` (no answer at all), `die-after=N` (the
-//! process exits after N answers).
+//! process exits after N answers), `float` (computes in binary floating point, as the reference
+//! app's JavaScript services did: `0.1 + 0.2` is `0.30000000000000004` — a build that drifts from
+//! the monolith only on some inputs, which a shadow step exists to find), `fail-percent=N` (N of
+//! every 100 answers are a 500, spread evenly).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,12 +26,16 @@ pub enum Misbehaviour {
     Hang,
     /// The process exits after this many answers.
     DieAfter(u64),
+    /// Arithmetic in `f64`, answered in its shortest round-trip form.
+    Float,
+    /// This many of every 100 answers are a 500.
+    FailPercent(u8),
 }
 
 /// A `CALC_MISBEHAVE` value that is not one of the above.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(
-    "CALC_MISBEHAVE={0:?} is not a misbehaviour; use wrong-answer, garbage, slow=MS, hang or die-after=N, or leave it unset"
+    "CALC_MISBEHAVE={0:?} is not a misbehaviour; use wrong-answer, garbage, slow=MS, hang, die-after=N, float or fail-percent=N (0 to 100), or leave it unset"
 )]
 pub struct MisbehaveError(pub String);
 
@@ -43,10 +50,16 @@ impl FromStr for Misbehaviour {
                 "wrong-answer" => Ok(Misbehaviour::WrongAnswer),
                 "garbage" => Ok(Misbehaviour::Garbage),
                 "hang" => Ok(Misbehaviour::Hang),
+                "float" => Ok(Misbehaviour::Float),
                 _ => Err(bad()),
             },
             Some(("slow", ms)) => Ok(Misbehaviour::Slow(Duration::from_millis(number(ms)?))),
             Some(("die-after", n)) => Ok(Misbehaviour::DieAfter(number(n)?)),
+            Some(("fail-percent", n)) => u8::try_from(number(n)?)
+                .ok()
+                .filter(|n| *n <= 100)
+                .map(Misbehaviour::FailPercent)
+                .ok_or_else(bad),
             Some(_) => Err(bad()),
         }
     }
@@ -66,7 +79,18 @@ mod tests {
             Ok(Misbehaviour::Slow(Duration::from_millis(250)))
         );
         assert_eq!("die-after=3".parse(), Ok(Misbehaviour::DieAfter(3)));
-        for bad in ["", "slow", "slow=fast", "die-after=-1", "explode", "hang=1"] {
+        assert_eq!("float".parse(), Ok(Misbehaviour::Float));
+        assert_eq!("fail-percent=5".parse(), Ok(Misbehaviour::FailPercent(5)));
+        for bad in [
+            "",
+            "slow",
+            "slow=fast",
+            "die-after=-1",
+            "explode",
+            "hang=1",
+            "fail-percent=101",
+            "float=1",
+        ] {
             let error = bad.parse::<Misbehaviour>().unwrap_err().to_string();
             assert!(
                 error.contains("use wrong-answer, garbage"),

@@ -2,12 +2,14 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::ServiceConfig;
 use crate::http::{AppState, router};
+use crate::routing::live::{self, LiveRoutes, Reload};
 
 /// Why the service stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +24,9 @@ pub enum ServeError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The routing file cannot be used.
+    #[error(transparent)]
+    RoutingFile(#[from] crate::routing::live::RoutingFileError),
     /// The server failed while running.
     #[error("the HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -33,6 +38,10 @@ pub async fn serve(
     config: &ServiceConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let routes = Arc::new(LiveRoutes::load(
+        config.routes.clone(),
+        config.routing_file.clone(),
+    )?);
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -40,15 +49,19 @@ pub async fn serve(
             source,
         })?;
     let address = listener.local_addr().map_err(ServeError::Serve)?;
-    let state = AppState::new(config);
+    let state = AppState::new(config, routes.clone());
     tracing::info!(
         role = %config.role,
         %address,
-        routes = %serde_json::to_string(&config.routes.report()).unwrap_or_default(),
+        routes = %serde_json::to_string(&routes.current().report()).unwrap_or_default(),
         pod = config.served_by.pod.as_deref().unwrap_or("-"),
         node = config.served_by.node.as_deref().unwrap_or("-"),
         "listening"
     );
+    let watcher = routes
+        .file()
+        .is_some()
+        .then(|| tokio::spawn(follow_routing_file(state.clone())));
     let app = router(state.clone());
     let graceful = async move {
         shutdown.await;
@@ -67,8 +80,37 @@ pub async fn serve(
         .with_graceful_shutdown(graceful)
         .await
         .map_err(ServeError::Serve)?;
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Re-reads the routing file every [`live::POLL_PERIOD`] and puts each valid change in force; an
+/// invalid one is logged once and the table in force stays.
+async fn follow_routing_file(state: Arc<AppState>) {
+    let mut ticks = tokio::time::interval(live::POLL_PERIOD);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match state.routes.reload().await {
+            Reload::Unchanged => {}
+            Reload::Applied(table) => {
+                state.metrics.reloaded("applied");
+                state.metrics.routes_in_force(&table);
+                state.shadows.follow(&table);
+                tracing::info!(
+                    routes = %serde_json::to_string(&table.report()).unwrap_or_default(),
+                    "routing file applied"
+                );
+            }
+            Reload::Rejected(why) => {
+                state.metrics.reloaded("rejected");
+                tracing::error!(error = %why, "routing file rejected; the routes in force stay");
+            }
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C (on Windows: Ctrl-C, Ctrl-Break or the container's shutdown event).

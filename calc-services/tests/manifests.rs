@@ -260,6 +260,33 @@ fn the_starting_point_is_the_windows_monolith_behind_the_front_service() {
         "at the start every operation is in-process"
     );
     assert_eq!(labels(monolith)["hybrid-console.io/frontend"], "true");
+    // The routing file a progressive move writes: an optional ConfigMap mounted where
+    // CALC_ROUTING_FILE points.
+    let file = container(monolith)
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "CALC_ROUTING_FILE")
+        .and_then(|e| e.value.clone())
+        .expect("CALC_ROUTING_FILE is set");
+    let mount = container(monolith)
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| file.starts_with(&format!("{}/", m.mount_path)))
+        .expect("CALC_ROUTING_FILE is under a mount");
+    let volume = spec
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == mount.name)
+        .expect("the mount's volume");
+    let config_map = volume.config_map.as_ref().expect("a ConfigMap volume");
+    assert_eq!(
+        (config_map.name.as_str(), config_map.optional),
+        ("monolith-routing", Some(true))
+    );
+    assert!(file.ends_with("/routing.yaml"), "{file}");
 
     let front = &objects.services["calculator"];
     let front_spec = front.spec.as_ref().expect("spec");

@@ -1,4 +1,9 @@
-//! The strangler-fig routing table: per operation, compute here or forward to a service.
+//! The strangler-fig routing table: per operation, compute here, forward to a service, or —
+//! while the operation is being moved — both (`shadow`) or some of each (`split`).
+//!
+//! The routing variables (`SUM_SERVICE_URL` …) set the table a process starts with; the
+//! monolith's routing file ([`file`], a mounted ConfigMap) overrides it per operation and is
+//! re-read while the process runs ([`live`]), so a step of a move never costs a redeploy.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,6 +15,9 @@ use crate::api::RouteReport;
 use crate::operation::Operation;
 use crate::role::Role;
 
+pub mod file;
+pub mod live;
+
 /// Where one operation is computed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -17,6 +25,27 @@ pub enum Route {
     InProcess,
     /// By the service at this base URL (`http://sum-service:3000`).
     Remote(ServiceUrl),
+    /// Inside this process, which answers; the service is also asked, off the request's path,
+    /// and its answer compared with this one.
+    Shadow(ServiceUrl),
+    /// `percent` of the requests by the service, the rest inside this process.
+    Split {
+        /// Where the service's share goes.
+        service: ServiceUrl,
+        /// The service's share, 0 to 100.
+        percent: u8,
+    },
+}
+
+impl Route {
+    /// The share of requests the service answers: 0 to 100.
+    pub fn service_percent(&self) -> u8 {
+        match self {
+            Route::InProcess | Route::Shadow(_) => 0,
+            Route::Remote(_) => 100,
+            Route::Split { percent, .. } => *percent,
+        }
+    }
 }
 
 impl fmt::Display for Route {
@@ -24,6 +53,8 @@ impl fmt::Display for Route {
         match self {
             Route::InProcess => f.write_str("in-process"),
             Route::Remote(url) => f.write_str(url.as_str()),
+            Route::Shadow(url) => write!(f, "shadow {}", url.as_str()),
+            Route::Split { service, percent } => write!(f, "split {percent}% {}", service.as_str()),
         }
     }
 }
@@ -67,6 +98,17 @@ impl RoutingTable {
         self.routes.get(&op)
     }
 
+    /// This table with `op` routed to `route` instead.
+    pub fn with(mut self, op: Operation, route: Route) -> Self {
+        self.routes.insert(op, route);
+        self
+    }
+
+    /// Every operation this table routes, with its route.
+    pub fn iter(&self) -> impl Iterator<Item = (Operation, &Route)> {
+        self.routes.iter().map(|(op, route)| (*op, route))
+    }
+
     /// The table as `/api/routes` reports it.
     pub fn report(&self) -> RouteReport {
         self.routes
@@ -107,30 +149,34 @@ pub struct RoutingUrlError {
 }
 
 fn parse_base_url(variable: &'static str, value: &str) -> Result<ServiceUrl, RoutingUrlError> {
-    let bad = |reason: String| RoutingUrlError {
+    check_base_url(value).map_err(|reason| RoutingUrlError {
         variable,
         value: value.to_owned(),
         reason,
-    };
+    })
+}
+
+/// `value` as a base URL, or why it is not one.
+pub(crate) fn check_base_url(value: &str) -> Result<ServiceUrl, String> {
     let trimmed = value.trim();
     let uri: Uri = trimmed
         .parse()
-        .map_err(|e: hyper::http::uri::InvalidUri| bad(e.to_string()))?;
+        .map_err(|e: hyper::http::uri::InvalidUri| e.to_string())?;
     match uri.scheme_str() {
         Some("http") => {}
         Some("https") => {
-            return Err(bad(
+            return Err(
                 "services are called over plain HTTP inside the cluster; TLS belongs to the mesh or ingress".to_owned(),
-            ));
+            );
         }
-        Some(other) => return Err(bad(format!("scheme {other:?} is not http"))),
-        None => return Err(bad("it has no scheme".to_owned())),
+        Some(other) => return Err(format!("scheme {other:?} is not http")),
+        None => return Err("it has no scheme".to_owned()),
     }
     if uri.host().is_none_or(str::is_empty) {
-        return Err(bad("it has no host".to_owned()));
+        return Err("it has no host".to_owned());
     }
     if uri.query().is_some() || trimmed.contains('#') {
-        return Err(bad("a base URL cannot carry a query or fragment".to_owned()));
+        return Err("a base URL cannot carry a query or fragment".to_owned());
     }
     Ok(ServiceUrl(trimmed.trim_end_matches('/').to_owned()))
 }
