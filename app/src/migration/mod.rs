@@ -6,7 +6,8 @@
 //! Inside, by phase: [`start`] (plan, claim, record, or take over a recorded move), `drive`
 //! (the steps in order), `steps`, `rollback`, `outage` (waiting out an API server that stopped
 //! answering); the record on the monolith and the Lease that claims the move; the cluster
-//! actions, waits and verification the steps are made of; retiring the monolith.
+//! actions, waits and verification the steps are made of; retiring the monolith; the pods'
+//! metrics a progressive move is judged by ([`readings`]).
 
 pub mod access;
 mod actions;
@@ -17,6 +18,7 @@ mod lease;
 mod mover;
 mod outage;
 pub mod plan_file;
+pub mod readings;
 mod record;
 mod retire;
 mod rollback;

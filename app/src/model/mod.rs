@@ -2,6 +2,7 @@
 //! and no I/O, so it is computed once per change and read by every view and the CLI.
 
 pub mod access;
+pub mod analysis;
 pub mod calculation;
 pub mod eks;
 pub mod events;

@@ -1,0 +1,11 @@
+//! The numbers a progressive move is judged by: each pod's `/metrics` read ([`scrape`]), what
+//! they grew by over a step's window summed over the pods ([`window`]), and the step's verdict
+//! against the plan's allowances ([`judge`]). Pure: the readings come in as text.
+
+mod judge;
+mod scrape;
+mod window;
+
+pub use judge::{Breach, Number, Progression, StepState, Thresholds};
+pub use scrape::{Histogram, PodMetrics, ScrapeError};
+pub use window::{ComparisonFigures, Reading, RouteFigures, Window};
