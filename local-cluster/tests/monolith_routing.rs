@@ -1,7 +1,8 @@
 //! The calculator's monolith routed by its mounted ConfigMap, as a progressive move drives it:
 //! a change of `monolith-routing` is in force in every monolith pod within seconds, with no
 //! restart — a split sends its share to the Linux service, a shadow compares, and removing the
-//! ConfigMap brings the operation back in-process.
+//! ConfigMap brings the operation back in-process; and at the edge, the shipped Gateway and
+//! HTTPRoute serving every path, an operation moved by its rule's weights.
 
 mod support;
 
@@ -189,4 +190,123 @@ async fn the_monolith_follows_its_routing_configmap_without_a_restart() {
         before.iter().all(|(_, _, restarts)| *restarts == 0),
         "{before:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_calculator_s_edge_route_serves_every_path_and_moves_an_operation_by_weight() {
+    let cluster = Cluster::start();
+    let gateway_api = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/gateway-api");
+    cluster.ok(&["apply", "-f", &format!("{gateway_api}/standard-crds.yaml")]);
+    cluster.ok(&[
+        "wait",
+        "--for=condition=Accepted",
+        "gatewayclass/local-cluster",
+        "--timeout=20s",
+    ]);
+    cluster.ok(&[
+        "apply",
+        "-f",
+        &format!("{MANIFESTS}/00-namespace.yaml"),
+        "-f",
+        &format!("{MANIFESTS}/monolith.yaml"),
+        "-f",
+        &format!("{MANIFESTS}/calculator-service.yaml"),
+        "-f",
+        &format!("{MANIFESTS}/services/sum-service.yaml"),
+        "-f",
+        &format!("{gateway_api}/calculator-edge.yaml"),
+    ]);
+    for deployment in ["monolith", "sum-service"] {
+        cluster.ok(&[
+            "rollout",
+            "status",
+            &format!("deployment/{deployment}"),
+            "-n",
+            "calculator",
+            "--timeout=120s",
+        ]);
+    }
+    cluster.ok(&[
+        "wait",
+        "--for=condition=Programmed",
+        "gateway/calculator",
+        "-n",
+        "calculator",
+        "--timeout=20s",
+    ]);
+    let address = cluster.ok(&[
+        "get",
+        "gateway",
+        "calculator",
+        "-n",
+        "calculator",
+        "-o",
+        "jsonpath={.status.addresses[0].value}",
+    ]);
+    let edge = format!("http://{}:8080", address.trim());
+    let client = reqwest::Client::new();
+    let page = client
+        .get(format!("{edge}/"))
+        .send()
+        .await
+        .expect("the page through the gateway")
+        .text()
+        .await
+        .expect("page text");
+    assert!(page.contains("Calculate"), "{page}");
+    let answer = get_json(&client, &format!("{edge}/api/calculate?a=6&b=3")).await;
+    assert_eq!(answer["results"][2]["total"], 18, "{answer}");
+
+    /// Who served `n` answers of `/sum/2/3` through the gateway: (monolith, sum service).
+    async fn shares(client: &reqwest::Client, edge: &str, n: usize) -> (usize, usize) {
+        let (mut monolith, mut sum) = (0, 0);
+        for _ in 0..n {
+            let answer = get_json(client, &format!("{edge}/sum/2/3")).await;
+            assert_eq!(answer["total"], 5, "{answer}");
+            match answer["served-by"]["service"].as_str() {
+                Some("monolith") => monolith += 1,
+                Some("sum") => sum += 1,
+                other => panic!("served by {other:?}"),
+            }
+        }
+        (monolith, sum)
+    }
+    assert_eq!(shares(&client, &edge, 20).await, (20, 0));
+
+    // An edge step: the /sum rule's weights, monolith 90 to the new service 10.
+    let weights = |monolith: u32, service: u32| {
+        serde_json::json!([{
+            "op": "replace",
+            "path": "/spec/rules/0/backendRefs",
+            "value": [
+                {"name": "monolith", "port": 3000, "weight": monolith},
+                {"name": "sum-service", "port": 3000, "weight": service},
+            ],
+        }])
+        .to_string()
+    };
+    for (monolith, service, expected) in [(90, 10, (90, 10)), (0, 100, (0, 100))] {
+        cluster.ok(&[
+            "patch",
+            "httproute",
+            "calculator",
+            "-n",
+            "calculator",
+            "--type=json",
+            "-p",
+            &weights(monolith, service),
+        ]);
+        // The route change is in force once a request lands on the new service (or, at 0 %,
+        // none lands on the monolith); then the shares are exact (smooth weighted round-robin).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while shares(&client, &edge, 1).await.1 == 0 {
+            assert!(Instant::now() < deadline, "the weights were not taken up");
+        }
+        let counted = shares(&client, &edge, 100).await;
+        let off = counted.1.abs_diff(expected.1);
+        assert!(off <= 1, "{counted:?} instead of {expected:?}");
+    }
+    // The other operations stay with the monolith.
+    let answer = get_json(&client, &format!("{edge}/division/6/3")).await;
+    assert_eq!(answer["served-by"]["service"], "monolith");
 }
