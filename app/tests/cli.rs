@@ -434,3 +434,86 @@ fn calc_calls_a_url_directly_without_a_cluster() {
     let _ = monolith.kill();
     let _ = monolith.wait();
 }
+
+#[test]
+fn plan_check_names_each_problem_by_file_line_and_field() {
+    let cluster = TestCluster::start(true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let output = cluster.console(&["plan", "check", "--kubeconfig", &kubeconfig]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("fits the cluster at https://127.0.0.1:"),
+        "{}",
+        stdout(&output)
+    );
+
+    // A copy of the plan and its manifests, with a misspelt monolith and a URL that names a
+    // Service no manifest creates.
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests");
+    let dir = cluster.path("plan");
+    std::fs::create_dir_all(dir.join("calculator/services")).unwrap();
+    for file in [
+        "kustomization.yaml",
+        "calculator/services/sum-service.yaml",
+        "calculator/services/subtraction-service.yaml",
+        "calculator/services/multiplication-service.yaml",
+        "calculator/services/division-service.yaml",
+        "calculator/services/ui-service.yaml",
+    ] {
+        std::fs::copy(format!("{manifests}/{file}"), dir.join(file)).unwrap();
+    }
+    let plan = std::fs::read_to_string(format!("{manifests}/calculator-migration.yaml"))
+        .unwrap()
+        .replacen("deployment: monolith", "deployment: monolit", 1)
+        .replacen(
+            "url: http://division-service:3000",
+            "url: http://divide:3000",
+            1,
+        );
+    let path = dir.join("plan.yaml");
+    std::fs::write(&path, &plan).unwrap();
+    let line = |needle: &str| plan.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let path_text = path.to_string_lossy().into_owned();
+    let output = cluster.console(&["plan", "check", &path_text, "--kubeconfig", &kubeconfig]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("(2 problems)"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{path_text}:{}: monolith.deployment: there is no Deployment \"monolit\" in namespace \"calculator\" (Deployments there: monolith)",
+            line("deployment: monolit")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{path_text}:{}: services[3].route.url: http://divide:3000 calls host \"divide\"",
+            line("url: http://divide:3000")
+        )),
+        "{text}"
+    );
+    // The same as JSON, for scripts.
+    let output = cluster.console(&[
+        "plan",
+        "check",
+        &path_text,
+        "--kubeconfig",
+        &kubeconfig,
+        "-o",
+        "json",
+    ]);
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["findings"][0]["field"], "monolith.deployment");
+    assert_eq!(json["findings"][0]["line"], line("deployment: monolit"));
+
+    // A plan that does not parse needs no cluster to say so, with its line.
+    std::fs::write(&path, plan.replacen("monolith:", "monolith: [", 1)).unwrap();
+    let output = cluster.console(&["plan", "check", &path_text, "--kubeconfig", &kubeconfig]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("line"), "{}", stderr(&output));
+}

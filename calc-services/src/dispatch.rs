@@ -60,9 +60,12 @@ impl AppState {
                     self.here(op, a, b)
                 }
             }
-            Some(Route::Shadow(service)) => {
+            Some(Route::Shadow {
+                service,
+                per_second,
+            }) => {
                 let computed = self.here(op, a, b);
-                self.shadow(service, op, a, b, &computed);
+                self.shadow(service, *per_second, op, a, b, &computed);
                 computed
             }
             Some(Route::InProcess) | None => self.here(op, a, b),
@@ -157,20 +160,27 @@ impl AppState {
     }
 
     /// Asks `service` the same question off the request's path and records how its answer
-    /// compares with `here`.
+    /// compares with `here` (within `per_second` comparisons a second).
     fn shadow(
         self: &Arc<Self>,
         service: &ServiceUrl,
+        per_second: u32,
         op: Operation,
         a: ExactNumber,
         b: ExactNumber,
         here: &Computed,
     ) {
-        let Some(permit) = self.shadows.try_start(op) else {
+        let Some(permit) = self.shadows.try_start(op, per_second) else {
             self.metrics.compared(op.name(), "skipped");
             return;
         };
-        let ours = self.outcome_of(op, here);
+        // Only what the comparison needs is kept; the whole answer is rebuilt on a mismatch.
+        let ours: Result<ExactNumber, ErrorDetail> = match &here.reply {
+            Ok(ServiceReply::Answer(answer)) => Ok(answer.total),
+            Ok(ServiceReply::Error { body, .. }) => Err(body.error.clone()),
+            Err(err) => Err(ErrorDetail::from(err)),
+        };
+        let our_latency = here.elapsed;
         let (state, service) = (self.clone(), service.clone());
         tokio::spawn(async move {
             let _permit = permit;
@@ -186,31 +196,38 @@ impl AppState {
                 theirs.outcome(),
                 elapsed.as_secs_f64(),
             );
-            let verdict = match &theirs.reply {
-                Err(err) => Verdict::Failed(err.to_string()),
-                Ok(ServiceReply::Error { status, body }) if *status >= 500 => {
+            let verdict = match (&ours, &theirs.reply) {
+                (_, Err(err)) => Verdict::Failed(err.to_string()),
+                (_, Ok(ServiceReply::Error { status, body })) if *status >= 500 => {
                     Verdict::Failed(format!("HTTP {status}: {}", body.error.message))
                 }
                 // Equal values are a match whatever their notation (`0.30` and `0.3`).
-                Ok(ServiceReply::Answer(answer))
-                    if ours.total.is_some_and(|total| total.0 == answer.total.0) =>
+                (Ok(total), Ok(ServiceReply::Answer(answer))) if total.0 == answer.total.0 => {
+                    Verdict::Match
+                }
+                (Err(error), Ok(ServiceReply::Error { body, .. }))
+                    if error.code == body.error.code =>
                 {
                     Verdict::Match
                 }
-                Ok(ServiceReply::Error { body, .. })
-                    if ours
-                        .error
-                        .as_ref()
-                        .is_some_and(|e| e.code == body.error.code) =>
-                {
-                    Verdict::Match
+                _ => {
+                    let (total, error) = match ours {
+                        Ok(total) => (Some(total), None),
+                        Err(error) => (None, Some(error)),
+                    };
+                    Verdict::Mismatch(Box::new(ShadowMismatch {
+                        a,
+                        b,
+                        monolith: OperationOutcome {
+                            operation: op,
+                            total,
+                            error,
+                            served_by: Some(state.served_by.clone()),
+                            latency_ms: millis(our_latency),
+                        },
+                        service: state.outcome_of(op, &theirs),
+                    }))
                 }
-                _ => Verdict::Mismatch(Box::new(ShadowMismatch {
-                    a,
-                    b,
-                    monolith: ours,
-                    service: state.outcome_of(op, &theirs),
-                })),
             };
             let label = match &verdict {
                 Verdict::Match => "match",

@@ -1,11 +1,13 @@
 //! The shadow comparisons' record: per operation, how the service's answers compared with this
 //! process's own since the operation last entered `shadow` mode.
 //!
-//! Comparisons run off the request's path; at most [`MAX_IN_FLIGHT`] at once, so a slow service
-//! costs the monolith skipped comparisons (counted), never memory or latency.
+//! Comparisons run off the request's path; at most [`MAX_IN_FLIGHT`] at once and at most the
+//! route's `per-second` a second, so a slow service or a busy monolith costs skipped comparisons
+//! (counted), never memory or more than that share of the monolith's time.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -33,6 +35,9 @@ pub enum Verdict {
 /// Every shadowed operation's record.
 pub struct Shadows {
     records: Mutex<BTreeMap<Operation, ShadowRecord>>,
+    /// Per operation, the comparisons it may still start (a token bucket holding one second's
+    /// worth), and when it was last filled.
+    allowance: Mutex<BTreeMap<Operation, (f64, Instant)>>,
     in_flight: Arc<Semaphore>,
 }
 
@@ -40,6 +45,7 @@ impl Default for Shadows {
     fn default() -> Self {
         Shadows {
             records: Mutex::default(),
+            allowance: Mutex::default(),
             in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         }
     }
@@ -53,7 +59,7 @@ impl Shadows {
         let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
         for (op, route) in table.iter() {
             match route {
-                Route::Shadow(url) => {
+                Route::Shadow { service: url, .. } => {
                     let record = records.entry(op).or_default();
                     if !record.active || record.service != url.as_str() {
                         *record = ShadowRecord {
@@ -72,10 +78,26 @@ impl Shadows {
         }
     }
 
-    /// A place for one more comparison of `op`, or `None` (counted as skipped) when the
-    /// comparisons in flight are at their limit.
-    pub fn try_start(&self, op: Operation) -> Option<OwnedSemaphorePermit> {
-        let permit = self.in_flight.clone().try_acquire_owned().ok();
+    /// A place for one more comparison of `op`, or `None` (counted as skipped) when `op` has
+    /// had its `per_second` this second or the comparisons in flight are at their limit.
+    pub fn try_start(&self, op: Operation, per_second: u32) -> Option<OwnedSemaphorePermit> {
+        let allowed = {
+            let mut allowance = self.allowance.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let rate = f64::from(per_second);
+            let (tokens, filled) = allowance.entry(op).or_insert((rate, now));
+            *tokens = (*tokens + now.duration_since(*filled).as_secs_f64() * rate).min(rate);
+            *filled = now;
+            if *tokens >= 1.0 {
+                *tokens -= 1.0;
+                true
+            } else {
+                false
+            }
+        };
+        let permit = allowed
+            .then(|| self.in_flight.clone().try_acquire_owned().ok())
+            .flatten();
         if permit.is_none() {
             let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(record) = records.get_mut(&op) {
@@ -129,6 +151,23 @@ mod tests {
     fn table(text: &str) -> RoutingTable {
         let baseline = RoutingTable::from_lookup(Role::Monolith, |_| None).unwrap();
         file::apply(text, &baseline).unwrap()
+    }
+
+    #[test]
+    fn comparisons_are_held_to_their_rate() {
+        let shadows = Shadows::default();
+        shadows.follow(&table("sum: {mode: shadow, per-second: 5}"));
+        let started: Vec<_> = (0..8)
+            .filter_map(|_| shadows.try_start(Operation::Sum, 5))
+            .collect();
+        // A second's worth at once, then nothing until the bucket fills again.
+        assert_eq!(started.len(), 5);
+        assert_eq!(shadows.report()[&Operation::Sum].skipped, 3);
+        std::thread::sleep(std::time::Duration::from_millis(450));
+        assert!(
+            shadows.try_start(Operation::Sum, 5).is_some(),
+            "refilled at 5 a second"
+        );
     }
 
     #[test]

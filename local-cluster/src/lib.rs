@@ -116,7 +116,8 @@ pub struct ClusterConfig {
     /// `--horizontal-pod-autoscaler-sync-period`, 15 s).
     pub hpa_sync: Duration,
     /// How often the kubelets bring mounted ConfigMaps, Secrets and downward-API files up to
-    /// date (a real kubelet: about a minute; here a few seconds).
+    /// date (a real kubelet: about a minute; here a second, so a step of a progressive move —
+    /// a routing ConfigMap's change — is in force within 2 s).
     pub volume_sync: Duration,
     /// The port each Ingress is served on at its own loopback address (80, as a load balancer
     /// listens; ports below 1024 need root or a lower `net.ipv4.ip_unprivileged_port_start`).
@@ -145,7 +146,7 @@ impl Default for ClusterConfig {
             audit_log: None,
             event_ttl: events::EVENT_TTL,
             ingress_port: 80,
-            volume_sync: Duration::from_secs(2),
+            volume_sync: Duration::from_secs(1),
             hpa_sync: Duration::from_secs(15),
         }
     }

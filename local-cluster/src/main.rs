@@ -83,8 +83,8 @@ enum Command {
         #[arg(long, default_value_t = 80)]
         ingress_port: u16,
         /// Bring mounted ConfigMaps, Secrets and downward-API files up to date this often
-        /// (seconds).
-        #[arg(long, default_value_t = 2)]
+        /// (seconds; 1 puts a routing ConfigMap's change in force in the monolith within 2 s).
+        #[arg(long, default_value_t = 1)]
         volume_sync_period: u64,
         /// Look at each HorizontalPodAutoscaler this often (seconds; a real controller: 15).
         #[arg(long, default_value_t = 15)]

@@ -84,6 +84,29 @@ pub enum Command {
     /// selectors, Windows pod features and capacity, Windows DaemonSets); exit code 1 if a
     /// check fails. The EKS-only checks need --eks-cluster (or `eks check`).
     Check(ReadinessArgs),
+    /// Migration plans: check one against the cluster before moving anything.
+    Plan(PlanArgs),
+}
+
+/// `plan` arguments.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PlanCommand,
+}
+
+/// `plan` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Checks a plan against the cluster: it parses, the objects it names exist, the front
+    /// Service picks the monolith on the port named, the routing names agree (each URL names
+    /// the Service its manifest creates; the monolith sets no URL variable the plan does not
+    /// route). Each problem with the plan's file, line and field; exit code 1 if there is one.
+    Check {
+        /// The plan file (default: --plan, else the built-in calculator plan).
+        path: Option<PathBuf>,
+    },
 }
 
 impl Cli {

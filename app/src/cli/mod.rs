@@ -18,10 +18,11 @@ use crate::model::calculation::CalcTarget;
 mod args;
 mod eks;
 mod migrate;
+mod plan;
 pub mod readiness;
 mod status;
 
-pub use args::{Cli, Command, Output};
+pub use args::{Cli, Command, Output, PlanCommand};
 use status::{calc_table, status_table};
 
 /// Runs a subcommand; errors go to stderr with a non-zero exit.
@@ -119,6 +120,15 @@ async fn execute(
                 Output::Table => (readiness::table(&report, &source), passed),
             })
         }
+        Command::Plan(args) => match &args.command {
+            PlanCommand::Check { path } => {
+                let path = path.as_deref().or(cli.plan.as_deref());
+                // The plan is read first: a broken plan needs no cluster to be reported.
+                let (plan, text) = plan::read(path)?;
+                let connection = connect(target, local).await?;
+                plan::check(cli, &plan, &text, &connection).await
+            }
+        },
         Command::Retire(args) => {
             let plan = crate::migration::plan_file::load(cli.plan.as_deref())?;
             let connection = connect(target, local).await?;

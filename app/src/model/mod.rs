@@ -13,6 +13,7 @@ pub mod move_plan;
 pub mod move_progress;
 pub mod moves;
 mod nodes;
+pub mod plan_check;
 pub mod plan_files;
 pub mod pod_details;
 mod pods;

@@ -8,6 +8,7 @@
 //!   service: http://sum-service:3000   # optional: the routing variable's URL, else this
 //! subtraction:
 //!   mode: shadow
+//!   per-second: 100      # shadow only: comparisons a second at most (the default)
 //! ```
 //!
 //! Operations the file does not name keep the route their routing variable gives them.
@@ -19,6 +20,9 @@ use serde::Deserialize;
 use super::{Route, RoutingTable, ServiceUrl, check_base_url, default_service_url};
 use crate::operation::Operation;
 
+/// Comparisons a second a shadow makes at most unless its entry says `per-second`.
+pub const DEFAULT_SHADOW_PER_SECOND: u32 = 100;
+
 /// One operation's entry, as written.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
@@ -26,6 +30,8 @@ enum Entry {
     InProcess,
     Shadow {
         service: Option<String>,
+        #[serde(rename = "per-second")]
+        per_second: Option<u32>,
     },
     Split {
         percent: u64,
@@ -63,7 +69,7 @@ pub fn apply(text: &str, baseline: &RoutingTable) -> Result<RoutingTable, String
                     format!("{op}.service: {url:?} is not a usable base URL ({why})")
                 }),
                 None => Ok(match baseline.route(op) {
-                    Some(Route::Remote(url) | Route::Shadow(url)) => url.clone(),
+                    Some(Route::Remote(url) | Route::Shadow { service: url, .. }) => url.clone(),
                     Some(Route::Split { service, .. }) => service.clone(),
                     _ => default_service_url(op),
                 }),
@@ -71,7 +77,13 @@ pub fn apply(text: &str, baseline: &RoutingTable) -> Result<RoutingTable, String
         };
         let route = match entry {
             Entry::InProcess => Route::InProcess,
-            Entry::Shadow { service: given } => Route::Shadow(service(given)?),
+            Entry::Shadow {
+                service: given,
+                per_second,
+            } => Route::Shadow {
+                service: service(given)?,
+                per_second: per_second.unwrap_or(DEFAULT_SHADOW_PER_SECOND),
+            },
             Entry::Service { service: given } => Route::Remote(service(given)?),
             Entry::Split {
                 percent,

@@ -158,7 +158,7 @@ mod tests {
         assert!(matches!(live.update(shadow), Reload::Unchanged));
         assert!(matches!(
             live.current().route(Operation::Sum),
-            Some(Route::Shadow(_))
+            Some(Route::Shadow { .. })
         ));
 
         let Reload::Rejected(why) = live.update(Some("sum: {mode: split}".into())) else {
@@ -167,7 +167,7 @@ mod tests {
         assert!(why.contains("percent"), "{why}");
         assert!(matches!(
             live.current().route(Operation::Sum),
-            Some(Route::Shadow(_))
+            Some(Route::Shadow { .. })
         ));
 
         assert!(matches!(live.update(None), Reload::Applied(_)));

@@ -26,8 +26,14 @@ pub enum Route {
     /// By the service at this base URL (`http://sum-service:3000`).
     Remote(ServiceUrl),
     /// Inside this process, which answers; the service is also asked, off the request's path,
-    /// and its answer compared with this one.
-    Shadow(ServiceUrl),
+    /// and its answer compared with this one — for at most `per_second` requests a second, so
+    /// a shadow's cost to the monolith stays bounded whatever its load.
+    Shadow {
+        /// Where the comparisons go.
+        service: ServiceUrl,
+        /// Comparisons a second at most.
+        per_second: u32,
+    },
     /// `percent` of the requests by the service, the rest inside this process.
     Split {
         /// Where the service's share goes.
@@ -41,7 +47,7 @@ impl Route {
     /// The share of requests the service answers: 0 to 100.
     pub fn service_percent(&self) -> u8 {
         match self {
-            Route::InProcess | Route::Shadow(_) => 0,
+            Route::InProcess | Route::Shadow { .. } => 0,
             Route::Remote(_) => 100,
             Route::Split { percent, .. } => *percent,
         }
@@ -53,7 +59,7 @@ impl fmt::Display for Route {
         match self {
             Route::InProcess => f.write_str("in-process"),
             Route::Remote(url) => f.write_str(url.as_str()),
-            Route::Shadow(url) => write!(f, "shadow {}", url.as_str()),
+            Route::Shadow { service, .. } => write!(f, "shadow {}", service.as_str()),
             Route::Split { service, percent } => write!(f, "split {percent}% {}", service.as_str()),
         }
     }
