@@ -517,3 +517,119 @@ fn plan_check_names_each_problem_by_file_line_and_field() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("line"), "{}", stderr(&output));
 }
+
+#[test]
+fn plan_init_writes_a_skeleton_that_once_filled_in_fits_the_cluster() {
+    let cluster = TestCluster::start(true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests");
+    let kubectl = cluster.kubectl();
+    kubectl.ok(&[
+        "apply",
+        "-f",
+        &format!("{manifests}/gateway-api/standard-crds.yaml"),
+    ]);
+    kubectl.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/httproutes.gateway.networking.k8s.io",
+        "--timeout=20s",
+    ]);
+    kubectl.ok(&[
+        "apply",
+        "-f",
+        &format!("{manifests}/gateway-api/calculator-edge.yaml"),
+    ]);
+
+    let dir = cluster.path("init");
+    std::fs::create_dir_all(dir.join("calculator/services")).unwrap();
+    for op in ["sum", "subtraction", "multiplication", "division"] {
+        let file = format!("calculator/services/{op}-service.yaml");
+        std::fs::copy(format!("{manifests}/{file}"), dir.join(&file)).unwrap();
+    }
+    let out = dir.join("plan.yaml").to_string_lossy().into_owned();
+    let args = [
+        "plan",
+        "init",
+        "--monolith",
+        "calculator/monolith",
+        "--edge",
+        "calculator",
+        "--out",
+        &out,
+        "--kubeconfig",
+        &kubeconfig,
+    ];
+    let output = cluster.console(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("lines marked FILL"),
+        "{}",
+        stdout(&output)
+    );
+    let skeleton = std::fs::read_to_string(&out).unwrap();
+    for op in ["sum", "subtraction", "multiplication", "division"] {
+        assert!(
+            skeleton.contains(&format!("  - name: {op}\n")),
+            "{skeleton}"
+        );
+    }
+    // As written, it does not pass: its FILL fields are blanks.
+    let output = cluster.console(&["plan", "check", &out, "--kubeconfig", &kubeconfig]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("\"FILL\""), "{}", stderr(&output));
+
+    // Filled in as an author would: then it fits the cluster.
+    let filled: String = skeleton
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            if let Some(rest) = trimmed.strip_prefix("manifest: FILL-") {
+                let op = rest.split(".yaml").next().unwrap();
+                format!("    manifest: calculator/services/{op}-service.yaml\n")
+            } else if trimmed.starts_with("answeredBy: FILL") {
+                "    answeredBy: /results/0/served-by/pod\n".to_owned()
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&out, filled).unwrap();
+    let output = cluster.console(&["plan", "check", &out, "--kubeconfig", &kubeconfig]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("fits the cluster"),
+        "{}",
+        stdout(&output)
+    );
+
+    // It never overwrites a file, and a missing route is named.
+    let output = cluster.console(&args);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("exists; choose another --out"),
+        "{}",
+        stderr(&output)
+    );
+    let output = cluster.console(&[
+        "plan",
+        "init",
+        "--monolith",
+        "calculator/monolith",
+        "--edge",
+        "nope",
+        "--kubeconfig",
+        &kubeconfig,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("there is no HTTPRoute \"nope\" in namespace \"calculator\""),
+        "{}",
+        stderr(&output)
+    );
+}

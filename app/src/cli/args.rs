@@ -107,6 +107,21 @@ pub enum PlanCommand {
         /// The plan file (default: --plan, else the built-in calculator plan).
         path: Option<PathBuf>,
     },
+    /// Writes a plan skeleton from the live objects: the monolith's Deployment, container and
+    /// Services, the Service in front, and the services that can leave it (from the routing
+    /// variables it sets, and the path rules of --edge); what the cluster cannot say is marked
+    /// FILL. Prints it, or writes --out.
+    Init {
+        /// The monolith, as NAMESPACE/DEPLOYMENT.
+        #[arg(long)]
+        monolith: String,
+        /// An HTTPRoute in front of it ([NAMESPACE/]NAME) whose path rules name services.
+        #[arg(long)]
+        edge: Option<String>,
+        /// Write the skeleton to this file (which must not exist) instead of printing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 impl Cli {

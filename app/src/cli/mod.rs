@@ -128,6 +128,14 @@ async fn execute(
                 let connection = connect(target, local).await?;
                 plan::check(cli, &plan, &text, &connection).await
             }
+            PlanCommand::Init {
+                monolith,
+                edge,
+                out,
+            } => {
+                let connection = connect(target, local).await?;
+                plan::init(monolith, edge.as_deref(), out.as_deref(), &connection).await
+            }
         },
         Command::Retire(args) => {
             let plan = crate::migration::plan_file::load(cli.plan.as_deref())?;

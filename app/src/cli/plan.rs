@@ -1,15 +1,16 @@
 //! `plan check`: a migration plan against the cluster, each problem with the plan's file, line
-//! and field, before any move.
+//! and field, before any move; `plan init`: a plan skeleton written from the live objects.
 
 use std::path::Path;
 
 use anyhow::Context;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 
 use super::Output;
 use super::args::Cli;
 use crate::cluster::connection::Connection;
 use crate::model::migration_plan::{MigrationPlan, PlanFiles};
-use crate::model::plan_check;
+use crate::model::{plan_check, plan_init};
 
 /// The plan at `path` (or the built-in one) and its text.
 pub fn read(path: Option<&Path>) -> anyhow::Result<(MigrationPlan, String)> {
@@ -72,4 +73,69 @@ pub async fn check(
         }
     };
     Ok((out, fits))
+}
+
+/// Writes a skeleton plan for the monolith `NAMESPACE/DEPLOYMENT`, with the path rules of the
+/// HTTPRoute `edge` when given; to `out` (a new file) or as the printed text.
+pub async fn init(
+    monolith: &str,
+    edge: Option<&str>,
+    out: Option<&Path>,
+    connection: &Connection,
+) -> anyhow::Result<(String, bool)> {
+    let (namespace, name) = monolith.split_once('/').with_context(|| {
+        format!("--monolith {monolith:?} is not NAMESPACE/DEPLOYMENT (e.g. calculator/monolith)")
+    })?;
+    if let Some(out) = out
+        && out.exists()
+    {
+        anyhow::bail!(
+            "{} exists; choose another --out, or remove it first",
+            out.display()
+        );
+    }
+    let live = crate::migration::access::live_objects(&connection.api, namespace).await?;
+    let route = match edge {
+        None => None,
+        Some(edge) => {
+            let (route_namespace, route_name) = edge.split_once('/').unwrap_or((namespace, edge));
+            let resource = ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+                "httproutes",
+            );
+            let routes: Api<DynamicObject> =
+                Api::namespaced_with(connection.api.clone(), route_namespace, &resource);
+            let route = routes.get(route_name).await.map_err(|e| match e {
+                kube::Error::Api(status) if status.code == 404 => anyhow::anyhow!(
+                    "there is no HTTPRoute {route_name:?} in namespace {route_namespace:?} ({}); are the Gateway API definitions installed?",
+                    status.message
+                ),
+                other => anyhow::Error::new(other).context(format!("cannot read HTTPRoute {route_namespace}/{route_name}")),
+            })?;
+            Some(serde_json::to_value(route)?)
+        }
+    };
+    let text = plan_init::skeleton(
+        &live,
+        namespace,
+        name,
+        route.as_ref(),
+        &format!("the cluster at {}", connection.server),
+    )?;
+    match out {
+        Some(out) => {
+            std::fs::write(out, &text)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            let marked = text.lines().filter(|l| l.contains("FILL")).count();
+            Ok((
+                format!(
+                    "wrote {} ({marked} lines marked FILL to finish); then: hybrid-console plan check {}\n",
+                    out.display(),
+                    out.display()
+                ),
+                true,
+            ))
+        }
+        None => Ok((text, true)),
+    }
 }

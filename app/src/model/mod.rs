@@ -15,6 +15,7 @@ pub mod moves;
 mod nodes;
 pub mod plan_check;
 pub mod plan_files;
+pub mod plan_init;
 pub mod pod_details;
 mod pods;
 pub mod readiness;
