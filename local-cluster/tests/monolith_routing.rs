@@ -89,20 +89,26 @@ async fn wait_for_sum_route(client: &reqwest::Client, ips: &[String], expected: 
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_monolith_follows_its_routing_configmap_without_a_restart() {
-    let cluster = Cluster::start_with(&["--volume-sync-period", "1"]);
-    cluster.ok(&[
-        "apply",
-        "-f",
-        &format!("{MANIFESTS}/00-namespace.yaml"),
-        "-f",
-        &format!("{MANIFESTS}/monolith.yaml"),
-        "-f",
-        &format!("{MANIFESTS}/calculator-service.yaml"),
-        "-f",
-        &format!("{MANIFESTS}/services/sum-service.yaml"),
-    ]);
+/// Applies the calculator's starting point and its sum service (and `extra` manifests).
+fn apply_calculator_and_sum(cluster: &Cluster, extra: &[&str]) {
+    let mut args = vec!["apply".to_owned()];
+    for file in [
+        format!("{MANIFESTS}/00-namespace.yaml"),
+        format!("{MANIFESTS}/monolith.yaml"),
+        format!("{MANIFESTS}/calculator-service.yaml"),
+        format!("{MANIFESTS}/services/sum-service.yaml"),
+    ]
+    .into_iter()
+    .chain(extra.iter().map(|f| (*f).to_owned()))
+    {
+        args.extend(["-f".to_owned(), file]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cluster.ok(&args);
+}
+
+/// Waits for the monolith's and the sum service's rollouts.
+fn wait_for_rollouts(cluster: &Cluster) {
     for deployment in ["monolith", "sum-service"] {
         cluster.ok(&[
             "rollout",
@@ -113,12 +119,13 @@ async fn the_monolith_follows_its_routing_configmap_without_a_restart() {
             "--timeout=120s",
         ]);
     }
-    let before = monolith_pods(&cluster);
-    assert_eq!(before.len(), 2);
-    let ips: Vec<String> = before.iter().map(|(_, ip, _)| ip.clone()).collect();
-    // The monolith pods started before the Service existed, so their environment does not name
-    // it (and the local cluster has no DNS): the routing file gives its ClusterIP.
-    let service_ip = cluster.ok(&[
+}
+
+/// `http://CLUSTER-IP:3000` of the sum service. The monolith pods started before the Service
+/// existed, so their environment does not name it (and the local cluster has no DNS): a routing
+/// file gives its ClusterIP.
+fn sum_service_url(cluster: &Cluster) -> String {
+    let ip = cluster.ok(&[
         "get",
         "service",
         "sum-service",
@@ -127,7 +134,18 @@ async fn the_monolith_follows_its_routing_configmap_without_a_restart() {
         "-o",
         "jsonpath={.spec.clusterIP}",
     ]);
-    let service = format!("http://{}:3000", service_ip.trim());
+    format!("http://{}:3000", ip.trim())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_monolith_follows_its_routing_configmap_without_a_restart() {
+    let cluster = Cluster::start_with(&["--volume-sync-period", "1"]);
+    apply_calculator_and_sum(&cluster, &[]);
+    wait_for_rollouts(&cluster);
+    let before = monolith_pods(&cluster);
+    assert_eq!(before.len(), 2);
+    let ips: Vec<String> = before.iter().map(|(_, ip, _)| ip.clone()).collect();
+    let service = sum_service_url(&cluster);
     let client = reqwest::Client::new();
     assert_eq!(
         get_json(&client, &format!("http://{}:3000/api/routes", ips[0])).await["sum"],
@@ -203,29 +221,8 @@ async fn the_calculator_s_edge_route_serves_every_path_and_moves_an_operation_by
         "gatewayclass/local-cluster",
         "--timeout=20s",
     ]);
-    cluster.ok(&[
-        "apply",
-        "-f",
-        &format!("{MANIFESTS}/00-namespace.yaml"),
-        "-f",
-        &format!("{MANIFESTS}/monolith.yaml"),
-        "-f",
-        &format!("{MANIFESTS}/calculator-service.yaml"),
-        "-f",
-        &format!("{MANIFESTS}/services/sum-service.yaml"),
-        "-f",
-        &format!("{gateway_api}/calculator-edge.yaml"),
-    ]);
-    for deployment in ["monolith", "sum-service"] {
-        cluster.ok(&[
-            "rollout",
-            "status",
-            &format!("deployment/{deployment}"),
-            "-n",
-            "calculator",
-            "--timeout=120s",
-        ]);
-    }
+    apply_calculator_and_sum(&cluster, &[&format!("{gateway_api}/calculator-edge.yaml")]);
+    wait_for_rollouts(&cluster);
     cluster.ok(&[
         "wait",
         "--for=condition=Programmed",
@@ -296,11 +293,26 @@ async fn the_calculator_s_edge_route_serves_every_path_and_moves_an_operation_by
             "-p",
             &weights(monolith, service),
         ]);
-        // The route change is in force once a request lands on the new service (or, at 0 %,
-        // none lands on the monolith); then the shares are exact (smooth weighted round-robin).
+        // The gateway serves the new weights once its status has seen the route's generation
+        // (the data plane is swapped before the status is written); then the shares are
+        // exact (smooth weighted round-robin).
         let deadline = Instant::now() + Duration::from_secs(5);
-        while shares(&client, &edge, 1).await.1 == 0 {
-            assert!(Instant::now() < deadline, "the weights were not taken up");
+        loop {
+            let route = cluster.json(&["get", "httproute", "calculator", "-n", "calculator"]);
+            let generation = &route["metadata"]["generation"];
+            let seen = route["status"]["parents"][0]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Accepted" && &c["observedGeneration"] == generation);
+            if seen {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the weights were not taken up: {route}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let counted = shares(&client, &edge, 100).await;
         let off = counted.1.abs_diff(expected.1);
@@ -309,4 +321,57 @@ async fn the_calculator_s_edge_route_serves_every_path_and_moves_an_operation_by
     // The other operations stay with the monolith.
     let answer = get_json(&client, &format!("{edge}/division/6/3")).await;
     assert_eq!(answer["served-by"]["service"], "monolith");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drifting_build_chosen_by_its_tag_is_caught_by_the_monolith_s_shadow() {
+    let cluster = Cluster::start();
+    apply_calculator_and_sum(&cluster, &[]);
+    // The sum service's drifting build: binary floating point, baked into its tag.
+    cluster.ok(&[
+        "set",
+        "image",
+        "deployment/sum-service",
+        "-n",
+        "calculator",
+        "*=ghcr.io/hybrid-console/calculator:0.1.0-float",
+    ]);
+    wait_for_rollouts(&cluster);
+    let ips: Vec<String> = monolith_pods(&cluster)
+        .into_iter()
+        .map(|(_, ip, _)| ip)
+        .collect();
+    let service = sum_service_url(&cluster);
+    let client = reqwest::Client::new();
+    let drifting = get_json(&client, &format!("{service}/sum/0.1/0.2")).await;
+    assert_eq!(drifting["total"].to_string(), "0.30000000000000004");
+
+    route(
+        &cluster,
+        &format!("sum: {{mode: shadow, service: '{service}'}}\n"),
+    );
+    wait_for_sum_route(&client, &ips, &format!("shadow {service}")).await;
+    for (a, b) in [("2", "3"), ("0.1", "0.2")] {
+        let answer = get_json(&client, &format!("http://{}:3000/sum/{a}/{b}", ips[0])).await;
+        assert_eq!(
+            answer["served-by"]["service"], "monolith",
+            "the client sees the monolith's"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let shadow = get_json(&client, &format!("http://{}:3000/api/shadow", ips[0])).await;
+        if shadow["sum"]["compared"] == 2 {
+            assert_eq!(shadow["sum"]["mismatched"], 1, "{shadow}");
+            let example = &shadow["sum"]["mismatches"][0];
+            assert_eq!(example["monolith"]["total"].to_string(), "0.3");
+            assert_eq!(
+                example["service"]["total"].to_string(),
+                "0.30000000000000004"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "comparisons: {shadow}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -112,6 +112,29 @@ impl Image {
         image
     }
 
+    /// The environment the image itself sets (its `ENV` lines), under the container's own.
+    /// The calculator's misbehaving builds are tags of their own, as `calc-services/Dockerfile`
+    /// builds them with `--build-arg CALC_MISBEHAVE=…`: `…-float` (binary floating point, the
+    /// drift a shadow step finds) and `…-failN` (N % of answers fail, what a canary catches).
+    pub fn baked_env(&self) -> Vec<(String, String)> {
+        if self.kind != ImageKind::Calculator {
+            return Vec::new();
+        }
+        let without_digest = self.reference.split('@').next().unwrap_or(&self.reference);
+        let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+        let tag = last.split_once(':').map_or("", |(_, tag)| tag);
+        tag.split('-')
+            .find_map(|part| match part {
+                "float" => Some("float".to_owned()),
+                _ => part
+                    .strip_prefix("fail")
+                    .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    .map(|n| format!("fail-percent={n}")),
+            })
+            .map(|value| vec![("CALC_MISBEHAVE".to_owned(), value)])
+            .unwrap_or_default()
+    }
+
     /// The name kubectl shows once pulled (`docker.io/library/nginx:latest` for `nginx`).
     pub fn full_name(&self) -> String {
         let mut name = self.reference.clone();
@@ -215,5 +238,28 @@ mod tests {
             Image::resolve("bitnami/redis:7").full_name(),
             "docker.io/bitnami/redis:7"
         );
+    }
+
+    #[test]
+    fn misbehaving_calculator_tags_bake_their_misbehaviour_in() {
+        let baked = |reference: &str| Image::resolve(reference).baked_env();
+        let misbehave = |value: &str| vec![("CALC_MISBEHAVE".to_owned(), value.to_owned())];
+        assert_eq!(
+            baked("ghcr.io/hybrid-console/calculator:0.1.0-float"),
+            misbehave("float")
+        );
+        assert_eq!(
+            baked("ghcr.io/hybrid-console/calculator:0.1.0-float-linux-amd64"),
+            misbehave("float")
+        );
+        assert_eq!(baked("calculator:0.1.0-fail5"), misbehave("fail-percent=5"));
+        for plain in [
+            "ghcr.io/hybrid-console/calculator:0.1.0",
+            "calculator:0.1.0-failure",
+            "calculator:0.1.0-linux-amd64",
+            "busybox:float",
+        ] {
+            assert_eq!(baked(plain), vec![], "{plain}");
+        }
     }
 }

@@ -243,6 +243,10 @@ impl PodWorker {
         pod["status"]["podIPs"] = json!([{"ip": ip.to_string()}]);
         pod["status"]["hostIP"] = json!(self.shared.node.ip.to_string());
         let mut env = process::container_env(&self.shared.registry, &pod, &c.spec);
+        // The image's own ENV, which the container's env overrides.
+        for (name, value) in c.image.baked_env() {
+            env.entry(name).or_insert(value);
+        }
         // The calculator listens on HOST:PORT; in a pod it has its own network namespace, here
         // it has its own loopback address and the container port.
         env.entry("HOST".into()).or_insert_with(|| ip.to_string());
