@@ -7,6 +7,8 @@ pub mod calculation;
 pub mod eks;
 pub mod events;
 pub mod fit;
+#[cfg(test)]
+mod fixtures;
 pub mod instance_types;
 pub mod migration_plan;
 pub mod move_plan;

@@ -331,34 +331,11 @@ pub fn check(plan: &MigrationPlan, text: &str, live: &LiveObjects) -> Vec<Findin
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{EnvVar, Service};
+    use k8s_openapi::api::core::v1::EnvVar;
 
     use super::*;
+    use crate::model::fixtures::starting_point;
     use crate::model::migration_plan::PlanFiles;
-
-    fn objects<T: serde::de::DeserializeOwned>(text: &str, kind: &str) -> Vec<T> {
-        serde_yaml::Deserializer::from_str(text)
-            .filter_map(|d| serde_yaml::Value::deserialize(d).ok())
-            .filter(|v| v.get("kind").and_then(|k| k.as_str()) == Some(kind))
-            .filter_map(|v| serde_yaml::from_value(v).ok())
-            .collect()
-    }
-
-    /// The calculator as `kubectl apply -f manifests/calculator/` leaves it.
-    fn starting_point() -> LiveObjects {
-        let monolith = include_str!("../../../manifests/calculator/monolith.yaml");
-        let front = include_str!("../../../manifests/calculator/calculator-service.yaml");
-        LiveObjects {
-            deployments: objects(monolith, "Deployment"),
-            services: [
-                objects::<Service>(monolith, "Service"),
-                objects(front, "Service"),
-            ]
-            .concat(),
-            nodes: Vec::new(),
-            pods: Vec::new(),
-        }
-    }
 
     /// The built-in plan with `from` replaced by `to` in its text.
     fn edited(from: &str, to: &str) -> (MigrationPlan, String) {

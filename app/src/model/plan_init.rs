@@ -241,33 +241,10 @@ pub fn skeleton(
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::EnvVar;
-    use serde::Deserialize;
 
     use super::*;
+    use crate::model::fixtures::{objects, starting_point};
     use crate::model::migration_plan::{MigrationPlan, PlanFiles};
-
-    fn objects<T: serde::de::DeserializeOwned>(text: &str, kind: &str) -> Vec<T> {
-        serde_yaml::Deserializer::from_str(text)
-            .filter_map(|d| serde_yaml::Value::deserialize(d).ok())
-            .filter(|v| v.get("kind").and_then(|k| k.as_str()) == Some(kind))
-            .filter_map(|v| serde_yaml::from_value(v).ok())
-            .collect()
-    }
-
-    fn starting_point() -> LiveObjects {
-        let monolith = include_str!("../../../manifests/calculator/monolith.yaml");
-        let front = include_str!("../../../manifests/calculator/calculator-service.yaml");
-        LiveObjects {
-            deployments: objects(monolith, "Deployment"),
-            services: [
-                objects::<Service>(monolith, "Service"),
-                objects(front, "Service"),
-            ]
-            .concat(),
-            nodes: Vec::new(),
-            pods: Vec::new(),
-        }
-    }
 
     fn edge() -> serde_json::Value {
         let text = include_str!("../../../manifests/gateway-api/calculator-edge.yaml");

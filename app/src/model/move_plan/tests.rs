@@ -4,10 +4,11 @@
 use serde_json::json;
 
 use super::*;
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::Node;
 
 use super::planning::set_env as set_container_env;
 use crate::model::access::Permission;
+use crate::model::fixtures;
 use crate::model::migration_plan::MigrationPlan;
 use crate::model::migration_plan::PlanFiles;
 use crate::model::moves::MovePhase;
@@ -30,33 +31,16 @@ fn node(name: &str, os: &str) -> Node {
     .unwrap()
 }
 
-fn yaml_objects<T: serde::de::DeserializeOwned>(text: &str, kind: &str) -> Vec<T> {
-    use serde::Deserialize;
-    serde_yaml::Deserializer::from_str(text)
-        .map(|d| serde_yaml::Value::deserialize(d).unwrap())
-        .filter(|v| v.get("kind").and_then(|k| k.as_str()) == Some(kind))
-        .map(|v| serde_yaml::from_value(v).unwrap())
-        .collect()
-}
-
 /// The calculator as `kubectl apply -f manifests/calculator/` leaves it, on 2 + 2 nodes.
 fn starting_point() -> LiveObjects {
-    let monolith = include_str!("../../../../manifests/calculator/monolith.yaml");
-    let front = include_str!("../../../../manifests/calculator/calculator-service.yaml");
     LiveObjects {
-        deployments: yaml_objects(monolith, "Deployment"),
-        services: [
-            yaml_objects::<Service>(monolith, "Service"),
-            yaml_objects(front, "Service"),
-        ]
-        .concat(),
         nodes: vec![
             node("win-a", "windows"),
             node("win-b", "windows"),
             node("lin-a", "linux"),
             node("lin-b", "linux"),
         ],
-        pods: Vec::new(),
+        ..fixtures::starting_point()
     }
 }
 
