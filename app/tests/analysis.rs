@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use hybrid_console::cluster::connection::{self, ConnectionTarget};
 use hybrid_console::cluster::proxy::proxy_get;
-use hybrid_console::migration::readings::read_pods;
+use hybrid_console::migration::readings::{Unread, read_pods};
 use hybrid_console::model::analysis::Window;
 use support::TestCluster;
 
@@ -140,5 +140,13 @@ fn a_split_is_read_per_route_through_the_pod_proxy() {
             .expect("listed");
         assert!(readings.reading.is_empty());
         assert_eq!(readings.unread.len(), 2, "{:?}", readings.unread);
+        assert!(
+            readings
+                .unread
+                .iter()
+                .all(|(_, why)| matches!(why, Unread::Refused { .. } | Unread::Unreachable(_))),
+            "{:?}",
+            readings.unread
+        );
     });
 }

@@ -7,8 +7,27 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
 
-use crate::cluster::proxy::proxy_get;
-use crate::model::analysis::{PodMetrics, Reading};
+use crate::cluster::proxy::{ProxyError, proxy_get};
+use crate::model::analysis::{PodMetrics, Reading, ScrapeError};
+
+/// Why one pod's metrics were not read.
+#[derive(Debug, thiserror::Error)]
+pub enum Unread {
+    /// Nothing came back through the pod proxy.
+    #[error("its /metrics could not be reached: {0}")]
+    Unreachable(#[from] ProxyError),
+    /// The proxy or the pod answered with an error.
+    #[error("its /metrics answered HTTP {status}: {body}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The answer's text.
+        body: String,
+    },
+    /// The answer is not the calculator's metrics.
+    #[error(transparent)]
+    NotMetrics(#[from] ScrapeError),
+}
 
 /// The pods read, and those that could not be, with why (a reading goes on without them: a pod
 /// that stops answering mid-step must not stop the judging of the others).
@@ -16,8 +35,8 @@ use crate::model::analysis::{PodMetrics, Reading};
 pub struct PodReadings {
     /// The metrics of each pod read, by pod name.
     pub reading: Reading,
-    /// `(pod, why)` for each pod not read.
-    pub unread: Vec<(String, String)>,
+    /// Each pod not read, with why.
+    pub unread: Vec<(String, Unread)>,
 }
 
 /// Reads the metrics of the running pods of `namespace` that `selector` selects, on their port
@@ -46,13 +65,13 @@ pub async fn read_pods(
         let path = format!("/api/v1/namespaces/{namespace}/pods/{name}:{port}/proxy/metrics");
         let read = match proxy_get(proxy, &path).await {
             Ok((200, body)) => {
-                PodMetrics::parse(&String::from_utf8_lossy(&body)).map_err(|e| e.to_string())
+                PodMetrics::parse(&String::from_utf8_lossy(&body)).map_err(Unread::from)
             }
-            Ok((status, body)) => Err(format!(
-                "its /metrics answered HTTP {status}: {}",
-                String::from_utf8_lossy(&body).trim()
-            )),
-            Err(e) => Err(e.to_string()),
+            Ok((status, body)) => Err(Unread::Refused {
+                status,
+                body: String::from_utf8_lossy(&body).trim().to_owned(),
+            }),
+            Err(e) => Err(Unread::from(e)),
         };
         (name.clone(), read)
     }))
