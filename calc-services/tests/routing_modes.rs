@@ -17,6 +17,15 @@ fn write_routing(dir: &Path, text: &str) {
     std::fs::rename(&staged, dir.join("routing.yaml")).expect("swap the routing file in");
 }
 
+/// A monolith reading its routing from `dir/routing.yaml`.
+fn monolith_routed_by(dir: &Path) -> Service {
+    let file = dir.join("routing.yaml");
+    Service::start(
+        "monolith",
+        &[("CALC_ROUTING_FILE", file.to_str().expect("utf-8 path"))],
+    )
+}
+
 /// Waits until `/api/routes` says `route` for `op`; returns how long it took.
 async fn wait_for_route(monolith: &Service, op: &str, route: &str) -> Duration {
     let started = Instant::now();
@@ -169,16 +178,7 @@ async fn a_shadow_finds_a_drifting_build_and_the_client_never_sees_it() {
         dir.path(),
         &format!("sum: {{mode: shadow, service: '{}'}}\n", drifting.url),
     );
-    let monolith = Service::start(
-        "monolith",
-        &[(
-            "CALC_ROUTING_FILE",
-            dir.path()
-                .join("routing.yaml")
-                .to_str()
-                .expect("utf-8 path"),
-        )],
-    );
+    let monolith = monolith_routed_by(dir.path());
     for (a, b, total) in [
         ("2", "3", "5"),
         ("0.1", "0.2", "0.3"),
@@ -252,16 +252,7 @@ async fn a_shadowed_service_that_is_down_or_slow_costs_the_monolith_nothing() {
             slow.url
         ),
     );
-    let monolith = Service::start(
-        "monolith",
-        &[(
-            "CALC_ROUTING_FILE",
-            dir.path()
-                .join("routing.yaml")
-                .to_str()
-                .expect("utf-8 path"),
-        )],
-    );
+    let monolith = monolith_routed_by(dir.path());
     let started = Instant::now();
     for _ in 0..20 {
         let (status, json) = get_json(&format!("{}/api/calculate?a=6&b=3", monolith.url)).await;
@@ -307,16 +298,7 @@ async fn a_split_counts_a_failing_service_s_errors_against_its_route() {
             failing.url
         ),
     );
-    let monolith = Service::start(
-        "monolith",
-        &[(
-            "CALC_ROUTING_FILE",
-            dir.path()
-                .join("routing.yaml")
-                .to_str()
-                .expect("utf-8 path"),
-        )],
-    );
+    let monolith = monolith_routed_by(dir.path());
     let (here, there, failed) = served_by(&monolith, 100).await;
     // 50 to the service, of which 20 % (10) fail with its own 500.
     assert_eq!((here, there, failed), (50, 40, 10));

@@ -1,7 +1,7 @@
 //! What the model's tests build on: the calculator's shipped manifests as the live objects a
 //! plan is made and checked against.
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{EnvVar, Service};
 use serde::Deserialize;
 
 use super::move_plan::LiveObjects;
@@ -30,4 +30,22 @@ pub fn starting_point() -> LiveObjects {
         nodes: Vec::new(),
         pods: Vec::new(),
     }
+}
+
+/// The starting point with the monolith's container also setting `name` to `value`.
+pub fn monolith_setting(name: &str, value: &str) -> LiveObjects {
+    let mut live = starting_point();
+    if let Some(container) = live
+        .deployments
+        .first_mut()
+        .and_then(|d| d.spec.template.spec.as_mut())
+        .and_then(|s| s.containers.first_mut())
+    {
+        container.env.get_or_insert_with(Vec::new).push(EnvVar {
+            name: name.to_owned(),
+            value: Some(value.to_owned()),
+            ..EnvVar::default()
+        });
+    }
+    live
 }

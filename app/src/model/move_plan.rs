@@ -7,7 +7,7 @@ mod live;
 mod planning;
 
 pub use contents::{MovePlan, PlannedChange, Recorded, RouteChange};
-pub use live::{LiveObjects, Location, env_value, location};
+pub use live::{LiveObjects, Location, env_value, is_route_variable, location};
 pub use planning::{UnknownService, plan_move};
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::migration_plan::MigrationPlan;
-use super::move_plan::LiveObjects;
+use super::move_plan::{LiveObjects, is_route_variable};
 
 /// One thing wrong with the plan against the cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -293,12 +293,7 @@ pub fn check(plan: &MigrationPlan, text: &str, live: &LiveObjects) -> Vec<Findin
             .filter_map(|s| s.variable().map(|v| v.0))
             .collect();
         for env in container.env.iter().flatten() {
-            let looks_like_a_route = env.name.ends_with("_URL")
-                && env
-                    .value
-                    .as_deref()
-                    .is_some_and(|v| v.starts_with("http://") || v.starts_with("https://"));
-            if looks_like_a_route && !routed.contains(&env.name.as_str()) {
+            if is_route_variable(env) && !routed.contains(&env.name.as_str()) {
                 let guess = plan.services.iter().position(|s| {
                     s.variable()
                         .is_some_and(|(_, url)| env.value.as_deref() == Some(url))
@@ -331,10 +326,8 @@ pub fn check(plan: &MigrationPlan, text: &str, live: &LiveObjects) -> Vec<Findin
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::EnvVar;
-
     use super::*;
-    use crate::model::fixtures::starting_point;
+    use crate::model::fixtures::{monolith_setting, starting_point};
     use crate::model::migration_plan::PlanFiles;
 
     /// The built-in plan with `from` replaced by `to` in its text.
@@ -429,19 +422,7 @@ mod tests {
     #[test]
     fn a_url_variable_no_service_routes_is_a_misspelt_route() {
         let (plan, text) = edited("variable: SUM_SERVICE_URL", "variable: SUM_URL");
-        let mut live = starting_point();
-        let container = &mut live.deployments[0]
-            .spec
-            .template
-            .spec
-            .as_mut()
-            .unwrap()
-            .containers[0];
-        container.env.get_or_insert_with(Vec::new).push(EnvVar {
-            name: "SUM_SERVICE_URL".into(),
-            value: Some("http://sum-service:3000".into()),
-            ..EnvVar::default()
-        });
+        let live = monolith_setting("SUM_SERVICE_URL", "http://sum-service:3000");
         let findings = check(&plan, &text, &live);
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert_eq!(findings[0].field, "services[0].route.variable");

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 
-use super::move_plan::LiveObjects;
+use super::move_plan::{LiveObjects, is_route_variable};
 use super::topology::picks;
 
 /// Why no skeleton can be written.
@@ -137,20 +137,14 @@ pub fn skeleton(
         .map(|s| s.containers.clone())
         .unwrap_or_default();
     // The container that carries routing variables, else the first.
-    let is_route = |e: &k8s_openapi::api::core::v1::EnvVar| {
-        e.name.ends_with("_URL")
-            && e.value
-                .as_deref()
-                .is_some_and(|v| v.starts_with("http://") || v.starts_with("https://"))
-    };
     let container = containers
         .iter()
-        .find(|c| c.env.iter().flatten().any(is_route))
+        .find(|c| c.env.iter().flatten().any(is_route_variable))
         .or(containers.first());
     let mut found: Vec<Found> = container
         .into_iter()
         .flat_map(|c| c.env.iter().flatten())
-        .filter(|e| is_route(e))
+        .filter(|e| is_route_variable(e))
         .map(|e| Found {
             name: service_name(&e.name),
             route: Some((e.name.clone(), e.value.clone().unwrap_or_default())),
@@ -240,10 +234,8 @@ pub fn skeleton(
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::EnvVar;
-
     use super::*;
-    use crate::model::fixtures::{objects, starting_point};
+    use crate::model::fixtures::{monolith_setting, objects, starting_point};
     use crate::model::migration_plan::{MigrationPlan, PlanFiles};
 
     fn edge() -> serde_json::Value {
@@ -312,19 +304,7 @@ mod tests {
 
     #[test]
     fn routing_variables_the_monolith_sets_are_read_as_they_are() {
-        let mut live = starting_point();
-        let container = &mut live.deployments[0]
-            .spec
-            .template
-            .spec
-            .as_mut()
-            .unwrap()
-            .containers[0];
-        container.env.get_or_insert_with(Vec::new).push(EnvVar {
-            name: "ORDERS_URL".into(),
-            value: Some("http://orders.shop:8080".into()),
-            ..EnvVar::default()
-        });
+        let live = monolith_setting("ORDERS_URL", "http://orders.shop:8080");
         let text = skeleton(&live, "calculator", "monolith", None, "test").unwrap();
         assert!(text.contains("  - name: orders\n"), "{text}");
         assert!(

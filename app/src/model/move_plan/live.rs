@@ -63,6 +63,15 @@ pub fn env_value(deployment: &Deployment, container: &str, variable: &str) -> Op
         .filter(|v| !v.trim().is_empty())
 }
 
+/// Whether `env` looks like a routing variable: a `*_URL` holding an HTTP(S) URL.
+pub fn is_route_variable(env: &k8s_openapi::api::core::v1::EnvVar) -> bool {
+    env.name.ends_with("_URL")
+        && env
+            .value
+            .as_deref()
+            .is_some_and(|v| v.starts_with("http://") || v.starts_with("https://"))
+}
+
 pub(super) fn container_of<'a>(
     deployment: &'a Deployment,
     name: &str,
