@@ -454,29 +454,15 @@ fn plan_check_names_each_problem_by_file_line_and_field() {
 
     // A copy of the plan and its manifests, with a misspelt monolith and a URL that names a
     // Service no manifest creates.
-    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests");
-    let dir = cluster.path("plan");
-    std::fs::create_dir_all(dir.join("calculator/services")).unwrap();
-    for file in [
-        "kustomization.yaml",
-        "calculator/services/sum-service.yaml",
-        "calculator/services/subtraction-service.yaml",
-        "calculator/services/multiplication-service.yaml",
-        "calculator/services/division-service.yaml",
-        "calculator/services/ui-service.yaml",
-    ] {
-        std::fs::copy(format!("{manifests}/{file}"), dir.join(file)).unwrap();
-    }
-    let plan = std::fs::read_to_string(format!("{manifests}/calculator-migration.yaml"))
-        .unwrap()
-        .replacen("deployment: monolith", "deployment: monolit", 1)
-        .replacen(
-            "url: http://division-service:3000",
-            "url: http://divide:3000",
-            1,
-        );
-    let path = dir.join("plan.yaml");
-    std::fs::write(&path, &plan).unwrap();
+    let path = support::plan_copy(&cluster.path("plan"), |plan| {
+        plan.replacen("deployment: monolith", "deployment: monolit", 1)
+            .replacen(
+                "url: http://division-service:3000",
+                "url: http://divide:3000",
+                1,
+            )
+    });
+    let plan = std::fs::read_to_string(&path).unwrap();
     let line = |needle: &str| plan.lines().position(|l| l.contains(needle)).unwrap() + 1;
     let path_text = path.to_string_lossy().into_owned();
     let output = cluster.console(&["plan", "check", &path_text, "--kubeconfig", &kubeconfig]);

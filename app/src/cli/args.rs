@@ -346,12 +346,12 @@ pub enum Destination {
 
 /// `migrate` arguments.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("what").required(true).args(["service", "status", "resume", "rollback"]))]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["service", "status", "resume", "rollback", "pause", "continue_", "promote", "abort"]))]
 pub struct MigrateArgs {
     /// The service to move (`sum`, `subtraction`, `multiplication`, `division`, `ui`).
     pub service: Option<String>,
     /// Where it goes.
-    #[arg(long, value_enum, required_unless_present_any = ["status", "resume", "rollback"])]
+    #[arg(long, value_enum, required_unless_present_any = ["status", "resume", "rollback", "pause", "continue_", "promote", "abort"])]
     pub to: Option<Destination>,
     /// Print the plan and change nothing.
     #[arg(long)]
@@ -371,6 +371,49 @@ pub struct MigrateArgs {
     /// Roll back the move in progress.
     #[arg(long, conflicts_with = "service")]
     pub rollback: bool,
+    /// Move in proven steps: shadow (compare answers), then each share of `--weights`, then
+    /// 100 %, each judged by the pods' metrics and rolled back by itself on a breach.
+    #[arg(long, requires = "service")]
+    pub progressive: bool,
+    /// The service's shares before 100 %, in percent (default: the plan's, else 10,50).
+    #[arg(long, value_delimiter = ',', requires = "progressive")]
+    pub weights: Option<Vec<u8>>,
+    /// How long each share is held and judged (`30s`, `2m`; default: the plan's, else 30s).
+    #[arg(long, value_parser = seconds, requires = "progressive")]
+    pub hold: Option<u64>,
+    /// Answers compared in the shadow step before it passes (default: the plan's, else 200).
+    #[arg(long, requires = "progressive")]
+    pub shadow: Option<u64>,
+    /// The longest the shadow step waits for them (default: the plan's, else 120s).
+    #[arg(long, value_parser = seconds, requires = "progressive")]
+    pub shadow_time: Option<u64>,
+    /// How long 100 % is watched before the move goes on (default: the plan's, else 10s).
+    #[arg(long, value_parser = seconds, requires = "progressive")]
+    pub settle: Option<u64>,
+    /// Hold the progressive move in progress at its step (a breach still rolls it back).
+    #[arg(long, conflicts_with_all = ["service", "resume", "rollback"])]
+    pub pause: bool,
+    /// Let a paused progressive move go on.
+    #[arg(long = "continue", id = "continue_", conflicts_with_all = ["service", "resume", "rollback"])]
+    pub continue_: bool,
+    /// Pass the progressive move's step in progress now.
+    #[arg(long, conflicts_with_all = ["service", "resume", "rollback"])]
+    pub promote: bool,
+    /// Stop the progressive move in progress: traffic back to the monolith, then the rollback.
+    #[arg(long, conflicts_with_all = ["service", "resume", "rollback"])]
+    pub abort: bool,
+}
+
+/// A duration as people write it (`30s`, `2m`, `1m30s`, or plain seconds), in whole seconds.
+fn seconds(text: &str) -> Result<u64, String> {
+    if let Ok(plain) = text.parse::<u64>() {
+        return Ok(plain);
+    }
+    let duration: jiff::SignedDuration = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not a duration such as 30s or 2m: {e}"))?;
+    u64::try_from(duration.as_secs())
+        .map_err(|_| format!("{text:?} is negative; give a duration such as 30s"))
 }
 
 /// `retire` arguments.

@@ -13,11 +13,12 @@ use tokio_util::sync::CancellationToken;
 use super::args::{Cli, Destination, MigrateArgs, Output, RetireArgs, RetireChoice};
 use crate::cluster::connection::Connection;
 use crate::migration::{Mover, Reporter, direction_words};
+use crate::model::analysis::Progression;
 use crate::model::migration_plan::MigrationPlan;
 use crate::model::move_plan::MovePlan;
 use crate::model::move_progress::{MoveEvent, MoveOutcome, MoveProgress, event_line};
-use crate::model::moves::Direction;
 use crate::model::moves::RetireStage;
+use crate::model::moves::{Control, Direction};
 
 /// The plan as a person reviews it.
 pub fn plan_text(plan: &MovePlan, migration: &MigrationPlan, user: &str) -> String {
@@ -165,6 +166,9 @@ pub async fn migrate(
             (None, Output::Table) => ("no move is in progress\n".into(), true),
         });
     }
+    if let Some(control) = steering(args) {
+        return steer(&mover, control, cli.output).await;
+    }
     let abort = CancellationToken::new();
     let on_interrupt = abort.clone();
     // Stopped with the command: a Ctrl-C after it has nothing to abort.
@@ -204,9 +208,21 @@ pub async fn migrate(
         Some(Destination::Monolith) => Direction::Return,
         _ => Direction::Extract,
     };
-    let move_plan = mover
-        .prepare(service, direction, args.image.as_deref())
-        .await?;
+    let move_plan = if args.progressive {
+        if direction != Direction::Extract {
+            bail!(
+                "--progressive moves a service out of the monolith (--to linux); a move back switches at once"
+            );
+        }
+        let progression = progression(args, &plan);
+        mover
+            .prepare_progressive(service, args.image.as_deref(), progression)
+            .await?
+    } else {
+        mover
+            .prepare(service, direction, args.image.as_deref())
+            .await?
+    };
     if direction == Direction::Extract
         && let Some(os) = move_plan.target_os.as_deref()
         && os != "linux"
@@ -232,6 +248,83 @@ pub async fn migrate(
     }
     let outcome = mover.execute(move_plan, report, abort).await?;
     outcome_result(outcome, &progress, cli.output, false)
+}
+
+/// The progressive move's shares and allowances: the plan's, with the command line's options
+/// over them.
+fn progression(args: &MigrateArgs, plan: &MigrationPlan) -> Progression {
+    let mut progression = plan
+        .progressive
+        .as_ref()
+        .map(|p| p.analysis.clone())
+        .unwrap_or_default();
+    if let Some(weights) = &args.weights {
+        progression.weights = weights.clone();
+    }
+    if let Some(hold) = args.hold {
+        progression.hold_seconds = hold;
+    }
+    if let Some(shadow) = args.shadow {
+        progression.shadow_requests = shadow;
+    }
+    if let Some(seconds) = args.shadow_time {
+        progression.shadow_seconds = seconds;
+    }
+    if let Some(settle) = args.settle {
+        progression.settle_seconds = settle;
+    }
+    progression
+}
+
+/// The operator's word the command gives, if it gives one (`None` withdraws a Pause).
+fn steering(args: &MigrateArgs) -> Option<Option<Control>> {
+    if args.pause {
+        Some(Some(Control::Pause))
+    } else if args.promote {
+        Some(Some(Control::Promote))
+    } else if args.abort {
+        Some(Some(Control::Abort))
+    } else if args.continue_ {
+        Some(None)
+    } else {
+        None
+    }
+}
+
+/// Gives the console driving the progressive move in progress the operator's word.
+async fn steer(
+    mover: &Mover,
+    control: Option<Control>,
+    output: Output,
+) -> anyhow::Result<(String, bool)> {
+    let Some(record) = mover.recorded().await? else {
+        bail!("no move is in progress");
+    };
+    if record.progression.is_none() {
+        bail!(
+            "the move in progress is not progressive ({}); only --rollback stops it",
+            record.summary()
+        );
+    }
+    mover.steer(control).await?;
+    let said = match control {
+        Some(Control::Pause) => "paused: the step is held until --continue or --promote",
+        Some(Control::Promote) => "promoted: the step in progress passes at its next reading",
+        Some(Control::Abort) => {
+            "aborting: traffic goes back to the monolith, then the move is rolled back"
+        }
+        None => "going on: the step passes once its numbers are proven",
+    };
+    Ok(match output {
+        Output::Json => (
+            serde_json::to_string_pretty(&serde_json::json!({
+                "control": control,
+                "move": record,
+            }))? + "\n",
+            true,
+        ),
+        Output::Table => (format!("{said} ({})\n", record.summary()), true),
+    })
 }
 
 /// Runs `retire`.

@@ -11,7 +11,7 @@ use super::mover::{Mover, Reporter, direction_words, started, step_event};
 use super::outage::{OUTAGES_WAITED_OUT, Outage};
 use crate::model::move_plan::MovePlan;
 use crate::model::move_progress::{MoveEvent, MoveOutcome, StepState};
-use crate::model::moves::{MoveRecord, StepKind};
+use crate::model::moves::{Control, MoveRecord, StepKind};
 
 impl Mover {
     pub(super) async fn drive(
@@ -43,9 +43,19 @@ impl Mover {
                 return outcome;
             }
             report(step_event(step, StepState::Running, ""));
-            let result = tokio::select! {
-                result = self.run_step(step, &plan, &mut record, &report) => result,
-                _ = abort.cancelled() => Err(StepFailure::plain(format!("aborted by {}", self.driver.user))),
+            // A progressive move may be aborted from another console or the CLI (the
+            // monolith's control annotation); its judged steps watch for that themselves.
+            let steered_abort =
+                record.progression.is_some() && self.driver.control().await == Some(Control::Abort);
+            let result = if steered_abort {
+                Err(StepFailure::plain(
+                    "aborted by the operator (migrate --abort)".into(),
+                ))
+            } else {
+                tokio::select! {
+                    result = self.run_step(step, plan.share_at(index), &plan, &mut record, &report) => result,
+                    _ = abort.cancelled() => Err(StepFailure::plain(format!("aborted by {}", self.driver.user))),
+                }
             };
             let result = match result {
                 // Every step is safe to repeat (a resumed move repeats the recorded one): when
@@ -125,6 +135,9 @@ impl Mover {
                     return self.roll_back(record, step, failure, &report, lease).await;
                 }
             }
+        }
+        if record.progression.is_some() {
+            self.withdraw_control().await;
         }
         let outcome = match self.clear_record(&record, &report).await {
             Ok(()) => {

@@ -6,8 +6,9 @@
 //! Inside, by phase: [`start`] (plan, claim, record, or take over a recorded move), `drive`
 //! (the steps in order), `steps`, `rollback`, `outage` (waiting out an API server that stopped
 //! answering); the record on the monolith and the Lease that claims the move; the cluster
-//! actions, waits and verification the steps are made of; retiring the monolith; the pods'
-//! metrics a progressive move is judged by ([`readings`]).
+//! actions, waits and verification the steps are made of; retiring the monolith; a progressive
+//! move's steps (`progressive`), the monolith's routing file they write (`monolith_routing`)
+//! and the pods' metrics they are judged by ([`readings`]).
 
 pub mod access;
 mod actions;
@@ -15,9 +16,11 @@ pub mod desk;
 mod drive;
 mod errors;
 mod lease;
+mod monolith_routing;
 mod mover;
 mod outage;
 pub mod plan_file;
+mod progressive;
 pub mod readings;
 mod record;
 mod retire;

@@ -14,7 +14,7 @@ use crate::cluster::access;
 use crate::cluster::connection::Connection;
 use crate::model::migration_plan::MigrationPlan;
 use crate::model::move_progress::{MoveEvent, StepState};
-use crate::model::moves::{Direction, MoveRecord, StepKind};
+use crate::model::moves::{Control, Direction, MoveRecord, StepKind};
 
 /// Where progress goes: the window's event channel, or the CLI's printer.
 pub type Reporter = Arc<dyn Fn(MoveEvent) + Send + Sync>;
@@ -87,6 +87,12 @@ impl Mover {
     /// The move recorded on the monolith, if any.
     pub async fn recorded(&self) -> Result<Option<MoveRecord>, MoveError> {
         Ok(self.driver.recorded().await?.1)
+    }
+
+    /// Gives the console driving a progressive move the operator's word (`None` withdraws a
+    /// Pause), through the monolith's annotation.
+    pub async fn steer(&self, control: Option<Control>) -> Result<(), MoveError> {
+        self.driver.set_control(control).await
     }
 
     pub(super) fn namespace(&self) -> &str {

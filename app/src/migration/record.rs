@@ -12,7 +12,9 @@ use serde_json::json;
 
 use super::errors::MoveError;
 use super::lease::{Claim, LeaseGuard};
-use crate::model::moves::{FIELD_MANAGER, MOVE_ANNOTATION, MoveRecord};
+use crate::model::moves::{
+    CONTROL_ANNOTATION, Control, FIELD_MANAGER, MOVE_ANNOTATION, MoveRecord,
+};
 
 /// The console as the cluster sees it while it drives a move.
 #[derive(Clone)]
@@ -148,6 +150,31 @@ impl Driver {
         Err(MoveError::Cluster(
             "the monolith kept changing while the move's record was written (10 conflicts in a row)".into(),
         ))
+    }
+
+    /// The operator's word on the move in progress (the monolith's control annotation).
+    pub async fn control(&self) -> Option<Control> {
+        let monolith = self.deployments().get_opt(&self.monolith).await.ok()??;
+        monolith
+            .metadata
+            .annotations
+            .as_ref()?
+            .get(CONTROL_ANNOTATION)
+            .and_then(|v| Control::parse(v))
+    }
+
+    /// Gives (or, with `None`, withdraws) the operator's word on the move in progress.
+    pub async fn set_control(&self, control: Option<Control>) -> Result<(), MoveError> {
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        let patch = json!({"metadata": {"annotations": {CONTROL_ANNOTATION: control.map(Control::as_str)}}});
+        self.deployments()
+            .patch(&self.monolith, &params, &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(|e| MoveError::kube("steer the move (the monolith's annotation)", e))
     }
 
     /// Records a Kubernetes Event on the monolith, from the console's user. An Event that cannot

@@ -101,6 +101,9 @@ impl Mover {
                 }
             }
         };
+        if record.progression.is_some() {
+            self.withdraw_control().await;
+        }
         lease.release().await;
         report(MoveEvent::Finished(outcome.clone()));
         outcome
@@ -142,6 +145,16 @@ impl Mover {
             .write_record(Some(record), Some(&rolling), monolith_patch)
             .await?;
         *record = rolling;
+        // A progressive move's share goes back to the monolith first: the routing file is
+        // taken up within seconds, a restored variable only by a rolling redeploy.
+        if let Some(file) = &record.before.routing_file {
+            let progress = StepReport {
+                step: StepKind::RestoreRoute,
+                report,
+            };
+            self.restore_routing_file(&record.service, file, &progress)
+                .await?;
+        }
         for change in restores
             .iter()
             .filter(|c| c.deployment != self.plan.monolith.deployment)
@@ -156,7 +169,10 @@ impl Mover {
         report(step_event(
             StepKind::RestoreRoute,
             StepState::Done,
-            if restores.is_empty() && record.before.front_selector.is_none() {
+            if restores.is_empty()
+                && record.before.front_selector.is_none()
+                && record.before.routing_file.is_none()
+            {
                 "nothing to restore".to_owned()
             } else {
                 "routing as before the move".to_owned()

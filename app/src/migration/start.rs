@@ -9,7 +9,8 @@ use super::access;
 use super::errors::{MoveError, StepFailure};
 use super::lease::LeaseGuard;
 use super::mover::{Mover, Reporter, direction_words, started};
-use crate::model::move_plan::{self, MovePlan, Recorded};
+use crate::model::analysis::Progression;
+use crate::model::move_plan::{self, MovePlan, NotProgressive, Recorded};
 use crate::model::move_progress::{MoveEvent, MoveOutcome};
 use crate::model::moves::{Direction, MovePhase, MoveRecord};
 
@@ -20,6 +21,29 @@ impl Mover {
         service: &str,
         direction: Direction,
         image: Option<&str>,
+    ) -> Result<MovePlan, MoveError> {
+        self.prepare_with(service, direction, image, None).await
+    }
+
+    /// Plans a progressive move out of the monolith: as [`Mover::prepare`], then shadow, the
+    /// shares of `progression`, 100 % and settle by the monolith's routing file before the
+    /// routing variable is set.
+    pub async fn prepare_progressive(
+        &self,
+        service: &str,
+        image: Option<&str>,
+        progression: Progression,
+    ) -> Result<MovePlan, MoveError> {
+        self.prepare_with(service, Direction::Extract, image, Some(progression))
+            .await
+    }
+
+    async fn prepare_with(
+        &self,
+        service: &str,
+        direction: Direction,
+        image: Option<&str>,
+        progression: Option<Progression>,
     ) -> Result<MovePlan, MoveError> {
         let (live, recorded) = tokio::try_join!(
             access::live_objects(&self.client, &self.plan.monolith.namespace),
@@ -34,6 +58,17 @@ impl Mover {
             recorded.as_ref().map_or(Recorded::Nothing, Recorded::Other),
         )
         .map_err(|e| MoveError::Refused(vec![e.to_string()]))?;
+        if let Some(progression) = progression {
+            let spec = self.plan.progressive.as_ref().ok_or_else(|| {
+                MoveError::Refused(vec![
+                    NotProgressive::NoRoutingFile(self.plan.name.clone()).to_string(),
+                ])
+            })?;
+            let file = self.routing_file_now(spec).await?;
+            let frontend = self.plan.service(service).is_some_and(|s| s.is_frontend());
+            plan.make_progressive(progression, file, frontend)
+                .map_err(|e| MoveError::Refused(vec![e.to_string()]))?;
+        }
         let answers = access::check(&self.client, &plan.permissions).await?;
         plan.record_permissions(&answers);
         Ok(plan)
@@ -50,6 +85,10 @@ impl Mover {
             return Err(MoveError::Refused(plan.refusals.clone()));
         }
         let lease = self.driver.acquire().await?;
+        if plan.progression.is_some() {
+            // A word left from an earlier move must not steer this one.
+            self.withdraw_control().await;
+        }
         let record = MoveRecord {
             plan: plan.plan.clone(),
             service: plan.service.clone(),
@@ -62,6 +101,8 @@ impl Mover {
             image: plan.image_override.clone(),
             created: plan.creates.clone(),
             before: plan.before.clone(),
+            progression: plan.progression.clone(),
+            share: None,
         };
         if let Err(e) = self
             .driver
@@ -123,6 +164,21 @@ impl Mover {
             &live,
             Recorded::Resuming(&record),
         );
+        // A progressive move goes on with the shares and allowances it began with.
+        let plan = plan.map(|mut plan| {
+            if let (Some(progression), Some(file)) =
+                (&record.progression, &record.before.routing_file)
+            {
+                let frontend = self
+                    .plan
+                    .service(&record.service)
+                    .is_some_and(|s| s.is_frontend());
+                if let Err(e) = plan.make_progressive(progression.clone(), file.clone(), frontend) {
+                    plan.refusals.push(e.to_string());
+                }
+            }
+            plan
+        });
         let plan = match plan {
             Ok(plan) if plan.digest == record.digest && plan.allowed() => plan,
             Ok(plan) => {
@@ -142,11 +198,7 @@ impl Mover {
                 return Err(MoveError::Refused(vec![e.to_string()]));
             }
         };
-        let from = plan
-            .steps
-            .iter()
-            .position(|s| *s == record.step)
-            .unwrap_or(0);
+        let from = plan.step_index(record.step, record.share).unwrap_or(0);
         self.driver
             .event(
                 "Normal",

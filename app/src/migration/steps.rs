@@ -20,10 +20,12 @@ impl Mover {
         &self,
         record: &mut MoveRecord,
         step: StepKind,
+        share: Option<u8>,
         extra: serde_json::Value,
     ) -> Result<(), StepFailure> {
         let mut next = record.clone();
         next.step = step;
+        next.share = share;
         self.driver
             .write_record(Some(record), Some(&next), extra)
             .await
@@ -36,6 +38,7 @@ impl Mover {
     pub(super) async fn run_step(
         &self,
         step: StepKind,
+        share: Option<u8>,
         plan: &MovePlan,
         record: &mut MoveRecord,
         report: &Reporter,
@@ -54,7 +57,7 @@ impl Mover {
                 .unwrap_or_else(|| json!({})),
             _ => json!({}),
         };
-        self.advance(record, step, record_patch).await?;
+        self.advance(record, step, share, record_patch).await?;
         match step {
             StepKind::Deploy => self.deploy(plan).await,
             StepKind::WaitService => self.wait_service(plan, &progress).await,
@@ -63,6 +66,11 @@ impl Mover {
             StepKind::WaitReroute => self.wait_reroute(plan, &progress).await,
             StepKind::VerifyFront => self.verify_front(plan).await,
             StepKind::RemoveService => self.remove_service(plan).await,
+            StepKind::Shadow
+            | StepKind::Canary
+            | StepKind::Full
+            | StepKind::Settle
+            | StepKind::Handover => self.progressive_step(step, share, plan, &progress).await,
             StepKind::RestoreRoute | StepKind::WaitRestore | StepKind::RemoveCreated => {
                 Err(not_forward(step))
             }
@@ -276,7 +284,7 @@ impl Mover {
     }
 
     /// The monolith's pods.
-    async fn monolith_pods(&self) -> Result<verify::Answerers, StepFailure> {
+    pub(super) async fn monolith_pods(&self) -> Result<verify::Answerers, StepFailure> {
         let monolith = Api::<Deployment>::namespaced(self.client.clone(), self.namespace())
             .get(&self.plan.monolith.deployment)
             .await

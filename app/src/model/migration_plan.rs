@@ -48,6 +48,29 @@ fn ok_status() -> u16 {
     200
 }
 
+/// How a progressive move routes a share of the traffic inside the monolith: the routing file
+/// its router reads (a key of a ConfigMap mounted into its pods), whose entries are keyed by
+/// the plan's service names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProgressiveSpec {
+    /// The ConfigMap that holds the routing file.
+    pub routing_config_map: String,
+    /// Its key.
+    pub routing_key: String,
+    /// The monolith's container port (name or number) that serves `/metrics`,
+    /// `/api/routes` and `/api/shadow`.
+    #[serde(default = "http_port")]
+    pub metrics_port: String,
+    /// The steps and allowances (a command line's options take precedence).
+    #[serde(default)]
+    pub analysis: crate::model::analysis::Progression,
+}
+
+fn http_port() -> String {
+    "http".into()
+}
+
 /// The front door: the Service users reach.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -177,6 +200,8 @@ pub struct MigrationPlan {
     pub front: FrontSpec,
     /// What can leave the monolith, in the plan's order.
     pub services: Vec<ServicePlan>,
+    /// How a progressive move routes inside the monolith (absent: moves switch at once).
+    pub progressive: Option<ProgressiveSpec>,
 }
 
 #[derive(Deserialize)]
@@ -190,6 +215,8 @@ struct PlanDocument {
     images: Option<String>,
     front: FrontSpec,
     services: Vec<ServiceDocument>,
+    #[serde(default)]
+    progressive: Option<ProgressiveSpec>,
 }
 
 #[derive(Deserialize)]
@@ -407,6 +434,7 @@ impl MigrationPlan {
             monolith: document.monolith,
             front: document.front,
             services,
+            progressive: document.progressive,
         })
     }
 

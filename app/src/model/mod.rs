@@ -22,6 +22,7 @@ pub mod pod_details;
 mod pods;
 pub mod readiness;
 pub mod rollout;
+pub mod routing_file;
 mod search;
 pub mod topology;
 

@@ -5,10 +5,12 @@
 mod contents;
 mod live;
 mod planning;
+mod progressive;
 
 pub use contents::{MovePlan, PlannedChange, Recorded, RouteChange};
 pub use live::{LiveObjects, Location, env_value, is_route_variable, location};
 pub use planning::{UnknownService, plan_move};
+pub use progressive::NotProgressive;
 
 #[cfg(test)]
 mod tests;

@@ -6,8 +6,44 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::analysis::Progression;
+
 /// The annotation on the monolith Deployment that records a move in progress.
 pub const MOVE_ANNOTATION: &str = "hybrid-console.io/move";
+
+/// The annotation on the monolith by which an operator steers a progressive move in progress
+/// from any console or the CLI (`migrate --pause | --promote | --abort`).
+pub const CONTROL_ANNOTATION: &str = "hybrid-console.io/move-control";
+
+/// The operator's word on a progressive move in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Control {
+    /// Hold the step in progress past its time (a breach still rolls back).
+    Pause,
+    /// Pass the step in progress now (said once: cleared when obeyed).
+    Promote,
+    /// Stop: traffic back to the monolith, then the rollback.
+    Abort,
+}
+
+impl Control {
+    /// The annotation's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::Pause => "pause",
+            Control::Promote => "promote",
+            Control::Abort => "abort",
+        }
+    }
+
+    /// Reads the annotation's value (anything else is no word at all).
+    pub fn parse(value: &str) -> Option<Control> {
+        [Control::Pause, Control::Promote, Control::Abort]
+            .into_iter()
+            .find(|c| c.as_str() == value.trim())
+    }
+}
 
 /// The field manager of everything the console writes.
 pub const FIELD_MANAGER: &str = "hybrid-console";
@@ -40,6 +76,17 @@ pub enum StepKind {
     VerifyFront,
     /// Remove the service's own Deployment and Service (when it returns).
     RemoveService,
+    /// Progressive: the monolith answers and also asks the service, and compares.
+    Shadow,
+    /// Progressive: the service answers its share of the requests (the record's `share`).
+    Canary,
+    /// Progressive: the service answers every request, by the monolith's routing file.
+    Full,
+    /// Progressive: 100 % watched for a while before the move goes on.
+    Settle,
+    /// Progressive: the routing file's entry removed once the routing variable carries the
+    /// route (after the re-route), so the file holds only moves in progress.
+    Handover,
     /// Rollback: put the routing back as it was.
     RestoreRoute,
     /// Rollback: wait for the restored Deployments.
@@ -91,6 +138,11 @@ impl StepKind {
             StepKind::WaitReroute => "Wait for redeploy",
             StepKind::VerifyFront => "Verify end to end",
             StepKind::RemoveService => "Remove service",
+            StepKind::Shadow => "Shadow and compare",
+            StepKind::Canary => "Canary",
+            StepKind::Full => "All traffic",
+            StepKind::Settle => "Settle",
+            StepKind::Handover => "Hand over to the variable",
             StepKind::RestoreRoute => "Restore routing",
             StepKind::WaitRestore => "Wait for restore",
             StepKind::RemoveCreated => "Remove created objects",
@@ -106,6 +158,11 @@ impl StepKind {
                 | StepKind::WaitReroute
                 | StepKind::VerifyFront
                 | StepKind::RemoveService
+                | StepKind::Shadow
+                | StepKind::Canary
+                | StepKind::Full
+                | StepKind::Settle
+                | StepKind::Handover
         )
     }
 }
@@ -141,6 +198,24 @@ pub struct RoutingBefore {
     /// The front Service's selector, when the move changes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub front_selector: Option<BTreeMap<String, String>>,
+    /// The monolith's routing file, when a progressive move changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_file: Option<RoutingFileBefore>,
+}
+
+/// The monolith's routing file as it was before a progressive move.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingFileBefore {
+    /// The ConfigMap that holds it.
+    pub config_map: String,
+    /// Its key.
+    pub key: String,
+    /// Whether the ConfigMap existed (a rollback deletes one the move created).
+    pub existed: bool,
+    /// The file's text (`None`: the key was absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// Whether the move goes forward or is being undone.
@@ -154,7 +229,7 @@ pub enum MovePhase {
 }
 
 /// The move in progress, as recorded on the monolith (annotation [`MOVE_ANNOTATION`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MoveRecord {
     /// The plan's name.
@@ -182,6 +257,12 @@ pub struct MoveRecord {
     /// The routing before it.
     #[serde(default)]
     pub before: RoutingBefore,
+    /// A progressive move's steps and allowances (absent: a move that switches at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progression: Option<Progression>,
+    /// The service's share of the traffic at a canary step, in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<u8>,
 }
 
 /// A move's record that is there but cannot be read (edited by hand, or by another version).
@@ -214,8 +295,12 @@ impl MoveRecord {
             MovePhase::Running => "",
             MovePhase::RollingBack => ", rolling back",
         };
+        let share = match (self.step, self.share) {
+            (StepKind::Canary, Some(share)) => format!(" at {share} %"),
+            _ => String::new(),
+        };
         format!(
-            "moving {} {verb}: step \"{}\"{phase}, started by {} at {}",
+            "moving {} {verb}: step \"{}\"{share}{phase}, started by {} at {}",
             self.service,
             self.step.title(),
             self.by,
@@ -259,7 +344,10 @@ mod tests {
                 container: Some("calculator".into()),
                 variables: BTreeMap::from([("monolith".to_owned(), None)]),
                 front_selector: None,
+                routing_file: None,
             },
+            progression: None,
+            share: None,
         };
         let annotations = BTreeMap::from([(MOVE_ANNOTATION.to_owned(), record.to_annotation())]);
         assert_eq!(

@@ -32,6 +32,13 @@ struct Lines {
     monolith: MonolithLines,
     front: FrontLines,
     services: Vec<ServiceLines>,
+    progressive: ProgressiveLines,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct ProgressiveLines {
+    routing_config_map: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -321,6 +328,31 @@ pub fn check(plan: &MigrationPlan, text: &str, live: &LiveObjects) -> Vec<Findin
             }
         }
     }
+    if let (Some(progressive), Some(monolith)) = (&plan.progressive, monolith) {
+        let mounted: Vec<&str> = monolith
+            .spec
+            .template
+            .spec
+            .iter()
+            .flat_map(|s| s.volumes.iter().flatten())
+            .filter_map(|v| v.config_map.as_ref().map(|c| c.name.as_str()))
+            .collect();
+        if !mounted.contains(&progressive.routing_config_map.as_str()) {
+            find(
+                "progressive.routingConfigMap",
+                line(&lines.progressive.routing_config_map),
+                format!(
+                    "the monolith mounts no ConfigMap {:?} (it mounts: {}), so a progressive move's routing would never reach it; mount it where the monolith reads its routing file",
+                    progressive.routing_config_map,
+                    if mounted.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        mounted.join(", ")
+                    }
+                ),
+            );
+        }
+    }
     findings
 }
 
@@ -403,6 +435,12 @@ mod tests {
                 "      url: http://subtraction-service:8080",
                 "services[1].route.url",
                 "calls port 8080",
+            ),
+            (
+                "routingConfigMap: monolith-routing",
+                "routingConfigMap: monolith-routes",
+                "progressive.routingConfigMap",
+                "the monolith mounts no ConfigMap \"monolith-routes\" (it mounts: monolith-routing)",
             ),
         ] {
             let (plan, text) = edited(from, to);

@@ -454,6 +454,31 @@ pub fn text(output: &Output) -> String {
     )
 }
 
+/// The shipped manifests.
+pub const MANIFESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests");
+
+/// Copies the calculator's service manifests and kustomization into `dir` (as a plan's
+/// relative paths name them) and writes the built-in plan there, changed by `edit`; returns
+/// the plan's path.
+pub fn plan_copy(dir: &Path, edit: impl FnOnce(String) -> String) -> PathBuf {
+    std::fs::create_dir_all(dir.join("calculator/services")).expect("plan directory");
+    for file in [
+        "kustomization.yaml",
+        "calculator/services/sum-service.yaml",
+        "calculator/services/subtraction-service.yaml",
+        "calculator/services/multiplication-service.yaml",
+        "calculator/services/division-service.yaml",
+        "calculator/services/ui-service.yaml",
+    ] {
+        std::fs::copy(format!("{MANIFESTS}/{file}"), dir.join(file)).expect("manifest copied");
+    }
+    let plan = std::fs::read_to_string(format!("{MANIFESTS}/calculator-migration.yaml"))
+        .expect("the shipped plan");
+    let path = dir.join("plan.yaml");
+    std::fs::write(&path, edit(plan)).expect("plan written");
+    path
+}
+
 /// `hybrid-console --kubeconfig … migrate <args>` against `cluster`.
 pub fn migrate(cluster: &TestCluster, args: &[&str]) -> Output {
     let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();

@@ -35,6 +35,18 @@ impl RouteFigures {
         }
     }
 
+    /// `120 answers, 0.0 % failed, p50 1.2 ms, p99 3.4 ms`.
+    pub fn summary(&self) -> String {
+        let ms = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.1} ms"));
+        format!(
+            "{} answers, {:.1} % failed, p50 {}, p99 {}",
+            self.answered,
+            self.error_rate(),
+            ms(self.p50_ms),
+            ms(self.p99_ms)
+        )
+    }
+
     fn with_latency(mut self, latency: &Histogram) -> Self {
         self.p50_ms = latency.quantile(0.5).map(|s| s * 1000.0);
         self.p99_ms = latency.quantile(0.99).map(|s| s * 1000.0);
@@ -97,6 +109,36 @@ fn over_pods<T>(
 }
 
 impl Window {
+    /// The figures a step is judged by, in one line: the shadow's comparisons and calls, or
+    /// each way's answers.
+    pub fn summary(&self, shadow: bool) -> String {
+        if shadow {
+            let c = &self.comparisons;
+            format!(
+                "{} compared: {} matched, {} mismatched, {} failed, {} skipped; shadow calls {}; monolith {}",
+                c.compared(),
+                c.matched,
+                c.mismatched,
+                c.failed,
+                c.skipped,
+                self.shadow_calls.summary(),
+                self.monolith.summary()
+            )
+        } else {
+            format!(
+                "service {}; monolith {}",
+                self.service.summary(),
+                self.monolith.summary()
+            )
+        }
+    }
+
+    /// The service's share of the answers, in percent (none without answers).
+    pub fn service_share(&self) -> Option<f64> {
+        let all = self.service.answered + self.monolith.answered;
+        (all > 0).then(|| self.service.answered as f64 * 100.0 / all as f64)
+    }
+
     /// Inside the monolith: its pods' answers of `operation` by route (`in-process` against
     /// `service`; `shadow` for the shadow calls).
     pub fn inside(operation: &str, before: &Reading, after: &Reading) -> Window {

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Service;
 use serde::Serialize;
 
 use crate::model::access::Permission;
+use crate::model::analysis::Progression;
 use crate::model::fit::NodeFit;
 use crate::model::moves::{Direction, MoveRecord, ObjectRef, RoutingBefore, StepKind};
 
@@ -82,6 +83,8 @@ pub struct MovePlan {
     pub creates: Vec<ObjectRef>,
     /// The steps, in order.
     pub steps: Vec<StepKind>,
+    /// A progressive move's shares and allowances (`None`: the switch is made at once).
+    pub progression: Option<Progression>,
     /// A digest of what the move applies, recorded with it.
     pub digest: String,
 }

@@ -105,6 +105,7 @@ pub fn plan_move(
         before: routing.before,
         creates: planned.creates,
         steps: StepKind::sequence(direction).to_vec(),
+        progression: None,
         digest: String::new(),
     };
     move_plan.permissions = permissions(plan, &move_plan);

@@ -261,6 +261,8 @@ fn refusals_say_why() {
         image: None,
         created: Vec::new(),
         before: RoutingBefore::default(),
+        progression: None,
+        share: None,
     };
     let plan = plan_move(
         &calc,
@@ -343,4 +345,129 @@ fn the_digest_changes_with_what_is_applied() {
     assert_ne!(a.digest, b.digest);
     assert_eq!(a.digest, again.digest);
     assert_eq!(b.images, ["calculator:other"]);
+}
+
+fn routing_file(existed: bool) -> crate::model::moves::RoutingFileBefore {
+    crate::model::moves::RoutingFileBefore {
+        config_map: "monolith-routing".into(),
+        key: "routing.yaml".into(),
+        existed,
+        text: None,
+    }
+}
+
+#[test]
+fn a_progressive_move_shadows_then_shares_then_switches_before_the_variable() {
+    let plan = |name: &str, direction| {
+        plan_move(
+            &calculator(),
+            name,
+            direction,
+            None,
+            &starting_point(),
+            Recorded::Nothing,
+        )
+        .unwrap()
+    };
+    let progression = crate::model::analysis::Progression::default();
+    let mut sum = plan("sum", Direction::Extract);
+    let permissions = sum.permissions.len();
+    sum.make_progressive(progression.clone(), routing_file(false), false)
+        .unwrap();
+    use StepKind::*;
+    assert_eq!(
+        sum.steps,
+        [
+            Deploy,
+            WaitService,
+            VerifyService,
+            Shadow,
+            Canary,
+            Canary,
+            Full,
+            Settle,
+            Reroute,
+            WaitReroute,
+            VerifyFront,
+            Handover
+        ]
+    );
+    let shares: Vec<Option<u8>> = (0..sum.steps.len()).map(|i| sum.share_at(i)).collect();
+    assert_eq!(
+        shares,
+        [
+            None,
+            None,
+            None,
+            Some(0),
+            Some(10),
+            Some(50),
+            Some(100),
+            Some(100),
+            Some(100),
+            Some(100),
+            Some(100),
+            Some(100)
+        ]
+    );
+    // A recorded step is found again, each canary by its share.
+    assert_eq!(sum.step_index(Canary, Some(50)), Some(5));
+    assert_eq!(sum.step_index(Canary, Some(10)), Some(4));
+    assert_eq!(sum.step_index(Canary, Some(30)), None);
+    assert_eq!(sum.step_index(Settle, Some(100)), Some(7));
+    // It asks for the routing file and the pods' proxy, and says what it will do to the file.
+    assert_eq!(sum.permissions.len(), permissions + 5);
+    assert!(
+        sum.permissions
+            .iter()
+            .any(|p| p.resource == "pods" && p.subresource.as_deref() == Some("proxy"))
+    );
+    let change = sum.changes.last().unwrap();
+    assert_eq!(
+        (change.action.as_str(), change.object.as_str()),
+        ("create", "ConfigMap/monolith-routing")
+    );
+    assert!(change.detail.contains("shadow, 10 %, 50 %, 100 %"));
+    assert_eq!(sum.before.routing_file, Some(routing_file(false)));
+
+    // No shadow step when none is asked for.
+    let mut unshadowed = plan("sum", Direction::Extract);
+    let quick = crate::model::analysis::Progression {
+        shadow_requests: 0,
+        weights: vec![25],
+        ..progression.clone()
+    };
+    unshadowed
+        .make_progressive(quick, routing_file(true), false)
+        .unwrap();
+    assert_eq!(&unshadowed.steps[3..5], [Canary, Full]);
+    assert_eq!(unshadowed.share_at(3), Some(25));
+    assert_eq!(unshadowed.changes.last().unwrap().action, "update");
+
+    // What cannot go by shares says why.
+    let mut back = plan("sum", Direction::Extract);
+    back.direction = Direction::Return;
+    assert!(matches!(
+        back.make_progressive(progression.clone(), routing_file(false), false),
+        Err(NotProgressive::Unsupported(..))
+    ));
+    let mut ui = plan("ui", Direction::Extract);
+    assert!(matches!(
+        ui.make_progressive(progression.clone(), routing_file(false), true),
+        Err(NotProgressive::Unsupported(..))
+    ));
+    for weights in [vec![50, 10], vec![0, 50], vec![10, 100], vec![10, 10]] {
+        let mut bad = plan("sum", Direction::Extract);
+        let error = bad
+            .make_progressive(
+                crate::model::analysis::Progression {
+                    weights: weights.clone(),
+                    ..progression.clone()
+                },
+                routing_file(false),
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(error, NotProgressive::BadWeights(weights));
+    }
 }
