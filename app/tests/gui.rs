@@ -21,6 +21,16 @@ fn text_of(node: &egui_kittest::Node<'_>) -> String {
 
 fn open(cluster: &TestCluster, kubeconfig: std::path::PathBuf) -> Harness<'static, ConsoleApp> {
     let _ = cluster;
+    open_with_plan(
+        kubeconfig,
+        hybrid_console::migration::plan_file::load(None).unwrap(),
+    )
+}
+
+fn open_with_plan(
+    kubeconfig: std::path::PathBuf,
+    plan: hybrid_console::model::migration_plan::MigrationPlan,
+) -> Harness<'static, ConsoleApp> {
     let app = ConsoleApp::new(
         || {},
         ConnectionTarget::Kubeconfig {
@@ -28,7 +38,7 @@ fn open(cluster: &TestCluster, kubeconfig: std::path::PathBuf) -> Harness<'stati
             context: None,
         },
         Some(kubeconfig),
-        std::sync::Arc::new(hybrid_console::migration::plan_file::load(None).unwrap()),
+        std::sync::Arc::new(plan),
         Persisted::default(),
         false,
     );
@@ -1010,5 +1020,137 @@ fn a_task_that_dies_leaves_no_window_waiting() {
             .query_all_by_label("the console's background side has stopped: restart the console")
             .count()
             >= 2
+    );
+}
+
+#[test]
+fn a_progressive_move_is_chosen_watched_and_promoted_through_the_window() {
+    let cluster = TestCluster::start(true);
+    // The shipped plan with a short shadow and holds longer than the test: only Promote ends
+    // a canary step here.
+    let plan = support::plan_copy(&cluster.path("plan"), |plan| {
+        plan.replacen("shadowRequests: 200", "shadowRequests: 15", 1)
+            .replacen("holdSeconds: 30", "holdSeconds: 600", 1)
+            .replacen("settleSeconds: 10", "settleSeconds: 1", 1)
+    });
+    let plan = hybrid_console::migration::plan_file::load(Some(&plan)).unwrap();
+    let mut harness = open_with_plan(cluster.kubeconfig.clone(), plan);
+    step_until(&mut harness, Duration::from_secs(30), "the chips", |h| {
+        h.query_all_by_label_contains("sum (in-process in monolith-")
+            .count()
+            == 2
+    });
+    // Traffic for the steps to judge: the calculator panel's probe.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "Probe")
+        .click();
+    drag_chip_to_lane(&mut harness, "sum (in-process in monolith-", "Linux");
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "the plan dialog",
+        |h| {
+            h.query_all_by_label_contains("all allowed")
+                .next()
+                .is_some()
+        },
+    );
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(
+            egui::accesskit::Role::CheckBox,
+            "Progressive: shadow, then shares of the traffic, each proven by the pods' numbers",
+        )
+        .click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "the progressive plan",
+        |h| {
+            h.query_all_by_label_contains("5. Canary 10 %")
+                .next()
+                .is_some()
+                && h.query_all_by_label_contains("all allowed")
+                    .next()
+                    .is_some()
+        },
+    );
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Move")
+        .click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the shadow step passed",
+        |h| {
+            h.query_all_by_label_contains("Shadow and compare: done")
+                .next()
+                .is_some()
+        },
+    );
+    for share in [10, 50] {
+        step_until(
+            &mut harness,
+            Duration::from_secs(30),
+            "the canary's charts",
+            |h| {
+                h.query_all_by_label_contains(&format!("Canary {share} %: the figures"))
+                    .next()
+                    .is_some()
+                    && h.query_all_by_label_contains("The service answered ")
+                        .next()
+                        .is_some()
+            },
+        );
+        // The board marks the service in transit with its share, on both sides.
+        step_until(
+            &mut harness,
+            Duration::from_secs(10),
+            "the chips' share",
+            |h| {
+                h.query_all_by_label_contains(&format!("sum {share} % (in-process in monolith-"))
+                    .next()
+                    .is_some()
+                    && h.query_all_by_label_contains(&format!(
+                        "sum {share} % (moved out, served by sum-service-"
+                    ))
+                    .next()
+                    .is_some()
+            },
+        );
+        harness.get_by_label("Promote now").click();
+        step_until(
+            &mut harness,
+            Duration::from_secs(20),
+            "the step promoted",
+            |h| {
+                h.query_all_by_label_contains(&format!("Canary {share} %: done"))
+                    .next()
+                    .is_some()
+            },
+        );
+    }
+    step_until(
+        &mut harness,
+        Duration::from_secs(90),
+        "the move to finish",
+        |h| {
+            h.query_by_label("Move completed").is_some()
+                || h.query_all_by_label_contains("Move rolled back")
+                    .next()
+                    .is_some()
+        },
+    );
+    assert!(
+        harness.query_by_label("Move completed").is_some(),
+        "{:?}",
+        harness.state().state.moves.progress
+    );
+    assert!(
+        harness
+            .query_all_by_label_contains("promoted by the operator")
+            .next()
+            .is_some()
     );
 }

@@ -11,7 +11,7 @@ use crate::calculator;
 use crate::cluster::connection::{self, Connection, ConnectionTarget};
 use crate::eks;
 use crate::live::{self, session::LocalSlot};
-use crate::migration::desk::MoveDesk;
+use crate::migration::desk::{MoveAsked, MoveDesk};
 use crate::model::eks::AwsTarget;
 use crate::model::migration_plan::MigrationPlan;
 use crate::protocol::{Command, Event, EventSink, Task, Tasks};
@@ -120,13 +120,25 @@ pub(super) async fn supervise(
             Command::EventsNamespace(namespace) => {
                 let _ = namespace_tx.send(namespace);
             }
-            Command::PlanMove { service, direction } => {
-                desk.plan(&mut tasks, &plan, &client_rx, &sink, service, direction);
+            Command::PlanMove {
+                service,
+                direction,
+                progressive,
+            } => {
+                let asked = MoveAsked {
+                    service,
+                    direction,
+                    progressive,
+                };
+                desk.plan(&mut tasks, &plan, &client_rx, &sink, asked);
             }
             Command::StartMove(confirmed) => {
                 desk.start(&mut tasks, &plan, &client_rx, &sink, *confirmed);
             }
             Command::AbortMove => desk.abort(&tasks, &sink),
+            Command::SteerMove(control) => {
+                desk.steer(&mut tasks, &plan, &client_rx, &sink, control)
+            }
             Command::ResumeMove => desk.recorded(&mut tasks, &plan, &client_rx, &sink, true),
             Command::RollBackMove => desk.recorded(&mut tasks, &plan, &client_rx, &sink, false),
             Command::Retire(stage) => desk.retire(&mut tasks, &plan, &client_rx, &sink, stage),

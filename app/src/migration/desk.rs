@@ -11,8 +11,18 @@ use crate::cluster::connection::{Connection, Current, connected};
 use crate::model::migration_plan::MigrationPlan;
 use crate::model::move_plan::MovePlan;
 use crate::model::move_progress::{MoveEvent, MoveOutcome};
-use crate::model::moves::{Direction, RetireStage};
+use crate::model::moves::{Control, Direction, RetireStage};
 use crate::protocol::{ActionError, Event, EventSink, Task, Tasks};
+
+/// A move the operator asked to plan.
+pub struct MoveAsked {
+    /// The plan's service.
+    pub service: String,
+    /// Which way.
+    pub direction: Direction,
+    /// In proven steps (shadow, the plan's shares, 100 %), not at once.
+    pub progressive: bool,
+}
 
 /// The move this console drives, if any: its task runs in the backend's [`Tasks`] (as
 /// [`Task::Move`] or [`Task::Retire`]); the desk keeps the token that asks it to roll back.
@@ -53,19 +63,31 @@ impl MoveDesk {
         plan: &Arc<MigrationPlan>,
         connection: &Current,
         sink: &EventSink,
-        service: String,
-        direction: Direction,
+        asked: MoveAsked,
     ) {
+        let MoveAsked {
+            service,
+            direction,
+            progressive,
+        } = asked;
         let (plan, sink) = (plan.clone(), sink.clone());
         let connection = mover_for(connection);
         tasks.spawn(Task::MovePlan, async move {
             let planned = match connection {
-                Ok(c) => Mover::new(&c, plan)
-                    .await
-                    .prepare(&service, direction, None)
-                    .await
-                    .map(Box::new)
-                    .map_err(ActionError::from),
+                Ok(c) => {
+                    let progression = plan
+                        .progressive
+                        .as_ref()
+                        .map(|p| p.analysis.clone())
+                        .unwrap_or_default();
+                    let mover = Mover::new(&c, plan).await;
+                    let planned = if progressive {
+                        mover.prepare_progressive(&service, None, progression).await
+                    } else {
+                        mover.prepare(&service, direction, None).await
+                    };
+                    planned.map(Box::new).map_err(ActionError::from)
+                }
                 Err(e) => Err(e),
             };
             sink.send(Event::MovePlanned(planned));
@@ -144,6 +166,34 @@ impl MoveDesk {
             }
             _ => sink.log("MoveAborted", "no move is running in this console"),
         }
+    }
+
+    /// Gives the progressive move in progress the operator's word (through the monolith, so
+    /// the console driving it obeys whether it is this one or another).
+    pub fn steer(
+        &self,
+        tasks: &mut Tasks,
+        plan: &Arc<MigrationPlan>,
+        connection: &Current,
+        sink: &EventSink,
+        control: Option<Control>,
+    ) {
+        let (plan, connection, sink) = (plan.clone(), mover_for(connection), sink.clone());
+        tasks.spawn(Task::Steer, async move {
+            let said = match connection {
+                Ok(c) => Mover::new(&c, plan)
+                    .await
+                    .steer(control)
+                    .await
+                    .map_err(ActionError::from),
+                Err(e) => Err(e),
+            };
+            let word = control.map_or("continue", Control::as_str);
+            match said {
+                Ok(()) => sink.log("MoveSteered", format!("{word}: sent to the move")),
+                Err(why) => sink.log("MoveSteered", format!("{word} could not be sent: {why}")),
+            }
+        });
     }
 
     /// One stage of retiring the monolith.

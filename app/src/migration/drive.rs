@@ -23,7 +23,8 @@ impl Mover {
         abort: CancellationToken,
         lease: LeaseGuard,
     ) -> MoveOutcome {
-        report(started(&record, plan.steps.clone()));
+        let shares = (0..plan.steps.len()).map(|i| plan.share_at(i)).collect();
+        report(started(&record, plan.steps.clone(), shares));
         for step in &plan.steps[..from] {
             report(step_event(
                 *step,

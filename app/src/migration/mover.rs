@@ -130,13 +130,18 @@ pub(super) fn step_event(step: StepKind, state: StepState, detail: impl Into<Str
 }
 
 /// The event that opens a move's progress, for a recorded move taken over.
-pub(super) fn started(record: &MoveRecord, steps: Vec<StepKind>) -> MoveEvent {
+pub(super) fn started(
+    record: &MoveRecord,
+    steps: Vec<StepKind>,
+    shares: Vec<Option<u8>>,
+) -> MoveEvent {
     MoveEvent::Started {
         plan: record.plan.clone(),
         service: record.service.clone(),
         direction: record.direction,
         by: record.by.clone(),
         steps,
+        shares,
     }
 }
 

@@ -17,6 +17,7 @@ use super::wait::WaitReport;
 use crate::cluster::proxy::proxy_get;
 use crate::model::analysis::{Number, Progression, StepState, Window};
 use crate::model::move_plan::MovePlan;
+use crate::model::move_progress::{MoveEvent, StepFigures};
 use crate::model::moves::{Control, RoutingFileBefore, StepKind};
 use crate::model::routing_file::{self, RouteEntry};
 
@@ -61,7 +62,7 @@ impl Mover {
         match step {
             StepKind::Shadow => {
                 let figures = self
-                    .judge(plan, true, progress, |window, elapsed| {
+                    .judge(plan, true, entry.share(), progress, |window, elapsed| {
                         progression.shadow(window, elapsed)
                     })
                     .await?;
@@ -70,7 +71,7 @@ impl Mover {
             StepKind::Canary => {
                 let hold = Duration::from_secs(progression.hold_seconds);
                 let figures = self
-                    .judge(plan, false, progress, |window, elapsed| {
+                    .judge(plan, false, entry.share(), progress, |window, elapsed| {
                         progression.canary(window, elapsed, hold)
                     })
                     .await?;
@@ -79,7 +80,7 @@ impl Mover {
             StepKind::Settle => {
                 let hold = Duration::from_secs(progression.settle_seconds);
                 let figures = self
-                    .judge(plan, false, progress, |window, elapsed| {
+                    .judge(plan, false, entry.share(), progress, |window, elapsed| {
                         settled(progression, window, elapsed, hold)
                     })
                     .await?;
@@ -147,6 +148,7 @@ impl Mover {
         &self,
         plan: &MovePlan,
         shadow: bool,
+        share: u8,
         progress: &StepReport<'_>,
         judgement: impl Fn(&Window, Duration) -> StepState,
     ) -> Result<String, StepFailure> {
@@ -169,6 +171,16 @@ impl Mover {
             let elapsed = started.elapsed();
             let state = judgement(&window, elapsed);
             let figures = window.summary(shadow);
+            (progress.report)(MoveEvent::Figures(Box::new(StepFigures {
+                step: progress.step,
+                share: Some(share),
+                seconds: elapsed.as_secs_f64(),
+                window: window.clone(),
+                waiting_for: match &state {
+                    StepState::Running { waiting_for } => waiting_for.clone(),
+                    _ => String::new(),
+                },
+            })));
             match (state, control) {
                 (_, Some(Control::Abort)) => {
                     return Err(StepFailure::plain(format!(

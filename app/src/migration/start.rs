@@ -142,7 +142,7 @@ impl Mover {
             .ok_or_else(|| MoveError::Cluster("no move is in progress".into()))?;
         let lease = self.acquire_patiently(&report).await?;
         if record.phase == MovePhase::RollingBack {
-            report(started(&record, Vec::new()));
+            report(started(&record, Vec::new(), Vec::new()));
             let failure =
                 StepFailure::plain("a rollback was in progress when the console stopped".into());
             return Ok(self
@@ -222,7 +222,7 @@ impl Mover {
             .await?
             .ok_or_else(|| MoveError::Cluster("no move is in progress".into()))?;
         let lease = self.acquire_patiently(&report).await?;
-        report(started(&record, Vec::new()));
+        report(started(&record, Vec::new(), Vec::new()));
         let failure = StepFailure::plain(format!("rolled back by {}", self.driver.user));
         Ok(self
             .roll_back(record.clone(), record.step, failure, &report, lease)

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use super::analysis::Window;
 use super::moves::{Direction, StepKind};
 use super::rollout::PodProblem;
 
@@ -126,6 +127,9 @@ pub enum MoveEvent {
         by: String,
         /// The steps to come.
         steps: Vec<StepKind>,
+        /// Each step's share of the traffic, for a progressive move's (in step order; empty
+        /// for a move that switches at once).
+        shares: Vec<Option<u8>>,
     },
     /// A step changed.
     Step {
@@ -147,8 +151,25 @@ pub enum MoveEvent {
         /// Why.
         why: String,
     },
+    /// A judged step's figures at one reading (a progressive move's, every second).
+    Figures(Box<StepFigures>),
     /// The move ended.
     Finished(MoveOutcome),
+}
+
+/// A judged step's figures at one reading: the window since the step began.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepFigures {
+    /// The step.
+    pub step: StepKind,
+    /// The service's share at that step.
+    pub share: Option<u8>,
+    /// Seconds since the step's window began.
+    pub seconds: f64,
+    /// Its figures.
+    pub window: Window,
+    /// What the step still waits for, in words (empty once judged).
+    pub waiting_for: String,
 }
 
 /// One line of the step list.
@@ -162,6 +183,9 @@ pub struct StepProgress {
     pub detail: String,
     /// 0 to 1.
     pub fraction: f32,
+    /// The service's share of the traffic at this step, for a progressive move's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<u8>,
     /// When it started.
     #[serde(skip)]
     pub started: Option<SystemTime>,
@@ -177,8 +201,18 @@ impl StepProgress {
             state: StepState::Pending,
             detail: String::new(),
             fraction: 0.0,
+            share: None,
             started: None,
             took: None,
+        }
+    }
+
+    /// How the step list names it: its title, with the share at a canary step
+    /// (`Canary 10 %`).
+    pub fn label(&self) -> String {
+        match (self.step, self.share) {
+            (StepKind::Canary, Some(share)) => format!("{} {share} %", self.step.title()),
+            _ => self.step.title().to_owned(),
         }
     }
 
@@ -216,7 +250,13 @@ pub struct MoveProgress {
     pub explanations: Vec<String>,
     /// The outcome, once finished.
     pub outcome: Option<MoveOutcome>,
+    /// A progressive move's judged readings, oldest first (the latest [`FIGURES_KEPT`]).
+    pub figures: Vec<StepFigures>,
 }
+
+/// How many readings a progressive move's progress keeps for its charts (an hour at one a
+/// second).
+pub const FIGURES_KEPT: usize = 3600;
 
 impl MoveProgress {
     /// Progress of a move that just started.
@@ -239,7 +279,20 @@ impl MoveProgress {
             rollback_reason: None,
             explanations: Vec::new(),
             outcome: None,
+            figures: Vec::new(),
         }
+    }
+
+    /// Gives the steps their shares (a progressive move's), in step order.
+    pub fn set_shares(&mut self, shares: &[Option<u8>]) {
+        for (line, share) in self.steps.iter_mut().zip(shares) {
+            line.share = *share;
+        }
+    }
+
+    /// Whether it is a progressive move (one with shared steps).
+    pub fn progressive(&self) -> bool {
+        self.steps.iter().any(|s| s.share.is_some())
     }
 
     /// Applies `event` to the progress being followed, starting it at the event that begins a
@@ -264,7 +317,11 @@ impl MoveProgress {
                 direction,
                 by,
                 steps,
-            } => *self = MoveProgress::new(plan, service, *direction, by, steps, at),
+                shares,
+            } => {
+                *self = MoveProgress::new(plan, service, *direction, by, steps, at);
+                self.set_shares(shares);
+            }
             MoveEvent::Step {
                 step,
                 state,
@@ -276,7 +333,19 @@ impl MoveProgress {
                 } else {
                     &mut self.steps
                 };
-                let line = match list.iter_mut().position(|s| s.step == *step) {
+                // A step may come more than once (a progressive move's canary steps): the
+                // event is the first one's not yet over.
+                let over = |s: &StepProgress| {
+                    matches!(
+                        s.state,
+                        StepState::Done | StepState::Skipped | StepState::Failed(_)
+                    )
+                };
+                let at_line = list
+                    .iter()
+                    .position(|s| s.step == *step && !over(s))
+                    .or_else(|| list.iter().rposition(|s| s.step == *step));
+                let line = match at_line {
                     Some(i) => &mut list[i],
                     None => {
                         list.push(StepProgress::new(*step));
@@ -325,6 +394,11 @@ impl MoveProgress {
                         .map(StepProgress::new)
                         .collect();
                 }
+            }
+            MoveEvent::Figures(figures) => {
+                self.figures.push((**figures).clone());
+                let excess = self.figures.len().saturating_sub(FIGURES_KEPT);
+                self.figures.drain(..excess);
             }
             MoveEvent::Finished(outcome) => self.outcome = Some(outcome.clone()),
         }
@@ -389,6 +463,8 @@ pub fn event_line(event: &MoveEvent) -> Option<String> {
         MoveEvent::RollingBack { step, why } => {
             Some(format!("rolling back after \"{}\": {why}", step.title()))
         }
+        // The step's progress line carries the same figures.
+        MoveEvent::Figures(_) => None,
         MoveEvent::Finished(outcome) => Some(outcome.describe()),
     }
 }
@@ -410,6 +486,7 @@ mod tests {
                 direction: Direction::Extract,
                 by: "alice".into(),
                 steps: StepKind::sequence(Direction::Extract).to_vec(),
+                shares: Vec::new(),
             },
             MoveEvent::Step {
                 step: StepKind::Deploy,
@@ -464,5 +541,68 @@ mod tests {
         assert!(!progress.finished());
         progress.apply(&MoveEvent::Finished(MoveOutcome::Completed), at(20));
         assert!(progress.finished());
+    }
+
+    #[test]
+    fn a_progressive_move_s_canary_steps_are_followed_one_after_the_other() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let mut progress = None;
+        let steps = vec![
+            StepKind::Shadow,
+            StepKind::Canary,
+            StepKind::Canary,
+            StepKind::Full,
+        ];
+        let step = |step, state| MoveEvent::Step {
+            step,
+            state,
+            detail: String::new(),
+            fraction: None,
+        };
+        let figures = |share| {
+            MoveEvent::Figures(Box::new(StepFigures {
+                step: StepKind::Canary,
+                share: Some(share),
+                seconds: 1.0,
+                window: Window::default(),
+                waiting_for: "1 of 30 s held".into(),
+            }))
+        };
+        for event in [
+            MoveEvent::Started {
+                plan: "calculator".into(),
+                service: "sum".into(),
+                direction: Direction::Extract,
+                by: "alice".into(),
+                steps,
+                shares: vec![Some(0), Some(10), Some(50), Some(100)],
+            },
+            step(StepKind::Shadow, StepState::Done),
+            step(StepKind::Canary, StepState::Running),
+            figures(10),
+            step(StepKind::Canary, StepState::Done),
+            step(StepKind::Canary, StepState::Running),
+            figures(50),
+        ] {
+            MoveProgress::follow(&mut progress, &event, t0);
+        }
+        let progress = progress.unwrap();
+        assert!(progress.progressive());
+        let lines: Vec<(String, StepState)> = progress
+            .steps
+            .iter()
+            .map(|s| (s.label(), s.state.clone()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("Shadow and compare".to_owned(), StepState::Done),
+                ("Canary 10 %".to_owned(), StepState::Done),
+                ("Canary 50 %".to_owned(), StepState::Running),
+                ("All traffic".to_owned(), StepState::Pending),
+            ]
+        );
+        let shares: Vec<Option<u8>> = progress.figures.iter().map(|f| f.share).collect();
+        assert_eq!(shares, [Some(10), Some(50)]);
     }
 }

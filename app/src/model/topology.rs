@@ -160,8 +160,8 @@ impl MonolithTopology {
     }
 
     /// What `pod` holds in process (a monolith pod: the services it still serves) and which
-    /// moved-out service it serves on its own, as its labels say; nothing for pods outside the
-    /// plan's namespace or on their way out.
+    /// moved-out service (or service being shared by a progressive move) it serves on its own,
+    /// as its labels say; nothing for pods outside the plan's namespace or on their way out.
     pub fn roles_of(&self, pod: &PodPlacement) -> (Vec<String>, Option<String>) {
         if pod.namespace != self.namespace || pod.state == PodState::Terminating {
             return (Vec::new(), None);
@@ -174,7 +174,12 @@ impl MonolithTopology {
             .services
             .iter()
             .find(|s| {
-                s.location == Location::Extracted
+                // A service a progressive move is sharing already answers from its own pods.
+                let sharing = self
+                    .moving
+                    .as_ref()
+                    .is_some_and(|r| r.service == s.name && r.share.is_some());
+                (s.location == Location::Extracted || sharing)
                     && s.ready.is_some()
                     && picks(&s.selector, &pod.labels)
             })

@@ -18,7 +18,7 @@ use crate::model::eks::{
 use crate::model::events::LogEntry;
 use crate::model::move_plan::MovePlan;
 use crate::model::move_progress::MoveEvent;
-use crate::model::moves::{Direction, RetireStage};
+use crate::model::moves::{Control, Direction, RetireStage};
 use crate::model::pod_details::PodDetails;
 use crate::model::readiness::{ExpectedTaint, Finding, ReadinessOptions, ReadinessReport};
 
@@ -59,11 +59,15 @@ pub enum Command {
         service: String,
         /// Which way.
         direction: Direction,
+        /// In proven steps (shadow, the plan's shares, 100 %), not at once.
+        progressive: bool,
     },
     /// Carry out the plan the operator confirmed.
     StartMove(Box<MovePlan>),
     /// Abort the move this console drives; it rolls back.
     AbortMove,
+    /// The operator's word on the progressive move in progress (`None` withdraws a Pause).
+    SteerMove(Option<Control>),
     /// Finish the move recorded on the monolith.
     ResumeMove,
     /// Roll back the move recorded on the monolith.

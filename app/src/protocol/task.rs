@@ -16,6 +16,8 @@ pub enum Task {
     MovePlan,
     /// Carrying out, finishing or rolling back a move.
     Move,
+    /// Giving a progressive move the operator's word (Pause, Promote, Abort).
+    Steer,
     /// A stage of retiring the monolith.
     Retire,
     /// The readiness check (or a node group's review).
@@ -40,6 +42,7 @@ impl Task {
             Task::PodDetails => "following the selected pod",
             Task::MovePlan => "planning the move",
             Task::Move => "driving the move",
+            Task::Steer => "steering the move",
             Task::Retire => "retiring the monolith",
             Task::Readiness => "checking readiness",
             Task::EksClusters => "listing EKS clusters",

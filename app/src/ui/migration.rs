@@ -8,10 +8,12 @@ use std::time::SystemTime;
 use egui::{Color32, RichText};
 
 use super::failure::failure_ui;
+use super::move_charts::figures_ui;
 use super::{ConsoleState, MoveRequest, MoveView, Panel, Request, Shown};
+use crate::model::move_plan::MovePlan;
 use crate::model::move_progress::{MoveOutcome, StepProgress, StepState};
-use crate::model::moves::Direction;
 use crate::model::moves::RetireStage;
+use crate::model::moves::{Direction, StepKind};
 use crate::protocol::{Command, NextAction};
 
 const OK: Color32 = Color32::from_rgb(46, 160, 67);
@@ -53,9 +55,9 @@ fn step_line(ui: &mut egui::Ui, step: &StepProgress, now: SystemTime) {
         // One label per step carries its whole outcome for screen readers.
         let elapsed = seconds(step, now);
         let text = if elapsed.is_empty() {
-            format!("{}: {state}", step.step.title())
+            format!("{}: {state}", step.label())
         } else {
-            format!("{}: {state} ({elapsed})", step.step.title())
+            format!("{}: {state} ({elapsed})", step.label())
         };
         ui.allocate_ui_with_layout(
             egui::vec2(260.0, 16.0),
@@ -75,6 +77,43 @@ fn step_line(ui: &mut egui::Ui, step: &StepProgress, now: SystemTime) {
         ui.indent(("detail", step.step), |ui| {
             ui.label(RichText::new(&step.detail).small().weak());
         });
+    }
+}
+
+/// The plan dialog's choice between switching at once and proving the service step by step;
+/// changing it plans the move again.
+fn progressive_choice(ui: &mut egui::Ui, plan: &MovePlan, replan: &mut Option<bool>) {
+    let mut progressive = plan.progression.is_some();
+    if ui
+        .checkbox(
+            &mut progressive,
+            "Progressive: shadow, then shares of the traffic, each proven by the pods' numbers",
+        )
+        .changed()
+    {
+        *replan = Some(progressive);
+    }
+    if let Some(p) = &plan.progression {
+        let shares: Vec<String> = p.weights.iter().map(|w| format!("{w} %")).collect();
+        let shadow = if p.shadow_requests > 0 {
+            format!(
+                "the monolith shadows the service until {} answers compare alike (at most {} s); ",
+                p.shadow_requests, p.shadow_seconds
+            )
+        } else {
+            String::new()
+        };
+        ui.label(
+            RichText::new(format!(
+                "Inside the monolith, by its routing file (no redeploy per step): {shadow}then the service answers {} of the requests, each held {} s, then 100 % watched {} s. A mismatch, or an error rate over the monolith's +{} points or a p99 over its +{} ms, rolls back by itself.",
+                shares.join(", then "),
+                p.hold_seconds,
+                p.settle_seconds,
+                p.thresholds.max_error_rate_increase,
+                p.thresholds.max_p99_increase_ms
+            ))
+            .small(),
+        );
     }
 }
 
@@ -110,6 +149,7 @@ impl MovePanel {
                         Command::PlanMove {
                             service: last.service.clone(),
                             direction: last.direction,
+                            progressive: last.progressive,
                         }
                         .into(),
                     );
@@ -141,6 +181,7 @@ impl MovePanel {
             return;
         };
         let mut decision = None;
+        let mut replan = None;
         let title = match plan.direction {
             Direction::Extract => format!(
                 "Move {} out of the monolith, onto {}",
@@ -216,11 +257,19 @@ impl MovePanel {
             } else {
                 ui.colored_label(BAD, format!("Permissions missing: {}", missing.join(", ")));
             }
+            if plan.direction == Direction::Extract {
+                progressive_choice(ui, plan, &mut replan);
+            }
             let steps: Vec<String> = plan
                 .steps
                 .iter()
                 .enumerate()
-                .map(|(i, s)| format!("{}. {}", i + 1, s.title()))
+                .map(|(i, s)| match (s, plan.share_at(i)) {
+                    (StepKind::Canary, Some(share)) => {
+                        format!("{}. {} {share} %", i + 1, s.title())
+                    }
+                    _ => format!("{}. {}", i + 1, s.title()),
+                })
                 .collect();
             ui.label(format!("Steps: {}", steps.join("   ")));
             ui.label(RichText::new("Any failure rolls everything back by itself.").weak());
@@ -241,6 +290,16 @@ impl MovePanel {
                 }
             });
         });
+        if let Some(progressive) = replan {
+            requests.push(
+                Command::PlanMove {
+                    service: plan.service.clone(),
+                    direction: plan.direction,
+                    progressive,
+                }
+                .into(),
+            );
+        }
         match decision {
             Some(true) => requests.push(Command::StartMove(Box::new(plan.clone())).into()),
             Some(false) => requests.push(Request::Dismiss(Shown::MovePlan)),
@@ -275,6 +334,10 @@ impl MovePanel {
                 }
                 for step in &progress.steps {
                     step_line(ui, step, now);
+                }
+                if progress.progressive() && progress.rollback_reason.is_none() {
+                    ui.separator();
+                    figures_ui(ui, progress, view.steered, requests);
                 }
                 if let Some(why) = &progress.rollback_reason {
                     ui.separator();

@@ -9,6 +9,7 @@ pub mod eks;
 mod failure;
 pub mod log;
 pub mod migration;
+mod move_charts;
 pub mod node_groups;
 pub mod pod;
 pub mod readiness;
@@ -192,7 +193,11 @@ impl ConsoleApp {
                 }
                 state.events_namespace = namespace.clone();
             }
-            Command::PlanMove { service, direction } => {
+            Command::PlanMove {
+                service,
+                direction,
+                progressive,
+            } => {
                 if state.moves.running() {
                     return;
                 }
@@ -200,18 +205,24 @@ impl ConsoleApp {
                 state.moves.planning = Some(MoveRequest {
                     service: service.clone(),
                     direction: *direction,
+                    progressive: *progressive,
                 });
             }
             Command::StartMove(plan) => {
                 state.moves.planned = None;
-                state.moves.progress = Some(MoveProgress::new(
+                state.moves.steered = None;
+                let mut progress = MoveProgress::new(
                     &plan.plan,
                     &plan.service,
                     plan.direction,
                     "",
                     &plan.steps,
                     SystemTime::now(),
-                ));
+                );
+                let shares: Vec<Option<u8>> =
+                    (0..plan.steps.len()).map(|i| plan.share_at(i)).collect();
+                progress.set_shares(&shares);
+                state.moves.progress = Some(progress);
             }
             Command::ResumeMove | Command::RollBackMove => state.moves.progress = None,
             Command::Retire(_) => {
@@ -229,6 +240,7 @@ impl ConsoleApp {
                 state.node_groups.running = true;
             }
             Command::AbortMove => {}
+            Command::SteerMove(control) => state.moves.steered = *control,
         }
         self.backend.send(command);
     }

@@ -16,7 +16,7 @@ use crate::model::events::LogEntry;
 use crate::model::migration_plan::MigrationPlan;
 use crate::model::move_plan::MovePlan;
 use crate::model::move_progress::MoveProgress;
-use crate::model::moves::Direction;
+use crate::model::moves::{Control, Direction};
 use crate::model::pod_details::PodDetails;
 use crate::model::readiness::{Finding, ReadinessReport};
 use crate::protocol::{ActionError, Command, ConnectionStatus, Task};
@@ -85,6 +85,8 @@ pub struct MoveRequest {
     pub service: String,
     /// Which way.
     pub direction: Direction,
+    /// In proven steps, not at once.
+    pub progressive: bool,
 }
 
 impl MoveRequest {
@@ -112,6 +114,8 @@ pub struct MoveView {
     pub retired: Option<Result<String, ActionError>>,
     /// Whether a retire stage runs now.
     pub retiring: bool,
+    /// The operator's last word on the progressive move (Pause shown as held).
+    pub steered: Option<Control>,
 }
 
 impl MoveView {
@@ -333,6 +337,7 @@ impl ConsoleState {
                 self.node_groups.running = false;
                 self.node_groups.done = Some(Err(failed()));
             }
+            Task::Steer => self.moves.steered = None,
             Task::Session | Task::PodDetails => {}
         }
         self.log.console("TaskFailed", why);

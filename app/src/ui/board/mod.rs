@@ -353,6 +353,7 @@ impl BoardView {
                             view.zoom,
                             search,
                             self.namespace.as_deref(),
+                            in_transit(&layout.snapshot),
                             out,
                         );
                     }
@@ -502,6 +503,7 @@ impl Panel for BoardView {
                 Command::PlanMove {
                     service: request.service,
                     direction: request.direction,
+                    progressive: request.progressive,
                 }
                 .into(),
             );
@@ -514,3 +516,9 @@ impl Panel for BoardView {
 
 #[cfg(test)]
 mod tests;
+
+/// The service a progressive move is sharing now, with the service's share in percent.
+fn in_transit(snapshot: &ClusterSnapshot) -> Option<(&str, u8)> {
+    let record = snapshot.topology.as_ref()?.moving.as_ref()?;
+    Some((record.service.as_str(), record.share?))
+}

@@ -22,6 +22,7 @@ pub fn paint(
     zoom: f32,
     search: &Search,
     namespace: Option<&str>,
+    in_transit: Option<(&str, u8)>,
     out: &mut BoardResponse,
 ) {
     let visuals = ui.visuals();
@@ -187,8 +188,13 @@ pub fn paint(
         };
         let mut cx = x;
         for (label, direction) in chips {
+            // A service a progressive move is sharing carries its share on both sides.
+            let shown = match in_transit {
+                Some((service, share)) if service == label => format!("{label} {share} %"),
+                _ => label.clone(),
+            };
             let galley =
-                painter.layout_no_wrap(label.clone(), font(10.5), visuals.strong_text_color());
+                painter.layout_no_wrap(shown.clone(), font(10.5), visuals.strong_text_color());
             let width = galley.size().x + 12.0 * zoom;
             if cx + width > rect.right() - PADDING * zoom && cx > x {
                 cx = x;
@@ -213,13 +219,15 @@ pub fn paint(
                 galley,
                 visuals.strong_text_color(),
             );
+            // A drag plans the move at once; the plan dialog offers to make it progressive.
             let request = MoveRequest {
                 service: label.clone(),
                 direction,
+                progressive: false,
             };
             let text = match direction {
-                Direction::Extract => format!("{label} (in-process in {})", pod.name),
-                Direction::Return => format!("{label} (moved out, served by {})", pod.name),
+                Direction::Extract => format!("{shown} (in-process in {})", pod.name),
+                Direction::Return => format!("{shown} (moved out, served by {})", pod.name),
             };
             response
                 .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, text.clone()));
