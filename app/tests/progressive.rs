@@ -419,6 +419,20 @@ fn a_console_killed_at_fifty_percent_is_resumed_by_the_next() {
         "{}",
         text(&status)
     );
+    // With the figures of the last two seconds: the probe's sums, some of them the service's
+    // (the 50 % share may still be reaching the monolith's pods: killed as soon as it began).
+    assert!(
+        text(&status).contains("over the last 2 s: service "),
+        "{}",
+        text(&status)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&support::migrate(&cluster, &["--status", "-o", "json"]).stdout)
+            .unwrap();
+    assert_eq!(json["share"], 50, "{json}");
+    let answered = json["figures"]["service"]["answered"].as_u64().unwrap();
+    let all = answered + json["figures"]["monolith"]["answered"].as_u64().unwrap();
+    assert!(all >= 20 && answered > 0, "{json}");
     // Killed at 50 %, the monolith goes on sharing by its routing file meanwhile.
     let resumed = support::migrate(&cluster, &["--resume", "--yes"]);
     let said = text(&resumed);

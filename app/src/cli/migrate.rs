@@ -18,7 +18,7 @@ use crate::model::migration_plan::MigrationPlan;
 use crate::model::move_plan::MovePlan;
 use crate::model::move_progress::{MoveEvent, MoveOutcome, MoveProgress, event_line};
 use crate::model::moves::RetireStage;
-use crate::model::moves::{Control, Direction};
+use crate::model::moves::{Control, Direction, StepKind};
 
 /// The plan as a person reviews it.
 pub fn plan_text(plan: &MovePlan, migration: &MigrationPlan, user: &str) -> String {
@@ -160,9 +160,46 @@ pub async fn migrate(
     let json = cli.output == Output::Json;
     if args.status {
         let recorded = mover.recorded().await?;
+        // A progressive move's figures: what the monolith's pods answer over two seconds.
+        let figures = match &recorded {
+            Some(record) if record.progression.is_some() => Some(
+                mover
+                    .figures_now(&record.service, std::time::Duration::from_secs(2))
+                    .await
+                    .map_err(|e| e.to_string()),
+            ),
+            _ => None,
+        };
         return Ok(match (recorded, cli.output) {
-            (record, Output::Json) => (serde_json::to_string_pretty(&record)? + "\n", true),
-            (Some(record), Output::Table) => (format!("{}\n", record.summary()), true),
+            (record, Output::Json) => {
+                // The record as it is (null: none), with a progressive move's figures added.
+                let mut value = serde_json::to_value(&record)?;
+                if let (Some(fields), Some(figures)) = (value.as_object_mut(), &figures) {
+                    let figures = match figures {
+                        Ok(window) => serde_json::to_value(window)?,
+                        Err(why) => serde_json::json!({"unread": why}),
+                    };
+                    fields.insert("figures".into(), figures);
+                }
+                (serde_json::to_string_pretty(&value)? + "\n", true)
+            }
+            (Some(record), Output::Table) => {
+                let mut text = format!("{}\n", record.summary());
+                match figures {
+                    Some(Ok(window)) => {
+                        let _ = writeln!(
+                            text,
+                            "over the last 2 s: {}",
+                            window.summary(record.step == StepKind::Shadow)
+                        );
+                    }
+                    Some(Err(why)) => {
+                        let _ = writeln!(text, "the figures could not be read: {why}");
+                    }
+                    None => {}
+                }
+                (text, true)
+            }
             (None, Output::Table) => ("no move is in progress\n".into(), true),
         });
     }

@@ -290,6 +290,28 @@ impl Mover {
             .ok_or_else(|| StepFailure::plain("the plan has no progressive section".into()))
     }
 
+    /// The service's figures inside the monolith over the next `over` (for a status display
+    /// of a progressive move in progress, by whichever console).
+    pub async fn figures_now(&self, service: &str, over: Duration) -> Result<Window, MoveError> {
+        let ns = self.namespace();
+        let port = self
+            .metrics_port()
+            .map_err(|f| MoveError::Cluster(f.reason))?;
+        let selector = self
+            .monolith_selector()
+            .await
+            .map_err(|f| MoveError::Cluster(f.reason))?;
+        let read = || async {
+            read_pods(&self.proxy, ns, &selector, &port)
+                .await
+                .map_err(|e| MoveError::kube("read the monolith's metrics", e))
+        };
+        let before = read().await?;
+        tokio::time::sleep(over).await;
+        let after = read().await?;
+        Ok(Window::inside(service, &before.reading, &after.reading))
+    }
+
     /// Removes a one-time word (Promote) once obeyed; one left there would pass the next
     /// step too, so a failure to remove it is logged.
     async fn clear_control(&self) {

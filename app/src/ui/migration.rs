@@ -112,7 +112,7 @@ fn progressive_choice(ui: &mut egui::Ui, plan: &MovePlan, replan: &mut Option<bo
                 p.thresholds.max_error_rate_increase,
                 p.thresholds.max_p99_increase_ms
             ))
-            .small(),
+            .weak(),
         );
     }
 }

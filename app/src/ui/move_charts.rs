@@ -3,7 +3,7 @@
 //! comparisons, and the operator's buttons — Pause (or Continue), Promote now, Abort.
 
 use egui::{Color32, RichText};
-use egui_plot::{Legend, Line, Plot, PlotPoints};
+use egui_plot::{Line, Plot, PlotPoints};
 
 use super::Request;
 use crate::model::analysis::RouteFigures;
@@ -73,7 +73,6 @@ fn chart(
     Plot::new(id)
         .height(120.0)
         .width(220.0)
-        .legend(Legend::default())
         .x_axis_label("s in step")
         .y_axis_label(unit)
         .include_y(0.0)
@@ -100,6 +99,13 @@ pub fn figures_ui(
             (step, _) => step.title().to_owned(),
         };
         ui.strong(format!("{step}: the figures since the step began"));
+        // One legend for the three charts (a legend in each would cover its lines).
+        ui.horizontal(|ui| {
+            for (name, color, _) in routes(last.step) {
+                ui.colored_label(color, "■");
+                ui.label(name);
+            }
+        });
         ui.horizontal(|ui| {
             chart(ui, "move-answers", "answers", points, |r| {
                 Some(r.answered as f64)

@@ -190,6 +190,7 @@ pub fn paint(
         for (label, direction) in chips {
             // A service a progressive move is sharing carries its share on both sides.
             let shown = match in_transit {
+                Some((service, 0)) if service == label => format!("{label} shadow"),
                 Some((service, share)) if service == label => format!("{label} {share} %"),
                 _ => label.clone(),
             };
