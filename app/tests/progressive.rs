@@ -505,3 +505,177 @@ fn pause_holds_a_step_past_its_time_and_promote_skips_ahead() {
         text(&nothing)
     );
 }
+
+/// Asks `/sum/{a}/{b}` through the Gateway 20 times a second until `stop`, noting each answer.
+fn edge_probe(
+    cluster: &TestCluster,
+    edge: String,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Vec<Answer>> {
+    let registry = cluster.registry().clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let client = reqwest::Client::new();
+            let mut answers = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                let (a, b, sum) = INPUTS[n % INPUTS.len()];
+                n += 1;
+                let (step, share) = step_of(&registry);
+                let at = Instant::now();
+                let answer = client.get(format!("{edge}/sum/{a}/{b}")).send().await;
+                let (ok, by_service, detail) = match answer {
+                    Ok(response) if response.status() == 200 => {
+                        let json: serde_json::Value = response.json().await.unwrap_or_default();
+                        let total = json["total"].to_string();
+                        let by = json["served-by"]["service"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned();
+                        (
+                            total == sum,
+                            by == "sum",
+                            format!("{a}+{b}={total} by {by}"),
+                        )
+                    }
+                    Ok(response) => (false, false, format!("HTTP {}", response.status())),
+                    Err(e) => (false, false, format!("no answer: {e}")),
+                };
+                answers.push(Answer {
+                    at,
+                    step,
+                    share,
+                    ok,
+                    by_service,
+                    detail,
+                });
+            }
+            answers
+        })
+    })
+}
+
+#[test]
+fn a_progressive_move_at_the_edge_weights_the_route_with_no_failed_answer() {
+    let cluster = TestCluster::start(true);
+    let kubectl = cluster.kubectl();
+    let manifests = support::MANIFESTS;
+    kubectl.ok(&[
+        "apply",
+        "-f",
+        &format!("{manifests}/gateway-api/standard-crds.yaml"),
+    ]);
+    kubectl.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/httproutes.gateway.networking.k8s.io",
+        "--timeout=20s",
+    ]);
+    kubectl.ok(&[
+        "apply",
+        "-f",
+        &format!("{manifests}/gateway-api/calculator-edge.yaml"),
+    ]);
+    kubectl.ok(&[
+        "wait",
+        "--for=condition=Programmed",
+        "gateway/calculator",
+        "-n",
+        "calculator",
+        "--timeout=30s",
+    ]);
+    let address = kubectl.ok(&[
+        "get",
+        "gateway",
+        "calculator",
+        "-n",
+        "calculator",
+        "-o",
+        "jsonpath={.status.addresses[0].value}",
+    ]);
+    let edge = format!("http://{}:8080", address.trim());
+    let stop = Arc::new(AtomicBool::new(false));
+    let probe = edge_probe(&cluster, edge, stop.clone());
+    std::thread::sleep(Duration::from_secs(1));
+    let output = support::migrate(
+        &cluster,
+        &[
+            "sum",
+            "--to",
+            "linux",
+            "--progressive",
+            "--at",
+            "edge",
+            "--weights",
+            "10,50",
+            "--hold",
+            "8s",
+            "--shadow",
+            "60",
+            "--settle",
+            "3s",
+            "--yes",
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    let answers = probe.join().unwrap();
+    let said = text(&output);
+    assert!(output.status.success(), "{said}");
+    let failed: Vec<&str> = answers
+        .iter()
+        .filter(|a| !a.ok)
+        .map(|a| a.detail.as_str())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} failed: {failed:?}\n{said}",
+        failed.len()
+    );
+    // The gateway's weights are exact (smooth weighted round-robin) once taken up, and the
+    // move waits for that, so nothing needs leaving out.
+    for (step, share, target) in [
+        ("shadow", Some(0), 0.0),
+        ("canary", Some(10), 10.0),
+        ("canary", Some(50), 50.0),
+        ("*", Some(100), 100.0),
+    ] {
+        let (percent, counted) = measured(&answers, step, share, Duration::from_millis(500));
+        eprintln!(
+            "edge {step} {share:?}: the service computed {percent:.1} % of {counted} answers"
+        );
+        assert!(
+            counted >= 20,
+            "{step} {share:?}: only {counted} answers\n{said}"
+        );
+        assert!(
+            (percent - target).abs() <= 5.0,
+            "{step} {share:?}: {percent:.1} % of {counted}, not {target} % ± 5\n{said}"
+        );
+    }
+    assert!(said.contains("mirrored to the service: "), "{said}");
+    assert!(
+        said.contains("at the edge (rule 0 of HTTPRoute calculator)"),
+        "{said}"
+    );
+    // The route stays at 100 % to the service; the monolith's own calls go there too.
+    let weights = kubectl.ok(&[
+        "get",
+        "httproute",
+        "calculator",
+        "-n",
+        "calculator",
+        "-o",
+        "jsonpath={.spec.rules[0].backendRefs[*].weight}",
+    ]);
+    assert_eq!(weights.trim(), "0 100");
+    assert!(monolith_env(&cluster).contains("SUM_SERVICE_URL"));
+    assert!(move_record(&cluster).is_none());
+}

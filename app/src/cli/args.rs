@@ -375,6 +375,10 @@ pub struct MigrateArgs {
     /// 100 %, each judged by the pods' metrics and rolled back by itself on a breach.
     #[arg(long, requires = "service")]
     pub progressive: bool,
+    /// Where the traffic is shared: inside the monolith (its routing file) or at the edge (the
+    /// weights of the service's HTTPRoute rule, as the plan's `edge` names it).
+    #[arg(long, value_enum, default_value = "inside", requires = "progressive")]
+    pub at: SharedAtArg,
     /// The service's shares before 100 %, in percent (default: the plan's, else 10,50).
     #[arg(long, value_delimiter = ',', requires = "progressive")]
     pub weights: Option<Vec<u8>>,
@@ -414,6 +418,24 @@ fn seconds(text: &str) -> Result<u64, String> {
         .map_err(|e| format!("{text:?} is not a duration such as 30s or 2m: {e}"))?;
     u64::try_from(duration.as_secs())
         .map_err(|_| format!("{text:?} is negative; give a duration such as 30s"))
+}
+
+/// Where a progressive move shares the traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SharedAtArg {
+    /// Inside the monolith, by its routing file.
+    Inside,
+    /// At the edge, by the service's HTTPRoute rule.
+    Edge,
+}
+
+impl From<SharedAtArg> for crate::model::move_plan::ProgressiveWay {
+    fn from(at: SharedAtArg) -> Self {
+        match at {
+            SharedAtArg::Inside => Self::Inside,
+            SharedAtArg::Edge => Self::Edge,
+        }
+    }
 }
 
 /// `retire` arguments.

@@ -253,7 +253,7 @@ pub async fn migrate(
         }
         let progression = progression(args, &plan);
         mover
-            .prepare_progressive(service, args.image.as_deref(), progression)
+            .prepare_progressive(service, args.image.as_deref(), progression, args.at.into())
             .await?
     } else {
         mover

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Mover, Reporter};
 use crate::cluster::connection::{Connection, Current, connected};
 use crate::model::migration_plan::MigrationPlan;
-use crate::model::move_plan::MovePlan;
+use crate::model::move_plan::{MovePlan, ProgressiveWay};
 use crate::model::move_progress::{MoveEvent, MoveOutcome};
 use crate::model::moves::{Control, Direction, RetireStage};
 use crate::protocol::{ActionError, Event, EventSink, Task, Tasks};
@@ -82,7 +82,14 @@ impl MoveDesk {
                         .unwrap_or_default();
                     let mover = Mover::new(&c, plan).await;
                     let planned = if progressive {
-                        mover.prepare_progressive(&service, None, progression).await
+                        mover
+                            .prepare_progressive(
+                                &service,
+                                None,
+                                progression,
+                                ProgressiveWay::Inside,
+                            )
+                            .await
                     } else {
                         mover.prepare(&service, direction, None).await
                     };

@@ -14,6 +14,7 @@ pub mod access;
 mod actions;
 pub mod desk;
 mod drive;
+mod edge_routing;
 mod errors;
 mod lease;
 mod monolith_routing;

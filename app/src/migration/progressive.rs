@@ -15,7 +15,8 @@ use super::mover::{Mover, StepReport};
 use super::readings::read_pods;
 use super::wait::WaitReport;
 use crate::cluster::proxy::proxy_get;
-use crate::model::analysis::{Number, Progression, StepState, Window};
+use crate::model::analysis::{Number, Progression, Reading, StepState, Window};
+use crate::model::edge_route;
 use crate::model::move_plan::MovePlan;
 use crate::model::move_progress::{MoveEvent, StepFigures};
 use crate::model::moves::{Control, RoutingFileBefore, StepKind};
@@ -43,6 +44,11 @@ impl Mover {
         if step == StepKind::Handover {
             return self.hand_over(plan).await;
         }
+        if let Some(rule) = &plan.before.edge_rule {
+            return self
+                .edge_step(step, share, plan, rule, progression, progress)
+                .await;
+        }
         let url = self.service_url(plan).await?;
         let entry = match step {
             StepKind::Shadow => RouteEntry::Shadow { url },
@@ -62,27 +68,42 @@ impl Mover {
         match step {
             StepKind::Shadow => {
                 let figures = self
-                    .judge(plan, true, entry.share(), progress, |window, elapsed| {
-                        progression.shadow(window, elapsed)
-                    })
+                    .judge(
+                        plan,
+                        &Source::Inside,
+                        true,
+                        entry.share(),
+                        progress,
+                        |window, elapsed| progression.shadow(window, elapsed),
+                    )
                     .await?;
                 Ok(format!("shadowed: {figures}"))
             }
             StepKind::Canary => {
                 let hold = Duration::from_secs(progression.hold_seconds);
                 let figures = self
-                    .judge(plan, false, entry.share(), progress, |window, elapsed| {
-                        progression.canary(window, elapsed, hold)
-                    })
+                    .judge(
+                        plan,
+                        &Source::Inside,
+                        false,
+                        entry.share(),
+                        progress,
+                        |window, elapsed| progression.canary(window, elapsed, hold),
+                    )
                     .await?;
                 Ok(format!("{routed}, held {} s: {figures}", hold.as_secs()))
             }
             StepKind::Settle => {
                 let hold = Duration::from_secs(progression.settle_seconds);
                 let figures = self
-                    .judge(plan, false, entry.share(), progress, |window, elapsed| {
-                        settled(progression, window, elapsed, hold)
-                    })
+                    .judge(
+                        plan,
+                        &Source::Inside,
+                        false,
+                        entry.share(),
+                        progress,
+                        |window, elapsed| settled(progression, window, elapsed, hold),
+                    )
                     .await?;
                 Ok(format!("{routed}, watched {} s: {figures}", hold.as_secs()))
             }
@@ -144,9 +165,11 @@ impl Mover {
 
     /// Reads the monolith's pods every [`ANALYSIS_INTERVAL`] and judges the window since the
     /// step began, until it passes (its figures, in a line) or breaks a limit (the failure).
+    #[allow(clippy::too_many_arguments)] // One judging loop for every kind of step and source.
     async fn judge(
         &self,
         plan: &MovePlan,
+        source: &Source,
         shadow: bool,
         share: u8,
         progress: &StepReport<'_>,
@@ -154,11 +177,34 @@ impl Mover {
     ) -> Result<String, StepFailure> {
         let ns = self.namespace();
         let port = self.metrics_port()?;
-        let selector = self.monolith_selector().await?;
+        let monolith = self.monolith_selector().await?;
+        let service = selector_text(
+            plan.deployment
+                .spec
+                .selector
+                .match_labels
+                .as_ref()
+                .unwrap_or(&Default::default()),
+        );
+        let read_of = |selector: String, whose: &'static str| {
+            let port = port.clone();
+            async move {
+                read_pods(&self.proxy, ns, &selector, &port)
+                    .await
+                    .map(|r| r.reading)
+                    .map_err(|e| {
+                        StepFailure::plain(format!("cannot read the {whose}'s metrics: {e}"))
+                    })
+            }
+        };
+        // Inside, the monolith's pods count both ways; at the edge each side counts its own.
         let read = || async {
-            read_pods(&self.proxy, ns, &selector, &port)
-                .await
-                .map_err(|e| StepFailure::plain(format!("cannot read the monolith's metrics: {e}")))
+            let monolith = read_of(monolith.clone(), "monolith").await?;
+            let service = match source {
+                Source::Inside => Reading::default(),
+                Source::Edge { .. } => read_of(service.clone(), "service").await?,
+            };
+            Ok::<_, StepFailure>((monolith, service))
         };
         let before = read().await?;
         let started = Instant::now();
@@ -166,7 +212,12 @@ impl Mover {
         loop {
             tokio::time::sleep(ANALYSIS_INTERVAL).await;
             let after = read().await?;
-            let window = Window::inside(&plan.service, &before.reading, &after.reading);
+            let window = match source {
+                Source::Inside => Window::inside(&plan.service, &before.0, &after.0),
+                Source::Edge { metrics_path } => {
+                    Window::edge(metrics_path, (&before.0, &after.0), (&before.1, &after.1))
+                }
+            };
             let control = self.driver.control().await;
             let elapsed = started.elapsed();
             let state = judgement(&window, elapsed);
@@ -191,7 +242,7 @@ impl Mover {
                 (StepState::Breached(breach), _) => {
                     let mut reason = format!("{breach} — {figures}");
                     if breach.number == Number::Mismatches {
-                        reason.push_str(&self.mismatch_examples(plan, &before.reading).await);
+                        reason.push_str(&self.mismatch_examples(plan, &before.0).await);
                     }
                     return Err(StepFailure::plain(reason));
                 }
@@ -256,6 +307,87 @@ impl Mover {
             String::new()
         } else {
             format!("; for example: {}", examples.join("; "))
+        }
+    }
+
+    /// A step at the edge: the service's rule weighted (or mirrored) and taken up by the
+    /// gateway, then judged from both sides' metrics of the path.
+    async fn edge_step(
+        &self,
+        step: StepKind,
+        share: Option<u8>,
+        plan: &MovePlan,
+        rule: &crate::model::moves::EdgeRuleBefore,
+        progression: &Progression,
+        progress: &StepReport<'_>,
+    ) -> Result<String, StepFailure> {
+        let edge = self
+            .plan
+            .service(&plan.service)
+            .and_then(|s| s.edge.clone())
+            .ok_or_else(|| {
+                StepFailure::plain(format!("the plan gives {} no edge", plan.service))
+            })?;
+        let share = match step {
+            StepKind::Shadow => 0,
+            StepKind::Canary => {
+                share.ok_or_else(|| StepFailure::plain("a canary step without its share".into()))?
+            }
+            _ => 100,
+        };
+        let port = plan
+            .service_object
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .and_then(|p| p.first())
+            .map_or(80, |p| p.port);
+        let shared = edge_route::shared_rule(
+            &rule.rule,
+            plan.service_name(),
+            port,
+            share,
+            step == StepKind::Shadow,
+        );
+        self.write_edge_rule(rule, &shared, progress).await?;
+        let source = Source::Edge {
+            metrics_path: edge.metrics_path.clone(),
+        };
+        let routed = format!(
+            "{} of {} at the edge (rule {} of HTTPRoute {}) answered by the service",
+            percent(share),
+            edge.path,
+            rule.index,
+            rule.route
+        );
+        match step {
+            StepKind::Shadow => {
+                let figures = self
+                    .judge(plan, &source, false, 0, progress, |window, elapsed| {
+                        progression.mirror(window, elapsed)
+                    })
+                    .await?;
+                Ok(format!("mirrored to the service: {figures}"))
+            }
+            StepKind::Canary => {
+                let hold = Duration::from_secs(progression.hold_seconds);
+                let figures = self
+                    .judge(plan, &source, false, share, progress, |window, elapsed| {
+                        progression.canary(window, elapsed, hold)
+                    })
+                    .await?;
+                Ok(format!("{routed}, held {} s: {figures}", hold.as_secs()))
+            }
+            StepKind::Settle => {
+                let hold = Duration::from_secs(progression.settle_seconds);
+                let figures = self
+                    .judge(plan, &source, false, share, progress, |window, elapsed| {
+                        settled(progression, window, elapsed, hold)
+                    })
+                    .await?;
+                Ok(format!("{routed}, watched {} s: {figures}", hold.as_secs()))
+            }
+            _ => Ok(format!("{routed}, taken up by the gateway")),
         }
     }
 
@@ -327,6 +459,25 @@ impl Mover {
             self.clear_control().await;
         }
     }
+}
+
+/// Where a step's figures come from.
+enum Source {
+    /// Inside the monolith: its pods' answers by route.
+    Inside,
+    /// At the edge: each side's pods' HTTP answers of the path as their metrics count it.
+    Edge {
+        /// The path template (`/sum/{a}/{b}`).
+        metrics_path: String,
+    },
+}
+
+fn selector_text(labels: &std::collections::BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// 100 % watched: breached like a canary; passed once watched for `hold` (answers or not: a

@@ -147,13 +147,16 @@ impl Mover {
         *record = rolling;
         // A progressive move's share goes back to the monolith first: the routing file is
         // taken up within seconds, a restored variable only by a rolling redeploy.
+        let progress = StepReport {
+            step: StepKind::RestoreRoute,
+            report,
+        };
         if let Some(file) = &record.before.routing_file {
-            let progress = StepReport {
-                step: StepKind::RestoreRoute,
-                report,
-            };
             self.restore_routing_file(&record.service, file, &progress)
                 .await?;
+        }
+        if let Some(rule) = &record.before.edge_rule {
+            self.restore_edge_rule(rule, &progress).await?;
         }
         for change in restores
             .iter()
@@ -172,6 +175,7 @@ impl Mover {
             if restores.is_empty()
                 && record.before.front_selector.is_none()
                 && record.before.routing_file.is_none()
+                && record.before.edge_rule.is_none()
             {
                 "nothing to restore".to_owned()
             } else {

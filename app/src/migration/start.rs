@@ -10,7 +10,7 @@ use super::errors::{MoveError, StepFailure};
 use super::lease::LeaseGuard;
 use super::mover::{Mover, Reporter, direction_words, started};
 use crate::model::analysis::Progression;
-use crate::model::move_plan::{self, MovePlan, NotProgressive, Recorded};
+use crate::model::move_plan::{self, MovePlan, NotProgressive, ProgressiveWay, Recorded, SharedAt};
 use crate::model::move_progress::{MoveEvent, MoveOutcome};
 use crate::model::moves::{Direction, MovePhase, MoveRecord};
 
@@ -33,8 +33,9 @@ impl Mover {
         service: &str,
         image: Option<&str>,
         progression: Progression,
+        way: ProgressiveWay,
     ) -> Result<MovePlan, MoveError> {
-        self.prepare_with(service, Direction::Extract, image, Some(progression))
+        self.prepare_with(service, Direction::Extract, image, Some((progression, way)))
             .await
     }
 
@@ -43,7 +44,7 @@ impl Mover {
         service: &str,
         direction: Direction,
         image: Option<&str>,
-        progression: Option<Progression>,
+        progression: Option<(Progression, ProgressiveWay)>,
     ) -> Result<MovePlan, MoveError> {
         let (live, recorded) = tokio::try_join!(
             access::live_objects(&self.client, &self.plan.monolith.namespace),
@@ -58,16 +59,27 @@ impl Mover {
             recorded.as_ref().map_or(Recorded::Nothing, Recorded::Other),
         )
         .map_err(|e| MoveError::Refused(vec![e.to_string()]))?;
-        if let Some(progression) = progression {
-            let spec = self.plan.progressive.as_ref().ok_or_else(|| {
-                MoveError::Refused(vec![
-                    NotProgressive::NoRoutingFile(self.plan.name.clone()).to_string(),
-                ])
-            })?;
-            let file = self.routing_file_now(spec).await?;
+        if let Some((progression, way)) = progression {
+            let refused = |e: NotProgressive| MoveError::Refused(vec![e.to_string()]);
+            let at = match way {
+                ProgressiveWay::Inside => {
+                    let spec = self.plan.progressive.as_ref().ok_or_else(|| {
+                        refused(NotProgressive::NoRoutingFile(self.plan.name.clone()))
+                    })?;
+                    SharedAt::Inside(self.routing_file_now(spec).await?)
+                }
+                ProgressiveWay::Edge => {
+                    let edge = self
+                        .plan
+                        .service(service)
+                        .and_then(|s| s.edge.clone())
+                        .ok_or_else(|| refused(NotProgressive::NoEdge(service.to_owned())))?;
+                    SharedAt::Edge(self.edge_rule_now(&edge).await?)
+                }
+            };
             let frontend = self.plan.service(service).is_some_and(|s| s.is_frontend());
-            plan.make_progressive(progression, file, frontend)
-                .map_err(|e| MoveError::Refused(vec![e.to_string()]))?;
+            plan.make_progressive(progression, at, frontend)
+                .map_err(refused)?;
         }
         let answers = access::check(&self.client, &plan.permissions).await?;
         plan.record_permissions(&answers);
@@ -166,14 +178,17 @@ impl Mover {
         );
         // A progressive move goes on with the shares and allowances it began with.
         let plan = plan.map(|mut plan| {
-            if let (Some(progression), Some(file)) =
-                (&record.progression, &record.before.routing_file)
-            {
+            let at = match (&record.before.routing_file, &record.before.edge_rule) {
+                (Some(file), _) => Some(SharedAt::Inside(file.clone())),
+                (None, Some(rule)) => Some(SharedAt::Edge(rule.clone())),
+                (None, None) => None,
+            };
+            if let (Some(progression), Some(at)) = (&record.progression, at) {
                 let frontend = self
                     .plan
                     .service(&record.service)
                     .is_some_and(|s| s.is_frontend());
-                if let Err(e) = plan.make_progressive(progression.clone(), file.clone(), frontend) {
+                if let Err(e) = plan.make_progressive(progression.clone(), at, frontend) {
                     plan.refusals.push(e.to_string());
                 }
             }

@@ -122,6 +122,22 @@ pub struct ServicePlan {
     pub deployment: Deployment,
     /// Its Service.
     pub service: Service,
+    /// Where it can be moved at the edge instead of inside the monolith, if anywhere.
+    pub edge: Option<EdgeSpec>,
+}
+
+/// A service's path at the edge: the rule of a Gateway API HTTPRoute (in the monolith's
+/// namespace) that sends it to the monolith, which a progressive move at the edge weights
+/// between the monolith's Service and the new one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EdgeSpec {
+    /// The HTTPRoute.
+    pub http_route: String,
+    /// The path its rule matches (`/sum`).
+    pub path: String,
+    /// The path as both sides' metrics count it (`/sum/{a}/{b}`).
+    pub metrics_path: String,
 }
 
 impl ServicePlan {
@@ -237,6 +253,8 @@ struct ServiceDocument {
     answered_by: String,
     #[serde(default)]
     verify: Vec<HttpCheck>,
+    #[serde(default)]
+    edge: Option<EdgeSpec>,
 }
 
 #[derive(Deserialize)]
@@ -423,6 +441,7 @@ impl MigrationPlan {
                 verify: doc.verify,
                 deployment,
                 service,
+                edge: doc.edge,
             });
         }
         if services.iter().filter(|s| s.is_frontend()).count() > 1 {

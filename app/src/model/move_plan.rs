@@ -10,7 +10,7 @@ mod progressive;
 pub use contents::{MovePlan, PlannedChange, Recorded, RouteChange};
 pub use live::{LiveObjects, Location, env_value, is_route_variable, location};
 pub use planning::{UnknownService, plan_move};
-pub use progressive::NotProgressive;
+pub use progressive::{NotProgressive, ProgressiveWay, SharedAt};
 
 #[cfg(test)]
 mod tests;

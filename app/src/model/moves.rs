@@ -201,6 +201,21 @@ pub struct RoutingBefore {
     /// The monolith's routing file, when a progressive move changes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing_file: Option<RoutingFileBefore>,
+    /// The edge route's rule, when a progressive move at the edge changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge_rule: Option<EdgeRuleBefore>,
+}
+
+/// An HTTPRoute's rule as it was before a progressive move at the edge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgeRuleBefore {
+    /// The HTTPRoute (in the monolith's namespace).
+    pub route: String,
+    /// The rule's index in `spec.rules`.
+    pub index: usize,
+    /// The rule, whole.
+    pub rule: serde_json::Value,
 }
 
 /// The monolith's routing file as it was before a progressive move.
@@ -345,6 +360,7 @@ mod tests {
                 variables: BTreeMap::from([("monolith".to_owned(), None)]),
                 front_selector: None,
                 routing_file: None,
+                edge_rule: None,
             },
             progression: None,
             share: None,

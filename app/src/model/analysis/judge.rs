@@ -205,6 +205,29 @@ impl Progression {
         }
     }
 
+    /// A shadow step at the edge, where the requests are mirrored to the service and its
+    /// answers are not compared (the gateway drops them): breached by the service's own error
+    /// rate or p99 on the copies against the monolith's on the originals; passed after enough
+    /// copies answered.
+    pub fn mirror(&self, window: &Window, elapsed: Duration) -> StepState {
+        let limits = &self.thresholds;
+        if let Some(breach) = limits.breach(window, &window.service) {
+            return StepState::Breached(breach);
+        }
+        let answered = window.service.answered;
+        let timed_out = elapsed >= Duration::from_secs(self.shadow_seconds);
+        if answered >= self.shadow_requests || (timed_out && answered >= limits.min_answers) {
+            StepState::Passed
+        } else {
+            StepState::Running {
+                waiting_for: format!(
+                    "{answered} of {} mirrored requests answered by the service",
+                    self.shadow_requests
+                ),
+            }
+        }
+    }
+
     /// A canary step (or 100 % settling, with `hold` the settle time) after `elapsed`: breached
     /// as soon as a number is past its limit; passed once held for `hold` with enough answers.
     pub fn canary(&self, window: &Window, elapsed: Duration, hold: Duration) -> StepState {
@@ -374,5 +397,33 @@ mod tests {
             error.to_string().contains("unknown field `weight`"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_mirror_at_the_edge_is_judged_by_the_service_s_own_answers() {
+        let plan = Progression {
+            shadow_requests: 50,
+            ..Progression::default()
+        };
+        let mut window = Window {
+            monolith: figures(100, 0, 5.0),
+            service: figures(30, 0, 8.0),
+            ..Window::default()
+        };
+        assert!(matches!(
+            plan.mirror(&window, Duration::from_secs(5)),
+            StepState::Running { .. }
+        ));
+        window.service = figures(50, 0, 8.0);
+        assert_eq!(
+            plan.mirror(&window, Duration::from_secs(5)),
+            StepState::Passed
+        );
+        // Copies that fail breach it, though no answer is compared.
+        window.service = figures(50, 5, 8.0);
+        let StepState::Breached(breach) = plan.mirror(&window, Duration::from_secs(5)) else {
+            panic!("not breached");
+        };
+        assert_eq!(breach.number, Number::ErrorRate);
     }
 }

@@ -1,12 +1,13 @@
 //! A progressive move's plan: the switch of a move made in proven steps — after the service is
-//! verified, the monolith shadows it, then gives it each of the plan's shares, then all of it,
-//! each by its routing file; only then is the routing variable set (a rolling redeploy that
-//! changes nothing any more, since the service already answers everything) and the file's
+//! verified, the service is shadowed, then given each of the plan's shares, then all of it:
+//! inside the monolith by its routing file, or at the edge by the weights of the HTTPRoute
+//! rule of its path; only then is the routing variable set (a rolling redeploy that changes
+//! nothing any more, since the service already answers everything) and, inside, the file's
 //! entry handed over to it.
 
 use crate::model::access::Permission;
 use crate::model::analysis::Progression;
-use crate::model::moves::{Direction, RoutingFileBefore, StepKind};
+use crate::model::moves::{Direction, EdgeRuleBefore, RoutingFileBefore, StepKind};
 
 use super::contents::{MovePlan, PlannedChange};
 
@@ -18,6 +19,21 @@ pub enum NotProgressive {
         "the plan {0} has no `progressive` section (the monolith's routing file); add one or move without --progressive"
     )]
     NoRoutingFile(String),
+    /// The service has no path at the edge.
+    #[error(
+        "the plan gives {0} no `edge` (an HTTPRoute and the path of its rule); add one or move it inside the monolith"
+    )]
+    NoEdge(String),
+    /// The edge route has no rule for the path.
+    #[error("HTTPRoute {route} has no rule matching the path {path} (its rules match: {found})")]
+    NoEdgeRule {
+        /// The route.
+        route: String,
+        /// The path looked for.
+        path: String,
+        /// The paths its rules match.
+        found: String,
+    },
     /// Only a move out of the monolith of a routed service goes by shares.
     #[error("{0} cannot move progressively: {1}")]
     Unsupported(String, &'static str),
@@ -26,12 +42,32 @@ pub enum NotProgressive {
     BadWeights(Vec<u8>),
 }
 
+/// Where a progressive move is asked to share the traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProgressiveWay {
+    /// Inside the monolith, by its routing file (the plan's `progressive` section).
+    #[default]
+    Inside,
+    /// At the edge, by the weights of the service's HTTPRoute rule (the service's `edge`).
+    Edge,
+}
+
+/// Where a progressive move shares the traffic, as it is before the move.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SharedAt {
+    /// Inside the monolith, by its routing file.
+    Inside(RoutingFileBefore),
+    /// At the edge, by an HTTPRoute rule's weights.
+    Edge(EdgeRuleBefore),
+}
+
 impl MovePlan {
-    /// Makes the move progressive with `progression`, the routing file being as `before` says.
+    /// Makes the move progressive with `progression`, sharing the traffic `at`.
     pub fn make_progressive(
         &mut self,
         progression: Progression,
-        before: RoutingFileBefore,
+        at: SharedAt,
         frontend: bool,
     ) -> Result<(), NotProgressive> {
         if self.direction == Direction::Return {
@@ -68,32 +104,63 @@ impl MovePlan {
             StepKind::Reroute,
             StepKind::WaitReroute,
             StepKind::VerifyFront,
-            StepKind::Handover,
         ]);
-        self.steps = steps;
         let shares: Vec<String> = weights.iter().map(|w| format!("{w} %")).collect();
-        self.changes.push(PlannedChange {
-            action: if before.existed { "update" } else { "create" }.into(),
-            object: format!("ConfigMap/{}", before.config_map),
-            detail: format!(
-                "the monolith's routing of {}: {}{}, 100 %, each judged by the pods' metrics; removed once the variable carries the route",
-                self.service,
-                if progression.shadow_requests > 0 { "shadow, " } else { "" },
-                shares.join(", ")
-            ),
-        });
-        for verb in ["get", "create", "update", "delete"] {
-            self.permissions.push(permission(
-                self,
-                verb,
-                "configmaps",
-                None,
-                (verb != "create").then_some(before.config_map.as_str()),
-            ));
+        let shadow = if progression.shadow_requests > 0 {
+            "shadow, "
+        } else {
+            ""
+        };
+        match at {
+            SharedAt::Inside(before) => {
+                steps.push(StepKind::Handover);
+                self.changes.push(PlannedChange {
+                    action: if before.existed { "update" } else { "create" }.into(),
+                    object: format!("ConfigMap/{}", before.config_map),
+                    detail: format!(
+                        "the monolith's routing of {}: {shadow}{}, 100 %, each judged by the pods' metrics; removed once the variable carries the route",
+                        self.service,
+                        shares.join(", ")
+                    ),
+                });
+                for verb in ["get", "create", "update", "delete"] {
+                    self.permissions.push(permission(
+                        self,
+                        ("", "configmaps"),
+                        verb,
+                        (verb != "create").then_some(before.config_map.as_str()),
+                    ));
+                }
+                self.before.routing_file = Some(before);
+            }
+            SharedAt::Edge(before) => {
+                self.changes.push(PlannedChange {
+                    action: "patch".into(),
+                    object: format!("HTTPRoute/{}", before.route),
+                    detail: format!(
+                        "rule {} ({}): {}{}, 100 % to Service {}, each judged by both sides' metrics; it stays at 100 %",
+                        before.index,
+                        self.service,
+                        if shadow.is_empty() { "" } else { "mirrored, " },
+                        shares.join(", "),
+                        self.service_name()
+                    ),
+                });
+                for verb in ["get", "patch"] {
+                    self.permissions.push(permission(
+                        self,
+                        ("gateway.networking.k8s.io", "httproutes"),
+                        verb,
+                        Some(before.route.as_str()),
+                    ));
+                }
+                self.before.edge_rule = Some(before);
+            }
         }
-        self.permissions
-            .push(permission(self, "get", "pods", Some("proxy"), None));
-        self.before.routing_file = Some(before);
+        self.steps = steps;
+        let mut proxy = permission(self, ("", "pods"), "get", None);
+        proxy.subresource = Some("proxy".into());
+        self.permissions.push(proxy);
         self.progression = Some(progression);
         Ok(())
     }
@@ -140,16 +207,15 @@ impl MovePlan {
 
 fn permission(
     plan: &MovePlan,
+    (group, resource): (&str, &str),
     verb: &str,
-    resource: &str,
-    sub: Option<&str>,
     name: Option<&str>,
 ) -> Permission {
     Permission {
         verb: verb.into(),
-        group: String::new(),
+        group: group.into(),
         resource: resource.into(),
-        subresource: sub.map(str::to_owned),
+        subresource: None,
         namespace: plan.namespace.clone(),
         name: name.map(str::to_owned),
         allowed: None,

@@ -372,8 +372,12 @@ fn a_progressive_move_shadows_then_shares_then_switches_before_the_variable() {
     let progression = crate::model::analysis::Progression::default();
     let mut sum = plan("sum", Direction::Extract);
     let permissions = sum.permissions.len();
-    sum.make_progressive(progression.clone(), routing_file(false), false)
-        .unwrap();
+    sum.make_progressive(
+        progression.clone(),
+        super::SharedAt::Inside(routing_file(false)),
+        false,
+    )
+    .unwrap();
     use StepKind::*;
     assert_eq!(
         sum.steps,
@@ -438,7 +442,7 @@ fn a_progressive_move_shadows_then_shares_then_switches_before_the_variable() {
         ..progression.clone()
     };
     unshadowed
-        .make_progressive(quick, routing_file(true), false)
+        .make_progressive(quick, super::SharedAt::Inside(routing_file(true)), false)
         .unwrap();
     assert_eq!(&unshadowed.steps[3..5], [Canary, Full]);
     assert_eq!(unshadowed.share_at(3), Some(25));
@@ -448,12 +452,20 @@ fn a_progressive_move_shadows_then_shares_then_switches_before_the_variable() {
     let mut back = plan("sum", Direction::Extract);
     back.direction = Direction::Return;
     assert!(matches!(
-        back.make_progressive(progression.clone(), routing_file(false), false),
+        back.make_progressive(
+            progression.clone(),
+            super::SharedAt::Inside(routing_file(false)),
+            false
+        ),
         Err(NotProgressive::Unsupported(..))
     ));
     let mut ui = plan("ui", Direction::Extract);
     assert!(matches!(
-        ui.make_progressive(progression.clone(), routing_file(false), true),
+        ui.make_progressive(
+            progression.clone(),
+            super::SharedAt::Inside(routing_file(false)),
+            true
+        ),
         Err(NotProgressive::Unsupported(..))
     ));
     for weights in [vec![50, 10], vec![0, 50], vec![10, 100], vec![10, 10]] {
@@ -464,10 +476,53 @@ fn a_progressive_move_shadows_then_shares_then_switches_before_the_variable() {
                     weights: weights.clone(),
                     ..progression.clone()
                 },
-                routing_file(false),
+                super::SharedAt::Inside(routing_file(false)),
                 false,
             )
             .unwrap_err();
         assert_eq!(error, NotProgressive::BadWeights(weights));
     }
+}
+
+#[test]
+fn a_progressive_move_at_the_edge_weights_a_rule_and_keeps_it() {
+    let mut sum = plan_move(
+        &calculator(),
+        "sum",
+        Direction::Extract,
+        None,
+        &starting_point(),
+        Recorded::Nothing,
+    )
+    .unwrap();
+    let rule = crate::model::moves::EdgeRuleBefore {
+        route: "calculator".into(),
+        index: 0,
+        rule: json!({"matches": [{"path": {"type": "PathPrefix", "value": "/sum"}}]}),
+    };
+    sum.make_progressive(
+        crate::model::analysis::Progression::default(),
+        super::SharedAt::Edge(rule.clone()),
+        false,
+    )
+    .unwrap();
+    // No routing file to hand over: the route stays at 100 % to the service.
+    assert_eq!(sum.steps.last(), Some(&StepKind::VerifyFront));
+    assert!(!sum.steps.contains(&StepKind::Handover));
+    assert_eq!(sum.before.edge_rule, Some(rule));
+    assert!(sum.before.routing_file.is_none());
+    let change = sum.changes.last().unwrap();
+    assert_eq!(change.object, "HTTPRoute/calculator");
+    assert!(
+        change
+            .detail
+            .contains("mirrored, 10 %, 50 %, 100 % to Service sum-service")
+    );
+    assert!(
+        sum.permissions
+            .iter()
+            .any(|p| p.group == "gateway.networking.k8s.io"
+                && p.resource == "httproutes"
+                && p.verb == "patch")
+    );
 }
