@@ -394,6 +394,11 @@ pub struct MigrateArgs {
     /// How long 100 % is watched before the move goes on (default: the plan's, else 10s).
     #[arg(long, value_parser = seconds, requires = "progressive")]
     pub settle: Option<u64>,
+    /// Read a progressive move's figures from this Prometheus (`http://host:9090`) instead of
+    /// each pod's /metrics through the API server; its series must carry `pod` and `namespace`
+    /// labels, as the usual kubernetes-pods scrape job sets them.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
     /// Hold the progressive move in progress at its step (a breach still rolls it back).
     #[arg(long, conflicts_with_all = ["service", "resume", "rollback"])]
     pub pause: bool,

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::args::{Cli, Destination, MigrateArgs, Output, RetireArgs, RetireChoice};
 use crate::cluster::connection::Connection;
+use crate::migration::readings::MetricsSource;
 use crate::migration::{Mover, Reporter, direction_words};
 use crate::model::analysis::Progression;
 use crate::model::migration_plan::MigrationPlan;
@@ -156,7 +157,10 @@ pub async fn migrate(
     connection: &Connection,
 ) -> anyhow::Result<(String, bool)> {
     let plan = Arc::new(plan);
-    let mover = Mover::new(connection, plan.clone()).await;
+    let mut mover = Mover::new(connection, plan.clone()).await;
+    if let Some(url) = &args.prometheus {
+        mover.metrics = MetricsSource::Prometheus(url.clone());
+    }
     let json = cli.output == Output::Json;
     if args.status {
         let recorded = mover.recorded().await?;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::errors::MoveError;
+use super::readings::MetricsSource;
 use super::record::Driver;
 use super::wait::WaitReport;
 use crate::cluster::access;
@@ -52,6 +53,8 @@ pub struct Mover {
     pub(super) driver: Driver,
     /// How long waits may take.
     pub timeouts: Timeouts,
+    /// Where a progressive move's figures are read.
+    pub metrics: MetricsSource,
 }
 
 impl Mover {
@@ -71,6 +74,7 @@ impl Mover {
             plan,
             driver,
             timeouts: Timeouts::default(),
+            metrics: MetricsSource::default(),
         }
     }
 

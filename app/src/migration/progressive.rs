@@ -12,7 +12,7 @@ use kube::Api;
 
 use super::errors::{MoveError, StepFailure};
 use super::mover::{Mover, StepReport};
-use super::readings::read_pods;
+use super::readings;
 use super::wait::WaitReport;
 use crate::cluster::proxy::proxy_get;
 use crate::model::analysis::{Number, Progression, Reading, StepState, Window};
@@ -189,7 +189,7 @@ impl Mover {
         let read_of = |selector: String, whose: &'static str| {
             let port = port.clone();
             async move {
-                read_pods(&self.proxy, ns, &selector, &port)
+                readings::read(&self.metrics, &self.proxy, ns, &selector, &port)
                     .await
                     .map(|r| r.reading)
                     .map_err(|e| {
@@ -434,9 +434,9 @@ impl Mover {
             .await
             .map_err(|f| MoveError::Cluster(f.reason))?;
         let read = || async {
-            read_pods(&self.proxy, ns, &selector, &port)
+            readings::read(&self.metrics, &self.proxy, ns, &selector, &port)
                 .await
-                .map_err(|e| MoveError::kube("read the monolith's metrics", e))
+                .map_err(|e| MoveError::Cluster(format!("cannot read the monolith's metrics: {e}")))
         };
         let before = read().await?;
         tokio::time::sleep(over).await;

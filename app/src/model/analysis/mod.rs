@@ -1,8 +1,10 @@
-//! The numbers a progressive move is judged by: each pod's `/metrics` read ([`scrape`]), what
-//! they grew by over a step's window summed over the pods ([`window`]), and the step's verdict
-//! against the plan's allowances ([`judge`]). Pure: the readings come in as text.
+//! The numbers a progressive move is judged by: each pod's `/metrics` read ([`scrape`]) or the
+//! same series from a Prometheus ([`promql`]), what they grew by over a step's window summed
+//! over the pods ([`window`]), and the step's verdict against the plan's allowances
+//! ([`judge`]). Pure: the readings come in as text.
 
 mod judge;
+pub mod promql;
 mod scrape;
 mod window;
 

@@ -177,7 +177,7 @@ fn histogram(value: &openmetrics_parser::HistogramValue) -> Histogram {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// The text a calculator monolith answered (`calc-services`' own encoder), trimmed.
