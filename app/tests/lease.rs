@@ -87,7 +87,10 @@ fn a_move_aborted_from_the_window_leaves_no_lease_and_no_renewer() {
             _ => {}
         }
     };
-    backend.send(Command::StartMove(plan));
+    backend.send(Command::StartMove {
+        plan,
+        prometheus: None,
+    });
     // Abort once the claim is held and the move is under way.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

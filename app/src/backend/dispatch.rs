@@ -132,8 +132,11 @@ pub(super) async fn supervise(
                 };
                 desk.plan(&mut tasks, &plan, &client_rx, &sink, asked);
             }
-            Command::StartMove(confirmed) => {
-                desk.start(&mut tasks, &plan, &client_rx, &sink, *confirmed);
+            Command::StartMove {
+                plan: confirmed,
+                prometheus,
+            } => {
+                desk.start(&mut tasks, &plan, &client_rx, &sink, *confirmed, prometheus);
             }
             Command::AbortMove => desk.abort(&tasks, &sink),
             Command::SteerMove(control) => {

@@ -134,10 +134,14 @@ impl MoveDesk {
         connection: &Current,
         sink: &EventSink,
         confirmed: MovePlan,
+        prometheus: Option<String>,
     ) {
         let (plan, connection, report) = (plan.clone(), mover_for(connection), reporter(sink));
         self.spawn(tasks, Task::Move, sink, move |abort| async move {
-            let mover = Mover::new(&connection?, plan).await;
+            let mut mover = Mover::new(&connection?, plan).await;
+            if let Some(url) = prometheus {
+                mover.metrics = super::readings::MetricsSource::Prometheus(url);
+            }
             mover.execute(confirmed, report, abort).await?;
             Ok(())
         });

@@ -63,7 +63,12 @@ pub enum Command {
         progressive: bool,
     },
     /// Carry out the plan the operator confirmed.
-    StartMove(Box<MovePlan>),
+    StartMove {
+        /// The plan shown and confirmed.
+        plan: Box<MovePlan>,
+        /// A Prometheus to read a progressive move's figures from (else the pods' /metrics).
+        prometheus: Option<String>,
+    },
     /// Abort the move this console drives; it rolls back.
     AbortMove,
     /// The operator's word on the progressive move in progress (`None` withdraws a Pause).

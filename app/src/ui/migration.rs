@@ -28,6 +28,8 @@ pub struct MovePanel {
     pub confirm_retire: Option<RetireStage>,
     /// The move asked for last, planned again when the operator tries again.
     last_request: Option<MoveRequest>,
+    /// A Prometheus to read a progressive move's figures from (empty: the pods' /metrics).
+    prometheus: String,
 }
 
 fn seconds(step: &StepProgress, now: SystemTime) -> String {
@@ -259,6 +261,16 @@ impl MovePanel {
             }
             if plan.direction == Direction::Extract {
                 progressive_choice(ui, plan, &mut replan);
+                if plan.progression.is_some() {
+                    ui.horizontal(|ui| {
+                        ui.label("Figures from Prometheus (optional)");
+                        ui.add(
+                            egui::TextEdit::singleline(&mut self.prometheus)
+                                .hint_text("http://prometheus:9090 — else each pod's /metrics")
+                                .desired_width(320.0),
+                        );
+                    });
+                }
             }
             let steps: Vec<String> = plan
                 .steps
@@ -301,7 +313,17 @@ impl MovePanel {
             );
         }
         match decision {
-            Some(true) => requests.push(Command::StartMove(Box::new(plan.clone())).into()),
+            Some(true) => {
+                let url = self.prometheus.trim();
+                requests.push(
+                    Command::StartMove {
+                        plan: Box::new(plan.clone()),
+                        prometheus: (plan.progression.is_some() && !url.is_empty())
+                            .then(|| url.to_owned()),
+                    }
+                    .into(),
+                );
+            }
             Some(false) => requests.push(Request::Dismiss(Shown::MovePlan)),
             None => {}
         }

@@ -208,7 +208,7 @@ impl ConsoleApp {
                     progressive: *progressive,
                 });
             }
-            Command::StartMove(plan) => {
+            Command::StartMove { plan, .. } => {
                 state.moves.planned = None;
                 state.moves.steered = None;
                 let mut progress = MoveProgress::new(

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::scrape::{Histogram, PodMetrics};
+use super::scrape::Histogram;
 use super::window::Reading;
 
 /// The series a window is computed from.
@@ -71,9 +71,7 @@ pub fn reading(answer: &Value) -> Result<Reading, PromError> {
         else {
             continue;
         };
-        let pod = reading
-            .entry(label("pod"))
-            .or_insert_with(PodMetrics::default);
+        let pod = reading.entry(label("pod")).or_default();
         let le = || match label("le").as_str() {
             "+Inf" => Some(f64::INFINITY),
             other => other.parse::<f64>().ok(),
@@ -129,6 +127,7 @@ fn add_bucket(histogram: &mut Histogram, le: f64, count: f64) {
 mod tests {
     use serde_json::json;
 
+    use super::super::scrape::PodMetrics;
     use super::super::scrape::tests::MONOLITH;
     use super::*;
 
