@@ -54,10 +54,12 @@ for i in $(seq "$rounds"); do
   if [ -z "$line" ]; then echo "round $i: no breach reported" >&2; cat "$work/move.out" >&2; exit 1; fi
   # `[  12.3s] Canary: FAILED: …`: seconds since the console started.
   breach=$(( started + $(echo "$line" | sed -E 's/^\[ *([0-9.]+)s\].*/\1/' | awk '{printf "%d", $1 * 1000}') ))
-  last=$(awk -v from="$started" '$1 >= from && ($2 == "sum" || $2 == "failed") {t = $1} END {print t + 0}' "$work/answers")
+  last=$(awk -v from="$started" '$1 >= from && ($2 == "sum" || $2 == "failed") {t = $1} END {printf "%.0f\n", t}' "$work/answers")
+  seen=$(awk -v from="$started" '$1 >= from {c[$2]++} END {for (k in c) printf "%s %d, ", k, c[k]}' "$work/answers")
+  if [ "$last" = 0 ]; then echo "round $i: the probe saw no answer by the service ($seen)" >&2; exit 1; fi
   took=$(( last > breach ? last - breach : 0 ))
   results+=("$took")
-  echo "round $i: breach at +$(( breach - started )) ms; the service's last answer $took ms after it — ${line#*FAILED: }" | cut -c1-220
+  echo "round $i: breach at +$(( breach - started )) ms; the service's last answer $took ms after it (answers: ${seen%, }) — ${line#*FAILED: }" | cut -c1-260
   sleep 2
 done
 printf '%s\n' "${results[@]}" | sort -n | awk '{a[NR]=$1} END {printf "breach to 0 %%: min %d ms, median %d ms, max %d ms over %d rounds\n", a[1], a[int((NR+1)/2)], a[NR], NR}'
