@@ -102,7 +102,9 @@ pub fn figures_ui(
         // One legend for the three charts (a legend in each would cover its lines).
         ui.horizontal(|ui| {
             for (name, color, _) in routes(last.step) {
-                ui.colored_label(color, "■");
+                let (swatch, _) =
+                    ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                ui.painter().rect_filled(swatch, 2.0, color);
                 ui.label(name);
             }
         });
