@@ -566,15 +566,28 @@ fn plan_init_writes_a_skeleton_that_once_filled_in_fits_the_cluster() {
     assert!(stderr(&output).contains("\"FILL\""), "{}", stderr(&output));
 
     // Filled in as an author would: then it fits the cluster.
+    let mut op = String::new();
     let filled: String = skeleton
         .lines()
         .map(|line| {
             let trimmed = line.trim_start();
+            if let Some(name) = trimmed.strip_prefix("- name: ") {
+                op = name.to_owned();
+            }
             if let Some(rest) = trimmed.strip_prefix("manifest: FILL-") {
                 let op = rest.split(".yaml").next().unwrap();
                 format!("    manifest: calculator/services/{op}-service.yaml\n")
             } else if trimmed.starts_with("answeredBy: FILL") {
                 "    answeredBy: /results/0/served-by/pod\n".to_owned()
+            } else if trimmed.starts_with("edge: {") {
+                let line = line.split("   # ").next().unwrap();
+                format!(
+                    "{}\n",
+                    line.replace(
+                        "metricsPath: FILL",
+                        &format!("metricsPath: \"/{op}/{{a}}/{{b}}\"")
+                    )
+                )
             } else {
                 format!("{line}\n")
             }

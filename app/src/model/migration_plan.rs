@@ -420,6 +420,19 @@ impl MigrationPlan {
                 }
             };
             check_pointer(&origin, &at, &doc.answered_by)?;
+            if let Some(edge) = &doc.edge {
+                for (field, path) in [
+                    ("edge.path", &edge.path),
+                    ("edge.metricsPath", &edge.metrics_path),
+                ] {
+                    if !path.starts_with('/') {
+                        return Err(invalid(
+                            &origin,
+                            format!("{at}: {field} {path:?} must be a path starting with /"),
+                        ));
+                    }
+                }
+            }
             for (i, check) in doc.verify.iter().enumerate() {
                 check_http(&origin, &format!("{at}: verify[{i}]"), check)?;
             }

@@ -46,6 +46,8 @@ struct Found {
     name: String,
     /// The routing variable and URL, when the monolith sets them (`None`: guessed).
     route: Option<(String, String)>,
+    /// The edge route and the path of its rule, when one sends the service's path.
+    edge: Option<(String, String)>,
 }
 
 fn selector(service: &Service) -> BTreeMap<String, String> {
@@ -148,8 +150,13 @@ pub fn skeleton(
         .map(|e| Found {
             name: service_name(&e.name),
             route: Some((e.name.clone(), e.value.clone().unwrap_or_default())),
+            edge: None,
         })
         .collect();
+    let route_name = edge
+        .and_then(|r| r["metadata"]["name"].as_str())
+        .unwrap_or_default()
+        .to_owned();
     // Each path rule of the edge route names a service that can move at the edge.
     for rule in edge
         .and_then(|r| r["spec"]["rules"].as_array())
@@ -159,11 +166,17 @@ pub fn skeleton(
         for matched in rule["matches"].as_array().into_iter().flatten() {
             let path = matched["path"]["value"].as_str().unwrap_or_default();
             let first = path.trim_matches('/').split('/').next().unwrap_or_default();
-            if !first.is_empty() && !found.iter().any(|f| f.name == first) {
-                found.push(Found {
+            if first.is_empty() {
+                continue;
+            }
+            let at_edge = Some((route_name.clone(), path.to_owned()));
+            match found.iter_mut().find(|f| f.name == first) {
+                Some(known) => known.edge = known.edge.take().or(at_edge),
+                None => found.push(Found {
                     name: first.to_owned(),
                     route: None,
-                });
+                    edge: at_edge,
+                }),
             }
         }
     }
@@ -196,6 +209,7 @@ pub fn skeleton(
         out,
         "  check:\n    path: /   # FILL: a request that exercises the whole application\n    expect: {{}}   # FILL: JSON pointer: the value it must hold"
     );
+    let _ = write!(out, "{}", progressive_section(monolith, container));
     let _ = writeln!(out, "services:");
     if found.is_empty() {
         let _ = writeln!(
@@ -224,12 +238,78 @@ pub fn skeleton(
                 );
             }
         }
+        if let Some((route, path)) = &service.edge {
+            let _ = writeln!(
+                out,
+                "    edge: {{httpRoute: {route}, path: {path}, metricsPath: FILL}}   # FILL: {path} as the services' metrics count it (e.g. {path}/{{a}}/{{b}})"
+            );
+        }
         let _ = writeln!(
             out,
             "    answeredBy: FILL   # JSON pointer, in the front check's answer, to the pod that computed {n}\n    verify:\n      - path: /{n}   # FILL: a request its new service must answer\n        expect: {{}}   # FILL"
         );
     }
     Ok(out)
+}
+
+/// The `progressive:` section, when the monolith mounts a ConfigMap one of its variables reads
+/// a file of (its routing file); a ConfigMap mounted without such a variable is named with its
+/// key to fill; none, a comment.
+fn progressive_section(
+    monolith: &Deployment,
+    container: Option<&k8s_openapi::api::core::v1::Container>,
+) -> String {
+    let volumes = monolith
+        .spec
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.clone())
+        .unwrap_or_default();
+    let Some(container) = container else {
+        return String::new();
+    };
+    let port = container
+        .ports
+        .iter()
+        .flatten()
+        .next()
+        .map(|p| {
+            p.name
+                .clone()
+                .unwrap_or_else(|| p.container_port.to_string())
+        })
+        .unwrap_or_else(|| "FILL".into());
+    let mut guess = None;
+    for mount in container.volume_mounts.iter().flatten() {
+        let Some(config_map) = volumes
+            .iter()
+            .find(|v| v.name == mount.name)
+            .and_then(|v| v.config_map.as_ref())
+        else {
+            continue;
+        };
+        let prefix = format!("{}/", mount.mount_path.trim_end_matches('/'));
+        let key = container
+            .env
+            .iter()
+            .flatten()
+            .filter_map(|e| e.value.as_deref())
+            .find_map(|v| v.strip_prefix(&prefix))
+            .map(str::to_owned);
+        if key.is_some() || guess.is_none() {
+            guess = Some((config_map.name.clone(), key));
+        }
+    }
+    match guess {
+        Some((config_map, Some(key))) => format!(
+            "progressive:   # a progressive move inside the monolith writes its routing file\n  routingConfigMap: {config_map}\n  routingKey: {key}\n  metricsPort: {port}\n"
+        ),
+        Some((config_map, None)) => format!(
+            "progressive:\n  routingConfigMap: {config_map}   # FILL (guessed): the ConfigMap holding the monolith's routing file\n  routingKey: FILL   # its key\n  metricsPort: {port}\n"
+        ),
+        None => "# progressive: no ConfigMap is mounted into the monolith; a progressive move inside it needs its routing file in one\n".to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -257,6 +337,10 @@ mod tests {
                     format!("    manifest: calculator/services/{service}-service.yaml")
                 }
                 "answeredBy: FILL" => "    answeredBy: /results/0/served-by/pod".to_owned(),
+                l if l.starts_with("edge: {") => line.replace(
+                    "metricsPath: FILL",
+                    &format!("metricsPath: \"/{service}/{{a}}/{{b}}\""),
+                ),
                 _ => line.to_owned(),
             };
             text.push_str(&line);
@@ -299,6 +383,23 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(routes(&written), routes(&shipped));
+        // Each operation's edge rule, and the routing file a progressive move writes.
+        let edges = |plan: &MigrationPlan| {
+            plan.services
+                .iter()
+                .filter_map(|s| s.edge.clone().map(|e| (s.name.clone(), e)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(edges(&written), edges(&shipped));
+        assert_eq!(written.progressive, shipped.progressive);
+        // An edge path left unfilled does not load.
+        files.plan =
+            filled(&text).replacen("metricsPath: \"/sum/{a}/{b}\"", "metricsPath: FILL", 1);
+        let unfinished = MigrationPlan::parse(&files).unwrap_err().to_string();
+        assert!(
+            unfinished.contains("edge.metricsPath \"FILL\" must be a path starting with /"),
+            "{unfinished}"
+        );
         assert!(text.contains("# FILL"), "{text}");
     }
 
