@@ -113,7 +113,7 @@ pub async fn read(
             }
             let answer = ask_prometheus(url, &promql::query(namespace, &names))
                 .await
-                .map_err(failed)?;
+                .map_err(|e| failed(e.to_string()))?;
             readings.reading = promql::reading(&answer).map_err(|e| failed(e.to_string()))?;
             // A pod Prometheus has no series of yet (not scraped since it started).
             for name in names {
@@ -126,42 +126,66 @@ pub async fn read(
     }
 }
 
+/// Why a Prometheus gave no answer to read.
+#[derive(Debug, thiserror::Error)]
+pub enum PromAsk {
+    /// The URL given does not parse.
+    #[error("it is not a URL: {0}")]
+    NotAUrl(#[from] hyper::http::uri::InvalidUri),
+    /// Not plain HTTP.
+    #[error(
+        "only http:// is supported; reach an https or signed endpoint (Amazon Managed Service for Prometheus) through a local proxy such as aws-sigv4-proxy"
+    )]
+    NotHttp,
+    /// Nothing came back in time.
+    #[error("no answer within {0} s")]
+    TooSlow(u64),
+    /// No connection.
+    #[error("cannot be reached: {0}")]
+    Unreachable(#[from] hyper_util::client::legacy::Error),
+    /// The answer stopped half-way.
+    #[error("its answer broke off: {0}")]
+    BrokeOff(#[from] hyper::Error),
+    /// Not Prometheus's JSON.
+    #[error("answered HTTP {status} with something that is not JSON ({error}): {start}")]
+    NotJson {
+        /// The HTTP status.
+        status: u16,
+        /// The parser's complaint.
+        error: serde_json::Error,
+        /// The answer's first 200 characters.
+        start: String,
+    },
+}
+
+/// How long a Prometheus query may take.
+const PROMETHEUS_TIMEOUT_SECONDS: u64 = 10;
+
 /// `GET {url}/api/v1/query?query=…`, its JSON answer.
-async fn ask_prometheus(url: &str, query: &str) -> Result<serde_json::Value, String> {
+async fn ask_prometheus(url: &str, query: &str) -> Result<serde_json::Value, PromAsk> {
     use http_body_util::BodyExt;
     let encoded: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("query", query)
         .finish();
-    let full = format!("{}/api/v1/query?{encoded}", url.trim_end_matches('/'));
-    let uri: hyper::Uri = full
-        .parse()
-        .map_err(|e| format!("{url} is not a URL: {e}"))?;
+    let uri: hyper::Uri =
+        format!("{}/api/v1/query?{encoded}", url.trim_end_matches('/')).parse()?;
     if uri.scheme_str() != Some("http") {
-        return Err(
-            "only http:// is supported; reach an https or signed endpoint (Amazon Managed Service for Prometheus) through a local proxy such as aws-sigv4-proxy".into(),
-        );
+        return Err(PromAsk::NotHttp);
     }
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let response = tokio::time::timeout(std::time::Duration::from_secs(10), client.get(uri))
-        .await
-        .map_err(|_| "no answer within 10 s".to_owned())?
-        .map_err(|e| format!("cannot be reached: {e}"))?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| format!("its answer broke off: {e}"))?
-        .to_bytes();
-    serde_json::from_slice(&body).map_err(|e| {
-        format!(
-            "answered HTTP {status} with something that is not JSON ({e}): {}",
-            String::from_utf8_lossy(&body)
-                .chars()
-                .take(200)
-                .collect::<String>()
-        )
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(PROMETHEUS_TIMEOUT_SECONDS),
+        client.get(uri),
+    )
+    .await
+    .map_err(|_| PromAsk::TooSlow(PROMETHEUS_TIMEOUT_SECONDS))??;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await?.to_bytes();
+    serde_json::from_slice(&body).map_err(|error| PromAsk::NotJson {
+        status,
+        error,
+        start: String::from_utf8_lossy(&body).chars().take(200).collect(),
     })
 }
 
