@@ -65,50 +65,16 @@ impl Mover {
             percent(entry.share()),
             plan.service
         );
-        match step {
-            StepKind::Shadow => {
-                let figures = self
-                    .judge(
-                        plan,
-                        &Source::Inside,
-                        true,
-                        entry.share(),
-                        progress,
-                        |window, elapsed| progression.shadow(window, elapsed),
-                    )
-                    .await?;
-                Ok(format!("shadowed: {figures}"))
-            }
-            StepKind::Canary => {
-                let hold = Duration::from_secs(progression.hold_seconds);
-                let figures = self
-                    .judge(
-                        plan,
-                        &Source::Inside,
-                        false,
-                        entry.share(),
-                        progress,
-                        |window, elapsed| progression.canary(window, elapsed, hold),
-                    )
-                    .await?;
-                Ok(format!("{routed}, held {} s: {figures}", hold.as_secs()))
-            }
-            StepKind::Settle => {
-                let hold = Duration::from_secs(progression.settle_seconds);
-                let figures = self
-                    .judge(
-                        plan,
-                        &Source::Inside,
-                        false,
-                        entry.share(),
-                        progress,
-                        |window, elapsed| settled(progression, window, elapsed, hold),
-                    )
-                    .await?;
-                Ok(format!("{routed}, watched {} s: {figures}", hold.as_secs()))
-            }
-            _ => Ok(format!("{routed}, in force in every monolith pod")),
-        }
+        self.judged(
+            step,
+            plan,
+            &Source::Inside,
+            entry.share(),
+            &routed,
+            progression,
+            progress,
+        )
+        .await
     }
 
     /// The URL the monolith is given for the service (its cluster IP when the plan's URL names
@@ -360,10 +326,37 @@ impl Mover {
             rule.index,
             rule.route
         );
+        self.judged(step, plan, &source, share, &routed, progression, progress)
+            .await
+    }
+
+    /// Judges a step whose share is in force (`routed` says how, in words): shadow until its
+    /// answers compare alike (at the edge, until the mirrored copies are answered well), a
+    /// canary for its hold, 100 % for the settle time; the other steps need no judging.
+    #[allow(clippy::too_many_arguments)] // The step, where it is routed, and how it is judged.
+    async fn judged(
+        &self,
+        step: StepKind,
+        plan: &MovePlan,
+        source: &Source,
+        share: u8,
+        routed: &str,
+        progression: &Progression,
+        progress: &StepReport<'_>,
+    ) -> Result<String, StepFailure> {
+        let inside = matches!(source, Source::Inside);
         match step {
+            StepKind::Shadow if inside => {
+                let figures = self
+                    .judge(plan, source, true, share, progress, |window, elapsed| {
+                        progression.shadow(window, elapsed)
+                    })
+                    .await?;
+                Ok(format!("shadowed: {figures}"))
+            }
             StepKind::Shadow => {
                 let figures = self
-                    .judge(plan, &source, false, 0, progress, |window, elapsed| {
+                    .judge(plan, source, false, share, progress, |window, elapsed| {
                         progression.mirror(window, elapsed)
                     })
                     .await?;
@@ -372,7 +365,7 @@ impl Mover {
             StepKind::Canary => {
                 let hold = Duration::from_secs(progression.hold_seconds);
                 let figures = self
-                    .judge(plan, &source, false, share, progress, |window, elapsed| {
+                    .judge(plan, source, false, share, progress, |window, elapsed| {
                         progression.canary(window, elapsed, hold)
                     })
                     .await?;
@@ -381,12 +374,13 @@ impl Mover {
             StepKind::Settle => {
                 let hold = Duration::from_secs(progression.settle_seconds);
                 let figures = self
-                    .judge(plan, &source, false, share, progress, |window, elapsed| {
+                    .judge(plan, source, false, share, progress, |window, elapsed| {
                         settled(progression, window, elapsed, hold)
                     })
                     .await?;
                 Ok(format!("{routed}, watched {} s: {figures}", hold.as_secs()))
             }
+            _ if inside => Ok(format!("{routed}, in force in every monolith pod")),
             _ => Ok(format!("{routed}, taken up by the gateway")),
         }
     }
