@@ -509,23 +509,7 @@ fn plan_init_writes_a_skeleton_that_once_filled_in_fits_the_cluster() {
     let cluster = TestCluster::start(true);
     let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
     let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests");
-    let kubectl = cluster.kubectl();
-    kubectl.ok(&[
-        "apply",
-        "-f",
-        &format!("{manifests}/gateway-api/standard-crds.yaml"),
-    ]);
-    kubectl.ok(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/httproutes.gateway.networking.k8s.io",
-        "--timeout=20s",
-    ]);
-    kubectl.ok(&[
-        "apply",
-        "-f",
-        &format!("{manifests}/gateway-api/calculator-edge.yaml"),
-    ]);
+    support::install_edge(&cluster, "local-cluster");
 
     let dir = cluster.path("init");
     std::fs::create_dir_all(dir.join("calculator/services")).unwrap();

@@ -1095,7 +1095,7 @@ fn a_progressive_move_is_chosen_watched_and_promoted_through_the_window() {
             Duration::from_secs(30),
             "the canary's charts",
             |h| {
-                h.query_all_by_label_contains(&format!("Canary {share} %: the figures"))
+                h.query_all_by_label_contains(&format!("Canary {share} %: answers a second"))
                     .next()
                     .is_some()
                     && h.query_all_by_label_contains("The service answered ")
@@ -1152,5 +1152,114 @@ fn a_progressive_move_is_chosen_watched_and_promoted_through_the_window() {
             .query_all_by_label_contains("promoted by the operator")
             .next()
             .is_some()
+    );
+}
+
+#[test]
+fn the_plan_dialog_shares_at_the_edge_and_says_when_the_gateway_cannot_mirror() {
+    let cluster = TestCluster::start(true);
+    support::install_edge(&cluster, "local-cluster");
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(&mut harness, Duration::from_secs(30), "the chips", |h| {
+        h.query_all_by_label_contains("sum (in-process in monolith-")
+            .count()
+            == 2
+    });
+    drag_chip_to_lane(&mut harness, "sum (in-process in monolith-", "Linux");
+    step_until(&mut harness, Duration::from_secs(20), "the plan", |h| {
+        h.query_all_by_label_contains("all allowed")
+            .next()
+            .is_some()
+    });
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(
+            egui::accesskit::Role::CheckBox,
+            "Progressive: shadow, then shares of the traffic, each proven by the pods' numbers",
+        )
+        .click();
+    step_until(&mut harness, Duration::from_secs(20), "inside", |h| {
+        h.query_all_by_label_contains("Inside the monolith, by its routing file")
+            .next()
+            .is_some()
+    });
+    // The plan has both a routing file and the service's edge route: both ways are offered.
+    harness.run_steps(2);
+    let edge = "at the edge (the service's HTTPRoute rule)";
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::RadioButton, edge)
+        .click();
+    step_until(&mut harness, Duration::from_secs(20), "at the edge", |h| {
+        h.query_all_by_label_contains("At the edge, by the weights of HTTPRoute calculator rule 0")
+            .next()
+            .is_some()
+    });
+    // The local cluster's gateways mirror: a shadow step, no note.
+    harness.get_by_label_contains("4. Shadow and compare");
+    assert!(
+        harness
+            .query_all_by_label_contains("Note:")
+            .next()
+            .is_none()
+    );
+
+    // Behind a class that lists its features without mirroring, the dialog says so and the
+    // plan starts with the first share.
+    cluster.apply(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: alb}\nspec: {controllerName: example.com/alb}\n",
+    );
+    let kubectl = cluster.kubectl();
+    kubectl.ok(&[
+        "patch",
+        "gatewayclass",
+        "alb",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"supportedFeatures":[{"name":"Gateway"},{"name":"HTTPRoute"}]}}"#,
+    ]);
+    kubectl.ok(&[
+        "patch",
+        "gateway",
+        "calculator",
+        "-n",
+        "calculator",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"gatewayClassName":"alb"}}"#,
+    ]);
+    harness
+        .get_by_role_and_label(
+            egui::accesskit::Role::RadioButton,
+            "inside the monolith (its routing file)",
+        )
+        .click();
+    step_until(&mut harness, Duration::from_secs(20), "inside again", |h| {
+        h.query_all_by_label_contains("Inside the monolith, by its routing file")
+            .next()
+            .is_some()
+    });
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::RadioButton, edge)
+        .click();
+    step_until(&mut harness, Duration::from_secs(20), "the note", |h| {
+        h.query_all_by_label_contains("Note: GatewayClass alb does not list HTTPRouteRequestMirror")
+            .next()
+            .is_some()
+    });
+    harness.get_by_label_contains("4. Canary 10 %");
+    assert!(
+        harness
+            .query_all_by_label_contains("Shadow and compare")
+            .next()
+            .is_none()
+    );
+    harness.get_by_label("Cancel").click_accesskit();
+    step_until(
+        &mut harness,
+        Duration::from_secs(5),
+        "the dialog to close",
+        |h| h.state().state.moves.planned.is_none(),
     );
 }

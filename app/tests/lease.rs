@@ -76,7 +76,7 @@ fn a_move_aborted_from_the_window_leaves_no_lease_and_no_renewer() {
     backend.send(Command::PlanMove {
         service: "sum".into(),
         direction: Direction::Extract,
-        progressive: false,
+        progressive: None,
     });
     let deadline = Instant::now() + Duration::from_secs(60);
     let plan = loop {

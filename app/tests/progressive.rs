@@ -566,23 +566,7 @@ fn edge_probe(
 fn a_progressive_move_at_the_edge_weights_the_route_with_no_failed_answer() {
     let cluster = TestCluster::start(true);
     let kubectl = cluster.kubectl();
-    let manifests = support::MANIFESTS;
-    kubectl.ok(&[
-        "apply",
-        "-f",
-        &format!("{manifests}/gateway-api/standard-crds.yaml"),
-    ]);
-    kubectl.ok(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/httproutes.gateway.networking.k8s.io",
-        "--timeout=20s",
-    ]);
-    kubectl.ok(&[
-        "apply",
-        "-f",
-        &format!("{manifests}/gateway-api/calculator-edge.yaml"),
-    ]);
+    support::install_edge(&cluster, "local-cluster");
     kubectl.ok(&[
         "wait",
         "--for=condition=Programmed",
@@ -677,5 +661,119 @@ fn a_progressive_move_at_the_edge_weights_the_route_with_no_failed_answer() {
     ]);
     assert_eq!(weights.trim(), "0 100");
     assert!(monolith_env(&cluster).contains("SUM_SERVICE_URL"));
+    assert!(move_record(&cluster).is_none());
+}
+
+/// The plan of a move at the edge, as `migrate --dry-run -o json` prints it.
+fn edge_plan(cluster: &TestCluster) -> serde_json::Value {
+    let output = support::migrate(
+        cluster,
+        &[
+            "sum",
+            "--to",
+            "linux",
+            "--progressive",
+            "--at",
+            "edge",
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn a_gateway_that_cannot_mirror_gets_no_shadow_step_and_the_plan_says_why() {
+    let cluster = TestCluster::start(true);
+    let kubectl = cluster.kubectl();
+    support::install_edge(&cluster, "local-cluster");
+    kubectl.ok(&[
+        "wait",
+        "--for=condition=Accepted",
+        "gatewayclass/local-cluster",
+        "--timeout=20s",
+    ]);
+    // The local cluster's class lists HTTPRouteRequestMirror: the move shadows at the edge.
+    let plan = edge_plan(&cluster);
+    assert_eq!(plan["steps"][3], "shadow", "{plan:#}");
+    assert!(plan.get("notes").is_none(), "{plan:#}");
+
+    // Another implementation's class that lists its features without mirroring (as an ALB's
+    // cannot copy requests): its status is written here as its controller would.
+    cluster.apply(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: alb}\nspec: {controllerName: example.com/alb}\n",
+    );
+    kubectl.ok(&[
+        "patch",
+        "gatewayclass",
+        "alb",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"supportedFeatures":[{"name":"Gateway"},{"name":"HTTPRoute"}]}}"#,
+    ]);
+    kubectl.ok(&[
+        "patch",
+        "gateway",
+        "calculator",
+        "-n",
+        "calculator",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"gatewayClassName":"alb"}}"#,
+    ]);
+    let plan = edge_plan(&cluster);
+    let steps: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(!steps.contains(&"shadow"), "{steps:?}");
+    assert_eq!(steps[3], "canary", "{steps:?}");
+    let notes = plan["notes"].to_string();
+    assert!(
+        notes.contains("GatewayClass alb does not list HTTPRouteRequestMirror")
+            && notes.contains("no shadow step"),
+        "{notes}"
+    );
+    assert_eq!(plan["progression"]["shadowRequests"], 0, "{plan:#}");
+
+    // The table the operator reads says it too.
+    let output = support::migrate(
+        &cluster,
+        &[
+            "sum",
+            "--to",
+            "linux",
+            "--progressive",
+            "--at",
+            "edge",
+            "--dry-run",
+        ],
+    );
+    let said = text(&output);
+    assert!(said.contains("NOTE: GatewayClass alb"), "{said}");
+    assert!(!said.contains("Shadow"), "{said}");
+
+    // A class that lists nothing cannot be told: the shadow step stays, with a note.
+    kubectl.ok(&[
+        "patch",
+        "gatewayclass",
+        "alb",
+        "--subresource=status",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/status/supportedFeatures"}]"#,
+    ]);
+    let plan = edge_plan(&cluster);
+    assert_eq!(plan["steps"][3], "shadow", "{plan:#}");
+    assert!(
+        plan["notes"].to_string().contains("cannot be told"),
+        "{plan:#}"
+    );
+    // Nothing was changed by planning.
     assert!(move_record(&cluster).is_none());
 }

@@ -455,6 +455,14 @@ spec:
     - backendRefs: [{name: blue, port: 80}]
 "#,
     );
+    // The class says what it can do, as tools read it before relying on a feature.
+    let class = cluster.json(&["get", "gatewayclass", "local-cluster"]);
+    let features: Vec<&str> = class["status"]["supportedFeatures"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(features.contains(&"HTTPRouteRequestMirror"), "{class}");
+    assert!(features.is_sorted(), "{features:?}");
     let address = programmed_address(&cluster);
     let gateway = cluster.wait_for(10, "listener statuses", |c| {
         let gateway = c.json(&["get", "gateway", "edge", "-n", "edge"]);

@@ -82,6 +82,9 @@ pub fn plan_text(plan: &MovePlan, migration: &MigrationPlan, user: &str) -> Stri
     let steps: Vec<&str> = plan.steps.iter().map(|s| s.title()).collect();
     let _ = writeln!(out, "Steps: {}", steps.join(" → "));
     let _ = writeln!(out, "Digest: {}", plan.digest);
+    for note in &plan.notes {
+        let _ = writeln!(out, "\nNOTE: {note}");
+    }
     for refusal in &plan.refusals {
         let _ = writeln!(out, "\nREFUSED: {refusal}");
     }

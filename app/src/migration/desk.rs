@@ -20,8 +20,9 @@ pub struct MoveAsked {
     pub service: String,
     /// Which way.
     pub direction: Direction,
-    /// In proven steps (shadow, the plan's shares, 100 %), not at once.
-    pub progressive: bool,
+    /// In proven steps (shadow, the plan's shares, 100 %), shared where it says; `None`: at
+    /// once.
+    pub progressive: Option<ProgressiveWay>,
 }
 
 /// The move this console drives, if any: its task runs in the backend's [`Tasks`] (as
@@ -81,17 +82,13 @@ impl MoveDesk {
                         .map(|p| p.analysis.clone())
                         .unwrap_or_default();
                     let mover = Mover::new(&c, plan).await;
-                    let planned = if progressive {
-                        mover
-                            .prepare_progressive(
-                                &service,
-                                None,
-                                progression,
-                                ProgressiveWay::Inside,
-                            )
-                            .await
-                    } else {
-                        mover.prepare(&service, direction, None).await
+                    let planned = match progressive {
+                        Some(way) => {
+                            mover
+                                .prepare_progressive(&service, None, progression, way)
+                                .await
+                        }
+                        None => mover.prepare(&service, direction, None).await,
                     };
                     planned.map(Box::new).map_err(ActionError::from)
                 }

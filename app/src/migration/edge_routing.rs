@@ -11,22 +11,34 @@ use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams
 use super::errors::{MoveError, StepFailure};
 use super::mover::Mover;
 use super::wait::WaitReport;
+use crate::model::edge_mirroring::{self, Mirroring};
 use crate::model::edge_route;
 use crate::model::migration_plan::EdgeSpec;
 use crate::model::move_plan::NotProgressive;
 use crate::model::moves::{EdgeRuleBefore, FIELD_MANAGER};
 
+fn gateway_api(kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", kind),
+        plural,
+    )
+}
+
 fn routes(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
-    let resource = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute"),
-        "httproutes",
-    );
-    Api::namespaced_with(client.clone(), namespace, &resource)
+    Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &gateway_api("HTTPRoute", "httproutes"),
+    )
 }
 
 impl Mover {
-    /// The edge route's rule for the service's path as it is now, for a progressive plan.
-    pub(super) async fn edge_rule_now(&self, edge: &EdgeSpec) -> Result<EdgeRuleBefore, MoveError> {
+    /// The edge route's rule for the service's path as it is now, for a progressive plan, and
+    /// whether the route's gateways can copy requests to shadow it.
+    pub(super) async fn edge_rule_now(
+        &self,
+        edge: &EdgeSpec,
+    ) -> Result<(EdgeRuleBefore, Mirroring), MoveError> {
         let route = routes(&self.client, self.namespace())
             .get(&edge.http_route)
             .await
@@ -51,11 +63,50 @@ impl Mover {
                 .to_string(),
             ])
         })?;
-        Ok(EdgeRuleBefore {
+        let mirroring = self.mirroring(&route).await;
+        let before = EdgeRuleBefore {
             route: edge.http_route.clone(),
             index,
             rule,
-        })
+        };
+        Ok((before, mirroring))
+    }
+
+    /// Whether the gateways `route` is attached to copy requests, as their classes declare.
+    /// Not being allowed to read a Gateway or its class does not stop a move: it leaves the
+    /// answer unknown.
+    async fn mirroring(&self, route: &serde_json::Value) -> Mirroring {
+        let classes: Api<DynamicObject> = Api::all_with(
+            self.client.clone(),
+            &gateway_api("GatewayClass", "gatewayclasses"),
+        );
+        let mut verdicts = Vec::new();
+        for (namespace, name) in edge_mirroring::parent_gateways(route) {
+            let gateways: Api<DynamicObject> = Api::namespaced_with(
+                self.client.clone(),
+                &namespace,
+                &gateway_api("Gateway", "gateways"),
+            );
+            let verdict = match gateways.get(&name).await {
+                Err(e) => Mirroring::Unknown(format!("Gateway {namespace}/{name}: {e}")),
+                Ok(gateway) => match gateway.data["spec"]["gatewayClassName"].as_str() {
+                    None => {
+                        Mirroring::Unknown(format!("Gateway {namespace}/{name} names no class"))
+                    }
+                    Some(class) => match classes.get(class).await {
+                        Err(e) => Mirroring::Unknown(format!("GatewayClass {class}: {e}")),
+                        Ok(class) => serde_json::to_value(class).map_or_else(
+                            |e| Mirroring::Unknown(e.to_string()),
+                            |class| edge_mirroring::class_mirroring(&class),
+                        ),
+                    },
+                },
+            };
+            verdicts.push(verdict);
+        }
+        let verdict = Mirroring::of_all(verdicts);
+        tracing::debug!(?verdict, route = ?route["metadata"]["name"], "edge mirroring");
+        verdict
     }
 
     /// Puts `rule` in place of the recorded rule and waits until the route's implementation

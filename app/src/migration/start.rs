@@ -59,8 +59,9 @@ impl Mover {
             recorded.as_ref().map_or(Recorded::Nothing, Recorded::Other),
         )
         .map_err(|e| MoveError::Refused(vec![e.to_string()]))?;
-        if let Some((progression, way)) = progression {
+        if let Some((mut progression, way)) = progression {
             let refused = |e: NotProgressive| MoveError::Refused(vec![e.to_string()]);
+            let mut notes = Vec::new();
             let at = match way {
                 ProgressiveWay::Inside => {
                     let spec = self.plan.progressive.as_ref().ok_or_else(|| {
@@ -74,12 +75,15 @@ impl Mover {
                         .service(service)
                         .and_then(|s| s.edge.clone())
                         .ok_or_else(|| refused(NotProgressive::NoEdge(service.to_owned())))?;
-                    SharedAt::Edge(self.edge_rule_now(&edge).await?)
+                    let (before, mirroring) = self.edge_rule_now(&edge).await?;
+                    notes.extend(mirroring.fit(&mut progression));
+                    SharedAt::Edge(before)
                 }
             };
             let frontend = self.plan.service(service).is_some_and(|s| s.is_frontend());
             plan.make_progressive(progression, at, frontend)
                 .map_err(refused)?;
+            plan.notes.extend(notes);
         }
         let answers = access::check(&self.client, &plan.permissions).await?;
         plan.record_permissions(&answers);

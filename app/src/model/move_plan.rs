@@ -7,10 +7,10 @@ mod live;
 mod planning;
 mod progressive;
 
-pub use contents::{MovePlan, PlannedChange, Recorded, RouteChange};
+pub use contents::{MovePlan, PlannedChange, ProgressiveWay, Recorded, RouteChange};
 pub use live::{LiveObjects, Location, env_value, is_route_variable, location};
 pub use planning::{UnknownService, plan_move};
-pub use progressive::{NotProgressive, ProgressiveWay, SharedAt};
+pub use progressive::{NotProgressive, SharedAt};
 
 #[cfg(test)]
 mod tests;

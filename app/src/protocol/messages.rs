@@ -16,7 +16,7 @@ use crate::model::eks::{
     AwsTarget, EksCluster, GroupSurvey, NodeGroupProposal, ProposalSource, Retirement,
 };
 use crate::model::events::LogEntry;
-use crate::model::move_plan::MovePlan;
+use crate::model::move_plan::{MovePlan, ProgressiveWay};
 use crate::model::move_progress::MoveEvent;
 use crate::model::moves::{Control, Direction, RetireStage};
 use crate::model::pod_details::PodDetails;
@@ -59,8 +59,9 @@ pub enum Command {
         service: String,
         /// Which way.
         direction: Direction,
-        /// In proven steps (shadow, the plan's shares, 100 %), not at once.
-        progressive: bool,
+        /// In proven steps (shadow, the plan's shares, 100 %), shared where it says; `None`:
+        /// at once.
+        progressive: Option<ProgressiveWay>,
     },
     /// Carry out the plan the operator confirmed.
     StartMove {

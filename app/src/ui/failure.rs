@@ -2,11 +2,10 @@
 //! missing, and the one button that fits its kind (connect, try again, plan again) — chosen by
 //! the kind, never by reading the words.
 
-use egui::{Color32, RichText};
+use egui::RichText;
 
+use super::palette::BAD;
 use crate::protocol::{ActionError, NextAction};
-
-const BAD: Color32 = Color32::from_rgb(218, 54, 51);
 
 /// Draws `error` and its next action; returns the action when its button was clicked.
 pub fn failure_ui(ui: &mut egui::Ui, error: &ActionError) -> Option<NextAction> {

@@ -1,4 +1,4 @@
-//! The move, as the operator sees it: the plan dialog shown before anything changes, the step
+//! The move, as the operator sees it: planning (the dialog itself is its own room), the step
 //! list while it runs (progress per step, elapsed time, the Events that explain a wait, Abort),
 //! the move a restarted console finds recorded on the monolith, and the offer to retire the
 //! monolith once it serves nothing.
@@ -9,16 +9,13 @@ use egui::{Color32, RichText};
 
 use super::failure::failure_ui;
 use super::move_charts::figures_ui;
+use super::move_plan_dialog::PlanDialog;
+use super::palette::{BAD, OK, WARN};
 use super::{ConsoleState, MoveRequest, MoveView, Panel, Request, Shown};
-use crate::model::move_plan::MovePlan;
 use crate::model::move_progress::{MoveOutcome, StepProgress, StepState};
+use crate::model::moves::Direction;
 use crate::model::moves::RetireStage;
-use crate::model::moves::{Direction, StepKind};
 use crate::protocol::{Command, NextAction};
-
-const OK: Color32 = Color32::from_rgb(46, 160, 67);
-const BAD: Color32 = Color32::from_rgb(218, 54, 51);
-const WARN: Color32 = Color32::from_rgb(210, 153, 34);
 
 /// The panel: only the confirmation it asks for (the move itself is the state's
 /// [`MoveView`]).
@@ -28,8 +25,8 @@ pub struct MovePanel {
     pub confirm_retire: Option<RetireStage>,
     /// The move asked for last, planned again when the operator tries again.
     last_request: Option<MoveRequest>,
-    /// A Prometheus to read a progressive move's figures from (empty: the pods' /metrics).
-    prometheus: String,
+    /// The plan dialog's own state.
+    dialog: PlanDialog,
 }
 
 fn seconds(step: &StepProgress, now: SystemTime) -> String {
@@ -79,43 +76,6 @@ fn step_line(ui: &mut egui::Ui, step: &StepProgress, now: SystemTime) {
         ui.indent(("detail", step.step), |ui| {
             ui.label(RichText::new(&step.detail).small().weak());
         });
-    }
-}
-
-/// The plan dialog's choice between switching at once and proving the service step by step;
-/// changing it plans the move again.
-fn progressive_choice(ui: &mut egui::Ui, plan: &MovePlan, replan: &mut Option<bool>) {
-    let mut progressive = plan.progression.is_some();
-    if ui
-        .checkbox(
-            &mut progressive,
-            "Progressive: shadow, then shares of the traffic, each proven by the pods' numbers",
-        )
-        .changed()
-    {
-        *replan = Some(progressive);
-    }
-    if let Some(p) = &plan.progression {
-        let shares: Vec<String> = p.weights.iter().map(|w| format!("{w} %")).collect();
-        let shadow = if p.shadow_requests > 0 {
-            format!(
-                "the monolith shadows the service until {} answers compare alike (at most {} s); ",
-                p.shadow_requests, p.shadow_seconds
-            )
-        } else {
-            String::new()
-        };
-        ui.label(
-            RichText::new(format!(
-                "Inside the monolith, by its routing file (no redeploy per step): {shadow}then the service answers {} of the requests, each held {} s, then 100 % watched {} s. A mismatch, or an error rate over the monolith's +{} points or a p99 over its +{} ms, rolls back by itself.",
-                shares.join(", then "),
-                p.hold_seconds,
-                p.settle_seconds,
-                p.thresholds.max_error_rate_increase,
-                p.thresholds.max_p99_increase_ms
-            ))
-            .weak(),
-        );
     }
 }
 
@@ -179,153 +139,8 @@ impl MovePanel {
             });
             return;
         }
-        let Some(plan) = &view.planned else {
-            return;
-        };
-        let mut decision = None;
-        let mut replan = None;
-        let title = match plan.direction {
-            Direction::Extract => format!(
-                "Move {} out of the monolith, onto {}",
-                plan.service,
-                plan.target_os
-                    .as_deref()
-                    .map(|os| crate::model::NodeOs::from_label(os).title())
-                    .unwrap_or_else(|| "its own nodes".into())
-            ),
-            Direction::Return => format!("Move {} back into the monolith", plan.service),
-        };
-        egui::Modal::new(egui::Id::unique("move-plan")).show(ctx, |ui| {
-            ui.set_max_width(720.0);
-            ui.heading(&title);
-            ui.label(
-                RichText::new(format!(
-                    "plan {} · namespace {} · image {}",
-                    plan.plan,
-                    plan.namespace,
-                    plan.images.join(", ")
-                ))
-                .weak(),
-            );
-            ui.separator();
-            ui.strong("Changes, in order");
-            egui::Grid::new("plan-changes")
-                .striped(true)
-                .show(ui, |ui| {
-                    for change in &plan.changes {
-                        ui.label(&change.action);
-                        ui.monospace(&change.object);
-                        ui.label(&change.detail);
-                        ui.end_row();
-                    }
-                });
-            if !plan.redeploys.is_empty() {
-                ui.label(format!("Rolls out new pods: {}", plan.redeploys.join(", ")));
-            }
-            if !plan.nodes.is_empty() {
-                ui.add_space(4.0);
-                ui.strong("Nodes for the new pods");
-                for node in &plan.nodes {
-                    match (&node.room, &node.why_not) {
-                        (Some(room), _) => {
-                            ui.colored_label(
-                                OK,
-                                format!("{} ({}): room for {room}", node.node, node.os),
-                            );
-                        }
-                        (None, why) => {
-                            ui.label(
-                                RichText::new(format!(
-                                    "{} ({}): {}",
-                                    node.node,
-                                    node.os,
-                                    why.as_deref().unwrap_or("no")
-                                ))
-                                .weak(),
-                            );
-                        }
-                    }
-                }
-            }
-            ui.add_space(4.0);
-            let (asked, missing) = plan.permissions_checked();
-            if missing.is_empty() {
-                ui.colored_label(
-                    OK,
-                    format!(
-                        "Permissions: {asked} checked with SelfSubjectAccessReview, all allowed"
-                    ),
-                );
-            } else {
-                ui.colored_label(BAD, format!("Permissions missing: {}", missing.join(", ")));
-            }
-            if plan.direction == Direction::Extract {
-                progressive_choice(ui, plan, &mut replan);
-                if plan.progression.is_some() {
-                    ui.horizontal(|ui| {
-                        ui.label("Figures from Prometheus (optional)");
-                        ui.add(
-                            egui::TextEdit::singleline(&mut self.prometheus)
-                                .hint_text("http://prometheus:9090 — else each pod's /metrics")
-                                .desired_width(320.0),
-                        );
-                    });
-                }
-            }
-            let steps: Vec<String> = plan
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(i, s)| match (s, plan.share_at(i)) {
-                    (StepKind::Canary, Some(share)) => {
-                        format!("{}. {} {share} %", i + 1, s.title())
-                    }
-                    _ => format!("{}. {}", i + 1, s.title()),
-                })
-                .collect();
-            ui.label(format!("Steps: {}", steps.join("   ")));
-            ui.label(RichText::new("Any failure rolls everything back by itself.").weak());
-            for refusal in &plan.refusals {
-                ui.colored_label(BAD, format!("Refused: {refusal}"));
-            }
-            ui.separator();
-            ui.horizontal(|ui| {
-                let go = ui.add_enabled(
-                    plan.allowed(),
-                    egui::Button::new(RichText::new("Move").strong()),
-                );
-                if go.clicked() {
-                    decision = Some(true);
-                }
-                if ui.button("Cancel").clicked() {
-                    decision = Some(false);
-                }
-            });
-        });
-        if let Some(progressive) = replan {
-            requests.push(
-                Command::PlanMove {
-                    service: plan.service.clone(),
-                    direction: plan.direction,
-                    progressive,
-                }
-                .into(),
-            );
-        }
-        match decision {
-            Some(true) => {
-                let url = self.prometheus.trim();
-                requests.push(
-                    Command::StartMove {
-                        plan: Box::new(plan.clone()),
-                        prometheus: (plan.progression.is_some() && !url.is_empty())
-                            .then(|| url.to_owned()),
-                    }
-                    .into(),
-                );
-            }
-            Some(false) => requests.push(Request::Dismiss(Shown::MovePlan)),
-            None => {}
+        if let Some(plan) = &view.planned {
+            self.dialog.show(ctx, plan, requests);
         }
     }
 

@@ -1,20 +1,20 @@
-//! A progressive move's live figures in its window: per step, the answers by route, their
-//! error rate and p99 as the step's window grows (one reading a second), the shadow's
-//! comparisons, and the operator's buttons — Pause (or Continue), Promote now, Abort.
+//! A progressive move's live figures in its window: per step, each route's answers a second,
+//! its error rate and its p50 and p99 over the step's window as judged (one reading a second),
+//! the shadow's comparisons, and the operator's buttons — Pause (or Continue), Promote now.
 
 use egui::{Color32, RichText};
-use egui_plot::{Line, Plot, PlotPoints};
+use egui_plot::{Line, LineStyle, Plot, PlotPoints};
 
 use super::Request;
+use super::palette::{self, BAD};
 use crate::model::analysis::RouteFigures;
 use crate::model::move_progress::{MoveProgress, StepFigures};
 use crate::model::moves::{Control, StepKind};
 use crate::protocol::Command;
 
 const MONOLITH: Color32 = Color32::from_rgb(0, 120, 212);
-const SERVICE: Color32 = Color32::from_rgb(46, 160, 67);
-const SHADOW: Color32 = Color32::from_rgb(210, 153, 34);
-const BAD: Color32 = Color32::from_rgb(218, 54, 51);
+const SERVICE: Color32 = palette::OK;
+const SHADOW: Color32 = palette::WARN;
 
 /// The readings of the step judged last (the one on screen).
 fn current_step(progress: &MoveProgress) -> &[StepFigures] {
@@ -29,16 +29,28 @@ fn current_step(progress: &MoveProgress) -> &[StepFigures] {
     &progress.figures[from..]
 }
 
-fn series(
-    points: &[StepFigures],
-    value: impl Fn(&StepFigures) -> Option<f64>,
-) -> PlotPoints<'static> {
-    PlotPoints::from(
-        points
-            .iter()
-            .filter_map(|f| value(f).map(|v| [f.seconds, v]))
-            .collect::<Vec<[f64; 2]>>(),
-    )
+fn series(points: &[StepFigures], value: impl Fn(&StepFigures) -> Option<f64>) -> Vec<[f64; 2]> {
+    points
+        .iter()
+        .filter_map(|f| value(f).map(|v| [f.seconds, v]))
+        .collect()
+}
+
+/// Answers a second between consecutive readings. A reading counts everything since the step
+/// began, so its growth over the time since the one before is the rate (from the step's start
+/// for the first).
+fn per_second(points: &[StepFigures], answered: impl Fn(&StepFigures) -> u64) -> Vec<[f64; 2]> {
+    let mut before = (0.0, 0);
+    points
+        .iter()
+        .filter_map(|f| {
+            let (then, count_then) = before;
+            let count = answered(f);
+            before = (f.seconds, count);
+            let elapsed = f.seconds - then;
+            (elapsed > 0.0).then(|| [f.seconds, count.saturating_sub(count_then) as f64 / elapsed])
+        })
+        .collect()
 }
 
 /// Which route's figures of a reading a line draws.
@@ -62,12 +74,14 @@ fn routes(step: StepKind) -> Vec<(&'static str, Color32, RouteOf)> {
     }
 }
 
+/// One chart of the step's readings: for each route, the lines `lines` draws from its figures
+/// (a solid line, and optionally a dashed second one).
 fn chart(
     ui: &mut egui::Ui,
     id: &str,
     unit: &str,
     points: &[StepFigures],
-    value: impl Fn(&RouteFigures) -> Option<f64>,
+    lines: impl Fn(&[StepFigures], RouteOf) -> Vec<(LineStyle, Vec<[f64; 2]>)>,
 ) {
     let step = points.first().map_or(StepKind::Canary, |f| f.step);
     Plot::new(id)
@@ -80,7 +94,13 @@ fn chart(
         .allow_drag(false)
         .show(ui, |plot| {
             for (name, color, route) in routes(step) {
-                plot.line(Line::new(name, series(points, |f| value(route(f)))).color(color));
+                for (style, line) in lines(points, route) {
+                    plot.line(
+                        Line::new(name, PlotPoints::from(line))
+                            .color(color)
+                            .style(style),
+                    );
+                }
             }
         });
 }
@@ -98,7 +118,9 @@ pub fn figures_ui(
             (StepKind::Canary, Some(share)) => format!("Canary {share} %"),
             (step, _) => step.title().to_owned(),
         };
-        ui.strong(format!("{step}: the figures since the step began"));
+        ui.strong(format!(
+            "{step}: answers a second; failures and latency since the step began, as judged"
+        ));
         // One legend for the three charts (a legend in each would cover its lines).
         ui.horizontal(|ui| {
             for (name, color, _) in routes(last.step) {
@@ -109,13 +131,24 @@ pub fn figures_ui(
             }
         });
         ui.horizontal(|ui| {
-            chart(ui, "move-answers", "answers", points, |r| {
-                Some(r.answered as f64)
+            chart(ui, "move-answers", "answers/s", points, |p, route| {
+                vec![(LineStyle::Solid, per_second(p, |f| route(f).answered))]
             });
-            chart(ui, "move-errors", "% failed", points, |r| {
-                Some(r.error_rate())
+            chart(ui, "move-errors", "% failed", points, |p, route| {
+                vec![(LineStyle::Solid, series(p, |f| Some(route(f).error_rate())))]
             });
-            chart(ui, "move-p99", "p99 ms", points, |r| r.p99_ms);
+            chart(
+                ui,
+                "move-latency",
+                "ms: p99, p50 dashed",
+                points,
+                |p, route| {
+                    vec![
+                        (LineStyle::Solid, series(p, |f| route(f).p99_ms)),
+                        (LineStyle::dashed_dense(), series(p, |f| route(f).p50_ms)),
+                    ]
+                },
+            );
         });
         let w = &last.window;
         if last.step == StepKind::Shadow {
@@ -175,4 +208,43 @@ pub fn figures_ui(
 
 fn ms(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |v| format!("{v:.1} ms"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::analysis::Window;
+
+    fn reading(seconds: f64, answered: u64) -> StepFigures {
+        StepFigures {
+            step: StepKind::Canary,
+            share: Some(10),
+            seconds,
+            window: Window {
+                service: RouteFigures {
+                    answered,
+                    ..RouteFigures::default()
+                },
+                ..Window::default()
+            },
+            waiting_for: String::new(),
+        }
+    }
+
+    #[test]
+    fn answers_a_second_are_the_growth_between_readings() {
+        let points = [
+            reading(1.0, 20),
+            reading(2.0, 40),
+            reading(3.5, 100),
+            reading(3.5, 100),
+        ];
+        let rates = per_second(&points, |f| f.window.service.answered);
+        assert_eq!(rates, [[1.0, 20.0], [2.0, 20.0], [3.5, 40.0]]);
+        // A counter that went down (a pod restarted) is no negative rate.
+        let rates = per_second(&[reading(1.0, 50), reading(2.0, 10)], |f| {
+            f.window.service.answered
+        });
+        assert_eq!(rates, [[1.0, 50.0], [2.0, 0.0]]);
+    }
 }

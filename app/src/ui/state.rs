@@ -14,7 +14,7 @@ use crate::model::calculation::{CalcOutcome, ProbeSample};
 use crate::model::eks::{AwsTarget, EksCluster, GroupSurvey, NodeGroupProposal, Retirement};
 use crate::model::events::LogEntry;
 use crate::model::migration_plan::MigrationPlan;
-use crate::model::move_plan::MovePlan;
+use crate::model::move_plan::{MovePlan, ProgressiveWay};
 use crate::model::move_progress::MoveProgress;
 use crate::model::moves::{Control, Direction};
 use crate::model::pod_details::PodDetails;
@@ -85,8 +85,8 @@ pub struct MoveRequest {
     pub service: String,
     /// Which way.
     pub direction: Direction,
-    /// In proven steps, not at once.
-    pub progressive: bool,
+    /// In proven steps, shared where it says; `None`: at once.
+    pub progressive: Option<ProgressiveWay>,
 }
 
 impl MoveRequest {

@@ -479,6 +479,29 @@ pub fn plan_copy(dir: &Path, edit: impl FnOnce(String) -> String) -> PathBuf {
     path
 }
 
+/// Installs the Gateway API's definitions, then the calculator's Gateway (of `class`) and its
+/// route (`manifests/gateway-api/calculator-edge.yaml`).
+pub fn install_edge(cluster: &TestCluster, class: &str) {
+    let kubectl = cluster.kubectl();
+    kubectl.ok(&[
+        "apply",
+        "-f",
+        &format!("{MANIFESTS}/gateway-api/standard-crds.yaml"),
+    ]);
+    kubectl.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/httproutes.gateway.networking.k8s.io",
+        "--timeout=20s",
+    ]);
+    let edge = std::fs::read_to_string(format!("{MANIFESTS}/gateway-api/calculator-edge.yaml"))
+        .expect("the calculator's edge manifest");
+    cluster.apply(&edge.replace(
+        "gatewayClassName: local-cluster",
+        &format!("gatewayClassName: {class}"),
+    ));
+}
+
 /// `hybrid-console --kubeconfig … migrate <args>` against `cluster`.
 pub fn migrate(cluster: &TestCluster, args: &[&str]) -> Output {
     let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use serde_json::{Value, json};
 
-use super::names::CONTROLLER_NAME;
+use super::names::{CONTROLLER_NAME, SUPPORTED_FEATURES};
 use super::plan::{GatewayPlan, RoutePlan};
 use crate::conditions::{Condition, merge};
 
@@ -30,6 +30,13 @@ pub fn class(class: &Value, now: &str) -> Value {
             generation(class),
             now,
         ),
+    );
+    status.insert(
+        "supportedFeatures".to_owned(),
+        SUPPORTED_FEATURES
+            .iter()
+            .map(|name| json!({ "name": name }))
+            .collect(),
     );
     Value::Object(status)
 }

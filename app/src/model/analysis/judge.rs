@@ -77,6 +77,8 @@ pub enum Number {
     ErrorRate,
     /// The service's 99th percentile latency.
     P99,
+    /// Mirrored requests the service answered, where the gateway was to copy them.
+    Copies,
 }
 
 /// A number past its limit.
@@ -112,6 +114,11 @@ impl fmt::Display for Breach {
                 "the service's p99 {:.1} ms is above its limit {:.1} ms (the monolith's {:.1} ms + the plan's allowance)",
                 self.measured,
                 self.limit,
+                self.monolith.unwrap_or_default()
+            ),
+            Number::Copies => write!(
+                f,
+                "no mirrored request reached the service while the monolith answered {}: the gateway does not copy requests (RequestMirror); move inside the monolith to compare answers, or without a shadow step",
                 self.monolith.unwrap_or_default()
             ),
         }
@@ -218,6 +225,14 @@ impl Progression {
         let timed_out = elapsed >= Duration::from_secs(self.shadow_seconds);
         if answered >= self.shadow_requests || (timed_out && answered >= limits.min_answers) {
             StepState::Passed
+        } else if timed_out && answered == 0 && window.monolith.answered >= limits.min_answers {
+            // Traffic came and no copy of it: waiting longer would not change that.
+            StepState::Breached(Breach {
+                number: Number::Copies,
+                measured: 0.0,
+                limit: limits.min_answers as f64,
+                monolith: Some(window.monolith.answered as f64),
+            })
         } else {
             StepState::Running {
                 waiting_for: format!(
@@ -425,5 +440,17 @@ mod tests {
             panic!("not breached");
         };
         assert_eq!(breach.number, Number::ErrorRate);
+        // No copy at all while traffic came: the gateway does not mirror; said once the shadow
+        // time is up, not before.
+        window.service = figures(0, 0, 0.0);
+        assert!(matches!(
+            plan.mirror(&window, Duration::from_secs(60)),
+            StepState::Running { .. }
+        ));
+        let StepState::Breached(breach) = plan.mirror(&window, Duration::from_secs(120)) else {
+            panic!("not breached");
+        };
+        assert_eq!(breach.number, Number::Copies);
+        assert!(breach.to_string().contains("answered 100"), "{breach}");
     }
 }

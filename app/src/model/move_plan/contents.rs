@@ -36,6 +36,17 @@ pub struct PlannedChange {
     pub detail: String,
 }
 
+/// Where a progressive move is asked to share the traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProgressiveWay {
+    /// Inside the monolith, by its routing file (the plan's `progressive` section).
+    #[default]
+    Inside,
+    /// At the edge, by the weights of the service's HTTPRoute rule (the service's `edge`).
+    Edge,
+}
+
 /// The whole plan of one move.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -77,10 +88,18 @@ pub struct MovePlan {
     pub permissions: Vec<Permission>,
     /// Why the move cannot go ahead (empty: it can).
     pub refusals: Vec<String>,
+    /// What the operator should know before the move goes ahead (such as a step left out
+    /// because the cluster cannot carry it out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The routing as it is, for the rollback.
     pub before: RoutingBefore,
     /// Objects the move creates (they do not exist yet).
     pub creates: Vec<ObjectRef>,
+    /// The ways the migration plan lets this move share the traffic step by step: inside the
+    /// monolith where it has a routing file, at the edge where the service has an edge route.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub progressive_ways: Vec<ProgressiveWay>,
     /// The steps, in order.
     pub steps: Vec<StepKind>,
     /// A progressive move's shares and allowances (`None`: the switch is made at once).

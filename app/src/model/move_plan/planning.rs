@@ -14,7 +14,7 @@ use crate::model::moves::{
     Direction, FIELD_MANAGER, MoveRecord, ObjectRef, RoutingBefore, StepKind,
 };
 
-use super::contents::{MovePlan, PlannedChange, Recorded, RouteChange};
+use super::contents::{MovePlan, PlannedChange, ProgressiveWay, Recorded, RouteChange};
 use super::live::{LiveObjects, Location, container_of, env_value, location, node_fits};
 
 /// A service the migration plan does not name.
@@ -102,8 +102,10 @@ pub fn plan_move(
         nodes,
         permissions: Vec::new(),
         refusals,
+        notes: Vec::new(),
         before: routing.before,
         creates: planned.creates,
+        progressive_ways: progressive_ways(plan, &service, direction),
         steps: StepKind::sequence(direction).to_vec(),
         progression: None,
         digest: String::new(),
@@ -117,6 +119,25 @@ pub fn plan_move(
 /// zero, the service already where the move would take it (or somewhere the plan does not
 /// describe). Half-way through a recorded move the service is neither here nor there, so a
 /// resumed move is not asked where it is.
+/// The ways `service` could be moved out step by step, as the migration plan allows.
+fn progressive_ways(
+    plan: &MigrationPlan,
+    service: &ServicePlan,
+    direction: Direction,
+) -> Vec<ProgressiveWay> {
+    if direction != Direction::Extract || service.is_frontend() {
+        return Vec::new();
+    }
+    let mut ways = Vec::new();
+    if plan.progressive.is_some() {
+        ways.push(ProgressiveWay::Inside);
+    }
+    if service.edge.is_some() {
+        ways.push(ProgressiveWay::Edge);
+    }
+    ways
+}
+
 fn refusals(
     plan: &MigrationPlan,
     service: &ServicePlan,

@@ -9,7 +9,7 @@ use crate::model::access::Permission;
 use crate::model::analysis::Progression;
 use crate::model::moves::{Direction, EdgeRuleBefore, RoutingFileBefore, StepKind};
 
-use super::contents::{MovePlan, PlannedChange};
+use super::contents::{MovePlan, PlannedChange, ProgressiveWay};
 
 /// Why a move cannot be made progressive.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -40,17 +40,6 @@ pub enum NotProgressive {
     /// A share outside 1–99, or not rising.
     #[error("the shares {0:?} must rise, each between 1 and 99 %")]
     BadWeights(Vec<u8>),
-}
-
-/// Where a progressive move is asked to share the traffic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProgressiveWay {
-    /// Inside the monolith, by its routing file (the plan's `progressive` section).
-    #[default]
-    Inside,
-    /// At the edge, by the weights of the service's HTTPRoute rule (the service's `edge`).
-    Edge,
 }
 
 /// Where a progressive move shares the traffic, as it is before the move.
@@ -163,6 +152,16 @@ impl MovePlan {
         self.permissions.push(proxy);
         self.progression = Some(progression);
         Ok(())
+    }
+
+    /// Where this plan shares the traffic step by step (`None`: it switches at once).
+    pub fn shared_way(&self) -> Option<ProgressiveWay> {
+        self.progression.as_ref()?;
+        if self.before.edge_rule.is_some() {
+            Some(ProgressiveWay::Edge)
+        } else {
+            Some(ProgressiveWay::Inside)
+        }
     }
 
     /// Where the move stands at `step` (with `share` at a canary step): its index in the steps.

@@ -224,7 +224,7 @@ pub fn paint(
             let request = MoveRequest {
                 service: label.clone(),
                 direction,
-                progressive: false,
+                progressive: None,
             };
             let text = match direction {
                 Direction::Extract => format!("{shown} (in-process in {})", pod.name),
