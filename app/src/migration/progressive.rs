@@ -206,6 +206,11 @@ impl Mover {
                     )));
                 }
                 (StepState::Breached(breach), _) => {
+                    // The step's line shows what broke it, not what it last waited for.
+                    progress.progress(
+                        fraction(plan.progression.as_ref(), shadow, &window, elapsed),
+                        format!("breached after {} s — {figures}", elapsed.as_secs()),
+                    );
                     let mut reason = format!("{breach} — {figures}");
                     if breach.number == Number::Mismatches {
                         reason.push_str(&self.mismatch_examples(plan, &before.0).await);

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use egui::{Color32, RichText};
 
 use super::failure::failure_ui;
-use super::move_charts::figures_ui;
+use super::move_charts::{figures_ui, steer_ui};
 use super::move_plan_dialog::PlanDialog;
 use super::palette::{BAD, OK, WARN};
 use super::{ConsoleState, MoveRequest, MoveView, Panel, Request, Shown};
@@ -166,47 +166,58 @@ impl MovePanel {
             .collapsible(true)
             .show(ctx, |ui| {
                 ui.set_min_width(480.0);
-                if !progress.by.is_empty() {
-                    ui.label(RichText::new(format!("as {}", progress.by)).weak());
-                }
-                for step in &progress.steps {
-                    step_line(ui, step, now);
-                }
-                if progress.progressive() && progress.rollback_reason.is_none() {
-                    ui.separator();
-                    figures_ui(ui, progress, view.steered, requests);
-                }
-                if let Some(why) = &progress.rollback_reason {
-                    ui.separator();
-                    ui.colored_label(WARN, format!("Rolling back: {why}"));
-                    for step in &progress.rollback {
-                        step_line(ui, step, now);
-                    }
-                }
-                if !progress.explanations.is_empty() {
-                    egui::CollapsingHeader::new("Events")
-                        .default_open(progress.outcome.is_none())
-                        .show(ui, |ui| {
-                            for line in progress.explanations.iter().rev().take(6) {
-                                ui.label(RichText::new(line).small());
+                // A progressive move's steps, charts and rollback can outgrow a small screen:
+                // they scroll, and the buttons below stay in sight.
+                let room = (ctx.content_rect().height() - 200.0).max(240.0);
+                egui::ScrollArea::vertical()
+                    .max_height(room)
+                    .show(ui, |ui| {
+                        if !progress.by.is_empty() {
+                            ui.label(RichText::new(format!("as {}", progress.by)).weak());
+                        }
+                        for step in &progress.steps {
+                            step_line(ui, step, now);
+                        }
+                        // After a breach too: the figures that broke the step are the reason.
+                        if progress.progressive() {
+                            ui.separator();
+                            figures_ui(ui, progress);
+                        }
+                        if let Some(why) = &progress.rollback_reason {
+                            ui.separator();
+                            ui.colored_label(WARN, format!("Rolling back: {why}"));
+                            for step in &progress.rollback {
+                                step_line(ui, step, now);
                             }
-                        });
-                }
+                        }
+                        if !progress.explanations.is_empty() {
+                            egui::CollapsingHeader::new("Events")
+                                .default_open(progress.outcome.is_none())
+                                .show(ui, |ui| {
+                                    for line in progress.explanations.iter().rev().take(6) {
+                                        ui.label(RichText::new(line).small());
+                                    }
+                                });
+                        }
+                    });
                 ui.separator();
                 match &progress.outcome {
                     None => {
-                        let label = if progress.past_reroute() {
-                            "Roll back now"
-                        } else {
-                            "Abort"
-                        };
-                        if ui
-                            .button(label)
-                            .on_hover_text("Stops the move and puts everything back as it was")
-                            .clicked()
-                        {
-                            requests.push(Command::AbortMove.into());
-                        }
+                        ui.horizontal(|ui| {
+                            steer_ui(ui, progress, view.steered, requests);
+                            let label = if progress.past_reroute() {
+                                "Roll back now"
+                            } else {
+                                "Abort"
+                            };
+                            if ui
+                                .button(label)
+                                .on_hover_text("Stops the move and puts everything back as it was")
+                                .clicked()
+                            {
+                                requests.push(Command::AbortMove.into());
+                            }
+                        });
                     }
                     Some(outcome) => {
                         let color = match outcome {

@@ -89,7 +89,9 @@ fn chart(
         .width(220.0)
         .x_axis_label("s in step")
         .y_axis_label(unit)
+        // At least 0–1: a line of zeros (no failure) sits at the bottom, not mid-chart.
         .include_y(0.0)
+        .include_y(1.0)
         .allow_scroll(false)
         .allow_drag(false)
         .show(ui, |plot| {
@@ -105,13 +107,8 @@ fn chart(
         });
 }
 
-/// The charts and buttons of a progressive move in progress (or just ended).
-pub fn figures_ui(
-    ui: &mut egui::Ui,
-    progress: &MoveProgress,
-    steered: Option<Control>,
-    requests: &mut Vec<Request>,
-) {
+/// The charts of a progressive move's step judged last (in progress, or the one that ended it).
+pub fn figures_ui(ui: &mut egui::Ui, progress: &MoveProgress) {
     let points = current_step(progress);
     if let Some(last) = points.last() {
         let step = match (last.step, last.share) {
@@ -177,33 +174,41 @@ pub fn figures_ui(
             ui.label(RichText::new(format!("Waiting for {}", last.waiting_for)).weak());
         }
     }
-    if progress.outcome.is_some() {
+}
+
+/// Pause (or Continue) and Promote now, for a progressive move going forward; drawn in the
+/// window's bottom row beside Abort, where they stay in sight however long the window grows.
+pub fn steer_ui(
+    ui: &mut egui::Ui,
+    progress: &MoveProgress,
+    steered: Option<Control>,
+    requests: &mut Vec<Request>,
+) {
+    if !progress.progressive() || progress.outcome.is_some() || progress.rollback_reason.is_some() {
         return;
     }
-    ui.horizontal(|ui| {
-        if steered == Some(Control::Pause) {
-            ui.colored_label(
-                SHADOW,
-                "Paused: the step is held (a breach still rolls back)",
-            );
-            if ui.button("Continue").clicked() {
-                requests.push(Command::SteerMove(None).into());
-            }
-        } else if ui
-            .button("Pause")
-            .on_hover_text("Holds the step past its time; a breach still rolls it back")
-            .clicked()
-        {
-            requests.push(Command::SteerMove(Some(Control::Pause)).into());
+    if steered == Some(Control::Pause) {
+        ui.colored_label(
+            SHADOW,
+            "Paused: the step is held (a breach still rolls back)",
+        );
+        if ui.button("Continue").clicked() {
+            requests.push(Command::SteerMove(None).into());
         }
-        if ui
-            .button("Promote now")
-            .on_hover_text("Passes the step in progress at its next reading")
-            .clicked()
-        {
-            requests.push(Command::SteerMove(Some(Control::Promote)).into());
-        }
-    });
+    } else if ui
+        .button("Pause")
+        .on_hover_text("Holds the step past its time; a breach still rolls it back")
+        .clicked()
+    {
+        requests.push(Command::SteerMove(Some(Control::Pause)).into());
+    }
+    if ui
+        .button("Promote now")
+        .on_hover_text("Passes the step in progress at its next reading")
+        .clicked()
+    {
+        requests.push(Command::SteerMove(Some(Control::Promote)).into());
+    }
 }
 
 fn ms(value: Option<f64>) -> String {

@@ -218,30 +218,28 @@ fn progressive_choice(
         }
     }
     let shares: Vec<String> = p.weights.iter().map(|w| format!("{w} %")).collect();
+    let (n, seconds) = (p.shadow_requests, p.shadow_seconds);
     let (place, shadow) = match (way, &plan.before.edge_rule) {
         (ProgressiveWay::Edge, Some(rule)) => (
             format!(
                 "At the edge, by the weights of HTTPRoute {} rule {} (the monolith is not redeployed)",
                 rule.route, rule.index
             ),
-            "the gateway copies every request to the service until it has answered",
+            format!(
+                "the gateway copies every request to the service until it has answered {n} copies (at most {seconds} s), judged by its own error rate and p99; then "
+            ),
         ),
         _ => (
             "Inside the monolith, by its routing file (no redeploy per step)".to_owned(),
-            "the monolith shadows the service until",
+            format!(
+                "the monolith shadows the service until {n} answers compare alike (at most {seconds} s); then "
+            ),
         ),
     };
-    let shadow = if p.shadow_requests > 0 {
-        format!(
-            "{shadow} {} of them alike (at most {} s); ",
-            p.shadow_requests, p.shadow_seconds
-        )
-    } else {
-        String::new()
-    };
+    let shadow = if n > 0 { shadow } else { String::new() };
     ui.label(
         RichText::new(format!(
-            "{place}: {shadow}then the service answers {} of the requests, each held {} s, then 100 % watched {} s. A mismatch, or an error rate over the monolith's +{} points or a p99 over its +{} ms, rolls back by itself.",
+            "{place}: {shadow}the service answers {} of the requests, each held {} s, then 100 % watched {} s. A mismatch, or an error rate over the monolith's +{} points or a p99 over its +{} ms, rolls back by itself.",
             shares.join(", then "),
             p.hold_seconds,
             p.settle_seconds,
