@@ -1263,3 +1263,88 @@ fn the_plan_dialog_shares_at_the_edge_and_says_when_the_gateway_cannot_mirror() 
         |h| h.state().state.moves.planned.is_none(),
     );
 }
+
+#[test]
+fn shadow_mismatches_are_shown_in_full_while_the_step_runs() {
+    let cluster = TestCluster::start(true);
+    // A drifting build of sum, and a plan that allows a few mismatches (so the shadow step
+    // runs on with them) and whose own checks do not think of binary fractions.
+    let dir = cluster.path("plan");
+    let plan = support::plan_copy(&dir, |plan| {
+        plan.replacen("images: kustomization.yaml", "", 1)
+            .replacen("maxMismatches: 0", "maxMismatches: 1000", 1)
+            .replacen("shadowRequests: 200", "shadowRequests: 100000", 1)
+            .replacen(
+                "      - path: /sum/0.1/0.2\n        expect: {/total: 0.3}\n",
+                "",
+                1,
+            )
+    });
+    let manifest = dir.join("calculator/services/sum-service.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("calculator:0.1.0", "calculator:0.1.0-float"),
+    )
+    .unwrap();
+    let plan = hybrid_console::migration::plan_file::load(Some(&plan)).unwrap();
+    let mut harness = open_with_plan(cluster.kubeconfig.clone(), plan);
+    harness.state_mut().calculator.settings.a = "0.1".into();
+    harness.state_mut().calculator.settings.b = "0.2".into();
+    step_until(&mut harness, Duration::from_secs(30), "the chips", |h| {
+        h.query_all_by_label_contains("sum (in-process in monolith-")
+            .count()
+            == 2
+    });
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "Probe")
+        .click();
+    drag_chip_to_lane(&mut harness, "sum (in-process in monolith-", "Linux");
+    step_until(&mut harness, Duration::from_secs(20), "the plan", |h| {
+        h.query_all_by_label_contains("all allowed")
+            .next()
+            .is_some()
+    });
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(
+            egui::accesskit::Role::CheckBox,
+            "Progressive: shadow, then shares of the traffic, each proven by the pods' numbers",
+        )
+        .click();
+    step_until(&mut harness, Duration::from_secs(20), "the plan", |h| {
+        h.query_all_by_label_contains("calculator:0.1.0-float")
+            .next()
+            .is_some()
+            && h.query_all_by_label_contains("4. Shadow and compare")
+                .next()
+                .is_some()
+    });
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Move")
+        .click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "a mismatch in full",
+        |h| {
+            h.query_all_by_label_contains(
+                "a=0.1 b=0.2: the monolith answered 0.3, the service 0.30000000000000004",
+            )
+            .next()
+            .is_some()
+        },
+    );
+    // Still shadowing: the allowance holds, and the count says how many differ.
+    harness.get_by_label_contains("Shadow and compare: running");
+    harness.get_by_label_contains(" different · ");
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Roll back now")
+        .click_accesskit();
+    step_until(&mut harness, Duration::from_secs(60), "the rollback", |h| {
+        h.query_all_by_label_contains("Move rolled back")
+            .next()
+            .is_some()
+    });
+}

@@ -175,6 +175,8 @@ impl Mover {
         let before = read().await?;
         let started = Instant::now();
         let mut paused_at: Option<Instant> = None;
+        // The mismatches in full, asked for again only when more have been counted.
+        let mut mismatches: (u64, Vec<String>) = (0, Vec::new());
         loop {
             tokio::time::sleep(ANALYSIS_INTERVAL).await;
             let after = read().await?;
@@ -188,6 +190,10 @@ impl Mover {
             let elapsed = started.elapsed();
             let state = judgement(&window, elapsed);
             let figures = window.summary(shadow);
+            let counted = window.comparisons.mismatched;
+            if counted > mismatches.0 && mismatches.1.len() < EXAMPLES {
+                mismatches = (counted, self.mismatch_examples(plan, &before.0).await);
+            }
             (progress.report)(MoveEvent::Figures(Box::new(StepFigures {
                 step: progress.step,
                 share: Some(share),
@@ -197,6 +203,7 @@ impl Mover {
                     StepState::Running { waiting_for } => waiting_for.clone(),
                     _ => String::new(),
                 },
+                mismatches: mismatches.1.clone(),
             })));
             match (state, control) {
                 (_, Some(Control::Abort)) => {
@@ -212,8 +219,8 @@ impl Mover {
                         format!("breached after {} s — {figures}", elapsed.as_secs()),
                     );
                     let mut reason = format!("{breach} — {figures}");
-                    if breach.number == Number::Mismatches {
-                        reason.push_str(&self.mismatch_examples(plan, &before.0).await);
+                    if breach.number == Number::Mismatches && !mismatches.1.is_empty() {
+                        reason.push_str(&format!("; for example: {}", mismatches.1.join("; ")));
                     }
                     return Err(StepFailure::plain(reason));
                 }
@@ -252,9 +259,9 @@ impl Mover {
         &self,
         plan: &MovePlan,
         pods: &crate::model::analysis::Reading,
-    ) -> String {
+    ) -> Vec<String> {
         let Ok(port) = self.metrics_port() else {
-            return String::new();
+            return Vec::new();
         };
         let ns = self.namespace();
         let mut examples = Vec::new();
@@ -274,11 +281,7 @@ impl Mover {
             }
         }
         examples.truncate(EXAMPLES);
-        if examples.is_empty() {
-            String::new()
-        } else {
-            format!("; for example: {}", examples.join("; "))
-        }
+        examples
     }
 
     /// A step at the edge: the service's rule weighted (or mirrored) and taken up by the

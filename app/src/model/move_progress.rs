@@ -170,6 +170,9 @@ pub struct StepFigures {
     pub window: Window,
     /// What the step still waits for, in words (empty once judged).
     pub waiting_for: String,
+    /// The first shadow mismatches in full (inputs and both answers), once there are any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mismatches: Vec<String>,
 }
 
 /// One line of the step list.
@@ -566,6 +569,7 @@ mod tests {
                 seconds: 1.0,
                 window: Window::default(),
                 waiting_for: "1 of 30 s held".into(),
+                mismatches: Vec::new(),
             }))
         };
         for event in [

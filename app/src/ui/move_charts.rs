@@ -162,6 +162,9 @@ pub fn figures_ui(ui: &mut egui::Ui, progress: &MoveProgress) {
                     c.skipped
                 ),
             );
+            for example in &last.mismatches {
+                ui.colored_label(BAD, RichText::new(example).small());
+            }
         } else if let Some(share) = w.service_share() {
             ui.label(format!(
                 "The service answered {share:.1} % of {} answers · monolith p99 {} · service p99 {}",
@@ -233,6 +236,7 @@ mod tests {
                 ..Window::default()
             },
             waiting_for: String::new(),
+            mismatches: Vec::new(),
         }
     }
 
