@@ -1341,7 +1341,7 @@ fn shadow_mismatches_are_shown_in_full_while_the_step_runs() {
     harness.get_by_label_contains(" different · ");
     harness
         .get_by_role_and_label(egui::accesskit::Role::Button, "Roll back now")
-        .click_accesskit();
+        .click();
     step_until(&mut harness, Duration::from_secs(60), "the rollback", |h| {
         h.query_all_by_label_contains("Move rolled back")
             .next()

@@ -168,7 +168,7 @@ impl MovePanel {
                 ui.set_min_width(480.0);
                 // A progressive move's steps, charts and rollback can outgrow a small screen:
                 // they scroll, and the buttons below stay in sight.
-                let room = (ctx.content_rect().height() - 200.0).max(240.0);
+                let room = (ctx.content_rect().bottom() - ui.cursor().top() - 80.0).max(240.0);
                 egui::ScrollArea::vertical()
                     .max_height(room)
                     .show(ui, |ui| {
