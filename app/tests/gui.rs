@@ -1023,6 +1023,35 @@ fn a_task_that_dies_leaves_no_window_waiting() {
     );
 }
 
+/// Waits for both sum chips, switches the calculator's probe on if asked (traffic for the
+/// steps to judge), drags sum onto Linux and ticks the plan dialog's Progressive box, which
+/// plans the move again.
+fn plan_sum_progressively(harness: &mut Harness<'_, ConsoleApp>, probe: bool) {
+    step_until(harness, Duration::from_secs(30), "the chips", |h| {
+        h.query_all_by_label_contains("sum (in-process in monolith-")
+            .count()
+            == 2
+    });
+    if probe {
+        harness
+            .get_by_role_and_label(egui::accesskit::Role::CheckBox, "Probe")
+            .click();
+    }
+    drag_chip_to_lane(harness, "sum (in-process in monolith-", "Linux");
+    step_until(harness, Duration::from_secs(20), "the plan dialog", |h| {
+        h.query_all_by_label_contains("all allowed")
+            .next()
+            .is_some()
+    });
+    harness.run_steps(2);
+    harness
+        .get_by_role_and_label(
+            egui::accesskit::Role::CheckBox,
+            "Progressive: shadow, then shares of the traffic, each proven by the pods' numbers",
+        )
+        .click();
+}
+
 #[test]
 fn a_progressive_move_is_chosen_watched_and_promoted_through_the_window() {
     let cluster = TestCluster::start(true);
@@ -1035,33 +1064,7 @@ fn a_progressive_move_is_chosen_watched_and_promoted_through_the_window() {
     });
     let plan = hybrid_console::migration::plan_file::load(Some(&plan)).unwrap();
     let mut harness = open_with_plan(cluster.kubeconfig.clone(), plan);
-    step_until(&mut harness, Duration::from_secs(30), "the chips", |h| {
-        h.query_all_by_label_contains("sum (in-process in monolith-")
-            .count()
-            == 2
-    });
-    // Traffic for the steps to judge: the calculator panel's probe.
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "Probe")
-        .click();
-    drag_chip_to_lane(&mut harness, "sum (in-process in monolith-", "Linux");
-    step_until(
-        &mut harness,
-        Duration::from_secs(20),
-        "the plan dialog",
-        |h| {
-            h.query_all_by_label_contains("all allowed")
-                .next()
-                .is_some()
-        },
-    );
-    harness.run_steps(2);
-    harness
-        .get_by_role_and_label(
-            egui::accesskit::Role::CheckBox,
-            "Progressive: shadow, then shares of the traffic, each proven by the pods' numbers",
-        )
-        .click();
+    plan_sum_progressively(&mut harness, true);
     step_until(
         &mut harness,
         Duration::from_secs(20),
@@ -1160,24 +1163,7 @@ fn the_plan_dialog_shares_at_the_edge_and_says_when_the_gateway_cannot_mirror() 
     let cluster = TestCluster::start(true);
     support::install_edge(&cluster, "local-cluster");
     let mut harness = open(&cluster, cluster.kubeconfig.clone());
-    step_until(&mut harness, Duration::from_secs(30), "the chips", |h| {
-        h.query_all_by_label_contains("sum (in-process in monolith-")
-            .count()
-            == 2
-    });
-    drag_chip_to_lane(&mut harness, "sum (in-process in monolith-", "Linux");
-    step_until(&mut harness, Duration::from_secs(20), "the plan", |h| {
-        h.query_all_by_label_contains("all allowed")
-            .next()
-            .is_some()
-    });
-    harness.run_steps(2);
-    harness
-        .get_by_role_and_label(
-            egui::accesskit::Role::CheckBox,
-            "Progressive: shadow, then shares of the traffic, each proven by the pods' numbers",
-        )
-        .click();
+    plan_sum_progressively(&mut harness, false);
     step_until(&mut harness, Duration::from_secs(20), "inside", |h| {
         h.query_all_by_label_contains("Inside the monolith, by its routing file")
             .next()
@@ -1205,29 +1191,7 @@ fn the_plan_dialog_shares_at_the_edge_and_says_when_the_gateway_cannot_mirror() 
 
     // Behind a class that lists its features without mirroring, the dialog says so and the
     // plan starts with the first share.
-    cluster.apply(
-        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: alb}\nspec: {controllerName: example.com/alb}\n",
-    );
-    let kubectl = cluster.kubectl();
-    kubectl.ok(&[
-        "patch",
-        "gatewayclass",
-        "alb",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        r#"{"status":{"supportedFeatures":[{"name":"Gateway"},{"name":"HTTPRoute"}]}}"#,
-    ]);
-    kubectl.ok(&[
-        "patch",
-        "gateway",
-        "calculator",
-        "-n",
-        "calculator",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"gatewayClassName":"alb"}}"#,
-    ]);
+    support::gateway_class_without_mirror(&cluster);
     harness
         .get_by_role_and_label(
             egui::accesskit::Role::RadioButton,
@@ -1291,27 +1255,7 @@ fn shadow_mismatches_are_shown_in_full_while_the_step_runs() {
     let mut harness = open_with_plan(cluster.kubeconfig.clone(), plan);
     harness.state_mut().calculator.settings.a = "0.1".into();
     harness.state_mut().calculator.settings.b = "0.2".into();
-    step_until(&mut harness, Duration::from_secs(30), "the chips", |h| {
-        h.query_all_by_label_contains("sum (in-process in monolith-")
-            .count()
-            == 2
-    });
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "Probe")
-        .click();
-    drag_chip_to_lane(&mut harness, "sum (in-process in monolith-", "Linux");
-    step_until(&mut harness, Duration::from_secs(20), "the plan", |h| {
-        h.query_all_by_label_contains("all allowed")
-            .next()
-            .is_some()
-    });
-    harness.run_steps(2);
-    harness
-        .get_by_role_and_label(
-            egui::accesskit::Role::CheckBox,
-            "Progressive: shadow, then shares of the traffic, each proven by the pods' numbers",
-        )
-        .click();
+    plan_sum_progressively(&mut harness, true);
     step_until(&mut harness, Duration::from_secs(20), "the plan", |h| {
         h.query_all_by_label_contains("calculator:0.1.0-float")
             .next()

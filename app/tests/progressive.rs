@@ -702,28 +702,7 @@ fn a_gateway_that_cannot_mirror_gets_no_shadow_step_and_the_plan_says_why() {
 
     // Another implementation's class that lists its features without mirroring (as an ALB's
     // cannot copy requests): its status is written here as its controller would.
-    cluster.apply(
-        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: alb}\nspec: {controllerName: example.com/alb}\n",
-    );
-    kubectl.ok(&[
-        "patch",
-        "gatewayclass",
-        "alb",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        r#"{"status":{"supportedFeatures":[{"name":"Gateway"},{"name":"HTTPRoute"}]}}"#,
-    ]);
-    kubectl.ok(&[
-        "patch",
-        "gateway",
-        "calculator",
-        "-n",
-        "calculator",
-        "--type=merge",
-        "-p",
-        r#"{"spec":{"gatewayClassName":"alb"}}"#,
-    ]);
+    support::gateway_class_without_mirror(&cluster);
     let plan = edge_plan(&cluster);
     let steps: Vec<&str> = plan["steps"]
         .as_array()

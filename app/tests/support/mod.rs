@@ -502,6 +502,35 @@ pub fn install_edge(cluster: &TestCluster, class: &str) {
     ));
 }
 
+/// Puts the calculator's Gateway under a GatewayClass `alb` of another implementation, whose
+/// status (written here as its controller would) lists its features without
+/// `HTTPRouteRequestMirror`, as an ALB cannot copy requests.
+pub fn gateway_class_without_mirror(cluster: &TestCluster) {
+    cluster.apply(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: alb}\nspec: {controllerName: example.com/alb}\n",
+    );
+    let kubectl = cluster.kubectl();
+    kubectl.ok(&[
+        "patch",
+        "gatewayclass",
+        "alb",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"supportedFeatures":[{"name":"Gateway"},{"name":"HTTPRoute"}]}}"#,
+    ]);
+    kubectl.ok(&[
+        "patch",
+        "gateway",
+        "calculator",
+        "-n",
+        "calculator",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"gatewayClassName":"alb"}}"#,
+    ]);
+}
+
 /// `hybrid-console --kubeconfig … migrate <args>` against `cluster`.
 pub fn migrate(cluster: &TestCluster, args: &[&str]) -> Output {
     let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
