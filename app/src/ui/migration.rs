@@ -225,7 +225,20 @@ impl MovePanel {
                             MoveOutcome::RolledBack { .. } => WARN,
                             _ => BAD,
                         };
-                        ui.colored_label(color, format!("Move {}", outcome.describe()));
+                        // The reason stands in full under "Rolling back" above; once is enough.
+                        let shown = match outcome {
+                            MoveOutcome::RolledBack { reason, .. }
+                                if progress.rollback_reason.as_ref() == Some(reason) =>
+                            {
+                                let mut short = outcome.clone();
+                                if let MoveOutcome::RolledBack { reason, .. } = &mut short {
+                                    "the reason is above".clone_into(reason);
+                                }
+                                short.describe()
+                            }
+                            _ => outcome.describe(),
+                        };
+                        ui.colored_label(color, format!("Move {shown}"));
                         if ui.button("Close").clicked() {
                             close = true;
                         }
