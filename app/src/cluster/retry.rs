@@ -12,8 +12,9 @@ use tower::BoxError;
 use tower::buffer::BufferLayer;
 use tower::retry::{Policy, RetryLayer};
 
-/// How many times one read is asked again (client-go's limit is 10).
-const MAX_RETRIES: u32 = 5;
+/// How many times one read is asked again: client-go's limit. Five was too few for a server
+/// refusing half its requests (one read in about 4,000 still failed).
+const MAX_RETRIES: u32 = 10;
 /// The longest wait a `Retry-After` is followed for; a server asking for longer is reported.
 const MAX_WAIT: Duration = Duration::from_secs(10);
 
