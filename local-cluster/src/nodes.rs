@@ -55,6 +55,16 @@ impl WindowsServer {
         }
     }
 
+    /// The build, as the container runtime compares it with an image's.
+    pub fn windows_build(self) -> kube_units::windows_builds::WindowsBuild {
+        use kube_units::windows_builds::WindowsBuild;
+        match self {
+            WindowsServer::Ltsc2019 => WindowsBuild::LTSC2019,
+            WindowsServer::Ltsc2022 => WindowsBuild::LTSC2022,
+            WindowsServer::Ltsc2025 => WindowsBuild::LTSC2025,
+        }
+    }
+
     fn kernel_version(self) -> &'static str {
         match self {
             WindowsServer::Ltsc2019 => "10.0.17763.6414",

@@ -135,3 +135,87 @@ spec:
         "{conflicting}"
     );
 }
+
+/// A pod for one Windows build's nodes running `image`.
+fn windows_pod(name: &str, build: &str, image: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  nodeSelector: {{kubernetes.io/os: windows, node.kubernetes.io/windows-build: "{build}"}}
+  tolerations: [{{key: os, operator: Equal, value: windows, effect: NoSchedule}}]
+  containers: [{{name: app, image: "{image}"}}]
+"#
+    )
+}
+
+#[test]
+fn a_windows_image_of_another_build_fails_as_containerd_fails_it() {
+    let cluster = Cluster::start_with(&["--windows-nodes", "2", "--windows-server", "2022,2025"]);
+    // An ltsc2019 image on a 2022 node: pulled, then refused when its task is created.
+    cluster.ok_stdin(
+        &["apply", "-f", "-"],
+        &windows_pod(
+            "old",
+            "10.0.20348",
+            "mcr.microsoft.com/windows/servercore:ltsc2019",
+        ),
+    );
+    // From Windows Server 2022 on, a newer node runs 2022 images: this one starts.
+    cluster.ok_stdin(
+        &["apply", "-f", "-"],
+        &windows_pod(
+            "stable",
+            "10.0.26100",
+            "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+        ),
+    );
+    // ... and the calculator's own Windows image (built on ltsc2022) runs there too.
+    cluster.ok_stdin(
+        &["apply", "-f", "-"],
+        &windows_pod(
+            "calc",
+            "10.0.26100",
+            "ghcr.io/hybrid-console/calculator:0.1.0",
+        ),
+    );
+    let said = "The container operating system does not match the host operating system.";
+    let events = cluster.wait_for(30, "the pod's Failed event", |c| {
+        let events = c.ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=old",
+            "-o",
+            "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
+        ]);
+        events.contains(said).then_some(events)
+    });
+    assert!(
+        events.contains("Failed: Error: failed to create containerd task: failed to create shim task: hcs::CreateComputeSystem ")
+            && events.contains("Pulled: "),
+        "{events}"
+    );
+    let waiting = cluster.ok(&[
+        "get",
+        "pod",
+        "old",
+        "-o",
+        "jsonpath={.status.containerStatuses[0].state.waiting.reason}",
+    ]);
+    assert!(
+        matches!(waiting.as_str(), "RunContainerError" | "CrashLoopBackOff"),
+        "{waiting}"
+    );
+    cluster.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/stable",
+        "pod/calc",
+        "--timeout=60s",
+    ]);
+    let old = cluster.ok(&["get", "pod", "old", "-o", "jsonpath={.status.phase}"]);
+    assert_eq!(old, "Pending");
+}

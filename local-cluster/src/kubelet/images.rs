@@ -3,6 +3,8 @@
 //! as a real process too), or anything else (simulated, as kwok does), and which operating
 //! systems it was built for.
 
+use kube_units::windows_builds::WindowsBuild;
+
 use crate::nodes::NodeOs;
 
 /// How a container of this image runs here.
@@ -56,6 +58,9 @@ pub struct Image {
     pub kind: ImageKind,
     /// The platforms its manifest list has.
     pub platforms: Vec<NodeOs>,
+    /// The Windows build of its Windows platform, where known (`None`: no Windows platform, or
+    /// one whose build neither the tag nor the project's own build says).
+    pub windows_build: Option<WindowsBuild>,
 }
 
 /// The pod annotation that sets the exit code of its simulated containers when the pod runs to
@@ -65,6 +70,10 @@ pub const SIMULATED_EXIT_CODE: &str = "local-cluster.hybrid-console.io/simulated
 /// The repository name (last path segment, without tag or digest) that marks the calculator image,
 /// whatever registry and tag it carries.
 pub const CALCULATOR_REPOSITORY: &str = "calculator";
+
+/// The Windows build of the calculator's Windows image unless its tag says another:
+/// `calc-services/Dockerfile.windows` builds on `nanoserver:ltsc2022`.
+pub const CALCULATOR_WINDOWS_BUILD: WindowsBuild = WindowsBuild::LTSC2022;
 
 impl Image {
     /// Resolves `reference`. The calculator's multi-platform tag is built for Linux and Windows
@@ -86,8 +95,16 @@ impl Image {
         } else {
             vec![NodeOs::Linux]
         };
+        let windows_build = if !platforms.contains(&NodeOs::Windows) {
+            None
+        } else if repository == CALCULATOR_REPOSITORY {
+            WindowsBuild::of_tag(tag).or(Some(CALCULATOR_WINDOWS_BUILD))
+        } else {
+            WindowsBuild::of_tag(tag)
+        };
         Image {
             reference: reference.to_owned(),
+            windows_build,
             kind: if repository == CALCULATOR_REPOSITORY {
                 ImageKind::Calculator
             } else if let Some(host) = HostImage::of(repository).filter(|_| !windows_only) {
@@ -174,6 +191,20 @@ impl Image {
         )
     }
 
+    /// Whether a process-isolated container of this image starts on a Windows node of `build`
+    /// (an image of unknown build is let run).
+    pub fn runs_on_windows(&self, build: WindowsBuild) -> bool {
+        self.windows_build.is_none_or(|image| build.runs(image))
+    }
+
+    /// The error containerd on Windows reports when the container's build does not suit the
+    /// node's: the compute system is refused when the task is created.
+    pub fn build_error(container_id: &str) -> String {
+        format!(
+            "failed to create containerd task: failed to create shim task: hcs::CreateComputeSystem {container_id}: The container operating system does not match the host operating system.: unknown"
+        )
+    }
+
     /// The error containerd reports when the manifest list has no entry for the node's platform.
     pub fn platform_error(&self) -> String {
         format!(
@@ -234,6 +265,34 @@ mod tests {
             Image::resolve("mcr.microsoft.com/windows/servercore/iis").platforms,
             vec![NodeOs::Windows]
         );
+        assert_eq!(
+            Image::resolve("bitnami/redis:7").full_name(),
+            "docker.io/bitnami/redis:7"
+        );
+    }
+
+    #[test]
+    fn a_windows_image_knows_its_build_from_its_tag_or_the_projects_build() {
+        let build = |reference: &str| Image::resolve(reference).windows_build;
+        assert_eq!(
+            build("mcr.microsoft.com/dotnet/framework/aspnet:4.8-windowsservercore-ltsc2019"),
+            Some(WindowsBuild::LTSC2019)
+        );
+        assert_eq!(
+            build("ghcr.io/hybrid-console/calculator:0.1.0"),
+            Some(CALCULATOR_WINDOWS_BUILD)
+        );
+        assert_eq!(
+            build("calculator:0.1.0-windows-ltsc2025"),
+            Some(WindowsBuild::LTSC2025)
+        );
+        assert_eq!(build("mcr.microsoft.com/windows/servercore/iis"), None);
+        assert_eq!(build("calculator:0.1.0-linux-amd64"), None);
+        let old = Image::resolve("mcr.microsoft.com/windows/nanoserver:ltsc2019");
+        assert!(old.runs_on_windows(WindowsBuild::LTSC2019));
+        assert!(!old.runs_on_windows(WindowsBuild::LTSC2022));
+        let unknown = Image::resolve("mcr.microsoft.com/windows/servercore/iis");
+        assert!(unknown.runs_on_windows(WindowsBuild::LTSC2025));
         assert_eq!(
             Image::resolve("bitnami/redis:7").full_name(),
             "docker.io/bitnami/redis:7"

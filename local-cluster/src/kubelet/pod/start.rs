@@ -10,7 +10,8 @@ use tokio::time::Instant;
 
 use crate::clock::now;
 use crate::events::EventType;
-use crate::kubelet::images::ImageKind;
+use crate::kubelet::images::{Image, ImageKind};
+use crate::nodes::NodeOs;
 use crate::kubelet::probes::{self, ProbeKind};
 use crate::kubelet::process::{self, Program};
 
@@ -108,7 +109,23 @@ impl PodWorker {
         }
         let c = &mut self.containers[index];
         c.instance += 1;
-        c.container_id = format!("containerd://{}", random_id());
+        let id = random_id();
+        c.container_id = format!("containerd://{id}");
+        // A process-isolated Windows container shares the node's kernel: an image of a build the
+        // node cannot run is refused when its task is created, and retried with back-off.
+        let node_build = self.shared.node.windows_server.windows_build();
+        if node_os == NodeOs::Windows && !c.image.runs_on_windows(node_build) {
+            let message = Image::build_error(&id);
+            c.waiting("RunContainerError", Some(message.clone()));
+            self.event(
+                EventType::Warning,
+                "Failed",
+                &format!("Error: {message}"),
+                Some(&container_name),
+            );
+            self.schedule_restart(index);
+            return;
+        }
         if c.kind_is_process() {
             if let Err(e) = self.volumes.mount(&c.spec) {
                 tracing::warn!(pod = %self.name, container = %c.name, error = %e, "volume mounts not made");
