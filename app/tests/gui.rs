@@ -752,7 +752,7 @@ fn the_readiness_window_shows_each_finding_with_its_evidence_and_fix() {
     );
     harness.get_by_label("Readiness").click();
     step_until(&mut harness, Duration::from_secs(30), "the findings", |h| {
-        h.query_by_label_contains("6 passed · 1 warning(s) · 0 failed · 1 skipped")
+        h.query_by_label_contains("7 passed · 1 warning(s) · 0 failed · 1 skipped")
             .is_some()
     });
     harness.get_by_label("Windows nodes keep Linux pods off");
@@ -773,7 +773,7 @@ fn the_readiness_window_shows_each_finding_with_its_evidence_and_fix() {
         Duration::from_secs(30),
         "the second check",
         |h| {
-            h.query_by_label_contains("7 passed · 0 warning(s) · 0 failed · 1 skipped")
+            h.query_by_label_contains("8 passed · 0 warning(s) · 0 failed · 1 skipped")
                 .is_some()
         },
     );

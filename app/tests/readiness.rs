@@ -79,6 +79,7 @@ fn a_fresh_local_cluster_is_ready_and_eks_checks_are_skipped_without_the_eks_api
         "windows-pod-features",
         "windows-pod-capacity",
         "windows-daemonsets",
+        "windows-builds",
     ] {
         assert_eq!(
             severity(&report, id),
@@ -97,7 +98,7 @@ fn a_fresh_local_cluster_is_ready_and_eks_checks_are_skipped_without_the_eks_api
         "{text}"
     );
     assert!(
-        text.contains("7 passed, 0 warning(s), 0 failed, 1 skipped"),
+        text.contains("8 passed, 0 warning(s), 0 failed, 1 skipped"),
         "{text}"
     );
 }
@@ -485,5 +486,167 @@ spec:
     assert!(
         evidence(&report, "windows-daemonsets")
             .contains("amazon-cloudwatch/fluent-bit-windows: required, but no such DaemonSet")
+    );
+}
+
+const LEGACY_IMAGE: &str =
+    "mcr.microsoft.com/dotnet/framework/aspnet:4.8-windowsservercore-ltsc2019";
+
+#[test]
+fn a_windows_workload_pinned_to_no_build_in_a_mixed_cluster_warns_until_a_runtime_class_pins_it() {
+    use local_cluster::nodes::WindowsServer;
+    let cluster = TestCluster::start_with_windows_servers(&[
+        WindowsServer::Ltsc2019,
+        WindowsServer::Ltsc2022,
+    ]);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    cluster.apply(&format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: legacy, namespace: default}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: legacy}}}}
+  template:
+    metadata: {{labels: {{app: legacy}}}}
+    spec:
+      nodeSelector: {{kubernetes.io/os: windows}}
+      tolerations: [{{key: os, operator: Equal, value: windows, effect: NoSchedule}}]
+      containers: [{{name: app, image: "{LEGACY_IMAGE}"}}]
+"#
+    ));
+    let (report, ok) = until(&cluster, &[], "windows-builds", "warning");
+    assert!(ok, "a warning does not fail the check");
+    let said = evidence(&report, "windows-builds");
+    assert!(
+        said.contains("Windows nodes run 2 build(s): 10.0.17763, 10.0.20348")
+            && said.contains("default/legacy (Deployment): can land on Windows nodes of build 10.0.20348 where image")
+            && said.contains("(built on 10.0.17763, from its tag 4.8-windowsservercore-ltsc2019)"),
+        "{said}"
+    );
+    assert!(
+        finding(&report, "windows-builds")["fix"]
+            .as_str()
+            .unwrap()
+            .contains(r#""node.kubernetes.io/windows-build":"10.0.17763""#),
+        "{report:#}"
+    );
+
+    // What that means on a node: a pod of it on the 2022 node is refused as containerd on
+    // Windows refuses it, and the board says why.
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: stray, namespace: default}}
+spec:
+  nodeSelector: {{kubernetes.io/os: windows, node.kubernetes.io/windows-build: "10.0.20348"}}
+  tolerations: [{{key: os, operator: Equal, value: windows, effect: NoSchedule}}]
+  containers: [{{name: app, image: "{LEGACY_IMAGE}"}}]
+"#
+    ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let board = loop {
+        let out = cluster.console(&["--kubeconfig", &kubeconfig, "status", "-o", "json"]);
+        let board: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let stray = board["lanes"][0]["groups"][0]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|n| n["pods"].as_array().unwrap())
+            .find(|p| p["name"] == "stray")
+            .cloned();
+        if stray.is_some_and(|p| p["image_mismatch"] == "windows-build") {
+            break board;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stray pod never failed: {board:#}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let builds: Vec<&str> = board["lanes"][0]["groups"][0]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["windows_build"].as_str().unwrap())
+        .collect();
+    assert_eq!(builds, ["10.0.17763", "10.0.20348"], "{board:#}");
+    let out = cluster.console(&["--kubeconfig", &kubeconfig, "status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.contains("default/stray")
+            && l.contains("(image's Windows build does not suit this node's)")),
+        "{text}"
+    );
+    cluster
+        .kubectl()
+        .ok(&["delete", "pod", "stray", "--wait=false"]);
+
+    // Upgrading the group to 2022: the legacy workload must be rebuilt first.
+    let (report, ok) = check(
+        &cluster,
+        &[
+            "--upgrade-to",
+            "WINDOWS_CORE_2022_x86_64",
+            "--nodegroup",
+            "windows",
+        ],
+    );
+    assert!(!ok, "an upgrade that breaks a workload fails the check");
+    assert_eq!(severity(&report, "windows-upgrade"), "failed");
+    let said = evidence(&report, "windows-upgrade");
+    assert!(
+        said.contains(
+            "→ WINDOWS_CORE_2022_x86_64 (Windows Server 2022 (10.0.20348)): 2 node(s) in windows"
+        ) && said.contains(&format!(
+            "default/legacy (Deployment): {LEGACY_IMAGE}: built on 10.0.17763"
+        )),
+        "{said}"
+    );
+    let refused = cluster.console(&[
+        "--kubeconfig",
+        &kubeconfig,
+        "check",
+        "--upgrade-to",
+        "WINDOWS_2030",
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("is not a Windows AMI type EKS offers: use one of WINDOWS_CORE_2019_x86_64"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // A RuntimeClass pins it to the 2019 nodes: the finding clears.
+    cluster.apply(
+        r#"
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: windows-2019}
+handler: runhcs-wcow-process
+scheduling:
+  nodeSelector: {kubernetes.io/os: windows, node.kubernetes.io/windows-build: "10.0.17763"}
+  tolerations: [{key: os, operator: Equal, value: windows, effect: NoSchedule}]
+"#,
+    );
+    cluster.kubectl().ok(&[
+        "patch",
+        "deployment",
+        "legacy",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"runtimeClassName":"windows-2019"}}}}"#,
+    ]);
+    let (report, _) = until(&cluster, &[], "windows-builds", "passed");
+    assert!(
+        finding(&report, "windows-builds")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("land only where their images' builds run"),
+        "{report:#}"
     );
 }

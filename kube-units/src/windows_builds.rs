@@ -161,7 +161,10 @@ mod tests {
     fn tags_name_builds_by_microsofts_conventions() {
         for (tag, build) in [
             ("ltsc2022", Some(WindowsBuild::LTSC2022)),
-            ("4.8-windowsservercore-ltsc2019", Some(WindowsBuild::LTSC2019)),
+            (
+                "4.8-windowsservercore-ltsc2019",
+                Some(WindowsBuild::LTSC2019),
+            ),
             ("0.1.0-windows-ltsc2025", Some(WindowsBuild::LTSC2025)),
             ("windowsservercore-1809", Some(WindowsBuild::LTSC2019)),
             ("1809", Some(WindowsBuild::LTSC2019)),

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::cluster::connection::ConnectionTarget;
 use crate::model::eks::{GroupTaint, NodeGroupProposal};
-use crate::model::readiness::{ExpectedTaint, ReadinessOptions};
+use crate::model::readiness::{ExpectedTaint, ReadinessOptions, UpgradeQuestion};
 
 /// A native console for hybrid (Windows + Linux) Kubernetes clusters. Without a subcommand it
 /// opens the window; without a cluster configured it runs an embedded local hybrid cluster.
@@ -472,6 +472,25 @@ pub struct ReadinessArgs {
     /// A DaemonSet every Windows node must run (namespace/name); repeat for more.
     #[arg(long = "require-daemonset", value_name = "NAMESPACE/NAME", value_parser = parse_qualified)]
     pub required_daemonsets: Vec<String>,
+    /// Also judge moving the Windows nodes to this AMI type: which workloads need images built
+    /// on its Windows build first (WINDOWS_CORE_2025_x86_64, …).
+    #[arg(long, value_name = "AMI_TYPE", value_parser = parse_windows_ami_type)]
+    pub upgrade_to: Option<String>,
+    /// With --upgrade-to: only this node group's nodes (default: every Windows node group).
+    #[arg(long = "nodegroup", value_name = "NAME", requires = "upgrade_to")]
+    pub upgrade_nodegroup: Option<String>,
+}
+
+fn parse_windows_ami_type(text: &str) -> Result<String, String> {
+    use crate::model::eks::CURRENT_WINDOWS_AMI_TYPES;
+    if CURRENT_WINDOWS_AMI_TYPES.contains(&text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a Windows AMI type EKS offers: use one of {}",
+            CURRENT_WINDOWS_AMI_TYPES.join(", ")
+        ))
+    }
 }
 
 fn parse_qualified(text: &str) -> Result<String, String> {
@@ -491,6 +510,10 @@ impl ReadinessArgs {
         ReadinessOptions {
             windows_taint: self.windows_taint.clone(),
             required_daemonsets: self.required_daemonsets.clone(),
+            upgrade: self.upgrade_to.clone().map(|ami_type| UpgradeQuestion {
+                ami_type,
+                node_group: self.upgrade_nodegroup.clone(),
+            }),
         }
     }
 }

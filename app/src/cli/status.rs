@@ -33,8 +33,8 @@ fn pod_line(pod: &PodPlacement) -> String {
     if let Some(service) = &pod.serves {
         let _ = write!(line, "  [serves {service}]");
     }
-    if pod.os_mismatch {
-        line.push_str("  (image not built for this node's OS)");
+    if let Some(mismatch) = pod.image_mismatch {
+        let _ = write!(line, "  ({})", mismatch.words());
     }
     line
 }

@@ -1,6 +1,7 @@
 //! EKS clusters and their node groups as the console shows them: pure data read from the EKS API,
 //! with each node group's operating system told by its AMI type.
 
+use kube_units::windows_builds::WindowsBuild;
 use serde::Serialize;
 
 use super::NodeOs;
@@ -326,6 +327,22 @@ pub const CURRENT_WINDOWS_AMI_TYPES: &[&str] = &[
     "WINDOWS_CORE_2025_x86_64",
     "WINDOWS_FULL_2025_x86_64",
 ];
+
+/// The Windows build the nodes of a Windows AMI type run (`WINDOWS_CORE_2025_x86_64` →
+/// 10.0.26100); `None` for any other AMI type.
+pub fn windows_build_of_ami_type(ami_type: &str) -> Option<WindowsBuild> {
+    if !CURRENT_WINDOWS_AMI_TYPES.contains(&ami_type) {
+        return None;
+    }
+    [
+        ("_2019_", WindowsBuild::LTSC2019),
+        ("_2022_", WindowsBuild::LTSC2022),
+        ("_2025_", WindowsBuild::LTSC2025),
+    ]
+    .into_iter()
+    .find(|(year, _)| ami_type.contains(year))
+    .map(|(_, build)| build)
+}
 
 /// Where the console looks for EKS: a region and an optional named profile (`None`: the SDK's
 /// defaults — `AWS_REGION`, `AWS_PROFILE`, `~/.aws/config`).

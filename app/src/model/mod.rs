@@ -40,7 +40,7 @@ pub use nodes::{
     GroupSummary, NodeGroup, NodeOs, NodeTile, NodeUsage, OsLane, PodCounts, Pressure,
     node_group_of, node_usage_from_metrics,
 };
-pub use pods::{Labels, PodList, PodPlacement, PodState, PodsByNode, board_order};
+pub use pods::{ImageMismatch, Labels, PodList, PodPlacement, PodState, PodsByNode, board_order};
 pub use search::Search;
 pub use topology::{Monolith, MonolithTopology, ServiceState};
 

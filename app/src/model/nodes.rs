@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Taint};
-use serde::Serialize;
+use kube_units::windows_builds::{WINDOWS_BUILD_LABEL, WindowsBuild};
+use serde::{Serialize, Serializer};
 
-use super::pods::PodState;
+use super::pods::{ImageMismatch, PodState};
 
 /// The operating system of a lane.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -78,6 +79,12 @@ pub struct NodeTile {
     pub group: String,
     /// `node.kubernetes.io/instance-type`.
     pub instance_type: Option<String>,
+    /// A Windows node's build (`10.0.20348`): its `node.kubernetes.io/windows-build` label, else
+    /// its kernel version. Images must suit it.
+    #[serde(serialize_with = "build_text")]
+    pub windows_build: Option<WindowsBuild>,
+    /// `status.nodeInfo.osImage` (`Windows Server 2022 Datacenter`).
+    pub os_image: Option<String>,
     /// Ready condition True.
     pub ready: bool,
     /// Cordoned.
@@ -221,9 +228,22 @@ impl NodeTile {
         let quantity = |k: &str| allocatable.get(k).map(|q| q.0.clone());
         let spec = node.spec.as_ref();
         let taint_specs = spec.and_then(|s| s.taints.clone()).unwrap_or_default();
+        let info = status.and_then(|s| s.node_info.as_ref());
+        let os = NodeOs::from_label(&os_label);
         NodeTile {
             name: node.metadata.name.clone().unwrap_or_default(),
-            os: NodeOs::from_label(&os_label),
+            windows_build: (os == NodeOs::Windows)
+                .then(|| {
+                    WindowsBuild::of_node(
+                        labels.get(WINDOWS_BUILD_LABEL).map(String::as_str),
+                        info.map(|i| i.kernel_version.as_str()),
+                    )
+                })
+                .flatten(),
+            os_image: info
+                .map(|i| i.os_image.clone())
+                .filter(|image| !image.is_empty()),
+            os,
             group: node_group_of(node),
             instance_type: labels.get("node.kubernetes.io/instance-type").cloned(),
             ready: status
@@ -384,10 +404,12 @@ impl NodeTile {
             problems.push("cordoned".to_owned());
         }
         for pod in self.pods.iter().filter(|p| p.state == PodState::Failing) {
-            let why = if pod.os_mismatch {
-                "image has no build for this OS".to_owned()
-            } else {
-                pod.reason.clone().unwrap_or_else(|| pod.phase.clone())
+            let why = match (pod.image_mismatch, self.windows_build) {
+                (Some(ImageMismatch::WindowsBuild), Some(build)) => {
+                    format!("{} ({build})", ImageMismatch::WindowsBuild.words())
+                }
+                (Some(mismatch), _) => mismatch.words().to_owned(),
+                (None, _) => pod.reason.clone().unwrap_or_else(|| pod.phase.clone()),
             };
             problems.push(format!("pod {}/{}: {why}", pod.namespace, pod.name));
         }
@@ -415,12 +437,28 @@ pub struct GroupSummary {
     pub cpu: (i64, i64),
     /// Memory requested and allocatable, bytes.
     pub memory: (i64, i64),
+    /// Its Windows nodes counted by build: more than one means the group is mid-upgrade (or
+    /// mixed), and a pod may land on a build its image does not suit.
+    pub windows_builds: BTreeMap<WindowsBuild, usize>,
 }
 
 impl GroupSummary {
+    /// Whether its Windows nodes disagree on their build.
+    pub fn mixed_builds(&self) -> bool {
+        self.windows_builds.len() > 1
+    }
+
     /// The share of `used` in `total` as a whole percentage (0 with no capacity).
     pub fn percent((used, total): (i64, i64)) -> i64 {
         if total > 0 { used * 100 / total } else { 0 }
+    }
+}
+
+/// A build as its text (`10.0.20348`) in `status -o json`.
+fn build_text<S: Serializer>(build: &Option<WindowsBuild>, to: S) -> Result<S::Ok, S::Error> {
+    match build {
+        Some(build) => to.collect_str(build),
+        None => to.serialize_none(),
     }
 }
 
@@ -458,6 +496,9 @@ impl NodeGroup {
             summary.memory.0 += node.memory_requested_bytes;
             summary.memory.1 += node.memory_allocatable_bytes;
             summary.pods += node.counts;
+            if let Some(build) = node.windows_build {
+                *summary.windows_builds.entry(build).or_default() += 1;
+            }
         }
         summary
     }

@@ -39,6 +39,52 @@ const FAILING_REASONS: &[&str] = &[
 /// set, kept once (see `live::pods`).
 pub type Labels = Arc<BTreeMap<String, String>>;
 
+/// How a pod's image fails to suit its node, as containerd says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageMismatch {
+    /// The image has no build for the node's OS ("no match for platform in manifest").
+    Os,
+    /// A Windows image of a build the node's Windows cannot run process-isolated ("The
+    /// container operating system does not match the host operating system").
+    WindowsBuild,
+}
+
+impl ImageMismatch {
+    /// From the containers' waiting messages and their last failures' (a container refused at
+    /// start shows a back-off message now and the runtime's words in its last state).
+    fn of(containers: &[k8s_openapi::api::core::v1::ContainerStatus]) -> Option<ImageMismatch> {
+        containers
+            .iter()
+            .flat_map(|c| [c.state.as_ref(), c.last_state.as_ref()])
+            .flatten()
+            .flat_map(|s| {
+                [
+                    s.waiting.as_ref().and_then(|w| w.message.as_deref()),
+                    s.terminated.as_ref().and_then(|t| t.message.as_deref()),
+                ]
+            })
+            .flatten()
+            .find_map(|message| {
+                if message.contains("no match for platform in manifest") {
+                    Some(ImageMismatch::Os)
+                } else if message.contains("does not match the host operating system") {
+                    Some(ImageMismatch::WindowsBuild)
+                } else {
+                    None
+                }
+            })
+    }
+
+    /// What the operator reads (`image has no build for this OS`).
+    pub fn words(self) -> &'static str {
+        match self {
+            ImageMismatch::Os => "image has no build for this OS",
+            ImageMismatch::WindowsBuild => "image's Windows build does not suit this node's",
+        }
+    }
+}
+
 /// One pod, as the board and `status` show it. Snapshots hold them by `Arc`: one that did not
 /// change is the same allocation in every snapshot, and comparing two snapshots compares
 /// pointers first (`Eq`).
@@ -57,8 +103,9 @@ pub struct PodPlacement {
     pub reason: Option<String>,
     /// The explanation that goes with the reason (the scheduler's or containerd's words).
     pub message: Option<String>,
-    /// Whether the image does not exist for the node's OS (a hybrid cluster's classic failure).
-    pub os_mismatch: bool,
+    /// Whether the image does not suit the node: no build for its OS (a hybrid cluster's
+    /// classic failure) or a Windows build the node cannot run.
+    pub image_mismatch: Option<ImageMismatch>,
     /// Restarts across containers.
     pub restarts: i32,
     /// `status.podIP`.
@@ -108,9 +155,7 @@ impl PodPlacement {
             });
         let mut reason = waiting.and_then(|w| w.reason.clone());
         let mut message = waiting.and_then(|w| w.message.clone());
-        let os_mismatch = message
-            .as_deref()
-            .is_some_and(|m| m.contains("no match for platform in manifest"));
+        let image_mismatch = ImageMismatch::of(&containers);
         if node.is_none()
             && let Some(condition) = status.and_then(|s| s.conditions.as_ref()).and_then(|cs| {
                 cs.iter()
@@ -146,7 +191,7 @@ impl PodPlacement {
             phase,
             reason,
             message,
-            os_mismatch,
+            image_mismatch,
             restarts,
             ip: status.and_then(|s| s.pod_ip.clone()),
             node,

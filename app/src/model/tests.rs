@@ -151,7 +151,7 @@ fn pod_states_follow_kubectls_reading_of_status() {
         json!({}),
     ));
     assert_eq!(mismatch.state, PodState::Failing);
-    assert!(mismatch.os_mismatch);
+    assert_eq!(mismatch.image_mismatch, Some(ImageMismatch::Os));
     let starting = PodPlacement::of(&pod(
         "a",
         "s",

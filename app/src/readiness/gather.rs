@@ -1,8 +1,9 @@
-//! Gathers what the readiness check reads — nodes, pods, Deployments, DaemonSets, the VPC CNI's
-//! ConfigMap and, on EKS, the node groups — and runs it.
+//! Gathers what the readiness check reads — nodes, pods, Deployments, DaemonSets,
+//! RuntimeClasses, the VPC CNI's ConfigMap and, on EKS, the node groups — and runs it.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::api::node::v1::RuntimeClass;
 use kube::api::{Api, ListParams};
 
 use crate::model::eks::{EksCluster, NodeGroupProposal};
@@ -74,6 +75,14 @@ pub async fn check(
     let deployments: Vec<Deployment> = list(client, "Deployments").await?;
     let daemonsets: Vec<DaemonSet> = list(client, "DaemonSets").await?;
     let config = vpc_cni(client).await?;
+    let runtime_classes = Api::<RuntimeClass>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(|source| ReadinessError {
+            what: "RuntimeClasses",
+            source,
+        })?
+        .items;
     Ok(readiness::check(
         cluster,
         &ReadinessInputs {
@@ -81,10 +90,12 @@ pub async fn check(
             pods: &pods,
             deployments: &deployments,
             daemonsets: &daemonsets,
+            runtime_classes: &runtime_classes,
             vpc_cni: config.as_ref(),
             eks,
             windows_taint: &options.windows_taint,
             required_daemonsets: &options.required_daemonsets,
+            upgrade: options.upgrade.as_ref(),
         },
     ))
 }

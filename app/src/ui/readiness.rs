@@ -1,13 +1,15 @@
 //! The readiness window: the hybrid readiness findings for the connected cluster, each with its
-//! severity, evidence and fix (copyable), and the taint to expect on Windows nodes.
+//! severity, evidence and fix (copyable), the taint to expect on Windows nodes, and the Windows
+//! AMI upgrade to judge.
 
 use egui::{Color32, RichText};
 
 use super::failure::failure_ui;
 use super::{ConsoleState, Panel, Request};
-use crate::model::eks::AwsTarget;
-use crate::model::readiness::ReadinessOptions;
+use crate::model::NodeOs;
+use crate::model::eks::{AwsTarget, CURRENT_WINDOWS_AMI_TYPES};
 use crate::model::readiness::{ExpectedTaint, Severity};
+use crate::model::readiness::{ReadinessOptions, UpgradeQuestion};
 use crate::protocol::{Command, NextAction};
 
 /// The window's state.
@@ -22,6 +24,10 @@ pub struct ReadinessWindow {
     pub eks: Option<(AwsTarget, String)>,
     /// Why the fields cannot be checked as typed.
     pub invalid: Option<String>,
+    /// The Windows AMI type whose upgrade is judged too (`None`: none).
+    pub upgrade_to: Option<&'static str>,
+    /// The node group the upgrade is for (`None`: every Windows node group).
+    pub upgrade_group: Option<String>,
 }
 
 impl Default for ReadinessWindow {
@@ -32,6 +38,8 @@ impl Default for ReadinessWindow {
             required: String::new(),
             eks: None,
             invalid: None,
+            upgrade_to: None,
+            upgrade_group: None,
         }
     }
 }
@@ -111,9 +119,60 @@ impl ReadinessWindow {
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
                     .collect(),
+                upgrade: self.upgrade_to.map(|ami| UpgradeQuestion {
+                    ami_type: ami.to_owned(),
+                    node_group: self.upgrade_group.clone(),
+                }),
             },
             eks: self.eks.clone(),
         })
+    }
+}
+
+impl ReadinessWindow {
+    /// "Upgrade to [AMI type] · node group [all]": the question the upgrade finding answers.
+    fn upgrade_ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState) {
+        let label = ui.label("Windows upgrade to");
+        ui.horizontal(|ui| {
+            egui::ComboBox::from_id_salt("upgrade-to")
+                .selected_text(self.upgrade_to.unwrap_or("no upgrade"))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.upgrade_to, None, "no upgrade");
+                    for ami in CURRENT_WINDOWS_AMI_TYPES {
+                        ui.selectable_value(&mut self.upgrade_to, Some(*ami), *ami);
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            if self.upgrade_to.is_some() {
+                let groups: Vec<&str> = state
+                    .snapshot
+                    .lane(&NodeOs::Windows)
+                    .into_iter()
+                    .flat_map(|lane| lane.groups.iter().map(|g| g.name.as_str()))
+                    .collect();
+                egui::ComboBox::from_id_salt("upgrade-group")
+                    .selected_text(match &self.upgrade_group {
+                        Some(group) => format!("node group {group}"),
+                        None => "every Windows node group".to_owned(),
+                    })
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(
+                            &mut self.upgrade_group,
+                            None,
+                            "every Windows node group",
+                        );
+                        for group in groups {
+                            ui.selectable_value(
+                                &mut self.upgrade_group,
+                                Some(group.to_owned()),
+                                format!("node group {group}"),
+                            );
+                        }
+                    });
+            }
+        });
+        ui.end_row();
     }
 }
 
@@ -153,6 +212,7 @@ impl Panel for ReadinessWindow {
                         )
                         .labelled_by(label.id);
                         ui.end_row();
+                        self.upgrade_ui(ui, state);
                     });
                 ui.horizontal(|ui| {
                     if ui

@@ -30,6 +30,7 @@ pub struct TestCluster {
     eks: Option<local_cluster::eks_auth::EksIdentity>,
     follow: Option<local_cluster::eks_follow::FollowConfig>,
     faults: local_cluster::faults::Faults,
+    windows_servers: Vec<local_cluster::nodes::WindowsServer>,
     dir: tempfile::TempDir,
 }
 
@@ -61,6 +62,7 @@ impl TestCluster {
             eks: None,
             follow: None,
             faults: Default::default(),
+            windows_servers: Vec::new(),
             dir,
         };
         cluster.up();
@@ -89,6 +91,18 @@ impl TestCluster {
         ));
         test.up();
         test
+    }
+
+    /// 2 Windows + 2 Linux nodes, the Windows ones of these Windows Server releases in turn
+    /// (one node group, as mid-upgrade).
+    pub fn start_with_windows_servers(
+        servers: &[local_cluster::nodes::WindowsServer],
+    ) -> TestCluster {
+        let mut cluster = TestCluster::start(false);
+        cluster.down();
+        cluster.windows_servers = servers.to_vec();
+        cluster.up();
+        cluster
     }
 
     /// 2 Windows + 2 Linux nodes whose API server shows `faults` (`local-cluster up --inject`).
@@ -164,6 +178,7 @@ impl TestCluster {
             faults: self.faults.clone(),
             audit_log: Some(self.path("audit.log")),
             launcher: Some(launcher()),
+            windows_servers: self.windows_servers.clone(),
             ..ClusterConfig::default()
         };
         let cluster = self

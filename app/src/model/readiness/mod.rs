@@ -7,14 +7,15 @@ mod new_group;
 mod nodes;
 mod objects;
 mod report;
+mod windows_builds;
 mod workloads;
 
 pub use new_group::for_new_node_group;
 pub use objects::chosen_os;
-use report::{CAPACITY, DAEMONS, FEATURES, IPAM, SELECTORS, TAINT};
+use report::{BUILDS, CAPACITY, DAEMONS, FEATURES, IPAM, SELECTORS, TAINT, UPGRADE};
 pub use report::{
     ExpectedTaint, Finding, IPV4_RESOURCE, ReadinessInputs, ReadinessOptions, ReadinessReport,
-    Severity,
+    Severity, UpgradeQuestion,
 };
 
 use k8s_openapi::api::core::v1::Node;
@@ -22,6 +23,7 @@ use k8s_openapi::api::core::v1::Node;
 use super::NodeOs;
 use nodes::{linux_nodes, windows_ipam, windows_node_groups, windows_taint};
 use objects::os_of;
+use windows_builds::{upgrade_impact, windows_builds};
 use workloads::{os_selectors, windows_daemonsets, windows_pod_capacity, windows_pod_features};
 
 /// Runs every check.
@@ -50,6 +52,10 @@ pub fn check(cluster: &str, inputs: &ReadinessInputs<'_>) -> ReadinessReport {
         findings.push(no_windows(Finding::new("windows-pod-features", FEATURES)));
         findings.push(no_windows(Finding::new("windows-pod-capacity", CAPACITY)));
         findings.push(no_windows(Finding::new("windows-daemonsets", DAEMONS)));
+        findings.push(no_windows(Finding::new("windows-builds", BUILDS)));
+        if inputs.upgrade.is_some() {
+            findings.push(no_windows(Finding::new("windows-upgrade", UPGRADE)));
+        }
     } else {
         findings.push(windows_ipam(inputs, &windows));
         findings.push(windows_taint(inputs, &windows));
@@ -57,6 +63,15 @@ pub fn check(cluster: &str, inputs: &ReadinessInputs<'_>) -> ReadinessReport {
         findings.push(windows_pod_features(inputs, &windows));
         findings.push(windows_pod_capacity(inputs, &windows));
         findings.push(windows_daemonsets(inputs, &windows));
+        findings.push(windows_builds(inputs, &windows));
+        if let Some(upgrade) = inputs.upgrade {
+            findings.push(upgrade_impact(
+                inputs,
+                &windows,
+                &upgrade.ami_type,
+                upgrade.node_group.as_deref(),
+            ));
+        }
     }
     ReadinessReport {
         cluster: cluster.to_owned(),

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Taint};
+use k8s_openapi::api::node::v1::RuntimeClass;
 use serde::Serialize;
 
 use crate::model::eks::EksCluster;
@@ -168,6 +169,8 @@ pub struct ReadinessInputs<'a> {
     pub deployments: &'a [Deployment],
     /// Every DaemonSet.
     pub daemonsets: &'a [DaemonSet],
+    /// Every RuntimeClass (their scheduling pins pods to a Windows build).
+    pub runtime_classes: &'a [RuntimeClass],
     /// `kube-system/amazon-vpc-cni` (`None`: it does not exist).
     pub vpc_cni: Option<&'a ConfigMap>,
     /// The EKS cluster with its node groups, when the EKS API was asked.
@@ -177,6 +180,18 @@ pub struct ReadinessInputs<'a> {
     /// DaemonSets every Windows node must run (`namespace/name`), beyond those that target
     /// Windows by themselves.
     pub required_daemonsets: &'a [String],
+    /// The Windows AMI upgrade to judge, if asked.
+    pub upgrade: Option<&'a UpgradeQuestion>,
+}
+
+/// "What if these Windows nodes moved to that AMI type": the AMI type and the node group
+/// (`None`: every Windows node group).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpgradeQuestion {
+    /// `WINDOWS_CORE_2025_x86_64`.
+    pub ami_type: String,
+    /// The node group, by its `eks.amazonaws.com/nodegroup` label.
+    pub node_group: Option<String>,
 }
 
 /// Every finding, in a fixed order.
@@ -215,6 +230,8 @@ pub struct ReadinessOptions {
     pub windows_taint: ExpectedTaint,
     /// DaemonSets every Windows node must run (`namespace/name`).
     pub required_daemonsets: Vec<String>,
+    /// A Windows AMI upgrade to judge.
+    pub upgrade: Option<UpgradeQuestion>,
 }
 
 pub(super) const LINUX: &str = "A Linux node group for system pods";
@@ -232,6 +249,10 @@ pub(super) const FEATURES: &str = "Windows pods ask only for what Windows on EKS
 pub(super) const CAPACITY: &str = "Windows pod IP capacity";
 
 pub(super) const DAEMONS: &str = "Windows DaemonSets ready on every Windows node";
+
+pub(super) const BUILDS: &str = "Windows images suit their nodes' Windows build";
+
+pub(super) const UPGRADE: &str = "Images ready for the Windows AMI upgrade";
 
 /// The extended resource the VPC resource controller advertises on Windows nodes.
 pub const IPV4_RESOURCE: &str = "vpc.amazonaws.com/PrivateIPv4Address";

@@ -487,6 +487,8 @@ mod tests {
             os,
             group: "g".into(),
             instance_type: None,
+            windows_build: None,
+            os_image: None,
             ready: true,
             unschedulable: false,
             taints: Vec::new(),

@@ -6,7 +6,10 @@ use egui::{Align2, Color32, CornerRadius, FontId, Rect, Sense, Stroke, StrokeKin
 
 use super::layout::Cell;
 use super::paint::{lane_color, state_color};
+use kube_units::windows_builds::WindowsBuild;
+
 use crate::model::{GroupSummary, NodeTile, OsLane, PodState, Pressure};
+use crate::ui::palette::WARN;
 
 /// Words are never drawn smaller than this, whatever the zoom (the layout makes headers tall
 /// enough at the zoom that fits the board).
@@ -80,6 +83,13 @@ pub fn paint_group_header(
             egui::TextFormat::simple(font.clone(), state_color(PodState::Failing)),
         );
     }
+    if summary.mixed_builds() {
+        job.append(
+            &format!("  ·  mixed Windows builds: {}", build_counts(summary)),
+            0.0,
+            egui::TextFormat::simple(font.clone(), WARN),
+        );
+    }
     let not_ready = summary.nodes - summary.ready;
     if not_ready > 0 {
         job.append(
@@ -108,6 +118,12 @@ pub fn paint_group_header(
     let label = format!("node group {name}");
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, label.clone()));
     let mut hover = words;
+    if summary.mixed_builds() {
+        hover.push_str(&format!(
+            "\nIts Windows nodes run different builds ({}): mid-upgrade, or mixed. A workload not pinned to one build may land where its image cannot start.",
+            build_counts(summary)
+        ));
+    }
     hover.push_str("\nClick to zoom to this node group.");
     response.on_hover_text(hover).clicked()
 }
@@ -115,8 +131,18 @@ pub fn paint_group_header(
 /// `node group linux (4,500) · 4,500 Ready · pods 134,850 running, 12 starting · pods 75 % ·
 /// CPU req 41 % · memory req 38 %`.
 pub fn summary_words(name: &str, s: &GroupSummary) -> String {
+    // One build for the whole group is said in the line; several are marked after it.
+    let build = match s.windows_builds.keys().collect::<Vec<_>>()[..] {
+        [build] => format!(
+            " · {}",
+            build
+                .tag_name()
+                .map_or_else(|| build.to_string(), str::to_owned)
+        ),
+        _ => String::new(),
+    };
     format!(
-        "node group {name} ({}) · {} Ready · pods {} running, {} starting · pods {}% · CPU req {}% · memory req {}%",
+        "node group {name} ({}){build} · {} Ready · pods {} running, {} starting · pods {}% · CPU req {}% · memory req {}%",
         s.nodes,
         s.ready,
         s.pods.running,
@@ -125,6 +151,16 @@ pub fn summary_words(name: &str, s: &GroupSummary) -> String {
         GroupSummary::percent(s.cpu),
         GroupSummary::percent(s.memory),
     )
+}
+
+/// `10.0.17763 ×2, 10.0.20348 ×1`.
+fn build_counts(summary: &GroupSummary) -> String {
+    summary
+        .windows_builds
+        .iter()
+        .map(|(build, n)| format!("{build} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A node far out: shade for pressure (darker is emptier) in its lane's colour, red when
@@ -197,6 +233,17 @@ pub fn node_tooltip(ui: &mut egui::Ui, tile: &NodeTile) {
         tile.group,
         tile.instance_type.as_deref().unwrap_or("?")
     ));
+    if let Some(build) = tile.windows_build {
+        ui.label(format!(
+            "{} · build {build}: runs images built on it{}",
+            tile.os_image.as_deref().unwrap_or("Windows"),
+            if build > WindowsBuild::LTSC2022 {
+                " and on Windows Server 2022"
+            } else {
+                ""
+            }
+        ));
+    }
     ui.label(format!(
         "pods {}/{} · CPU req {:.0}% · memory req {:.0}%",
         tile.pods_placed(),

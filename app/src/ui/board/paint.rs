@@ -3,7 +3,7 @@
 
 use egui::Color32;
 
-use crate::model::{NodeOs, PodPlacement, PodState};
+use crate::model::{ImageMismatch, NodeOs, PodPlacement, PodState};
 use crate::ui::MoveRequest;
 
 /// The colour of a pod state.
@@ -66,11 +66,14 @@ pub(super) fn pod_interaction(
         }
         ui.label(format!("restarts {}", pod.restarts));
         ui.label(format!("IP {}", pod.ip.as_deref().unwrap_or("none")));
-        if pod.os_mismatch {
-            ui.colored_label(
-                state_color(PodState::Failing),
-                "The image has no build for this node's operating system.",
-            );
+        if let Some(mismatch) = pod.image_mismatch {
+            let words = match mismatch {
+                ImageMismatch::Os => "The image has no build for this node's operating system.",
+                ImageMismatch::WindowsBuild => {
+                    "The image's Windows build does not suit this node's: rebuild it on the node's build, or pin the workload to nodes of the image's build."
+                }
+            };
+            ui.colored_label(state_color(PodState::Failing), words);
         }
     });
 }

@@ -316,3 +316,69 @@ fn a_search_looks_again_through_changed_tiles_only_and_finds_what_changed() {
     assert!(board.search_hits(&layout, &Search::new(" ")).is_none());
     assert!(board.hits.is_none());
 }
+
+/// A Windows node of `build` in node group `windows`.
+fn windows_node(name: &str, build: &str, os_image: &str) -> Node {
+    let mut node = node(name, "windows", true);
+    if let Some(labels) = node.metadata.labels.as_mut() {
+        labels.insert("node.kubernetes.io/windows-build".into(), build.into());
+    }
+    if let Some(status) = node.status.as_mut() {
+        status.node_info = serde_json::from_value(json!({
+            "architecture": "amd64", "bootID": "", "containerRuntimeVersion": "containerd://1.7.20",
+            "kernelVersion": format!("{build}.1"), "kubeProxyVersion": "", "kubeletVersion": "v1.33.0",
+            "machineID": "", "operatingSystem": "windows", "osImage": os_image, "systemUUID": ""
+        }))
+        .ok();
+    }
+    node
+}
+
+#[test]
+fn a_windows_group_of_two_builds_is_marked_and_a_pod_of_the_wrong_build_is_named() {
+    let nodes = [
+        windows_node(
+            "ip-10-1-0-1",
+            "10.0.17763",
+            "Windows Server 2019 Datacenter",
+        ),
+        windows_node(
+            "ip-10-1-0-2",
+            "10.0.20348",
+            "Windows Server 2022 Datacenter",
+        ),
+    ];
+    let refused = json!({"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}],
+        "containerStatuses": [{"name": "c", "image": "i", "imageID": "", "ready": false,
+            "restartCount": 2,
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 20s restarting failed container=c"}},
+            "lastState": {"waiting": {"reason": "RunContainerError", "message": "failed to create containerd task: failed to create shim task: hcs::CreateComputeSystem 0a1b: The container operating system does not match the host operating system.: unknown"}}}]});
+    let pods = [pod("legacy-1", "ip-10-1-0-2", refused)];
+    let snapshot = Arc::new(ClusterSnapshot::build(&nodes, &pods, [], [], None));
+    let mut harness = harness(BoardView::default(), snapshot);
+    harness.get_by_label("node group windows").hover();
+    harness.run_steps(3);
+    assert!(
+        shows(
+            &harness,
+            "Its Windows nodes run different builds (10.0.17763 ×1, 10.0.20348 ×1)"
+        ),
+        "the mixed group is said on hover"
+    );
+    harness.get_by_label("ip-10-1-0-2").hover();
+    harness.run_steps(3);
+    assert!(
+        shows(
+            &harness,
+            "Windows Server 2022 Datacenter · build 10.0.20348: runs images built on it"
+        ),
+        "the node's build is said"
+    );
+    assert!(
+        shows(
+            &harness,
+            "pod shop/legacy-1: image's Windows build does not suit this node's (10.0.20348)"
+        ),
+        "the refused pod is named with why"
+    );
+}

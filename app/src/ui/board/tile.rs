@@ -58,8 +58,19 @@ pub fn paint(
     );
     y += 16.0 * zoom;
     let ready = if tile.ready { "Ready" } else { "NotReady" };
+    // A Windows node's build, by the name image tags use (`ltsc2022`): what its images must
+    // be built on.
+    let build = tile
+        .windows_build
+        .map(|b| {
+            format!(
+                " · {}",
+                b.tag_name().map_or_else(|| b.to_string(), str::to_owned)
+            )
+        })
+        .unwrap_or_default();
     let line = format!(
-        "{} · {ready} · pods {}/{}",
+        "{}{build} · {ready} · pods {}/{}",
         tile.instance_type.as_deref().unwrap_or("?"),
         tile.pods_placed(),
         tile.pod_capacity
@@ -157,7 +168,7 @@ pub fn paint(
             CornerRadius::same(2),
             fade(state_color(pod.state), faded),
         );
-        if pod.os_mismatch {
+        if pod.image_mismatch.is_some() {
             painter.line_segment(
                 [square.left_top(), square.right_bottom()],
                 Stroke::new(1.5 * zoom, Color32::WHITE),

@@ -11,9 +11,9 @@ use tokio::time::Instant;
 use crate::clock::now;
 use crate::events::EventType;
 use crate::kubelet::images::{Image, ImageKind};
-use crate::nodes::NodeOs;
 use crate::kubelet::probes::{self, ProbeKind};
 use crate::kubelet::process::{self, Program};
+use crate::nodes::NodeOs;
 
 use super::{Internal, MAX_BACKOFF, PodWorker, ProbeCount, random_id};
 
