@@ -11,6 +11,8 @@ command -v import >/dev/null || need_apt+=(imagemagick)
 /usr/bin/python3 -c 'import kubernetes' 2>/dev/null || need_apt+=(python3-kubernetes)
 # A real Prometheus for the test that judges a progressive move from PromQL.
 command -v prometheus >/dev/null || need_apt+=(prometheus)
+# The reference container registry, for the tests that read images' Windows builds.
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 # egui/eframe on X11 with software GL (Mesa llvmpipe): no GPU on these machines.
 dpkg -s libgl1-mesa-dri >/dev/null 2>&1 || need_apt+=(libgl1-mesa-dri libegl1 libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6)
 

@@ -9,6 +9,9 @@ scripts/install-deps.sh
 # test binaries take more disk than the binaries themselves; set CARGO_INCREMENTAL=1 to keep them.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo fmt --all --check
+# Every package first: local-cluster's build script reads the workspace's metadata offline, and
+# cargo downloads while it compiles.
+cargo fetch --locked
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo xtask rooms
 cargo test --workspace --locked

@@ -522,7 +522,7 @@ spec:
     assert!(
         said.contains("Windows nodes run 2 build(s): 10.0.17763, 10.0.20348")
             && said.contains("default/legacy (Deployment): can land on Windows nodes of build 10.0.20348 where image")
-            && said.contains("(built on 10.0.17763, from its tag 4.8-windowsservercore-ltsc2019)"),
+            && said.contains("(built on 10.0.17763, from its tag 4.8-windowsservercore-ltsc2019"),
         "{said}"
     );
     assert!(
@@ -648,5 +648,97 @@ scheduling:
             .unwrap()
             .contains("land only where their images' builds run"),
         "{report:#}"
+    );
+}
+
+#[test]
+fn windows_builds_are_read_from_a_real_registry_and_the_tag_stands_in_when_it_cannot_be_read() {
+    use local_cluster::nodes::WindowsServer;
+    let registry = support::registry::Registry::start();
+    let host = &registry.host;
+    // One tag for both builds (and Linux), one for 2022 only, and a single manifest whose tag
+    // names no build: only its config says 2019.
+    registry.push_index(
+        "shop/app",
+        "1.0",
+        &[
+            ("windows", Some("10.0.17763.6414")),
+            ("windows", Some("10.0.20348.2849")),
+            ("linux", None),
+        ],
+    );
+    registry.push_index("shop/api", "1.0", &[("windows", Some("10.0.20348.2849"))]);
+    registry.push_image("shop/old", "1.0", ("windows", Some("10.0.17763.6414")));
+    let cluster = TestCluster::start_with_windows_servers(&[
+        WindowsServer::Ltsc2019,
+        WindowsServer::Ltsc2022,
+    ]);
+    let workload = |name: &str, image: &str| {
+        format!(
+            r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: default}}
+spec:
+  replicas: 0
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      nodeSelector: {{kubernetes.io/os: windows}}
+      tolerations: [{{key: os, operator: Equal, value: windows, effect: NoSchedule}}]
+      containers: [{{name: app, image: "{image}"}}]
+"#
+        )
+    };
+    // Nothing listens on port 9 of this machine: that registry cannot be read.
+    for (name, image) in [
+        ("app", format!("{host}/shop/app:1.0")),
+        ("api", format!("{host}/shop/api:1.0")),
+        ("old", format!("{host}/shop/old:1.0")),
+        ("gone", "127.0.0.1:9/shop/gone:ltsc2019".to_owned()),
+    ] {
+        cluster.apply(&workload(name, &image));
+    }
+    let (report, _) = until(&cluster, &[], "windows-builds", "warning");
+    let said = evidence(&report, "windows-builds");
+    assert!(
+        !said.contains("default/app "),
+        "an index with both builds runs anywhere: {said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "default/api (Deployment): can land on Windows nodes of build 10.0.17763 and the image index of {host}/shop/api:1.0 lacks that build (it has 10.0.20348)"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "default/old (Deployment): can land on Windows nodes of build 10.0.20348 where image {host}/shop/old:1.0 (built on 10.0.17763, from its registry's image config) cannot start"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("default/gone (Deployment): can land on Windows nodes of build 10.0.20348 where image 127.0.0.1:9/shop/gone:ltsc2019 (built on 10.0.17763, from its tag ltsc2019; registry not read: 127.0.0.1:9 did not answer"),
+        "{said}"
+    );
+    // Without the registry, old's tag says nothing: only that it is pinned to no build.
+    let (report, _) = check(&cluster, &["--no-registry"]);
+    let said = evidence(&report, "windows-builds");
+    assert!(
+        said.contains(&format!(
+            "default/old (Deployment): not pinned to one Windows build and can land on 10.0.17763, 10.0.20348; the build of image {host}/shop/old:1.0 is unknown"
+        )),
+        "{said}"
+    );
+    // The upgrade to 2025 reads the registry too: an index with a 2022 entry runs there, a
+    // 2019-only image does not.
+    let (report, _) = check(&cluster, &["--upgrade-to", "WINDOWS_CORE_2025_x86_64"]);
+    let said = evidence(&report, "windows-upgrade");
+    assert!(
+        said.contains(&format!("default/old (Deployment): {host}/shop/old:1.0: built on 10.0.17763 (its registry's image config)"))
+            && !said.contains("default/api ")
+            && !said.contains("default/app "),
+        "{said}"
     );
 }

@@ -479,6 +479,10 @@ pub struct ReadinessArgs {
     /// With --upgrade-to: only this node group's nodes (default: every Windows node group).
     #[arg(long = "nodegroup", value_name = "NAME", requires = "upgrade_to")]
     pub upgrade_nodegroup: Option<String>,
+    /// Judge Windows images by their tags alone, without asking their registries for the
+    /// Windows builds they carry.
+    #[arg(long)]
+    pub no_registry: bool,
 }
 
 fn parse_windows_ami_type(text: &str) -> Result<String, String> {
@@ -514,6 +518,7 @@ impl ReadinessArgs {
                 ami_type,
                 node_group: self.upgrade_nodegroup.clone(),
             }),
+            read_registries: !self.no_registry,
         }
     }
 }

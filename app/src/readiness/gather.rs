@@ -1,11 +1,14 @@
 //! Gathers what the readiness check reads — nodes, pods, Deployments, DaemonSets,
 //! RuntimeClasses, the VPC CNI's ConfigMap and, on EKS, the node groups — and runs it.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::api::node::v1::RuntimeClass;
 use kube::api::{Api, ListParams};
 
+use super::image_builds;
 use crate::model::eks::{EksCluster, NodeGroupProposal};
 use crate::model::readiness::{
     self, ExpectedTaint, ReadinessInputs, ReadinessOptions, ReadinessReport,
@@ -83,21 +86,28 @@ pub async fn check(
             source,
         })?
         .items;
-    Ok(readiness::check(
-        cluster,
-        &ReadinessInputs {
-            nodes: &nodes,
-            pods: &pods,
-            deployments: &deployments,
-            daemonsets: &daemonsets,
-            runtime_classes: &runtime_classes,
-            vpc_cni: config.as_ref(),
-            eks,
-            windows_taint: &options.windows_taint,
-            required_daemonsets: &options.required_daemonsets,
-            upgrade: options.upgrade.as_ref(),
-        },
-    ))
+    let no_answers = BTreeMap::new();
+    let mut inputs = ReadinessInputs {
+        nodes: &nodes,
+        pods: &pods,
+        deployments: &deployments,
+        daemonsets: &daemonsets,
+        runtime_classes: &runtime_classes,
+        vpc_cni: config.as_ref(),
+        eks,
+        windows_taint: &options.windows_taint,
+        required_daemonsets: &options.required_daemonsets,
+        upgrade: options.upgrade.as_ref(),
+        registry: &no_answers,
+    };
+    // The Windows workloads' images, read from their registries first (a tag is only a hint).
+    let answers = if options.read_registries {
+        image_builds::read_all(client, &readiness::windows_images(&inputs)).await
+    } else {
+        BTreeMap::new()
+    };
+    inputs.registry = &answers;
+    Ok(readiness::check(cluster, &inputs))
 }
 
 /// The findings for a node group about to be added to `cluster`, judged against the taint

@@ -123,6 +123,7 @@ impl ReadinessWindow {
                     ami_type: ami.to_owned(),
                     node_group: self.upgrade_group.clone(),
                 }),
+                read_registries: true,
             },
             eks: self.eks.clone(),
         })

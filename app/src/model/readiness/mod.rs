@@ -15,7 +15,7 @@ pub use objects::chosen_os;
 use report::{BUILDS, CAPACITY, DAEMONS, FEATURES, IPAM, SELECTORS, TAINT, UPGRADE};
 pub use report::{
     ExpectedTaint, Finding, IPV4_RESOURCE, ReadinessInputs, ReadinessOptions, ReadinessReport,
-    Severity, UpgradeQuestion,
+    RegistryAnswer, Severity, UpgradeQuestion,
 };
 
 use k8s_openapi::api::core::v1::Node;
@@ -23,8 +23,20 @@ use k8s_openapi::api::core::v1::Node;
 use super::NodeOs;
 use nodes::{linux_nodes, windows_ipam, windows_node_groups, windows_taint};
 use objects::os_of;
-use windows_builds::{upgrade_impact, windows_builds};
+pub use windows_builds::ImagePull;
+use windows_builds::{images_reaching, upgrade_impact, windows_builds};
 use workloads::{os_selectors, windows_daemonsets, windows_pod_capacity, windows_pod_features};
+
+/// The images of the workloads that can land on a Windows node: those whose registries are
+/// asked for their Windows builds before the check runs.
+pub fn windows_images(inputs: &ReadinessInputs<'_>) -> Vec<ImagePull> {
+    let windows: Vec<&Node> = inputs
+        .nodes
+        .iter()
+        .filter(|n| os_of(n) == NodeOs::Windows)
+        .collect();
+    images_reaching(inputs, &windows)
+}
 
 /// Runs every check.
 pub fn check(cluster: &str, inputs: &ReadinessInputs<'_>) -> ReadinessReport {

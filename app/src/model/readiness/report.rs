@@ -1,12 +1,14 @@
 //! What the readiness check reads and what it answers: the inputs, the tunable options, and
 //! the report of findings (each with a severity, its evidence and the fix).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Taint};
 use k8s_openapi::api::node::v1::RuntimeClass;
+use kube_units::windows_builds::WindowsBuild;
 use serde::Serialize;
 
 use crate::model::eks::EksCluster;
@@ -182,6 +184,25 @@ pub struct ReadinessInputs<'a> {
     pub required_daemonsets: &'a [String],
     /// The Windows AMI upgrade to judge, if asked.
     pub upgrade: Option<&'a UpgradeQuestion>,
+    /// What the images' registries said of their Windows platforms, by image reference (an
+    /// image not in it is judged by its tag).
+    pub registry: &'a BTreeMap<String, RegistryAnswer>,
+}
+
+/// What an image's registry says of its Windows platforms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegistryAnswer {
+    /// The Windows builds it has: each Windows entry's `os.version` in an image index, or the
+    /// one manifest's config's (`index` says which). Empty: no Windows platform at all.
+    Platforms {
+        /// The builds.
+        builds: Vec<WindowsBuild>,
+        /// From an image index (a multi-platform tag).
+        index: bool,
+    },
+    /// The registry could not be read (why): the tag's convention stands in, and the finding
+    /// says so.
+    Unread(String),
 }
 
 /// "What if these Windows nodes moved to that AMI type": the AMI type and the node group
@@ -232,6 +253,9 @@ pub struct ReadinessOptions {
     pub required_daemonsets: Vec<String>,
     /// A Windows AMI upgrade to judge.
     pub upgrade: Option<UpgradeQuestion>,
+    /// Whether Windows workloads' images are read from their registries (else their tags
+    /// alone say their builds).
+    pub read_registries: bool,
 }
 
 pub(super) const LINUX: &str = "A Linux node group for system pods";

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{Node, PodSpec};
 use kube_units::windows_builds::{WINDOWS_BUILD_LABEL, WindowsBuild};
 
 use super::objects::{chosen_os, could_land_on, label, templates};
-use super::report::{BUILDS, Finding, ReadinessInputs, Severity, UPGRADE};
+use super::report::{BUILDS, Finding, ReadinessInputs, RegistryAnswer, Severity, UPGRADE};
 use crate::model::eks::windows_build_of_ami_type;
 use crate::model::node_group_of;
 
@@ -37,32 +37,70 @@ fn built_nodes<'a>(windows: &[&'a Node]) -> Vec<BuiltNode<'a>> {
         .collect()
 }
 
-/// What the check knows of an image's Windows build, and how it knows it.
+/// What the check knows of an image's Windows builds, and how it knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct ImageBuild {
+struct ImageBuild {
     /// The image reference.
-    pub image: String,
-    /// Its Windows build, if known.
-    pub build: Option<WindowsBuild>,
-    /// How it was learnt (`its tag ltsc2019`).
-    pub source: String,
+    image: String,
+    /// Its Windows builds: an index may carry several; empty when unknown or, with `known`,
+    /// when it has no Windows platform at all.
+    builds: Vec<WindowsBuild>,
+    /// Whether `builds` is what the image has (from its registry or its tag).
+    known: bool,
+    /// Whether the registry showed an index (a multi-platform tag) rather than one manifest.
+    index: bool,
+    /// How it was learnt (`its tag ltsc2019`, `its registry's image index`).
+    source: String,
 }
 
 impl ImageBuild {
-    /// From the tag's convention (`…:ltsc2019`, `…:4.8-windowsservercore-1809`).
-    fn of(image: &str) -> ImageBuild {
+    /// From the registry's answer, else the tag's convention (`…:ltsc2019`, `…:1809`).
+    fn of(image: &str, registry: &BTreeMap<String, RegistryAnswer>) -> ImageBuild {
+        let unread = match registry.get(image) {
+            Some(RegistryAnswer::Platforms { builds, index }) => {
+                return ImageBuild {
+                    image: image.to_owned(),
+                    builds: builds.clone(),
+                    known: true,
+                    index: *index,
+                    source: if *index {
+                        "its registry's image index".to_owned()
+                    } else {
+                        "its registry's image config".to_owned()
+                    },
+                };
+            }
+            Some(RegistryAnswer::Unread(why)) => Some(why.as_str()),
+            None => None,
+        };
         let without_digest = image.split('@').next().unwrap_or(image);
         let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
         let tag = last.split_once(':').map_or("", |(_, tag)| tag);
         let build = WindowsBuild::of_tag(tag);
+        let mut source = match build {
+            Some(_) => format!("its tag {tag}"),
+            None => "unknown: its tag names no Windows build".to_owned(),
+        };
+        if let Some(why) = unread {
+            source.push_str(&format!("; registry not read: {why}"));
+        }
         ImageBuild {
             image: image.to_owned(),
-            build,
-            source: match build {
-                Some(_) => format!("its tag {tag}"),
-                None => "unknown: its tag names no Windows build".to_owned(),
-            },
+            builds: build.into_iter().collect(),
+            known: build.is_some(),
+            index: false,
+            source,
         }
+    }
+
+    /// Whether a node of `node`'s build runs it (containerd picks the index entry that suits).
+    fn runs_on(&self, node: WindowsBuild) -> bool {
+        self.builds.iter().any(|image| node.runs(*image))
+    }
+
+    /// `10.0.17763` or `10.0.17763, 10.0.20348`.
+    fn builds_text(&self) -> String {
+        join_builds(&self.builds.iter().copied().collect())
     }
 }
 
@@ -106,6 +144,50 @@ fn tag_or_build(build: WindowsBuild) -> String {
     build
         .tag_name()
         .map_or_else(|| build.to_string(), str::to_owned)
+}
+
+/// An image a Windows workload pulls, with where its pods would find their pull secrets.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ImagePull {
+    /// The image reference.
+    pub image: String,
+    /// The workload's namespace.
+    pub namespace: String,
+    /// Its `imagePullSecrets`, by name.
+    pub pull_secrets: Vec<String>,
+}
+
+/// The images of the workloads that can land on a Windows node (with their RuntimeClass's
+/// scheduling): those whose registries the gathering asks for their Windows builds.
+pub(super) fn images_reaching(inputs: &ReadinessInputs<'_>, windows: &[&Node]) -> Vec<ImagePull> {
+    let mut pulls: Vec<ImagePull> = templates(inputs)
+        .into_iter()
+        .filter_map(|(name, _, template)| Some((name, scheduled_spec(inputs, template).ok()?)))
+        .filter(|(_, spec)| windows.iter().any(|node| could_land_on(spec, node)))
+        .flat_map(|(name, spec)| {
+            let namespace = name
+                .split_once('/')
+                .map_or("default", |(ns, _)| ns)
+                .to_owned();
+            let pull_secrets: Vec<String> = spec
+                .image_pull_secrets
+                .iter()
+                .flatten()
+                .map(|s| s.name.clone())
+                .collect();
+            images(&spec)
+                .into_iter()
+                .map(|image| ImagePull {
+                    image: image.to_owned(),
+                    namespace: namespace.clone(),
+                    pull_secrets: pull_secrets.clone(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    pulls.sort();
+    pulls.dedup();
+    pulls
 }
 
 fn join_builds(builds: &BTreeSet<WindowsBuild>) -> String {
@@ -156,46 +238,12 @@ pub(super) fn windows_builds(inputs: &ReadinessInputs<'_>, windows: &[&Node]) ->
                 .node_selector
                 .as_ref()
                 .is_some_and(|s| s.contains_key(WINDOWS_BUILD_LABEL));
-        for image in images(&spec).into_iter().map(ImageBuild::of) {
-            match image.build {
-                Some(build) => {
-                    let runs_on: BTreeSet<WindowsBuild> = cluster_builds
-                        .iter()
-                        .copied()
-                        .filter(|node| node.runs(build))
-                        .collect();
-                    let cannot: BTreeSet<WindowsBuild> = reachable
-                        .iter()
-                        .copied()
-                        .filter(|node| !node.runs(build))
-                        .collect();
-                    if runs_on.is_empty() {
-                        evidence.push(format!(
-                            "{name} ({kind}): image {} is built on {build} ({}), which no Windows node runs (nodes: {})",
-                            image.image,
-                            image.source,
-                            join_builds(&cluster_builds)
-                        ));
-                        fixes.push(format!(
-                            "rebuild {} on {} (FROM …:{}) and publish that build",
-                            image.image,
-                            join_builds(&cluster_builds),
-                            tag_or_build(*cluster_builds.iter().next_back().unwrap_or(&build))
-                        ));
-                        worst = worst.max(Severity::Failed);
-                    } else if !cannot.is_empty() {
-                        let target = *runs_on.iter().next().unwrap_or(&build);
-                        evidence.push(format!(
-                            "{name} ({kind}): can land on Windows nodes of build {} where image {} (built on {build}, from {}) cannot start",
-                            join_builds(&cannot),
-                            image.image,
-                            image.source
-                        ));
-                        fixes.push(pin_fix(&name, kind, target));
-                        worst = worst.max(Severity::Warning);
-                    }
-                }
-                None if !pinned && reachable.len() > 1 => {
+        for image in images(&spec)
+            .into_iter()
+            .map(|i| ImageBuild::of(i, inputs.registry))
+        {
+            if !image.known {
+                if !pinned && reachable.len() > 1 {
                     evidence.push(format!(
                         "{name} ({kind}): not pinned to one Windows build and can land on {}; the build of image {} is {}",
                         join_builds(&reachable),
@@ -209,7 +257,79 @@ pub(super) fn windows_builds(inputs: &ReadinessInputs<'_>, windows: &[&Node]) ->
                     fixes.push(pin_fix(&name, kind, newest));
                     worst = worst.max(Severity::Warning);
                 }
-                None => {}
+                continue;
+            }
+            if image.builds.is_empty() {
+                evidence.push(format!(
+                    "{name} ({kind}): image {} has no Windows platform ({})",
+                    image.image, image.source
+                ));
+                fixes.push(format!(
+                    "publish a Windows build of {} for {} (or keep the workload off Windows nodes)",
+                    image.image,
+                    join_builds(&cluster_builds)
+                ));
+                worst = worst.max(Severity::Failed);
+                continue;
+            }
+            let runs_on: BTreeSet<WindowsBuild> = cluster_builds
+                .iter()
+                .copied()
+                .filter(|node| image.runs_on(*node))
+                .collect();
+            let cannot: BTreeSet<WindowsBuild> = reachable
+                .iter()
+                .copied()
+                .filter(|node| !image.runs_on(*node))
+                .collect();
+            let newest_node = *cluster_builds
+                .iter()
+                .next_back()
+                .unwrap_or(&WindowsBuild::LTSC2022);
+            if runs_on.is_empty() {
+                evidence.push(format!(
+                    "{name} ({kind}): image {} is built on {} ({}), which no Windows node runs (nodes: {})",
+                    image.image,
+                    image.builds_text(),
+                    image.source,
+                    join_builds(&cluster_builds)
+                ));
+                fixes.push(if image.index {
+                    format!(
+                        "add a {} build to the image index of {} (FROM …:{})",
+                        join_builds(&cluster_builds),
+                        image.image,
+                        tag_or_build(newest_node)
+                    )
+                } else {
+                    format!(
+                        "rebuild {} on {} (FROM …:{}) and publish that build",
+                        image.image,
+                        join_builds(&cluster_builds),
+                        tag_or_build(newest_node)
+                    )
+                });
+                worst = worst.max(Severity::Failed);
+            } else if !cannot.is_empty() {
+                let target = *runs_on.iter().next().unwrap_or(&newest_node);
+                evidence.push(if image.index {
+                    format!(
+                        "{name} ({kind}): can land on Windows nodes of build {} and the image index of {} lacks that build (it has {})",
+                        join_builds(&cannot),
+                        image.image,
+                        image.builds_text()
+                    )
+                } else {
+                    format!(
+                        "{name} ({kind}): can land on Windows nodes of build {} where image {} (built on {}, from {}) cannot start",
+                        join_builds(&cannot),
+                        image.image,
+                        image.builds_text(),
+                        image.source
+                    )
+                });
+                fixes.push(pin_fix(&name, kind, target));
+                worst = worst.max(Severity::Warning);
             }
         }
     }
@@ -311,14 +431,24 @@ pub(super) fn upgrade_impact(
                 "{name} ({kind}): pinned to build {pinned}; after the upgrade no node of {whose} matches: re-pin it to {target} once its images are built on it"
             ));
         }
-        for image in images(&spec).into_iter().map(ImageBuild::of) {
-            let verdict = match image.build {
-                Some(build) if target.runs(build) => continue,
-                Some(build) => format!(
-                    "built on {build} ({}); {target} does not run it",
+        for image in images(&spec)
+            .into_iter()
+            .map(|i| ImageBuild::of(i, inputs.registry))
+        {
+            let verdict = if image.runs_on(target) {
+                continue;
+            } else if image.known {
+                format!(
+                    "built on {} ({}); {target} does not run it",
+                    if image.builds.is_empty() {
+                        "no Windows build".to_owned()
+                    } else {
+                        image.builds_text()
+                    },
                     image.source
-                ),
-                None => format!("build {}: check it before the upgrade", image.source),
+                )
+            } else {
+                format!("build {}: check it before the upgrade", image.source)
             };
             must_rebuild
                 .entry(format!("{name} ({kind})"))
@@ -421,8 +551,19 @@ mod tests {
         classes: &[RuntimeClass],
         upgrade: Option<(&str, Option<&str>)>,
     ) -> Finding {
+        check_with(nodes, deployments, classes, upgrade, &BTreeMap::new())
+    }
+
+    fn check_with(
+        nodes: &[Node],
+        deployments: &[Deployment],
+        classes: &[RuntimeClass],
+        upgrade: Option<(&str, Option<&str>)>,
+        registry: &BTreeMap<String, RegistryAnswer>,
+    ) -> Finding {
         let taint = ExpectedTaint::default();
         let inputs = ReadinessInputs {
+            registry,
             upgrade: None,
             nodes,
             pods: &[],
@@ -629,5 +770,86 @@ mod tests {
             Some(("AL2023_x86_64_STANDARD", None)),
         );
         assert_eq!(bad.severity, Severity::Failed);
+    }
+
+    #[test]
+    fn the_registry_s_builds_outrank_the_tag_and_an_index_lacking_a_build_is_named() {
+        let app = "registry.example/shop/app:1.0";
+        let index = |builds: Vec<WindowsBuild>| {
+            BTreeMap::from([(
+                app.to_owned(),
+                RegistryAnswer::Platforms {
+                    builds,
+                    index: true,
+                },
+            )])
+        };
+        let unpinned = [deployment("app", app, json!({}))];
+        // An index with both builds: containerd picks the right one on either node.
+        let both = index(vec![WindowsBuild::LTSC2019, WindowsBuild::LTSC2022]);
+        assert_eq!(
+            check_with(&mixed(), &unpinned, &[], None, &both).severity,
+            Severity::Passed
+        );
+        // An index with only 2022: the 2019 nodes cannot start it.
+        let only_2022 = index(vec![WindowsBuild::LTSC2022]);
+        let lacking = check_with(&mixed(), &unpinned, &[], None, &only_2022);
+        assert_eq!(lacking.severity, Severity::Warning);
+        assert!(
+            lacking.evidence.iter().any(|e| e.contains(
+                "can land on Windows nodes of build 10.0.17763 and the image index of registry.example/shop/app:1.0 lacks that build (it has 10.0.20348)"
+            )),
+            "{lacking:?}"
+        );
+        // An index without any Windows platform fails.
+        let linux_only = index(Vec::new());
+        let none = check_with(&mixed(), &unpinned, &[], None, &linux_only);
+        assert_eq!(none.severity, Severity::Failed);
+        assert!(
+            none.evidence
+                .iter()
+                .any(|e| e.contains("has no Windows platform (its registry's image index)"))
+        );
+        // A registry that could not be read: the tag stands in, and the finding says why.
+        let unread = BTreeMap::from([(
+            OLD_APP.to_owned(),
+            RegistryAnswer::Unread("connection refused".to_owned()),
+        )]);
+        let by_tag = check_with(
+            &mixed(),
+            &[deployment("legacy", OLD_APP, json!({}))],
+            &[],
+            None,
+            &unread,
+        );
+        assert!(
+            by_tag.evidence.iter().any(|e| e.contains(
+                "its tag 4.8-windowsservercore-ltsc2019; registry not read: connection refused"
+            )),
+            "{by_tag:?}"
+        );
+        // The upgrade reads the registry too: to 2025, a 2022-only index runs; to 2019 it does not.
+        let to_2025 = check_with(
+            &mixed(),
+            &unpinned,
+            &[],
+            Some(("WINDOWS_CORE_2025_x86_64", None)),
+            &only_2022,
+        );
+        assert_eq!(to_2025.severity, Severity::Passed, "{to_2025:?}");
+        let to_2019 = check_with(
+            &mixed(),
+            &unpinned,
+            &[],
+            Some(("WINDOWS_CORE_2019_x86_64", None)),
+            &only_2022,
+        );
+        assert!(
+            to_2019
+                .evidence
+                .iter()
+                .any(|e| e.contains("built on 10.0.20348 (its registry's image index)")),
+            "{to_2019:?}"
+        );
     }
 }
