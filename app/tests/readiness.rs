@@ -654,7 +654,7 @@ scheduling:
 #[test]
 fn windows_builds_are_read_from_a_real_registry_and_the_tag_stands_in_when_it_cannot_be_read() {
     use local_cluster::nodes::WindowsServer;
-    let registry = support::registry::Registry::start();
+    let registry = test_harness::registry::Registry::start();
     let host = &registry.host;
     // One tag for both builds (and Linux), one for 2022 only, and a single manifest whose tag
     // names no build: only its config says 2019.

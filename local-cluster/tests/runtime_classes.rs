@@ -219,3 +219,69 @@ fn a_windows_image_of_another_build_fails_as_containerd_fails_it() {
     let old = cluster.ok(&["get", "pod", "old", "-o", "jsonpath={.status.phase}"]);
     assert_eq!(old, "Pending");
 }
+
+#[test]
+fn an_image_in_a_local_registry_runs_where_its_index_has_the_node_s_build() {
+    let registry = test_harness::registry::Registry::start();
+    let host = registry.host.clone();
+    // The tags say nothing of the build: the registry does.
+    registry.push_index(
+        "shop/api",
+        "1.0",
+        &[("windows", Some("10.0.20348.2849")), ("linux", None)],
+    );
+    registry.push_image("shop/old", "1.0", ("windows", Some("10.0.17763.6414")));
+    let cluster = Cluster::start_with(&["--windows-nodes", "2", "--windows-server", "2019,2022"]);
+    for (name, build, image) in [
+        ("api-on-2022", "10.0.20348", format!("{host}/shop/api:1.0")),
+        ("api-on-2019", "10.0.17763", format!("{host}/shop/api:1.0")),
+        ("old-on-2022", "10.0.20348", format!("{host}/shop/old:1.0")),
+        ("old-on-2019", "10.0.17763", format!("{host}/shop/old:1.0")),
+        ("missing", "10.0.20348", format!("{host}/shop/missing:1.0")),
+    ] {
+        cluster.ok_stdin(&["apply", "-f", "-"], &windows_pod(name, build, &image));
+    }
+    cluster.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/api-on-2022",
+        "pod/old-on-2019",
+        "--timeout=60s",
+    ]);
+    let message = |pod: &str| {
+        cluster.wait_for(30, &format!("{pod} to fail"), |c| {
+            let events = c.ok(&[
+                "get",
+                "events",
+                "--field-selector",
+                &format!("involvedObject.name={pod}"),
+                "-o",
+                "jsonpath={range .items[?(@.type==\"Warning\")]}{.message}{\"\\n\"}{end}",
+            ]);
+            events
+                .lines()
+                .find(|l| l.starts_with("Failed to pull") || l.contains("hcs::"))
+                .map(str::to_owned)
+        })
+    };
+    // The index has no 2019 entry: the pull finds nothing for this node.
+    let api = message("api-on-2019");
+    assert!(
+        api.contains("no match for platform in manifest: not found"),
+        "{api}"
+    );
+    // One manifest of 2019 on a 2022 node: pulled, then refused at the task.
+    let old = message("old-on-2022");
+    assert!(
+        old.contains("The container operating system does not match the host operating system."),
+        "{old}"
+    );
+    // Not in the registry: the pull fails and says what the registry answered.
+    let missing = message("missing");
+    assert!(
+        missing.contains(&format!(
+            "failed to resolve reference \"{host}/shop/missing:1.0\""
+        )) && missing.contains("did not answer"),
+        "{missing}"
+    );
+}

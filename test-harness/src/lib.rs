@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used)] // A test helper's panic is the failure report.
 
+pub mod registry;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

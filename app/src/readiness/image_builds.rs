@@ -1,32 +1,18 @@
-//! Reads the Windows builds of Windows workloads' images from their registries: each Windows
-//! entry's `os.version` in an image index, or the one manifest's config's `os.version`.
-//! Anonymous, or with the pull secret the workload's pods would use. What a digest holds never
-//! changes, so answers are kept per manifest digest for the process's life; a tag is resolved
-//! to its digest (a HEAD request) each time.
+//! Reads the Windows builds of Windows workloads' images from their registries (see
+//! [`image_platforms`]): anonymously, or with the pull secret the workload's pods would use.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, OnceLock};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine as _;
+use image_platforms::RegistryAuth;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use kube_units::windows_builds::WindowsBuild;
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::manifest::OciManifest;
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
 
 use crate::model::readiness::{ImagePull, RegistryAnswer};
 
 /// How long one registry may take to answer, so a check never hangs on an unreachable one.
 const REGISTRY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Builds read so far, by manifest digest.
-fn cache() -> &'static Mutex<HashMap<String, RegistryAnswer>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, RegistryAnswer>>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
 
 /// Each image's answer, all read at once, none waited on for longer than three registry
 /// timeouts (a check never hangs on a registry that does not answer).
@@ -56,117 +42,22 @@ pub async fn read_all(
 
 /// What the registry of `image` says of its Windows platforms.
 pub async fn read(image: &str, auth: &RegistryAuth) -> RegistryAnswer {
-    let reference: Reference = match image.parse() {
-        Ok(reference) => reference,
-        Err(e) => return RegistryAnswer::Unread(format!("not an image reference: {e}")),
-    };
-    let client = Client::new(ClientConfig {
-        protocol: protocol_for(reference.resolve_registry()),
-        read_timeout: Some(REGISTRY_TIMEOUT),
-        connect_timeout: Some(REGISTRY_TIMEOUT),
-        ..ClientConfig::default()
-    });
-    let digest = match reference.digest() {
-        Some(digest) => digest.to_owned(),
-        None => match client.fetch_manifest_digest(&reference, auth).await {
-            Ok(digest) => digest,
-            Err(e) => return RegistryAnswer::Unread(unread(&reference, &e)),
+    match image_platforms::read(image, auth, REGISTRY_TIMEOUT).await {
+        Ok(platforms) => RegistryAnswer::Platforms {
+            builds: platforms.windows_builds(),
+            index: platforms.index,
         },
-    };
-    if let Some(known) = cache()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&digest)
-    {
-        return known.clone();
+        Err(why) => RegistryAnswer::Unread(why),
     }
-    let answer = match client.pull_manifest(&reference, auth).await {
-        Ok((OciManifest::ImageIndex(index), _)) => RegistryAnswer::Platforms {
-            builds: index
-                .manifests
-                .iter()
-                .filter_map(|entry| entry.platform.as_ref())
-                .filter(|platform| platform.os.to_string() == "windows")
-                .filter_map(|platform| platform.os_version.as_deref())
-                .filter_map(WindowsBuild::parse)
-                .collect(),
-            index: true,
-        },
-        Ok((OciManifest::Image(manifest), _)) => {
-            let mut config = Vec::new();
-            match client
-                .pull_blob(&reference, &manifest.config, &mut config)
-                .await
-            {
-                Ok(()) => platform_of_config(&config),
-                Err(e) => return RegistryAnswer::Unread(unread(&reference, &e)),
-            }
-        }
-        Err(e) => return RegistryAnswer::Unread(unread(&reference, &e)),
-    };
-    cache()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(digest, answer.clone());
-    answer
-}
-
-/// The Windows build an image config's `os`/`os.version` names (none for another OS).
-fn platform_of_config(config: &[u8]) -> RegistryAnswer {
-    #[derive(serde::Deserialize)]
-    struct Config {
-        os: Option<String>,
-        #[serde(rename = "os.version")]
-        os_version: Option<String>,
-    }
-    match serde_json::from_slice::<Config>(config) {
-        Ok(config) => RegistryAnswer::Platforms {
-            builds: (config.os.as_deref() == Some("windows"))
-                .then(|| config.os_version.as_deref().and_then(WindowsBuild::parse))
-                .flatten()
-                .into_iter()
-                .collect(),
-            index: false,
-        },
-        Err(e) => RegistryAnswer::Unread(format!("its image config is not JSON: {e}")),
-    }
-}
-
-/// Plain HTTP for a registry on this machine (as containerd's `localhost` default), TLS
-/// everywhere else.
-fn protocol_for(registry: &str) -> ClientProtocol {
-    let host = registry.rsplit_once(':').map_or(registry, |(host, _)| host);
-    let loopback = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if loopback {
-        ClientProtocol::Http
-    } else {
-        ClientProtocol::Https
-    }
-}
-
-/// `REGISTRY did not answer: ERROR: CAUSE: …` (the HTTP client's own words stop at "error
-/// sending request"; the causes say whether it was DNS, a refused connection or TLS).
-fn unread(reference: &Reference, error: &oci_client::errors::OciDistributionError) -> String {
-    let mut words = format!("{} did not answer: {error}", reference.resolve_registry());
-    let mut cause = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        words.push_str(&format!(": {inner}"));
-        cause = inner.source();
-    }
-    words
 }
 
 /// The credentials the workload's pull secrets hold for the image's registry (the
 /// `.dockerconfigjson` of a `kubernetes.io/dockerconfigjson` Secret), else anonymous. A secret
 /// the console may not read is passed over: the registry may still answer anonymously.
 async fn pull_auth(client: &kube::Client, pull: &ImagePull) -> RegistryAuth {
-    let Ok(reference) = pull.image.parse::<Reference>() else {
+    let Some(registry) = image_platforms::registry_of(&pull.image) else {
         return RegistryAuth::Anonymous;
     };
-    let registry = reference.resolve_registry().to_owned();
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &pull.namespace);
     for name in &pull.pull_secrets {
         match secrets.get_opt(name).await {
@@ -212,39 +103,6 @@ fn docker_config_auth(secret: &Secret, registry: &str) -> Option<RegistryAuth> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_config_names_its_windows_build() {
-        assert_eq!(
-            platform_of_config(br#"{"os":"windows","os.version":"10.0.17763.6414"}"#),
-            RegistryAnswer::Platforms {
-                builds: vec![WindowsBuild::LTSC2019],
-                index: false
-            }
-        );
-        assert_eq!(
-            platform_of_config(br#"{"os":"linux"}"#),
-            RegistryAnswer::Platforms {
-                builds: Vec::new(),
-                index: false
-            }
-        );
-        assert!(matches!(
-            platform_of_config(b"<html>"),
-            RegistryAnswer::Unread(_)
-        ));
-    }
-
-    #[test]
-    fn registries_on_this_machine_are_spoken_to_over_http() {
-        assert_eq!(protocol_for("localhost:5000"), ClientProtocol::Http);
-        assert_eq!(protocol_for("127.0.0.1:41234"), ClientProtocol::Http);
-        assert_eq!(protocol_for("ghcr.io"), ClientProtocol::Https);
-        assert_eq!(
-            protocol_for("123456789012.dkr.ecr.us-east-1.amazonaws.com"),
-            ClientProtocol::Https
-        );
-    }
 
     #[test]
     fn pull_secrets_give_the_registry_s_credentials() {

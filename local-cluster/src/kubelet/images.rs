@@ -58,9 +58,11 @@ pub struct Image {
     pub kind: ImageKind,
     /// The platforms its manifest list has.
     pub platforms: Vec<NodeOs>,
-    /// The Windows build of its Windows platform, where known (`None`: no Windows platform, or
-    /// one whose build neither the tag nor the project's own build says).
-    pub windows_build: Option<WindowsBuild>,
+    /// The Windows builds of its Windows platforms, where known (empty: no Windows platform,
+    /// or one whose build neither its registry, its tag nor the project's own build says).
+    pub windows_builds: Vec<WindowsBuild>,
+    /// Whether its registry showed an image index (each node pulls the entry for its platform).
+    pub from_index: bool,
 }
 
 /// The pod annotation that sets the exit code of its simulated containers when the pod runs to
@@ -104,7 +106,8 @@ impl Image {
         };
         Image {
             reference: reference.to_owned(),
-            windows_build,
+            windows_builds: windows_build.into_iter().collect(),
+            from_index: false,
             kind: if repository == CALCULATOR_REPOSITORY {
                 ImageKind::Calculator
             } else if let Some(host) = HostImage::of(repository).filter(|_| !windows_only) {
@@ -194,7 +197,34 @@ impl Image {
     /// Whether a process-isolated container of this image starts on a Windows node of `build`
     /// (an image of unknown build is let run).
     pub fn runs_on_windows(&self, build: WindowsBuild) -> bool {
-        self.windows_build.is_none_or(|image| build.runs(image))
+        self.windows_builds.is_empty() || self.windows_builds.iter().any(|image| build.runs(*image))
+    }
+
+    /// What its registry says replaces what the tag suggested: the OSes it has and their
+    /// Windows builds.
+    pub fn learn(&mut self, registry: &image_platforms::Platforms) {
+        self.platforms = registry
+            .platforms
+            .iter()
+            .filter_map(|p| match p.os.as_str() {
+                "linux" => Some(NodeOs::Linux),
+                "windows" => Some(NodeOs::Windows),
+                _ => None,
+            })
+            .fold(Vec::new(), |mut oses, os| {
+                if !oses.contains(&os) {
+                    oses.push(os);
+                }
+                oses
+            });
+        self.windows_builds = registry.windows_builds();
+        self.from_index = registry.index;
+    }
+
+    /// The registry to ask before pulling: one on this machine (the cluster reads no other, as
+    /// it pulls nothing from the internet).
+    pub fn local_registry(&self) -> Option<String> {
+        image_platforms::registry_of(&self.reference).filter(|r| image_platforms::is_local(r))
     }
 
     /// The error containerd on Windows reports when the container's build does not suit the
@@ -273,7 +303,7 @@ mod tests {
 
     #[test]
     fn a_windows_image_knows_its_build_from_its_tag_or_the_projects_build() {
-        let build = |reference: &str| Image::resolve(reference).windows_build;
+        let build = |reference: &str| Image::resolve(reference).windows_builds.first().copied();
         assert_eq!(
             build("mcr.microsoft.com/dotnet/framework/aspnet:4.8-windowsservercore-ltsc2019"),
             Some(WindowsBuild::LTSC2019)

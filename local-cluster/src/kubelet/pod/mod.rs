@@ -67,6 +67,8 @@ struct Container {
     next_action: Option<Instant>,
     pull_failures: u32,
     in_pull_backoff: bool,
+    /// Whether its image's platforms were read from its (local) registry.
+    registry_read: bool,
     instance: u64,
     readiness: ProbeCount,
     liveness: ProbeCount,
@@ -149,6 +151,7 @@ impl PodWorker {
                     next_action: Some(Instant::now()),
                     pull_failures: 0,
                     in_pull_backoff: false,
+                    registry_read: false,
                     instance: 0,
                     readiness: ProbeCount::default(),
                     liveness: ProbeCount::default(),

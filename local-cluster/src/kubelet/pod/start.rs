@@ -18,14 +18,50 @@ use crate::nodes::NodeOs;
 use super::{Internal, MAX_BACKOFF, PodWorker, ProbeCount, random_id};
 
 impl PodWorker {
+    /// Reads container `index`'s image's platforms from its registry when that registry is on
+    /// this machine (once per container); the pull error when it cannot be read.
+    async fn read_registry(&mut self, index: usize) -> Option<String> {
+        let c = &mut self.containers[index];
+        if c.registry_read {
+            return None;
+        }
+        let registry = c.image.local_registry()?;
+        let reference = c.image.reference.clone();
+        let auth = image_platforms::RegistryAuth::Anonymous;
+        match image_platforms::read(&reference, &auth, Duration::from_secs(5)).await {
+            Ok(platforms) => {
+                let c = &mut self.containers[index];
+                c.image.learn(&platforms);
+                c.registry_read = true;
+                None
+            }
+            Err(why) => {
+                tracing::debug!(%registry, image = %reference, %why, "image not read");
+                Some(format!(
+                    "failed to pull and unpack image \"{}\": failed to resolve reference \"{reference}\": {why}",
+                    self.containers[index].image.full_name()
+                ))
+            }
+        }
+    }
+
     pub(super) async fn start_container(&mut self, index: usize) {
         let node_os = self.shared.node.os;
+        let node_build = self.shared.node.windows_server.windows_build();
+        // An image in a registry on this machine is pulled as a node pulls it: its index (or
+        // manifest) says which platforms and Windows builds it has.
+        let unread = self.read_registry(index).await;
         let c = &self.containers[index];
         let image_name = c.spec["image"].as_str().unwrap_or_default().to_owned();
         let container_name = c.name.clone();
-        // A manifest list without this node's platform fails the way containerd fails it.
-        if !c.image.platforms.contains(&node_os) {
-            let error = c.image.platform_error();
+        // A manifest list without this node's platform (for Windows: no entry of a build the
+        // node runs) fails the way containerd fails it; so does a registry that cannot be read.
+        let no_entry = !c.image.platforms.contains(&node_os)
+            || (node_os == NodeOs::Windows
+                && c.image.from_index
+                && !c.image.runs_on_windows(node_build));
+        if unread.is_some() || no_entry {
+            let error = unread.unwrap_or_else(|| c.image.platform_error());
             let c = &mut self.containers[index];
             if c.in_pull_backoff || c.pull_failures == 0 {
                 c.pull_failures += 1;
@@ -113,7 +149,6 @@ impl PodWorker {
         c.container_id = format!("containerd://{id}");
         // A process-isolated Windows container shares the node's kernel: an image of a build the
         // node cannot run is refused when its task is created, and retried with back-off.
-        let node_build = self.shared.node.windows_server.windows_build();
         if node_os == NodeOs::Windows && !c.image.runs_on_windows(node_build) {
             let message = Image::build_error(&id);
             c.waiting("RunContainerError", Some(message.clone()));

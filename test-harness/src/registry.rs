@@ -57,7 +57,7 @@ impl Registry {
     /// Starts the registry on a free port and waits until it answers.
     pub fn start() -> Registry {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = super::free_port();
+        let port = crate::free_port();
         let host = format!("127.0.0.1:{port}");
         let config = dir.path().join("config.yml");
         std::fs::write(
