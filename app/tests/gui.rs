@@ -1292,3 +1292,65 @@ fn shadow_mismatches_are_shown_in_full_while_the_step_runs() {
             .is_some()
     });
 }
+
+#[test]
+fn the_readiness_window_judges_a_windows_upgrade_chosen_in_it() {
+    use local_cluster::nodes::WindowsServer;
+    let cluster = TestCluster::start_with_windows_servers(&[
+        WindowsServer::Ltsc2019,
+        WindowsServer::Ltsc2022,
+    ]);
+    cluster.apply(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: legacy, namespace: default}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: legacy}}
+  template:
+    metadata: {labels: {app: legacy}}
+    spec:
+      nodeSelector: {kubernetes.io/os: windows, node.kubernetes.io/windows-build: "10.0.17763"}
+      tolerations: [{key: os, operator: Equal, value: windows, effect: NoSchedule}]
+      containers: [{name: app, image: "mcr.microsoft.com/dotnet/framework/aspnet:4.8-windowsservercore-ltsc2019"}]
+"#,
+    );
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the live board",
+        |h| h.state().state.snapshot.nodes().count() == 4,
+    );
+    harness.get_by_label("Readiness").click();
+    step_until(&mut harness, Duration::from_secs(30), "the findings", |h| {
+        h.query_by_label_contains("Windows images suit their nodes' Windows build")
+            .is_some()
+    });
+    assert!(
+        harness
+            .query_by_label_contains("Images ready for the Windows AMI upgrade")
+            .is_none(),
+        "no upgrade is judged until one is chosen"
+    );
+    harness.get_by_label("Windows upgrade to").click();
+    harness.run_steps(2);
+    harness.get_by_label("WINDOWS_CORE_2022_x86_64").click();
+    harness.run_steps(2);
+    harness.get_by_label("Check").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the upgrade's finding",
+        |h| {
+            h.query_by_label_contains(
+            "moving the Windows node groups to WINDOWS_CORE_2022_x86_64: 1 workload(s) need images built on ltsc2022 first",
+        )
+        .is_some()
+        },
+    );
+    harness.get_by_label_contains(
+        "default/legacy (Deployment): pinned to build 10.0.17763; after the upgrade no node of the Windows node groups matches",
+    );
+}

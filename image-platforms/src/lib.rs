@@ -161,16 +161,15 @@ fn protocol_for(registry: &str) -> ClientProtocol {
     }
 }
 
-/// `REGISTRY did not answer: ERROR: CAUSE: …` (the HTTP client's own words stop at "error
-/// sending request"; the causes say whether it was DNS, a refused connection or TLS).
+/// `REGISTRY did not answer: WHY`, where WHY is the deepest cause (the HTTP client's own words
+/// stop at "error sending request for url"; the cause says whether it was DNS, a refused
+/// connection or TLS), or the registry's error itself.
 fn unread(reference: &Reference, error: &oci_client::errors::OciDistributionError) -> String {
-    let mut words = format!("{} did not answer: {error}", reference.resolve_registry());
-    let mut cause = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        words.push_str(&format!(": {inner}"));
-        cause = inner.source();
+    let mut deepest: &dyn std::error::Error = error;
+    while let Some(inner) = deepest.source() {
+        deepest = inner;
     }
-    words
+    format!("{} did not answer: {deepest}", reference.resolve_registry())
 }
 
 #[cfg(test)]

@@ -407,6 +407,9 @@ pub(super) fn upgrade_impact(
         );
     }
     let mut must_rebuild: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Workloads with an image the new build certainly does not run, and those only unknown.
+    let mut certain: BTreeSet<String> = BTreeSet::new();
+    let mut pinned_away = false;
     let mut evidence = Vec::new();
     for (name, kind, template) in templates(inputs) {
         let Ok(spec) = scheduled_spec(inputs, template) else {
@@ -430,6 +433,7 @@ pub(super) fn upgrade_impact(
             evidence.push(format!(
                 "{name} ({kind}): pinned to build {pinned}; after the upgrade no node of {whose} matches: re-pin it to {target} once its images are built on it"
             ));
+            pinned_away = true;
         }
         for image in images(&spec)
             .into_iter()
@@ -438,6 +442,7 @@ pub(super) fn upgrade_impact(
             let verdict = if image.runs_on(target) {
                 continue;
             } else if image.known {
+                certain.insert(format!("{name} ({kind})"));
                 format!(
                     "built on {} ({}); {target} does not run it",
                     if image.builds.is_empty() {
@@ -456,7 +461,8 @@ pub(super) fn upgrade_impact(
                 .push(format!("{}: {verdict}", image.image));
         }
     }
-    let affected = must_rebuild.len();
+    let affected = certain.len();
+    let to_check = must_rebuild.len() - affected;
     for (workload, images) in &must_rebuild {
         evidence.push(format!("{workload}: {}", images.join("; ")));
     }
@@ -477,15 +483,23 @@ pub(super) fn upgrade_impact(
             ),
         );
     }
+    let mut summary = format!(
+        "moving {whose} to {ami_type}: {affected} workload(s) need images built on {} first",
+        tag_or_build(target)
+    );
+    if to_check > 0 {
+        summary.push_str(&format!(
+            ", {to_check} more have images of unknown build to check"
+        ));
+    }
+    let severity = if affected > 0 || pinned_away {
+        Severity::Failed
+    } else {
+        Severity::Warning
+    };
     finding
         .evidence(evidence)
-        .verdict(
-            Severity::Failed,
-            format!(
-                "moving {whose} to {ami_type}: {affected} workload(s) need images built on {} first",
-                tag_or_build(target)
-            ),
-        )
+        .verdict(severity, summary)
         .fix(format!(
             "publish each image listed for {} (a multi-platform index with both builds lets one tag serve the old and new nodes during the upgrade), then upgrade; pin workloads to {} only once they are",
             target.describe(),

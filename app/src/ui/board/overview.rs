@@ -69,13 +69,19 @@ pub fn paint_group_header(
     let size = (13.0 * zoom).max(MIN_TEXT).min(rect.height().max(MIN_TEXT));
     let font = FontId::proportional(size);
     let visuals = ui.visuals();
-    let words = summary_words(name, summary);
+    let (head, tail) = summary_parts(name, summary);
+    let words = format!("{head}{tail}");
     let mut job = egui::text::LayoutJob::default();
-    job.append(
-        &words,
-        0.0,
-        egui::TextFormat::simple(font.clone(), visuals.text_color()),
-    );
+    let plain = egui::TextFormat::simple(font.clone(), visuals.text_color());
+    job.append(&head, 0.0, plain.clone());
+    // Problems right after the group's name, so that a narrow lane's cut line still shows them.
+    if summary.mixed_builds() {
+        job.append(
+            &format!("  ·  {} Windows builds", summary.windows_builds.len()),
+            0.0,
+            egui::TextFormat::simple(font.clone(), WARN),
+        );
+    }
     if summary.pods.failing > 0 {
         job.append(
             &format!("  ·  {} failing", summary.pods.failing),
@@ -83,21 +89,15 @@ pub fn paint_group_header(
             egui::TextFormat::simple(font.clone(), state_color(PodState::Failing)),
         );
     }
-    if summary.mixed_builds() {
-        job.append(
-            &format!("  ·  mixed Windows builds: {}", build_counts(summary)),
-            0.0,
-            egui::TextFormat::simple(font.clone(), WARN),
-        );
-    }
     let not_ready = summary.nodes - summary.ready;
     if not_ready > 0 {
         job.append(
             &format!("  ·  {not_ready} NotReady"),
             0.0,
-            egui::TextFormat::simple(font, state_color(PodState::Failing)),
+            egui::TextFormat::simple(font.clone(), state_color(PodState::Failing)),
         );
     }
+    job.append(&tail, 0.0, plain);
     // A narrow lane's line is cut with an ellipsis rather than run into the next lane's.
     job.wrap = egui::text::TextWrapping::truncate_at_width(rect.width());
     let galley = painter.layout_job(job);
@@ -128,10 +128,10 @@ pub fn paint_group_header(
     response.on_hover_text(hover).clicked()
 }
 
-/// `node group linux (4,500) · 4,500 Ready · pods 134,850 running, 12 starting · pods 75 % ·
-/// CPU req 41 % · memory req 38 %`.
-pub fn summary_words(name: &str, s: &GroupSummary) -> String {
-    // One build for the whole group is said in the line; several are marked after it.
+/// The summary line's name and size (`node group linux (4,500)`), and the rest (` · 4,500
+/// Ready · pods 134,850 running, 12 starting · pods 75% · CPU req 41% · memory req 38%`).
+fn summary_parts(name: &str, s: &GroupSummary) -> (String, String) {
+    // One build for the whole group is said in the line; several are marked after the name.
     let build = match s.windows_builds.keys().collect::<Vec<_>>()[..] {
         [build] => format!(
             " · {}",
@@ -141,15 +141,17 @@ pub fn summary_words(name: &str, s: &GroupSummary) -> String {
         ),
         _ => String::new(),
     };
-    format!(
-        "node group {name} ({}){build} · {} Ready · pods {} running, {} starting · pods {}% · CPU req {}% · memory req {}%",
-        s.nodes,
-        s.ready,
-        s.pods.running,
-        s.pods.starting,
-        GroupSummary::percent((s.pods.placed as i64, s.pod_capacity)),
-        GroupSummary::percent(s.cpu),
-        GroupSummary::percent(s.memory),
+    (
+        format!("node group {name} ({})", s.nodes),
+        format!(
+            "{build} · {} Ready · pods {} running, {} starting · pods {}% · CPU req {}% · memory req {}%",
+            s.ready,
+            s.pods.running,
+            s.pods.starting,
+            GroupSummary::percent((s.pods.placed as i64, s.pod_capacity)),
+            GroupSummary::percent(s.cpu),
+            GroupSummary::percent(s.memory),
+        ),
     )
 }
 
