@@ -104,9 +104,22 @@ impl ImageBuild {
     }
 }
 
+/// A pod template naming a RuntimeClass the cluster does not have: admission refuses its pods.
+#[derive(Debug)]
+struct MissingRuntimeClass(String);
+
+impl std::fmt::Display for MissingRuntimeClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "runtimeClassName {} names no RuntimeClass", self.0)
+    }
+}
+
 /// A workload's pod template with its RuntimeClass's scheduling merged in, as admission merges
-/// it into each pod; `Err` names a RuntimeClass that does not exist.
-fn scheduled_spec(inputs: &ReadinessInputs<'_>, spec: &PodSpec) -> Result<PodSpec, String> {
+/// it into each pod.
+fn scheduled_spec(
+    inputs: &ReadinessInputs<'_>,
+    spec: &PodSpec,
+) -> Result<PodSpec, MissingRuntimeClass> {
     let Some(class) = spec.runtime_class_name.as_deref() else {
         return Ok(spec.clone());
     };
@@ -114,7 +127,7 @@ fn scheduled_spec(inputs: &ReadinessInputs<'_>, spec: &PodSpec) -> Result<PodSpe
         .runtime_classes
         .iter()
         .find(|rc| rc.metadata.name.as_deref() == Some(class))
-        .ok_or_else(|| format!("runtimeClassName {class} names no RuntimeClass"))?;
+        .ok_or_else(|| MissingRuntimeClass(class.to_owned()))?;
     let mut merged = spec.clone();
     if let Some(scheduling) = &found.scheduling {
         for (key, value) in scheduling.node_selector.iter().flatten() {

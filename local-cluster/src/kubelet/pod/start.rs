@@ -45,6 +45,19 @@ impl PodWorker {
         }
     }
 
+    /// The container's task could not be created (`message`, containerd's words): waiting in
+    /// `RunContainerError` with the kubelet's event, and started again after the back-off.
+    fn refuse_task(&mut self, index: usize, container_name: &str, message: String) {
+        self.containers[index].waiting("RunContainerError", Some(message.clone()));
+        self.event(
+            EventType::Warning,
+            "Failed",
+            &format!("Error: {message}"),
+            Some(container_name),
+        );
+        self.schedule_restart(index);
+    }
+
     pub(super) async fn start_container(&mut self, index: usize) {
         let node_os = self.shared.node.os;
         let node_build = self.shared.node.windows_server.windows_build();
@@ -150,15 +163,7 @@ impl PodWorker {
         // A process-isolated Windows container shares the node's kernel: an image of a build the
         // node cannot run is refused when its task is created, and retried with back-off.
         if node_os == NodeOs::Windows && !c.image.runs_on_windows(node_build) {
-            let message = Image::build_error(&id);
-            c.waiting("RunContainerError", Some(message.clone()));
-            self.event(
-                EventType::Warning,
-                "Failed",
-                &format!("Error: {message}"),
-                Some(&container_name),
-            );
-            self.schedule_restart(index);
+            self.refuse_task(index, &container_name, Image::build_error(&id));
             return;
         }
         if c.kind_is_process() {
@@ -223,14 +228,7 @@ impl PodWorker {
                         "failed to create containerd task: failed to start {}: {e}",
                         self.shared.config.launcher.program.display()
                     );
-                    self.containers[index].waiting("RunContainerError", Some(message.clone()));
-                    self.event(
-                        EventType::Warning,
-                        "Failed",
-                        &format!("Error: {message}"),
-                        Some(&container_name),
-                    );
-                    self.schedule_restart(index);
+                    self.refuse_task(index, &container_name, message);
                     return;
                 }
             }
