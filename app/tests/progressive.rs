@@ -519,7 +519,7 @@ fn edge_probe(
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let client = reqwest::Client::new();
+            let client = test_harness::http_client();
             let mut answers = Vec::new();
             let mut tick = tokio::time::interval(Duration::from_millis(50));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

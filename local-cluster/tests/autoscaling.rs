@@ -125,7 +125,7 @@ fn an_autoscaler_scales_a_deployment_up_under_load_and_back_down() {
     let load = runtime.spawn({
         let loading = loading.clone();
         async move {
-            let client = reqwest::Client::new();
+            let client = test_harness::http_client();
             let mut sent = 0u64;
             while loading.load(Ordering::Relaxed) {
                 let _ = client.get(&url).send().await;

@@ -190,7 +190,7 @@ fn served_by(body: &str) -> String {
 /// Sends `count` GETs to `url` and counts who served them.
 fn tally(runtime: &tokio::runtime::Runtime, url: &str, count: usize) -> BTreeMap<String, usize> {
     runtime.block_on(async {
-        let client = reqwest::Client::new();
+        let client = test_harness::http_client();
         let mut counts = BTreeMap::new();
         for _ in 0..count {
             let (status, body) = send(&client, reqwest::Method::GET, url, None)
@@ -246,7 +246,7 @@ fn a_gateway_routes_by_weight_header_method_and_rewrite() {
     assert_eq!(share(&counts, "green"), 200, "{counts:?}");
 
     runtime.block_on(async {
-        let client = reqwest::Client::new();
+        let client = test_harness::http_client();
         // A header match outranks the plain path match.
         cluster.ok_stdin(&["apply", "-f", "-"], &route(1, 0));
         route_in_effect(&cluster, "sum");
@@ -388,7 +388,7 @@ fn a_mirror_gets_a_copy_and_route_changes_fail_no_request() {
     let stream = runtime.spawn({
         let url = url.clone();
         async move {
-            let client = reqwest::Client::new();
+            let client = test_harness::http_client();
             let mut ticks = tokio::time::interval(Duration::from_millis(20));
             let started = Instant::now();
             let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
@@ -605,7 +605,7 @@ fn an_ingress_of_the_local_class_routes_by_host_and_path() {
 
     let base = format!("http://{address}:8088");
     runtime().block_on(async {
-        let client = reqwest::Client::new();
+        let client = test_harness::http_client();
         let who = |host: Option<&'static str>, path: &'static str| {
             let client = client.clone();
             let url = format!("{base}{path}");

@@ -146,7 +146,7 @@ async fn the_monolith_follows_its_routing_configmap_without_a_restart() {
     assert_eq!(before.len(), 2);
     let ips: Vec<String> = before.iter().map(|(_, ip, _)| ip.clone()).collect();
     let service = sum_service_url(&cluster);
-    let client = reqwest::Client::new();
+    let client = test_harness::http_client();
     assert_eq!(
         get_json(&client, &format!("http://{}:3000/api/routes", ips[0])).await["sum"],
         "in-process"
@@ -240,7 +240,7 @@ async fn the_calculator_s_edge_route_serves_every_path_and_moves_an_operation_by
         "jsonpath={.status.addresses[0].value}",
     ]);
     let edge = format!("http://{}:8080", address.trim());
-    let client = reqwest::Client::new();
+    let client = test_harness::http_client();
     let page = client
         .get(format!("{edge}/"))
         .send()
@@ -341,7 +341,7 @@ async fn a_drifting_build_chosen_by_its_tag_is_caught_by_the_monolith_s_shadow()
         .map(|(_, ip, _)| ip)
         .collect();
     let service = sum_service_url(&cluster);
-    let client = reqwest::Client::new();
+    let client = test_harness::http_client();
     let drifting = get_json(&client, &format!("{service}/sum/0.1/0.2")).await;
     assert_eq!(drifting["total"].to_string(), "0.30000000000000004");
 

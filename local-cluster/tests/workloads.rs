@@ -139,7 +139,7 @@ fn the_calculator_rolls_out_on_the_right_os_and_answers_through_services() {
         .as_str()
         .unwrap()
         .to_owned();
-    let body = reqwest::blocking_get(&format!("http://{node}:30000/sum/2/3"));
+    let body = node_port::blocking_get(&format!("http://{node}:30000/sum/2/3"));
     assert!(body.contains("\"total\":5"), "{body}");
     // And still on every node after the Service's spec changed underneath (a frontend move
     // switches its selector): the listeners stay, nothing is left unserved.
@@ -168,7 +168,7 @@ fn the_calculator_rolls_out_on_the_right_os_and_answers_through_services() {
     for node in nodes["items"].as_array().unwrap() {
         let ip = node["status"]["addresses"][0]["address"].as_str().unwrap();
         // Either frontend behind the Service may answer: both fan out /api/calculate.
-        let body = reqwest::blocking_get(&format!("http://{ip}:30000/api/calculate?a=2&b=3"));
+        let body = node_port::blocking_get(&format!("http://{ip}:30000/api/calculate?a=2&b=3"));
         assert!(body.contains("\"total\":5"), "{ip}: {body}");
     }
 
@@ -331,7 +331,7 @@ async fn a_rolling_update_under_continuous_requests_drops_none() {
     let direct = tokio::spawn({
         let stop = stop.clone();
         async move {
-            let http = reqwest::Client::builder()
+            let http = test_harness::http_client_builder()
                 .pool_max_idle_per_host(0)
                 .build()
                 .unwrap();
@@ -656,15 +656,22 @@ fn logs_tail_and_follow_show_the_process_output() {
 }
 
 /// A blocking GET for the NodePort checks (plain HTTP on a node address).
-mod reqwest {
-    pub use ::reqwest::*;
-
+mod node_port {
     pub fn blocking_get(url: &str) -> String {
         let url = url.to_owned();
         std::thread::spawn(move || {
             tokio::runtime::Runtime::new()
                 .unwrap()
-                .block_on(async move { ::reqwest::get(&url).await.unwrap().text().await.unwrap() })
+                .block_on(async move {
+                    test_harness::http_client()
+                        .get(&url)
+                        .send()
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap()
+                })
         })
         .join()
         .unwrap()

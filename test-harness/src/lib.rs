@@ -135,6 +135,19 @@ fn failed(args: &[&str], output: Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// A client for the tests' plain-HTTP calls. The workspace's reqwest carries rustls with no
+/// crypto provider of its own (the registry reader brings rustls in; ring is the project's
+/// provider everywhere), and a client cannot be built before a provider is installed.
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().expect("an HTTP client")
+}
+
+/// As [`http_client`], for a client with settings of its own.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 /// Polls `check` every 200 ms until it returns `Some`, and returns that; panics naming `what`
 /// after `seconds`.
 pub fn wait_for<T>(seconds: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {

@@ -106,7 +106,9 @@ impl Drop for Service {
 
 /// GETs `url` and returns the status and the raw body text.
 pub async fn get(url: &str) -> (u16, String) {
-    let response = reqwest::get(url)
+    let response = test_harness::http_client()
+        .get(url)
+        .send()
         .await
         .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status().as_u16();
