@@ -13,6 +13,7 @@ command -v import >/dev/null || need_apt+=(imagemagick)
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 # The reference container registry, for the tests that read images' Windows builds.
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 # egui/eframe on X11 with software GL (Mesa llvmpipe): no GPU on these machines.
 dpkg -s libgl1-mesa-dri >/dev/null 2>&1 || need_apt+=(libgl1-mesa-dri libegl1 libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6)
 

@@ -719,7 +719,7 @@ spec:
         "{said}"
     );
     assert!(
-        said.contains("default/gone (Deployment): can land on Windows nodes of build 10.0.20348 where image 127.0.0.1:9/shop/gone:ltsc2019 (built on 10.0.17763, from its tag ltsc2019; registry not read: 127.0.0.1:9 did not answer"),
+        said.contains("default/gone (Deployment): can land on Windows nodes of build 10.0.20348 where image 127.0.0.1:9/shop/gone:ltsc2019 (built on 10.0.17763, from its tag ltsc2019; registry not read: 127.0.0.1:9 could not be read"),
         "{said}"
     );
     // Without the registry, old's tag says nothing: only that it is pinned to no build.
@@ -739,6 +739,62 @@ spec:
         said.contains(&format!("default/old (Deployment): {host}/shop/old:1.0: built on 10.0.17763 (its registry's image config)"))
             && !said.contains("default/api ")
             && !said.contains("default/app "),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_private_registry_is_read_with_the_workload_s_pull_secret() {
+    use local_cluster::nodes::WindowsServer;
+    let registry = test_harness::registry::Registry::start_private("ci", "s3cret");
+    let host = registry.host.clone();
+    registry.push_image("shop/private", "1.0", ("windows", Some("10.0.17763.6414")));
+    let cluster = TestCluster::start_with_windows_servers(&[
+        WindowsServer::Ltsc2019,
+        WindowsServer::Ltsc2022,
+    ]);
+    cluster.kubectl().ok(&[
+        "create",
+        "secret",
+        "docker-registry",
+        "regcred",
+        &format!("--docker-server={host}"),
+        "--docker-username=ci",
+        "--docker-password=s3cret",
+    ]);
+    cluster.apply(&format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: private, namespace: default}}
+spec:
+  replicas: 0
+  selector: {{matchLabels: {{app: private}}}}
+  template:
+    metadata: {{labels: {{app: private}}}}
+    spec:
+      imagePullSecrets: [{{name: regcred}}]
+      nodeSelector: {{kubernetes.io/os: windows}}
+      tolerations: [{{key: os, operator: Equal, value: windows, effect: NoSchedule}}]
+      containers: [{{name: app, image: "{host}/shop/private:1.0"}}]
+"#
+    ));
+    let (report, _) = until(&cluster, &[], "windows-builds", "warning");
+    let said = evidence(&report, "windows-builds");
+    assert!(
+        said.contains(&format!(
+            "default/private (Deployment): can land on Windows nodes of build 10.0.20348 where image {host}/shop/private:1.0 (built on 10.0.17763, from its registry's image config) cannot start"
+        )),
+        "{said}"
+    );
+    // Without the secret the registry refuses: the tag (which names no build) is all there is.
+    cluster.kubectl().ok(&["delete", "secret", "regcred"]);
+    let (report, _) = check(&cluster, &[]);
+    let said = evidence(&report, "windows-builds");
+    assert!(
+        said.contains(&format!(
+            "the build of image {host}/shop/private:1.0 is unknown: its tag names no Windows build; registry not read: {host} could not be read: Not authorized"
+        )),
         "{said}"
     );
 }

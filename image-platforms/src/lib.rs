@@ -161,7 +161,7 @@ fn protocol_for(registry: &str) -> ClientProtocol {
     }
 }
 
-/// `REGISTRY did not answer: WHY`, where WHY is the deepest cause (the HTTP client's own words
+/// `REGISTRY could not be read: WHY`, where WHY is the deepest cause (the HTTP client's own words
 /// stop at "error sending request for url"; the cause says whether it was DNS, a refused
 /// connection or TLS), or the registry's error itself.
 fn unread(reference: &Reference, error: &oci_client::errors::OciDistributionError) -> String {
@@ -169,7 +169,10 @@ fn unread(reference: &Reference, error: &oci_client::errors::OciDistributionErro
     while let Some(inner) = deepest.source() {
         deepest = inner;
     }
-    format!("{} did not answer: {deepest}", reference.resolve_registry())
+    format!(
+        "{} could not be read: {deepest}",
+        reference.resolve_registry()
+    )
 }
 
 #[cfg(test)]

@@ -281,7 +281,7 @@ fn an_image_in_a_local_registry_runs_where_its_index_has_the_node_s_build() {
     assert!(
         missing.contains(&format!(
             "failed to resolve reference \"{host}/shop/missing:1.0\""
-        )) && missing.contains("did not answer"),
+        )) && missing.contains("could not be read"),
         "{missing}"
     );
 }

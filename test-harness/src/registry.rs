@@ -12,19 +12,23 @@ pub struct Registry {
     child: Child,
     /// `127.0.0.1:PORT`, as image references name it.
     pub host: String,
+    /// `user:password` when it asks for one (htpasswd, basic authentication).
+    login: Option<String>,
     _dir: tempfile::TempDir,
 }
 
 /// Pushes one image (`image`: a manifest and its config) or an image index (`index`: one
 /// manifest per platform), each platform `{"os": …, "version": …}`.
 const PUSH: &str = r#"import hashlib, json, sys, urllib.request
+import base64, os
 base, name, tag, kind = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 platforms = json.loads(sys.argv[5])
+AUTH = {'Authorization': 'Basic ' + base64.b64encode(os.environ['REGISTRY_LOGIN'].encode()).decode()} if os.environ.get('REGISTRY_LOGIN') else {}
 def put(url, data, media):
-    urllib.request.urlopen(urllib.request.Request(url, data=data, method='PUT', headers={'Content-Type': media}))
+    urllib.request.urlopen(urllib.request.Request(url, data=data, method='PUT', headers=dict(AUTH, **{'Content-Type': media})))
 def blob(data):
     digest = 'sha256:' + hashlib.sha256(data).hexdigest()
-    location = urllib.request.urlopen(urllib.request.Request(f'{base}/v2/{name}/blobs/uploads/', method='POST')).headers['Location']
+    location = urllib.request.urlopen(urllib.request.Request(f'{base}/v2/{name}/blobs/uploads/', method='POST', headers=AUTH)).headers['Location']
     if location.startswith('/'):
         location = base + location
     put(location + ('&' if '?' in location else '?') + 'digest=' + digest, data, 'application/octet-stream')
@@ -56,18 +60,41 @@ else:
 impl Registry {
     /// Starts the registry on a free port and waits until it answers.
     pub fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    /// A registry that answers only `user` with `password` (htpasswd, as a private registry).
+    pub fn start_private(user: &str, password: &str) -> Registry {
+        Registry::start_with(Some((user, password)))
+    }
+
+    fn start_with(login: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = crate::free_port();
         let host = format!("127.0.0.1:{port}");
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\nlog:\n  level: error\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .expect("write the registry's config");
+        let mut yaml = format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\nlog:\n  level: error\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, password)) = login {
+            let htpasswd = dir.path().join("htpasswd");
+            let line = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot run htpasswd (scripts/install-deps.sh installs apache2-utils): {e}"
+                    )
+                });
+            assert!(line.status.success(), "htpasswd failed");
+            std::fs::write(&htpasswd, &line.stdout).expect("write htpasswd");
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        std::fs::write(&config, yaml).expect("write the registry's config");
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -88,6 +115,7 @@ impl Registry {
         Registry {
             child,
             host,
+            login: login.map(|(user, password)| format!("{user}:{password}")),
             _dir: dir,
         }
     }
@@ -107,7 +135,11 @@ impl Registry {
             .iter()
             .map(|(os, version)| serde_json::json!({"os": os, "version": version}))
             .collect();
-        let output = Command::new("python3")
+        let mut push = Command::new("python3");
+        if let Some(login) = &self.login {
+            push.env("REGISTRY_LOGIN", login);
+        }
+        let output = push
             .arg("-c")
             .arg(PUSH)
             .arg(format!("http://{}", self.host))
