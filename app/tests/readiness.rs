@@ -489,6 +489,28 @@ spec:
     );
 }
 
+/// A Deployment in `default` of `replicas` pods of `image` for any Windows node (no build
+/// chosen), with `extra` (one YAML line) added to its pod spec.
+fn windows_deployment(name: &str, image: &str, replicas: u32, extra: &str) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: default}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      {extra}
+      nodeSelector: {{kubernetes.io/os: windows}}
+      tolerations: [{{key: os, operator: Equal, value: windows, effect: NoSchedule}}]
+      containers: [{{name: app, image: "{image}"}}]
+"#
+    )
+}
+
 const LEGACY_IMAGE: &str =
     "mcr.microsoft.com/dotnet/framework/aspnet:4.8-windowsservercore-ltsc2019";
 
@@ -500,22 +522,7 @@ fn a_windows_workload_pinned_to_no_build_in_a_mixed_cluster_warns_until_a_runtim
         WindowsServer::Ltsc2022,
     ]);
     let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
-    cluster.apply(&format!(
-        r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: legacy, namespace: default}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: legacy}}}}
-  template:
-    metadata: {{labels: {{app: legacy}}}}
-    spec:
-      nodeSelector: {{kubernetes.io/os: windows}}
-      tolerations: [{{key: os, operator: Equal, value: windows, effect: NoSchedule}}]
-      containers: [{{name: app, image: "{LEGACY_IMAGE}"}}]
-"#
-    ));
+    cluster.apply(&windows_deployment("legacy", LEGACY_IMAGE, 1, ""));
     let (report, ok) = until(&cluster, &[], "windows-builds", "warning");
     assert!(ok, "a warning does not fail the check");
     let said = evidence(&report, "windows-builds");
@@ -673,24 +680,6 @@ fn windows_builds_are_read_from_a_real_registry_and_the_tag_stands_in_when_it_ca
         WindowsServer::Ltsc2019,
         WindowsServer::Ltsc2022,
     ]);
-    let workload = |name: &str, image: &str| {
-        format!(
-            r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: default}}
-spec:
-  replicas: 0
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      nodeSelector: {{kubernetes.io/os: windows}}
-      tolerations: [{{key: os, operator: Equal, value: windows, effect: NoSchedule}}]
-      containers: [{{name: app, image: "{image}"}}]
-"#
-        )
-    };
     // Nothing listens on port 9 of this machine: that registry cannot be read.
     for (name, image) in [
         ("app", format!("{host}/shop/app:1.0")),
@@ -698,7 +687,7 @@ spec:
         ("old", format!("{host}/shop/old:1.0")),
         ("gone", "127.0.0.1:9/shop/gone:ltsc2019".to_owned()),
     ] {
-        cluster.apply(&workload(name, &image));
+        cluster.apply(&windows_deployment(name, &image, 0, ""));
     }
     let (report, _) = until(&cluster, &[], "windows-builds", "warning");
     let said = evidence(&report, "windows-builds");
@@ -762,22 +751,11 @@ fn a_private_registry_is_read_with_the_workload_s_pull_secret() {
         "--docker-username=ci",
         "--docker-password=s3cret",
     ]);
-    cluster.apply(&format!(
-        r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: private, namespace: default}}
-spec:
-  replicas: 0
-  selector: {{matchLabels: {{app: private}}}}
-  template:
-    metadata: {{labels: {{app: private}}}}
-    spec:
-      imagePullSecrets: [{{name: regcred}}]
-      nodeSelector: {{kubernetes.io/os: windows}}
-      tolerations: [{{key: os, operator: Equal, value: windows, effect: NoSchedule}}]
-      containers: [{{name: app, image: "{host}/shop/private:1.0"}}]
-"#
+    cluster.apply(&windows_deployment(
+        "private",
+        &format!("{host}/shop/private:1.0"),
+        0,
+        "imagePullSecrets: [{name: regcred}]",
     ));
     let (report, _) = until(&cluster, &[], "windows-builds", "warning");
     let said = evidence(&report, "windows-builds");

@@ -99,6 +99,21 @@ impl WindowsBuild {
             .or_else(|| kernel_version.and_then(WindowsBuild::parse))
     }
 
+    /// The build the nodes of an EKS Windows AMI type run (`WINDOWS_CORE_2025_x86_64` →
+    /// 10.0.26100); `None` for an AMI type that names no Windows Server release.
+    pub fn of_ami_type(ami_type: &str) -> Option<WindowsBuild> {
+        if !ami_type.starts_with("WINDOWS_") {
+            return None;
+        }
+        WindowsBuild::RELEASES
+            .iter()
+            .find(|(_, tag, _)| {
+                let year = tag.trim_start_matches("ltsc");
+                ami_type.contains(&format!("_{year}_"))
+            })
+            .map(|(build, _, _)| *build)
+    }
+
     /// The tag convention's name for this build (`ltsc2022`), if it is a long-term release.
     pub fn tag_name(self) -> Option<&'static str> {
         WindowsBuild::RELEASES
@@ -208,6 +223,19 @@ mod tests {
         for (node, image, runs) in table {
             assert_eq!(node.runs(image), runs, "{node} node, {image} image");
         }
+    }
+
+    #[test]
+    fn eks_windows_ami_types_name_their_build() {
+        assert_eq!(
+            WindowsBuild::of_ami_type("WINDOWS_FULL_2019_x86_64"),
+            Some(WindowsBuild::LTSC2019)
+        );
+        assert_eq!(
+            WindowsBuild::of_ami_type("WINDOWS_CORE_2025_x86_64"),
+            Some(WindowsBuild::LTSC2025)
+        );
+        assert_eq!(WindowsBuild::of_ami_type("AL2023_x86_64_STANDARD"), None);
     }
 
     #[test]

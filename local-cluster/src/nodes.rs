@@ -46,16 +46,8 @@ pub enum WindowsServer {
 }
 
 impl WindowsServer {
-    /// The build, as `node.kubernetes.io/windows-build` gives it (major.minor.build).
-    pub fn build(self) -> &'static str {
-        match self {
-            WindowsServer::Ltsc2019 => "10.0.17763",
-            WindowsServer::Ltsc2022 => "10.0.20348",
-            WindowsServer::Ltsc2025 => "10.0.26100",
-        }
-    }
-
-    /// The build, as the container runtime compares it with an image's.
+    /// The build (`node.kubernetes.io/windows-build` gives it as major.minor.build), as the
+    /// container runtime compares it with an image's.
     pub fn windows_build(self) -> kube_units::windows_builds::WindowsBuild {
         use kube_units::windows_builds::WindowsBuild;
         match self {
@@ -93,10 +85,14 @@ impl WindowsServer {
 
     /// The release of an EKS AMI type (`WINDOWS_FULL_2019_x86_64` → 2019).
     pub fn of_ami_type(ami: &str) -> Option<WindowsServer> {
-        ["2019", "2022", "2025"]
-            .into_iter()
-            .find(|year| ami.contains(&format!("_{year}_")))
-            .and_then(WindowsServer::from_year)
+        let build = kube_units::windows_builds::WindowsBuild::of_ami_type(ami)?;
+        [
+            WindowsServer::Ltsc2019,
+            WindowsServer::Ltsc2022,
+            WindowsServer::Ltsc2025,
+        ]
+        .into_iter()
+        .find(|release| release.windows_build() == build)
     }
 }
 
@@ -226,7 +222,8 @@ pub fn node_object(node: &NodeSpec) -> Value {
         "hybrid-console.io/os-group": node.os.label(),
     });
     if windows {
-        labels["node.kubernetes.io/windows-build"] = json!(node.windows_server.build());
+        labels["node.kubernetes.io/windows-build"] =
+            json!(node.windows_server.windows_build().to_string());
     }
     for (k, v) in &node.labels {
         labels[k.as_str()] = json!(v);

@@ -334,14 +334,7 @@ pub fn windows_build_of_ami_type(ami_type: &str) -> Option<WindowsBuild> {
     if !CURRENT_WINDOWS_AMI_TYPES.contains(&ami_type) {
         return None;
     }
-    [
-        ("_2019_", WindowsBuild::LTSC2019),
-        ("_2022_", WindowsBuild::LTSC2022),
-        ("_2025_", WindowsBuild::LTSC2025),
-    ]
-    .into_iter()
-    .find(|(year, _)| ami_type.contains(year))
-    .map(|(_, build)| build)
+    WindowsBuild::of_ami_type(ami_type)
 }
 
 /// Where the console looks for EKS: a region and an optional named profile (`None`: the SDK's
