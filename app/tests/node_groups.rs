@@ -599,3 +599,131 @@ fn taking_a_group_out_of_service_needs_the_drain_role_from_the_rbac_manifest() {
         nodes_of_group(&cluster, "linux").is_empty()
     });
 }
+
+#[test]
+fn instance_facts_come_from_ec2_and_previous_generations_are_warned_of() {
+    const NAME: &str = "instance_facts_come_from_ec2_and_previous_generations_are_warned_of";
+    // Windows groups on a previous-generation type without ENA (m4.large), the one M4 with ENA
+    // (m4.16xlarge, no nodes), and a type the console never had in a table (i3en.xlarge: 15
+    // IPv4 per interface, where the local cluster's nodes advertise 9).
+    let Some(moto_url) = in_aws_env(NAME, REGION, |moto| {
+        moto.python(
+            REGION,
+            "eks.create_cluster(name='facts', version='1.33', roleArn='arn:aws:iam::123456789012:role/eks', resourcesVpcConfig={'subnetIds': ['subnet-1']})
+for group, ami, types, size in [('legacy', 'WINDOWS_CORE_2022_x86_64', ['m4.large'], 1), ('big', 'WINDOWS_CORE_2022_x86_64', ['m4.16xlarge'], 0), ('wide', 'WINDOWS_CORE_2022_x86_64', ['i3en.xlarge'], 1), ('linux', 'AL2023_x86_64_STANDARD', ['t3.medium'], 2)]:
+    eks.create_nodegroup(clusterName='facts', nodegroupName=group, nodeRole='arn:aws:iam::123456789012:role/node', subnets=['subnet-1'], amiType=ami, instanceTypes=types, scalingConfig={'minSize': 0, 'desiredSize': size, 'maxSize': 4})
+",
+        );
+    }) else {
+        return;
+    };
+    let cluster = TestCluster::start_following("facts", &moto_url, false);
+    assert_eq!(nodes_of_group(&cluster, "wide").len(), 1);
+    let check = |extra_env: &[(&str, &str)]| {
+        let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-console"));
+        command
+            .args(["--kubeconfig", kubeconfig.as_str()])
+            .args([
+                "eks",
+                "check",
+                "--cluster",
+                "facts",
+                "--no-registry",
+                "-o",
+                "json",
+            ])
+            .env("HOME", cluster.dir())
+            .env_remove("KUBECONFIG");
+        for (k, v) in extra_env {
+            command.env(k, v);
+        }
+        let out = command.output().unwrap();
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+        let finding = |id: &str| {
+            report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["check"] == id)
+                .cloned()
+                .unwrap()
+        };
+        (
+            finding("windows-node-groups"),
+            finding("windows-pod-capacity"),
+        )
+    };
+    let (groups, capacity) = check(&[]);
+    assert_eq!(groups["severity"], "warning", "{groups:#}");
+    let evidence = groups["evidence"].to_string();
+    assert!(
+        evidence.contains("legacy: instance type m4.large is of a previous generation without ENA")
+            && evidence.contains("current documentation no longer does"),
+        "{groups:#}"
+    );
+    assert!(!evidence.contains("m4.16xlarge is"), "{groups:#}");
+    let wide = nodes_of_group(&cluster, "wide")[0].clone();
+    let capacity_evidence = capacity["evidence"].to_string();
+    assert!(
+        capacity_evidence.contains(&format!(
+            "{wide}: 0 of 14 pod addresses used (i3en.xlarge: 15 IPv4 per ENI − 1, from EC2)"
+        )),
+        "{capacity:#}"
+    );
+    assert!(
+        capacity_evidence.contains("m4.large: 10 IPv4 per ENI − 1, from EC2"),
+        "{capacity:#}"
+    );
+
+    // EC2 out of reach: nothing fails; the nodes' own figures stand in, and the check says why.
+    let (groups, capacity) = check(&[("AWS_ENDPOINT_URL_EC2", "http://127.0.0.1:9/")]);
+    assert_eq!(groups["severity"], "passed", "{groups:#}");
+    assert!(
+        groups["evidence"].to_string().contains(
+            "EC2's instance-type facts could not be read (EC2: cannot reach it in us-west-2"
+        ),
+        "{groups:#}"
+    );
+    assert!(
+        capacity["evidence"].to_string().contains(&format!(
+            "{wide}: 0 of 9 pod addresses used (i3en.xlarge: 9 advertised by the node (EC2 could not be read: EC2: cannot reach it"
+        )),
+        "{capacity:#}"
+    );
+
+    // The add dialog's review (here the CLI's): EC2's facts of the type and the warning, and
+    // nothing added without --yes.
+    let out = console(
+        &cluster,
+        &[
+            "eks",
+            "add-nodegroup",
+            "--cluster",
+            "facts",
+            "--name",
+            "windows-m4",
+            "--ami-type",
+            "WINDOWS_CORE_2022_x86_64",
+            "--instance-type",
+            "m4.large",
+            "--taint",
+            "os=windows:NoSchedule",
+            "--node-role",
+            NODE_ROLE,
+        ],
+    );
+    let said = text(&out);
+    assert!(
+        said.contains(
+            "m4.large: 2 vCPU, 8 GiB, 2 ENIs × 10 IPv4, x86_64; a node holds 9 Windows pods"
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("on a previous-generation instance type without ENA"),
+        "{said}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{said}");
+}

@@ -278,11 +278,13 @@ async fn add_nodegroup(
             None
         }
     };
+    let catalog = aws.instance_types(&proposal.instance_types).await;
     let report = crate::readiness::review_node_group(
         &described,
         &proposal,
         connection.as_ref().map(|c| &c.api),
         &windows_taint,
+        &catalog,
     )
     .await?;
     let text = super::readiness::table(

@@ -79,6 +79,9 @@ pub enum AwsError {
     /// Anything else EKS said.
     #[error("EKS: {0}")]
     Service(String),
+    /// What EC2 said, or why it could not be reached.
+    #[error("EC2: {0}")]
+    Ec2(String),
 }
 
 impl From<AwsError> for ActionError {
@@ -97,7 +100,7 @@ impl From<AwsError> for ActionError {
             },
             AwsError::UnknownCluster { .. } => ActionError::NotFound { message },
             AwsError::Unreachable { .. } => ActionError::ServerAway { message },
-            AwsError::Service(_) => ActionError::Failed { message },
+            AwsError::Service(_) | AwsError::Ec2(_) => ActionError::Failed { message },
         }
     }
 }
@@ -163,6 +166,12 @@ impl Aws {
         // call fails with them.
         aws.credentials().await?;
         Ok(aws)
+    }
+
+    /// The endpoint configured for every service (`AWS_ENDPOINT_URL`, a profile's
+    /// `endpoint_url`), if any.
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.config.endpoint_url()
     }
 
     /// The EKS client.
@@ -326,6 +335,15 @@ impl Aws {
                 .unwrap_or_default()
                 .to_owned(),
         };
+        // EC2's facts of the groups' instance types: what their Windows nodes hold, their
+        // generation. Not having them is said where they are used, never fatal.
+        let mut types: Vec<String> = groups
+            .iter()
+            .flat_map(|g: &EksNodeGroup| g.instance_types.iter().cloned())
+            .collect();
+        types.sort();
+        types.dedup();
+        let instance_types = self.instance_types(&types).await;
         Ok((
             EksCluster {
                 name: name.to_owned(),
@@ -342,6 +360,7 @@ impl Aws {
                     .resources_vpc_config()
                     .map(|v| v.subnet_ids().to_vec())
                     .unwrap_or_default(),
+                instance_types,
             },
             access,
         ))

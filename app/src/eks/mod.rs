@@ -1,10 +1,11 @@
-//! Amazon EKS: the AWS configuration and its errors, the bearer token the console signs, the
+//! Amazon EKS: the AWS configuration and its errors, EC2's instance-type facts, the bearer token the console signs, the
 //! way into a cluster with no kubeconfig, the EKS API's node groups, taking a node group out of
 //! service (drain first), and what the window asks of all that.
 
 mod aws;
 pub mod connect;
 pub mod desk;
+mod ec2;
 mod node_group_api;
 pub mod retirement;
 pub mod token;

@@ -50,6 +50,9 @@ pub struct EksCluster {
     pub node_groups: Vec<EksNodeGroup>,
     /// The cluster's subnets (new node groups go there unless told otherwise).
     pub subnets: Vec<String>,
+    /// What EC2 says of its node groups' instance types (or why it could not be asked).
+    #[serde(skip)]
+    pub instance_types: crate::model::instance_types::InstanceCatalog,
 }
 
 /// A node group a cluster does not have, with the ones it has.

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod analysis;
 pub mod calculation;
+pub mod cost;
 pub mod edge_mirroring;
 pub mod edge_route;
 pub mod eks;

@@ -44,7 +44,9 @@ pub async fn review(
 ) {
     let outcome = async {
         let proposal = read_proposal(&source).await?;
-        let (described, _) = Aws::load(&target).await?.cluster(&cluster).await?;
+        let aws = Aws::load(&target).await?;
+        let (described, _) = aws.cluster(&cluster).await?;
+        let catalog = aws.instance_types(&proposal.instance_types).await;
         // Windows IPAM is read from the live connection, when there is one.
         let connection = connected(&client);
         let report = review_node_group(
@@ -52,6 +54,7 @@ pub async fn review(
             &proposal,
             connection.as_ref().map(|c| &c.api),
             &windows_taint,
+            &catalog,
         )
         .await?;
         Ok((Box::new(proposal), report.findings))

@@ -10,6 +10,7 @@ use kube::api::{Api, ListParams};
 
 use super::image_builds;
 use crate::model::eks::{EksCluster, NodeGroupProposal};
+use crate::model::instance_types::InstanceCatalog;
 use crate::model::readiness::{
     self, ExpectedTaint, ReadinessInputs, ReadinessOptions, ReadinessReport,
 };
@@ -112,12 +113,14 @@ pub async fn check(
 
 /// The findings for a node group about to be added to `cluster`, judged against the taint
 /// Windows nodes should carry; Windows IPAM is read through `kube` when the cluster can be
-/// reached. The one review the CLI and the window both show.
+/// reached; `catalog` is what EC2 says of the proposed types. The one review the CLI and the
+/// window both show.
 pub async fn review_node_group(
     cluster: &EksCluster,
     proposal: &NodeGroupProposal,
     kube: Option<&kube::Client>,
     windows_taint: &ExpectedTaint,
+    catalog: &InstanceCatalog,
 ) -> Result<ReadinessReport, ReadinessError> {
     let vpc_cni = match kube {
         Some(client) => Some(vpc_cni(client).await?),
@@ -130,6 +133,7 @@ pub async fn review_node_group(
             cluster,
             vpc_cni.as_ref().map(|c| c.as_ref()),
             windows_taint,
+            catalog,
         ),
     })
 }

@@ -7,7 +7,7 @@ use super::objects::cni_flag;
 use super::report::{ExpectedTaint, Finding, GROUPS, IPAM, LINUX, Severity, TAINT};
 use crate::model::NodeOs;
 use crate::model::eks::{EksCluster, NodeGroupProposal, os_of_ami_type};
-use crate::model::instance_types::is_arm_instance_type;
+use crate::model::instance_types::InstanceCatalog;
 
 /// The findings that would apply to a node group about to be added to `cluster`, so the operator
 /// sees them before confirming.
@@ -16,6 +16,7 @@ pub fn for_new_node_group(
     cluster: &EksCluster,
     vpc_cni: Option<Option<&ConfigMap>>,
     windows_taint: &ExpectedTaint,
+    catalog: &InstanceCatalog,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut shape = Finding::new("node-group-shape", "Name and scaling");
@@ -34,13 +35,13 @@ pub fn for_new_node_group(
     }
     let x86_ami = proposal.ami_type.contains("x86_64");
     for t in &proposal.instance_types {
-        if x86_ami && is_arm_instance_type(t) {
+        if x86_ami && catalog.is_arm(t) {
             problems.push(format!(
                 "instance type {t} is Arm but AMI type {} is x86_64",
                 proposal.ami_type
             ));
         }
-        if proposal.ami_type.contains("ARM") && !is_arm_instance_type(t) {
+        if proposal.ami_type.contains("ARM") && !catalog.is_arm(t) {
             problems.push(format!(
                 "instance type {t} is x86_64 but AMI type {} is Arm",
                 proposal.ami_type
@@ -65,9 +66,40 @@ pub fn for_new_node_group(
     if os_of_ami_type(&proposal.ami_type) != NodeOs::Windows {
         return findings;
     }
-    let problems = windows_group_problems(&proposal.ami_type, &proposal.instance_types);
-    findings.push(if problems.is_empty() {
-        Finding::new("windows-node-groups", GROUPS).verdict(
+    let problems = windows_group_problems(&proposal.ami_type, &proposal.instance_types, catalog);
+    // What EC2 says of the types, and the pods each Windows node will hold.
+    let prefixes =
+        cni_flag(vpc_cni.flatten(), "enable-windows-prefix-delegation").as_deref() == Some("true");
+    let mut facts: Vec<String> = proposal
+        .instance_types
+        .iter()
+        .filter_map(|t| catalog.get(t))
+        .map(|f| {
+            let (pods, basis) = f.windows_pod_addresses(prefixes);
+            format!(
+                "{}; a node holds {pods} Windows pods ({basis})",
+                f.describe()
+            )
+        })
+        .collect();
+    if let Some(why) = &catalog.unavailable {
+        facts.push(format!(
+            "EC2's instance-type facts could not be read: {why}"
+        ));
+    }
+    let group = Finding::new("windows-node-groups", GROUPS);
+    findings.push(if !problems.failures.is_empty() {
+        group
+            .evidence(problems.failures.into_iter().chain(problems.warnings).chain(facts).collect())
+            .verdict(Severity::Failed, "Windows pods cannot run on this node group")
+            .fix("choose a WINDOWS_CORE_2022_x86_64 (or 2019/2025) AMI type and an x86_64 instance type")
+    } else if !problems.warnings.is_empty() {
+        group
+            .evidence(problems.warnings.into_iter().chain(facts).collect())
+            .verdict(Severity::Warning, format!("{} on a previous-generation instance type without ENA", proposal.ami_type))
+            .fix("choose a current-generation instance type such as t3.large, m5.large or m6i.large")
+    } else {
+        group.evidence(facts).verdict(
             Severity::Passed,
             format!(
                 "{} on {}",
@@ -75,11 +107,6 @@ pub fn for_new_node_group(
                 proposal.instance_types.join(", ")
             ),
         )
-    } else {
-        Finding::new("windows-node-groups", GROUPS)
-            .evidence(problems)
-            .verdict(Severity::Failed, "Windows pods cannot run on this node group")
-            .fix("choose a WINDOWS_CORE_2022_x86_64 (or 2019/2025) AMI type and an x86_64 instance type")
     });
     let linux = Finding::new("linux-nodes", LINUX);
     findings.push(if cluster.groups_of(&NodeOs::Linux).next().is_some() {

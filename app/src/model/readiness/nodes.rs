@@ -10,7 +10,7 @@ use super::report::{
     Finding, GROUPS, IPAM, IPV4_RESOURCE, LINUX, ReadinessInputs, Severity, TAINT,
 };
 use crate::model::eks::CURRENT_WINDOWS_AMI_TYPES;
-use crate::model::instance_types::is_arm_instance_type;
+use crate::model::instance_types::InstanceCatalog;
 use crate::model::{NodeOs, node_group_of};
 
 pub(super) fn linux_nodes(inputs: &ReadinessInputs<'_>) -> Finding {
@@ -78,20 +78,37 @@ pub(super) fn linux_nodes(inputs: &ReadinessInputs<'_>) -> Finding {
     }
 }
 
-/// What is wrong with a Windows node group's AMI type and instance types, if anything.
-pub(super) fn windows_group_problems(ami_type: &str, instance_types: &[String]) -> Vec<String> {
-    let mut problems = Vec::new();
+/// What is wrong with a Windows node group's AMI type and instance types: what stops Windows
+/// pods (failures), and what is allowed but unwise (warnings: previous-generation types
+/// without ENA, known from EC2).
+#[derive(Default)]
+pub(super) struct GroupProblems {
+    pub failures: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+pub(super) fn windows_group_problems(
+    ami_type: &str,
+    instance_types: &[String],
+    catalog: &InstanceCatalog,
+) -> GroupProblems {
+    let mut problems = GroupProblems::default();
     if !CURRENT_WINDOWS_AMI_TYPES.contains(&ami_type) {
-        problems.push(format!(
+        problems.failures.push(format!(
             "AMI type {ami_type} is not a current Windows Server AMI ({})",
             CURRENT_WINDOWS_AMI_TYPES.join(", ")
         ));
     }
-    for t in instance_types.iter().filter(|t| is_arm_instance_type(t)) {
-        problems.push(format!(
+    for t in instance_types.iter().filter(|t| catalog.is_arm(t)) {
+        problems.failures.push(format!(
             "instance type {t} is Arm (Graviton); Windows on EKS runs only on x86_64"
         ));
     }
+    problems.warnings.extend(
+        instance_types
+            .iter()
+            .filter_map(|t| catalog.windows_legacy_warning(t)),
+    );
     problems
 }
 
@@ -105,10 +122,13 @@ pub(super) fn windows_node_groups(inputs: &ReadinessInputs<'_>) -> Finding {
     };
     let mut evidence = Vec::new();
     let mut bad = false;
+    let mut unwise = false;
     for g in cluster.groups_of(&NodeOs::Windows) {
-        let problems = windows_group_problems(&g.ami_type, &g.instance_types);
-        bad |= !problems.is_empty();
-        if problems.is_empty() {
+        let problems =
+            windows_group_problems(&g.ami_type, &g.instance_types, &cluster.instance_types);
+        bad |= !problems.failures.is_empty();
+        unwise |= !problems.warnings.is_empty();
+        if problems.failures.is_empty() && problems.warnings.is_empty() {
             evidence.push(format!(
                 "{}: {} on {}",
                 g.name,
@@ -116,16 +136,31 @@ pub(super) fn windows_node_groups(inputs: &ReadinessInputs<'_>) -> Finding {
                 g.instance_types.join(", ")
             ));
         }
-        evidence.extend(problems.into_iter().map(|p| format!("{}: {p}", g.name)));
+        evidence.extend(
+            problems
+                .failures
+                .into_iter()
+                .chain(problems.warnings)
+                .map(|p| format!("{}: {p}", g.name)),
+        );
     }
     if evidence.is_empty() {
         return finding.verdict(Severity::Skipped, "no Windows node groups");
+    }
+    if let Some(why) = &cluster.instance_types.unavailable {
+        evidence.push(format!(
+            "EC2's instance-type facts could not be read ({why}): Arm told by the type's name, previous generations not judged"
+        ));
     }
     let finding = finding.evidence(evidence);
     if bad {
         finding
             .verdict(Severity::Failed, "a Windows node group cannot run Windows pods as configured")
             .fix("create a replacement node group with a WINDOWS_CORE_2022_x86_64 (or 2019/2025, Core or Full) AMI type on an x86_64 instance type such as t3.large or m5.large, move the workloads, then delete the old group")
+    } else if unwise {
+        finding
+            .verdict(Severity::Warning, "a Windows node group runs on a previous-generation instance type without ENA")
+            .fix("add a node group on a current-generation type (t3, m5, m6i …), move the Windows workloads there, then retire the old group")
     } else {
         finding.verdict(
             Severity::Passed,

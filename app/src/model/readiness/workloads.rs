@@ -10,7 +10,6 @@ use super::objects::{
 use super::report::{
     CAPACITY, DAEMONS, FEATURES, Finding, IPV4_RESOURCE, ReadinessInputs, SELECTORS, Severity,
 };
-use crate::model::instance_types::ipv4_per_interface;
 
 pub(super) fn os_selectors(inputs: &ReadinessInputs<'_>, windows: &[&Node]) -> Finding {
     let finding = Finding::new("os-selectors", SELECTORS);
@@ -110,6 +109,17 @@ pub(super) fn windows_pod_features(inputs: &ReadinessInputs<'_>, windows: &[&Nod
         .fix("remove hostNetwork and privileged from these pods' templates; for node-level agents use a HostProcess container (securityContext.windowsOptions.hostProcess: true)")
 }
 
+/// Why a node's own figure stands in for EC2's: not on EKS, or EC2 could not be read.
+fn ec2_said(inputs: &ReadinessInputs<'_>) -> String {
+    match inputs.eks {
+        None => String::new(),
+        Some(c) => match &c.instance_types.unavailable {
+            Some(why) => format!(" (EC2 could not be read: {why})"),
+            None => " (EC2 does not know the type)".to_owned(),
+        },
+    }
+}
+
 pub(super) fn windows_pod_capacity(inputs: &ReadinessInputs<'_>, windows: &[&Node]) -> Finding {
     let finding = Finding::new("windows-pod-capacity", CAPACITY);
     let prefixes =
@@ -127,31 +137,23 @@ pub(super) fn windows_pod_capacity(inputs: &ReadinessInputs<'_>, windows: &[&Nod
             .and_then(|s| s.allocatable.as_ref())
             .and_then(|a| a.get(IPV4_RESOURCE))
             .and_then(|q| q.0.parse::<u32>().ok());
-        let (capacity, basis) = match ipv4_per_interface(instance_type) {
-            Some(per_eni) => {
-                let secondary = per_eni.saturating_sub(1);
-                if prefixes {
-                    (
-                        secondary * 16,
-                        format!("{instance_type}: ({per_eni} IPv4 per ENI − 1) × 16 prefixes"),
-                    )
-                } else {
-                    (
-                        secondary,
-                        format!("{instance_type}: {per_eni} IPv4 per ENI − 1"),
-                    )
-                }
+        let facts = inputs.eks.and_then(|c| c.instance_types.get(instance_type));
+        let (capacity, basis) = match (facts, advertised) {
+            (Some(facts), _) => facts.windows_pod_addresses(prefixes),
+            (None, Some(n)) => (
+                n,
+                format!(
+                    "{instance_type}: {n} advertised by the node{}",
+                    ec2_said(inputs)
+                ),
+            ),
+            (None, None) => {
+                evidence.push(format!(
+                    "{name}: capacity unknown ({instance_type}: nothing from EC2, nothing advertised)"
+                ));
+                worst = worst.max(Severity::Warning);
+                continue;
             }
-            None => match advertised {
-                Some(n) => (n, format!("{instance_type}: {n} advertised by the node")),
-                None => {
-                    evidence.push(format!(
-                        "{name}: capacity unknown ({instance_type} not in the table, nothing advertised)"
-                    ));
-                    worst = worst.max(Severity::Warning);
-                    continue;
-                }
-            },
         };
         let scheduled = inputs
             .pods
