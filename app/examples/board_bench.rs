@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hybrid_console::model::{ClusterSnapshot, PodPlacement, PodsByNode};
+use hybrid_console::ui::CostView;
 use hybrid_console::ui::board::BoardView;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde_json::json;
@@ -72,6 +73,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 struct Frames {
     ctx: egui::Context,
     board: BoardView,
+    /// The costs the window shows, made again with each new snapshot as the window does.
+    costs: CostView,
+    costs_of: Option<Arc<ClusterSnapshot>>,
 }
 
 /// CPU time this thread has used: on a machine whose cores the cluster shares, a frame's wall
@@ -118,9 +122,18 @@ impl Frames {
         };
         let started = Instant::now();
         let cpu = thread_cpu();
+        if !self
+            .costs_of
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, snapshot))
+        {
+            self.costs.refresh(snapshot);
+            self.costs_of = Some(snapshot.clone());
+        }
         let board = &mut self.board;
+        let costs = &self.costs.report;
         let output = self.ctx.run_ui(input, |ui| {
-            board.draw(ui, snapshot, false, None);
+            board.draw(ui, snapshot, false, None, Some(costs));
         });
         let meshes = self.ctx.tessellate(output.shapes, output.pixels_per_point);
         std::hint::black_box(meshes);
@@ -211,6 +224,8 @@ fn live(kubeconfig: std::path::PathBuf, pods: usize, seconds: u64) -> anyhow::Re
     let mut run = Frames {
         ctx: egui::Context::default(),
         board: BoardView::default(),
+        costs: CostView::default(),
+        costs_of: None,
     };
     let first = run.frame(&snapshot);
     println!(
@@ -358,6 +373,8 @@ fn main() -> anyhow::Result<()> {
     let mut run = Frames {
         ctx: egui::Context::default(),
         board: BoardView::default(),
+        costs: CostView::default(),
+        costs_of: None,
     };
     let first = run.frame(&base);
     println!(

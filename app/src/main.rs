@@ -39,6 +39,16 @@ fn run_window(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let prices = match cli.price_list() {
+        Ok(prices) => prices,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cost_explorer = cli
+        .cost_explorer_cluster()
+        .map(|cluster| (cli.aws(), cluster));
     let target = cli.target();
     let kubeconfig = cli.kubeconfig.clone();
     let exit_when_ready = std::env::var_os("HYBRID_CONSOLE_EXIT_WHEN_READY").is_some();
@@ -65,7 +75,8 @@ fn run_window(cli: &Cli) -> ExitCode {
                 plan,
                 persisted,
                 exit_when_ready,
-            )))
+            )
+            .with_costs(prices, cost_explorer)))
         }),
     );
     match result {

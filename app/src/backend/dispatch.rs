@@ -215,6 +215,9 @@ pub(super) async fn supervise(
             Command::ListEks(target) => {
                 tasks.spawn(Task::EksClusters, eks::desk::list(target, sink.clone()));
             }
+            Command::AskCosts { aws, cluster } => {
+                tasks.spawn(Task::Costs, eks::desk::costs(aws, cluster, sink.clone()));
+            }
         }
     }
     // The console is closing: a move left half-way stays recorded on the monolith for the next

@@ -42,6 +42,14 @@ pub struct Cli {
     /// manifests/calculator-migration.yaml).
     #[arg(long, global = true)]
     pub plan: Option<PathBuf>,
+    /// The price file the cost estimate uses (default: the built-in copy of
+    /// manifests/prices.yaml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Ask AWS Cost Explorer what this EKS cluster's node groups cost (default: the cluster of
+    /// --eks-cluster; without either, costs are estimated from the price file).
+    #[arg(long, global = true, value_name = "EKS_CLUSTER")]
+    pub cost_explorer: Option<String>,
     /// What to do; none opens the window.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -136,6 +144,28 @@ impl Cli {
                 ConnectionTarget::resolve(self.local, self.kubeconfig.clone(), self.context.clone())
             }
         }
+    }
+
+    /// The price list: --prices, else the built-in copy.
+    pub fn price_list(&self) -> anyhow::Result<crate::model::cost::PriceList> {
+        match &self.prices {
+            None => Ok(crate::model::cost::PriceList::built_in()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the price file {}", path.display()))?;
+                Ok(crate::model::cost::PriceList::parse(
+                    &text,
+                    &path.display().to_string(),
+                )?)
+            }
+        }
+    }
+
+    /// The EKS cluster whose costs Cost Explorer is asked for, if any.
+    pub fn cost_explorer_cluster(&self) -> Option<String> {
+        self.cost_explorer
+            .clone()
+            .or_else(|| self.eks_cluster.clone().filter(|_| !self.local))
     }
 
     /// The AWS region and profile the flags give.

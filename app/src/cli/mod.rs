@@ -177,9 +177,23 @@ async fn execute(
             let plan = crate::migration::plan_file::load(cli.plan.as_deref())?;
             let snapshot =
                 ClusterSnapshot::build(&nodes, &pods, &deployments, &services, Some(&plan));
+            let costs = costs(cli, &snapshot).await?;
             let text = match cli.output {
-                Output::Json => serde_json::to_string_pretty(&snapshot)? + "\n",
-                Output::Table => status_table(&snapshot, &target.describe(), &server, &version),
+                Output::Json => {
+                    #[derive(serde::Serialize)]
+                    struct Status<'a> {
+                        #[serde(flatten)]
+                        snapshot: &'a ClusterSnapshot,
+                        costs: &'a crate::model::cost::CostReport,
+                    }
+                    serde_json::to_string_pretty(&Status {
+                        snapshot: &snapshot,
+                        costs: &costs,
+                    })? + "\n"
+                }
+                Output::Table => {
+                    status_table(&snapshot, &costs, &target.describe(), &server, &version)
+                }
             };
             Ok((text, true))
         }
@@ -229,4 +243,24 @@ async fn execute(
             Ok((text, ok))
         }
     }
+}
+
+/// What the board's node groups cost: Cost Explorer's figures when an EKS cluster is named for
+/// it, else (or where it cannot answer) the price file's estimate.
+async fn costs(
+    cli: &Cli,
+    snapshot: &ClusterSnapshot,
+) -> anyhow::Result<crate::model::cost::CostReport> {
+    let prices = cli.price_list()?;
+    let estimate = crate::model::cost::estimate(snapshot, &prices, None);
+    let Some(cluster) = cli.cost_explorer_cluster() else {
+        return Ok(estimate);
+    };
+    Ok(match crate::eks::Aws::load(&cli.aws()).await {
+        Ok(aws) => aws.costs(&cluster, estimate, &prices).await,
+        Err(why) => crate::model::cost::CostReport {
+            cost_explorer: Some(format!("Cost Explorer could not be asked: {why}")),
+            ..estimate
+        },
+    })
 }

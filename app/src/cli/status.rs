@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::model::calculation::CalcOutcome;
+use crate::model::cost::{CostReport, CostSource, dollars};
 use crate::model::move_plan::Location;
 use crate::model::{ClusterSnapshot, PodPlacement, PodState};
 
@@ -39,27 +40,48 @@ fn pod_line(pod: &PodPlacement) -> String {
     line
 }
 
+/// `  ≈ $81/month (estimate)`, or nothing when there is no figure.
+fn cost_words(monthly: Option<f64>, source: Option<CostSource>) -> String {
+    match (monthly, source) {
+        (Some(m), Some(CostSource::CostExplorer)) => {
+            format!("  {}/month (Cost Explorer)", dollars(m))
+        }
+        (Some(m), _) => format!("  ≈ {}/month (estimate)", dollars(m)),
+        _ => String::new(),
+    }
+}
+
 /// The board as text.
 pub fn status_table(
     snapshot: &ClusterSnapshot,
+    costs: &CostReport,
     target: &str,
     server: &str,
     version: &str,
 ) -> String {
     let mut out = format!("Cluster: {target} ({server}), Kubernetes {version}\n");
     for lane in &snapshot.lanes {
+        let lane_source = costs
+            .groups
+            .iter()
+            .filter(|g| g.os == lane.os)
+            .map(|g| g.source)
+            .min_by_key(|s| *s == CostSource::CostExplorer);
         let _ = writeln!(
             out,
-            "\n{} ({} nodes)",
+            "\n{} ({} nodes){}",
             lane.os.title().to_uppercase(),
-            lane.node_count()
+            lane.node_count(),
+            cost_words(costs.lane(&lane.os).map(|l| l.monthly), lane_source)
         );
         for group in &lane.groups {
+            let cost = costs.group(&group.name);
             let _ = writeln!(
                 out,
-                "  node group {} ({} nodes)",
+                "  node group {} ({} nodes){}",
                 group.name,
-                group.nodes.len()
+                group.nodes.len(),
+                cost_words(cost.map(|c| c.monthly), cost.map(|c| c.source))
             );
             for node in &group.nodes {
                 let taints = if node.taints.is_empty() {
@@ -95,6 +117,30 @@ pub fn status_table(
                 let _ = writeln!(out, "    {message}");
             }
         }
+    }
+    if !costs.groups.is_empty() {
+        let _ = writeln!(out, "\nCOSTS");
+        for g in &costs.groups {
+            let licence = g
+                .windows_licence_monthly
+                .map(|l| format!(", of which Windows licence ≈ {}", dollars(l)))
+                .unwrap_or_default();
+            let last = g
+                .last_30_days
+                .map(|l| format!(", last 30 days {}", dollars(l)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}: {}/month{licence}{last} — {}",
+                g.group,
+                dollars(g.monthly),
+                g.basis
+            );
+        }
+        if let Some(why) = &costs.cost_explorer {
+            let _ = writeln!(out, "  estimated because: {why}");
+        }
+        let _ = writeln!(out, "  prices: {}", costs.prices);
     }
     if let Some(t) = &snapshot.topology
         && (t.monolith.is_some() || t.services.iter().any(|s| s.ready.is_some()))

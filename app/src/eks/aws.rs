@@ -168,6 +168,11 @@ impl Aws {
         Ok(aws)
     }
 
+    /// The SDK's configuration, for the other services' clients.
+    pub(super) fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+
     /// The endpoint configured for every service (`AWS_ENDPOINT_URL`, a profile's
     /// `endpoint_url`), if any.
     pub fn endpoint_url(&self) -> Option<&str> {

@@ -31,6 +31,18 @@ pub async fn survey(
     });
 }
 
+/// Asks Cost Explorer for a cluster's node-group costs: sends [`Event::NodeGroupCosts`].
+pub async fn costs(target: AwsTarget, cluster: String, sink: EventSink) {
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let days = match Aws::load(&target).await {
+        Ok(aws) => aws.node_group_costs(&cluster, today).await,
+        Err(why) => Err(format!("Cost Explorer could not be asked: {why}")),
+    };
+    sink.send(Event::NodeGroupCosts { cluster, days });
+}
+
 /// Lists the clusters of a region (with their node groups): sends [`Event::EksClusters`].
 pub async fn list(target: AwsTarget, sink: EventSink) {
     let (region, clusters) = match Aws::load(&target).await {

@@ -322,6 +322,35 @@ fn report(groups: Vec<GroupCost>, prices: &PriceList, cost_explorer: Option<Stri
     }
 }
 
+/// Why Cost Explorer's answer gives no node group a cost: no cost carries the tag.
+pub fn tag_not_active(cluster: &str) -> String {
+    format!(
+        "Cost Explorer has no cost of cluster {cluster} under the eks:nodegroup-name tag: activate it as a cost allocation tag (Billing console → Cost allocation tags, or aws ce update-cost-allocation-tags-status --cost-allocation-tags-status TagKey=eks:nodegroup-name,Status=Active); costs carry it from about a day later"
+    )
+}
+
+/// The figures the board shows: Cost Explorer's answer for `cluster` where it has one (`days`),
+/// the estimate elsewhere, with the reason Cost Explorer did not serve.
+pub fn combine(
+    estimate: CostReport,
+    cluster: &str,
+    days: Option<&Result<Vec<DayCost>, String>>,
+    prices: &PriceList,
+) -> CostReport {
+    let why = match days {
+        None => return estimate,
+        Some(Err(why)) => why.clone(),
+        Some(Ok(days)) => match from_cost_explorer(days, &estimate, prices) {
+            Some(report) => return report,
+            None => tag_not_active(cluster),
+        },
+    };
+    CostReport {
+        cost_explorer: Some(why),
+        ..estimate
+    }
+}
+
 /// One day's cost of one node group, as Cost Explorer grouped it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DayCost {

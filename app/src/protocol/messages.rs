@@ -12,6 +12,7 @@ use super::task::Task;
 use crate::cluster::connection::{ConnectError, ConnectionTarget, ContextEntry};
 use crate::model::ClusterSnapshot;
 use crate::model::calculation::{CalcOutcome, CalcTarget, ProbeSample};
+use crate::model::cost::DayCost;
 use crate::model::eks::{
     AwsTarget, EksCluster, GroupSurvey, NodeGroupProposal, ProposalSource, Retirement,
 };
@@ -82,6 +83,13 @@ pub enum Command {
     Retire(RetireStage),
     /// List the EKS clusters (and node groups) of a region.
     ListEks(AwsTarget),
+    /// Ask Cost Explorer what an EKS cluster's node groups cost.
+    AskCosts {
+        /// Region and profile.
+        aws: AwsTarget,
+        /// The EKS cluster.
+        cluster: String,
+    },
     /// Run the hybrid readiness check on the live connection; with `eks`, that cluster's node
     /// groups are checked too (an EKS connection brings its own).
     CheckReadiness {
@@ -238,6 +246,13 @@ pub enum Event {
         region: String,
         /// The clusters, or why not.
         clusters: Result<Vec<EksCluster>, ActionError>,
+    },
+    /// Cost Explorer's daily costs of a cluster's node groups, or why it could not say.
+    NodeGroupCosts {
+        /// The EKS cluster asked about.
+        cluster: String,
+        /// The days' costs, or the reason in words to show.
+        days: Result<Vec<DayCost>, String>,
     },
 }
 

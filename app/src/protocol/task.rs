@@ -24,6 +24,8 @@ pub enum Task {
     Readiness,
     /// Listing EKS clusters.
     EksClusters,
+    /// Asking Cost Explorer.
+    Costs,
     /// Surveying a node group before it is taken out of service.
     NodeGroupSurvey,
     /// Reviewing a node group before it is added.
@@ -46,6 +48,7 @@ impl Task {
             Task::Retire => "retiring the monolith",
             Task::Readiness => "checking readiness",
             Task::EksClusters => "listing EKS clusters",
+            Task::Costs => "asking Cost Explorer",
             Task::NodeGroupSurvey => "reading the node group",
             Task::NodeGroupReview => "reviewing the node group",
             Task::NodeGroupChange => "changing the node group",

@@ -23,8 +23,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 pub use state::{
-    CalculatorView, ConsoleState, EksState, LogView, MoveRequest, MoveView, NodeGroupView, Panel,
-    ReadinessView, Request, Shown,
+    CalculatorView, ConsoleState, CostView, EksState, LogView, MoveRequest, MoveView,
+    NodeGroupView, Panel, ReadinessView, Request, Shown,
 };
 
 use crate::backend::Backend;
@@ -141,6 +141,13 @@ impl ConsoleApp {
             } => {
                 self.node_groups
                     .open_retire(aws.clone(), &cluster, &group, retirement);
+                // What the group costs, for the saving the dialog names.
+                if self.state.costs.ask(&aws, &cluster) {
+                    self.send(Command::AskCosts {
+                        aws: aws.clone(),
+                        cluster: cluster.clone(),
+                    });
+                }
                 self.send(Command::SurveyNodeGroup {
                     aws,
                     cluster,
@@ -162,6 +169,22 @@ impl ConsoleApp {
         }
     }
 
+    /// Costs from `prices` (the `--prices` file), and asked of Cost Explorer for `cost_explorer`
+    /// (`--cost-explorer`; a connection through EKS asks about its own cluster).
+    pub fn with_costs(
+        mut self,
+        prices: crate::model::cost::PriceList,
+        cost_explorer: Option<(crate::model::eks::AwsTarget, String)>,
+    ) -> ConsoleApp {
+        self.state.costs = CostView::new(prices);
+        if let Some((aws, cluster)) = cost_explorer
+            && self.state.costs.ask(&aws, &cluster)
+        {
+            self.send(Command::AskCosts { aws, cluster });
+        }
+        self
+    }
+
     /// Applies what a command changes in the window at once, then sends it to the backend.
     fn send(&mut self, command: Command) {
         let state = &mut self.state;
@@ -170,6 +193,15 @@ impl ConsoleApp {
                 state.target = target.clone();
                 state.snapshot = Arc::new(ClusterSnapshot::default());
                 state.details = None;
+                // Reached through EKS: what its node groups cost is asked of Cost Explorer.
+                if let ConnectionTarget::Eks { aws, cluster } = target
+                    && state.costs.ask(aws, cluster)
+                {
+                    self.backend.send(Command::AskCosts {
+                        aws: aws.clone(),
+                        cluster: cluster.clone(),
+                    });
+                }
             }
             Command::SelectPod(Some((namespace, name))) => {
                 state.details = Some(PodDetails::loading(namespace, name));
@@ -185,6 +217,7 @@ impl ConsoleApp {
                 }
                 state.calculator.probing = per_second.is_some();
             }
+            Command::AskCosts { .. } => {}
             Command::ListEks(target) => {
                 state.eks.listing = true;
                 state.eks.region = target.region.clone().unwrap_or_default();
@@ -280,6 +313,7 @@ impl ConsoleApp {
                     }
                 }
                 state.snapshot = snapshot;
+                state.costs.refresh(&state.snapshot);
             }
             Event::Calculated(outcome) => state.calculator.answered(outcome),
             Event::Probe(sample) => state.calculator.record(sample),
@@ -340,6 +374,9 @@ impl ConsoleApp {
             Event::Retired(result) => {
                 state.moves.retiring = false;
                 state.moves.retired = Some(result);
+            }
+            Event::NodeGroupCosts { cluster, days } => {
+                state.costs.answered(&cluster, days, &state.snapshot);
             }
             Event::TaskFailed { task, why } => state.task_failed(task, why),
             Event::BackendStopped { why } => state.backend_stopped(why),

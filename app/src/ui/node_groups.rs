@@ -10,6 +10,7 @@ use super::failure::failure_ui;
 use super::readiness::{findings_ui, severity_color};
 use super::{ConsoleState, NodeGroupView, Panel, Request, Shown};
 use crate::model::NodeOs;
+use crate::model::cost::{CostReport, dollars};
 use crate::model::eks::{
     AwsTarget, CURRENT_WINDOWS_AMI_TYPES, GroupTaint, NodeGroupProposal, ProposalSource,
     Retirement, os_of_ami_type,
@@ -184,6 +185,47 @@ fn field(ui: &mut egui::Ui, name: &str, value: &mut String) -> bool {
     changed
 }
 
+/// "Retiring this group saves about $X a month", with how it was computed.
+fn saving_ui(ui: &mut egui::Ui, costs: &CostReport, group: &str) {
+    match costs.group(group).filter(|g| g.monthly > 0.0) {
+        Some(cost) => {
+            let licence = cost
+                .windows_licence_monthly
+                .map(|l| format!(" (of which about {} Windows licences)", dollars(l)))
+                .unwrap_or_default();
+            ui.label(
+                RichText::new(format!(
+                    "Retiring this group saves about {} a month{licence}.",
+                    dollars(cost.monthly)
+                ))
+                .strong()
+                .color(severity_color(Severity::Passed)),
+            );
+            let mut how = cost.basis.clone();
+            if let Some(last) = cost.last_30_days {
+                how.push_str(&format!("; the last 30 days cost {}", dollars(last)));
+            }
+            ui.label(RichText::new(how).weak().small());
+            if let Some(why) = &costs.cost_explorer {
+                ui.label(
+                    RichText::new(format!("Estimated, not measured: {why}"))
+                        .weak()
+                        .small(),
+                );
+            }
+        }
+        None => {
+            ui.label(
+                RichText::new(format!(
+                    "What it saves is not known: none of its nodes has a price ({}).",
+                    costs.prices
+                ))
+                .weak(),
+            );
+        }
+    }
+}
+
 /// The dialogs the EKS view can have open.
 #[derive(Default)]
 pub struct NodeGroupDialogs {
@@ -222,6 +264,7 @@ impl NodeGroupDialogs {
         &mut self,
         ctx: &egui::Context,
         state: &NodeGroupView,
+        costs: &CostReport,
         requests: &mut Vec<Request>,
     ) {
         let Some(dialog) = self.retire.as_mut() else {
@@ -269,6 +312,7 @@ impl NodeGroupDialogs {
                         survey.nodes.join(", ")
                     }
                 ));
+                saving_ui(ui, costs, &dialog.group);
                 if let Some(refusal) = survey.refusal(dialog.retirement) {
                     ui.colored_label(red, refusal);
                     return;
@@ -491,7 +535,7 @@ impl NodeGroupDialogs {
 impl Panel for NodeGroupDialogs {
     fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, requests: &mut Vec<Request>) {
         let ctx = ui.ctx().clone();
-        self.retire_ui(&ctx, &state.node_groups, requests);
+        self.retire_ui(&ctx, &state.node_groups, &state.costs.report, requests);
         self.add_ui(&ctx, &state.node_groups, requests);
     }
 }

@@ -11,6 +11,7 @@ use std::time::{Instant, SystemTime};
 use crate::cluster::connection::{ConnectionTarget, ContextEntry};
 use crate::model::ClusterSnapshot;
 use crate::model::calculation::{CalcOutcome, ProbeSample};
+use crate::model::cost::{self, CostReport, DayCost, PriceList};
 use crate::model::eks::{AwsTarget, EksCluster, GroupSurvey, NodeGroupProposal, Retirement};
 use crate::model::events::LogEntry;
 use crate::model::migration_plan::MigrationPlan;
@@ -253,6 +254,8 @@ pub struct ConsoleState {
     pub node_groups: NodeGroupView,
     /// Events and the console's actions.
     pub log: LogView,
+    /// What the node groups and lanes cost.
+    pub costs: CostView,
     /// The backend stopped (or never started): why. Nothing will be answered any more.
     pub backend_stopped: Option<String>,
 }
@@ -280,6 +283,7 @@ impl ConsoleState {
             calculator: CalculatorView::default(),
             node_groups: NodeGroupView::default(),
             log: LogView::default(),
+            costs: CostView::default(),
             backend_stopped: None,
         }
     }
@@ -329,6 +333,13 @@ impl ConsoleState {
                 self.readiness.running = false;
                 self.readiness.report = Some(Err(failed()));
             }
+            Task::Costs => {
+                if let Some(cluster) = self.costs.asked_for() {
+                    let cluster = cluster.to_owned();
+                    self.costs
+                        .answered(&cluster, Err(failed().to_string()), &self.snapshot);
+                }
+            }
             Task::EksClusters => {
                 self.eks.listing = false;
                 self.eks.clusters = Some(Err(failed()));
@@ -354,5 +365,76 @@ impl ConsoleState {
         self.node_groups.running = false;
         self.log.console("BackendStopped", why.clone());
         self.backend_stopped = Some(why);
+    }
+}
+
+/// What the node groups and lanes cost: the price file's estimate of the board, with Cost
+/// Explorer's figures for the EKS cluster they were asked for once they come.
+pub struct CostView {
+    /// The price file.
+    pub prices: Arc<PriceList>,
+    /// The EKS cluster Cost Explorer is asked about, with its region and profile.
+    pub cost_explorer: Option<(AwsTarget, String)>,
+    /// Its answer.
+    pub answer: Option<Result<Vec<DayCost>, String>>,
+    /// The figures shown, made again with each board and answer.
+    pub report: Arc<CostReport>,
+}
+
+impl Default for CostView {
+    fn default() -> Self {
+        CostView::new(PriceList::built_in())
+    }
+}
+
+impl CostView {
+    /// Costs from `prices`, nothing asked of Cost Explorer yet.
+    pub fn new(prices: PriceList) -> CostView {
+        let prices = Arc::new(prices);
+        CostView {
+            report: Arc::new(cost::estimate(&ClusterSnapshot::default(), &prices, None)),
+            prices,
+            cost_explorer: None,
+            answer: None,
+        }
+    }
+
+    /// The cluster Cost Explorer was asked about, if any.
+    pub fn asked_for(&self) -> Option<&str> {
+        self.cost_explorer.as_ref().map(|(_, c)| c.as_str())
+    }
+
+    /// Whether Cost Explorer is to be asked about `cluster` (not asked yet, or about another).
+    pub fn ask(&mut self, aws: &AwsTarget, cluster: &str) -> bool {
+        if self.asked_for() == Some(cluster) && self.answer.is_some() {
+            return false;
+        }
+        self.cost_explorer = Some((aws.clone(), cluster.to_owned()));
+        self.answer = None;
+        true
+    }
+
+    /// Cost Explorer's answer about `cluster` (ignored when another was asked since).
+    pub fn answered(
+        &mut self,
+        cluster: &str,
+        days: Result<Vec<DayCost>, String>,
+        snapshot: &ClusterSnapshot,
+    ) {
+        if self.asked_for() == Some(cluster) {
+            self.answer = Some(days);
+            self.refresh(snapshot);
+        }
+    }
+
+    /// The figures again, for a new board.
+    pub fn refresh(&mut self, snapshot: &ClusterSnapshot) {
+        let estimate = cost::estimate(snapshot, &self.prices, None);
+        self.report = Arc::new(match &self.cost_explorer {
+            Some((_, cluster)) => {
+                cost::combine(estimate, cluster, self.answer.as_ref(), &self.prices)
+            }
+            None => estimate,
+        });
     }
 }

@@ -21,6 +21,7 @@ use egui::{Align2, CornerRadius, FontId, Pos2, Rect, Sense, Vec2};
 use self::layout::{Item, Layout, PADDING, SQUARE};
 use self::paint::{BoardResponse, fade, pod_interaction, state_color};
 use super::{ConsoleState, MoveRequest, Panel, Request};
+use crate::model::cost::CostReport;
 use crate::model::{
     ClusterSnapshot, MigrationPlan, NodeTile, PodPlacement, PodState, Pressure, Search,
 };
@@ -173,6 +174,7 @@ impl BoardView {
         snapshot: &Arc<ClusterSnapshot>,
         stale: bool,
         plan: Option<&MigrationPlan>,
+        costs: Option<&CostReport>,
     ) -> BoardResponse {
         let mut out = BoardResponse::default();
         let (viewport, background) =
@@ -201,8 +203,16 @@ impl BoardView {
         let drag = dragging.as_ref().zip(plan);
         // Zooming to a clicked group waits until the layout is back in place (the zoom's
         // lower bound is read from it).
-        let focus_group =
-            self.paint_items(ui, &view, &layout, hits.as_deref(), &search, drag, &mut out);
+        let focus_group = self.paint_items(
+            ui,
+            &view,
+            &layout,
+            hits.as_deref(),
+            &search,
+            drag,
+            costs,
+            &mut out,
+        );
         if view.compact()
             && background.hovered()
             && let Some(pointer) = ui.input(|i| i.pointer.hover_pos())
@@ -300,6 +310,7 @@ impl BoardView {
         hits: Option<&[bool]>,
         search: &Search,
         drag: Option<(&MoveRequest, &MigrationPlan)>,
+        costs: Option<&CostReport>,
         out: &mut BoardResponse,
     ) -> Option<Rect> {
         let mut group_index = 0;
@@ -315,7 +326,8 @@ impl BoardView {
             match &placed.item {
                 Item::LaneHeader { lane } => {
                     let lane = &layout.snapshot.lanes[*lane];
-                    overview::paint_lane_header(ui, &view.painter, rect, lane, view.zoom);
+                    let cost = costs.and_then(|c| c.lane(&lane.os));
+                    overview::paint_lane_header(ui, &view.painter, rect, lane, cost, view.zoom);
                 }
                 Item::GroupHeader { lane, group } => {
                     let name = &layout.snapshot.lanes[*lane].groups[*group].name;
@@ -326,6 +338,7 @@ impl BoardView {
                         rect,
                         name,
                         summary,
+                        costs.and_then(|c| c.group(name)),
                         view.zoom,
                     );
                     if clicked {
@@ -497,7 +510,13 @@ impl Panel for BoardView {
         if let Some(banner) = state.stale_banner() {
             ui.colored_label(state_color(PodState::Pending), banner);
         }
-        let response = self.draw(ui, &snapshot, state.stale(), Some(&state.plan));
+        let response = self.draw(
+            ui,
+            &snapshot,
+            state.stale(),
+            Some(&state.plan),
+            Some(&state.costs.report),
+        );
         if let Some(request) = response.move_request {
             requests.push(
                 Command::PlanMove {

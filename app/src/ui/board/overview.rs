@@ -8,6 +8,7 @@ use super::layout::Cell;
 use super::paint::{lane_color, state_color};
 use kube_units::windows_builds::WindowsBuild;
 
+use crate::model::cost::{CostSource, GroupCost, LaneCost, dollars};
 use crate::model::{GroupSummary, NodeTile, OsLane, PodState, Pressure};
 use crate::ui::palette::WARN;
 
@@ -23,6 +24,7 @@ pub fn paint_lane_header(
     painter: &egui::Painter,
     rect: Rect,
     lane: &OsLane,
+    cost: Option<&LaneCost>,
     zoom: f32,
 ) {
     painter.rect_filled(
@@ -35,7 +37,13 @@ pub fn paint_lane_header(
     painter.text(
         rect.left_center() + Vec2::new(10.0 * zoom.max(0.5), 0.0),
         Align2::LEFT_CENTER,
-        format!("{}  ·  {nodes} nodes", lane.os.title()),
+        format!(
+            "{}  ·  {nodes} nodes{}",
+            lane.os.title(),
+            cost.filter(|c| c.monthly > 0.0)
+                .map(|c| format!("  ·  ≈ {}/month", dollars(c.monthly)))
+                .unwrap_or_default()
+        ),
         FontId::proportional(size),
         ui.visuals().text_color(),
     );
@@ -64,6 +72,7 @@ pub fn paint_group_header(
     rect: Rect,
     name: &str,
     summary: &GroupSummary,
+    cost: Option<&GroupCost>,
     zoom: f32,
 ) -> bool {
     let size = (13.0 * zoom).max(MIN_TEXT).min(rect.height().max(MIN_TEXT));
@@ -97,6 +106,19 @@ pub fn paint_group_header(
             egui::TextFormat::simple(font.clone(), state_color(PodState::Failing)),
         );
     }
+    let cost = cost.filter(|c| c.monthly > 0.0);
+    if let Some(cost) = cost {
+        let approx = if cost.source == CostSource::Estimate {
+            "≈ "
+        } else {
+            ""
+        };
+        job.append(
+            &format!("  ·  {approx}{}/month", dollars(cost.monthly)),
+            0.0,
+            plain.clone(),
+        );
+    }
     job.append(&tail, 0.0, plain);
     // A narrow lane's line is cut with an ellipsis rather than run into the next lane's.
     job.wrap = egui::text::TextWrapping::truncate_at_width(rect.width());
@@ -123,6 +145,15 @@ pub fn paint_group_header(
             "\nIts Windows nodes run different builds ({}): mid-upgrade, or mixed. A workload not pinned to one build may land where its image cannot start.",
             build_counts(summary)
         ));
+    }
+    if let Some(cost) = cost {
+        hover.push_str(&format!("\nCost: {}", cost.basis));
+        if let Some(licence) = cost.windows_licence_monthly {
+            hover.push_str(&format!(
+                "; of which Windows licences ≈ {}/month",
+                dollars(licence)
+            ));
+        }
     }
     hover.push_str("\nClick to zoom to this node group.");
     response.on_hover_text(hover).clicked()

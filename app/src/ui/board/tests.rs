@@ -88,7 +88,7 @@ fn harness(board: BoardView, snapshot: Arc<ClusterSnapshot>) -> Harness<'static,
         .with_size(egui::Vec2::new(1400.0, 900.0))
         .build_ui_state(
             move |ui, board: &mut BoardView| {
-                board.draw(ui, &snapshot, false, None);
+                board.draw(ui, &snapshot, false, None, None);
             },
             board,
         );
