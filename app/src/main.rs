@@ -68,15 +68,17 @@ fn run_window(cli: &Cli) -> ExitCode {
                 .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
                 .unwrap_or_default();
             let ctx = cc.egui_ctx.clone();
-            Ok(Box::new(ConsoleApp::new(
-                move || ctx.request_repaint(),
-                target,
-                kubeconfig,
-                plan,
-                persisted,
-                exit_when_ready,
-            )
-            .with_costs(prices, cost_explorer)))
+            Ok(Box::new(
+                ConsoleApp::new(
+                    move || ctx.request_repaint(),
+                    target,
+                    kubeconfig,
+                    plan,
+                    persisted,
+                    exit_when_ready,
+                )
+                .with_costs(prices, cost_explorer),
+            ))
         }),
     );
     match result {

@@ -727,3 +727,166 @@ for group, ami, types, size in [('legacy', 'WINDOWS_CORE_2022_x86_64', ['m4.larg
     );
     assert_eq!(out.status.code(), Some(1), "{said}");
 }
+
+/// One `GetCostAndUsage` answer: daily costs by `eks:nodegroup-name` (`""` is untagged cost).
+fn cost_answer(days: &[(&str, &str, f64)]) -> serde_json::Value {
+    let mut by_day: std::collections::BTreeMap<&str, Vec<serde_json::Value>> = Default::default();
+    for (day, group, amount) in days {
+        by_day.entry(day).or_default().push(serde_json::json!({
+            "Keys": [format!("eks:nodegroup-name${group}")],
+            "Metrics": {"UnblendedCost": {"Amount": amount.to_string(), "Unit": "USD"}},
+        }));
+    }
+    serde_json::json!({
+        "ResultsByTime": by_day.into_iter().map(|(day, groups)| serde_json::json!({
+            "TimePeriod": {"Start": day, "End": day},
+            "Total": {},
+            "Groups": groups,
+            "Estimated": false,
+        })).collect::<Vec<_>>(),
+        "DimensionValueAttributes": [],
+    })
+}
+
+fn costs_of(out: &Output) -> serde_json::Value {
+    let status: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)));
+    status["costs"].clone()
+}
+
+fn group_cost<'a>(costs: &'a serde_json::Value, group: &str) -> &'a serde_json::Value {
+    costs["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == group)
+        .unwrap_or_else(|| panic!("no group {group} in {costs:#}"))
+}
+
+#[test]
+fn costs_come_from_cost_explorer_by_node_group_and_the_estimate_says_why_when_it_cannot() {
+    const NAME: &str =
+        "costs_come_from_cost_explorer_by_node_group_and_the_estimate_says_why_when_it_cannot";
+    let Some(moto_url) = in_aws_env(NAME, REGION, |moto| {
+        moto.hybrid_cluster(REGION, "hybrid");
+        // The first request (cluster hybrid) gets tagged costs; the next (another cluster) only
+        // untagged ones, as when the tag is not activated for cost allocation.
+        moto.queue_cost_results(&serde_json::json!([
+            cost_answer(&[
+                ("2026-12-05", "windows", 5.0),
+                ("2026-12-05", "linux", 2.0),
+                ("2026-12-06", "windows", 6.0),
+                ("2026-12-06", "linux", 2.0),
+                ("2026-12-06", "", 1.5),
+            ]),
+            cost_answer(&[("2026-12-06", "", 9.0)]),
+        ]));
+    }) else {
+        return;
+    };
+    let cluster = TestCluster::start_following("hybrid", &moto_url, false);
+    let days_a_month = 730.0 / 24.0;
+
+    let out = console(
+        &cluster,
+        &["status", "-o", "json", "--cost-explorer", "hybrid"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let costs = costs_of(&out);
+    let windows = group_cost(&costs, "windows");
+    assert_eq!(windows["source"], "cost-explorer", "{costs:#}");
+    assert_eq!(windows["last30Days"], 11.0);
+    assert!((windows["monthly"].as_f64().unwrap() - 6.0 * days_a_month).abs() < 1e-6);
+    // Cost Explorer does not split the licence out; the price file's share of it does.
+    assert!(windows["windowsLicenceMonthly"].as_f64().unwrap() > 0.0);
+    let linux = group_cost(&costs, "linux");
+    assert_eq!(linux["last30Days"], 4.0);
+    let lane = costs["lanes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["os"] == "windows")
+        .unwrap();
+    assert!((lane["monthly"].as_f64().unwrap() - 6.0 * days_a_month).abs() < 1e-6);
+    assert!(costs.get("costExplorer").is_none(), "{costs:#}");
+    // The text says the same on the lane and group lines.
+    let out = console(&cluster, &["status", "--cost-explorer", "hybrid"]);
+    let said = text(&out);
+    assert!(
+        said.contains("WINDOWS (2 nodes)  $183/month (Cost Explorer)")
+            && said.contains("node group windows (2 nodes)  $183/month (Cost Explorer)"),
+        "{said}"
+    );
+
+    // Costs without the tag: the estimate, and what to activate.
+    let out = console(
+        &cluster,
+        &["status", "-o", "json", "--cost-explorer", "other"],
+    );
+    let costs = costs_of(&out);
+    assert_eq!(group_cost(&costs, "windows")["source"], "estimate");
+    assert!(
+        costs["costExplorer"]
+            .as_str()
+            .unwrap()
+            .contains("activate it as a cost allocation tag"),
+        "{costs:#}"
+    );
+    // Two t3.large Windows nodes at the price file's $0.1108 an hour.
+    let estimate = group_cost(&costs, "windows")["monthly"].as_f64().unwrap();
+    assert!((estimate - 2.0 * 0.1108 * 730.0).abs() < 1e-6, "{costs:#}");
+
+    // Without --cost-explorer (a kubeconfig connection), nothing is asked: the estimate alone.
+    let out = console(&cluster, &["status", "-o", "json"]);
+    let costs = costs_of(&out);
+    assert!(costs.get("costExplorer").is_none(), "{costs:#}");
+    assert_eq!(group_cost(&costs, "linux")["source"], "estimate");
+
+    // A price file of one's own: its figures, and a broken one named with its line.
+    let prices = cluster.dir().join("prices.yaml");
+    std::fs::write(
+        &prices,
+        "asOf: '2026-12-01'\nsource: our contract\ncurrency: USD\nregions:\n  us-east-1: {t3.large: {linux: 0.05, windows: 0.10}}\n  us-west-2: {t3.large: {linux: 0.05, windows: 0.10}}\n",
+    )
+    .unwrap();
+    let out = console(
+        &cluster,
+        &["status", "-o", "json", "--prices", prices.to_str().unwrap()],
+    );
+    let costs = costs_of(&out);
+    assert!((group_cost(&costs, "windows")["monthly"].as_f64().unwrap() - 146.0).abs() < 1e-6);
+    assert_eq!(costs["prices"], "our contract as of 2026-12-01");
+    std::fs::write(&prices, "asOf: x\nregions:\n  us-east-1: [\n").unwrap();
+    let out = console(&cluster, &["status", "--prices", prices.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("prices.yaml: "), "{}", text(&out));
+
+    // An identity without ce:GetCostAndUsage (moto enforcing IAM): the permission is named.
+    let strict = support::moto::Moto::start_enforcing_iam(3);
+    let keys = strict.python(
+        REGION,
+        "import json\niam = boto3.client('iam', **kw)\niam.create_user(UserName='viewer')\nkey = iam.create_access_key(UserName='viewer')['AccessKey']\niam.put_user_policy(UserName='viewer', PolicyName='eks-only', PolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': ['eks:*', 'sts:*'], 'Resource': '*'}]}))\nprint(key['AccessKeyId'], key['SecretAccessKey'])\n",
+    );
+    let keys = String::from_utf8(keys.stdout).unwrap();
+    let (id, secret) = keys.trim().split_once(' ').unwrap();
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+        .args(["--kubeconfig", kubeconfig.as_str()])
+        .args(["status", "-o", "json", "--cost-explorer", "hybrid"])
+        .env("HOME", cluster.dir())
+        .env_remove("KUBECONFIG")
+        .env("AWS_ENDPOINT_URL", &strict.url)
+        .env("AWS_ACCESS_KEY_ID", id)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let costs = costs_of(&out);
+    let why = costs["costExplorer"].as_str().unwrap();
+    assert!(
+        why.contains("this identity may not call ce:GetCostAndUsage")
+            && why.contains("not authorized to perform: ce:GetCostAndUsage"),
+        "{why}"
+    );
+    assert_eq!(group_cost(&costs, "windows")["source"], "estimate");
+}

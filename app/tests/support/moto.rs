@@ -14,8 +14,20 @@ pub struct Moto {
 impl Moto {
     /// Starts moto server on a free port and waits until it answers.
     pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// Starts moto server enforcing IAM policies after its first `free_actions` requests (its
+    /// `INITIAL_NO_AUTH_ACTION_COUNT`): those make the users and policies a test needs.
+    #[allow(dead_code)] // Not every test binary uses it.
+    pub fn start_enforcing_iam(free_actions: u32) -> Moto {
+        Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", &free_actions.to_string())])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Moto {
         let port = super::free_port();
         let child = Command::new("python3")
+            .envs(env.iter().copied())
             .args([
                 "-m",
                 "moto.server",
@@ -59,6 +71,20 @@ impl Moto {
             String::from_utf8_lossy(&output.stderr)
         );
         output
+    }
+
+    /// Queues what moto's Cost Explorer answers to `GetCostAndUsage`: one response per distinct
+    /// request, in order (moto's `/moto-api/static/ce/cost-and-usage-results`).
+    #[allow(dead_code)] // Not every test binary uses it.
+    pub fn queue_cost_results(&self, responses: &serde_json::Value) {
+        let body = serde_json::json!({ "results": responses }).to_string();
+        self.python(
+            "us-east-1",
+            &format!(
+                "import json, urllib.request\nrequest = urllib.request.Request({url:?} + '/moto-api/static/ce/cost-and-usage-results', data={body:?}.encode(), headers={{'Content-Type': 'application/json'}}, method='POST')\nassert urllib.request.urlopen(request).status == 201\n",
+                url = self.url
+            ),
+        );
     }
 
     /// A cluster with a Windows and a Linux managed node group, as the talk starts.

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::layout::{Item, Layout};
 use super::{BoardView, COMPACT_BELOW};
 use crate::model::ClusterSnapshot;
+use crate::model::cost::{self, CostReport, DayCost, PriceList};
 
 const WINDOWS: usize = 500;
 const LINUX: usize = 4_500;
@@ -84,11 +85,20 @@ fn big_cluster() -> Arc<ClusterSnapshot> {
 
 /// A harness of a 1,400 × 900 window that draws `board` on `snapshot`.
 fn harness(board: BoardView, snapshot: Arc<ClusterSnapshot>) -> Harness<'static, BoardView> {
+    harness_with_costs(board, snapshot, None)
+}
+
+/// The same, the board showing `costs`.
+fn harness_with_costs(
+    board: BoardView,
+    snapshot: Arc<ClusterSnapshot>,
+    costs: Option<CostReport>,
+) -> Harness<'static, BoardView> {
     let mut harness = Harness::builder()
         .with_size(egui::Vec2::new(1400.0, 900.0))
         .build_ui_state(
             move |ui, board: &mut BoardView| {
-                board.draw(ui, &snapshot, false, None, None);
+                board.draw(ui, &snapshot, false, None, costs.as_ref());
             },
             board,
         );
@@ -380,5 +390,56 @@ fn a_windows_group_of_two_builds_is_marked_and_a_pod_of_the_wrong_build_is_named
             "pod shop/legacy-1: image's Windows build does not suit this node's (10.0.20348)"
         ),
         "the refused pod is named with why"
+    );
+}
+
+#[test]
+fn a_groups_cost_is_said_with_how_it_was_computed() {
+    let in_oregon = |name: &str, os: &str| {
+        let mut node = node(name, os, true);
+        if let Some(labels) = node.metadata.labels.as_mut() {
+            labels.insert("topology.kubernetes.io/zone".into(), "us-west-2a".into());
+        }
+        node
+    };
+    let nodes = [
+        in_oregon("ip-10-1-0-1", "windows"),
+        in_oregon("ip-10-1-0-2", "windows"),
+        in_oregon("ip-10-2-0-1", "linux"),
+    ];
+    let snapshot = Arc::new(ClusterSnapshot::build(&nodes, &[], [], [], None));
+    let prices = PriceList::built_in();
+    let estimate = cost::estimate(&snapshot, &prices, None);
+    let mut harness = harness_with_costs(
+        BoardView::default(),
+        snapshot.clone(),
+        Some(estimate.clone()),
+    );
+    harness.get_by_label("node group windows").hover();
+    harness.run_steps(3);
+    // m5.large: $0.188 an hour with Windows, $0.096 without; two of them for 730 hours.
+    assert!(
+        shows(
+            &harness,
+            "Cost: estimate: 2 m5.large in us-west-2 × 730 h at on-demand prices (2025-06-01); of which Windows licences ≈ $134/month"
+        ),
+        "the estimate is said on hover"
+    );
+    // Cost Explorer's figures for the group replace the estimate, and say so.
+    let days = [DayCost {
+        day: "2026-12-06".into(),
+        group: "windows".into(),
+        amount: 8.0,
+    }];
+    let measured = cost::combine(estimate, "hybrid", Some(&Ok(days.to_vec())), &prices);
+    let mut harness = harness_with_costs(BoardView::default(), snapshot, Some(measured));
+    harness.get_by_label("node group windows").hover();
+    harness.run_steps(3);
+    assert!(
+        shows(
+            &harness,
+            "Cost: Cost Explorer: $8 over 1 day(s) by tag eks:nodegroup-name; run rate $8 on 2026-12-06 × 30.4 days"
+        ),
+        "Cost Explorer's figure is said on hover"
     );
 }
