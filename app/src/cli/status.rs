@@ -61,18 +61,13 @@ pub fn status_table(
 ) -> String {
     let mut out = format!("Cluster: {target} ({server}), Kubernetes {version}\n");
     for lane in &snapshot.lanes {
-        let lane_source = costs
-            .groups
-            .iter()
-            .filter(|g| g.os == lane.os)
-            .map(|g| g.source)
-            .min_by_key(|s| *s == CostSource::CostExplorer);
+        let lane_cost = costs.lane(&lane.os);
         let _ = writeln!(
             out,
             "\n{} ({} nodes){}",
             lane.os.title().to_uppercase(),
             lane.node_count(),
-            cost_words(costs.lane(&lane.os).map(|l| l.monthly), lane_source)
+            cost_words(lane_cost.map(|l| l.monthly), lane_cost.map(|l| l.source))
         );
         for group in &lane.groups {
             let cost = costs.group(&group.name);

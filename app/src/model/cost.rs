@@ -162,6 +162,8 @@ pub struct LaneCost {
     /// Of which Windows licences.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub windows_licence_monthly: Option<f64>,
+    /// Cost Explorer when every group's figure is from it, else estimate.
+    pub source: CostSource,
 }
 
 /// The costs of a cluster's node groups and lanes.
@@ -193,8 +195,12 @@ impl CostReport {
     }
 }
 
-/// `$1,234` (whole dollars; cents would claim a precision the figures do not have).
+/// `$1,234` (whole dollars from $10 up: cents would claim a precision monthly figures do not
+/// have), `$5.39` below.
 pub fn dollars(amount: f64) -> String {
+    if amount.abs() < 10.0 && amount.fract() != 0.0 {
+        return format!("${:.2}", amount.max(0.0));
+    }
     let whole = amount.round().max(0.0) as u64;
     let digits = whole.to_string();
     let mut out = String::with_capacity(digits.len() + 4);
@@ -302,6 +308,9 @@ fn report(groups: Vec<GroupCost>, prices: &PriceList, cost_explorer: Option<Stri
         match lanes.iter_mut().find(|l| l.os == g.os) {
             Some(lane) => {
                 lane.monthly += g.monthly;
+                if g.source == CostSource::Estimate {
+                    lane.source = CostSource::Estimate;
+                }
                 if let Some(l) = g.windows_licence_monthly {
                     *lane.windows_licence_monthly.get_or_insert(0.0) += l;
                 }
@@ -310,6 +319,7 @@ fn report(groups: Vec<GroupCost>, prices: &PriceList, cost_explorer: Option<Stri
                 os: g.os.clone(),
                 monthly: g.monthly,
                 windows_licence_monthly: g.windows_licence_monthly,
+                source: g.source,
             }),
         }
     }
@@ -459,7 +469,8 @@ mod tests {
         let err = PriceList::parse("asOf: x\nregions: []", "p.yaml").expect_err("shape");
         assert!(err.to_string().starts_with("p.yaml: "), "{err}");
         assert_eq!(dollars(1234.5), "$1,235");
-        assert_eq!(dollars(0.2), "$0");
+        assert_eq!(dollars(5.387), "$5.39");
+        assert_eq!(dollars(11.0), "$11");
     }
 
     #[test]

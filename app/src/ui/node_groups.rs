@@ -201,11 +201,7 @@ fn saving_ui(ui: &mut egui::Ui, costs: &CostReport, group: &str) {
                 .strong()
                 .color(severity_color(Severity::Passed)),
             );
-            let mut how = cost.basis.clone();
-            if let Some(last) = cost.last_30_days {
-                how.push_str(&format!("; the last 30 days cost {}", dollars(last)));
-            }
-            ui.label(RichText::new(how).weak().small());
+            ui.label(RichText::new(&cost.basis).weak().small());
             if let Some(why) = &costs.cost_explorer {
                 ui.label(
                     RichText::new(format!("Estimated, not measured: {why}"))

@@ -41,7 +41,15 @@ pub fn paint_lane_header(
             "{}  ·  {nodes} nodes{}",
             lane.os.title(),
             cost.filter(|c| c.monthly > 0.0)
-                .map(|c| format!("  ·  ≈ {}/month", dollars(c.monthly)))
+                .map(|c| format!(
+                    "  ·  {}{}/month",
+                    if c.source == CostSource::Estimate {
+                        "≈ "
+                    } else {
+                        ""
+                    },
+                    dollars(c.monthly)
+                ))
                 .unwrap_or_default()
         ),
         FontId::proportional(size),
