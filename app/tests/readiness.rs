@@ -776,3 +776,68 @@ fn a_private_registry_is_read_with_the_workload_s_pull_secret() {
         "{said}"
     );
 }
+
+#[test]
+fn a_private_ecr_image_is_read_with_the_login_ecr_gives_the_operator() {
+    const NAME: &str = "a_private_ecr_image_is_read_with_the_login_ecr_gives_the_operator";
+    // ECR's GetAuthorizationToken from moto; the registry host itself does not resolve here
+    // (no network), so the read fails after the login — and says it was asked with it.
+    let Some(moto_url) = support::moto::in_aws_env(NAME, "us-west-2", |_| {}) else {
+        return;
+    };
+    let image = "123456789012.dkr.ecr.us-west-2.amazonaws.com/shop/legacy:ltsc2019";
+    let cluster = TestCluster::start(false);
+    cluster.apply(&windows_deployment("legacy", image, 0, ""));
+    let (report, _) = until(&cluster, &[], "windows-builds", "failed");
+    let said = evidence(&report, "windows-builds");
+    assert!(
+        said.contains("123456789012.dkr.ecr.us-west-2.amazonaws.com could not be read")
+            && said.contains("(asked with ECR's login for us-west-2)"),
+        "{said}"
+    );
+
+    // An identity ECR refuses (moto enforcing IAM): the permission to ask for is named, and the
+    // tag stands in.
+    let strict = support::moto::Moto::start_enforcing_iam(3);
+    let keys = strict.python(
+        "us-west-2",
+        "import json\niam = boto3.client('iam', **kw)\niam.create_user(UserName='viewer')\nkey = iam.create_access_key(UserName='viewer')['AccessKey']\niam.put_user_policy(UserName='viewer', PolicyName='eks-only', PolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': ['eks:*'], 'Resource': '*'}]}))\nprint(key['AccessKeyId'], key['SecretAccessKey'])\n",
+    );
+    let keys = String::from_utf8(keys.stdout).unwrap();
+    let (id, secret) = keys.trim().split_once(' ').unwrap();
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+        .args(["--kubeconfig", kubeconfig.as_str(), "check", "-o", "json"])
+        .env("HOME", cluster.dir())
+        .env("AWS_ENDPOINT_URL", &strict.url)
+        .env("AWS_ACCESS_KEY_ID", id)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let said = evidence(&report, "windows-builds");
+    assert!(
+        said.contains("no ECR login for its registry (Not allowed by IAM: ecr:GetAuthorizationToken")
+            && said.contains("not authorized to perform: ecr:GetAuthorizationToken"),
+        "{said}"
+    );
+    assert!(said.contains("ltsc2019"), "{said}");
+
+    // No AWS identity at all: said, not a failure of the check.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hybrid-console"))
+        .args(["--kubeconfig", kubeconfig.as_str(), "check", "-o", "json"])
+        .env("HOME", cluster.dir())
+        .env("AWS_ENDPOINT_URL", &moto_url)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_SHARED_CREDENTIALS_FILE", cluster.dir().join("no-credentials"))
+        .env("AWS_CONFIG_FILE", cluster.dir().join("no-config"))
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let said = evidence(&report, "windows-builds");
+    assert!(
+        said.contains("no ECR login for its registry (No AWS credentials were found"),
+        "{said}"
+    );
+}

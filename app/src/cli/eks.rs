@@ -165,6 +165,7 @@ pub async fn eks(cli: &Cli, args: &EksArgs) -> anyhow::Result<(String, bool)> {
                 &connection.api,
                 &described.name,
                 Some(&described),
+                &cli.aws(),
                 &readiness.options(),
             )
             .await?;

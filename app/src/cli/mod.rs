@@ -107,9 +107,14 @@ async fn execute(
                 (None, ConnectionTarget::Local) => "the embedded local cluster".to_owned(),
                 (None, other) => other.describe(),
             };
-            let report =
-                crate::readiness::check(&connection.api, &name, eks.as_ref(), &args.options())
-                    .await?;
+            let report = crate::readiness::check(
+                &connection.api,
+                &name,
+                eks.as_ref(),
+                &cli.aws(),
+                &args.options(),
+            )
+            .await?;
             let passed = report.worst() < crate::model::readiness::Severity::Failed;
             let source = match &eks {
                 Some(c) => format!("EKS {}", c.region),

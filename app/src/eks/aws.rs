@@ -79,9 +79,14 @@ pub enum AwsError {
     /// Anything else EKS said.
     #[error("EKS: {0}")]
     Service(String),
-    /// What EC2 said, or why it could not be reached.
-    #[error("EC2: {0}")]
-    Ec2(String),
+    /// What another AWS API (EC2, ECR) said, or why it could not be reached.
+    #[error("{service}: {words}")]
+    Api {
+        /// `EC2`, `ECR`.
+        service: &'static str,
+        /// Its words.
+        words: String,
+    },
 }
 
 impl From<AwsError> for ActionError {
@@ -100,7 +105,7 @@ impl From<AwsError> for ActionError {
             },
             AwsError::UnknownCluster { .. } => ActionError::NotFound { message },
             AwsError::Unreachable { .. } => ActionError::ServerAway { message },
-            AwsError::Service(_) | AwsError::Ec2(_) => ActionError::Failed { message },
+            AwsError::Service(_) | AwsError::Api { .. } => ActionError::Failed { message },
         }
     }
 }

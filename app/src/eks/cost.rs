@@ -67,7 +67,7 @@ impl Aws {
                     let text = e
                         .raw_response()
                         .and_then(|r| r.body().bytes())
-                        .and_then(service_words)
+                        .and_then(super::signed_call::service_words)
                         .unwrap_or_else(|| {
                             aws_smithy_types::error::display::DisplayErrorContext(&e).to_string()
                         });
@@ -121,28 +121,6 @@ impl Aws {
         let days = self.node_group_costs(cluster, today).await;
         combine(estimate, cluster, Some(&days), prices)
     }
-}
-
-/// `Code: message` from an error body in JSON (`__type`, `Message`) or XML (`<Code>`,
-/// `<Message>`).
-fn service_words(body: &[u8]) -> Option<String> {
-    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
-        let code = json["__type"].as_str().unwrap_or_default();
-        let code = code.rsplit('#').next().unwrap_or(code);
-        let message = json["Message"]
-            .as_str()
-            .or_else(|| json["message"].as_str())?;
-        return Some(format!("{code}: {message}"));
-    }
-    let text = std::str::from_utf8(body).ok()?;
-    let document = roxmltree::Document::parse(text).ok()?;
-    let field = |name: &str| {
-        document
-            .descendants()
-            .find(|n| n.has_tag_name(name))
-            .and_then(|n| n.text())
-    };
-    Some(format!("{}: {}", field("Code")?, field("Message")?))
 }
 
 /// Cost Explorer's refusal in words an operator can act on.

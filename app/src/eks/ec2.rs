@@ -4,24 +4,17 @@
 //!
 //! Why not `aws-sdk-ec2`: that crate alone takes about 250 s of one core to compile (measured on
 //! this project's 2-core machine, BENCHMARKS.md), for one read-only call, on every first build and
-//! CI run. The call is EC2's Query protocol: a form POST signed with SigV4 by `aws-sigv4` (the
-//! SDK's own signer, as the EKS token is) and an XML answer read with `roxmltree`.
+//! CI run. The call is EC2's Query protocol: a form POST signed by [`super::signed_call`] and an
+//! XML answer read with `roxmltree`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
-
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-
+use super::signed_call::Call;
 use super::{Aws, AwsError};
 use crate::model::instance_types::{InstanceCatalog, InstanceTypeFacts};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
 
 /// EC2's Query API version.
 const API_VERSION: &str = "2016-11-15";
-
-/// How long one request may take.
-const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Facts read so far, by region and type.
 fn cache() -> &'static Mutex<HashMap<(String, String), InstanceTypeFacts>> {
@@ -73,12 +66,13 @@ impl Aws {
         names: &[String],
     ) -> Result<BTreeMap<String, InstanceTypeFacts>, AwsError> {
         match self.describe_page(names).await {
-            Err(AwsError::Ec2(words)) if words.contains("InvalidInstanceType") => {
+            Err(AwsError::Api { words, .. }) if words.contains("InvalidInstanceType") => {
                 let mut known = BTreeMap::new();
                 for name in names {
                     match self.describe_page(std::slice::from_ref(name)).await {
                         Ok(one) => known.extend(one),
-                        Err(AwsError::Ec2(w)) if w.contains("InvalidInstanceType") => {}
+                        Err(AwsError::Api { words, .. })
+                            if words.contains("InvalidInstanceType") => {}
                         Err(other) => return Err(other),
                     }
                 }
@@ -97,7 +91,10 @@ impl Aws {
         loop {
             let body = query_body(names, next_token.as_deref());
             let answer = self.ec2_call(body).await?;
-            let page = parse_answer(&answer).map_err(AwsError::Ec2)?;
+            let page = parse_answer(&answer).map_err(|words| AwsError::Api {
+                service: "EC2",
+                words,
+            })?;
             facts.extend(page.facts.into_iter().map(|f| (f.name.clone(), f)));
             match page.next_token {
                 Some(token) if !token.is_empty() => next_token = Some(token),
@@ -106,116 +103,25 @@ impl Aws {
         }
     }
 
-    /// EC2's endpoint: `AWS_ENDPOINT_URL_EC2`, else the configured endpoint (`AWS_ENDPOINT_URL`),
-    /// else the region's.
-    fn ec2_endpoint(&self) -> String {
-        if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_EC2") {
-            return url;
-        }
-        if let Some(url) = self.endpoint_url() {
-            return url.to_owned();
-        }
-        let suffix = if self.region.starts_with("cn-") {
-            "amazonaws.com.cn"
-        } else {
-            "amazonaws.com"
-        };
-        format!("https://ec2.{}.{suffix}/", self.region)
-    }
-
     /// Signs and sends one Query API call; the XML answer, or the error EC2 gave.
     async fn ec2_call(&self, body: String) -> Result<String, AwsError> {
-        let endpoint = self.ec2_endpoint();
-        let url = reqwest::Url::parse(&endpoint)
-            .map_err(|e| AwsError::Invalid(format!("EC2 endpoint {endpoint:?}: {e}")))?;
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            (None, _) => {
-                return Err(AwsError::Invalid(format!(
-                    "EC2 endpoint {endpoint:?} names no host"
-                )));
-            }
-        };
-        let credentials = self.credentials().await?;
-        let identity = credentials.into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("ec2")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| AwsError::Ec2(format!("cannot sign the request: {e}")))?
-            .into();
-        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-        let headers = [("content-type", content_type), ("host", host.as_str())];
-        let signable = SignableRequest::new(
-            "POST",
-            url.as_str(),
-            headers.into_iter(),
-            SignableBody::Bytes(body.as_bytes()),
-        )
-        .map_err(|e| AwsError::Ec2(format!("cannot sign the request: {e}")))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| AwsError::Ec2(format!("cannot sign the request: {e}")))?
-            .into_parts();
-        // reqwest is built without a crypto provider of its own: the console's rustls uses ring.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .build()
-            .map_err(|e| AwsError::Ec2(format!("cannot make an HTTP client: {e}")))?;
-        let mut request = client
-            .post(url)
-            .header("content-type", content_type)
-            .body(body);
-        for (name, value) in instructions.headers() {
-            request = request.header(name, value);
+        let answer = self
+            .signed_post(Call {
+                service: "ec2",
+                label: "EC2",
+                region: &self.region,
+                endpoint_variable: "AWS_ENDPOINT_URL_EC2",
+                host_prefix: "ec2",
+                content_type: "application/x-www-form-urlencoded; charset=utf-8",
+                headers: Vec::new(),
+                body,
+            })
+            .await?;
+        if (200..300).contains(&answer.status) {
+            return Ok(answer.body);
         }
-        let unreachable = |e: reqwest::Error| {
-            AwsError::Ec2(format!(
-                "cannot reach it in {} at {endpoint}: {}. Check the network, or AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL if you set them",
-                self.region,
-                deepest(&e)
-            ))
-        };
-        let response = request.send().await.map_err(unreachable)?;
-        let status = response.status();
-        let text = response.text().await.map_err(unreachable)?;
-        if status.is_success() {
-            return Ok(text);
-        }
-        let (code, message) = ec2_error(&text).unwrap_or_else(|| {
-            (
-                format!("HTTP {status}"),
-                text.chars().take(200).collect::<String>(),
-            )
-        });
-        Err(self.classify(&format!("{code}: {message}")).into_ec2())
+        Err(self.refusal("EC2", "ec2:DescribeInstanceTypes", &answer))
     }
-}
-
-impl AwsError {
-    /// The same error, its words saying it came from EC2 and which permission is missing.
-    fn into_ec2(self) -> AwsError {
-        match self {
-            AwsError::AccessDenied(words) => {
-                AwsError::AccessDenied(format!("ec2:DescribeInstanceTypes ({words})"))
-            }
-            AwsError::Service(words) => AwsError::Ec2(words),
-            other => other,
-        }
-    }
-}
-
-/// The innermost cause of an error, which says what went wrong (not "error sending request").
-fn deepest(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 /// The form of one `DescribeInstanceTypes` call.
@@ -297,16 +203,6 @@ fn parse_answer(xml: &str) -> Result<Page, String> {
     })
 }
 
-/// The code and message of EC2's error answer (`<Response><Errors><Error><Code>…`).
-fn ec2_error(xml: &str) -> Option<(String, String)> {
-    let document = roxmltree::Document::parse(xml).ok()?;
-    let error = document.descendants().find(|n| n.has_tag_name("Error"))?;
-    Some((
-        text_of(error, &["Code"])?.to_owned(),
-        text_of(error, &["Message"]).unwrap_or_default().to_owned(),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,13 +234,6 @@ mod tests {
         assert!(m4.is_legacy_for_windows() && !m4.nitro && !m4.is_arm());
         assert_eq!((m4.vcpus, m4.memory_mib), (2, 8192));
         let error = r#"<?xml version="1.0"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>x</RequestID></Response>"#;
-        assert_eq!(
-            ec2_error(error),
-            Some((
-                "UnauthorizedOperation".into(),
-                "You are not authorized to perform this operation.".into()
-            ))
-        );
         assert!(parse_answer(error).is_err());
     }
 }

@@ -8,8 +8,10 @@ pub mod connect;
 pub mod cost;
 pub mod desk;
 mod ec2;
+pub mod ecr;
 mod node_group_api;
 pub mod retirement;
+mod signed_call;
 pub mod token;
 
 pub use aws::{Aws, AwsError, ClusterAccess};

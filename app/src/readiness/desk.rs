@@ -18,6 +18,7 @@ pub async fn check(
 ) {
     let outcome = async {
         let connection = connected(&client).ok_or(ActionError::NotConnected)?;
+        let aws = eks.as_ref().map(|(t, _)| t.clone()).unwrap_or_default();
         let eks = match eks {
             Some((target, name)) => Some(Aws::load(&target).await?.cluster(&name).await?.0),
             None => None,
@@ -26,7 +27,7 @@ pub async fn check(
             .as_ref()
             .map(|c| c.name.clone())
             .unwrap_or_else(|| connection.server.clone());
-        Ok(gather::check(&connection.api, &name, eks.as_ref(), &options).await?)
+        Ok(gather::check(&connection.api, &name, eks.as_ref(), &aws, &options).await?)
     }
     .await;
     sink.send(Event::Readiness(outcome));

@@ -9,7 +9,7 @@ use k8s_openapi::api::node::v1::RuntimeClass;
 use kube::api::{Api, ListParams};
 
 use super::image_builds;
-use crate::model::eks::{EksCluster, NodeGroupProposal};
+use crate::model::eks::{AwsTarget, EksCluster, NodeGroupProposal};
 use crate::model::instance_types::InstanceCatalog;
 use crate::model::readiness::{
     self, ExpectedTaint, ReadinessInputs, ReadinessOptions, ReadinessReport,
@@ -60,11 +60,13 @@ pub async fn vpc_cni(client: &kube::Client) -> Result<Option<ConfigMap>, Readine
         })
 }
 
-/// Reads the cluster and checks it; `eks` adds the node-group checks.
+/// Reads the cluster and checks it; `eks` adds the node-group checks; `aws` is the identity
+/// private ECR images are read with.
 pub async fn check(
     client: &kube::Client,
     cluster: &str,
     eks: Option<&EksCluster>,
+    aws: &AwsTarget,
     options: &ReadinessOptions,
 ) -> Result<ReadinessReport, ReadinessError> {
     let nodes = Api::<Node>::all(client.clone())
@@ -103,7 +105,7 @@ pub async fn check(
     };
     // The Windows workloads' images, read from their registries first (a tag is only a hint).
     let answers = if options.read_registries {
-        image_builds::read_all(client, &readiness::windows_images(&inputs)).await
+        image_builds::read_all(client, &readiness::windows_images(&inputs), aws).await
     } else {
         BTreeMap::new()
     };

@@ -1,5 +1,7 @@
 //! Reads the Windows builds of Windows workloads' images from their registries (see
-//! [`image_platforms`]): anonymously, or with the pull secret the workload's pods would use.
+//! [`image_platforms`]): anonymously, with the pull secret the workload's pods would use, or —
+//! for a private ECR registry no pull secret covers — with the login ECR gives the operator's AWS
+//! identity (as the nodes' ECR credential provider gets one for their role).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,6 +11,9 @@ use image_platforms::RegistryAuth;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
+use crate::eks::ecr::ecr_region;
+use crate::eks::{Aws, AwsError};
+use crate::model::eks::AwsTarget;
 use crate::model::readiness::{ImagePull, RegistryAnswer};
 
 /// How long one registry may take to answer, so a check never hangs on an unreachable one.
@@ -19,7 +24,11 @@ const REGISTRY_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn read_all(
     client: &kube::Client,
     pulls: &[ImagePull],
+    aws: &AwsTarget,
 ) -> BTreeMap<String, RegistryAnswer> {
+    // AWS is loaded once, and only if an ECR image needs it.
+    let aws_loaded: tokio::sync::OnceCell<Result<Aws, AwsError>> = tokio::sync::OnceCell::new();
+    let aws_loaded = &aws_loaded;
     let mut first: Vec<&ImagePull> = Vec::new();
     for pull in pulls {
         if !first.iter().any(|p| p.image == pull.image) {
@@ -27,13 +36,42 @@ pub async fn read_all(
         }
     }
     let reads = first.into_iter().map(|pull| async move {
-        let auth = pull_auth(client, pull).await;
         let limit = REGISTRY_TIMEOUT * 3;
-        let answer = tokio::time::timeout(limit, read(&pull.image, &auth))
-            .await
-            .unwrap_or_else(|_| {
-                RegistryAnswer::Unread(format!("no answer within {} s", limit.as_secs()))
-            });
+        let answer = tokio::time::timeout(limit, async {
+            let mut auth = pull_auth(client, pull).await;
+            let mut ecr = None;
+            if matches!(auth, RegistryAuth::Anonymous)
+                && let Some(region) = image_platforms::registry_of(&pull.image)
+                    .as_deref()
+                    .and_then(ecr_region)
+                    .map(str::to_owned)
+            {
+                let loaded = aws_loaded.get_or_init(|| Aws::load(aws)).await;
+                let login = match loaded {
+                    Ok(aws) => aws.ecr_login(&region).await,
+                    Err(why) => Err(why.clone()),
+                };
+                match login {
+                    Ok((user, password)) => auth = RegistryAuth::Basic(user, password),
+                    Err(why) => {
+                        return RegistryAnswer::Unread(format!(
+                            "no ECR login for its registry ({why})"
+                        ));
+                    }
+                }
+                ecr = Some(region);
+            }
+            match (read(&pull.image, &auth).await, ecr) {
+                (RegistryAnswer::Unread(why), Some(region)) => {
+                    RegistryAnswer::Unread(format!("{why} (asked with ECR's login for {region})"))
+                }
+                (answer, _) => answer,
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            RegistryAnswer::Unread(format!("no answer within {} s", limit.as_secs()))
+        });
         tracing::debug!(image = %pull.image, ?answer, "image's Windows builds read");
         (pull.image.clone(), answer)
     });
