@@ -62,8 +62,17 @@ fn step_until(
         }
         assert!(
             Instant::now() < deadline,
-            "timed out waiting for {what}; status {:?}",
-            harness.state().state.status
+            "timed out waiting for {what}; status {:?}; the console's last actions: {:#?}",
+            harness.state().state.status,
+            harness
+                .state()
+                .state
+                .log
+                .console
+                .iter()
+                .rev()
+                .take(8)
+                .collect::<Vec<_>>()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -953,6 +962,8 @@ fn the_add_node_group_dialog_shows_the_findings_before_it_adds() {
         |h| h.query_by_label("Add windows-2022 to hybrid").is_some(),
     );
     harness.get_by_label_contains("the nodes will be tainted dedicated=windows:NoSchedule");
+    // The pods a node will hold, from EC2's facts of the type (moto's DescribeInstanceTypes).
+    harness.get_by_label("WINDOWS_CORE_2022_x86_64 on t3.large (11 Windows pods a node)");
     assert!(
         harness
             .query_by_label_contains("the nodes will be tainted os=windows:NoSchedule")

@@ -817,8 +817,9 @@ fn a_private_ecr_image_is_read_with_the_login_ecr_gives_the_operator() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let said = evidence(&report, "windows-builds");
     assert!(
-        said.contains("no ECR login for its registry (Not allowed by IAM: ecr:GetAuthorizationToken")
-            && said.contains("not authorized to perform: ecr:GetAuthorizationToken"),
+        said.contains(
+            "no ECR login for its registry (Not allowed by IAM: ecr:GetAuthorizationToken"
+        ) && said.contains("not authorized to perform: ecr:GetAuthorizationToken"),
         "{said}"
     );
     assert!(said.contains("ltsc2019"), "{said}");
@@ -830,7 +831,10 @@ fn a_private_ecr_image_is_read_with_the_login_ecr_gives_the_operator() {
         .env("AWS_ENDPOINT_URL", &moto_url)
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("AWS_SHARED_CREDENTIALS_FILE", cluster.dir().join("no-credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            cluster.dir().join("no-credentials"),
+        )
         .env("AWS_CONFIG_FILE", cluster.dir().join("no-config"))
         .output()
         .unwrap();

@@ -99,13 +99,21 @@ pub fn for_new_node_group(
             .verdict(Severity::Warning, format!("{} on a previous-generation instance type without ENA", proposal.ami_type))
             .fix("choose a current-generation instance type such as t3.large, m5.large or m6i.large")
     } else {
+        // The types' facts in the line itself: a passed finding's evidence starts folded.
+        let types: Vec<String> = proposal
+            .instance_types
+            .iter()
+            .map(|t| match catalog.get(t) {
+                Some(f) => format!(
+                    "{t} ({} Windows pods a node)",
+                    f.windows_pod_addresses(prefixes).0
+                ),
+                None => t.clone(),
+            })
+            .collect();
         group.evidence(facts).verdict(
             Severity::Passed,
-            format!(
-                "{} on {}",
-                proposal.ami_type,
-                proposal.instance_types.join(", ")
-            ),
+            format!("{} on {}", proposal.ami_type, types.join(", ")),
         )
     });
     let linux = Finding::new("linux-nodes", LINUX);
