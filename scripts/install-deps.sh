@@ -14,6 +14,9 @@ command -v prometheus >/dev/null || need_apt+=(prometheus)
 # The reference container registry, for the tests that read images' Windows builds.
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
+# The package test: xvfb-run starts the installed console, man reads its manual page.
+command -v xvfb-run >/dev/null || need_apt+=(xvfb)
+command -v man >/dev/null || need_apt+=(man-db)
 # egui/eframe on X11 with software GL (Mesa llvmpipe): no GPU on these machines.
 dpkg -s libgl1-mesa-dri >/dev/null 2>&1 || need_apt+=(libgl1-mesa-dri libegl1 libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6)
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's one test command: installs what the tests need on a fresh machine, then runs the
 # format check, clippy with warnings as errors, the rooms check (no import loop between modules,
-# no long file without a reason; `cargo xtask rooms`), and every test of the workspace.
+# no long file without a reason; `cargo xtask rooms`), the portability check (no Unix-only API
+# outside `#[cfg(unix)]` or the local cluster's process runtime; `cargo xtask portable`), and every
+# test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -14,4 +16,5 @@ cargo fmt --all --check
 cargo fetch --locked
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo xtask rooms
+cargo xtask portable
 cargo test --workspace --locked

@@ -616,3 +616,125 @@ fn plan_init_writes_a_skeleton_that_once_filled_in_fits_the_cluster() {
         stderr(&output)
     );
 }
+
+/// The Debian package as `scripts/package-deb.sh` makes it from the binaries this test run
+/// built: unpacked into a scratch root with `dpkg-deb -x`, its files checked, and the installed
+/// console started under Xvfb until its first live board.
+#[test]
+fn the_debian_package_installs_a_console_that_opens_its_window() {
+    let console = std::path::Path::new(env!("CARGO_BIN_EXE_hybrid-console"));
+    let binaries = console.parent().unwrap();
+    assert!(
+        binaries.join("local-cluster").exists(),
+        "no local-cluster binary beside {}: build the workspace's binaries (cargo build --workspace)",
+        console.display()
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let deb = scratch.path().join("hybrid-console.deb");
+    let repository = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = std::process::Command::new(format!("{repository}/scripts/package-deb.sh"))
+        .args(["--binaries", binaries.to_str().unwrap(), "--out"])
+        .arg(&deb)
+        .arg("--fast")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let field = |name: &str| {
+        let out = std::process::Command::new("dpkg-deb")
+            .args(["-f"])
+            .arg(&deb)
+            .arg(name)
+            .output()
+            .unwrap();
+        stdout(&out).trim().to_owned()
+    };
+    assert_eq!(field("Package"), "hybrid-console");
+    assert_eq!(field("Version"), env!("CARGO_PKG_VERSION"));
+    assert!(field("Depends").contains("libgl1"), "{}", field("Depends"));
+
+    let root = scratch.path().join("root");
+    let out = std::process::Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    for file in [
+        "usr/bin/hybrid-console",
+        "usr/bin/local-cluster",
+        "usr/share/applications/hybrid-console.desktop",
+        "usr/share/icons/hicolor/scalable/apps/hybrid-console.svg",
+        "usr/share/icons/hicolor/48x48/apps/hybrid-console.png",
+        "usr/share/icons/hicolor/256x256/apps/hybrid-console.png",
+        "usr/share/man/man1/hybrid-console.1.gz",
+        "usr/share/bash-completion/completions/hybrid-console",
+        "usr/share/zsh/vendor-completions/_hybrid-console",
+        "usr/share/fish/vendor_completions.d/hybrid-console.fish",
+        "usr/share/doc/hybrid-console/copyright",
+    ] {
+        assert!(root.join(file).exists(), "the package lacks /{file}");
+    }
+    let desktop =
+        std::fs::read_to_string(root.join("usr/share/applications/hybrid-console.desktop"))
+            .unwrap();
+    assert!(
+        desktop.contains("Exec=hybrid-console") && desktop.contains("Icon=hybrid-console"),
+        "{desktop}"
+    );
+
+    // `man` reads the page (its NAME and a subcommand), bash accepts the completion script.
+    let man = std::process::Command::new("man")
+        .arg("-l")
+        .arg(root.join("usr/share/man/man1/hybrid-console.1.gz"))
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .unwrap();
+    let page = stdout(&man);
+    assert!(
+        page.contains("hybrid-console - A native desktop console") && page.contains("status"),
+        "{page}{}",
+        stderr(&man)
+    );
+    let bash = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(root.join("usr/share/bash-completion/completions/hybrid-console"))
+        .output()
+        .unwrap();
+    assert!(bash.status.success(), "{}", stderr(&bash));
+
+    // The installed binary names its version and commit, and opens its window.
+    let installed = root.join("usr/bin/hybrid-console");
+    let version = std::process::Command::new(&installed)
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = stdout(&version);
+    assert!(
+        version.starts_with(&format!(
+            "hybrid-console {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{version}"
+    );
+    let home = scratch.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let window = std::process::Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1440x900x24"])
+        .arg(&installed)
+        .arg("--local")
+        .env("HOME", &home)
+        .env("HYBRID_CONSOLE_EXIT_WHEN_READY", "1")
+        .env("LIBGL_ALWAYS_SOFTWARE", "1")
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        window.status.success() && stdout(&window).contains("after the window opened"),
+        "{}{}",
+        stdout(&window),
+        stderr(&window)
+    );
+}

@@ -386,9 +386,40 @@ spec:
     );
 }
 
+/// `eks check --cluster NAME -o json`: the same check with the EKS API's node groups and EC2's
+/// instance facts.
+fn eks_check(cluster: &TestCluster, name: &str) -> Value {
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let out = cluster.console(&[
+        "--kubeconfig",
+        kubeconfig.as_str(),
+        "eks",
+        "check",
+        "--cluster",
+        name,
+        "--no-registry",
+        "-o",
+        "json",
+    ]);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a report ({e}):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 #[test]
 fn more_windows_pods_than_pod_addresses_fails_until_prefix_delegation() {
-    let cluster = TestCluster::start(false);
+    const NAME: &str = "more_windows_pods_than_pod_addresses_fails_until_prefix_delegation";
+    // The nodes are moto's EKS node groups (t3.large on Windows), so that EC2's facts count.
+    let Some(moto_url) = support::moto::in_aws_env(NAME, "us-west-2", |moto| {
+        moto.hybrid_cluster("us-west-2", "hybrid");
+    }) else {
+        return;
+    };
+    let cluster = TestCluster::start_following("hybrid", &moto_url, false);
     // 24 pods on 2 Windows nodes: at least one node holds 12, one more than a t3.large's 11.
     cluster.apply(
         r#"
@@ -406,11 +437,20 @@ spec:
       containers: [{name: app, image: "mcr.microsoft.com/windows/nanoserver:ltsc2022"}]
 "#,
     );
+    // Without the EKS API: the node's own figure (the VPC resource controller's advertisement).
     let (report, ok) = until(&cluster, &[], "windows-pod-capacity", "failed");
     assert!(!ok);
     let found = evidence(&report, "windows-pod-capacity");
     assert!(
-        found.contains("of 11 pod addresses used (t3.large: 12 IPv4 per ENI − 1)"),
+        found.contains("of 11 pod addresses used (t3.large: 11 advertised by the node)"),
+        "{found}"
+    );
+    // With it: EC2's facts of the type.
+    let report = eks_check(&cluster, "hybrid");
+    assert_eq!(severity(&report, "windows-pod-capacity"), "failed");
+    let found = evidence(&report, "windows-pod-capacity");
+    assert!(
+        found.contains("of 11 pod addresses used (t3.large: 12 IPv4 per ENI − 1, from EC2)"),
         "{found}"
     );
     assert!(
@@ -430,9 +470,15 @@ spec:
         "-p",
         r#"{"data":{"enable-windows-prefix-delegation":"true"}}"#,
     ]);
-    let (report, _) = check(&cluster, &[]);
+    let report = eks_check(&cluster, "hybrid");
     assert_eq!(severity(&report, "windows-pod-capacity"), "passed");
-    assert!(evidence(&report, "windows-pod-capacity").contains("of 176 pod addresses used"));
+    assert!(
+        evidence(&report, "windows-pod-capacity").contains(
+            "of 176 pod addresses used (t3.large: (12 IPv4 per ENI − 1) × 16 prefixes, from EC2)"
+        ),
+        "{}",
+        evidence(&report, "windows-pod-capacity")
+    );
 }
 
 #[test]

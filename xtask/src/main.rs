@@ -1,16 +1,21 @@
 //! The workspace's own checks, so that what CI enforces can be run by anyone with the project's
-//! tools alone: `cargo xtask rooms` (see [`rooms`]).
+//! tools alone: `cargo xtask rooms` (see [`rooms`]) and `cargo xtask portable` (see
+//! [`portable`]).
 
+mod portable;
 mod rooms;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask rooms
+const USAGE: &str = "usage: cargo xtask rooms|portable
 
   rooms   fail when modules of a crate import each other in a loop (file to file, through
           `use` and paths in code, re-exports followed to where a name is defined), or when a
-          file has more than 600 lines before its tests without a `//! Long:` line saying why";
+          file has more than 600 lines before its tests without a `//! Long:` line saying why
+  portable
+          fail when code outside the Unix-only rooms uses std::os::unix, std::os::linux, nix,
+          libc or tokio::signal::unix without a #[cfg(unix)]-style attribute around it";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,6 +27,33 @@ fn main() -> ExitCode {
                 .map(PathBuf::from)
                 .unwrap_or_default();
             match rooms::check_workspace(&root) {
+                Ok(report) => {
+                    print!("{report}");
+                    if report.is_clean() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Some("portable") => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            let members = match std::fs::read_to_string(root.join("Cargo.toml")) {
+                Ok(manifest) => rooms::members(&manifest),
+                Err(e) => {
+                    eprintln!("error: reading Cargo.toml: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match portable::check_workspace(&root, &members) {
                 Ok(report) => {
                     print!("{report}");
                     if report.is_clean() {

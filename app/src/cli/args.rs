@@ -11,10 +11,18 @@ use crate::cluster::connection::ConnectionTarget;
 use crate::model::eks::{GroupTaint, NodeGroupProposal};
 use crate::model::readiness::{ExpectedTaint, ReadinessOptions, UpgradeQuestion};
 
+/// The version and the commit it was built from (`0.1.0 (commit 4234085c1a2b)`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("HYBRID_CONSOLE_COMMIT"),
+    ")"
+);
+
 /// A native console for hybrid (Windows + Linux) Kubernetes clusters. Without a subcommand it
 /// opens the window; without a cluster configured it runs an embedded local hybrid cluster.
 #[derive(Debug, Parser)]
-#[command(name = "hybrid-console", version, about)]
+#[command(name = "hybrid-console", version = VERSION, about)]
 pub struct Cli {
     /// Use the embedded local hybrid cluster, even if a kubeconfig exists.
     #[arg(long, global = true)]
@@ -94,6 +102,14 @@ pub enum Command {
     Check(ReadinessArgs),
     /// Migration plans: check one against the cluster before moving anything.
     Plan(PlanArgs),
+    /// Prints the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Prints the manual page (roff), as the package installs it.
+    #[command(hide = true)]
+    Man,
 }
 
 /// `plan` arguments.

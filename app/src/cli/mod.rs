@@ -27,6 +27,26 @@ use status::{calc_table, status_table};
 
 /// Runs a subcommand; errors go to stderr with a non-zero exit.
 pub fn run(cli: &Cli, command: &Command) -> ExitCode {
+    // What describes the command line itself needs no runtime and no cluster.
+    match command {
+        Command::Completions { shell } => {
+            // Made in memory first: the generator panics on a write error (a closed pipe).
+            let mut definition = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut definition, "hybrid-console", &mut script);
+            return print_bytes(&script, "the completion script");
+        }
+        Command::Man => {
+            let definition = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            if let Err(e) = clap_mangen::Man::new(definition).render(&mut page) {
+                eprintln!("error: cannot make the manual page: {e}");
+                return ExitCode::FAILURE;
+            }
+            return print_bytes(&page, "the manual page");
+        }
+        _ => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,6 +81,19 @@ pub fn run(cli: &Cli, command: &Command) -> ExitCode {
     })
 }
 
+/// Writes `bytes` to stdout; a reader that went away (`| head`) is not an error.
+fn print_bytes(bytes: &[u8], what: &str) -> ExitCode {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(bytes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write {what}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Connects to `target`, starting the embedded cluster (kept in `local`) if that is the target.
 async fn connect(
     target: &ConnectionTarget,
@@ -86,6 +119,7 @@ async fn execute(
 ) -> anyhow::Result<(String, bool)> {
     let everything = ListParams::default();
     match command {
+        Command::Completions { .. } | Command::Man => Ok((String::new(), true)),
         Command::Migrate(args) => {
             // The plan is read first: a broken plan needs no cluster to be reported.
             let plan = crate::migration::plan_file::load(cli.plan.as_deref())?;

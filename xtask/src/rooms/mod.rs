@@ -94,7 +94,7 @@ pub fn check_workspace(root: &Path) -> Result<Report> {
 }
 
 /// The workspace's members, from `members = ["a", "b"]`.
-fn members(manifest: &str) -> Vec<String> {
+pub fn members(manifest: &str) -> Vec<String> {
     let Some(start) = manifest.find("members") else {
         return Vec::new();
     };
