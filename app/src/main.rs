@@ -52,11 +52,19 @@ fn run_window(cli: &Cli) -> ExitCode {
     let target = cli.target();
     let kubeconfig = cli.kubeconfig.clone();
     let exit_when_ready = std::env::var_os("HYBRID_CONSOLE_EXIT_WHEN_READY").is_some();
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("hybrid-console")
+        // The desktop entry's name: window managers match the two (StartupWMClass).
+        .with_app_id("hybrid-console")
+        .with_inner_size([1440.0, 900.0])
+        .with_min_inner_size([900.0, 600.0]);
+    // The icon the package installs, in the window's title bar and task switcher too.
+    match hybrid_console::ui::window_icon() {
+        Ok(icon) => viewport = viewport.with_icon(std::sync::Arc::new(icon)),
+        Err(e) => tracing::warn!(error = %e, "the window's icon could not be read"),
+    }
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("hybrid-console")
-            .with_inner_size([1440.0, 900.0])
-            .with_min_inner_size([900.0, 600.0]),
+        viewport,
         ..Default::default()
     };
     let result = eframe::run_native(

@@ -73,6 +73,14 @@ pub struct ConsoleApp {
     exit_when_ready: bool,
 }
 
+/// The app's icon (`assets/icon/`, as the package installs it) for the window.
+pub fn window_icon() -> Result<egui::IconData, String> {
+    eframe::icon_data::from_png_bytes(include_bytes!(
+        "../../../assets/icon/hybrid-console-256.png"
+    ))
+    .map_err(|e| e.to_string())
+}
+
 impl ConsoleApp {
     /// Starts the backend and connects to `target`. `repaint` wakes the window when an event
     /// arrives (egui's `Context::request_repaint`). `exit_when_ready` closes the window once the
@@ -506,5 +514,15 @@ impl eframe::App for ConsoleApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.persisted());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_window_icon_is_the_packaged_one() {
+        let icon = super::window_icon().expect("the committed PNG decodes");
+        assert_eq!((icon.width, icon.height), (256, 256));
+        assert_eq!(icon.rgba.len(), 256 * 256 * 4);
     }
 }
