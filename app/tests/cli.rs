@@ -738,3 +738,94 @@ fn the_debian_package_installs_a_console_that_opens_its_window() {
         stderr(&window)
     );
 }
+
+fn decode<T: serde::de::DeserializeOwned>(values: Vec<Value>) -> Vec<T> {
+    values
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect()
+}
+
+/// `status` reads pods page by page into placements, as the window does; what it prints is what a
+/// snapshot built from the whole objects (as `kubectl get -o json` returns them) says.
+#[test]
+fn status_from_paged_placements_says_what_the_whole_objects_say() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::{Node, Pod, Service};
+    let cluster = TestCluster::start(true);
+    // More pods than one page holds (500), so the list is read in several pages.
+    cluster.apply(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: many, namespace: default}
+spec:
+  replicas: 620
+  selector: {matchLabels: {app: many}}
+  template:
+    metadata: {labels: {app: many}}
+    spec:
+      nodeSelector: {kubernetes.io/os: linux}
+      containers: [{name: app, image: "registry.example.com/many:1.0", resources: {requests: {cpu: 1m, memory: 1Mi}}}]
+"#,
+    );
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let items = |kind: &str| -> Vec<Value> {
+        let text = cluster.kubectl().ok(&["get", kind, "-A", "-o", "json"]);
+        let list: Value = serde_json::from_str(&text).unwrap();
+        list["items"].as_array().unwrap().clone()
+    };
+    let settled = || {
+        let pods = items("pods");
+        (pods.len() >= 620
+            && pods
+                .iter()
+                .all(|p| p["status"]["phase"] == "Running" || p["status"]["phase"] == "Pending"))
+        .then_some(())
+    };
+    test_harness::wait_for(60, "the Deployment's pods", settled);
+    // Read both ways until two readings agree: a pod may change between them.
+    let plan = hybrid_console::migration::plan_file::load(None).unwrap();
+    let mut last = String::new();
+    for _ in 0..10 {
+        let out = cluster.console(&["--kubeconfig", kubeconfig.as_str(), "status", "-o", "json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let mut lean: Value = serde_json::from_slice(&out.stdout).unwrap();
+        lean.as_object_mut().unwrap().remove("costs");
+        let nodes: Vec<Node> = decode(items("nodes"));
+        let pods: Vec<Pod> = decode(items("pods"));
+        let deployments: Vec<Deployment> = decode(items("deployments"));
+        let services: Vec<Service> = decode(items("services"));
+        let whole = hybrid_console::model::ClusterSnapshot::build(
+            &nodes,
+            &pods,
+            &deployments,
+            &services,
+            Some(&plan),
+        );
+        let whole = serde_json::to_value(&whole).unwrap();
+        assert!(
+            lean["pod_count"].as_u64().unwrap() >= 620,
+            "{}",
+            lean["pod_count"]
+        );
+        if lean == whole {
+            return;
+        }
+        last = format!(
+            "lean:\n{}\nwhole:\n{}",
+            serde_json::to_string(&lean)
+                .unwrap()
+                .chars()
+                .take(2000)
+                .collect::<String>(),
+            serde_json::to_string(&whole)
+                .unwrap()
+                .chars()
+                .take(2000)
+                .collect::<String>()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("the paged status never matched the whole objects' snapshot\n{last}");
+}

@@ -198,11 +198,11 @@ async fn execute(
                 .await
                 .map_err(failed("nodes"))?
                 .items;
-            let pods = Api::<Pod>::all(client.clone())
-                .list(&everything)
+            // Pods are read page by page and kept as placements, as the window keeps them: at
+            // 150,000 pods whole objects would cost gigabytes (BENCHMARKS.md).
+            let pods = crate::live::pods::list_placements(&Api::<Pod>::all(client.clone()))
                 .await
-                .map_err(failed("pods"))?
-                .items;
+                .map_err(failed("pods"))?;
             let deployments = Api::<Deployment>::all(client.clone())
                 .list(&everything)
                 .await
@@ -214,8 +214,14 @@ async fn execute(
                 .map_err(failed("services"))?
                 .items;
             let plan = crate::migration::plan_file::load(cli.plan.as_deref())?;
-            let snapshot =
-                ClusterSnapshot::build(&nodes, &pods, &deployments, &services, Some(&plan));
+            let snapshot = ClusterSnapshot::from_placements(
+                &nodes,
+                &pods,
+                &deployments,
+                &services,
+                Some(&plan),
+                None,
+            );
             let costs = costs(cli, &snapshot).await?;
             let text = match cli.output {
                 Output::Json => {

@@ -3,6 +3,6 @@
 
 pub mod connect;
 pub mod details;
-mod pods;
+pub mod pods;
 pub mod session;
 mod watch;

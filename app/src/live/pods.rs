@@ -12,6 +12,31 @@ use kube::runtime::watcher;
 
 use crate::model::{Labels, PodPlacement, PodsByNode};
 
+/// How many pods one page of a list holds: what the console keeps of a page is its placements,
+/// so memory stays at one page of full objects however many pods the cluster has.
+pub const LIST_PAGE: u32 = 500;
+
+/// Every pod of the cluster as placements by node, from a paged list (`limit` and `continue`,
+/// as kubectl pages its lists): the `status` command's ingest, as lean as the window's.
+pub async fn list_placements(pods: &kube::Api<Pod>) -> kube::Result<PodsByNode> {
+    let mut watched = WatchedPods::default();
+    watched.apply(watcher::Event::Init);
+    let mut params = kube::api::ListParams::default().limit(LIST_PAGE);
+    loop {
+        let page = pods.list(&params).await?;
+        let next = page.metadata.continue_.clone();
+        for pod in page.items {
+            watched.apply(watcher::Event::InitApply(pod));
+        }
+        match next {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    watched.apply(watcher::Event::InitDone);
+    Ok(watched.by_node())
+}
+
 /// Pods by namespace and name, as the watch last said; a relist is collected aside and swapped
 /// in whole at its end, as kube-runtime's reflector does, so the board never shows half a list.
 #[derive(Debug, Default)]
