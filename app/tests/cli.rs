@@ -829,3 +829,76 @@ spec:
     }
     panic!("the paged status never matched the whole objects' snapshot\n{last}");
 }
+
+/// What differs between two runs of the same calculator cluster and is not the output's content:
+/// the cluster's address block, pods' addresses (given out in the order the pods start) and the
+/// random part of generated pod names.
+fn normalized(value: &mut Value) {
+    use regex::Regex;
+    use std::sync::LazyLock;
+    static ADDRESS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"127\.\d+\.").unwrap());
+    static NODE_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"ip-127-\d+-").unwrap());
+    static POD_NAME: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^([a-z0-9-]+-[a-z0-9]{6,10})-[a-z0-9]{5}$").unwrap());
+    match value {
+        Value::String(s) => {
+            let text = ADDRESS.replace_all(s, "127.X.");
+            let text = NODE_NAME.replace_all(&text, "ip-127-X-");
+            *s = POD_NAME.replace(&text, "$1-xxxxx").into_owned();
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalized),
+        Value::Object(fields) => {
+            // Objects keyed by node name: the keys too.
+            let entries: Vec<(String, Value)> = std::mem::take(fields).into_iter().collect();
+            for (key, mut item) in entries {
+                if key == "ip" && item.is_string() {
+                    item = Value::String("pod address".into());
+                }
+                let mut key = Value::String(key);
+                normalized(&mut key);
+                normalized(&mut item);
+                fields.insert(key.as_str().unwrap_or_default().to_owned(), item);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `status -o json` on the calculator cluster says exactly what the golden file says (written
+/// from the console that read whole Pod objects, before status read placements page by page).
+/// `UPDATE_GOLDEN=1` rewrites the file after a deliberate change of the output.
+#[test]
+fn status_json_of_the_calculator_cluster_is_the_golden_file() {
+    let cluster = TestCluster::start(true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let golden_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/status-calculator.json"
+    );
+    let mut last = String::new();
+    // The cluster settles (the monolith's second pod, its requests) within a few readings.
+    for _ in 0..20 {
+        let output = cluster.console(&["--kubeconfig", &kubeconfig, "status", "-o", "json"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let mut json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        normalized(&mut json);
+        last = serde_json::to_string_pretty(&json).unwrap() + "\n";
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(golden_path, &last).unwrap();
+            return;
+        }
+        if last == std::fs::read_to_string(golden_path).unwrap() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let golden = std::fs::read_to_string(golden_path).unwrap();
+    let first_difference = golden
+        .lines()
+        .zip(last.lines())
+        .enumerate()
+        .find(|(_, (a, b))| a != b);
+    panic!(
+        "status -o json differs from {golden_path} (first differing line: {first_difference:?}):\n{last}"
+    );
+}

@@ -426,20 +426,13 @@ impl LocalCluster {
             return Err(StartError::Calculator(e));
         }
         if config.simulated_pods > 0 {
-            let nodes: Vec<(String, String)> = cluster
-                .registry
-                .store
-                .list(resources::nodes(), None, |_| true, 0, None)
-                .items
-                .iter()
-                .map(|n| {
-                    let os = n.index.labels.get("kubernetes.io/os").unwrap_or("linux");
-                    (n.index.name.clone(), os.to_owned())
-                })
-                .collect();
-            let stored = load::add_simulated_pods(&cluster.registry, &nodes, config.simulated_pods)
+            let added = load::add_simulated_pods(&cluster.registry, config.simulated_pods)
                 .map_err(|e| StartError::Load(e.message))?;
-            tracing::info!(pods = stored, nodes = nodes.len(), "simulated pods added");
+            tracing::info!(
+                pods = added.stored,
+                pending = added.pending,
+                "simulated pods added"
+            );
             cluster.tasks.push(tokio::spawn(load::churn(
                 cluster.registry.clone(),
                 config.simulated_pods,

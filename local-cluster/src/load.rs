@@ -1,7 +1,8 @@
 //! Simulated load, so anyone can see the cluster (and the console on it) at size with the real
 //! binaries: pods shaped as kwok reports them (bound, Running, Ready, no process behind them)
-//! spread over namespaces and over the nodes of both OSes, and a churn generator that changes
-//! pod statuses at a steady rate, as crash loops and probes do on a busy cluster.
+//! spread over namespaces and placed on the nodes of both OSes by the scheduler's filters (those
+//! beyond the cluster's room stay Pending, and the scheduler says why), and a churn generator that
+//! changes pod statuses at a steady rate, as crash loops and probes do on a busy cluster.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use crate::clock::now;
 use crate::errors::ApiError;
 use crate::registry::{Part, Registry, WriteOptions};
 use crate::resources;
+use crate::scheduler::BulkPlacer;
 
 /// The label every simulated pod carries (`kubectl get pods -A -l local-cluster.hybrid-console.io/simulated`).
 pub const SIMULATED_LABEL: &str = "local-cluster.hybrid-console.io/simulated";
@@ -43,8 +45,23 @@ fn address_of(i: usize) -> String {
 /// A pod as a kwok node reports it: bound to `node` (of `os`), Running and Ready.
 pub fn simulated_pod(namespace: &str, name: &str, node: &str, os: &str, ip: &str) -> Value {
     let t = now();
+    let mut pod = waiting_pod(namespace, name, os);
+    pod["spec"]["nodeName"] = json!(node);
+    pod["status"] = json!({"phase": "Running", "hostIP": "127.1.0.10", "podIP": ip, "podIPs": [{"ip": ip}], "startTime": t,
+            "conditions": [
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": t},
+                {"type": "Initialized", "status": "True", "lastTransitionTime": t},
+                {"type": "ContainersReady", "status": "True", "lastTransitionTime": t},
+                {"type": "Ready", "status": "True", "lastTransitionTime": t}],
+            "containerStatuses": [{"name": "app", "image": format!("registry.example.com/sim-{os}:1.0"),
+                "imageID": format!("registry.example.com/sim-{os}@sha256:0123456789abcdef"),
+                "ready": true, "started": true, "restartCount": 0, "state": {"running": {"startedAt": t}}}]});
+    pod
+}
+
+/// A simulated pod not yet placed: Pending, for the scheduler.
+fn waiting_pod(namespace: &str, name: &str, os: &str) -> Value {
     let mut spec = json!({
-        "nodeName": node,
         "nodeSelector": {"kubernetes.io/os": os},
         "containers": [{"name": "app", "image": format!("registry.example.com/sim-{os}:1.0"),
             "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
@@ -57,27 +74,42 @@ pub fn simulated_pod(namespace: &str, name: &str, node: &str, os: &str, ip: &str
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace, "labels": {"app": "sim", SIMULATED_LABEL: "true"}},
         "spec": spec,
-        "status": {"phase": "Running", "hostIP": "127.1.0.10", "podIP": ip, "podIPs": [{"ip": ip}], "startTime": t,
-            "conditions": [
-                {"type": "PodScheduled", "status": "True", "lastTransitionTime": t},
-                {"type": "Initialized", "status": "True", "lastTransitionTime": t},
-                {"type": "ContainersReady", "status": "True", "lastTransitionTime": t},
-                {"type": "Ready", "status": "True", "lastTransitionTime": t}],
-            "containerStatuses": [{"name": "app", "image": format!("registry.example.com/sim-{os}:1.0"),
-                "imageID": format!("registry.example.com/sim-{os}@sha256:0123456789abcdef"),
-                "ready": true, "started": true, "restartCount": 0, "state": {"running": {"startedAt": t}}}]},
+        "status": {"phase": "Pending"},
     })
 }
 
-/// Stores `count` simulated pods, round-robin over `nodes` (name and OS), in namespaces of at
-/// most 5,000 pods; returns how many were stored.
-pub fn add_simulated_pods(
-    registry: &Registry,
-    nodes: &[(String, String)],
-    count: usize,
-) -> Result<usize, ApiError> {
+/// How many simulated pods were stored, and how many of them found no room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Added {
+    /// Pods stored.
+    pub stored: usize,
+    /// Of those, pods left Pending: no node had room for them.
+    pub pending: usize,
+}
+
+/// Stores `count` simulated pods in namespaces of at most 5,000 pods. Each is for the OS of the
+/// nodes in turn (so the OSes share them as they share the nodes) and is placed by the
+/// scheduler's filters — room for pods, CPU and memory, selector, taints; beyond the cluster's
+/// room a pod stays Pending for the scheduler to explain.
+pub fn add_simulated_pods(registry: &Registry, count: usize) -> Result<Added, ApiError> {
+    let nodes: Vec<String> = registry
+        .store
+        .list(resources::nodes(), None, |_| true, 0, None)
+        .items
+        .iter()
+        .map(|n| {
+            n.index
+                .labels
+                .get("kubernetes.io/os")
+                .unwrap_or("linux")
+                .to_owned()
+        })
+        .collect();
     if count == 0 || nodes.is_empty() {
-        return Ok(0);
+        return Ok(Added {
+            stored: 0,
+            pending: 0,
+        });
     }
     for n in 0..namespace_count(count) {
         let name = format!("sim-{n:02}");
@@ -92,18 +124,23 @@ pub fn add_simulated_pods(
             Err(e) => return Err(e),
         }
     }
+    let mut placer = BulkPlacer::new(registry);
+    let mut pending = 0;
     // Built lazily: a parsed copy of every pod at once would double the memory the load needs.
     let pods = (0..count).map(|i| {
-        let (node, os) = &nodes[i % nodes.len()];
-        simulated_pod(
-            &namespace_of(i, count),
-            &format!("sim-{i:06}"),
-            node,
-            os,
-            &address_of(i),
-        )
+        let os = &nodes[i % nodes.len()];
+        let (namespace, name) = (namespace_of(i, count), format!("sim-{i:06}"));
+        let waiting = waiting_pod(&namespace, &name, os);
+        match placer.place(&waiting) {
+            Some(node) => simulated_pod(&namespace, &name, node, os, &address_of(i)),
+            None => {
+                pending += 1;
+                waiting
+            }
+        }
     });
-    Ok(registry.bulk_put(resources::pods(), pods))
+    let stored = registry.bulk_put(resources::pods(), pods);
+    Ok(Added { stored, pending })
 }
 
 /// Changes `per_second` simulated pods' status every second, forever: each in turn flips
@@ -133,6 +170,10 @@ pub async fn churn(registry: Arc<Registry>, count: usize, per_second: usize) {
                 &WriteOptions::default(),
                 |old| {
                     let mut next = old.clone();
+                    // A pod still waiting for room has no container to flip.
+                    if old["status"]["containerStatuses"][0].is_null() {
+                        return Ok(next);
+                    }
                     let ready = old["status"]["containerStatuses"][0]["ready"] == true;
                     let status = if ready { "False" } else { "True" };
                     let t = now();

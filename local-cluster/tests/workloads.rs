@@ -862,3 +862,153 @@ fn simulated_pods_and_churn_from_the_command_line() {
     });
     assert!(not_ready.contains("Running"), "{not_ready}");
 }
+
+/// `--simulated-pods` beyond the cluster's room: the pods that fit are placed by the scheduler's
+/// rules (no node above its `allocatable.pods`, each on its OS), the rest stay Pending with the
+/// scheduler's own reason in their condition and a FailedScheduling event, as on a real cluster.
+#[test]
+fn simulated_pods_beyond_the_clusters_room_wait_with_the_schedulers_reason() {
+    // 1 Windows node (35 pods) and 2 Linux nodes (17 each): 100 pods, a third of them Windows.
+    let cluster = Cluster::start_with(&[
+        "--windows-nodes",
+        "1",
+        "--linux-nodes",
+        "2",
+        "--simulated-pods",
+        "100",
+    ]);
+    let nodes = cluster.json(&["get", "nodes"]);
+    let room: HashMap<String, usize> = nodes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["metadata"]["name"].as_str().unwrap().to_owned(),
+                n["status"]["allocatable"]["pods"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let os = node_os(&cluster);
+    let pods = cluster.json(&["get", "pods", "-A"]);
+    let items = pods["items"].as_array().unwrap();
+    let mut on_node: HashMap<&str, usize> = HashMap::new();
+    for pod in items {
+        if let Some(node) = pod["spec"]["nodeName"].as_str() {
+            *on_node.entry(node).or_default() += 1;
+        }
+    }
+    for (node, count) in &on_node {
+        assert!(
+            *count <= room[*node],
+            "{node} holds {count} pods, room for {}",
+            room[*node]
+        );
+    }
+    let simulated: Vec<&Value> = items
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["local-cluster.hybrid-console.io/simulated"] == "true")
+        .collect();
+    assert_eq!(simulated.len(), 100);
+    for pod in simulated
+        .iter()
+        .filter(|p| p["spec"]["nodeName"].is_string())
+    {
+        let node = pod["spec"]["nodeName"].as_str().unwrap();
+        assert_eq!(
+            pod["spec"]["nodeSelector"]["kubernetes.io/os"].as_str(),
+            Some(os[node].as_str()),
+            "a pod on a node of another OS"
+        );
+    }
+    let linux_room: usize = os
+        .iter()
+        .filter(|(_, o)| *o == "linux")
+        .map(|(n, _)| room[n])
+        .sum();
+    let linux_placed: usize = on_node
+        .iter()
+        .filter(|(n, _)| os[**n] == "linux")
+        .map(|(_, c)| c)
+        .sum();
+    assert_eq!(
+        linux_placed, linux_room,
+        "the Linux nodes are filled to the brim"
+    );
+    let waiting: Vec<&&Value> = simulated
+        .iter()
+        .filter(|p| p["spec"]["nodeName"].is_null())
+        .collect();
+    assert!(
+        !waiting.is_empty(),
+        "100 pods cannot fit in the room of 3 nodes"
+    );
+    assert!(
+        waiting
+            .iter()
+            .all(|p| p["spec"]["nodeSelector"]["kubernetes.io/os"] == "linux"),
+        "only Linux pods are left over: the Windows node has room for its third"
+    );
+    // The scheduler's own words, in the pod's condition, for every waiting pod.
+    let expected = "0/3 nodes are available: 2 Too many pods, 1 node(s) had untolerated taint {os: windows}. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.";
+    let (namespace, name) = cluster.wait_for(20, "every waiting pod explained", |c| {
+        let pods = c.json(&["get", "pods", "-A", "--field-selector", "spec.nodeName="]);
+        let items = pods["items"].as_array()?.clone();
+        let explained = items.iter().all(|p| {
+            p["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter().any(|c| {
+                    c["type"] == "PodScheduled"
+                        && c["status"] == "False"
+                        && c["reason"] == "Unschedulable"
+                        && c["message"] == expected
+                })
+            })
+        });
+        (items.len() == waiting.len() && explained).then(|| {
+            (
+                items[0]["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                items[0]["metadata"]["name"].as_str().unwrap().to_owned(),
+            )
+        })
+    });
+    let events = cluster.ok(&[
+        "get",
+        "events",
+        "-n",
+        &namespace,
+        "--field-selector",
+        &format!("involvedObject.name={name},reason=FailedScheduling"),
+        "-o",
+        "jsonpath={.items[*].message}",
+    ]);
+    assert_eq!(events, expected);
+    // Room given back (a placed Linux pod deleted): one waiting pod takes it, within seconds,
+    // though no timer would have tried it again in that time.
+    let placed = simulated
+        .iter()
+        .find(|p| {
+            p["spec"]["nodeName"].is_string()
+                && p["spec"]["nodeSelector"]["kubernetes.io/os"] == "linux"
+        })
+        .unwrap();
+    cluster.ok(&[
+        "delete",
+        "pod",
+        "-n",
+        placed["metadata"]["namespace"].as_str().unwrap(),
+        placed["metadata"]["name"].as_str().unwrap(),
+        "--grace-period=0",
+        "--force",
+    ]);
+    cluster.wait_for(20, "a waiting pod placed in the room given back", |c| {
+        let pods = c.json(&["get", "pods", "-A", "--field-selector", "spec.nodeName="]);
+        (pods["items"].as_array()?.len() == waiting.len() - 1).then_some(())
+    });
+}

@@ -1,9 +1,11 @@
 //! Listing: label and field selection, pages with continue tokens, the list's resourceVersion
 //! rules, and the body in the representation asked for.
 
+use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine;
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::response::partial_metadata;
@@ -134,19 +136,19 @@ pub(super) fn list(context: &RequestContext) -> Result<Response, ApiError> {
     Ok(match context.representation() {
         Representation::Table => {
             let include = IncludeObject::parse(context.param("includeObject"))?;
-            let values: Vec<Value> = page.items.iter().map(Stored::value).collect();
+            let columns = context.custom_columns();
             json_response(
                 StatusCode::OK,
-                table::table(
+                table_body(
                     kind,
-                    context.custom_columns().as_deref(),
-                    &values,
+                    columns.as_deref(),
+                    page.items,
                     revision,
                     token,
                     remaining,
                     include,
-                )
-                .to_string(),
+                    PIECE,
+                ),
             )
         }
         Representation::Metadata => {
@@ -166,15 +168,26 @@ pub(super) fn list(context: &RequestContext) -> Result<Response, ApiError> {
         }
         Representation::Object => json_response(
             StatusCode::OK,
-            list_body(kind, &page.items, revision, token.as_deref(), remaining),
+            streamed_list_body(
+                kind,
+                page.items,
+                revision,
+                token.as_deref(),
+                remaining,
+                PIECE,
+            ),
         ),
     })
 }
 
-/// `{"kind":"PodList",...,"items":[...]}`, written from the stored bytes without re-parsing them.
-pub(super) fn list_body(
+/// A list's body goes out in pieces of about this size as the client reads it: each piece is
+/// one write, and a list of 150,000 pods never sits whole in the server's memory (nor its
+/// Table's 150,000 parsed objects).
+const PIECE: usize = 64 * 1024;
+
+/// The start of a list: `{"kind":"PodList",…,"items":[`.
+fn list_head(
     kind: &ResourceKind,
-    items: &[Stored],
     revision: u64,
     token: Option<&str>,
     remaining: Option<usize>,
@@ -186,16 +199,108 @@ pub(super) fn list_body(
     if let Some(r) = remaining {
         meta["remainingItemCount"] = json!(r);
     }
+    format!(
+        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{meta},\"items\":[",
+        kind.kind,
+        kind.api_version()
+    )
+    .into_bytes()
+}
+
+/// A JSON array's elements between `head` and `tail`, written out in pieces of about `piece`
+/// bytes, each element made only when its piece is.
+fn pieces(
+    head: Vec<u8>,
+    elements: impl Iterator<Item = Bytes> + Send + 'static,
+    tail: &'static [u8],
+    piece: usize,
+) -> Body {
+    let piece = piece.max(1);
+    let mut elements = elements.peekable();
+    let mut buffer = head;
+    let mut first = true;
+    let mut done = false;
+    let stream = futures::stream::iter(std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        while buffer.len() < piece {
+            match elements.next() {
+                Some(element) => {
+                    if !first {
+                        buffer.push(b',');
+                    }
+                    first = false;
+                    buffer.extend_from_slice(&element);
+                }
+                None => {
+                    buffer.extend_from_slice(tail);
+                    done = true;
+                    break;
+                }
+            }
+        }
+        if !done && elements.peek().is_none() {
+            buffer.extend_from_slice(tail);
+            done = true;
+        }
+        let out = std::mem::replace(&mut buffer, Vec::with_capacity(piece + 4096));
+        Some(Ok::<_, std::convert::Infallible>(Bytes::from(out)))
+    }));
+    Body::from_stream(stream)
+}
+
+/// `{"kind":"PodList",...,"items":[...]}` from the stored bytes, streamed.
+fn streamed_list_body(
+    kind: &'static ResourceKind,
+    items: Vec<Stored>,
+    revision: u64,
+    token: Option<&str>,
+    remaining: Option<usize>,
+    piece: usize,
+) -> Body {
+    let head = list_head(kind, revision, token, remaining);
+    let elements = items
+        .into_iter()
+        .map(move |item| crate::custom_resources::in_version(kind, &item.json));
+    pieces(head, elements, b"]}", piece)
+}
+
+/// The list as a Table, a row made from each object only as its piece is written.
+#[allow(clippy::too_many_arguments)] // The list's own parameters, as `table::table` takes them.
+fn table_body(
+    kind: &'static ResourceKind,
+    columns: Option<&[crate::custom_resources::PrinterColumn]>,
+    items: Vec<Stored>,
+    revision: u64,
+    token: Option<String>,
+    remaining: Option<usize>,
+    include: IncludeObject,
+    piece: usize,
+) -> Body {
+    let head = table::head(kind, columns, revision, token, remaining).to_string();
+    // The keys are written sorted, so `rows` comes last: the head is everything before its `[]`.
+    let head = head
+        .strip_suffix("[]}")
+        .map_or_else(|| head.clone(), |h| format!("{h}["));
+    let rows = table::Rows::new(kind, columns, include);
+    let elements = items.into_iter().map(move |item| {
+        Bytes::from(serde_json::to_vec(&rows.row(&item.value())).unwrap_or_default())
+    });
+    pieces(head.into_bytes(), elements, b"]}", piece)
+}
+
+/// `{"kind":"PodList",...,"items":[...]}`, written from the stored bytes without re-parsing them.
+pub(super) fn list_body(
+    kind: &ResourceKind,
+    items: &[Stored],
+    revision: u64,
+    token: Option<&str>,
+    remaining: Option<usize>,
+) -> Vec<u8> {
     let size: usize = items.iter().map(|s| s.json.len() + 1).sum();
     let mut out = Vec::with_capacity(size + 256);
-    out.extend_from_slice(
-        format!(
-            "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{meta},\"items\":[",
-            kind.kind,
-            kind.api_version()
-        )
-        .as_bytes(),
-    );
+    out.extend_from_slice(&list_head(kind, revision, token, remaining));
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -233,5 +338,119 @@ pub(super) fn check_list_version(context: &RequestContext, current: u64) -> Resu
         Some(other) => Err(ApiError::bad_request(format!(
             "resourceVersionMatch: Unsupported value: \"{other}\": supported values: \"Exact\", \"NotOlderThan\""
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // In a test, a panic on an unexpected shape is the failure report.
+
+    use super::*;
+    use crate::registry::{Registry, WriteOptions};
+    use crate::resources;
+
+    async fn collected(body: Body) -> Vec<u8> {
+        axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    /// A small cluster's pods: some placed, some waiting, in two namespaces.
+    fn pods() -> Vec<Stored> {
+        let registry = Registry::for_tests(100);
+        for name in ["n1", "n2"] {
+            let node = json!({"metadata": {"name": name, "labels": {"kubernetes.io/os": "linux"}},
+                "status": {"allocatable": {"pods": "3", "cpu": "2", "memory": "4Gi"}}});
+            registry
+                .create(resources::nodes(), "", node, &WriteOptions::default())
+                .unwrap();
+        }
+        let added = crate::load::add_simulated_pods(&registry, 9).unwrap();
+        assert_eq!((added.stored, added.pending), (9, 3));
+        registry
+            .store
+            .list(resources::pods(), None, |_| true, 0, None)
+            .items
+    }
+
+    /// The streamed bodies are byte for byte what the buffered ones were, whatever the piece
+    /// size: one element per piece, a few, or the whole list in one.
+    #[tokio::test]
+    async fn a_streamed_list_is_the_buffered_one_byte_for_byte() {
+        let items = pods();
+        let kind = resources::pods();
+        for (token, remaining) in [(None, None), (Some("abc"), Some(7))] {
+            let buffered = list_body(kind, &items, 42, token, remaining);
+            for piece in [0, 1, 700, 4096, 1 << 20] {
+                let streamed = collected(streamed_list_body(
+                    kind,
+                    items.clone(),
+                    42,
+                    token,
+                    remaining,
+                    piece,
+                ))
+                .await;
+                assert_eq!(
+                    String::from_utf8(streamed).unwrap(),
+                    String::from_utf8(buffered.clone()).unwrap(),
+                    "piece {piece}"
+                );
+            }
+            let values: Vec<Value> = items.iter().map(Stored::value).collect();
+            for include in [
+                IncludeObject::None,
+                IncludeObject::Metadata,
+                IncludeObject::Object,
+            ] {
+                let buffered = table::table(
+                    kind,
+                    None,
+                    &values,
+                    42,
+                    token.map(str::to_owned),
+                    remaining,
+                    include,
+                )
+                .to_string();
+                for piece in [0, 1, 700, 1 << 20] {
+                    let streamed = collected(table_body(
+                        kind,
+                        None,
+                        items.clone(),
+                        42,
+                        token.map(str::to_owned),
+                        remaining,
+                        include,
+                        piece,
+                    ))
+                    .await;
+                    assert_eq!(
+                        String::from_utf8(streamed).unwrap(),
+                        buffered,
+                        "piece {piece}"
+                    );
+                }
+            }
+        }
+        // An empty list too.
+        let empty = collected(streamed_list_body(kind, Vec::new(), 1, None, None, 64)).await;
+        assert_eq!(empty, list_body(kind, &[], 1, None, None));
+        let empty_table = collected(table_body(
+            kind,
+            None,
+            Vec::new(),
+            1,
+            None,
+            None,
+            IncludeObject::Metadata,
+            64,
+        ))
+        .await;
+        assert_eq!(
+            String::from_utf8(empty_table).unwrap(),
+            table::table(kind, None, &[], 1, None, None, IncludeObject::Metadata).to_string()
+        );
     }
 }

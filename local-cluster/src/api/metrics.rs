@@ -399,7 +399,7 @@ mod tests {
                 .create(resources::nodes(), "", node, &WriteOptions::default())
                 .unwrap();
         }
-        crate::load::add_simulated_pods(&registry, &nodes, pods).unwrap();
+        crate::load::add_simulated_pods(&registry, pods).unwrap();
         ApiState::new(
             registry,
             Arc::new(Users::default()),

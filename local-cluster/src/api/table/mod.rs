@@ -106,6 +106,20 @@ pub fn table(
     remaining: Option<usize>,
     include: IncludeObject,
 ) -> Value {
+    let mut table = head(kind, columns, revision, token, remaining);
+    let rows = Rows::new(kind, columns, include);
+    table["rows"] = objects.iter().map(|object| rows.row(object)).collect();
+    table
+}
+
+/// A Table without its rows (`"rows": []`): everything a list's table says before them.
+pub fn head(
+    kind: &ResourceKind,
+    columns: Option<&[PrinterColumn]>,
+    revision: u64,
+    token: Option<String>,
+    remaining: Option<usize>,
+) -> Value {
     let printer = printer(kind);
     let definitions: Vec<Value> = match columns {
         // As the real server: the name, then the definition's columns.
@@ -122,26 +136,6 @@ pub fn table(
             })
             .collect(),
     };
-    let rows: Vec<Value> = objects
-        .iter()
-        .map(|object| {
-            let cells = match columns {
-                Some(columns) => std::iter::once(json!(object["metadata"]["name"]))
-                    .chain(columns.iter().map(|c| c.cell(object)))
-                    .collect(),
-                None => (printer.cells)(object, Common::of(object)),
-            };
-            let mut row = json!({"cells": cells});
-            match include {
-                IncludeObject::None => {}
-                IncludeObject::Metadata => {
-                    row["object"] = json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": object["metadata"]});
-                }
-                IncludeObject::Object => row["object"] = object.clone(),
-            }
-            row
-        })
-        .collect();
     let mut meta = json!({"resourceVersion": revision.to_string()});
     if let Some(t) = token {
         meta["continue"] = json!(t);
@@ -149,7 +143,48 @@ pub fn table(
     if let Some(r) = remaining {
         meta["remainingItemCount"] = json!(r);
     }
-    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": definitions, "rows": rows})
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": definitions, "rows": []})
+}
+
+/// Writes the rows of one kind's table, one object at a time.
+pub struct Rows {
+    printer: Printer,
+    columns: Option<Vec<PrinterColumn>>,
+    include: IncludeObject,
+}
+
+impl Rows {
+    /// Rows of `kind` with the definition's `columns` (custom resources) or its printer's.
+    pub fn new(
+        kind: &ResourceKind,
+        columns: Option<&[PrinterColumn]>,
+        include: IncludeObject,
+    ) -> Rows {
+        Rows {
+            printer: printer(kind),
+            columns: columns.map(<[PrinterColumn]>::to_vec),
+            include,
+        }
+    }
+
+    /// The row of `object`: its cells and, as asked, the object or its metadata.
+    pub fn row(&self, object: &Value) -> Value {
+        let cells = match &self.columns {
+            Some(columns) => std::iter::once(json!(object["metadata"]["name"]))
+                .chain(columns.iter().map(|c| c.cell(object)))
+                .collect(),
+            None => (self.printer.cells)(object, Common::of(object)),
+        };
+        let mut row = json!({"cells": cells});
+        match self.include {
+            IncludeObject::None => {}
+            IncludeObject::Metadata => {
+                row["object"] = json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": object["metadata"]});
+            }
+            IncludeObject::Object => row["object"] = object.clone(),
+        }
+        row
+    }
 }
 
 #[cfg(test)]
