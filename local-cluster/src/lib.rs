@@ -383,6 +383,15 @@ impl LocalCluster {
             registry.clone(),
             config.event_ttl,
         )));
+        // etcd's periodic compaction: resources that stopped changing give their old versions back.
+        let compacted = registry.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                compacted.compact();
+            }
+        }));
         tasks.push(tokio::spawn(nodes::heartbeats(
             registry.clone(),
             pool.beating.clone(),

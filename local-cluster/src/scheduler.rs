@@ -91,6 +91,16 @@ impl Moves {
 /// nodes from the store.
 type NodeCache = Mutex<BTreeMap<String, Arc<Value>>>;
 
+/// The parts of a node scheduling reads (name, labels, spec, allocatable): a parsed node is
+/// mostly its status, and 5,000 whole ones would cost the cache tens of megabytes.
+fn scheduling_view(node: Value) -> Value {
+    json!({
+        "metadata": {"name": node["metadata"]["name"], "labels": node["metadata"]["labels"]},
+        "spec": node["spec"],
+        "status": {"allocatable": node["status"]["allocatable"]},
+    })
+}
+
 /// What of a node scheduling reads; heartbeats change none of it.
 fn node_facts(node: &Value) -> (&Value, &Value, &Value) {
     (
@@ -174,7 +184,7 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
             let changed = if change.kind == EventKind::Deleted {
                 cache.remove(&name).is_some()
             } else {
-                let node = Arc::new(change.object.value());
+                let node = Arc::new(scheduling_view(change.object.value()));
                 let same = cache
                     .get(&name)
                     .is_some_and(|old| node_facts(old) == node_facts(&node));
@@ -494,7 +504,7 @@ impl Judge {
                         .list(resources::nodes(), None, |_| true, 0, None)
                         .items
                         .iter()
-                        .map(|n| (n.index.name.clone(), Arc::new(n.value())))
+                        .map(|n| (n.index.name.clone(), Arc::new(scheduling_view(n.value()))))
                         .collect();
                 }
                 let usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
@@ -595,7 +605,7 @@ impl BulkPlacer {
             .list(resources::nodes(), None, |_| true, 0, None)
             .items;
         let names: Vec<String> = listed.iter().map(|n| n.index.name.clone()).collect();
-        let nodes: Vec<Value> = listed.iter().map(|n| n.value()).collect();
+        let nodes: Vec<Value> = listed.iter().map(|n| scheduling_view(n.value())).collect();
         let mut used = vec![(Requests::default(), 0usize); nodes.len()];
         let position: HashMap<&str, usize> = names
             .iter()

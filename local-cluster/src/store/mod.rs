@@ -291,6 +291,14 @@ impl Store {
         let change = Arc::new(change);
         let now = Instant::now();
         collection.history.push_back((now, change.clone()));
+        self.trim(collection, now);
+        // No receiver is fine: nobody watches this resource right now.
+        let _ = collection.feed.send(change.clone());
+        change
+    }
+
+    /// Drops the changes of `collection` beyond the history's count or older than its time.
+    fn trim(&self, collection: &mut Collection, now: Instant) {
         while let Some((made, oldest)) = collection.history.front() {
             let compacted = now.duration_since(*made) > self.history_kept_for;
             if collection.history.len() <= self.history_capacity && !compacted {
@@ -299,9 +307,18 @@ impl Store {
             collection.history_floor = oldest.object.revision;
             collection.history.pop_front();
         }
-        // No receiver is fine: nobody watches this resource right now.
-        let _ = collection.feed.send(change.clone());
-        change
+    }
+
+    /// Drops every resource's changes older than the history's time, as etcd's periodic
+    /// compaction does. A commit trims its own resource's history; this reaches the resources
+    /// that stopped changing, whose history would otherwise keep a burst's old versions (50,000
+    /// superseded pods after the scheduler explains a burst of waiting pods) for good.
+    pub fn compact(&self) {
+        let now = Instant::now();
+        for (_, collection) in self.collections.iter() {
+            let mut collection = collection.lock().unwrap_or_else(|e| e.into_inner());
+            self.trim(&mut collection, now);
+        }
     }
 
     /// One page of the objects of `kind` (in `namespace`, or all) accepted by `filter`, starting
@@ -477,5 +494,21 @@ mod tests {
             Some(1)
         );
         assert!(new > old);
+
+        // And with no write at all: the periodic compaction drops what aged out.
+        let store = Store::new(100).with_history_kept_for(Duration::from_millis(50));
+        let first = put(&store, "a");
+        put(&store, "b");
+        store.compact();
+        assert!(
+            store.watch(kind, WatchStart::After(first - 1)).is_ok(),
+            "nothing aged yet"
+        );
+        std::thread::sleep(Duration::from_millis(120));
+        store.compact();
+        assert!(
+            store.watch(kind, WatchStart::After(first)).is_err(),
+            "both compacted"
+        );
     }
 }
