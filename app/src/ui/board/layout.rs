@@ -28,8 +28,10 @@ const MIN_LANE_SHARE: f32 = 0.25;
 /// board units, so that their words stay readable when the board is fitted.
 const LANE_HEADER: f32 = 32.0;
 const GROUP_HEADER: f32 = 22.0;
-/// How many unscheduled pods are listed one per line (the rest are counted).
-pub const UNSCHEDULED_LISTED: usize = 200;
+/// How many unscheduled pods are listed one per line (the rest are counted): enough to read
+/// what waits and why, few enough that a cluster with thousands waiting still fits the board at
+/// a readable zoom (a line per pod for 200 of them shrank a fitted 100-node board to 10 %).
+pub const UNSCHEDULED_LISTED: usize = 20;
 
 /// One positioned thing.
 #[derive(Clone, Debug, PartialEq)]

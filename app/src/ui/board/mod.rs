@@ -437,12 +437,13 @@ fn paint_unscheduled_header(ui: &mut egui::Ui, view: &View, rect: Rect, pods: us
     view.painter.text(
         rect.left_center() + Vec2::new(10.0 * view.zoom, 0.0),
         Align2::LEFT_CENTER,
-        words,
+        &words,
         FontId::proportional((15.0 * view.zoom).max(11.0)),
         ui.visuals().text_color(),
     );
     let response = ui.interact(rect, ui.scope_id().with("unscheduled"), Sense::hover());
-    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, "Unscheduled"));
+    // A screen reader hears the count, as the eye reads it.
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &words));
 }
 
 /// One pod no node took: its square, and (zoomed in) why it waits.

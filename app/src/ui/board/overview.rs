@@ -34,27 +34,32 @@ pub fn paint_lane_header(
     );
     let nodes = lane.node_count();
     let size = (18.0 * zoom).max(MIN_TEXT + 2.0).min(rect.height() * 0.8);
-    painter.text(
-        rect.left_center() + Vec2::new(10.0 * zoom.max(0.5), 0.0),
-        Align2::LEFT_CENTER,
-        format!(
-            "{}  ·  {nodes} nodes{}",
-            lane.os.title(),
-            cost.filter(|c| c.monthly > 0.0)
-                .map(|c| format!(
-                    "  ·  {}{}/month",
-                    if c.source == CostSource::Estimate {
-                        "≈ "
-                    } else {
-                        ""
-                    },
-                    dollars(c.monthly)
-                ))
-                .unwrap_or_default()
-        ),
+    let title = format!(
+        "{}  ·  {nodes} nodes{}",
+        lane.os.title(),
+        cost.filter(|c| c.monthly > 0.0)
+            .map(|c| format!(
+                "  ·  {}{}/month",
+                if c.source == CostSource::Estimate {
+                    "≈ "
+                } else {
+                    ""
+                },
+                dollars(c.monthly)
+            ))
+            .unwrap_or_default()
+    );
+    let inset = 10.0 * zoom.max(0.5);
+    let mut job = egui::text::LayoutJob::simple_singleline(
+        title,
         FontId::proportional(size),
         ui.visuals().text_color(),
     );
+    // A narrow lane's title is cut with an ellipsis rather than run into the next lane's.
+    job.wrap = egui::text::TextWrapping::truncate_at_width((rect.width() - 2.0 * inset).max(0.0));
+    let galley = painter.layout_job(job);
+    let at = rect.left_center() + Vec2::new(inset, -galley.size().y / 2.0);
+    painter.galley(at, galley, ui.visuals().text_color());
     let response = ui.interact(
         rect,
         ui.scope_id().with(("lane", lane.os.label())),

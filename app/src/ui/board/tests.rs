@@ -443,3 +443,55 @@ fn a_groups_cost_is_said_with_how_it_was_computed() {
         "Cost Explorer's figure is said on hover"
     );
 }
+
+/// Thousands of pods waiting for room (a cluster past its capacity): the board says how many,
+/// lists a few, and fitted it still shows the nodes at nearly the zoom it would without them.
+#[test]
+fn many_waiting_pods_are_counted_and_the_fitted_board_keeps_its_nodes_readable() {
+    let build = |waiting: usize| {
+        let mut nodes = Vec::new();
+        let mut pods = Vec::new();
+        for (os, label, count) in [(1, "windows", 10), (2, "linux", 90)] {
+            for i in 0..count {
+                let node_name = format!("ip-10-{os}-0-{i}");
+                nodes.push(node(&node_name, label, true));
+                for p in 0..PODS_PER_NODE {
+                    pods.push(pod(&format!("web-{os}-{i}-{p}"), &node_name, running()));
+                }
+            }
+        }
+        for i in 0..waiting {
+            let mut pending = pod(&format!("waiting-{i}"), "", json!({"phase": "Pending"}));
+            pending.spec.as_mut().unwrap().node_name = None;
+            pods.push(pending);
+        }
+        Arc::new(ClusterSnapshot::build(&nodes, &pods, [], [], None))
+    };
+    let fitted_zoom = |snapshot: Arc<ClusterSnapshot>| {
+        let mut harness = harness(BoardView::default(), snapshot);
+        harness.state_mut().fit();
+        harness.run_steps(2);
+        harness
+    };
+    let without = fitted_zoom(build(0)).state().zoom;
+    let harness = fitted_zoom(build(1_170));
+    let with = harness.state().zoom;
+    assert!(
+        with >= without * 0.6,
+        "fitted zoom {with} with 1,170 waiting pods against {without} without"
+    );
+    assert!(
+        shows(&harness, "Unscheduled  ·  1170 pods (the first 20 listed)"),
+        "the waiting pods are counted"
+    );
+    let listed = harness
+        .state()
+        .layout
+        .as_ref()
+        .unwrap()
+        .items
+        .iter()
+        .filter(|p| matches!(p.item, Item::Unscheduled { .. }))
+        .count();
+    assert_eq!(listed, 20);
+}
