@@ -19,33 +19,16 @@ const USAGE: &str = "usage: cargo xtask rooms|portable
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // xtask/ sits in the workspace's root.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
     match args.first().map(String::as_str) {
         Some("rooms") => {
-            // xtask/ sits in the workspace's root.
-            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .map(PathBuf::from)
-                .unwrap_or_default();
-            match rooms::check_workspace(&root) {
-                Ok(report) => {
-                    print!("{report}");
-                    if report.is_clean() {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::FAILURE
-                    }
-                }
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(2)
-                }
-            }
+            verdict(rooms::check_workspace(&root).map(|r| (r.is_clean(), r.to_string())))
         }
         Some("portable") => {
-            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .map(PathBuf::from)
-                .unwrap_or_default();
             let members = match std::fs::read_to_string(root.join("Cargo.toml")) {
                 Ok(manifest) => rooms::members(&manifest),
                 Err(e) => {
@@ -53,23 +36,30 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            match portable::check_workspace(&root, &members) {
-                Ok(report) => {
-                    print!("{report}");
-                    if report.is_clean() {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::FAILURE
-                    }
-                }
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(2)
-                }
-            }
+            verdict(
+                portable::check_workspace(&root, &members).map(|r| (r.is_clean(), r.to_string())),
+            )
         }
         _ => {
             eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A check's report printed, and its exit code: 0 clean, 1 findings, 2 the check could not run.
+fn verdict(outcome: anyhow::Result<(bool, String)>) -> ExitCode {
+    match outcome {
+        Ok((clean, report)) => {
+            print!("{report}");
+            if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
     }

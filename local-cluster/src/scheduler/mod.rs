@@ -215,16 +215,16 @@ pub fn start(registry: Arc<Registry>) -> Vec<JoinHandle<()>> {
             }
         }),
         worker(queue, {
-            let verdicts: Arc<Mutex<Verdicts>> = Arc::default();
+            let judge = Arc::new(Judge {
+                registry,
+                usage,
+                nodes,
+                moves,
+                verdicts: Mutex::default(),
+                recorder,
+            });
             move |key| {
-                let judge = Judge {
-                    registry: registry.clone(),
-                    usage: usage.clone(),
-                    nodes: nodes.clone(),
-                    moves: moves.clone(),
-                    verdicts: verdicts.clone(),
-                    recorder: recorder.clone(),
-                };
+                let judge = judge.clone();
                 async move { judge.schedule(key) }
             }
         }),
@@ -266,7 +266,7 @@ struct Judge {
     usage: Arc<Mutex<Usage>>,
     nodes: Arc<NodeCache>,
     moves: Arc<Moves>,
-    verdicts: Arc<Mutex<Verdicts>>,
+    verdicts: Mutex<Verdicts>,
     recorder: EventRecorder,
 }
 
