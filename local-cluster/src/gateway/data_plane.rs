@@ -1,11 +1,14 @@
 //! The gateway's data plane: one HTTP listener per `(address, port)`, each reading its current
-//! routes per request (a route change swaps them in place, so no connection is dropped), and a
-//! pooled HTTP client forwarding to the chosen backend's endpoints.
+//! routes per request (a route change swaps them in place, so no connection is dropped). A
+//! connection's requests cross by the byte relay (`relay`) until one needs the full HTTP server
+//! here (hyper, with a pooled client for mirrors), which then carries the rest.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -15,23 +18,16 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::routing::{Backend, Filter, HeaderEdit, PathEdit, PortRoutes, RequestView};
+use super::decide::{Asked, Decision, decide};
+use super::http1::HOP_BY_HOP;
+use super::relay::{Ended, Relay};
+use super::routing::{HeaderEdit, PortRoutes};
 
 /// The largest request body kept in memory to be mirrored; a larger one is refused (413).
 const MIRRORED_BODY_LIMIT: usize = 16 * 1024 * 1024;
-
-/// Headers that belong to one connection, never forwarded.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-    "te",
-    "trailer",
-];
 
 type Routes = Arc<RwLock<Arc<PortRoutes>>>;
 
@@ -143,6 +139,15 @@ async fn serve(
                 let _ = stream.set_nodelay(true);
                 let (routes, client) = (routes.clone(), client.clone());
                 connections.spawn(async move {
+                    // Most requests cross by the relay; what it does not carry goes to the
+                    // full HTTP server below, with the bytes the relay already read.
+                    let relay = Relay::new(stream, peer).run(|| {
+                        routes.read().unwrap_or_else(|e| e.into_inner()).clone()
+                    });
+                    let (stream, read) = match relay.await {
+                        Ended::Closed => return,
+                        Ended::HandOver(stream, read) => (stream, read),
+                    };
                     // This connection's own connections to backends, reused request after
                     // request (its requests come one at a time).
                     let upstreams = Arc::new(Upstreams {
@@ -158,13 +163,58 @@ async fn serve(
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .writev(false)
-                        .serve_connection(TokioIo::new(stream), service)
+                        .serve_connection(TokioIo::new(Rewound::new(stream, read.freeze())), service)
                         .await;
                 });
             }
             // Finished connections are reaped so the set does not grow.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
+    }
+}
+
+/// A connection whose first bytes were already read: they are read again first.
+struct Rewound {
+    read: bytes::Bytes,
+    stream: tokio::net::TcpStream,
+}
+
+impl Rewound {
+    fn new(stream: tokio::net::TcpStream, read: bytes::Bytes) -> Rewound {
+        Rewound { read, stream }
+    }
+}
+
+impl AsyncRead for Rewound {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if !self.read.is_empty() {
+            let n = self.read.len().min(buf.remaining());
+            buf.put_slice(&self.read.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewound {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 
@@ -282,15 +332,6 @@ fn edit_headers(headers: &mut HeaderMap, edit: &HeaderEdit) {
     }
 }
 
-/// What the filters decided for one request.
-#[derive(Default)]
-struct Decided {
-    path: Option<String>,
-    hostname: Option<String>,
-    response_edits: Vec<HeaderEdit>,
-    mirrors: Vec<Backend>,
-}
-
 async fn handle(
     request: Request<Incoming>,
     routes: &Routes,
@@ -299,33 +340,13 @@ async fn handle(
 ) -> Response<Body> {
     let table = routes.read().unwrap_or_else(|e| e.into_inner()).clone();
     let (mut parts, body) = request.into_parts();
-    // Shared (reference-counted) copies, so the headers can change while these are read.
-    let host_header = parts.headers.get(header::HOST).cloned();
     let uri = parts.uri.clone();
-    let host = host_header
-        .as_ref()
+    let host = parts
+        .headers
+        .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| uri.host())
         .unwrap_or_default();
-    let host = host
-        .rsplit_once(':')
-        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
-        .map_or(host, |(h, _)| h);
-    let host: std::borrow::Cow<'_, str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        host.to_ascii_lowercase().into()
-    } else {
-        host.into()
-    };
-    let path = uri.path();
-    let query: Vec<(String, String)> = if table.matches_query() {
-        parts
-            .uri
-            .query()
-            .and_then(|q| serde_urlencoded::from_str(q).ok())
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
     let header_lookup = |name: &str| {
         parts
             .headers
@@ -333,93 +354,41 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let Some(picked) = table.pick(&RequestView {
-        method: parts.method.as_str(),
-        host: &host,
-        path,
-        headers: &header_lookup,
-        query: &query,
-    }) else {
-        return plain(StatusCode::NOT_FOUND, "no route matches this request");
-    };
-    let rule = picked.rule.clone();
-    let matcher = picked.matcher.path.clone();
-    let mut decided = Decided::default();
-    let chosen = rule.pick();
-    let backend_filters = chosen.map(|b| b.filters.as_slice()).unwrap_or_default();
-    for filter in rule.filters.iter().chain(backend_filters) {
-        match filter {
-            Filter::RequestHeaders(edit) => edit_headers(&mut parts.headers, edit),
-            Filter::ResponseHeaders(edit) => decided.response_edits.push(edit.clone()),
-            Filter::Mirror { backend, percent } => {
-                if fastrand::u32(0..100) < *percent {
-                    decided.mirrors.push(backend.clone());
-                }
-            }
-            Filter::Rewrite {
-                hostname,
-                path: edit,
-            } => {
-                if let Some(h) = hostname {
-                    decided.hostname = Some(h.clone());
-                }
-                if let Some(edit) = edit {
-                    decided.path = Some(edit.apply(path, &matcher));
-                }
-            }
-            Filter::Redirect {
-                scheme,
-                hostname,
-                path: edit,
-                port,
-                status,
-            } => {
-                let scheme = scheme.as_deref().unwrap_or("http");
-                let host = hostname.as_deref().unwrap_or(&host);
-                let port = port.map(|p| format!(":{p}")).unwrap_or_default();
-                let new_path = edit
-                    .as_ref()
-                    .map_or_else(|| path.to_owned(), |e: &PathEdit| e.apply(path, &matcher));
-                let query = parts
-                    .uri
-                    .query()
-                    .map(|q| format!("?{q}"))
-                    .unwrap_or_default();
-                let location = format!("{scheme}://{host}{port}{new_path}{query}");
-                let mut response = Response::new(Body::empty());
-                *response.status_mut() = StatusCode::from_u16(*status).unwrap_or(StatusCode::FOUND);
-                if let Ok(value) = HeaderValue::try_from(location) {
-                    response.headers_mut().insert(header::LOCATION, value);
-                }
-                return response;
-            }
-        }
-    }
-    let Some(chosen) = chosen else {
-        return plain(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!(
-                "route {} has no backend to send this request to",
-                rule.route
-            ),
-        );
-    };
-    let target = match &chosen.backend {
-        Backend::Invalid(why) => return plain(StatusCode::INTERNAL_SERVER_ERROR, why.clone()),
-        backend @ Backend::Endpoints { name, .. } => match backend.next_address() {
-            Some(address) => address,
-            None => {
-                return plain(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("no healthy upstream: {name} has no ready endpoints"),
-                );
-            }
+    let decision = decide(
+        &table,
+        &Asked {
+            method: parts.method.as_str(),
+            host,
+            path: uri.path(),
+            query: uri.query(),
+            headers: &header_lookup,
         },
+    );
+    let forward = match decision {
+        Decision::Answer { status, message } => {
+            return plain(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                message,
+            );
+        }
+        Decision::Redirect { status, location } => {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
+            if let Ok(value) = HeaderValue::try_from(location) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            return response;
+        }
+        Decision::Forward(forward) => forward,
     };
+    let target = forward.target;
+    for edit in &forward.request_edits {
+        edit_headers(&mut parts.headers, edit);
+    }
     for h in HOP_BY_HOP {
         parts.headers.remove(*h);
     }
-    if let Some(h) = &decided.hostname
+    if let Some(h) = &forward.hostname
         && let Ok(value) = HeaderValue::try_from(h.as_str())
     {
         parts.headers.insert(header::HOST, value);
@@ -431,29 +400,22 @@ async fn handle(
         .headers
         .insert("x-forwarded-proto", HeaderValue::from_static("http"));
     // A client connection speaks to the backend in origin form (`/path?query`).
-    let forwarded: Uri = match (&decided.path, uri.path_and_query()) {
+    let forwarded: Uri = match (&forward.path, uri.path_and_query()) {
         // Unchanged: the request's own.
         (None, Some(unchanged)) => Uri::from(unchanged.clone()),
-        (rewritten, _) => {
-            let path = rewritten.as_deref().unwrap_or(path);
-            let text = match uri.query() {
-                Some(q) => format!("{path}?{q}"),
-                None => path.to_owned(),
-            };
-            match text.parse() {
-                Ok(uri) => uri,
-                Err(e) => {
-                    return plain(
-                        StatusCode::BAD_REQUEST,
-                        format!("invalid request path: {e}"),
-                    );
-                }
+        _ => match forward.path_and_query(uri.path(), uri.query()).parse() {
+            Ok(uri) => uri,
+            Err(e) => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid request path: {e}"),
+                );
             }
-        }
+        },
     };
     let path_and_query = forwarded.path_and_query().map_or("/", |p| p.as_str());
     parts.version = axum::http::Version::HTTP_11;
-    let body = if decided.mirrors.is_empty() {
+    let body = if forward.mirrors.is_empty() {
         Body::new(body)
     } else {
         // A mirror gets its own copy: the body is read once, whole.
@@ -469,7 +431,7 @@ async fn handle(
                 );
             }
         };
-        for mirror in &decided.mirrors {
+        for mirror in &forward.mirrors {
             let Some(address) = mirror.next_address() else {
                 continue;
             };
@@ -497,7 +459,7 @@ async fn handle(
         parts.headers.insert(header::HOST, value);
     }
     let sent = upstreams.send(target, Request::from_parts(parts, body));
-    let answered = match rule.timeout {
+    let answered = match forward.timeout {
         Some(limit) => match tokio::time::timeout(limit, sent).await {
             Ok(answered) => answered,
             Err(_) => return plain(StatusCode::GATEWAY_TIMEOUT, "upstream request timeout"),
@@ -510,7 +472,7 @@ async fn handle(
             for h in HOP_BY_HOP {
                 parts.headers.remove(*h);
             }
-            for edit in &decided.response_edits {
+            for edit in &forward.response_edits {
                 edit_headers(&mut parts.headers, edit);
             }
             Response::from_parts(parts, Body::new(incoming))

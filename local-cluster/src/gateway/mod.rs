@@ -12,11 +12,16 @@ mod attach;
 mod compile;
 pub mod config;
 mod data_plane;
+mod decide;
+mod http1;
 mod ingress;
 mod names;
 pub mod plan;
+mod relay;
 pub mod routing;
 mod status;
+#[cfg(test)]
+mod wire_tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
