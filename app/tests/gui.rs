@@ -31,6 +31,15 @@ fn open_with_plan(
     kubeconfig: std::path::PathBuf,
     plan: hybrid_console::model::migration_plan::MigrationPlan,
 ) -> Harness<'static, ConsoleApp> {
+    open_as_left(kubeconfig, plan, Persisted::default())
+}
+
+/// The window as a start with `persisted` (what the last one kept) opens it.
+fn open_as_left(
+    kubeconfig: std::path::PathBuf,
+    plan: hybrid_console::model::migration_plan::MigrationPlan,
+    persisted: Persisted,
+) -> Harness<'static, ConsoleApp> {
     let app = ConsoleApp::new(
         || {},
         ConnectionTarget::Kubeconfig {
@@ -39,7 +48,7 @@ fn open_with_plan(
         },
         Some(kubeconfig),
         std::sync::Arc::new(plan),
-        Persisted::default(),
+        persisted,
         false,
     );
     Harness::builder()
@@ -1383,4 +1392,165 @@ spec:
     harness.get_by_label_contains(
         "default/legacy (Deployment): pinned to build 10.0.17763; after the upgrade no node of the Windows node groups matches",
     );
+}
+
+/// Presses a tour button through AccessKit, as a screen reader or the keyboard would.
+fn tour_button(harness: &mut Harness<'_, ConsoleApp>, label: &str) {
+    step_until(
+        harness,
+        Duration::from_secs(20),
+        &format!("the tour's {label:?} enabled"),
+        |h| {
+            h.query_by_role_and_label(egui::accesskit::Role::Button, label)
+                .is_some_and(|b| !b.accesskit_node().is_disabled())
+        },
+    );
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, label)
+        .click_accesskit();
+    harness.run_steps(2);
+}
+
+fn tour_at(harness: &mut Harness<'_, ConsoleApp>, heading: &str, shown: &str) {
+    step_until(harness, Duration::from_secs(60), shown, |h| {
+        h.query_by_label(heading).is_some() && h.query_all_by_label_contains(shown).next().is_some()
+    });
+}
+
+#[test]
+fn the_tour_walks_the_talk_on_the_cluster_and_finds_its_place_after_a_restart() {
+    let cluster = TestCluster::start(true);
+    let mut harness = open(&cluster, cluster.kubeconfig.clone());
+    // Not the embedded cluster: the tour waits for the top bar's button.
+    assert!(harness.query_by_label_contains("Step 1 of 8").is_none());
+    harness.get_by_label("Tour").click();
+    harness.run_steps(2);
+    tour_at(
+        &mut harness,
+        "Step 1 of 8: A hybrid cluster: two lanes",
+        "Done: 2 Windows and 2 Linux nodes on the board",
+    );
+    tour_button(&mut harness, "Next");
+    tour_at(
+        &mut harness,
+        "Step 2 of 8: The Windows monolith",
+        "serves sum, subtraction, multiplication, division, ui in-process",
+    );
+    tour_button(&mut harness, "Next");
+    tour_at(
+        &mut harness,
+        "Step 3 of 8: Is the cluster ready for a move?",
+        "Now: not checked yet",
+    );
+    tour_button(&mut harness, "Run the readiness check");
+    tour_at(
+        &mut harness,
+        "Step 3 of 8: Is the cluster ready for a move?",
+        "Done: checked",
+    );
+    tour_button(&mut harness, "Next");
+    tour_at(
+        &mut harness,
+        "Step 4 of 8: Move sum to Linux",
+        "Now: sum is computed in the monolith",
+    );
+    tour_button(&mut harness, "Move sum to Linux…");
+    confirm_and_finish(&mut harness, "Move sum out of the monolith, onto Linux");
+    tour_at(
+        &mut harness,
+        "Step 4 of 8: Move sum to Linux",
+        "Done: sum runs in its own pods on Linux",
+    );
+
+    // A restart finds the tour where it was.
+    let persisted = harness.state().persisted();
+    drop(harness);
+    let mut harness = open_as_left(
+        cluster.kubeconfig.clone(),
+        hybrid_console::migration::plan_file::load(None).unwrap(),
+        persisted,
+    );
+    tour_at(
+        &mut harness,
+        "Step 4 of 8: Move sum to Linux",
+        "Done: sum runs in its own pods on Linux",
+    );
+    tour_button(&mut harness, "Next");
+
+    // The rest, the page last; one move undone and done again on the way.
+    tour_at(
+        &mut harness,
+        "Step 5 of 8: Move the rest, the page last",
+        "Now: still in the monolith: subtraction, multiplication, division, ui",
+    );
+    tour_button(&mut harness, "Move subtraction to Linux…");
+    confirm_and_finish(
+        &mut harness,
+        "Move subtraction out of the monolith, onto Linux",
+    );
+    tour_button(&mut harness, "Undo: move subtraction back…");
+    confirm_and_finish(&mut harness, "Move subtraction back into the monolith");
+    for service in ["subtraction", "multiplication", "division", "ui"] {
+        tour_at(
+            &mut harness,
+            "Step 5 of 8: Move the rest, the page last",
+            &format!("still in the monolith: {service}"),
+        );
+        tour_button(&mut harness, &format!("Move {service} to Linux…"));
+        confirm_and_finish(
+            &mut harness,
+            &format!("Move {service} out of the monolith, onto Linux"),
+        );
+    }
+    tour_at(
+        &mut harness,
+        "Step 5 of 8: Move the rest, the page last",
+        "Done: every service runs on Linux",
+    );
+    tour_button(&mut harness, "Next");
+    tour_at(
+        &mut harness,
+        "Step 6 of 8: Retire the monolith",
+        "Now: the monolith serves nothing any more and can go",
+    );
+    tour_button(&mut harness, "Scale the monolith to zero");
+    tour_at(
+        &mut harness,
+        "Step 6 of 8: Retire the monolith",
+        "Done: the monolith calculator/monolith is at zero replicas",
+    );
+    assert_eq!(
+        cluster.kubectl().ok(&[
+            "get",
+            "deployment/monolith",
+            "-n",
+            "calculator",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ]),
+        "0"
+    );
+    tour_button(&mut harness, "Next");
+    // Not through EKS: the step says why and how, and is skipped.
+    tour_at(
+        &mut harness,
+        "Step 7 of 8: Scale the Windows node group to zero",
+        "Not here: The console reaches this cluster through a kubeconfig",
+    );
+    tour_button(&mut harness, "Skip");
+    tour_at(
+        &mut harness,
+        "Step 8 of 8: What next",
+        "plan init --monolith",
+    );
+    tour_button(&mut harness, "Back");
+    tour_at(
+        &mut harness,
+        "Step 7 of 8: Scale the Windows node group to zero",
+        "Not here",
+    );
+    tour_button(&mut harness, "Skip");
+    tour_button(&mut harness, "Close the tour");
+    assert!(harness.query_by_label_contains("Step 8 of 8").is_none());
+    assert!(!harness.state().persisted().tour.unwrap().open);
 }

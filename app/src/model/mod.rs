@@ -28,6 +28,7 @@ pub mod rollout;
 pub mod routing_file;
 mod search;
 pub mod topology;
+pub mod tour;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -16,6 +16,7 @@ mod palette;
 pub mod pod;
 pub mod readiness;
 mod state;
+pub mod tour;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -33,6 +34,7 @@ use crate::model::ClusterSnapshot;
 use crate::model::migration_plan::MigrationPlan;
 use crate::model::move_progress::MoveProgress;
 use crate::model::pod_details::PodDetails;
+use crate::model::tour::{TourProgress, TourStep};
 use crate::protocol::{Command, ConnectionStatus, Event};
 
 /// Settings kept across restarts (eframe persistence).
@@ -45,6 +47,10 @@ pub struct Persisted {
     /// Where the EKS view looks.
     #[serde(default)]
     pub eks: eks::EksSettings,
+    /// Where the operator is in the tour (`None`: never started, so it opens on the embedded
+    /// cluster).
+    #[serde(default)]
+    pub tour: Option<TourProgress>,
 }
 
 /// The application.
@@ -70,6 +76,8 @@ pub struct ConsoleApp {
     pub node_groups: node_groups::NodeGroupDialogs,
     /// The readiness window.
     pub readiness: readiness::ReadinessWindow,
+    /// The guided tour.
+    pub tour: tour::TourPanel,
     exit_when_ready: bool,
 }
 
@@ -102,6 +110,12 @@ impl ConsoleApp {
         backend.send(Command::EventsNamespace(events_namespace.clone()));
         let mut board = board::BoardView::default();
         board.namespace = persisted.namespace.clone();
+        // A first start on the embedded cluster opens the tour; later starts find it where the
+        // operator left it.
+        let tour = persisted.tour.unwrap_or(TourProgress {
+            step: TourStep::default(),
+            open: matches!(target, ConnectionTarget::Local),
+        });
         ConsoleApp {
             backend,
             state: ConsoleState::new(target, plan, events_namespace),
@@ -118,6 +132,7 @@ impl ConsoleApp {
             },
             node_groups: node_groups::NodeGroupDialogs::default(),
             readiness: readiness::ReadinessWindow::default(),
+            tour: tour::TourPanel { progress: tour },
             exit_when_ready,
         }
     }
@@ -128,6 +143,7 @@ impl ConsoleApp {
             calculator: self.calculator.settings.clone(),
             namespace: self.board.namespace.clone(),
             eks: self.eks.settings.clone(),
+            tour: Some(self.tour.progress),
         }
     }
 
@@ -441,6 +457,13 @@ impl ConsoleApp {
             {
                 requests.push(Request::CheckReadiness(None));
             }
+            if ui
+                .selectable_label(self.tour.progress.open, "Tour")
+                .on_hover_text("The talk, step by step, on this cluster")
+                .clicked()
+            {
+                self.tour.toggle();
+            }
             ui.separator();
             self.board.toolbar(ui, &self.state, requests);
         });
@@ -488,6 +511,7 @@ impl ConsoleApp {
         self.moves.ui(ui, &self.state, &mut requests);
         self.pod.ui(ui, &self.state, &mut requests);
         self.readiness.ui(ui, &self.state, &mut requests);
+        self.tour.ui(ui, &self.state, &mut requests);
         // Dialogs after the board, so they stay above it for the pointer as well as the eye.
         self.node_groups.ui(ui, &self.state, &mut requests);
         for request in requests {
