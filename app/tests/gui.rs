@@ -1535,7 +1535,7 @@ fn the_tour_walks_the_talk_on_the_cluster_and_finds_its_place_after_a_restart() 
     tour_at(
         &mut harness,
         "Step 7 of 8: Scale the Windows node group to zero",
-        "Not here: The console reaches this cluster through a kubeconfig",
+        "Not here: This cluster is not reached through EKS",
     );
     tour_button(&mut harness, "Skip");
     tour_at(

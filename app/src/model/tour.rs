@@ -228,7 +228,7 @@ pub fn progress(step: TourStep, seen: &Seen<'_>) -> Progress {
             )),
         },
         TourStep::WindowsGroup if !seen.through_eks => Progress::NotHere(
-            "The console reaches this cluster through a kubeconfig, not through EKS, so its node groups cannot be changed from here. `scripts/eks-offline.sh` runs the whole talk against an AWS emulator (moto: `pip install 'moto[server]'`), with a local cluster that follows its node groups; on a real EKS cluster, connect through the EKS view on the left.".into(),
+            "This cluster is not reached through EKS, so its node groups cannot be changed from here. `scripts/eks-offline.sh` runs the whole talk against an AWS emulator (moto: `pip install 'moto[server]'`), with a local cluster that follows its node groups; on a real EKS cluster, connect through the EKS view on the left.".into(),
         ),
         TourStep::WindowsGroup if windows == 0 => {
             Progress::Done("no Windows node is left: the lane is empty".into())

@@ -536,6 +536,11 @@ impl eframe::App for ConsoleApp {
         ConsoleApp::ui(self, ui);
     }
 
+    /// Often enough that a console killed mid-tour (not closed) comes back at the step it showed.
+    fn auto_save_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
+
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.persisted());
     }

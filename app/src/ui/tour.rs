@@ -165,9 +165,13 @@ impl Panel for TourPanel {
         let step = self.progress.step;
         let mut open = true;
         let mut moved_to = None;
+        // Low on the board, above the events: where a small cluster leaves room, so the tour
+        // does not hide the lanes it talks about.
+        let screen = ui.ctx().content_rect();
         egui::Window::new("Tour")
             .open(&mut open)
-            .default_pos(egui::pos2(240.0, 80.0))
+            .pivot(egui::Align2::LEFT_BOTTOM)
+            .default_pos(egui::pos2(262.0, screen.bottom() - 200.0))
             .default_width(460.0)
             .resizable(false)
             .show(ui.ctx(), |ui| {
