@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use hybrid_console::cluster::connection::ConnectionTarget;
+use hybrid_console::model::tour::{TourProgress, TourStep};
 use hybrid_console::ui::{ConsoleApp, Persisted};
 use support::TestCluster;
 
@@ -844,7 +845,17 @@ fn the_eks_view_offers_to_retire_the_windows_group_once_no_workload_runs_there()
         h.query_by_label("Scale to 0…").is_some()
     });
     harness.get_by_label("no workload pods on its nodes any more");
-    harness.get_by_label("Scale to 0…").click();
+    // The tour's node-group step offers the same dialog for the group the EKS view listed.
+    harness.state_mut().tour.progress = TourProgress {
+        step: TourStep::WindowsGroup,
+        open: true,
+    };
+    tour_at(
+        &mut harness,
+        "Step 7 of 8: Scale the Windows node group to zero",
+        "Now: 2 Windows nodes: scale their node group to zero",
+    );
+    tour_button(&mut harness, "Scale hybrid/windows to zero…");
     step_until(&mut harness, Duration::from_secs(30), "the survey", |h| {
         h.query_by_label_contains("Its nodes are cordoned and drained")
             .is_some()
@@ -883,7 +894,7 @@ fn the_eks_view_offers_to_retire_the_windows_group_once_no_workload_runs_there()
                     .is_some()
         },
     );
-    // The Windows lane empties as the local cluster follows EKS.
+    // The Windows lane empties as the local cluster follows EKS, and the tour says so.
     step_until(
         &mut harness,
         Duration::from_secs(30),
@@ -895,6 +906,11 @@ fn the_eks_view_offers_to_retire_the_windows_group_once_no_workload_runs_there()
                 .nodes()
                 .all(|n| n.group != "windows")
         },
+    );
+    tour_at(
+        &mut harness,
+        "Step 7 of 8: Scale the Windows node group to zero",
+        "Done: no Windows node is left: the lane is empty",
     );
 }
 
@@ -1535,7 +1551,7 @@ fn the_tour_walks_the_talk_on_the_cluster_and_finds_its_place_after_a_restart() 
     tour_at(
         &mut harness,
         "Step 7 of 8: Scale the Windows node group to zero",
-        "Not here: This cluster is not reached through EKS",
+        "Not here: No Windows node group on EKS is known here",
     );
     tour_button(&mut harness, "Skip");
     tour_at(

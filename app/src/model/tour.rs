@@ -123,8 +123,9 @@ pub struct Seen<'a> {
     pub nodes: (usize, usize),
     /// Whether a readiness report has come.
     pub readiness_checked: bool,
-    /// Whether the console reaches the cluster through EKS (its node groups can be changed).
-    pub through_eks: bool,
+    /// Windows node groups the console knows on EKS (of the cluster it connected through, or
+    /// listed in its EKS view): their size can be changed from here.
+    pub windows_groups: usize,
 }
 
 /// How far a step's work is.
@@ -227,14 +228,14 @@ pub fn progress(step: TourStep, seen: &Seen<'_>) -> Progress {
                 still_in_monolith(topology).join(", ")
             )),
         },
-        TourStep::WindowsGroup if !seen.through_eks => Progress::NotHere(
-            "This cluster is not reached through EKS, so its node groups cannot be changed from here. `scripts/eks-offline.sh` runs the whole talk against an AWS emulator (moto: `pip install 'moto[server]'`), with a local cluster that follows its node groups; on a real EKS cluster, connect through the EKS view on the left.".into(),
-        ),
         TourStep::WindowsGroup if windows == 0 => {
             Progress::Done("no Windows node is left: the lane is empty".into())
         }
+        TourStep::WindowsGroup if seen.windows_groups == 0 => Progress::NotHere(
+            "No Windows node group on EKS is known here: the console did not connect through EKS and its EKS view has listed no cluster with one. `scripts/eks-offline.sh` runs the whole talk against an AWS emulator (moto: `pip install 'moto[server]'`) with a local cluster that follows its node groups; there, or on a real EKS cluster, press List clusters in the EKS view on the left.".into(),
+        ),
         TourStep::WindowsGroup => Progress::ToDo(format!(
-            "{windows} Windows nodes: scale their group to zero from the EKS view (Retire…)"
+            "{windows} Windows nodes: scale their node group to zero (drained first)"
         )),
         TourStep::WhatNext => Progress::Done("the tour is over".into()),
     }
@@ -287,7 +288,7 @@ mod tests {
             topology: Some(topology),
             nodes: (2, 2),
             readiness_checked: false,
-            through_eks: false,
+            windows_groups: 0,
         }
     }
 
@@ -332,18 +333,25 @@ mod tests {
     }
 
     #[test]
-    fn the_windows_group_step_says_why_it_cannot_be_done_without_eks() {
+    fn the_windows_group_step_says_why_it_cannot_be_done_without_an_eks_group() {
         let t = topology(&[], Some(2));
         assert!(matches!(
             progress(TourStep::WindowsGroup, &seen(&t)),
             Progress::NotHere(why) if why.contains("moto")
         ));
-        let through_eks = Seen {
-            through_eks: true,
-            nodes: (0, 2),
+        let listed = Seen {
+            windows_groups: 1,
             ..seen(&t)
         };
-        assert!(progress(TourStep::WindowsGroup, &through_eks).is_done());
+        assert!(matches!(
+            progress(TourStep::WindowsGroup, &listed),
+            Progress::ToDo(_)
+        ));
+        let emptied = Seen {
+            nodes: (0, 2),
+            ..listed
+        };
+        assert!(progress(TourStep::WindowsGroup, &emptied).is_done());
     }
 
     #[test]

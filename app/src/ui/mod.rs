@@ -132,7 +132,10 @@ impl ConsoleApp {
             },
             node_groups: node_groups::NodeGroupDialogs::default(),
             readiness: readiness::ReadinessWindow::default(),
-            tour: tour::TourPanel { progress: tour },
+            tour: tour::TourPanel {
+                progress: tour,
+                aws: Default::default(),
+            },
             exit_when_ready,
         }
     }
@@ -511,6 +514,7 @@ impl ConsoleApp {
         self.moves.ui(ui, &self.state, &mut requests);
         self.pod.ui(ui, &self.state, &mut requests);
         self.readiness.ui(ui, &self.state, &mut requests);
+        self.tour.aws = self.eks.settings.target();
         self.tour.ui(ui, &self.state, &mut requests);
         // Dialogs after the board, so they stay above it for the pointer as well as the eye.
         self.node_groups.ui(ui, &self.state, &mut requests);

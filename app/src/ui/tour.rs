@@ -7,7 +7,7 @@ use egui::{Color32, RichText};
 use super::{ConsoleState, Panel, Request};
 use crate::cluster::connection::ConnectionTarget;
 use crate::model::NodeOs;
-use crate::model::eks::Retirement;
+use crate::model::eks::{AwsTarget, EksCluster, Retirement};
 use crate::model::moves::{Direction, RetireStage};
 use crate::model::tour::{self, Progress, Seen, TourProgress, TourStep};
 use crate::protocol::Command;
@@ -17,6 +17,8 @@ use crate::protocol::Command;
 pub struct TourPanel {
     /// Where the operator is (kept across restarts).
     pub progress: TourProgress,
+    /// Where the EKS view looks (its listed clusters are the ones the tour can change).
+    pub aws: AwsTarget,
 }
 
 impl TourPanel {
@@ -32,14 +34,30 @@ impl TourPanel {
     }
 }
 
+/// The EKS clusters the EKS view listed, each with its Windows node groups.
+fn windows_groups(state: &ConsoleState) -> Vec<(&EksCluster, Vec<&str>)> {
+    let listed = state.eks.clusters.as_ref().and_then(|c| c.as_ref().ok());
+    listed
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let groups = c.groups_of(&NodeOs::Windows).map(|g| g.name.as_str());
+            (c, groups.collect::<Vec<_>>())
+        })
+        .filter(|(_, groups)| !groups.is_empty())
+        .collect()
+}
+
 /// What the cluster shows that the tour looks at.
 fn seen(state: &ConsoleState) -> Seen<'_> {
     let count = |os: NodeOs| state.snapshot.nodes().filter(|n| n.os == os).count();
+    let listed: usize = windows_groups(state).iter().map(|(_, g)| g.len()).sum();
+    let connected = usize::from(matches!(state.target, ConnectionTarget::Eks { .. }));
     Seen {
         topology: state.snapshot.topology.as_ref(),
         nodes: (count(NodeOs::Windows), count(NodeOs::Linux)),
         readiness_checked: matches!(state.readiness.report, Some(Ok(_))),
-        through_eks: matches!(state.target, ConnectionTarget::Eks { .. }),
+        windows_groups: listed.max(connected),
     }
 }
 
@@ -128,24 +146,23 @@ impl TourPanel {
                 }
             }
             TourStep::WindowsGroup => {
-                if let ConnectionTarget::Eks { aws, cluster } = &state.target {
-                    let listed = state.eks.clusters.as_ref().and_then(|c| c.as_ref().ok());
-                    let groups = listed
-                        .and_then(|c| c.iter().find(|c| c.name == *cluster))
-                        .map(|c| c.groups_of(&NodeOs::Windows).collect::<Vec<_>>())
-                        .unwrap_or_default();
-                    if groups.is_empty() {
-                        ui.label("List the region's clusters in the EKS view on the left to see the Windows node groups.");
-                    }
+                let listed = windows_groups(state);
+                if listed.is_empty() && matches!(state.target, ConnectionTarget::Eks { .. }) {
+                    ui.label("Press List clusters in the EKS view on the left to see this cluster's Windows node groups.");
+                }
+                for (cluster, groups) in listed {
                     for group in groups {
                         if ui
-                            .button(format!("Scale {} to zero…", group.name))
+                            .button(format!("Scale {}/{group} to zero…", cluster.name))
+                            .on_hover_text(
+                                "Opens the EKS view's dialog: the group's nodes are drained first",
+                            )
                             .clicked()
                         {
                             requests.push(Request::RetireNodeGroup {
-                                aws: aws.clone(),
-                                cluster: cluster.clone(),
-                                group: group.name.clone(),
+                                aws: self.aws.clone(),
+                                cluster: cluster.name.clone(),
+                                group: group.to_owned(),
                                 retirement: Retirement::ScaleToZero,
                             });
                         }
