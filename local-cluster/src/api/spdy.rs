@@ -514,7 +514,7 @@ async fn connect(
     out: mpsc::UnboundedSender<Vec<u8>>,
     opened: Opened,
 ) {
-    let connection = match tokio::net::TcpStream::connect((address, port)).await {
+    let connection = match super::port_forward::dial_pod(address, port).await {
         Ok(connection) => connection,
         Err(e) => {
             let _ = opened.send((data_stream, None));
