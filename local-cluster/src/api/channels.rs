@@ -1,6 +1,6 @@
 //! What exec, attach and port-forward share: the channels of the remote command protocol, the
-//! frames and closes on a WebSocket, the Status sent when a stream cannot go on, and the
-//! running pod (and container) a stream is for.
+//! frames and closes on a WebSocket, the Status sent when a stream cannot go on, the running pod
+//! (and container) a stream is for, and the connection to a pod's port.
 
 use axum::extract::ws::Message;
 use serde_json::{Value, json};
@@ -122,4 +122,31 @@ pub(super) fn frame(channel: u8, data: &[u8]) -> Message {
     bytes.push(channel);
     bytes.extend_from_slice(data);
     Message::Binary(bytes.into())
+}
+
+/// How long a refused connection to a pod's port is tried again. A real container's server
+/// (nginx, say) listens within milliseconds of its start, before the kubelet's next relist
+/// reports the pod Running; here a container is a process that reports Running as it is
+/// spawned and may take longer than that to listen on a loaded machine, so a client
+/// port-forwarding the moment it sees Running (the Python client's own e2e test does) found
+/// the port refused. A port that stays closed is still reported, this much later.
+const LISTEN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Connects to the pod's `port` for either port-forward protocol, trying a refused connection again for [`LISTEN_GRACE`].
+pub async fn dial_pod(
+    address: std::net::IpAddr,
+    port: u16,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let deadline = tokio::time::Instant::now() + LISTEN_GRACE;
+    loop {
+        match tokio::net::TcpStream::connect((address, port)).await {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ConnectionRefused
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            done => return done,
+        }
+    }
 }

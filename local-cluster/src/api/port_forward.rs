@@ -23,33 +23,6 @@ use crate::kubelet::exec::not_running;
 
 const PORT_FORWARD_PROTOCOL: &str = "v4.channel.k8s.io";
 
-/// How long a refused connection to a pod's port is tried again. A real container's server
-/// (nginx, say) listens within milliseconds of its start, before the kubelet's next relist
-/// reports the pod Running; here a container is a process that reports Running as it is
-/// spawned and may take longer than that to listen on a loaded machine, so a client
-/// port-forwarding the moment it sees Running (the Python client's own e2e test does) found
-/// the port refused. A port that stays closed is still reported, this much later.
-const LISTEN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Connects to the pod's `port`, trying a refused connection again for [`LISTEN_GRACE`].
-pub(super) async fn dial_pod(
-    address: std::net::IpAddr,
-    port: u16,
-) -> std::io::Result<tokio::net::TcpStream> {
-    let deadline = tokio::time::Instant::now() + LISTEN_GRACE;
-    loop {
-        match tokio::net::TcpStream::connect((address, port)).await {
-            Err(e)
-                if e.kind() == std::io::ErrorKind::ConnectionRefused
-                    && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            done => return done,
-        }
-    }
-}
-
 /// What a client asking for SPDY without a WebSocket (kubectl before 1.31) is told.
 const SPDY_PORT_FORWARD: &str = "port-forward over a bare SPDY upgrade is not served by the local cluster: use kubectl 1.31 or later (SPDY tunneled in a WebSocket), kube-rs or the Python client (v4.channel.k8s.io)";
 

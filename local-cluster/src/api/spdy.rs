@@ -514,7 +514,7 @@ async fn connect(
     out: mpsc::UnboundedSender<Vec<u8>>,
     opened: Opened,
 ) {
-    let connection = match super::port_forward::dial_pod(address, port).await {
+    let connection = match super::channels::dial_pod(address, port).await {
         Ok(connection) => connection,
         Err(e) => {
             let _ = opened.send((data_stream, None));
