@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use crate::api::{ProxyTarget, Runtime};
 use crate::controllers::follow;
 use crate::errors::ApiError;
+use crate::gateway::http1::HOP_BY_HOP;
 use crate::kubelet::LogStore;
 use crate::kubelet::{LogOptions, LogOutput};
 use crate::registry::Registry;
@@ -369,16 +370,6 @@ impl ClusterRuntime {
         }
     }
 }
-
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-    "te",
-    "trailer",
-];
 
 impl Runtime for ClusterRuntime {
     fn usage(&self, namespace: &str, pod: &str, container: &str) -> Option<crate::kubelet::Usage> {

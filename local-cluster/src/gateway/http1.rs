@@ -15,7 +15,8 @@ pub const MAX_HEADERS: usize = 128;
 /// How much is read at a time.
 pub const READ_SIZE: usize = 16 * 1024;
 
-/// Headers that belong to one connection, never forwarded.
+/// Headers that belong to one connection, never forwarded (by the gateway and by the Service
+/// proxy of `network`).
 pub const HOP_BY_HOP: &[&str] = &[
     "connection",
     "keep-alive",

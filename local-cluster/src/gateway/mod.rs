@@ -13,7 +13,7 @@ mod compile;
 pub mod config;
 mod data_plane;
 mod decide;
-mod http1;
+pub(crate) mod http1;
 mod ingress;
 mod names;
 pub mod plan;
