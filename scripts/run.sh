@@ -12,7 +12,6 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 # The `quick` profile: optimised enough for a cluster of a few nodes, and built in 78 % of the
 # release profile's time on a fresh machine (BENCHMARKS.md, "Time to first window").
-cargo fetch --locked # local-cluster's build script reads the workspace's metadata offline
 cargo build --profile quick --locked -p hybrid-console
 binary=target/quick/hybrid-console
 

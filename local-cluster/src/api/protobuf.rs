@@ -5,7 +5,7 @@
 //!
 //! Decoded generically into the JSON form the rest of the server handles: the tag, wire type
 //! and type of every field of every message come from k8s-pb (the upstream-generated types,
-//! read by `build.rs`), the JSON name of each field from k8s-openapi's schemas (in the upstream
+//! read by `cargo xtask proto-schema` into `protobuf/schema.rs`), the JSON name of each field from k8s-openapi's schemas (in the upstream
 //! protos the field names are the JSON names; prost renames them, `podIPs` to `pod_ips`, so
 //! the two are matched ignoring case and underscores). The well-known types whose JSON form
 //! is not their message (`IntOrString`, `Quantity`, `Time`, `MicroTime`, `Duration`,
@@ -32,37 +32,9 @@ const MAGIC: &[u8] = b"k8s\0";
 /// How deep messages may nest (the Go decoder stops at 100 too; nothing real comes close).
 const MAX_DEPTH: usize = 100;
 
-/// A message of k8s-pb, as `build.rs` read it.
-pub(crate) struct Message {
-    name: &'static str,
-    fields: &'static [Field],
-}
+mod schema;
 
-/// One field: its tag, its name in k8s-pb, whether it repeats, and what it holds.
-pub(crate) struct Field {
-    tag: u32,
-    name: &'static str,
-    repeated: bool,
-    ty: Type,
-}
-
-/// What a field holds. Map keys are always strings in the Kubernetes protos.
-pub(crate) enum Type {
-    String,
-    Bool,
-    Int32,
-    Int64,
-    Double,
-    Bytes,
-    /// A message, by its dotted path in k8s-pb (`api.core.v1.PodSpec`).
-    Message(&'static str),
-    Map(&'static Type),
-}
-
-mod schema {
-    use super::{Field, Message, Type};
-    include!(concat!(env!("OUT_DIR"), "/proto_schema.rs"));
-}
+use schema::{Field, Type};
 
 /// Decodes `body`, which must hold a `kind_name` of `expected_version` (a subresource's body
 /// is not the resource's own kind: `pods/eviction` takes a `policy/v1` Eviction).
@@ -80,9 +52,34 @@ pub fn decode_as(expected_version: &str, kind_name: &str, body: &[u8]) -> Result
     Ok(object)
 }
 
+/// The envelope every Protobuf body comes in: apimachinery's `runtime.Unknown`, with the same
+/// tags as its `generated.proto`. Declared here rather than taken from k8s-pb because it is the
+/// one message the server decodes by type (the rest go through `MESSAGES`), and compiling
+/// k8s-pb's thousand messages took 41 s of a first build (BENCHMARKS.md, "Time to first
+/// window"); the tests encode with k8s-pb's own `Unknown`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Unknown {
+    #[prost(message, optional, tag = "1")]
+    type_meta: Option<TypeMeta>,
+    #[prost(bytes = "vec", optional, tag = "2")]
+    raw: Option<Vec<u8>>,
+    #[prost(string, optional, tag = "3")]
+    content_encoding: Option<String>,
+    #[prost(string, optional, tag = "4")]
+    content_type: Option<String>,
+}
+
+/// apimachinery's `runtime.TypeMeta`, inside [`Unknown`].
+#[derive(Clone, PartialEq, prost::Message)]
+struct TypeMeta {
+    #[prost(string, optional, tag = "1")]
+    api_version: Option<String>,
+    #[prost(string, optional, tag = "2")]
+    kind: Option<String>,
+}
+
 /// Decodes whatever object `body` holds, with its apiVersion and kind from the envelope.
 pub fn decode_any(body: &[u8]) -> Result<Value, ApiError> {
-    use k8s_pb::apimachinery::pkg::runtime::Unknown;
     let envelope = body
         .strip_prefix(MAGIC)
         .ok_or_else(|| bad("it does not start with the k8s\\0 magic".into()))?;
