@@ -1529,12 +1529,33 @@ fn the_tour_walks_the_talk_on_the_cluster_and_finds_its_place_after_a_restart() 
         "Step 6 of 8: Retire the monolith",
         "Now: the monolith serves nothing any more and can go",
     );
+    let replicas = || {
+        cluster.kubectl().ok(&[
+            "get",
+            "deployment/monolith",
+            "-n",
+            "calculator",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+    };
+    let before = replicas();
+    assert_ne!(before, "0");
     tour_button(&mut harness, "Scale the monolith to zero");
     tour_at(
         &mut harness,
         "Step 6 of 8: Retire the monolith",
         "Done: the monolith calculator/monolith is at zero replicas",
     );
+    assert_eq!(replicas(), "0");
+    // Undone: back to the replicas it had, ready, and the step to do again.
+    tour_button(&mut harness, "Undo: scale the monolith back up");
+    tour_at(
+        &mut harness,
+        "Step 6 of 8: Retire the monolith",
+        "Now: the monolith serves nothing any more and can go",
+    );
+    assert_eq!(replicas(), before);
     assert_eq!(
         cluster.kubectl().ok(&[
             "get",
@@ -1542,10 +1563,18 @@ fn the_tour_walks_the_talk_on_the_cluster_and_finds_its_place_after_a_restart() 
             "-n",
             "calculator",
             "-o",
-            "jsonpath={.spec.replicas}"
+            "jsonpath={.metadata.annotations.hybrid-console\\.io/replicas-before-retire}",
         ]),
-        "0"
+        "",
+        "the recorded count goes once it is used"
     );
+    tour_button(&mut harness, "Scale the monolith to zero");
+    tour_at(
+        &mut harness,
+        "Step 6 of 8: Retire the monolith",
+        "Done: the monolith calculator/monolith is at zero replicas",
+    );
+    assert_eq!(replicas(), "0");
     tour_button(&mut harness, "Next");
     // Not through EKS: the step says why and how, and is skipped.
     tour_at(

@@ -492,7 +492,7 @@ impl From<SharedAtArg> for crate::model::move_plan::ProgressiveWay {
 /// `retire` arguments.
 #[derive(Debug, Args)]
 pub struct RetireArgs {
-    /// Which stage: scale the monolith to zero first, then delete it.
+    /// Which stage: scale the monolith to zero first, then delete it (or scale it back up).
     #[arg(long, value_enum)]
     pub stage: RetireChoice,
     /// Do not ask for confirmation.
@@ -505,6 +505,8 @@ pub struct RetireArgs {
 pub enum RetireChoice {
     /// Scale the monolith to zero replicas, then check the application still answers.
     ScaleToZero,
+    /// Undo scale-to-zero: back to the replicas it had, ready.
+    ScaleBack,
     /// Delete the monolith's Deployment and Service.
     Delete,
 }

@@ -379,7 +379,11 @@ pub async fn retire(
     connection: &Connection,
 ) -> anyhow::Result<(String, bool)> {
     let mover = Mover::new(connection, Arc::new(plan)).await;
-    let blockers = mover.retire_blockers().await?;
+    let blockers = match args.stage {
+        // Undoing needs nothing of the monolith but that it is at zero (the executor checks).
+        RetireChoice::ScaleBack => Vec::new(),
+        RetireChoice::ScaleToZero | RetireChoice::Delete => mover.retire_blockers().await?,
+    };
     if !blockers.is_empty() {
         bail!("the monolith cannot be retired: {}", blockers.join("; "));
     }
@@ -388,6 +392,14 @@ pub async fn retire(
             RetireStage::ScaleToZero,
             format!(
                 "Scale the monolith {}/{} to zero replicas?",
+                mover.plan().monolith.namespace,
+                mover.plan().monolith.deployment
+            ),
+        ),
+        RetireChoice::ScaleBack => (
+            RetireStage::ScaleBack,
+            format!(
+                "Scale the monolith {}/{} back up to the replicas it had?",
                 mover.plan().monolith.namespace,
                 mover.plan().monolith.deployment
             ),

@@ -1,6 +1,7 @@
 //! Retiring the monolith once it serves nothing: scale it to zero (the application must still
 //! answer through the front Service), then delete its Deployment and Service. Each stage is
-//! its own confirmed action.
+//! its own confirmed action; scaling to zero can be undone (scaled back to the replicas it had)
+//! until the Deployment is deleted.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use super::mover::{Mover, Reporter, StepReport};
 use super::{access, actions, verify, wait};
 use crate::model::move_plan::{self, Location};
 use crate::model::move_progress::{MoveEvent, StepState};
-use crate::model::moves::{FIELD_MANAGER, RetireStage, StepKind};
+use crate::model::moves::{FIELD_MANAGER, REPLICAS_BEFORE_RETIRE, RetireStage, StepKind};
 
 impl Mover {
     /// Why the monolith cannot be retired now (empty: it can).
@@ -55,53 +56,70 @@ impl Mover {
 
     /// Carries out one stage of retiring the monolith.
     pub async fn retire(&self, stage: RetireStage, report: Reporter) -> Result<String, MoveError> {
+        match stage {
+            RetireStage::ScaleToZero => self.scale_to_zero(report).await,
+            RetireStage::ScaleBack => self.scale_back(report).await,
+            RetireStage::Delete => self.delete_monolith().await,
+        }
+    }
+
+    /// The monolith's Deployment, once it serves nothing (the blockers otherwise).
+    async fn retirable(&self) -> Result<(Api<Deployment>, Deployment), MoveError> {
         let blockers = self.retire_blockers().await?;
         if !blockers.is_empty() {
             return Err(MoveError::Refused(blockers));
         }
+        let plan = self.plan();
+        let api = Api::<Deployment>::namespaced(self.client.clone(), &plan.monolith.namespace);
+        let monolith = api
+            .get(&plan.monolith.deployment)
+            .await
+            .map_err(|e| MoveError::kube("read the monolith", e))?;
+        Ok((api, monolith))
+    }
+
+    async fn scale_to_zero(&self, report: Reporter) -> Result<String, MoveError> {
+        let (api, monolith) = self.retirable().await?;
         let plan = Arc::new(self.plan().clone());
         let ns = plan.monolith.namespace.clone();
         let name = plan.monolith.deployment.clone();
-        let api = Api::<Deployment>::namespaced(self.client.clone(), &ns);
-        let monolith = api
-            .get(&name)
-            .await
-            .map_err(|e| MoveError::kube("read the monolith", e))?;
         let selector = monolith
             .spec
             .selector
             .match_labels
             .clone()
             .unwrap_or_default();
-        match stage {
-            RetireStage::ScaleToZero => {
-                let params = PatchParams {
-                    field_manager: Some(FIELD_MANAGER.into()),
-                    ..PatchParams::default()
-                };
-                api.patch(
-                    &name,
-                    &params,
-                    &Patch::Merge(json!({"spec": {"replicas": 0}})),
-                )
-                .await
-                .map_err(|e| MoveError::kube(&format!("scale {ns}/{name} to zero"), e))?;
-                let progress = StepReport {
-                    step: StepKind::WaitReroute,
-                    report: &report,
-                };
-                wait::pods_gone(
-                    &self.client,
-                    &ns,
-                    &selector,
-                    self.timeouts.rollout,
-                    &progress,
-                )
-                .await
-                .map_err(|f| MoveError::Cluster(f.reason))?;
-                let mut check = plan.front.check.clone();
-                check.answered_by = None;
-                let answered = verify::verify(
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        let before = monolith.spec.replicas.unwrap_or(1).max(1);
+        api.patch(
+            &name,
+            &params,
+            &Patch::Merge(json!({
+                "metadata": {"annotations": {REPLICAS_BEFORE_RETIRE: before.to_string()}},
+                "spec": {"replicas": 0}
+            })),
+        )
+        .await
+        .map_err(|e| MoveError::kube(&format!("scale {ns}/{name} to zero"), e))?;
+        let progress = StepReport {
+            step: StepKind::WaitReroute,
+            report: &report,
+        };
+        wait::pods_gone(
+            &self.client,
+            &ns,
+            &selector,
+            self.timeouts.rollout,
+            &progress,
+        )
+        .await
+        .map_err(|f| MoveError::Cluster(f.reason))?;
+        let mut check = plan.front.check.clone();
+        check.answered_by = None;
+        let answered = verify::verify(
                     &self.proxy,
                     &self.client,
                     &ns,
@@ -123,40 +141,115 @@ impl Mover {
                         f.reason
                     ))
                 })?;
-                let message = format!(
-                    "{} scaled the monolith {ns}/{name} to zero; the application still answers ({answered})",
-                    self.user()
-                );
-                self.driver
-                    .event("Normal", "MonolithScaledDown", &message)
-                    .await;
-                report(MoveEvent::Step {
-                    step: StepKind::WaitReroute,
-                    state: StepState::Done,
-                    detail: message.clone(),
-                    fraction: Some(1.0),
-                });
-                Ok(message)
-            }
-            RetireStage::Delete => {
-                if monolith.spec.replicas.unwrap_or(1) > 0 {
-                    return Err(MoveError::Refused(vec![format!(
-                        "scale the monolith to zero first (it has {} replicas), so the application is seen to answer without it",
-                        monolith.spec.replicas.unwrap_or(1)
-                    )]));
-                }
-                let message = format!(
-                    "{} retired the monolith: deleted Deployment {ns}/{name} and Service {ns}/{}",
-                    self.user(),
-                    plan.monolith.service
-                );
-                self.driver
-                    .event("Normal", "MonolithRetired", &message)
-                    .await;
-                actions::delete(&self.client, &ns, "Deployment", &name).await?;
-                actions::delete(&self.client, &ns, "Service", &plan.monolith.service).await?;
-                Ok(message)
-            }
+        let message = format!(
+            "{} scaled the monolith {ns}/{name} to zero; the application still answers ({answered})",
+            self.user()
+        );
+        self.driver
+            .event("Normal", "MonolithScaledDown", &message)
+            .await;
+        report(MoveEvent::Step {
+            step: StepKind::WaitReroute,
+            state: StepState::Done,
+            detail: message.clone(),
+            fraction: Some(1.0),
+        });
+        Ok(message)
+    }
+
+    async fn delete_monolith(&self) -> Result<String, MoveError> {
+        let (_, monolith) = self.retirable().await?;
+        let plan = self.plan();
+        let (ns, name) = (&plan.monolith.namespace, &plan.monolith.deployment);
+        if monolith.spec.replicas.unwrap_or(1) > 0 {
+            return Err(MoveError::Refused(vec![format!(
+                "scale the monolith to zero first (it has {} replicas), so the application is seen to answer without it",
+                monolith.spec.replicas.unwrap_or(1)
+            )]));
         }
+        let message = format!(
+            "{} retired the monolith: deleted Deployment {ns}/{name} and Service {ns}/{}",
+            self.user(),
+            plan.monolith.service
+        );
+        self.driver
+            .event("Normal", "MonolithRetired", &message)
+            .await;
+        actions::delete(&self.client, ns, "Deployment", name).await?;
+        actions::delete(&self.client, ns, "Service", &plan.monolith.service).await?;
+        Ok(message)
+    }
+
+    /// Undoes scaling the monolith to zero: back to the replicas it had, and waits until they
+    /// are ready. Refused while a move is in progress or once the Deployment is deleted.
+    async fn scale_back(&self, report: Reporter) -> Result<String, MoveError> {
+        let plan = self.plan();
+        let (ns, name) = (&plan.monolith.namespace, &plan.monolith.deployment);
+        let api = Api::<Deployment>::namespaced(self.client.clone(), ns);
+        let Some(monolith) = api
+            .get_opt(name)
+            .await
+            .map_err(|e| MoveError::kube("read the monolith", e))?
+        else {
+            return Err(MoveError::Refused(vec![format!(
+                "the monolith {ns}/{name} is deleted; apply its manifest again to bring it back"
+            )]));
+        };
+        let annotations = monolith.metadata.annotations.as_ref();
+        if let Some(record) = crate::model::moves::MoveRecord::from_annotations(annotations) {
+            return Err(MoveError::Refused(vec![match record {
+                Ok(r) => format!("a move is in progress: {}", r.summary()),
+                Err(e) => e.to_string(),
+            }]));
+        }
+        if monolith.spec.replicas.unwrap_or(1) > 0 {
+            return Err(MoveError::Refused(vec![format!(
+                "the monolith {ns}/{name} is not scaled to zero (it has {} replicas)",
+                monolith.spec.replicas.unwrap_or(1)
+            )]));
+        }
+        // Recorded when it was scaled to zero; a monolith scaled down by other hands comes back
+        // with one replica.
+        let replicas: i32 = annotations
+            .and_then(|a| a.get(REPLICAS_BEFORE_RETIRE))
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(1);
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        api.patch(
+            name,
+            &params,
+            &Patch::Merge(json!({
+                "metadata": {"annotations": {REPLICAS_BEFORE_RETIRE: null}},
+                "spec": {"replicas": replicas}
+            })),
+        )
+        .await
+        .map_err(|e| MoveError::kube(&format!("scale {ns}/{name} back to {replicas}"), e))?;
+        let progress = StepReport {
+            step: StepKind::WaitReroute,
+            report: &report,
+        };
+        wait::rollout(&self.client, ns, name, self.timeouts.rollout, &progress)
+            .await
+            .map_err(|f| MoveError::Cluster(f.reason))?;
+        let message = format!(
+            "{} scaled the monolith {ns}/{name} back to {replicas} replica{}; it is ready",
+            self.user(),
+            if replicas == 1 { "" } else { "s" }
+        );
+        self.driver
+            .event("Normal", "MonolithScaledBack", &message)
+            .await;
+        report(MoveEvent::Step {
+            step: StepKind::WaitReroute,
+            state: StepState::Done,
+            detail: message.clone(),
+            fraction: Some(1.0),
+        });
+        Ok(message)
     }
 }

@@ -324,15 +324,22 @@ impl MoveRecord {
     }
 }
 
-/// The two stages of retiring the monolith.
+/// The two stages of retiring the monolith, and the undoing of the first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RetireStage {
     /// Scale its Deployment to zero replicas.
     ScaleToZero,
+    /// Undo [`RetireStage::ScaleToZero`]: back to the replicas it had (recorded under
+    /// [`REPLICAS_BEFORE_RETIRE`]), ready again.
+    ScaleBack,
     /// Delete its Deployment and Service (once at zero).
     Delete,
 }
+
+/// The annotation on the monolith Deployment that keeps its replica count while it is scaled to
+/// zero, so that scaling back brings what the operator had.
+pub const REPLICAS_BEFORE_RETIRE: &str = "hybrid-console.io/replicas-before-retire";
 
 #[cfg(test)]
 mod tests {

@@ -93,7 +93,7 @@ impl TourStep {
                 "The other operations move the same way, one at a time, and the page (ui) last: once it runs on Linux the monolith serves nothing. The button plans the next service still in the monolith."
             }
             TourStep::Retire => {
-                "A monolith that serves nothing can go. Retiring scales its Deployment to zero and checks the application through its front Service once its pods are gone; its Deployment stays, so scaling it back up undoes this (the move window's offer deletes it later)."
+                "A monolith that serves nothing can go. Retiring scales its Deployment to zero and checks the application through its front Service once its pods are gone; its Deployment stays, so the Undo button scales it back up to the replicas it had (the move window's offer deletes it later)."
             }
             TourStep::WindowsGroup => {
                 "With no workload left on Windows, the Windows node group is only a bill: on EKS the console scales it to zero (drained first, as EKS does) from its EKS view, and its lane empties."

@@ -327,6 +327,16 @@ impl MovePanel {
                     if ui
                         .add_enabled(
                             scaled_down && !view.retiring,
+                            egui::Button::new("Scale it back up"),
+                        )
+                        .on_hover_text("Undoes scaling to zero: the replicas it had, ready again")
+                        .clicked()
+                    {
+                        requests.push(Command::Retire(RetireStage::ScaleBack).into());
+                    }
+                    if ui
+                        .add_enabled(
+                            scaled_down && !view.retiring,
                             egui::Button::new("Delete it…"),
                         )
                         .clicked()
@@ -358,6 +368,10 @@ impl MovePanel {
             let question = match stage {
                 RetireStage::ScaleToZero => format!(
                     "Scale the monolith {}/{} to zero replicas? The application is checked through the front Service once its pods are gone.",
+                    monolith.namespace, monolith.deployment
+                ),
+                RetireStage::ScaleBack => format!(
+                    "Scale the monolith {}/{} back up to the replicas it had?",
                     monolith.namespace, monolith.deployment
                 ),
                 RetireStage::Delete => format!(

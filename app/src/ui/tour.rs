@@ -144,6 +144,19 @@ impl TourPanel {
                 {
                     requests.push(Command::Retire(RetireStage::ScaleToZero).into());
                 }
+                let at_zero = topology
+                    .and_then(|t| t.monolith.as_ref())
+                    .is_some_and(|m| m.ready.1 == 0);
+                if ui
+                    .add_enabled(
+                        at_zero && !state.moves.retiring,
+                        egui::Button::new("Undo: scale the monolith back up"),
+                    )
+                    .on_hover_text("Back to the replicas it had before it was scaled to zero")
+                    .clicked()
+                {
+                    requests.push(Command::Retire(RetireStage::ScaleBack).into());
+                }
             }
             TourStep::WindowsGroup => {
                 let listed = windows_groups(state);
