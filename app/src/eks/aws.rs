@@ -79,10 +79,10 @@ pub enum AwsError {
     /// Anything else EKS said.
     #[error("EKS: {0}")]
     Service(String),
-    /// What another AWS API (EC2, ECR) said, or why it could not be reached.
+    /// What another AWS API (EC2, ECR, Cost Explorer) said, or why it could not be reached.
     #[error("{service}: {words}")]
     Api {
-        /// `EC2`, `ECR`.
+        /// `EC2`, `ECR`, `Cost Explorer`.
         service: &'static str,
         /// Its words.
         words: String,
@@ -171,11 +171,6 @@ impl Aws {
         // call fails with them.
         aws.credentials().await?;
         Ok(aws)
-    }
-
-    /// The SDK's configuration, for the other services' clients.
-    pub(super) fn sdk_config(&self) -> &SdkConfig {
-        &self.config
     }
 
     /// The endpoint configured for every service (`AWS_ENDPOINT_URL`, a profile's

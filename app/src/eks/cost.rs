@@ -4,12 +4,11 @@
 //! Explorer cannot answer, the reason says what to do (the permission to ask for, the tag to
 //! activate) and the caller falls back to the price file's estimate.
 
-use aws_sdk_costexplorer::types::{
-    DateInterval, Expression, Granularity, GroupDefinition, GroupDefinitionType, MatchOption,
-    TagValues,
-};
+use serde::Deserialize;
+use serde_json::json;
 
 use super::Aws;
+use super::signed_call::{Call, service_words};
 use crate::model::cost::{CostReport, DayCost, PriceList, combine};
 
 /// The tag Cost Explorer groups by.
@@ -18,9 +17,50 @@ pub const NODE_GROUP_TAG: &str = "eks:nodegroup-name";
 /// The days asked for.
 const DAYS: i64 = 30;
 
+/// `GetCostAndUsage`'s answer, as much of it as is read.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CostAndUsage {
+    #[serde(default)]
+    results_by_time: Vec<ResultByTime>,
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResultByTime {
+    time_period: Option<Period>,
+    #[serde(default)]
+    groups: Vec<Group>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Period {
+    start: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Group {
+    #[serde(default)]
+    keys: Vec<String>,
+    #[serde(default)]
+    metrics: std::collections::BTreeMap<String, Metric>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Metric {
+    amount: Option<String>,
+}
+
 impl Aws {
     /// Each node group's daily cost over the last 30 days before `today` (UTC), or why Cost
     /// Explorer could not say.
+    ///
+    /// One JSON call signed as the SDK signs it (`signed_call`), not the Cost Explorer SDK crate:
+    /// the crate sat on the first build's critical path (BENCHMARKS.md, "Time to first window").
     pub async fn node_group_costs(
         &self,
         cluster: &str,
@@ -29,57 +69,59 @@ impl Aws {
         let start = today
             .checked_sub(jiff::Span::new().days(DAYS))
             .map_err(|e| e.to_string())?;
-        let client = aws_sdk_costexplorer::Client::new(self.sdk_config());
-        let period = DateInterval::builder()
-            .start(start.to_string())
-            .end(today.to_string())
-            .build()
-            .map_err(|e| e.to_string())?;
-        let by_group = GroupDefinition::builder()
-            .r#type(GroupDefinitionType::Tag)
-            .key(NODE_GROUP_TAG)
-            .build();
-        let this_cluster = Expression::builder()
-            .tags(
-                TagValues::builder()
-                    .key("eks:cluster-name")
-                    .values(cluster)
-                    .match_options(MatchOption::Equals)
-                    .build(),
-            )
-            .build();
+        // Cost Explorer has one endpoint per partition, in us-east-1 (cn-northwest-1 in China).
+        let region = if self.region.starts_with("cn-") {
+            "cn-northwest-1"
+        } else {
+            "us-east-1"
+        };
         let mut days = Vec::new();
         let mut page_token: Option<String> = None;
         loop {
-            let answer = client
-                .get_cost_and_usage()
-                .time_period(period.clone())
-                .granularity(Granularity::Daily)
-                .metrics("UnblendedCost")
-                .group_by(by_group.clone())
-                .filter(this_cluster.clone())
-                .set_next_page_token(page_token.take())
-                .send()
+            let mut request = json!({
+                "TimePeriod": {"Start": start.to_string(), "End": today.to_string()},
+                "Granularity": "DAILY",
+                "Metrics": ["UnblendedCost"],
+                "GroupBy": [{"Type": "TAG", "Key": NODE_GROUP_TAG}],
+                "Filter": {"Tags": {
+                    "Key": "eks:cluster-name",
+                    "Values": [cluster],
+                    "MatchOptions": ["EQUALS"],
+                }},
+            });
+            if let Some(token) = page_token.take() {
+                request["NextPageToken"] = json!(token);
+            }
+            let answer = self
+                .signed_post(Call {
+                    service: "ce",
+                    label: "Cost Explorer",
+                    region,
+                    endpoint_variable: "AWS_ENDPOINT_URL_COST_EXPLORER",
+                    host_prefix: "ce",
+                    content_type: "application/x-amz-json-1.1",
+                    headers: vec![("x-amz-target", "AWSInsightsIndexService.GetCostAndUsage")],
+                    body: request.to_string(),
+                })
                 .await
-                .map_err(|e| {
-                    // The service's own code and words when the body has them (an emulator or
-                    // proxy may answer in XML, which the SDK cannot read); else the SDK's.
-                    let text = e
-                        .raw_response()
-                        .and_then(|r| r.body().bytes())
-                        .and_then(super::signed_call::service_words)
-                        .unwrap_or_else(|| {
-                            aws_smithy_types::error::display::DisplayErrorContext(&e).to_string()
-                        });
-                    why_not(self, &text)
-                })?;
-            for result in answer.results_by_time() {
-                let day = result
-                    .time_period()
-                    .map(|p| p.start().to_owned())
-                    .unwrap_or_default();
-                for group in result.groups() {
-                    let Some(key) = group.keys().first() else {
+                .map_err(|e| e.to_string())?;
+            if !(200..300).contains(&answer.status) {
+                let words = service_words(answer.body.as_bytes()).unwrap_or_else(|| {
+                    format!(
+                        "HTTP {}: {}",
+                        answer.status,
+                        answer.body.chars().take(200).collect::<String>()
+                    )
+                });
+                return Err(why_not(self, &words));
+            }
+            let answer: CostAndUsage = serde_json::from_str(&answer.body).map_err(|e| {
+                format!("Cost Explorer's answer to GetCostAndUsage could not be read: {e}")
+            })?;
+            for result in answer.results_by_time {
+                let day = result.time_period.map(|p| p.start).unwrap_or_default();
+                for group in result.groups {
+                    let Some(key) = group.keys.first() else {
                         continue;
                     };
                     // Tag groups come back as `key$value`; an empty value is untagged cost.
@@ -88,9 +130,9 @@ impl Aws {
                         .and_then(|rest| rest.strip_prefix('$'))
                         .unwrap_or(key);
                     let amount = group
-                        .metrics()
-                        .and_then(|m| m.get("UnblendedCost"))
-                        .and_then(|m| m.amount())
+                        .metrics
+                        .get("UnblendedCost")
+                        .and_then(|m| m.amount.as_deref())
                         .and_then(|a| a.parse::<f64>().ok())
                         .unwrap_or(0.0);
                     days.push(DayCost {
@@ -100,8 +142,8 @@ impl Aws {
                     });
                 }
             }
-            match answer.next_page_token() {
-                Some(token) if !token.is_empty() => page_token = Some(token.to_owned()),
+            match answer.next_page_token {
+                Some(token) if !token.is_empty() => page_token = Some(token),
                 _ => return Ok(days),
             }
         }

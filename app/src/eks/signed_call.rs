@@ -1,6 +1,7 @@
 //! One SigV4-signed POST to an AWS API the console asks without that service's SDK crate (EC2's
-//! `DescribeInstanceTypes`, ECR's `GetAuthorizationToken`: one read-only call each, where the
-//! crate would cost minutes of compile — BENCHMARKS.md). Signed by `aws-sigv4`, the SDK's own
+//! `DescribeInstanceTypes`, ECR's `GetAuthorizationToken`, Cost Explorer's `GetCostAndUsage`: one
+//! read-only call each, where the crate would cost minutes of compile or sit on the first
+//! build's critical path — BENCHMARKS.md). Signed by `aws-sigv4`, the SDK's own
 //! signer, with the credentials of the SDK's chain; endpoints honour `AWS_ENDPOINT_URL_<SERVICE>`
 //! and `AWS_ENDPOINT_URL` as the SDK does.
 
@@ -16,9 +17,9 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One call.
 pub(super) struct Call<'a> {
-    /// The signing name (`ec2`, `ecr`).
+    /// The signing name (`ec2`, `ecr`, `ce`).
     pub service: &'static str,
-    /// The service as people name it, for messages (`EC2`, `ECR`).
+    /// The service as people name it, for messages (`EC2`, `ECR`, `Cost Explorer`).
     pub label: &'static str,
     /// The region to sign for and send to.
     pub region: &'a str,
