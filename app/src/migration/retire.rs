@@ -137,7 +137,7 @@ impl Mover {
                 .await
                 .map_err(|f| {
                     MoveError::Cluster(format!(
-                        "the monolith is at zero but the application does not answer as it should: {}; scale it back up (kubectl scale deployment/{name} -n {ns} --replicas=2)",
+                        "the monolith is at zero but the application does not answer as it should: {}; scale it back up (`hybrid-console retire --stage scale-back`, or Scale it back up in the move window)",
                         f.reason
                     ))
                 })?;
@@ -145,16 +145,7 @@ impl Mover {
             "{} scaled the monolith {ns}/{name} to zero; the application still answers ({answered})",
             self.user()
         );
-        self.driver
-            .event("Normal", "MonolithScaledDown", &message)
-            .await;
-        report(MoveEvent::Step {
-            step: StepKind::WaitReroute,
-            state: StepState::Done,
-            detail: message.clone(),
-            fraction: Some(1.0),
-        });
-        Ok(message)
+        self.done("MonolithScaledDown", message, &report).await
     }
 
     async fn delete_monolith(&self) -> Result<String, MoveError> {
@@ -241,9 +232,17 @@ impl Mover {
             self.user(),
             if replicas == 1 { "" } else { "s" }
         );
-        self.driver
-            .event("Normal", "MonolithScaledBack", &message)
-            .await;
+        self.done("MonolithScaledBack", message, &report).await
+    }
+
+    /// A stage done: said as an Event on the monolith and as the stage's last line.
+    async fn done(
+        &self,
+        reason: &str,
+        message: String,
+        report: &Reporter,
+    ) -> Result<String, MoveError> {
+        self.driver.event("Normal", reason, &message).await;
         report(MoveEvent::Step {
             step: StepKind::WaitReroute,
             state: StepState::Done,
