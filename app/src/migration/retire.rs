@@ -3,11 +3,9 @@
 //! its own confirmed action; scaling to zero can be undone (scaled back to the replicas it had)
 //! until the Deployment is deleted.
 
-use std::sync::Arc;
-
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::Patch;
 use serde_json::json;
 
 use super::errors::MoveError;
@@ -15,7 +13,26 @@ use super::mover::{Mover, Reporter, StepReport};
 use super::{access, actions, verify, wait};
 use crate::model::move_plan::{self, Location};
 use crate::model::move_progress::{MoveEvent, StepState};
-use crate::model::moves::{FIELD_MANAGER, REPLICAS_BEFORE_RETIRE, RetireStage, StepKind};
+use crate::model::moves::{REPLICAS_BEFORE_RETIRE, RetireStage, StepKind};
+
+/// The application fails its check once the monolith is at zero: what failed, and the undo.
+fn not_answering_at_zero(reason: &str) -> MoveError {
+    MoveError::Cluster(format!(
+        "the monolith is at zero but the application does not answer as it should: {reason}; \
+         scale it back up (`hybrid-console retire --stage scale-back`, or Scale it back up in \
+         the move window)"
+    ))
+}
+
+/// A move recorded on the monolith, which retiring and undoing it wait for.
+fn move_in_progress(monolith: &Deployment) -> Option<String> {
+    crate::model::moves::MoveRecord::from_annotations(monolith.metadata.annotations.as_ref()).map(
+        |record| match record {
+            Ok(r) => format!("a move is in progress: {}", r.summary()),
+            Err(e) => e.to_string(),
+        },
+    )
+}
 
 impl Mover {
     /// Why the monolith cannot be retired now (empty: it can).
@@ -30,14 +47,7 @@ impl Mover {
             ));
             return Ok(blockers);
         };
-        if let Some(record) = crate::model::moves::MoveRecord::from_annotations(
-            monolith.metadata.annotations.as_ref(),
-        ) {
-            blockers.push(match record {
-                Ok(r) => format!("a move is in progress: {}", r.summary()),
-                Err(e) => e.to_string(),
-            });
-        }
+        blockers.extend(move_in_progress(monolith));
         let still: Vec<&str> = plan
             .services
             .iter()
@@ -80,23 +90,18 @@ impl Mover {
 
     async fn scale_to_zero(&self, report: Reporter) -> Result<String, MoveError> {
         let (api, monolith) = self.retirable().await?;
-        let plan = Arc::new(self.plan().clone());
-        let ns = plan.monolith.namespace.clone();
-        let name = plan.monolith.deployment.clone();
+        let plan = self.plan();
+        let (ns, name) = (&plan.monolith.namespace, &plan.monolith.deployment);
         let selector = monolith
             .spec
             .selector
             .match_labels
             .clone()
             .unwrap_or_default();
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.into()),
-            ..PatchParams::default()
-        };
         let before = monolith.spec.replicas.unwrap_or(1).max(1);
         api.patch(
-            &name,
-            &params,
+            name,
+            &actions::patch_params(),
             &Patch::Merge(json!({
                 "metadata": {"annotations": {REPLICAS_BEFORE_RETIRE: before.to_string()}},
                 "spec": {"replicas": 0}
@@ -110,7 +115,7 @@ impl Mover {
         };
         wait::pods_gone(
             &self.client,
-            &ns,
+            ns,
             &selector,
             self.timeouts.rollout,
             &progress,
@@ -120,27 +125,22 @@ impl Mover {
         let mut check = plan.front.check.clone();
         check.answered_by = None;
         let answered = verify::verify(
-                    &self.proxy,
-                    &self.client,
-                    &ns,
-                    &plan.front.service,
-                    &plan.front.port,
-                    std::slice::from_ref(&check),
-                    &verify::Answerers {
-                        selector: Default::default(),
-                        os: None,
-                        description: String::new(),
-                    },
-                    4,
-                    self.timeouts.settle,
-                )
-                .await
-                .map_err(|f| {
-                    MoveError::Cluster(format!(
-                        "the monolith is at zero but the application does not answer as it should: {}; scale it back up (`hybrid-console retire --stage scale-back`, or Scale it back up in the move window)",
-                        f.reason
-                    ))
-                })?;
+            &self.proxy,
+            &self.client,
+            ns,
+            &plan.front.service,
+            &plan.front.port,
+            std::slice::from_ref(&check),
+            &verify::Answerers {
+                selector: Default::default(),
+                os: None,
+                description: String::new(),
+            },
+            4,
+            self.timeouts.settle,
+        )
+        .await
+        .map_err(|f| not_answering_at_zero(&f.reason))?;
         let message = format!(
             "{} scaled the monolith {ns}/{name} to zero; the application still answers ({answered})",
             self.user()
@@ -186,12 +186,8 @@ impl Mover {
                 "the monolith {ns}/{name} is deleted; apply its manifest again to bring it back"
             )]));
         };
-        let annotations = monolith.metadata.annotations.as_ref();
-        if let Some(record) = crate::model::moves::MoveRecord::from_annotations(annotations) {
-            return Err(MoveError::Refused(vec![match record {
-                Ok(r) => format!("a move is in progress: {}", r.summary()),
-                Err(e) => e.to_string(),
-            }]));
+        if let Some(blocker) = move_in_progress(&monolith) {
+            return Err(MoveError::Refused(vec![blocker]));
         }
         if monolith.spec.replicas.unwrap_or(1) > 0 {
             return Err(MoveError::Refused(vec![format!(
@@ -201,18 +197,17 @@ impl Mover {
         }
         // Recorded when it was scaled to zero; a monolith scaled down by other hands comes back
         // with one replica.
-        let replicas: i32 = annotations
+        let replicas: i32 = monolith
+            .metadata
+            .annotations
+            .as_ref()
             .and_then(|a| a.get(REPLICAS_BEFORE_RETIRE))
             .and_then(|v| v.parse().ok())
             .filter(|n| *n > 0)
             .unwrap_or(1);
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.into()),
-            ..PatchParams::default()
-        };
         api.patch(
             name,
-            &params,
+            &actions::patch_params(),
             &Patch::Merge(json!({
                 "metadata": {"annotations": {REPLICAS_BEFORE_RETIRE: null}},
                 "spec": {"replicas": replicas}
