@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Aws;
-use super::signed_call::{Call, service_words};
+use super::signed_call::Call;
 use crate::model::cost::{CostReport, DayCost, PriceList, combine};
 
 /// The tag Cost Explorer groups by.
@@ -106,14 +106,7 @@ impl Aws {
                 .await
                 .map_err(|e| e.to_string())?;
             if !(200..300).contains(&answer.status) {
-                let words = service_words(answer.body.as_bytes()).unwrap_or_else(|| {
-                    format!(
-                        "HTTP {}: {}",
-                        answer.status,
-                        answer.body.chars().take(200).collect::<String>()
-                    )
-                });
-                return Err(why_not(self, &words));
+                return Err(why_not(self, &answer.words()));
             }
             let answer: CostAndUsage = serde_json::from_str(&answer.body).map_err(|e| {
                 format!("Cost Explorer's answer to GetCostAndUsage could not be read: {e}")

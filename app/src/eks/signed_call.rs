@@ -41,6 +41,19 @@ pub(super) struct Answer {
     pub body: String,
 }
 
+impl Answer {
+    /// A refusal's words: the service's `Code: message`, else the status and the body's start.
+    pub(super) fn words(&self) -> String {
+        service_words(self.body.as_bytes()).unwrap_or_else(|| {
+            format!(
+                "HTTP {}: {}",
+                self.status,
+                self.body.chars().take(200).collect::<String>()
+            )
+        })
+    }
+}
+
 impl Aws {
     /// The endpoint of `call`'s service.
     fn endpoint_of(&self, call: &Call<'_>) -> String {
@@ -137,14 +150,7 @@ impl Aws {
         action: &str,
         answer: &Answer,
     ) -> AwsError {
-        let words = service_words(answer.body.as_bytes()).unwrap_or_else(|| {
-            format!(
-                "HTTP {}: {}",
-                answer.status,
-                answer.body.chars().take(200).collect::<String>()
-            )
-        });
-        match self.classify(&words) {
+        match self.classify(&answer.words()) {
             AwsError::AccessDenied(words) => AwsError::AccessDenied(format!("{action} ({words})")),
             AwsError::Service(words) => AwsError::Api {
                 service: call_label,
