@@ -5,11 +5,12 @@
 //!
 //! Decoded generically into the JSON form the rest of the server handles: the tag, wire type
 //! and type of every field of every message come from k8s-pb (the upstream-generated types,
-//! read by `cargo xtask proto-schema` into `protobuf/schema.rs`), the JSON name of each field from k8s-openapi's schemas (in the upstream
-//! protos the field names are the JSON names; prost renames them, `podIPs` to `pod_ips`, so
-//! the two are matched ignoring case and underscores). The well-known types whose JSON form
-//! is not their message (`IntOrString`, `Quantity`, `Time`, `MicroTime`, `Duration`,
-//! `RawExtension`, `FieldsV1`, `ExtraValue`) are written as the real server writes them.
+//! read by `cargo xtask proto-schema` into `protobuf/schema.rs`), the JSON name of each field
+//! from k8s-openapi's schemas (in the upstream protos the field names are the JSON names; prost
+//! renames them, `podIPs` to `pod_ips`, so the two are matched ignoring case and underscores).
+//! The well-known types whose JSON form is not their message (`IntOrString`, `Quantity`, `Time`,
+//! `MicroTime`, `Duration`, `RawExtension`, `FieldsV1`, `ExtraValue`) are written as the real
+//! server writes them.
 //! Fields the schema does not know are skipped, as the Go decoder does, and so are empty
 //! strings (Go sends every non-pointer string; empty is unset). A malformed body is a
 //! 400 naming what is wrong, never a panic.
