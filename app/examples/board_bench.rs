@@ -197,7 +197,11 @@ fn live(kubeconfig: std::path::PathBuf, pods: usize, seconds: u64) -> anyhow::Re
     use hybrid_console::protocol::{Command, ConnectionStatus, Event};
     let plan = Arc::new(hybrid_console::migration::plan_file::load(None)?);
     let started = Instant::now();
-    let backend = Backend::start(|| {}, plan);
+    let backend = Backend::start(
+        || {},
+        plan,
+        hybrid_console::live::embedded::EmbeddedOptions::default(),
+    );
     backend.send(Command::Connect(ConnectionTarget::Kubeconfig {
         path: Some(kubeconfig),
         context: None,

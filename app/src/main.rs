@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use hybrid_console::cli::{self, Cli};
+use hybrid_console::live::embedded::EmbeddedOptions;
 use hybrid_console::ui::{ConsoleApp, Persisted};
 
 /// Every frame allocates and frees the board's meshes (megabytes at 5,000 nodes). glibc's
@@ -84,6 +85,7 @@ fn run_window(cli: &Cli) -> ExitCode {
                     plan,
                     persisted,
                     exit_when_ready,
+                    EmbeddedOptions::default(),
                 )
                 .with_costs(prices, cost_explorer),
             ))

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use hybrid_console::cluster::connection::ConnectionTarget;
+use hybrid_console::live::embedded::EmbeddedOptions;
 use hybrid_console::model::tour::{TourProgress, TourStep};
+use hybrid_console::protocol::EmbeddedAwsState;
 use hybrid_console::ui::{ConsoleApp, Persisted};
 use support::TestCluster;
 
@@ -51,6 +53,7 @@ fn open_as_left(
         std::sync::Arc::new(plan),
         persisted,
         false,
+        EmbeddedOptions::default(),
     );
     Harness::builder()
         .with_size(egui::vec2(1440.0, 900.0))
@@ -150,6 +153,15 @@ fn the_board_shows_both_lanes_with_their_nodes_and_the_monolith_chips() {
             2
         );
     }
+    // Not the embedded cluster: the tour waits for the top bar's button.
+    assert!(harness.query_by_label_contains("Step 1 of 8").is_none());
+    harness.get_by_label("Tour").click();
+    harness.run_steps(2);
+    tour_at(
+        &mut harness,
+        "Step 1 of 8: A hybrid cluster: two lanes",
+        "Done: 2 Windows and 2 Linux nodes on the board",
+    );
 }
 
 #[test]
@@ -1433,19 +1445,56 @@ fn tour_at(harness: &mut Harness<'_, ConsoleApp>, heading: &str, shown: &str) {
     });
 }
 
+/// The window on its embedded cluster, as a first start (or, with `persisted`, a later one)
+/// opens it.
+fn open_embedded(options: EmbeddedOptions, persisted: Persisted) -> Harness<'static, ConsoleApp> {
+    let app = ConsoleApp::new(
+        || {},
+        ConnectionTarget::Local,
+        None,
+        std::sync::Arc::new(hybrid_console::migration::plan_file::load(None).unwrap()),
+        persisted,
+        false,
+        options,
+    );
+    Harness::builder()
+        .with_size(egui::vec2(1440.0, 900.0))
+        .build_ui_state(|ui, app: &mut ConsoleApp| app.ui(ui), app)
+}
+
 #[test]
-fn the_tour_walks_the_talk_on_the_cluster_and_finds_its_place_after_a_restart() {
-    let cluster = TestCluster::start(true);
-    let mut harness = open(&cluster, cluster.kubeconfig.clone());
-    // Not the embedded cluster: the tour waits for the top bar's button.
-    assert!(harness.query_by_label_contains("Step 1 of 8").is_none());
-    harness.get_by_label("Tour").click();
-    harness.run_steps(2);
+fn the_tour_walks_the_talk_on_the_embedded_cluster_and_finds_its_place_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let options = support::embedded_options(&kubeconfig, Some("python3"));
+    let mut harness = open_embedded(options.clone(), Persisted::default());
+    // A first start on the embedded cluster opens the tour by itself.
     tour_at(
         &mut harness,
         "Step 1 of 8: A hybrid cluster: two lanes",
         "Done: 2 Windows and 2 Linux nodes on the board",
     );
+    // Whether moto is installed is asked of Python itself, not of the code under test: where
+    // it is, the embedded cluster must follow it.
+    let moto_installed = std::process::Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let following = match &harness.state().state.eks.embedded {
+        Some(EmbeddedAwsState::Following { cluster, .. }) => {
+            assert_eq!(cluster, "hybrid-calculator");
+            true
+        }
+        Some(EmbeddedAwsState::Without { why }) => {
+            assert!(!moto_installed, "moto is installed, yet: {why}");
+            assert!(why.contains("pip install 'moto[server]'"), "{why}");
+            eprintln!(
+                "moto is not installed here: the tour's EKS step is checked as skipped ({why})"
+            );
+            false
+        }
+        None => panic!("the embedded cluster did not say whether it follows an AWS emulator"),
+    };
     tour_button(&mut harness, "Next");
     tour_at(
         &mut harness,
@@ -1470,22 +1519,19 @@ fn the_tour_walks_the_talk_on_the_cluster_and_finds_its_place_after_a_restart() 
         "Step 4 of 8: Move sum to Linux",
         "Now: sum is computed in the monolith",
     );
-    tour_button(&mut harness, "Move sum to Linux…");
-    confirm_and_finish(&mut harness, "Move sum out of the monolith, onto Linux");
+
+    // A restart (a new embedded cluster, a new emulator) finds the tour where it was.
+    let persisted = harness.state().persisted();
+    drop(harness);
+    let mut harness = open_embedded(options, persisted);
     tour_at(
         &mut harness,
         "Step 4 of 8: Move sum to Linux",
-        "Done: sum runs in its own pods on Linux",
+        "Now: sum is computed in the monolith",
     );
-
-    // A restart finds the tour where it was.
-    let persisted = harness.state().persisted();
-    drop(harness);
-    let mut harness = open_as_left(
-        cluster.kubeconfig.clone(),
-        hybrid_console::migration::plan_file::load(None).unwrap(),
-        persisted,
-    );
+    assert!(harness.query_by_label_contains("Step 1 of 8").is_none());
+    tour_button(&mut harness, "Move sum to Linux…");
+    confirm_and_finish(&mut harness, "Move sum out of the monolith, onto Linux");
     tour_at(
         &mut harness,
         "Step 4 of 8: Move sum to Linux",
@@ -1529,8 +1575,9 @@ fn the_tour_walks_the_talk_on_the_cluster_and_finds_its_place_after_a_restart() 
         "Step 6 of 8: Retire the monolith",
         "Now: the monolith serves nothing any more and can go",
     );
+    let kubectl = test_harness::Kubectl::new(&kubeconfig, dir.path().join("kube-cache"));
     let monolith = |field: &str| {
-        cluster.kubectl().ok(&[
+        kubectl.ok(&[
             "get",
             "deployment/monolith",
             "-n",
@@ -1571,13 +1618,70 @@ fn the_tour_walks_the_talk_on_the_cluster_and_finds_its_place_after_a_restart() 
         }
     }
     tour_button(&mut harness, "Next");
-    // Not through EKS: the step says why and how, and is skipped.
-    tour_at(
-        &mut harness,
-        "Step 7 of 8: Scale the Windows node group to zero",
-        "Not here: No Windows node group on EKS is known here",
-    );
-    tour_button(&mut harness, "Skip");
+    if following {
+        // The embedded cluster follows the emulator's node groups, which the EKS view listed
+        // by itself: the Windows one is scaled to zero, its nodes drained first.
+        tour_at(
+            &mut harness,
+            "Step 7 of 8: Scale the Windows node group to zero",
+            "Now: 2 Windows nodes: scale their node group to zero",
+        );
+        harness.get_by_label("windows · Windows · 2 nodes (0–3)");
+        harness.get_by_label("The local hybrid cluster follows its node groups");
+        tour_button(&mut harness, "Scale hybrid-calculator/windows to zero…");
+        step_until(&mut harness, Duration::from_secs(30), "the survey", |h| {
+            h.query_by_label_contains("Its nodes are cordoned and drained")
+                .is_some()
+        });
+        harness.get_by_label("cluster hybrid-calculator · node group windows");
+        harness.get_by_label("Type windows to confirm").focus();
+        harness.step();
+        harness
+            .get_by_label("Type windows to confirm")
+            .type_text("windows");
+        harness.step();
+        harness.get_by_label("Scale to 0").click();
+        tour_at(
+            &mut harness,
+            "Step 7 of 8: Scale the Windows node group to zero",
+            "Done: no Windows node is left: the lane is empty",
+        );
+        assert_eq!(
+            kubectl.ok(&[
+                "get",
+                "nodes",
+                "-l",
+                "kubernetes.io/os=windows",
+                "-o",
+                "name"
+            ]),
+            ""
+        );
+        assert_eq!(
+            kubectl
+                .ok(&["get", "nodes", "-l", "kubernetes.io/os=linux", "-o", "name"])
+                .lines()
+                .count(),
+            2
+        );
+        step_until(
+            &mut harness,
+            Duration::from_secs(30),
+            "the listing after the change",
+            |h| {
+                h.query_by_label("windows · Windows · 0 nodes (0–3)")
+                    .is_some()
+            },
+        );
+        tour_button(&mut harness, "Next");
+    } else {
+        tour_at(
+            &mut harness,
+            "Step 7 of 8: Scale the Windows node group to zero",
+            "Not here: The local hybrid cluster follows no EKS node groups here",
+        );
+        tour_button(&mut harness, "Skip");
+    }
     tour_at(
         &mut harness,
         "Step 8 of 8: What next",
@@ -1587,10 +1691,44 @@ fn the_tour_walks_the_talk_on_the_cluster_and_finds_its_place_after_a_restart() 
     tour_at(
         &mut harness,
         "Step 7 of 8: Scale the Windows node group to zero",
-        "Not here",
+        if following { "Done" } else { "Not here" },
     );
-    tour_button(&mut harness, "Skip");
+    tour_button(&mut harness, if following { "Next" } else { "Skip" });
     tour_button(&mut harness, "Close the tour");
     assert!(harness.query_by_label_contains("Step 8 of 8").is_none());
     assert!(!harness.state().persisted().tour.unwrap().open);
+}
+
+#[test]
+fn without_moto_the_tour_skips_the_eks_step_saying_how_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let options =
+        support::embedded_options(&dir.path().join("kubeconfig"), Some("python3-not-here"));
+    let mut harness = open_embedded(options, Persisted::default());
+    tour_at(
+        &mut harness,
+        "Step 1 of 8: A hybrid cluster: two lanes",
+        "Done: 2 Windows and 2 Linux nodes on the board",
+    );
+    harness.state_mut().tour.progress.step = TourStep::WindowsGroup;
+    tour_at(
+        &mut harness,
+        "Step 7 of 8: Scale the Windows node group to zero",
+        "Not here: The local hybrid cluster follows no EKS node groups here: python3-not-here was not found",
+    );
+    assert!(
+        harness
+            .query_all_by_label_contains("run `pip install 'moto[server]'` (or scripts/install-deps.sh), then restart the console")
+            .next()
+            .is_some()
+    );
+    // The EKS view keeps its region and profile: no emulator to offer.
+    assert!(harness.query_by_label("The AWS emulator").is_none());
+    harness.get_by_label("Region");
+    tour_button(&mut harness, "Skip");
+    tour_at(
+        &mut harness,
+        "Step 8 of 8: What next",
+        "plan init --monolith",
+    );
 }

@@ -21,6 +21,11 @@ pub struct FollowConfig {
     pub cluster: String,
     /// The EKS API endpoint (an emulator's URL); `None`: the SDK's (AWS_ENDPOINT_URL honoured).
     pub endpoint: Option<String>,
+    /// The region; `None`: the SDK's (AWS_REGION, the profile's).
+    pub region: Option<String>,
+    /// Keys to sign with instead of the SDK's credential chain: an emulator's, which takes any
+    /// (a console that starts one for its embedded cluster has no AWS credentials to lend).
+    pub emulator_keys: Option<EmulatorKeys>,
     /// How often the node groups are read.
     pub every: Duration,
     /// How long to wait before trying a refused eviction again.
@@ -33,10 +38,21 @@ impl FollowConfig {
         FollowConfig {
             cluster: cluster.into(),
             endpoint,
+            region: None,
+            emulator_keys: None,
             every: Duration::from_secs(1),
             drain_retry: Duration::from_secs(2),
         }
     }
+}
+
+/// An access key pair for an AWS API emulator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmulatorKeys {
+    /// The access key ID.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
 }
 
 /// Why the node groups could not be read.
@@ -60,17 +76,28 @@ pub struct FollowedGroup {
     pub desired: usize,
 }
 
-/// The EKS client for `config` (region and credentials from the usual AWS environment).
+/// The EKS client for `config` (region and credentials from the usual AWS environment unless
+/// `config` gives them).
 pub async fn client(config: &FollowConfig) -> aws_sdk_eks::Client {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https();
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .load()
-        .await;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    if let Some(region) = &config.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(keys) = &config.emulator_keys {
+        loader = loader.credentials_provider(aws_sdk_eks::config::Credentials::new(
+            &keys.access_key_id,
+            &keys.secret_access_key,
+            None,
+            None,
+            "emulator",
+        ));
+    }
+    let sdk = loader.load().await;
     let mut builder = aws_sdk_eks::config::Builder::from(&sdk);
     if let Some(endpoint) = &config.endpoint {
         builder = builder.endpoint_url(endpoint);

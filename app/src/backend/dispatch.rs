@@ -10,7 +10,8 @@ use tokio::sync::{mpsc, watch};
 use crate::calculator;
 use crate::cluster::connection::{self, Connection, ConnectionTarget};
 use crate::eks;
-use crate::live::{self, session::LocalSlot};
+use crate::live::embedded::EmbeddedOptions;
+use crate::live::{self, session::EmbeddedSlot, session::LocalSlot};
 use crate::migration::desk::{MoveAsked, MoveDesk};
 use crate::model::eks::AwsTarget;
 use crate::model::migration_plan::MigrationPlan;
@@ -22,10 +23,11 @@ pub(super) async fn supervise(
     mut commands: mpsc::UnboundedReceiver<Command>,
     sink: EventSink,
     plan: Arc<MigrationPlan>,
+    embedded: EmbeddedOptions,
 ) {
     let mut tasks = Tasks::new(sink.clone());
     let mut desk = MoveDesk::default();
-    let local: LocalSlot = Arc::default();
+    let local: LocalSlot = Arc::new(EmbeddedSlot::new(embedded));
     let (client_tx, client_rx) = watch::channel::<Option<Connection>>(None);
     let (namespace_tx, namespace_rx) = watch::channel("calculator".to_owned());
     let http = calculator::http_client();
@@ -223,7 +225,5 @@ pub(super) async fn supervise(
     // The console is closing: a move left half-way stays recorded on the monolith for the next
     // console (its Lease is released as its task is dropped).
     tasks.stop_all();
-    if let Some(cluster) = local.lock().await.take() {
-        cluster.shutdown().await;
-    }
+    local.shutdown().await;
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc as async_mpsc;
 
+use crate::live::embedded::EmbeddedOptions;
 use crate::model::migration_plan::MigrationPlan;
 use crate::protocol::{Command, Event, EventSink};
 
@@ -27,14 +28,18 @@ impl Backend {
     /// Starts the backend thread for `plan`; `repaint` is called after every event (egui's
     /// `Context::request_repaint`). A backend that cannot start says so as
     /// [`Event::BackendStopped`].
-    pub fn start(repaint: impl Fn() + Send + Sync + 'static, plan: Arc<MigrationPlan>) -> Backend {
+    pub fn start(
+        repaint: impl Fn() + Send + Sync + 'static,
+        plan: Arc<MigrationPlan>,
+        embedded: EmbeddedOptions,
+    ) -> Backend {
         let (commands, receiver) = async_mpsc::unbounded_channel();
         let (sender, events) = mpsc::channel();
         let sink = EventSink::new(sender, Arc::new(repaint));
         let backend_sink = sink.clone();
         let thread = std::thread::Builder::new()
             .name("hybrid-console-backend".into())
-            .spawn(move || run(receiver, backend_sink, plan));
+            .spawn(move || run(receiver, backend_sink, plan, embedded));
         let thread = match thread {
             Ok(thread) => Some(thread),
             Err(e) => {
@@ -80,6 +85,7 @@ fn run(
     receiver: async_mpsc::UnboundedReceiver<Command>,
     sink: EventSink,
     plan: Arc<MigrationPlan>,
+    embedded: EmbeddedOptions,
 ) {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -97,7 +103,7 @@ fn run(
         }
     };
     let supervised = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(dispatch::supervise(receiver, sink.clone(), plan));
+        runtime.block_on(dispatch::supervise(receiver, sink.clone(), plan, embedded));
     }));
     if supervised.is_err() {
         sink.send(Event::BackendStopped {

@@ -189,6 +189,7 @@ impl Cli {
         crate::model::eks::AwsTarget {
             region: self.region.clone(),
             profile: self.profile.clone(),
+            emulator: None,
         }
     }
 }

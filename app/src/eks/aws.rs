@@ -11,7 +11,7 @@ use aws_sdk_eks::Client;
 use aws_smithy_http_client::tls;
 
 use super::token::{self, EksToken};
-use crate::model::eks::AwsTarget;
+use crate::model::eks::{AwsEmulator, AwsTarget};
 use crate::model::eks::{EksCluster, EksNodeGroup, os_of_ami_type};
 use crate::protocol::ActionError;
 
@@ -137,7 +137,8 @@ pub struct Aws {
 
 impl Aws {
     /// Loads the SDK's configuration for `target` (environment, profiles, SSO, web identity,
-    /// instance roles; `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_EKS` honoured).
+    /// instance roles; `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_EKS` honoured), or the
+    /// emulator's endpoint, region and keys.
     pub async fn load(target: &AwsTarget) -> Result<Aws, AwsError> {
         // The SDK's HTTPS client on rustls with ring, like every other client of the console.
         let http = aws_smithy_http_client::Builder::new()
@@ -146,11 +147,24 @@ impl Aws {
             ))
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-        if let Some(region) = &target.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(profile) = &target.profile {
-            loader = loader.profile_name(profile);
+        if let Some(emulator) = &target.emulator {
+            loader = loader
+                .region(aws_config::Region::new(emulator.region.clone()))
+                .endpoint_url(&emulator.endpoint)
+                .credentials_provider(aws_credential_types::Credentials::new(
+                    AwsEmulator::ACCESS_KEY_ID,
+                    AwsEmulator::SECRET_ACCESS_KEY,
+                    None,
+                    None,
+                    "emulator",
+                ));
+        } else {
+            if let Some(region) = &target.region {
+                loader = loader.region(aws_config::Region::new(region.clone()));
+            }
+            if let Some(profile) = &target.profile {
+                loader = loader.profile_name(profile);
+            }
         }
         let config = loader.load().await;
         let region = config

@@ -161,7 +161,7 @@ impl Aws {
 /// Cost Explorer's refusal in words an operator can act on.
 fn why_not(aws: &Aws, text: &str) -> String {
     if text.contains("DataUnavailable") {
-        return "Cost Explorer has no data for this account: enable it in the Billing console (Cost Explorer → Launch Cost Explorer); data appears within a day".to_owned();
+        return "Cost Explorer has no data for this account: enable it in the Billing console (Cost Explorer, Launch Cost Explorer); data appears within a day".to_owned();
     }
     match aws.classify(text) {
         super::AwsError::AccessDenied(words) => format!(

@@ -9,6 +9,7 @@ pub mod cost;
 pub mod desk;
 mod ec2;
 pub mod ecr;
+pub mod emulator;
 mod node_group_api;
 pub mod retirement;
 mod signed_call;

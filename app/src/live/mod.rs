@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod details;
+pub mod embedded;
 pub mod pods;
 pub mod session;
 mod watch;

@@ -5,43 +5,77 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use local_cluster::LocalCluster;
 use tokio::sync::{Mutex, watch};
 
 use super::connect;
+use super::embedded::{Embedded, EmbeddedOptions};
 use super::watch::watch_cluster;
-use crate::cluster::connection::{self, ConnectError, Connection, ConnectionTarget};
+use crate::cluster::connection::{ConnectError, Connection, ConnectionTarget};
 use crate::model::migration_plan::MigrationPlan;
-use crate::protocol::{ConnectionStatus, Event, EventSink};
+use crate::protocol::{ConnectionStatus, EmbeddedAwsState, Event, EventSink};
 
-/// The embedded cluster, started on first use and kept until the console exits.
-pub type LocalSlot = Arc<Mutex<Option<LocalCluster>>>;
+/// The embedded cluster: how to start it, and the one started on first use and kept until the
+/// console exits.
+#[derive(Default)]
+pub struct EmbeddedSlot {
+    options: EmbeddedOptions,
+    running: Mutex<Option<Embedded>>,
+}
+
+/// The slot as the backend's tasks share it.
+pub type LocalSlot = Arc<EmbeddedSlot>;
+
+impl EmbeddedSlot {
+    /// A slot that starts the embedded cluster as `options` say.
+    pub fn new(options: EmbeddedOptions) -> EmbeddedSlot {
+        EmbeddedSlot {
+            options,
+            running: Mutex::default(),
+        }
+    }
+
+    /// Stops the embedded cluster (and its emulator), if it was started.
+    pub async fn shutdown(&self) {
+        if let Some(embedded) = self.running.lock().await.take() {
+            embedded.shutdown().await;
+        }
+    }
+}
 
 async fn local_kubeconfig(
-    local: &LocalSlot,
+    local: &EmbeddedSlot,
     sink: &EventSink,
     label: &str,
 ) -> Result<String, ConnectError> {
-    let mut slot = local.lock().await;
-    if let Some(cluster) = slot.as_ref() {
-        return Ok(cluster.kubeconfig().to_owned());
+    let mut slot = local.running.lock().await;
+    if let Some(embedded) = slot.as_ref() {
+        // A window that reconnects hears again what the cluster follows.
+        sink.send(Event::EmbeddedAws(embedded.state.clone()));
+        return Ok(embedded.cluster.kubeconfig().to_owned());
     }
     sink.send(Event::Connection(ConnectionStatus::Connecting {
         target: label.to_owned(),
-        stage: "Starting the local hybrid cluster (2 Windows + 2 Linux nodes) and the calculator monolith…".into(),
+        stage: "Starting the local hybrid cluster (2 Windows + 2 Linux nodes), the calculator monolith and, when moto is installed, the AWS emulator it follows…".into(),
     }));
     let started = Instant::now();
-    let cluster = connection::start_local_cluster().await?;
+    let embedded = Embedded::start(&local.options).await?;
     sink.log(
         "LocalCluster",
         format!(
-            "local hybrid cluster up at {} with the calculator monolith ready, in {:.1} s",
-            cluster.url(),
+            "{} with the calculator monolith ready, in {:.1} s",
+            embedded.describe(),
             started.elapsed().as_secs_f64()
         ),
     );
-    let kubeconfig = cluster.kubeconfig().to_owned();
-    *slot = Some(cluster);
+    if let EmbeddedAwsState::Without { why } = &embedded.state {
+        sink.log(
+            "LocalCluster",
+            format!("no EKS node groups to follow: {why}"),
+        );
+    }
+    sink.send(Event::EmbeddedAws(embedded.state.clone()));
+    let kubeconfig = embedded.cluster.kubeconfig().to_owned();
+    *slot = Some(embedded);
     Ok(kubeconfig)
 }
 

@@ -335,7 +335,7 @@ fn report(groups: Vec<GroupCost>, prices: &PriceList, cost_explorer: Option<Stri
 /// Why Cost Explorer's answer gives no node group a cost: no cost carries the tag.
 pub fn tag_not_active(cluster: &str) -> String {
     format!(
-        "Cost Explorer has no cost of cluster {cluster} under the eks:nodegroup-name tag: activate it as a cost allocation tag (Billing console → Cost allocation tags, or aws ce update-cost-allocation-tags-status --cost-allocation-tags-status TagKey=eks:nodegroup-name,Status=Active); costs carry it from about a day later"
+        "Cost Explorer has no cost of cluster {cluster} under the eks:nodegroup-name tag: activate it as a cost allocation tag (Billing console, Cost allocation tags; or aws ce update-cost-allocation-tags-status --cost-allocation-tags-status TagKey=eks:nodegroup-name,Status=Active); costs carry it from about a day later"
     )
 }
 

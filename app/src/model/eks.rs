@@ -341,13 +341,47 @@ pub fn windows_build_of_ami_type(ami_type: &str) -> Option<WindowsBuild> {
 }
 
 /// Where the console looks for EKS: a region and an optional named profile (`None`: the SDK's
-/// defaults — `AWS_REGION`, `AWS_PROFILE`, `~/.aws/config`).
+/// defaults — `AWS_REGION`, `AWS_PROFILE`, `~/.aws/config`), or an AWS API emulator.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct AwsTarget {
     /// The region.
     pub region: Option<String>,
     /// The named profile.
     pub profile: Option<String>,
+    /// An AWS API emulator to use instead of AWS (its region, its keys; region and profile
+    /// above are then not read).
+    pub emulator: Option<AwsEmulator>,
+}
+
+impl AwsTarget {
+    /// The emulator at `endpoint`, in `region`.
+    pub fn emulator(endpoint: impl Into<String>, region: impl Into<String>) -> AwsTarget {
+        AwsTarget {
+            emulator: Some(AwsEmulator {
+                endpoint: endpoint.into(),
+                region: region.into(),
+            }),
+            ..AwsTarget::default()
+        }
+    }
+}
+
+/// An AWS API emulator (moto server) on this machine: it takes any keys, so the console signs
+/// with [`AwsEmulator::ACCESS_KEY_ID`] and [`AwsEmulator::SECRET_ACCESS_KEY`] and needs no AWS
+/// account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AwsEmulator {
+    /// Its URL, for every service (`http://127.0.0.1:PORT`).
+    pub endpoint: String,
+    /// The region it is asked about.
+    pub region: String,
+}
+
+impl AwsEmulator {
+    /// The access key the console signs with (moto's documented test key).
+    pub const ACCESS_KEY_ID: &'static str = "testing";
+    /// Its secret.
+    pub const SECRET_ACCESS_KEY: &'static str = "testing";
 }
 
 /// Where a node group to add is described.

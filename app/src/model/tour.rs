@@ -126,6 +126,8 @@ pub struct Seen<'a> {
     /// Windows node groups the console knows on EKS (of the cluster it connected through, or
     /// listed in its EKS view): their size can be changed from here.
     pub windows_groups: usize,
+    /// On the embedded cluster with no AWS emulator beside it: why (what to install).
+    pub no_emulator: Option<&'a str>,
 }
 
 /// How far a step's work is.
@@ -231,6 +233,12 @@ pub fn progress(step: TourStep, seen: &Seen<'_>) -> Progress {
         TourStep::WindowsGroup if windows == 0 => {
             Progress::Done("no Windows node is left: the lane is empty".into())
         }
+        TourStep::WindowsGroup if seen.windows_groups == 0 && seen.no_emulator.is_some() => {
+            Progress::NotHere(format!(
+                "The local hybrid cluster follows no EKS node groups here: {}. With moto installed, the console starts an AWS emulator holding the talk's EKS cluster beside the local cluster, which then follows its node groups, and this step scales the Windows one to zero.",
+                seen.no_emulator.unwrap_or_default()
+            ))
+        }
         TourStep::WindowsGroup if seen.windows_groups == 0 => Progress::NotHere(
             "No Windows node group on EKS is known here: the console did not connect through EKS and its EKS view has listed no cluster with one. `scripts/eks-offline.sh` runs the whole talk against an AWS emulator (moto: `pip install 'moto[server]'`) with a local cluster that follows its node groups; there, or on a real EKS cluster, press List clusters in the EKS view on the left.".into(),
         ),
@@ -289,6 +297,7 @@ mod tests {
             nodes: (2, 2),
             readiness_checked: false,
             windows_groups: 0,
+            no_emulator: None,
         }
     }
 
@@ -352,6 +361,30 @@ mod tests {
             ..listed
         };
         assert!(progress(TourStep::WindowsGroup, &emptied).is_done());
+    }
+
+    #[test]
+    fn on_the_embedded_cluster_without_moto_the_step_says_how_to_get_it() {
+        let t = topology(&[], Some(2));
+        let without = Seen {
+            no_emulator: Some(
+                "moto is not installed for python3: run `pip install 'moto[server]'`",
+            ),
+            ..seen(&t)
+        };
+        assert!(matches!(
+            progress(TourStep::WindowsGroup, &without),
+            Progress::NotHere(why) if why.contains("pip install 'moto[server]'") && why.contains("local hybrid cluster")
+        ));
+        // A group listed some other way (a real EKS region in the EKS view) is still offered.
+        let listed = Seen {
+            windows_groups: 1,
+            ..without
+        };
+        assert!(matches!(
+            progress(TourStep::WindowsGroup, &listed),
+            Progress::ToDo(_)
+        ));
     }
 
     #[test]

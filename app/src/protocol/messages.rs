@@ -187,11 +187,30 @@ pub enum ConnectionStatus {
     },
 }
 
+/// Whether the embedded cluster follows EKS node groups in an AWS emulator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmbeddedAwsState {
+    /// It follows EKS cluster `cluster`, reached with `aws` (the emulator).
+    Following {
+        /// The emulator.
+        aws: AwsTarget,
+        /// The EKS cluster whose node groups are its nodes.
+        cluster: String,
+    },
+    /// It has nodes of its own; why there is no emulator, and how to get one.
+    Without {
+        /// Why, in a sentence that says what to install.
+        why: String,
+    },
+}
+
 /// What the backend tells the UI.
 #[derive(Clone, Debug)]
 pub enum Event {
     /// The connection changed.
     Connection(ConnectionStatus),
+    /// The embedded cluster was started (or reached again): whether it follows an AWS emulator.
+    EmbeddedAws(EmbeddedAwsState),
     /// The contexts the connection view can offer.
     Contexts(Vec<ContextEntry>),
     /// A new view of the cluster.

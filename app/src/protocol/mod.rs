@@ -8,6 +8,6 @@ mod task;
 mod tasks;
 
 pub use failure::{ActionError, NextAction};
-pub use messages::{Command, ConnectionStatus, Event, EventSink};
+pub use messages::{Command, ConnectionStatus, EmbeddedAwsState, Event, EventSink};
 pub use task::Task;
 pub use tasks::Tasks;

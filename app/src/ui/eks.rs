@@ -8,8 +8,8 @@ use super::failure::failure_ui;
 use super::{ConsoleState, Panel, Request};
 use crate::cluster::connection::ConnectionTarget;
 use crate::model::NodeOs;
-use crate::model::eks::AwsTarget;
 use crate::model::eks::Retirement;
+use crate::model::eks::{AwsTarget, EksCluster};
 use crate::protocol::Command;
 
 /// What survives a restart: where to look.
@@ -28,20 +28,85 @@ impl EksSettings {
         AwsTarget {
             region: some(&self.region),
             profile: some(&self.profile),
+            emulator: None,
         }
     }
 }
 
 /// The panel.
-#[derive(Default)]
 pub struct EksPanel {
     /// Region and profile fields.
     pub settings: EksSettings,
+    /// Whether to look at the AWS emulator the embedded cluster follows (when it follows one)
+    /// rather than at the region and profile above.
+    pub use_emulator: bool,
+}
+
+impl Default for EksPanel {
+    fn default() -> Self {
+        EksPanel {
+            settings: EksSettings::default(),
+            use_emulator: true,
+        }
+    }
+}
+
+impl EksPanel {
+    /// Where the panel looks: the embedded cluster's AWS emulator, or the region and profile.
+    pub fn target(&self, state: &ConsoleState) -> AwsTarget {
+        match state.eks.emulator() {
+            Some((aws, _)) if self.use_emulator => aws.clone(),
+            _ => self.settings.target(),
+        }
+    }
 }
 
 impl Panel for EksPanel {
     fn ui(&mut self, ui: &mut egui::Ui, state: &ConsoleState, requests: &mut Vec<Request>) {
         ui.heading("Amazon EKS");
+        let emulator = state
+            .eks
+            .emulator()
+            .and_then(|(aws, _)| aws.emulator.clone());
+        if let Some(emulator) = &emulator {
+            ui.checkbox(&mut self.use_emulator, "The AWS emulator")
+                .on_hover_text(format!(
+                    "moto at {}, started with the local hybrid cluster, which follows its EKS cluster's node groups: scaling one changes the board's nodes",
+                    emulator.endpoint
+                ));
+        }
+        let on_emulator = emulator.is_some() && self.use_emulator;
+        if !on_emulator {
+            self.target_fields(ui);
+        }
+        ui.horizontal(|ui| {
+            if ui.button("List clusters").clicked() {
+                requests.push(Command::ListEks(self.target(state)).into());
+            }
+            if state.eks.listing {
+                ui.spinner();
+            }
+        });
+        match &state.eks.clusters {
+            None => {}
+            Some(Err(why)) if failure_ui(ui, why).is_some() => {
+                requests.push(Command::ListEks(self.target(state)).into());
+            }
+            Some(Err(_)) => {}
+            Some(Ok(clusters)) if clusters.is_empty() => {
+                ui.label(RichText::new(format!("No clusters in {}", state.eks.region)).weak());
+            }
+            Some(Ok(clusters)) => {
+                for cluster in clusters {
+                    self.cluster_ui(ui, state, cluster, on_emulator, requests);
+                }
+            }
+        }
+    }
+}
+
+impl EksPanel {
+    fn target_fields(&mut self, ui: &mut egui::Ui) {
         egui::Grid::new("eks-target").num_columns(2).show(ui, |ui| {
             let label = ui.label("Region");
             ui.add(
@@ -60,26 +125,18 @@ impl Panel for EksPanel {
             .labelled_by(label.id);
             ui.end_row();
         });
-        ui.horizontal(|ui| {
-            if ui.button("List clusters").clicked() {
-                requests.push(Command::ListEks(self.settings.target()).into());
-            }
-            if state.eks.listing {
-                ui.spinner();
-            }
-        });
-        match &state.eks.clusters {
-            None => {}
-            Some(Err(why)) if failure_ui(ui, why).is_some() => {
-                requests.push(Command::ListEks(self.settings.target()).into());
-            }
-            Some(Err(_)) => {}
-            Some(Ok(clusters)) if clusters.is_empty() => {
-                ui.label(RichText::new(format!("No clusters in {}", state.eks.region)).weak());
-            }
-            Some(Ok(clusters)) => {
-                for cluster in clusters {
-                    egui::CollapsingHeader::new(format!("{} · {}", cluster.name, cluster.status))
+    }
+
+    /// One cluster: its version, how to reach it, and its node groups.
+    fn cluster_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        state: &ConsoleState,
+        cluster: &EksCluster,
+        on_emulator: bool,
+        requests: &mut Vec<Request>,
+    ) {
+        egui::CollapsingHeader::new(format!("{} · {}", cluster.name, cluster.status))
                         .id_salt(("eks-cluster", &cluster.name))
                         .default_open(true)
                         .show(ui, |ui| {
@@ -90,21 +147,32 @@ impl Panel for EksPanel {
                                 ))
                                 .weak(),
                             );
-                            let aws = AwsTarget {
-                                region: Some(cluster.region.clone()),
-                                profile: self.settings.target().profile,
+                            let aws = if on_emulator {
+                                self.target(state)
+                            } else {
+                                AwsTarget {
+                                    region: Some(cluster.region.clone()),
+                                    profile: self.settings.target().profile,
+                                    emulator: None,
+                                }
                             };
-                            let target = ConnectionTarget::Eks {
-                                aws: aws.clone(),
-                                cluster: cluster.name.clone(),
-                            };
-                            let active = state.target == target;
-                            if ui
-                                .add_enabled(!active, egui::Button::new(if active { "Connected" } else { "Connect" }))
-                                .on_hover_text("Reach it with the console's own EKS tokens: no kubeconfig, no aws CLI")
-                                .clicked()
-                            {
-                                requests.push(Command::Connect(target).into());
+                            if state.eks.emulator().is_some_and(|(_, followed)| on_emulator && followed == cluster.name) {
+                                // The emulator's cluster has no API server of its own: the
+                                // local one stands in for it.
+                                ui.label(RichText::new("The local hybrid cluster follows its node groups").weak());
+                            } else {
+                                let target = ConnectionTarget::Eks {
+                                    aws: aws.clone(),
+                                    cluster: cluster.name.clone(),
+                                };
+                                let active = state.target == target;
+                                if ui
+                                    .add_enabled(!active, egui::Button::new(if active { "Connected" } else { "Connect" }))
+                                    .on_hover_text("Reach it with the console's own EKS tokens: no kubeconfig, no aws CLI")
+                                    .clicked()
+                                {
+                                    requests.push(Command::Connect(target).into());
+                                }
                             }
                             ui.horizontal(|ui| {
                                 if ui
@@ -160,9 +228,6 @@ impl Panel for EksPanel {
                                 self.retirement_offer(ui, state, &aws, &cluster.name, group, requests);
                             }
                         });
-                }
-            }
-        }
     }
 }
 

@@ -30,12 +30,13 @@ pub use state::{
 
 use crate::backend::Backend;
 use crate::cluster::connection::ConnectionTarget;
+use crate::live::embedded::EmbeddedOptions;
 use crate::model::ClusterSnapshot;
 use crate::model::migration_plan::MigrationPlan;
 use crate::model::move_progress::MoveProgress;
 use crate::model::pod_details::PodDetails;
 use crate::model::tour::{TourProgress, TourStep};
-use crate::protocol::{Command, ConnectionStatus, Event};
+use crate::protocol::{Command, ConnectionStatus, EmbeddedAwsState, Event};
 
 /// Settings kept across restarts (eframe persistence).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -92,7 +93,8 @@ pub fn window_icon() -> Result<egui::IconData, String> {
 impl ConsoleApp {
     /// Starts the backend and connects to `target`. `repaint` wakes the window when an event
     /// arrives (egui's `Context::request_repaint`). `exit_when_ready` closes the window once the
-    /// calculator's monolith shows Ready (for measuring startup).
+    /// calculator's monolith shows Ready (for measuring startup). `embedded` says how the
+    /// embedded cluster starts, if `target` is it.
     pub fn new(
         repaint: impl Fn() + Send + Sync + 'static,
         target: ConnectionTarget,
@@ -100,8 +102,9 @@ impl ConsoleApp {
         plan: Arc<MigrationPlan>,
         persisted: Persisted,
         exit_when_ready: bool,
+        embedded: EmbeddedOptions,
     ) -> ConsoleApp {
-        let backend = Backend::start(repaint, plan.clone());
+        let backend = Backend::start(repaint, plan.clone(), embedded);
         backend.send(Command::Connect(target.clone()));
         let events_namespace = persisted
             .namespace
@@ -129,6 +132,7 @@ impl ConsoleApp {
             pod: pod::PodPanel,
             eks: eks::EksPanel {
                 settings: persisted.eks,
+                ..eks::EksPanel::default()
             },
             node_groups: node_groups::NodeGroupDialogs::default(),
             readiness: readiness::ReadinessWindow::default(),
@@ -247,7 +251,10 @@ impl ConsoleApp {
             Command::AskCosts { .. } => {}
             Command::ListEks(target) => {
                 state.eks.listing = true;
-                state.eks.region = target.region.clone().unwrap_or_default();
+                state.eks.region = match &target.emulator {
+                    Some(emulator) => emulator.region.clone(),
+                    None => target.region.clone().unwrap_or_default(),
+                };
             }
             Command::EventsNamespace(namespace) => {
                 if *namespace == state.events_namespace {
@@ -319,6 +326,22 @@ impl ConsoleApp {
         let state = &mut self.state;
         match event {
             Event::Connection(status) => state.status = status,
+            Event::EmbeddedAws(embedded) => {
+                // The emulator's node groups are the board's lanes: the EKS view lists them
+                // at once, as the tour's last steps need.
+                let list = match &embedded {
+                    EmbeddedAwsState::Following { aws, .. } => {
+                        (state.eks.embedded.as_ref() != Some(&embedded)).then(|| aws.clone())
+                    }
+                    EmbeddedAwsState::Without { .. } => None,
+                };
+                state.eks.embedded = Some(embedded);
+                if let Some(aws) = list
+                    && self.eks.use_emulator
+                {
+                    self.send(Command::ListEks(aws));
+                }
+            }
             Event::Contexts(list) => state.contexts = list,
             Event::Snapshot(snapshot) => {
                 if state.first_live.is_none() && snapshot.nodes().next().is_some() {
@@ -395,7 +418,7 @@ impl ConsoleApp {
                 let changed = outcome.is_ok();
                 state.node_groups.done = Some(outcome);
                 if changed {
-                    self.send(Command::ListEks(self.eks.settings.target()));
+                    self.send(Command::ListEks(self.eks.target(&self.state)));
                 }
             }
             Event::Retired(result) => {
@@ -514,7 +537,7 @@ impl ConsoleApp {
         self.moves.ui(ui, &self.state, &mut requests);
         self.pod.ui(ui, &self.state, &mut requests);
         self.readiness.ui(ui, &self.state, &mut requests);
-        self.tour.aws = self.eks.settings.target();
+        self.tour.aws = self.eks.target(&self.state);
         self.tour.ui(ui, &self.state, &mut requests);
         // Dialogs after the board, so they stay above it for the pointer as well as the eye.
         self.node_groups.ui(ui, &self.state, &mut requests);

@@ -20,7 +20,7 @@ use crate::model::move_progress::MoveProgress;
 use crate::model::moves::{Control, Direction};
 use crate::model::pod_details::PodDetails;
 use crate::model::readiness::{Finding, ReadinessReport};
-use crate::protocol::{ActionError, Command, ConnectionStatus, Task};
+use crate::protocol::{ActionError, Command, ConnectionStatus, EmbeddedAwsState, Task};
 
 /// A part of the window. Every panel draws from the same state and says what the user asked
 /// for as [`Request`]s; none talks to the backend or changes the state itself.
@@ -196,6 +196,19 @@ pub struct EksState {
     pub region: String,
     /// The clusters, or why there are none.
     pub clusters: Option<Result<Vec<EksCluster>, ActionError>>,
+    /// Whether the embedded cluster follows node groups in an AWS emulator (`None`: not on
+    /// the embedded cluster, or not started yet).
+    pub embedded: Option<EmbeddedAwsState>,
+}
+
+impl EksState {
+    /// The emulator the embedded cluster follows, and its EKS cluster's name.
+    pub fn emulator(&self) -> Option<(&AwsTarget, &str)> {
+        match &self.embedded {
+            Some(EmbeddedAwsState::Following { aws, cluster }) => Some((aws, cluster)),
+            _ => None,
+        }
+    }
 }
 
 /// The log panel's entries.

@@ -10,7 +10,7 @@ use crate::model::NodeOs;
 use crate::model::eks::{AwsTarget, EksCluster, Retirement};
 use crate::model::moves::{Direction, RetireStage};
 use crate::model::tour::{self, Progress, Seen, TourProgress, TourStep};
-use crate::protocol::Command;
+use crate::protocol::{Command, EmbeddedAwsState};
 
 /// The tour's window.
 #[derive(Default)]
@@ -58,6 +58,10 @@ fn seen(state: &ConsoleState) -> Seen<'_> {
         nodes: (count(NodeOs::Windows), count(NodeOs::Linux)),
         readiness_checked: matches!(state.readiness.report, Some(Ok(_))),
         windows_groups: listed.max(connected),
+        no_emulator: match (&state.target, &state.eks.embedded) {
+            (ConnectionTarget::Local, Some(EmbeddedAwsState::Without { why })) => Some(why),
+            _ => None,
+        },
     }
 }
 

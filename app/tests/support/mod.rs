@@ -44,6 +44,20 @@ fn launcher() -> Launcher {
 
 pub use test_harness::free_port;
 
+/// How a window's embedded cluster starts in a test: pods run as this package's binary, its
+/// kubeconfig also written to `kubeconfig` (for kubectl beside the window), moto run by `python`
+/// (`None`: no emulator).
+pub fn embedded_options(
+    kubeconfig: &Path,
+    python: Option<&str>,
+) -> hybrid_console::live::embedded::EmbeddedOptions {
+    hybrid_console::live::embedded::EmbeddedOptions {
+        python: python.map(PathBuf::from),
+        launcher: Some(launcher()),
+        kubeconfig_path: Some(kubeconfig.to_path_buf()),
+    }
+}
+
 impl TestCluster {
     /// 2 Windows + 2 Linux nodes; with the calculator monolith deployed and Ready if asked.
     pub fn start(with_calculator: bool) -> TestCluster {
@@ -370,7 +384,11 @@ impl Drop for TestCluster {
 /// A window's backend (the built-in plan) told to connect with `kubeconfig`'s current context.
 pub fn backend_connected_to(kubeconfig: &Path) -> Backend {
     let plan = hybrid_console::migration::plan_file::load(None).expect("the built-in plan");
-    let backend = Backend::start(|| {}, std::sync::Arc::new(plan));
+    let backend = Backend::start(
+        || {},
+        std::sync::Arc::new(plan),
+        hybrid_console::live::embedded::EmbeddedOptions::default(),
+    );
     backend.send(hybrid_console::protocol::Command::Connect(
         hybrid_console::cluster::connection::ConnectionTarget::Kubeconfig {
             path: Some(kubeconfig.to_path_buf()),
