@@ -1480,6 +1480,12 @@ fn the_tour_walks_the_talk_on_the_embedded_cluster_and_finds_its_place_after_a_r
         .args(["-c", "import moto.server"])
         .output()
         .is_ok_and(|o| o.status.success());
+    step_until(
+        &mut harness,
+        Duration::from_secs(30),
+        "the embedded cluster's word on EKS",
+        |h| h.state().state.eks.embedded.is_some(),
+    );
     let following = match &harness.state().state.eks.embedded {
         Some(EmbeddedAwsState::Following { cluster, .. }) => {
             assert_eq!(cluster, "hybrid-calculator");

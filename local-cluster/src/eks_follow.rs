@@ -26,6 +26,10 @@ pub struct FollowConfig {
     /// Keys to sign with instead of the SDK's credential chain: an emulator's, which takes any
     /// (a console that starts one for its embedded cluster has no AWS credentials to lend).
     pub emulator_keys: Option<EmulatorKeys>,
+    /// The node groups as they will be once EKS can be asked (an emulator still being set up):
+    /// the cluster starts with their nodes instead of reading them, so it starts while the
+    /// emulator is set up.
+    pub expected: Option<ExpectedGroups>,
     /// How often the node groups are read.
     pub every: Duration,
     /// How long to wait before trying a refused eviction again.
@@ -40,10 +44,22 @@ impl FollowConfig {
             endpoint,
             region: None,
             emulator_keys: None,
+            expected: None,
             every: Duration::from_secs(1),
             drain_retry: Duration::from_secs(2),
         }
     }
+}
+
+/// Node groups known before EKS can be asked, and the word that it can.
+#[derive(Clone, Debug)]
+pub struct ExpectedGroups {
+    /// The groups.
+    pub groups: Vec<FollowedGroup>,
+    /// Becomes `true` once EKS holds them: until then the groups are not read (a cluster
+    /// created but not yet given its node groups would read as none, and drain every node).
+    /// Dropped without `true`, the groups are never followed.
+    pub ready: tokio::sync::watch::Receiver<bool>,
 }
 
 /// An access key pair for an AWS API emulator.
@@ -74,6 +90,48 @@ pub struct FollowedGroup {
     pub shape: GroupShape,
     /// How many nodes it wants.
     pub desired: usize,
+}
+
+/// A node group's taint: key, value, and effect as Kubernetes spells it (`NoSchedule`).
+pub type GroupTaint<'a> = (&'a str, Option<&'a str>, &'a str);
+
+impl FollowedGroup {
+    /// Group `name` of AMI type `ami_type` (its OS and Windows release), with `desired` nodes.
+    pub fn new<'a>(
+        name: &str,
+        ami_type: &str,
+        instance_type: Option<&str>,
+        labels: BTreeMap<String, String>,
+        taints: impl IntoIterator<Item = GroupTaint<'a>>,
+        desired: usize,
+    ) -> FollowedGroup {
+        let taints: Vec<Value> = taints
+            .into_iter()
+            .map(|(key, value, effect)| {
+                let mut taint = json!({ "key": key, "effect": effect });
+                if let Some(v) = value {
+                    taint["value"] = json!(v);
+                }
+                taint
+            })
+            .collect();
+        FollowedGroup {
+            shape: GroupShape {
+                group: name.to_owned(),
+                os: if ami_type.starts_with("WINDOWS_") {
+                    NodeOs::Windows
+                } else {
+                    NodeOs::Linux
+                },
+                windows_server: crate::nodes::WindowsServer::of_ami_type(ami_type)
+                    .unwrap_or_default(),
+                instance_type: instance_type.unwrap_or("t3.medium").to_owned(),
+                labels,
+                taints: Some(Value::Array(taints)),
+            },
+            desired,
+        }
+    }
 }
 
 /// The EKS client for `config` (region and credentials from the usual AWS environment unless
@@ -145,21 +203,6 @@ pub async fn groups(
         let Some(group) = described.nodegroup() else {
             continue;
         };
-        let ami = group.ami_type().map(|a| a.as_str()).unwrap_or_default();
-        let taints: Vec<Value> = group
-            .taints()
-            .iter()
-            .map(|t| {
-                let mut taint = json!({
-                    "key": t.key().unwrap_or_default(),
-                    "effect": kubernetes_effect(t.effect().map(|e| e.as_str()).unwrap_or_default()),
-                });
-                if let Some(v) = t.value() {
-                    taint["value"] = json!(v);
-                }
-                taint
-            })
-            .collect();
         let deleting = group.status().is_some_and(|s| s.as_str() == "DELETING");
         let desired = if deleting {
             0
@@ -170,28 +213,23 @@ pub async fn groups(
                 .unwrap_or(0)
                 .max(0) as usize
         };
-        out.push(FollowedGroup {
-            shape: GroupShape {
-                group: name.clone(),
-                os: if ami.starts_with("WINDOWS_") {
-                    NodeOs::Windows
-                } else {
-                    NodeOs::Linux
-                },
-                windows_server: crate::nodes::WindowsServer::of_ami_type(ami).unwrap_or_default(),
-                instance_type: group
-                    .instance_types()
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "t3.medium".into()),
-                labels: group
-                    .labels()
-                    .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default(),
-                taints: Some(Value::Array(taints)),
-            },
+        out.push(FollowedGroup::new(
+            &name,
+            group.ami_type().map(|a| a.as_str()).unwrap_or_default(),
+            group.instance_types().first().map(String::as_str),
+            group
+                .labels()
+                .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            group.taints().iter().map(|t| {
+                (
+                    t.key().unwrap_or_default(),
+                    t.value(),
+                    kubernetes_effect(t.effect().map(|e| e.as_str()).unwrap_or_default()),
+                )
+            }),
             desired,
-        });
+        ));
     }
     Ok(out)
 }
@@ -257,6 +295,13 @@ pub fn reconcile(
 /// Follows the node groups until the task is aborted; errors reading them are logged and the
 /// next round tries again.
 pub async fn follow(pool: Arc<NodePool>, client: aws_sdk_eks::Client, config: FollowConfig) {
+    if let Some(expected) = &config.expected {
+        let mut ready = expected.ready.clone();
+        if ready.wait_for(|ready| *ready).await.is_err() {
+            tracing::warn!(cluster = %config.cluster, "the node groups never became readable: not followed");
+            return;
+        }
+    }
     let leaving: Arc<Mutex<HashSet<String>>> = Arc::default();
     let mut interval = tokio::time::interval(config.every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

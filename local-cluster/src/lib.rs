@@ -268,7 +268,10 @@ impl LocalCluster {
         let followed = match &config.follow_eks {
             Some(follow) => {
                 let client = eks_follow::client(follow).await;
-                let groups = eks_follow::groups(&client, follow).await?;
+                let groups = match &follow.expected {
+                    Some(expected) => expected.groups.clone(),
+                    None => eks_follow::groups(&client, follow).await?,
+                };
                 Some((client, groups))
             }
             None => None,

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_eks::types::VpcConfigRequest;
+use local_cluster::eks_follow::FollowedGroup;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -83,9 +84,16 @@ impl std::fmt::Debug for EmbeddedAws {
     }
 }
 
-/// Starts moto with `python` on a free local port and creates the talk's cluster and node
-/// groups in it.
-pub async fn start(python: &Path) -> Result<EmbeddedAws, EmulatorError> {
+/// A moto server that listens but holds nothing yet; stopped when dropped.
+pub struct Listening {
+    /// Its URL.
+    pub endpoint: String,
+    server: Child,
+}
+
+/// Starts moto with `python` on a free local port and waits until it listens (about half a
+/// second); a missing Python or moto is told here.
+pub async fn listen(python: &Path) -> Result<Listening, EmulatorError> {
     let python_name = python.display().to_string();
     let port = free_port().map_err(|e| EmulatorError::DidNotStart(e.to_string()))?;
     let mut server = Command::new(python)
@@ -118,15 +126,52 @@ pub async fn start(python: &Path) -> Result<EmbeddedAws, EmulatorError> {
             }
         });
     }
-    let endpoint = format!("http://127.0.0.1:{port}");
     wait_listening(&mut server, port, &said, &python_name).await?;
-    let aws = Aws::load(&AwsTarget::emulator(&endpoint, REGION)).await?;
-    create_talk_cluster(&aws).await?;
-    tracing::info!(%endpoint, "AWS emulator up with EKS cluster {CLUSTER}");
-    Ok(EmbeddedAws {
-        endpoint,
-        _server: server,
+    Ok(Listening {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        server,
     })
+}
+
+impl Listening {
+    /// Creates the talk's cluster and node groups in it (about a second and a half: moto
+    /// loads its EKS and EC2 models on first use).
+    pub async fn set_up(self) -> Result<EmbeddedAws, EmulatorError> {
+        let aws = Aws::load(&AwsTarget::emulator(&self.endpoint, REGION)).await?;
+        create_talk_cluster(&aws).await?;
+        tracing::info!(endpoint = %self.endpoint, "AWS emulator up with EKS cluster {CLUSTER}");
+        Ok(EmbeddedAws {
+            endpoint: self.endpoint,
+            _server: self.server,
+        })
+    }
+}
+
+/// Starts moto and creates the talk's cluster and node groups in it.
+pub async fn start(python: &Path) -> Result<EmbeddedAws, EmulatorError> {
+    listen(python).await?.set_up().await
+}
+
+/// The node groups [`Listening::set_up`] creates, as a cluster following them sees them (for a
+/// cluster that starts while the emulator is being set up).
+pub fn expected_groups() -> Result<Vec<FollowedGroup>, EmulatorError> {
+    NODE_GROUPS
+        .iter()
+        .map(|group| {
+            let proposal = NodeGroupProposal::from_eksctl(CLUSTER_FILE, group)?;
+            Ok(FollowedGroup::new(
+                &proposal.name,
+                &proposal.ami_type,
+                proposal.instance_types.first().map(String::as_str),
+                proposal.labels.clone(),
+                proposal
+                    .taints
+                    .iter()
+                    .map(|t| (t.key.as_str(), t.value.as_deref(), t.effect.as_str())),
+                usize::try_from(proposal.desired).unwrap_or(0),
+            ))
+        })
+        .collect()
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -147,7 +192,8 @@ async fn wait_listening(
             // Give the reader a moment to keep the last words.
             tokio::time::sleep(Duration::from_millis(100)).await;
             let words = said.lock().map(|s| s.join("\n")).unwrap_or_default();
-            return Err(if words.contains("No module named moto") {
+            // Python says `No module named 'moto'` (or 'moto.server' on a broken install).
+            return Err(if words.contains("No module named 'moto") {
                 EmulatorError::NotInstalled {
                     python: python.to_owned(),
                 }
@@ -230,5 +276,65 @@ mod tests {
             .expect_err("no interpreter");
         assert!(matches!(error, EmulatorError::NoPython { .. }), "{error}");
         assert!(error.to_string().contains("pip install 'moto[server]'"));
+    }
+
+    /// What a cluster starting beside the emulator assumes is what it then reads from it.
+    #[test]
+    fn the_expected_groups_are_the_ones_moto_then_holds() {
+        use local_cluster::eks_follow::{self, EmulatorKeys, FollowConfig};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let aws = match start(Path::new("python3")).await {
+                Ok(aws) => aws,
+                Err(e @ (EmulatorError::NotInstalled { .. } | EmulatorError::NoPython { .. })) => {
+                    eprintln!("skipped: {e}");
+                    return;
+                }
+                Err(e) => panic!("{e}"),
+            };
+            let follow = FollowConfig {
+                region: Some(REGION.to_owned()),
+                emulator_keys: Some(EmulatorKeys {
+                    access_key_id: "testing".into(),
+                    secret_access_key: "testing".into(),
+                }),
+                ..FollowConfig::new(CLUSTER, Some(aws.endpoint.clone()))
+            };
+            let client = eks_follow::client(&follow).await;
+            let mut read = eks_follow::groups(&client, &follow).await.expect("groups");
+            read.sort_by(|a, b| a.shape.group.cmp(&b.shape.group));
+            let expected = expected_groups().expect("expected");
+            assert_eq!(format!("{read:?}"), format!("{expected:?}"));
+            assert_eq!(read.len(), 2);
+            assert!(format!("{:?}", read[1].shape.taints).contains("NoSchedule"));
+        });
+    }
+
+    /// A real Python without its site-packages (`-S`), so without moto.
+    #[cfg(unix)]
+    #[test]
+    fn python_without_moto_is_told_how_to_install_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let python = dir.path().join("python-without-site-packages");
+        std::fs::write(&python, "#!/bin/sh\nexec python3 -I -S \"$@\"\n").expect("write");
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let error = runtime.block_on(start(&python)).expect_err("no moto");
+        assert!(
+            matches!(error, EmulatorError::NotInstalled { .. }),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("run `pip install 'moto[server]'` (or scripts/install-deps.sh)")
+        );
     }
 }

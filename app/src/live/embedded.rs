@@ -4,13 +4,14 @@
 //! shows, and scaling the Windows one to zero empties its lane.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
-use local_cluster::eks_follow::{EmulatorKeys, FollowConfig};
+use local_cluster::eks_follow::{EmulatorKeys, ExpectedGroups, FollowConfig};
 use local_cluster::{ClusterConfig, LocalCluster};
+use tokio::sync::watch;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::cluster::connection::ConnectError;
-use crate::eks::emulator::{self, EmbeddedAws};
+use crate::eks::emulator::{self, EmbeddedAws, Listening};
 use crate::model::eks::AwsEmulator;
 use crate::protocol::EmbeddedAwsState;
 
@@ -39,44 +40,55 @@ impl Default for EmbeddedOptions {
 pub struct Embedded {
     /// The cluster.
     pub cluster: LocalCluster,
-    /// The emulator (dropped after the cluster, which reads it until it stops).
-    aws: Option<EmbeddedAws>,
-    /// What the window is told about EKS on it.
-    pub state: EmbeddedAwsState,
+    /// What the window is told about EKS on it (`None` while the emulator is being set up).
+    pub state: watch::Receiver<Option<EmbeddedAwsState>>,
+    /// Sets the emulator up, then holds it until the console exits (stopping it when aborted).
+    emulator: Option<AbortOnDropHandle<()>>,
 }
 
 impl Embedded {
-    /// Starts the emulator (when asked and installed) and the cluster following it; without
-    /// one, the cluster with nodes of its own, and why there is no emulator.
+    /// Starts the cluster. When moto is installed, the emulator is started first; once it
+    /// listens, the cluster starts with the node groups the emulator is being given while it is
+    /// given them (moto's first calls take over a second), and follows them from then on.
+    /// Without moto, or when the emulator cannot take the groups, the cluster's nodes stay as
+    /// they are and `state` says why.
     pub async fn start(options: &EmbeddedOptions) -> Result<Embedded, ConnectError> {
-        let aws = match &options.python {
+        let prepared = match &options.python {
             None => Err("the console was started without the AWS emulator".to_owned()),
-            Some(python) => {
-                let started = Instant::now();
-                match emulator::start(python).await {
-                    Ok(aws) => {
-                        tracing::info!(
-                            endpoint = %aws.endpoint,
-                            seconds = started.elapsed().as_secs_f64(),
-                            "AWS emulator started for the embedded cluster"
-                        );
-                        Ok(aws)
-                    }
-                    Err(e) => {
-                        tracing::info!("no AWS emulator for the embedded cluster: {e}");
-                        Err(e.to_string())
-                    }
-                }
+            Some(python) => emulator::listen(python)
+                .await
+                .and_then(|l| Ok((l, emulator::expected_groups()?)))
+                .map_err(|e| e.to_string()),
+        };
+        let (follow_eks, set_up) = match prepared {
+            Ok((listening, groups)) => {
+                let (ready_tx, ready) = watch::channel(false);
+                let follow = FollowConfig {
+                    region: Some(emulator::REGION.to_owned()),
+                    emulator_keys: Some(EmulatorKeys {
+                        access_key_id: AwsEmulator::ACCESS_KEY_ID.to_owned(),
+                        secret_access_key: AwsEmulator::SECRET_ACCESS_KEY.to_owned(),
+                    }),
+                    expected: Some(ExpectedGroups { groups, ready }),
+                    ..FollowConfig::new(emulator::CLUSTER, Some(listening.endpoint.clone()))
+                };
+                (Some(follow), Ok((listening, ready_tx)))
+            }
+            Err(why) => (None, Err(why)),
+        };
+        // The emulator is set up while the cluster starts (aborted, and moto stopped, if the
+        // cluster does not).
+        let (state_tx, state) = watch::channel(None);
+        let emulator = match set_up {
+            Ok((listening, ready)) => Some(AbortOnDropHandle::new(tokio::spawn(set_up_and_hold(
+                listening, ready, state_tx,
+            )))),
+            Err(why) => {
+                tracing::info!("no AWS emulator for the embedded cluster: {why}");
+                let _ = state_tx.send(Some(EmbeddedAwsState::Without { why }));
+                None
             }
         };
-        let follow_eks = aws.as_ref().ok().map(|aws| FollowConfig {
-            region: Some(emulator::REGION.to_owned()),
-            emulator_keys: Some(EmulatorKeys {
-                access_key_id: AwsEmulator::ACCESS_KEY_ID.to_owned(),
-                secret_access_key: AwsEmulator::SECRET_ACCESS_KEY.to_owned(),
-            }),
-            ..FollowConfig::new(emulator::CLUSTER, Some(aws.endpoint.clone()))
-        });
         let cluster = LocalCluster::start(ClusterConfig {
             with_calculator: true,
             launcher: options.launcher.clone(),
@@ -86,39 +98,42 @@ impl Embedded {
         })
         .await
         .map_err(|e| ConnectError::LocalCluster(e.to_string()))?;
-        let (aws, state) = match aws {
-            Ok(aws) => {
-                let state = EmbeddedAwsState::Following {
-                    aws: aws.target(),
-                    cluster: emulator::CLUSTER.to_owned(),
-                };
-                (Some(aws), state)
-            }
-            Err(why) => (None, EmbeddedAwsState::Without { why }),
-        };
         Ok(Embedded {
             cluster,
-            aws,
             state,
+            emulator,
         })
     }
 
     /// Stops the cluster, then the emulator.
     pub async fn shutdown(self) {
         self.cluster.shutdown().await;
-        drop(self.aws);
+        drop(self.emulator);
     }
+}
 
-    /// What is running, in a sentence for the log.
-    pub fn describe(&self) -> String {
-        match &self.aws {
-            Some(aws) => format!(
-                "local hybrid cluster up at {}, following EKS cluster {} in the AWS emulator at {}",
-                self.cluster.url(),
-                emulator::CLUSTER,
-                aws.endpoint
-            ),
-            None => format!("local hybrid cluster up at {}", self.cluster.url()),
+/// Gives the emulator the talk's cluster and node groups, tells the follower it may read them
+/// and the window what it follows (or why not), then keeps the emulator running.
+async fn set_up_and_hold(
+    listening: Listening,
+    ready: watch::Sender<bool>,
+    state: watch::Sender<Option<EmbeddedAwsState>>,
+) {
+    let aws: EmbeddedAws = match listening.set_up().await {
+        Ok(aws) => aws,
+        Err(e) => {
+            // The follower never reads (`ready` goes without `true`): the nodes stay as they are.
+            tracing::warn!("the AWS emulator could not be set up: {e}");
+            let _ = state.send(Some(EmbeddedAwsState::Without { why: e.to_string() }));
+            return;
         }
-    }
+    };
+    let _ = ready.send(true);
+    let _ = state.send(Some(EmbeddedAwsState::Following {
+        aws: aws.target(),
+        cluster: emulator::CLUSTER.to_owned(),
+    }));
+    // Held (and stopped with the task) until the console exits.
+    std::future::pending::<()>().await;
+    drop(aws);
 }

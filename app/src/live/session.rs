@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{Mutex, watch};
+use tokio_util::task::AbortOnDropHandle;
 
 use super::connect;
 use super::embedded::{Embedded, EmbeddedOptions};
@@ -19,7 +20,13 @@ use crate::protocol::{ConnectionStatus, EmbeddedAwsState, Event, EventSink};
 #[derive(Default)]
 pub struct EmbeddedSlot {
     options: EmbeddedOptions,
-    running: Mutex<Option<Embedded>>,
+    running: Mutex<Option<Running>>,
+}
+
+struct Running {
+    embedded: Embedded,
+    /// Tells the window what the cluster follows once the emulator is set up.
+    _telling: AbortOnDropHandle<()>,
 }
 
 /// The slot as the backend's tasks share it.
@@ -36,8 +43,45 @@ impl EmbeddedSlot {
 
     /// Stops the embedded cluster (and its emulator), if it was started.
     pub async fn shutdown(&self) {
-        if let Some(embedded) = self.running.lock().await.take() {
-            embedded.shutdown().await;
+        if let Some(running) = self.running.lock().await.take() {
+            running.embedded.shutdown().await;
+        }
+    }
+}
+
+/// Passes on what the embedded cluster follows each time it is known anew.
+async fn tell(mut state: watch::Receiver<Option<EmbeddedAwsState>>, sink: EventSink) {
+    loop {
+        let known = state.borrow_and_update().clone();
+        match known {
+            Some(EmbeddedAwsState::Following { cluster, aws }) => {
+                let at = aws
+                    .emulator
+                    .as_ref()
+                    .map(|e| e.endpoint.clone())
+                    .unwrap_or_default();
+                sink.log(
+                    "LocalCluster",
+                    format!("following EKS cluster {cluster} in the AWS emulator at {at}"),
+                );
+                sink.send(Event::EmbeddedAws(EmbeddedAwsState::Following {
+                    cluster,
+                    aws,
+                }));
+            }
+            Some(without @ EmbeddedAwsState::Without { .. }) => {
+                if let EmbeddedAwsState::Without { why } = &without {
+                    sink.log(
+                        "LocalCluster",
+                        format!("no EKS node groups to follow: {why}"),
+                    );
+                }
+                sink.send(Event::EmbeddedAws(without));
+            }
+            None => {}
+        }
+        if state.changed().await.is_err() {
+            return;
         }
     }
 }
@@ -48,10 +92,12 @@ async fn local_kubeconfig(
     label: &str,
 ) -> Result<String, ConnectError> {
     let mut slot = local.running.lock().await;
-    if let Some(embedded) = slot.as_ref() {
+    if let Some(running) = slot.as_ref() {
         // A window that reconnects hears again what the cluster follows.
-        sink.send(Event::EmbeddedAws(embedded.state.clone()));
-        return Ok(embedded.cluster.kubeconfig().to_owned());
+        if let Some(state) = running.embedded.state.borrow().clone() {
+            sink.send(Event::EmbeddedAws(state));
+        }
+        return Ok(running.embedded.cluster.kubeconfig().to_owned());
     }
     sink.send(Event::Connection(ConnectionStatus::Connecting {
         target: label.to_owned(),
@@ -62,20 +108,17 @@ async fn local_kubeconfig(
     sink.log(
         "LocalCluster",
         format!(
-            "{} with the calculator monolith ready, in {:.1} s",
-            embedded.describe(),
+            "local hybrid cluster up at {} with the calculator monolith ready, in {:.1} s",
+            embedded.cluster.url(),
             started.elapsed().as_secs_f64()
         ),
     );
-    if let EmbeddedAwsState::Without { why } = &embedded.state {
-        sink.log(
-            "LocalCluster",
-            format!("no EKS node groups to follow: {why}"),
-        );
-    }
-    sink.send(Event::EmbeddedAws(embedded.state.clone()));
     let kubeconfig = embedded.cluster.kubeconfig().to_owned();
-    *slot = Some(embedded);
+    let telling = AbortOnDropHandle::new(tokio::spawn(tell(embedded.state.clone(), sink.clone())));
+    *slot = Some(Running {
+        embedded,
+        _telling: telling,
+    });
     Ok(kubeconfig)
 }
 
