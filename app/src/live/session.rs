@@ -53,32 +53,23 @@ impl EmbeddedSlot {
 async fn tell(mut state: watch::Receiver<Option<EmbeddedAwsState>>, sink: EventSink) {
     loop {
         let known = state.borrow_and_update().clone();
-        match known {
-            Some(EmbeddedAwsState::Following { cluster, aws }) => {
-                let at = aws
-                    .emulator
-                    .as_ref()
-                    .map(|e| e.endpoint.clone())
-                    .unwrap_or_default();
-                sink.log(
-                    "LocalCluster",
-                    format!("following EKS cluster {cluster} in the AWS emulator at {at}"),
-                );
-                sink.send(Event::EmbeddedAws(EmbeddedAwsState::Following {
-                    cluster,
-                    aws,
-                }));
-            }
-            Some(without @ EmbeddedAwsState::Without { .. }) => {
-                if let EmbeddedAwsState::Without { why } = &without {
-                    sink.log(
-                        "LocalCluster",
-                        format!("no EKS node groups to follow: {why}"),
-                    );
-                }
-                sink.send(Event::EmbeddedAws(without));
-            }
-            None => {}
+        if let Some(known) = known {
+            sink.log(
+                "LocalCluster",
+                match &known {
+                    EmbeddedAwsState::Following { cluster, aws } => format!(
+                        "following EKS cluster {cluster} in the AWS emulator at {}",
+                        aws.emulator
+                            .as_ref()
+                            .map(|e| e.endpoint.as_str())
+                            .unwrap_or_default()
+                    ),
+                    EmbeddedAwsState::Without { why } => {
+                        format!("no EKS node groups to follow: {why}")
+                    }
+                },
+            );
+            sink.send(Event::EmbeddedAws(known));
         }
         if state.changed().await.is_err() {
             return;

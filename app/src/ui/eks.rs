@@ -137,97 +137,117 @@ impl EksPanel {
         requests: &mut Vec<Request>,
     ) {
         egui::CollapsingHeader::new(format!("{} · {}", cluster.name, cluster.status))
-                        .id_salt(("eks-cluster", &cluster.name))
-                        .default_open(true)
-                        .show(ui, |ui| {
-                            ui.label(
-                                RichText::new(format!(
-                                    "Kubernetes {} · {}",
-                                    cluster.version, cluster.platform_version
-                                ))
-                                .weak(),
-                            );
-                            let aws = if on_emulator {
-                                self.target(state)
-                            } else {
-                                AwsTarget {
-                                    region: Some(cluster.region.clone()),
-                                    profile: self.settings.target().profile,
-                                    emulator: None,
-                                }
-                            };
-                            if state.eks.emulator().is_some_and(|(_, followed)| on_emulator && followed == cluster.name) {
-                                // The emulator's cluster has no API server of its own: the
-                                // local one stands in for it.
-                                ui.label(RichText::new("The local hybrid cluster follows its node groups").weak());
-                            } else {
-                                let target = ConnectionTarget::Eks {
-                                    aws: aws.clone(),
-                                    cluster: cluster.name.clone(),
-                                };
-                                let active = state.target == target;
-                                if ui
-                                    .add_enabled(!active, egui::Button::new(if active { "Connected" } else { "Connect" }))
-                                    .on_hover_text("Reach it with the console's own EKS tokens: no kubeconfig, no aws CLI")
-                                    .clicked()
-                                {
-                                    requests.push(Command::Connect(target).into());
-                                }
-                            }
-                            ui.horizontal(|ui| {
-                                if ui
-                                    .button("Check readiness")
-                                    .on_hover_text("The hybrid readiness findings: its node groups from EKS, nodes and pods from the connected cluster")
-                                    .clicked()
-                                {
-                                    requests.push(Request::CheckReadiness(Some((
-                                        aws.clone(),
-                                        cluster.name.clone(),
-                                    ))));
-                                }
-                                if ui.button("Add node group…").clicked() {
-                                    requests.push(Request::AddNodeGroup {
-                                        aws: aws.clone(),
-                                        cluster: cluster.name.clone(),
-                                    });
-                                }
-                            });
-                            if cluster.node_groups.is_empty() {
-                                ui.label(RichText::new("no managed node groups").weak());
-                            }
-                            for group in &cluster.node_groups {
-                                let color = match group.os {
-                                    NodeOs::Windows => egui::Color32::from_rgb(0, 120, 212),
-                                    _ => egui::Color32::from_rgb(240, 160, 40),
-                                };
-                                ui.colored_label(
-                                    color,
-                                    format!(
-                                        "{} · {} · {} nodes ({}–{})",
-                                        group.name,
-                                        group.os.title(),
-                                        group.desired,
-                                        group.min,
-                                        group.max
-                                    ),
-                                )
-                                .on_hover_text(format!(
-                                    "AMI type {}\ninstance types {}\nmin / desired / max {} / {} / {}\nstatus {}{}",
-                                    group.ami_type,
-                                    group.instance_types.join(", "),
-                                    group.min,
-                                    group.desired,
-                                    group.max,
-                                    group.status,
-                                    group
-                                        .health_issues
-                                        .iter()
-                                        .map(|i| format!("\nhealth: {i}"))
-                                        .collect::<String>()
-                                ));
-                                self.retirement_offer(ui, state, &aws, &cluster.name, group, requests);
-                            }
-                        });
+            .id_salt(("eks-cluster", &cluster.name))
+            .default_open(true)
+            .show(ui, |ui| {
+                self.cluster_body(ui, state, cluster, on_emulator, requests)
+            });
+    }
+
+    /// Inside a cluster's header.
+    fn cluster_body(
+        &mut self,
+        ui: &mut egui::Ui,
+        state: &ConsoleState,
+        cluster: &EksCluster,
+        on_emulator: bool,
+        requests: &mut Vec<Request>,
+    ) {
+        ui.label(
+            RichText::new(format!(
+                "Kubernetes {} · {}",
+                cluster.version, cluster.platform_version
+            ))
+            .weak(),
+        );
+        let aws = if on_emulator {
+            self.target(state)
+        } else {
+            AwsTarget {
+                region: Some(cluster.region.clone()),
+                profile: self.settings.target().profile,
+                emulator: None,
+            }
+        };
+        if state
+            .eks
+            .emulator()
+            .is_some_and(|(_, followed)| on_emulator && followed == cluster.name)
+        {
+            // The emulator's cluster has no API server of its own: the local one stands in.
+            ui.label(RichText::new("The local hybrid cluster follows its node groups").weak());
+        } else {
+            let target = ConnectionTarget::Eks {
+                aws: aws.clone(),
+                cluster: cluster.name.clone(),
+            };
+            let active = state.target == target;
+            if ui
+                .add_enabled(
+                    !active,
+                    egui::Button::new(if active { "Connected" } else { "Connect" }),
+                )
+                .on_hover_text(
+                    "Reach it with the console's own EKS tokens: no kubeconfig, no aws CLI",
+                )
+                .clicked()
+            {
+                requests.push(Command::Connect(target).into());
+            }
+        }
+        ui.horizontal(|ui| {
+            if ui
+                .button("Check readiness")
+                .on_hover_text("The hybrid readiness findings: its node groups from EKS, nodes and pods from the connected cluster")
+                .clicked()
+            {
+                requests.push(Request::CheckReadiness(Some((
+                    aws.clone(),
+                    cluster.name.clone(),
+                ))));
+            }
+            if ui.button("Add node group…").clicked() {
+                requests.push(Request::AddNodeGroup {
+                    aws: aws.clone(),
+                    cluster: cluster.name.clone(),
+                });
+            }
+        });
+        if cluster.node_groups.is_empty() {
+            ui.label(RichText::new("no managed node groups").weak());
+        }
+        for group in &cluster.node_groups {
+            let color = match group.os {
+                NodeOs::Windows => egui::Color32::from_rgb(0, 120, 212),
+                _ => egui::Color32::from_rgb(240, 160, 40),
+            };
+            ui.colored_label(
+                color,
+                format!(
+                    "{} · {} · {} nodes ({}–{})",
+                    group.name,
+                    group.os.title(),
+                    group.desired,
+                    group.min,
+                    group.max
+                ),
+            )
+            .on_hover_text(format!(
+                "AMI type {}\ninstance types {}\nmin / desired / max {} / {} / {}\nstatus {}{}",
+                group.ami_type,
+                group.instance_types.join(", "),
+                group.min,
+                group.desired,
+                group.max,
+                group.status,
+                group
+                    .health_issues
+                    .iter()
+                    .map(|i| format!("\nhealth: {i}"))
+                    .collect::<String>()
+            ));
+            self.retirement_offer(ui, state, &aws, &cluster.name, group, requests);
+        }
     }
 }
 
