@@ -810,6 +810,18 @@ fn the_readiness_window_shows_each_finding_with_its_evidence_and_fix() {
     );
 }
 
+/// In the open retire dialog of node group `windows`: types its name, as the dialog asks, and
+/// presses *Scale to 0*.
+fn scale_windows_group_to_zero(harness: &mut Harness<'_, ConsoleApp>) {
+    harness.get_by_label("Type windows to confirm").focus();
+    harness.step();
+    harness
+        .get_by_label("Type windows to confirm")
+        .type_text("windows");
+    harness.step();
+    harness.get_by_label("Scale to 0").click();
+}
+
 #[test]
 fn the_eks_view_offers_to_retire_the_windows_group_once_no_workload_runs_there() {
     const NAME: &str =
@@ -885,13 +897,7 @@ fn the_eks_view_offers_to_retire_the_windows_group_once_no_workload_runs_there()
     // The button waits for the group's name.
     let scale = harness.get_by_label("Scale to 0");
     assert!(scale.accesskit_node().is_disabled());
-    harness.get_by_label("Type windows to confirm").focus();
-    harness.step();
-    harness
-        .get_by_label("Type windows to confirm")
-        .type_text("windows");
-    harness.step();
-    harness.get_by_label("Scale to 0").click();
+    scale_windows_group_to_zero(&mut harness);
     step_until(
         &mut harness,
         Duration::from_secs(60),
@@ -1640,13 +1646,7 @@ fn the_tour_walks_the_talk_on_the_embedded_cluster_and_finds_its_place_after_a_r
                 .is_some()
         });
         harness.get_by_label("cluster hybrid-calculator · node group windows");
-        harness.get_by_label("Type windows to confirm").focus();
-        harness.step();
-        harness
-            .get_by_label("Type windows to confirm")
-            .type_text("windows");
-        harness.step();
-        harness.get_by_label("Scale to 0").click();
+        scale_windows_group_to_zero(&mut harness);
         tour_at(
             &mut harness,
             "Step 7 of 8: Scale the Windows node group to zero",

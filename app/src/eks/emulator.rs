@@ -63,6 +63,7 @@ pub enum EmulatorError {
 }
 
 /// A running moto server holding the talk's EKS cluster; stopped when dropped.
+#[derive(Debug)]
 pub struct EmbeddedAws {
     /// Where the console and the embedded cluster reach it.
     pub endpoint: String,
@@ -76,15 +77,8 @@ impl EmbeddedAws {
     }
 }
 
-impl std::fmt::Debug for EmbeddedAws {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedAws")
-            .field("endpoint", &self.endpoint)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A moto server that listens but holds nothing yet; stopped when dropped.
+#[derive(Debug)]
 pub struct Listening {
     /// Its URL.
     pub endpoint: String,
@@ -145,11 +139,6 @@ impl Listening {
             _server: self.server,
         })
     }
-}
-
-/// Starts moto and creates the talk's cluster and node groups in it.
-pub async fn start(python: &Path) -> Result<EmbeddedAws, EmulatorError> {
-    listen(python).await?.set_up().await
 }
 
 /// The node groups [`Listening::set_up`] creates, as a cluster following them sees them (for a
@@ -272,7 +261,7 @@ mod tests {
             .build()
             .expect("runtime");
         let error = runtime
-            .block_on(start(Path::new("python3-that-is-not-here")))
+            .block_on(listen(Path::new("python3-that-is-not-here")))
             .expect_err("no interpreter");
         assert!(matches!(error, EmulatorError::NoPython { .. }), "{error}");
         assert!(error.to_string().contains("pip install 'moto[server]'"));
@@ -287,14 +276,15 @@ mod tests {
             .build()
             .expect("runtime");
         runtime.block_on(async {
-            let aws = match start(Path::new("python3")).await {
-                Ok(aws) => aws,
+            let listening = match listen(Path::new("python3")).await {
+                Ok(listening) => listening,
                 Err(e @ (EmulatorError::NotInstalled { .. } | EmulatorError::NoPython { .. })) => {
                     eprintln!("skipped: {e}");
                     return;
                 }
                 Err(e) => panic!("{e}"),
             };
+            let aws = listening.set_up().await.expect("set up");
             let follow = FollowConfig {
                 region: Some(REGION.to_owned()),
                 emulator_keys: Some(EmulatorKeys {
@@ -326,7 +316,7 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        let error = runtime.block_on(start(&python)).expect_err("no moto");
+        let error = runtime.block_on(listen(&python)).expect_err("no moto");
         assert!(
             matches!(error, EmulatorError::NotInstalled { .. }),
             "{error}"

@@ -98,7 +98,12 @@ impl Panel for EksPanel {
             }
             Some(Ok(clusters)) => {
                 for cluster in clusters {
-                    self.cluster_ui(ui, state, cluster, on_emulator, requests);
+                    egui::CollapsingHeader::new(format!("{} · {}", cluster.name, cluster.status))
+                        .id_salt(("eks-cluster", &cluster.name))
+                        .default_open(true)
+                        .show(ui, |ui| {
+                            self.cluster_ui(ui, state, cluster, on_emulator, requests);
+                        });
                 }
             }
         }
@@ -127,25 +132,8 @@ impl EksPanel {
         });
     }
 
-    /// One cluster: its version, how to reach it, and its node groups.
+    /// One cluster, inside its header: its version, how to reach it, and its node groups.
     fn cluster_ui(
-        &mut self,
-        ui: &mut egui::Ui,
-        state: &ConsoleState,
-        cluster: &EksCluster,
-        on_emulator: bool,
-        requests: &mut Vec<Request>,
-    ) {
-        egui::CollapsingHeader::new(format!("{} · {}", cluster.name, cluster.status))
-            .id_salt(("eks-cluster", &cluster.name))
-            .default_open(true)
-            .show(ui, |ui| {
-                self.cluster_body(ui, state, cluster, on_emulator, requests)
-            });
-    }
-
-    /// Inside a cluster's header.
-    fn cluster_body(
         &mut self,
         ui: &mut egui::Ui,
         state: &ConsoleState,
