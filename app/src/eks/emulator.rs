@@ -28,6 +28,17 @@ const CLUSTER_FILE: &str = include_str!("../../../manifests/cluster/hybrid-clust
 /// The IAM roles the emulator is told (it checks only their shape).
 const CLUSTER_ROLE: &str = "arn:aws:iam::123456789012:role/eks";
 const NODE_ROLE: &str = "arn:aws:iam::123456789012:role/eksctl-hybrid-calculator-NodeInstanceRole";
+/// moto's server (`python -m moto.server`'s `main`), stopped when its stdin reaches its end.
+const RUN_UNTIL_STDIN_CLOSES: &str = "\
+import os, sys, threading
+def stop_when_stdin_closes():
+    sys.stdin.buffer.read()
+    os._exit(0)
+threading.Thread(target=stop_when_stdin_closes, daemon=True).start()
+from moto.server import main
+main(sys.argv[1:])
+";
+
 /// How long moto may take to listen (about a second here; a cold Python start on a slow disk,
 /// much more).
 const LISTEN_WITHIN: Duration = Duration::from_secs(30);
@@ -90,10 +101,12 @@ pub struct Listening {
 pub async fn listen(python: &Path) -> Result<Listening, EmulatorError> {
     let python_name = python.display().to_string();
     let port = free_port().map_err(|e| EmulatorError::DidNotStart(e.to_string()))?;
+    // The server's stdin is a pipe the console holds (in `Child`) and never writes: however the
+    // console ends — closed, killed, crashed — the pipe closes and the server goes with it.
     let mut server = Command::new(python)
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
+        .args(["-c", RUN_UNTIL_STDIN_CLOSES, "-H", "127.0.0.1", "-p"])
         .arg(port.to_string())
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -265,6 +278,32 @@ mod tests {
             .expect_err("no interpreter");
         assert!(matches!(error, EmulatorError::NoPython { .. }), "{error}");
         assert!(error.to_string().contains("pip install 'moto[server]'"));
+    }
+
+    /// The pipe closing is what a console's end looks like to the server, however it ended.
+    #[test]
+    fn the_server_stops_when_its_stdin_closes() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let mut listening = match listen(Path::new("python3")).await {
+                Ok(listening) => listening,
+                Err(e @ (EmulatorError::NotInstalled { .. } | EmulatorError::NoPython { .. })) => {
+                    eprintln!("skipped: {e}");
+                    return;
+                }
+                Err(e) => panic!("{e}"),
+            };
+            assert!(listening.server.try_wait().expect("wait").is_none());
+            drop(listening.server.stdin.take());
+            let exited = tokio::time::timeout(Duration::from_secs(10), listening.server.wait())
+                .await
+                .expect("moto still running 10 s after its stdin closed")
+                .expect("wait");
+            assert!(exited.success(), "{exited}");
+        });
     }
 
     /// What a cluster starting beside the emulator assumes is what it then reads from it.
