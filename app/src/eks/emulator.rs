@@ -257,6 +257,26 @@ async fn create_talk_cluster(aws: &Aws) -> Result<(), EmulatorError> {
 mod tests {
     use super::*;
 
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(future)
+    }
+
+    /// moto listening, or `None` (said) where it is not installed.
+    async fn moto() -> Option<Listening> {
+        match listen(Path::new("python3")).await {
+            Ok(listening) => Some(listening),
+            Err(e @ (EmulatorError::NotInstalled { .. } | EmulatorError::NoPython { .. })) => {
+                eprintln!("skipped: {e}");
+                None
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     #[test]
     fn the_cluster_and_region_are_the_ones_the_eksctl_file_names() {
         let file: serde_yaml::Value = serde_yaml::from_str(CLUSTER_FILE).expect("yaml");
@@ -269,13 +289,8 @@ mod tests {
 
     #[test]
     fn a_missing_interpreter_is_told_with_how_to_get_moto() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let error = runtime
-            .block_on(listen(Path::new("python3-that-is-not-here")))
-            .expect_err("no interpreter");
+        let error =
+            block_on(listen(Path::new("python3-that-is-not-here"))).expect_err("no interpreter");
         assert!(matches!(error, EmulatorError::NoPython { .. }), "{error}");
         assert!(error.to_string().contains("pip install 'moto[server]'"));
     }
@@ -283,18 +298,9 @@ mod tests {
     /// The pipe closing is what a console's end looks like to the server, however it ended.
     #[test]
     fn the_server_stops_when_its_stdin_closes() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let mut listening = match listen(Path::new("python3")).await {
-                Ok(listening) => listening,
-                Err(e @ (EmulatorError::NotInstalled { .. } | EmulatorError::NoPython { .. })) => {
-                    eprintln!("skipped: {e}");
-                    return;
-                }
-                Err(e) => panic!("{e}"),
+        block_on(async {
+            let Some(mut listening) = moto().await else {
+                return;
             };
             assert!(listening.server.try_wait().expect("wait").is_none());
             drop(listening.server.stdin.take());
@@ -309,26 +315,18 @@ mod tests {
     /// What a cluster starting beside the emulator assumes is what it then reads from it.
     #[test]
     fn the_expected_groups_are_the_ones_moto_then_holds() {
+        use crate::model::eks::AwsEmulator;
         use local_cluster::eks_follow::{self, EmulatorKeys, FollowConfig};
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let listening = match listen(Path::new("python3")).await {
-                Ok(listening) => listening,
-                Err(e @ (EmulatorError::NotInstalled { .. } | EmulatorError::NoPython { .. })) => {
-                    eprintln!("skipped: {e}");
-                    return;
-                }
-                Err(e) => panic!("{e}"),
+        block_on(async {
+            let Some(listening) = moto().await else {
+                return;
             };
             let aws = listening.set_up().await.expect("set up");
             let follow = FollowConfig {
                 region: Some(REGION.to_owned()),
                 emulator_keys: Some(EmulatorKeys {
-                    access_key_id: "testing".into(),
-                    secret_access_key: "testing".into(),
+                    access_key_id: AwsEmulator::ACCESS_KEY_ID.into(),
+                    secret_access_key: AwsEmulator::SECRET_ACCESS_KEY.into(),
                 }),
                 ..FollowConfig::new(CLUSTER, Some(aws.endpoint.clone()))
             };
@@ -351,11 +349,7 @@ mod tests {
         let python = dir.path().join("python-without-site-packages");
         std::fs::write(&python, "#!/bin/sh\nexec python3 -I -S \"$@\"\n").expect("write");
         std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let error = runtime.block_on(listen(&python)).expect_err("no moto");
+        let error = block_on(listen(&python)).expect_err("no moto");
         assert!(
             matches!(error, EmulatorError::NotInstalled { .. }),
             "{error}"

@@ -199,9 +199,9 @@ pub fn progress(step: TourStep, seen: &Seen<'_>) -> Progress {
         }
         TourStep::Readiness => Progress::ToDo("not checked yet".into()),
         TourStep::MoveSum => match topology.service("sum").map(|s| &s.location) {
-            Some(Location::Extracted) => {
-                Progress::Done("sum runs in its own pods on Linux; the monolith forwards to it".into())
-            }
+            Some(Location::Extracted) => Progress::Done(
+                "sum runs in its own pods on Linux; the monolith forwards to it".into(),
+            ),
             Some(Location::InMonolith) => Progress::ToDo("sum is computed in the monolith".into()),
             Some(Location::Elsewhere(url)) => {
                 Progress::ToDo(format!("the monolith forwards sum to {url}"))
@@ -233,19 +233,24 @@ pub fn progress(step: TourStep, seen: &Seen<'_>) -> Progress {
         TourStep::WindowsGroup if windows == 0 => {
             Progress::Done("no Windows node is left: the lane is empty".into())
         }
-        TourStep::WindowsGroup if seen.windows_groups == 0 && seen.no_emulator.is_some() => {
-            Progress::NotHere(format!(
-                "The local hybrid cluster follows no EKS node groups here: {}. With moto installed, the console starts an AWS emulator holding the talk's EKS cluster beside the local cluster, which then follows its node groups, and this step scales the Windows one to zero.",
-                seen.no_emulator.unwrap_or_default()
-            ))
+        TourStep::WindowsGroup if seen.windows_groups == 0 => {
+            Progress::NotHere(no_windows_group(seen.no_emulator))
         }
-        TourStep::WindowsGroup if seen.windows_groups == 0 => Progress::NotHere(
-            "No Windows node group on EKS is known here: the console did not connect through EKS and its EKS view has listed no cluster with one. `scripts/eks-offline.sh` runs the whole talk against an AWS emulator (moto: `pip install 'moto[server]'`) with a local cluster that follows its node groups; there, or on a real EKS cluster, press List clusters in the EKS view on the left.".into(),
-        ),
         TourStep::WindowsGroup => Progress::ToDo(format!(
             "{windows} Windows nodes: scale their node group to zero (drained first)"
         )),
         TourStep::WhatNext => Progress::Done("the tour is over".into()),
+    }
+}
+
+/// Why the node-group step cannot be done here: on the embedded cluster, why it has no emulator
+/// (`no_emulator`); elsewhere, that no EKS group is known.
+fn no_windows_group(no_emulator: Option<&str>) -> String {
+    match no_emulator {
+        Some(why) => format!(
+            "The local hybrid cluster follows no EKS node groups here: {why}. With moto installed, the console starts an AWS emulator holding the talk's EKS cluster beside the local cluster, which then follows its node groups, and this step scales the Windows one to zero."
+        ),
+        None => "No Windows node group on EKS is known here: the console did not connect through EKS and its EKS view has listed no cluster with one. `scripts/eks-offline.sh` runs the whole talk against an AWS emulator (moto: `pip install 'moto[server]'`) with a local cluster that follows its node groups; there, or on a real EKS cluster, press List clusters in the EKS view on the left.".into(),
     }
 }
 
