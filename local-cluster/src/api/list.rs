@@ -368,10 +368,23 @@ mod tests {
         }
         let added = crate::load::add_simulated_pods(&registry, 9).unwrap();
         assert_eq!((added.stored, added.pending), (9, 3));
+        // Created long ago, so the Age column reads the same in the buffered and the streamed
+        // table however far apart they are made ("26y"; created now, they could read "0s" and
+        // "1s" a second boundary apart).
         registry
             .store
             .list(resources::pods(), None, |_| true, 0, None)
             .items
+            .into_iter()
+            .map(|stored| {
+                let mut value = stored.value();
+                value["metadata"]["creationTimestamp"] = json!("2000-01-01T00:00:00Z");
+                Stored {
+                    json: Bytes::from(serde_json::to_vec(&value).unwrap()),
+                    ..stored
+                }
+            })
+            .collect()
     }
 
     /// The streamed bodies are byte for byte what the buffered ones were, whatever the piece
